@@ -1,0 +1,58 @@
+/*
+ * forward.h — the transformer forward pass over a batch of tokens, with a KV cache.
+ *
+ * A qk_context owns the KV cache and scratch buffers for one model; it is not thread-safe
+ * (it uses its own worker pool internally). The cache holds n_seq independent sequences
+ * of up to n_ctx positions each (llama.cpp's "n_ctx per sequence"); a batch may mix
+ * tokens of several sequences, which is how qk-perplexity scores several chunks per pass.
+ *
+ * Numerics follow llama.cpp's CPU backend so that logits agree with it: K and V are cached
+ * as F16, weights are used in their stored type against activations converted to the
+ * weight type's vec_dot_type (F16 / Q8_0 / Q8_1 / Q8_K), softmax and norms are F32.
+ */
+#ifndef QK_FORWARD_H
+#define QK_FORWARD_H
+
+#include <stdint.h>
+
+#include "error.h"
+#include "model.h"
+
+typedef struct qk_context qk_context;
+
+typedef struct qk_context_params {
+    int32_t n_ctx;      /* positions per sequence (KV capacity) */
+    int32_t n_seq;      /* independent sequences (>= 1) */
+    int32_t n_batch;    /* max tokens per qk_decode call */
+    int32_t n_threads;  /* <= 0: all CPUs */
+} qk_context_params;
+
+/* One batch: n tokens, each with its position, sequence id and whether its logits are
+ * wanted. pos must be < n_ctx, seq < n_seq; a token attends to the cached tokens of its
+ * own sequence with pos <= its pos (causal). logits may be NULL: only the last token's
+ * logits are then returned. */
+typedef struct qk_batch {
+    int32_t n;
+    const int32_t *token;
+    const int32_t *pos;
+    const int32_t *seq;
+    const int8_t *logits;
+} qk_batch;
+
+qk_context *qk_context_new(const qk_model *m, qk_context_params p, qk_err *err);
+void qk_context_free(qk_context *c);
+
+/* Run the batch: writes K/V for every token into the cache and computes the logits of
+ * the flagged tokens. Errors: n > n_batch, token id out of range, bad pos/seq. */
+int qk_decode(qk_context *c, const qk_batch *b, qk_err *err);
+
+/* Logits of the flagged tokens of the last qk_decode, in batch order:
+ * [n_outputs][n_vocab] floats. */
+const float *qk_get_logits(const qk_context *c, int32_t *n_outputs);
+
+/* Forget every cached token (all sequences). */
+void qk_kv_clear(qk_context *c);
+
+int32_t qk_context_n_threads(const qk_context *c);
+
+#endif

@@ -1,0 +1,769 @@
+/*
+ * gguf.c — GGUF v3 reader (mmap, validated) and writer (aligned, atomic). See gguf.h.
+ *
+ * Reader invariants: after gguf_open() succeeds, every string, array and tensor referenced
+ * by the context lies inside the mapping; every tensor has a known type, 1..4 dims with
+ * ne[i] >= 1, ne[0] divisible by its block size, an aligned offset, and no overflow in its
+ * element count or byte size. Nothing is trusted before it has been bounds-checked.
+ *
+ * Writer invariants: tensor data is written in declaration order, each tensor padded to
+ * the alignment, and offsets are the running sums llama.cpp's reader expects. The output
+ * appears under its final name only after a complete, fsync'ed write.
+ */
+#include "gguf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ reader ---------- */
+
+typedef struct cursor {
+    const uint8_t *base;
+    size_t size;
+    size_t pos;
+    const char *path;
+    qk_err *err;
+} cursor;
+
+static int need(cursor *c, size_t n, const char *what) {
+    if (n > c->size - c->pos)
+        return qk_errf(c->err, "%s: truncated GGUF file: %s at byte %zu runs past the end (%zu bytes)",
+                       c->path, what, c->pos, c->size);
+    return 0;
+}
+
+static int rd_u32(cursor *c, uint32_t *v, const char *what) {
+    if (need(c, 4, what)) return -1;
+    memcpy(v, c->base + c->pos, 4);
+    c->pos += 4;
+    return 0;
+}
+
+static int rd_u64(cursor *c, uint64_t *v, const char *what) {
+    if (need(c, 8, what)) return -1;
+    memcpy(v, c->base + c->pos, 8);
+    c->pos += 8;
+    return 0;
+}
+
+static int rd_str(cursor *c, gguf_str *s, const char *what) {
+    uint64_t len;
+    if (rd_u64(c, &len, what)) return -1;
+    if (len > c->size - c->pos)
+        return qk_errf(c->err, "%s: corrupt GGUF file: %s has length %llu past the end of the file",
+                       c->path, what, (unsigned long long)len);
+    s->ptr = (const char *)(c->base + c->pos);
+    s->len = len;
+    c->pos += len;
+    return 0;
+}
+
+size_t gguf_vtype_size(gguf_vtype t) {
+    switch (t) {
+    case GGUF_TYPE_UINT8: case GGUF_TYPE_INT8: case GGUF_TYPE_BOOL: return 1;
+    case GGUF_TYPE_UINT16: case GGUF_TYPE_INT16: return 2;
+    case GGUF_TYPE_UINT32: case GGUF_TYPE_INT32: case GGUF_TYPE_FLOAT32: return 4;
+    case GGUF_TYPE_UINT64: case GGUF_TYPE_INT64: case GGUF_TYPE_FLOAT64: return 8;
+    default: return 0;
+    }
+}
+
+const char *gguf_vtype_name(gguf_vtype t) {
+    static const char *names[GGUF_TYPE_COUNT] = {"u8", "i8", "u16", "i16", "u32", "i32", "f32",
+                                                 "bool", "str", "arr", "u64", "i64", "f64"};
+    return (unsigned)t < GGUF_TYPE_COUNT ? names[t] : "?";
+}
+
+static char *dup_str(gguf_str s) {
+    char *p = malloc(s.len + 1);
+    if (!p) return NULL;
+    memcpy(p, s.ptr, s.len);
+    p[s.len] = 0;
+    return p;
+}
+
+static int read_kv(cursor *c, gguf_kv *kv, uint64_t idx) {
+    gguf_str key;
+    char what[64];
+    snprintf(what, sizeof what, "key of metadata pair %llu", (unsigned long long)idx);
+    if (rd_str(c, &key, what)) return -1;
+    if (key.len == 0 || memchr(key.ptr, 0, key.len))
+        return qk_errf(c->err, "%s: corrupt GGUF file: metadata pair %llu has an empty or invalid key",
+                       c->path, (unsigned long long)idx);
+    kv->key = dup_str(key);
+    if (!kv->key) return qk_errf(c->err, "%s: out of memory", c->path);
+    uint32_t t;
+    if (rd_u32(c, &t, "metadata value type")) return -1;
+    if (t >= GGUF_TYPE_COUNT)
+        return qk_errf(c->err, "%s: corrupt GGUF file: key '%s' has unknown value type %u", c->path,
+                       kv->key, t);
+    kv->type = (gguf_vtype)t;
+    kv->n = 1;
+    gguf_vtype et = kv->type;
+    if (kv->type == GGUF_TYPE_ARRAY) {
+        uint32_t at;
+        uint64_t n;
+        if (rd_u32(c, &at, "array element type") || rd_u64(c, &n, "array length")) return -1;
+        if (at >= GGUF_TYPE_COUNT || at == GGUF_TYPE_ARRAY)
+            return qk_errf(c->err, "%s: corrupt GGUF file: key '%s' is an array of unsupported type %u",
+                           c->path, kv->key, at);
+        kv->arr_type = (gguf_vtype)at;
+        kv->n = n;
+        et = kv->arr_type;
+        /* every element takes at least 1 byte (strings at least 8): bound n by the file */
+        size_t min_elem = et == GGUF_TYPE_STRING ? 8 : gguf_vtype_size(et);
+        if (n > (c->size - c->pos) / min_elem)
+            return qk_errf(c->err, "%s: corrupt GGUF file: array '%s' claims %llu elements, more than the file holds",
+                           c->path, kv->key, (unsigned long long)n);
+    }
+    if (et == GGUF_TYPE_STRING) {
+        kv->strs = malloc(sizeof(gguf_str) * (kv->n ? kv->n : 1));
+        if (!kv->strs) return qk_errf(c->err, "%s: out of memory", c->path);
+        for (uint64_t i = 0; i < kv->n; i++) {
+            snprintf(what, sizeof what, "string value of '%.40s'", kv->key);
+            if (rd_str(c, &kv->strs[i], what)) return -1;
+        }
+        kv->data = NULL;
+    } else {
+        size_t es = gguf_vtype_size(et);
+        size_t total = es * kv->n; /* n bounded above, no overflow */
+        snprintf(what, sizeof what, "value of '%.40s'", kv->key);
+        if (need(c, total, what)) return -1;
+        kv->data = c->base + c->pos;
+        if (et == GGUF_TYPE_BOOL) {
+            for (uint64_t i = 0; i < kv->n; i++)
+                if (c->base[c->pos + i] > 1)
+                    return qk_errf(c->err, "%s: corrupt GGUF file: bool '%s' has value %u", c->path,
+                                   kv->key, c->base[c->pos + i]);
+        }
+        c->pos += total;
+    }
+    return 0;
+}
+
+static int read_tensor_info(cursor *c, gguf_tensor *t, uint64_t idx) {
+    gguf_str name;
+    char what[64];
+    snprintf(what, sizeof what, "name of tensor %llu", (unsigned long long)idx);
+    if (rd_str(c, &name, what)) return -1;
+    if (name.len == 0 || name.len > GGUF_MAX_NAME || memchr(name.ptr, 0, name.len))
+        return qk_errf(c->err, "%s: corrupt GGUF file: tensor %llu has an empty, invalid or too long name (%llu bytes, max %d)",
+                       c->path, (unsigned long long)idx, (unsigned long long)name.len, GGUF_MAX_NAME);
+    memcpy(t->name, name.ptr, name.len);
+    t->name[name.len] = 0;
+    if (rd_u32(c, &t->n_dims, "tensor n_dims")) return -1;
+    if (t->n_dims < 1 || t->n_dims > GGUF_MAX_DIMS)
+        return qk_errf(c->err, "%s: corrupt GGUF file: tensor '%s' has %u dimensions (1..%d allowed)",
+                       c->path, t->name, t->n_dims, GGUF_MAX_DIMS);
+    uint64_t nel = 1;
+    for (int i = 0; i < GGUF_MAX_DIMS; i++) t->ne[i] = 1;
+    for (uint32_t i = 0; i < t->n_dims; i++) {
+        uint64_t ne;
+        if (rd_u64(c, &ne, "tensor shape")) return -1;
+        if (ne == 0 || ne > (uint64_t)INT64_MAX || nel > (uint64_t)INT64_MAX / ne)
+            return qk_errf(c->err, "%s: corrupt GGUF file: tensor '%s' has an invalid shape (ne[%u] = %llu)",
+                           c->path, t->name, i, (unsigned long long)ne);
+        t->ne[i] = (int64_t)ne;
+        nel *= ne;
+    }
+    uint32_t type;
+    if (rd_u32(c, &type, "tensor type") || rd_u64(c, &t->offset, "tensor offset")) return -1;
+    const qk_type_traits *tt = qk_type_get(type);
+    if (!tt || !tt->to_float)
+        return qk_errf(c->err, "%s: tensor '%s' has ggml type %u, which qkit does not support", c->path,
+                       t->name, type);
+    t->type = (qk_type)type;
+    if (t->ne[0] % tt->blck_size != 0)
+        return qk_errf(c->err, "%s: corrupt GGUF file: tensor '%s' of type %s has ne[0] = %lld, not a multiple of the block size %lld",
+                       c->path, t->name, tt->name, (long long)t->ne[0], (long long)tt->blck_size);
+    uint64_t blocks = nel / (uint64_t)tt->blck_size;
+    if (blocks > SIZE_MAX / tt->type_size)
+        return qk_errf(c->err, "%s: corrupt GGUF file: tensor '%s' is too large", c->path, t->name);
+    t->nbytes = (size_t)blocks * tt->type_size;
+    return 0;
+}
+
+static void free_ctx(gguf_ctx *g) {
+    if (!g) return;
+    if (g->kv) {
+        for (uint64_t i = 0; i < g->n_kv; i++) {
+            free(g->kv[i].key);
+            free(g->kv[i].strs);
+        }
+        free(g->kv);
+    }
+    free(g->tensors);
+    if (g->map && g->map != MAP_FAILED) munmap(g->map, g->map_size);
+    free(g->path);
+    free(g);
+}
+
+gguf_ctx *gguf_open(const char *path, qk_err *err) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        qk_errf(err, "cannot open '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        qk_errf(err, "'%s' is not a regular file", path);
+        close(fd);
+        return NULL;
+    }
+    gguf_ctx *g = calloc(1, sizeof *g);
+    if (!g) {
+        close(fd);
+        qk_errf(err, "out of memory");
+        return NULL;
+    }
+    g->path = strdup(path);
+    g->map_size = (size_t)st.st_size;
+    if (g->map_size < 24) {
+        close(fd);
+        qk_errf(err, "%s: not a GGUF file (only %zu bytes)", path, g->map_size);
+        free_ctx(g);
+        return NULL;
+    }
+    g->map = mmap(NULL, g->map_size, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (g->map == MAP_FAILED) {
+        g->map = NULL;
+        qk_errf(err, "cannot map '%s': %s", path, strerror(errno));
+        free_ctx(g);
+        return NULL;
+    }
+    cursor c = {g->map, g->map_size, 0, path, err};
+    uint32_t magic;
+    uint64_t n_tensors, n_kv;
+    rd_u32(&c, &magic, "magic");
+    if (magic != GGUF_MAGIC) {
+        qk_errf(err, "%s: not a GGUF file (bad magic) — expected a .gguf model", path);
+        goto fail;
+    }
+    rd_u32(&c, &g->version, "version");
+    if (g->version != 2 && g->version != 3) {
+        qk_errf(err, "%s: unsupported GGUF version %u (qkit reads versions 2 and 3)", path, g->version);
+        goto fail;
+    }
+    if (rd_u64(&c, &n_tensors, "tensor count") || rd_u64(&c, &n_kv, "metadata count")) goto fail;
+    /* each KV needs >= 12 bytes, each tensor info >= 24: bound the counts by the file */
+    if (n_kv > g->map_size / 12 || n_tensors > g->map_size / 24) {
+        qk_errf(err, "%s: corrupt GGUF file: header claims %llu tensors and %llu metadata pairs, more than the file can hold",
+                path, (unsigned long long)n_tensors, (unsigned long long)n_kv);
+        goto fail;
+    }
+    g->kv = calloc(n_kv ? n_kv : 1, sizeof *g->kv);
+    g->tensors = calloc(n_tensors ? n_tensors : 1, sizeof *g->tensors);
+    if (!g->kv || !g->tensors) {
+        qk_errf(err, "out of memory");
+        goto fail;
+    }
+    for (uint64_t i = 0; i < n_kv; i++) {
+        g->n_kv = i + 1;
+        if (read_kv(&c, &g->kv[i], i)) goto fail;
+        for (uint64_t j = 0; j < i; j++)
+            if (strcmp(g->kv[j].key, g->kv[i].key) == 0) {
+                qk_errf(err, "%s: corrupt GGUF file: duplicate metadata key '%s'", path, g->kv[i].key);
+                goto fail;
+            }
+    }
+    g->alignment = GGUF_DEFAULT_ALIGNMENT;
+    int64_t ai = gguf_find_key(g, "general.alignment");
+    if (ai >= 0) {
+        const gguf_kv *kv = &g->kv[ai];
+        uint32_t a = 0;
+        if (kv->type != GGUF_TYPE_UINT32 || (memcpy(&a, kv->data, 4), a == 0) || (a & (a - 1))) {
+            qk_errf(err, "%s: corrupt GGUF file: general.alignment must be a u32 power of two", path);
+            goto fail;
+        }
+        g->alignment = a;
+    }
+    for (uint64_t i = 0; i < n_tensors; i++) {
+        g->n_tensors = i + 1;
+        if (read_tensor_info(&c, &g->tensors[i], i)) goto fail;
+    }
+    g->n_tensors = n_tensors;
+    /* duplicate names: sort-free O(n^2) is fine for the few hundred tensors models have,
+     * but guard against hostile counts with a hash of names */
+    if (n_tensors > 1) {
+        size_t cap = 1;
+        while (cap < n_tensors * 2) cap <<= 1;
+        uint64_t *slots = calloc(cap, sizeof *slots); /* index+1 */
+        if (!slots) {
+            qk_errf(err, "out of memory");
+            goto fail;
+        }
+        for (uint64_t i = 0; i < n_tensors; i++) {
+            uint64_t h = 1469598103934665603ull;
+            for (const char *p = g->tensors[i].name; *p; p++) h = (h ^ (uint8_t)*p) * 1099511628211ull;
+            size_t s = h & (cap - 1);
+            while (slots[s]) {
+                if (strcmp(g->tensors[slots[s] - 1].name, g->tensors[i].name) == 0) {
+                    qk_errf(err, "%s: corrupt GGUF file: duplicate tensor name '%s'", path, g->tensors[i].name);
+                    free(slots);
+                    goto fail;
+                }
+                s = (s + 1) & (cap - 1);
+            }
+            slots[s] = i + 1;
+        }
+        free(slots);
+    }
+    size_t data_off = (c.pos + g->alignment - 1) / g->alignment * g->alignment;
+    if (n_tensors > 0 && data_off > g->map_size) {
+        qk_errf(err, "%s: truncated GGUF file: no tensor data section", path);
+        goto fail;
+    }
+    g->data_offset = data_off;
+    size_t avail = g->map_size > data_off ? g->map_size - data_off : 0;
+    for (uint64_t i = 0; i < n_tensors; i++) {
+        gguf_tensor *t = &g->tensors[i];
+        if (t->offset % g->alignment != 0) {
+            qk_errf(err, "%s: corrupt GGUF file: tensor '%s' offset %llu is not a multiple of the alignment %u",
+                    path, t->name, (unsigned long long)t->offset, g->alignment);
+            goto fail;
+        }
+        if (t->offset > avail || t->nbytes > avail - t->offset) {
+            qk_errf(err, "%s: truncated GGUF file: tensor '%s' (%zu bytes at data offset %llu) runs past the end of the file",
+                    path, t->name, t->nbytes, (unsigned long long)t->offset);
+            goto fail;
+        }
+        t->data = (const uint8_t *)g->map + data_off + t->offset;
+    }
+    return g;
+fail:
+    free_ctx(g);
+    return NULL;
+}
+
+void gguf_close(gguf_ctx *g) { free_ctx(g); }
+
+int64_t gguf_find_key(const gguf_ctx *g, const char *key) {
+    for (uint64_t i = 0; i < g->n_kv; i++)
+        if (strcmp(g->kv[i].key, key) == 0) return (int64_t)i;
+    return -1;
+}
+
+const gguf_tensor *gguf_find_tensor(const gguf_ctx *g, const char *name) {
+    for (uint64_t i = 0; i < g->n_tensors; i++)
+        if (strcmp(g->tensors[i].name, name) == 0) return &g->tensors[i];
+    return NULL;
+}
+
+double gguf_scalar_as_double(gguf_vtype t, const void *p) {
+    union { uint8_t u8; int8_t i8; uint16_t u16; int16_t i16; uint32_t u32; int32_t i32;
+            float f32; uint64_t u64; int64_t i64; double f64; } v;
+    size_t n = gguf_vtype_size(t);
+    if (!n) return 0;
+    memcpy(&v, p, n);
+    switch (t) {
+    case GGUF_TYPE_UINT8: case GGUF_TYPE_BOOL: return v.u8;
+    case GGUF_TYPE_INT8: return v.i8;
+    case GGUF_TYPE_UINT16: return v.u16;
+    case GGUF_TYPE_INT16: return v.i16;
+    case GGUF_TYPE_UINT32: return v.u32;
+    case GGUF_TYPE_INT32: return v.i32;
+    case GGUF_TYPE_FLOAT32: return v.f32;
+    case GGUF_TYPE_UINT64: return (double)v.u64;
+    case GGUF_TYPE_INT64: return (double)v.i64;
+    case GGUF_TYPE_FLOAT64: return v.f64;
+    default: return 0;
+    }
+}
+
+static const gguf_kv *scalar_kv(const gguf_ctx *g, const char *key) {
+    int64_t i = gguf_find_key(g, key);
+    if (i < 0) return NULL;
+    const gguf_kv *kv = &g->kv[i];
+    if (kv->type == GGUF_TYPE_ARRAY || kv->type == GGUF_TYPE_STRING) return NULL;
+    return kv;
+}
+
+static int is_int_type(gguf_vtype t) {
+    return t <= GGUF_TYPE_INT32 || t == GGUF_TYPE_UINT64 || t == GGUF_TYPE_INT64;
+}
+
+int gguf_get_i64(const gguf_ctx *g, const char *key, int64_t *out) {
+    const gguf_kv *kv = scalar_kv(g, key);
+    if (!kv || !is_int_type(kv->type)) return -1;
+    if (kv->type == GGUF_TYPE_UINT64) {
+        uint64_t u;
+        memcpy(&u, kv->data, 8);
+        if (u > (uint64_t)INT64_MAX) return -1;
+        *out = (int64_t)u;
+    } else if (kv->type == GGUF_TYPE_INT64) {
+        memcpy(out, kv->data, 8);
+    } else {
+        *out = (int64_t)gguf_scalar_as_double(kv->type, kv->data);
+    }
+    return 0;
+}
+
+int gguf_get_u32(const gguf_ctx *g, const char *key, uint32_t *out) {
+    int64_t v;
+    if (gguf_get_i64(g, key, &v) || v < 0 || v > (int64_t)UINT32_MAX) return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int gguf_get_f32(const gguf_ctx *g, const char *key, float *out) {
+    const gguf_kv *kv = scalar_kv(g, key);
+    if (!kv || kv->type == GGUF_TYPE_BOOL) return -1;
+    *out = (float)gguf_scalar_as_double(kv->type, kv->data);
+    return 0;
+}
+
+int gguf_get_bool(const gguf_ctx *g, const char *key, bool *out) {
+    const gguf_kv *kv = scalar_kv(g, key);
+    if (!kv || kv->type != GGUF_TYPE_BOOL) return -1;
+    *out = *(const uint8_t *)kv->data != 0;
+    return 0;
+}
+
+int gguf_get_str(const gguf_ctx *g, const char *key, gguf_str *out) {
+    int64_t i = gguf_find_key(g, key);
+    if (i < 0 || g->kv[i].type != GGUF_TYPE_STRING) return -1;
+    *out = g->kv[i].strs[0];
+    return 0;
+}
+
+int64_t gguf_tensor_nelements(const gguf_tensor *t) {
+    return t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
+}
+
+/* ------------------------------------------------------------------ writer ---------- */
+
+typedef struct wkv {
+    char *key;
+    gguf_vtype type, arr_type;
+    uint64_t n;
+    uint8_t *data;  /* numeric payload (n * elem size) */
+    char **strs;    /* string payload */
+    uint64_t *lens;
+} wkv;
+
+typedef struct wtensor {
+    char name[GGUF_MAX_NAME + 1];
+    uint32_t n_dims;
+    int64_t ne[GGUF_MAX_DIMS];
+    qk_type type;
+    uint64_t offset;
+    size_t nbytes;
+} wtensor;
+
+struct gguf_writer {
+    char *path;
+    char *tmp_path;
+    FILE *f;
+    wkv *kv;
+    size_t n_kv, cap_kv;
+    wtensor *t;
+    size_t n_t, cap_t;
+    uint32_t alignment;
+    size_t next_tensor;
+    int header_written;
+    int failed;
+};
+
+gguf_writer *gguf_writer_new(const char *path, qk_err *err) {
+    gguf_writer *w = calloc(1, sizeof *w);
+    if (!w) {
+        qk_errf(err, "out of memory");
+        return NULL;
+    }
+    w->path = strdup(path);
+    size_t n = strlen(path) + 32;
+    w->tmp_path = malloc(n);
+    snprintf(w->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
+    w->alignment = GGUF_DEFAULT_ALIGNMENT;
+    w->f = fopen(w->tmp_path, "wb");
+    if (!w->f) {
+        qk_errf(err, "cannot create '%s': %s", w->tmp_path, strerror(errno));
+        free(w->tmp_path);
+        free(w->path);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+static void wkv_clear(wkv *k) {
+    free(k->data);
+    if (k->strs)
+        for (uint64_t i = 0; i < k->n; i++) free(k->strs[i]);
+    free(k->strs);
+    free(k->lens);
+    k->data = NULL;
+    k->strs = NULL;
+    k->lens = NULL;
+}
+
+static wkv *wkv_slot(gguf_writer *w, const char *key) {
+    for (size_t i = 0; i < w->n_kv; i++)
+        if (strcmp(w->kv[i].key, key) == 0) {
+            wkv_clear(&w->kv[i]);
+            return &w->kv[i];
+        }
+    if (w->n_kv == w->cap_kv) {
+        w->cap_kv = w->cap_kv ? 2 * w->cap_kv : 32;
+        w->kv = realloc(w->kv, w->cap_kv * sizeof *w->kv);
+    }
+    wkv *k = &w->kv[w->n_kv++];
+    memset(k, 0, sizeof *k);
+    k->key = strdup(key);
+    return k;
+}
+
+static void set_scalar(gguf_writer *w, const char *key, gguf_vtype t, const void *v) {
+    wkv *k = wkv_slot(w, key);
+    k->type = t;
+    k->n = 1;
+    k->data = malloc(gguf_vtype_size(t));
+    memcpy(k->data, v, gguf_vtype_size(t));
+    if (strcmp(key, "general.alignment") == 0 && t == GGUF_TYPE_UINT32) {
+        uint32_t a;
+        memcpy(&a, v, 4);
+        if (a && !(a & (a - 1))) w->alignment = a;
+    }
+}
+
+void gguf_writer_set_u32(gguf_writer *w, const char *key, uint32_t v) { set_scalar(w, key, GGUF_TYPE_UINT32, &v); }
+void gguf_writer_set_i32(gguf_writer *w, const char *key, int32_t v) { set_scalar(w, key, GGUF_TYPE_INT32, &v); }
+void gguf_writer_set_f32(gguf_writer *w, const char *key, float v) { set_scalar(w, key, GGUF_TYPE_FLOAT32, &v); }
+void gguf_writer_set_bool(gguf_writer *w, const char *key, bool v) {
+    uint8_t b = v ? 1 : 0;
+    set_scalar(w, key, GGUF_TYPE_BOOL, &b);
+}
+
+static void set_strings(gguf_writer *w, const char *key, gguf_vtype t, const gguf_str *s, uint64_t n) {
+    wkv *k = wkv_slot(w, key);
+    k->type = t;
+    k->arr_type = GGUF_TYPE_STRING;
+    k->n = n;
+    k->strs = malloc(sizeof(char *) * (n ? n : 1));
+    k->lens = malloc(sizeof(uint64_t) * (n ? n : 1));
+    for (uint64_t i = 0; i < n; i++) {
+        k->strs[i] = malloc(s[i].len + 1);
+        memcpy(k->strs[i], s[i].ptr, s[i].len);
+        k->strs[i][s[i].len] = 0;
+        k->lens[i] = s[i].len;
+    }
+}
+
+void gguf_writer_set_str(gguf_writer *w, const char *key, const char *v) {
+    gguf_str s = {v, strlen(v)};
+    set_strings(w, key, GGUF_TYPE_STRING, &s, 1);
+}
+
+void gguf_writer_set_arr_str(gguf_writer *w, const char *key, const char *const *v, uint64_t n) {
+    gguf_str *s = malloc(sizeof *s * (n ? n : 1));
+    for (uint64_t i = 0; i < n; i++) s[i] = (gguf_str){v[i], strlen(v[i])};
+    set_strings(w, key, GGUF_TYPE_ARRAY, s, n);
+    free(s);
+}
+
+void gguf_writer_set_arr(gguf_writer *w, const char *key, gguf_vtype t, const void *data, uint64_t n) {
+    wkv *k = wkv_slot(w, key);
+    k->type = GGUF_TYPE_ARRAY;
+    k->arr_type = t;
+    k->n = n;
+    size_t bytes = gguf_vtype_size(t) * n;
+    k->data = malloc(bytes ? bytes : 1);
+    if (bytes) memcpy(k->data, data, bytes);
+}
+
+void gguf_writer_copy_kv(gguf_writer *w, const gguf_kv *kv) {
+    if (kv->type == GGUF_TYPE_STRING) {
+        set_strings(w, kv->key, GGUF_TYPE_STRING, kv->strs, 1);
+    } else if (kv->type == GGUF_TYPE_ARRAY && kv->arr_type == GGUF_TYPE_STRING) {
+        set_strings(w, kv->key, GGUF_TYPE_ARRAY, kv->strs, kv->n);
+    } else if (kv->type == GGUF_TYPE_ARRAY) {
+        gguf_writer_set_arr(w, kv->key, kv->arr_type, kv->data, kv->n);
+    } else {
+        set_scalar(w, kv->key, kv->type, kv->data);
+    }
+}
+
+void gguf_writer_remove_key(gguf_writer *w, const char *key) {
+    for (size_t i = 0; i < w->n_kv; i++)
+        if (strcmp(w->kv[i].key, key) == 0) {
+            wkv_clear(&w->kv[i]);
+            free(w->kv[i].key);
+            memmove(&w->kv[i], &w->kv[i + 1], (w->n_kv - i - 1) * sizeof *w->kv);
+            w->n_kv--;
+            return;
+        }
+}
+
+int gguf_writer_add_tensor(gguf_writer *w, const char *name, qk_type type, uint32_t n_dims,
+                           const int64_t *ne, qk_err *err) {
+    const qk_type_traits *tt = qk_type_get(type);
+    if (w->header_written) return qk_errf(err, "internal error: tensor '%s' added after the header", name);
+    if (!tt) return qk_errf(err, "tensor '%s': unknown type %d", name, (int)type);
+    size_t len = strlen(name);
+    if (len == 0 || len > GGUF_MAX_NAME) return qk_errf(err, "tensor name '%s' is empty or longer than %d bytes", name, GGUF_MAX_NAME);
+    if (n_dims < 1 || n_dims > GGUF_MAX_DIMS) return qk_errf(err, "tensor '%s': %u dimensions", name, n_dims);
+    for (size_t i = 0; i < w->n_t; i++)
+        if (strcmp(w->t[i].name, name) == 0) return qk_errf(err, "duplicate tensor name '%s'", name);
+    wtensor t = {0};
+    memcpy(t.name, name, len + 1);
+    t.n_dims = n_dims;
+    t.type = type;
+    int64_t nel = 1;
+    for (int i = 0; i < GGUF_MAX_DIMS; i++) {
+        t.ne[i] = i < (int)n_dims ? ne[i] : 1;
+        if (t.ne[i] < 1) return qk_errf(err, "tensor '%s': ne[%d] = %lld", name, i, (long long)t.ne[i]);
+        nel *= t.ne[i];
+    }
+    if (t.ne[0] % tt->blck_size)
+        return qk_errf(err, "tensor '%s': ne[0] = %lld is not a multiple of %s's block size %lld", name,
+                       (long long)t.ne[0], tt->name, (long long)tt->blck_size);
+    t.nbytes = (size_t)(nel / tt->blck_size) * tt->type_size;
+    uint64_t off = 0;
+    if (w->n_t) {
+        const wtensor *p = &w->t[w->n_t - 1];
+        off = (p->offset + p->nbytes + w->alignment - 1) / w->alignment * w->alignment;
+    }
+    t.offset = off;
+    if (w->n_t == w->cap_t) {
+        w->cap_t = w->cap_t ? 2 * w->cap_t : 64;
+        w->t = realloc(w->t, w->cap_t * sizeof *w->t);
+    }
+    w->t[w->n_t] = t;
+    return (int)w->n_t++;
+}
+
+static void put(gguf_writer *w, const void *p, size_t n) {
+    if (!w->failed && n && fwrite(p, 1, n, w->f) != n) w->failed = errno ? errno : EIO;
+}
+static void put_u32(gguf_writer *w, uint32_t v) { put(w, &v, 4); }
+static void put_u64(gguf_writer *w, uint64_t v) { put(w, &v, 8); }
+static void put_str(gguf_writer *w, const char *s, uint64_t len) {
+    put_u64(w, len);
+    put(w, s, len);
+}
+static void put_pad(gguf_writer *w, uint64_t pos) {
+    static const uint8_t zeros[256];
+    uint64_t pad = (w->alignment - pos % w->alignment) % w->alignment;
+    while (pad) {
+        size_t n = pad > sizeof zeros ? sizeof zeros : pad;
+        put(w, zeros, n);
+        pad -= n;
+    }
+}
+
+static uint64_t header_size(const gguf_writer *w) {
+    uint64_t n = 24;
+    for (size_t i = 0; i < w->n_kv; i++) {
+        const wkv *k = &w->kv[i];
+        n += 8 + strlen(k->key) + 4;
+        if (k->type == GGUF_TYPE_ARRAY) n += 12;
+        gguf_vtype et = k->type == GGUF_TYPE_ARRAY ? k->arr_type : k->type;
+        if (et == GGUF_TYPE_STRING)
+            for (uint64_t j = 0; j < k->n; j++) n += 8 + k->lens[j];
+        else
+            n += gguf_vtype_size(et) * k->n;
+    }
+    for (size_t i = 0; i < w->n_t; i++) n += 8 + strlen(w->t[i].name) + 4 + 8 * w->t[i].n_dims + 4 + 8;
+    return n;
+}
+
+uint64_t gguf_writer_total_size(const gguf_writer *w) {
+    uint64_t h = header_size(w);
+    uint64_t data = (h + w->alignment - 1) / w->alignment * w->alignment;
+    if (w->n_t) {
+        const wtensor *p = &w->t[w->n_t - 1];
+        data += (p->offset + p->nbytes + w->alignment - 1) / w->alignment * w->alignment;
+    }
+    return data;
+}
+
+int gguf_writer_write_header(gguf_writer *w, qk_err *err) {
+    if (w->header_written) return qk_errf(err, "internal error: GGUF header written twice");
+    put_u32(w, GGUF_MAGIC);
+    put_u32(w, GGUF_VERSION);
+    put_u64(w, w->n_t);
+    put_u64(w, w->n_kv);
+    for (size_t i = 0; i < w->n_kv; i++) {
+        const wkv *k = &w->kv[i];
+        put_str(w, k->key, strlen(k->key));
+        put_u32(w, k->type);
+        gguf_vtype et = k->type;
+        if (k->type == GGUF_TYPE_ARRAY) {
+            put_u32(w, k->arr_type);
+            put_u64(w, k->n);
+            et = k->arr_type;
+        }
+        if (et == GGUF_TYPE_STRING)
+            for (uint64_t j = 0; j < k->n; j++) put_str(w, k->strs[j], k->lens[j]);
+        else
+            put(w, k->data, gguf_vtype_size(et) * k->n);
+    }
+    for (size_t i = 0; i < w->n_t; i++) {
+        const wtensor *t = &w->t[i];
+        put_str(w, t->name, strlen(t->name));
+        put_u32(w, t->n_dims);
+        for (uint32_t d = 0; d < t->n_dims; d++) put_u64(w, (uint64_t)t->ne[d]);
+        put_u32(w, t->type);
+        put_u64(w, t->offset);
+    }
+    put_pad(w, header_size(w));
+    w->header_written = 1;
+    if (w->failed) return qk_errf(err, "cannot write '%s': %s", w->tmp_path, strerror(w->failed));
+    return 0;
+}
+
+int gguf_writer_write_tensor_data(gguf_writer *w, const void *data, size_t nbytes, qk_err *err) {
+    if (!w->header_written || w->next_tensor >= w->n_t)
+        return qk_errf(err, "internal error: unexpected tensor data");
+    const wtensor *t = &w->t[w->next_tensor];
+    if (nbytes != t->nbytes)
+        return qk_errf(err, "internal error: tensor '%s' has %zu bytes, %zu declared", t->name, nbytes, t->nbytes);
+    put(w, data, nbytes);
+    put_pad(w, t->offset + nbytes);
+    w->next_tensor++;
+    if (w->failed) return qk_errf(err, "cannot write '%s': %s", w->tmp_path, strerror(w->failed));
+    return 0;
+}
+
+static void writer_free(gguf_writer *w) {
+    for (size_t i = 0; i < w->n_kv; i++) {
+        wkv_clear(&w->kv[i]);
+        free(w->kv[i].key);
+    }
+    free(w->kv);
+    free(w->t);
+    free(w->path);
+    free(w->tmp_path);
+    free(w);
+}
+
+int gguf_writer_finish(gguf_writer *w, qk_err *err) {
+    int rc = 0;
+    if (!w->header_written) rc = gguf_writer_write_header(w, err);
+    if (!rc && w->next_tensor != w->n_t)
+        rc = qk_errf(err, "internal error: %zu of %zu tensors written", w->next_tensor, w->n_t);
+    if (!rc && (fflush(w->f) != 0 || fsync(fileno(w->f)) != 0))
+        rc = qk_errf(err, "cannot write '%s': %s", w->tmp_path, strerror(errno));
+    if (!rc && w->failed) rc = qk_errf(err, "cannot write '%s': %s", w->tmp_path, strerror(w->failed));
+    if (fclose(w->f) != 0 && !rc) rc = qk_errf(err, "cannot write '%s': %s", w->tmp_path, strerror(errno));
+    w->f = NULL;
+    if (!rc && rename(w->tmp_path, w->path) != 0)
+        rc = qk_errf(err, "cannot rename '%s' to '%s': %s", w->tmp_path, w->path, strerror(errno));
+    if (rc) unlink(w->tmp_path);
+    writer_free(w);
+    return rc;
+}
+
+void gguf_writer_abort(gguf_writer *w) {
+    if (!w) return;
+    if (w->f) fclose(w->f);
+    unlink(w->tmp_path);
+    writer_free(w);
+}

@@ -1,0 +1,99 @@
+/*
+ * quants_kfit.h — internal: the scale/min searches and scale packing shared by the K-quant
+ * reference quantizers in quants_k.c. Not part of the public engine API.
+ *
+ * Every function here reproduces the helper of the same name (without the qk_ prefix) in
+ * llama.cpp's ggml/src/ggml-quants.c, operation for operation, in single-precision float
+ * with no fused multiply-add (this file must be compiled without FP contraction; qkit's
+ * -std=c11 build gives -ffp-contract=off). That is what makes the quantizers bit-exact:
+ * llama.cpp's ggml-base (where ggml-quants.c lives) is built without -march flags, so its
+ * x86-64 SSE2 code has no FMA either. See llama-cpp-reference.md §2.2.
+ */
+#ifndef QK_QUANTS_KFIT_H
+#define QK_QUANTS_KFIT_H
+
+#include <stdint.h>
+#include <string.h>
+
+/* Values whose |max| is below this are treated as all-zero (ggml's GROUP_MAX_EPS). */
+#define QK_GROUP_MAX_EPS 1e-15f
+
+/*
+ * Round to nearest, ties to even, for |f| < 2^22 (ggml's nearest_int): adding 1.5*2^23
+ * puts the integer in the low mantissa bits, and the float add itself rounds half to even.
+ * Outside that range (or for NaN) the result is meaningless but defined; every caller
+ * clamps it to its code range.
+ */
+static inline int qk_nearest_int(float f) {
+    float v = f + 12582912.f;
+    int32_t i;
+    memcpy(&i, &v, sizeof i);
+    return (i & 0x007fffff) - 0x00400000;
+}
+
+/*
+ * Symmetric ("type 0") search, ggml make_qx_quants. n values x -> codes L[i] in
+ * [0, 2*nmax-1] (signed code l = L[i]-nmax in [-nmax, nmax-1]); returns the scale d with
+ * x ~= d*l. Starts from iscale = -nmax/max (max = signed value of largest |x|) and tries
+ * iscale = -(nmax + 0.1*is)/max, is = +-1..+-9, keeping the best (sum w*x*l)^2 / sum w*l^2.
+ * Weights: qw when non-NULL, else by rmse_type (1: x^2, 2: 1, 3: |x|, other: sqrt|x|);
+ * rmse_type 0 returns the plain start scale, negative values return early with the
+ * average of the fitted and start scale. All |x| < GROUP_MAX_EPS -> L = 0, returns 0.
+ */
+float qk_make_qx_quants(int n, int nmax, const float *x, int8_t *L, int rmse_type,
+                        const float *qw);
+
+/*
+ * Symmetric search with coordinate descent, ggml make_q3_quants. Codes L[i] in
+ * [0, 2*nmax-1] as above; with do_rmse, weights x^2 and up to 5 passes that change one
+ * code at a time when that raises (sum w*x*l)^2 / sum w*l^2; returns sumlx/suml2.
+ * Without do_rmse returns the start scale -max/nmax.
+ */
+float qk_make_q3_quants(int n, int nmax, const float *x, int8_t *L, int do_rmse);
+
+/*
+ * Asymmetric ("type 1") search, ggml make_qkx2_quants: x ~= scale*L[i] - *the_min with
+ * L[i] in [0, nmax] and *the_min >= 0. Tries iscale = (rmin + rdelta*is + nmax)/(max-min),
+ * is = 0..nstep, solving the weighted 2x2 least squares each time (min forced to 0 and
+ * the scale refitted when the fitted min is positive), and keeps the lowest weighted
+ * error (|diff| when use_mad, else diff^2). Laux is n bytes of scratch. Returns the scale
+ * (0 when all x are equal after clamping min to <= 0).
+ */
+float qk_make_qkx2_quants(int n, int nmax, const float *x, const float *weights, uint8_t *L,
+                          float *the_min, uint8_t *Laux, float rmin, float rdelta, int nstep,
+                          int use_mad);
+
+/*
+ * Q4_K / Q5_K: 8 pairs of 6-bit (scale, min) in 12 bytes (ggml get_scale_min_k4).
+ * j < 4: scale = q[j] & 63, min = q[j+4] & 63.
+ * j >= 4: scale = (q[j+4] & 15) | (q[j-4] >> 6) << 4, min = (q[j+4] >> 4) | (q[j] >> 6) << 4.
+ */
+static inline void qk_get_scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+/* Inverse of qk_get_scale_min_k4 for one j (sc, m in 0..63); touches only the bits that
+ * belong to j, so the eight pairs may be stored in any order into a zeroed q[12]. */
+void qk_set_scale_min_k4(int j, uint8_t *q, uint8_t sc, uint8_t m);
+
+/*
+ * Q3_K: 16 6-bit scales stored with a +32 bias in 12 bytes. Low 4 bits in q[j] (j < 8)
+ * or the high nibble of q[j-8] (j >= 8); high 2 bits at shift 2*(j/4) of q[8 + j%4].
+ * Returns the signed scale (stored - 32), in -32..31.
+ */
+static inline int qk_get_scale_q3_K(int j, const uint8_t *q) {
+    int lo = j < 8 ? (q[j] & 0xF) : (q[j - 8] >> 4);
+    int hi = (q[8 + j % 4] >> (2 * (j / 4))) & 3;
+    return (lo | (hi << 4)) - 32;
+}
+
+/* Inverse of qk_get_scale_q3_K for one j (sc in -32..31) into a zeroed q[12]. */
+void qk_set_scale_q3_K(int j, uint8_t *q, int sc);
+
+#endif

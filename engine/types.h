@@ -1,0 +1,71 @@
+/*
+ * types.h — the ggml tensor type table (one row per type).
+ *
+ * Each row says how a type is laid out (elements per block, bytes per block), how to turn
+ * it into floats, how to quantize floats into it with llama.cpp's reference algorithm,
+ * and which dot-product kernel to use against which activation type. Nothing else in the
+ * engine switches on the type: adding a type is adding a row and its kernels.
+ *
+ * Type ids are ggml's (ggml/include/ggml.h, enum ggml_type); they are what GGUF stores.
+ * Names are ggml's upper-case names as printed by llama.cpp tools ("Q4_K", "F16").
+ */
+#ifndef QK_TYPES_H
+#define QK_TYPES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum qk_type {
+    QK_TYPE_F32 = 0,
+    QK_TYPE_F16 = 1,
+    QK_TYPE_Q4_0 = 2,
+    QK_TYPE_Q4_1 = 3,
+    QK_TYPE_Q5_0 = 6,
+    QK_TYPE_Q5_1 = 7,
+    QK_TYPE_Q8_0 = 8,
+    QK_TYPE_Q8_1 = 9,
+    QK_TYPE_Q2_K = 10,
+    QK_TYPE_Q3_K = 11,
+    QK_TYPE_Q4_K = 12,
+    QK_TYPE_Q5_K = 13,
+    QK_TYPE_Q6_K = 14,
+    QK_TYPE_Q8_K = 15,
+    QK_TYPE_IQ4_NL = 20,
+    QK_TYPE_BF16 = 30,
+    QK_TYPE_COUNT = 40 /* one past the largest id the table may hold */
+} qk_type;
+
+/* Convert n elements (n a multiple of blck_size) of a row to float. */
+typedef void (*qk_to_float_fn)(const void *src, float *dst, int64_t n);
+/* Quantize n floats (n a multiple of blck_size) into blocks of the type. */
+typedef void (*qk_from_float_fn)(const float *src, void *dst, int64_t n);
+/* *s = dot(x, y) over n elements; x is a row of the weight type, y a row of its
+ * vec_dot_type (the activations, already converted). */
+typedef void (*qk_vec_dot_fn)(int n, float *s, const void *x, const void *y);
+
+typedef struct qk_type_traits {
+    const char *name;          /* "Q4_K" */
+    int64_t blck_size;         /* elements per block */
+    size_t type_size;          /* bytes per block */
+    int is_quantized;          /* 0 for F32/F16/BF16 */
+    qk_to_float_fn to_float;   /* NULL only for types the engine cannot read */
+    qk_from_float_fn quantize_ref; /* llama.cpp reference quantizer (no imatrix), bit-exact */
+    qk_from_float_fn from_float;   /* activation conversion (may be faster than _ref) */
+    qk_type vec_dot_type;      /* type the activations are converted to for vec_dot */
+    qk_vec_dot_fn vec_dot;     /* weight row . activation row */
+} qk_type_traits;
+
+/* The row for a type id, or NULL when the id is not one qkit knows. */
+const qk_type_traits *qk_type_get(uint32_t type);
+
+/* "Q4_K" for QK_TYPE_Q4_K; "?" for an unknown id. */
+const char *qk_type_name(uint32_t type);
+
+/* Parse a ggml type name (case-insensitive, "q4_K", "F16"). Returns 0 and sets *out,
+ * or -1 when the name is unknown. */
+int qk_type_from_name(const char *name, qk_type *out);
+
+/* Bytes of one row of ne0 elements (ne0 must be a multiple of the block size). */
+size_t qk_row_size(qk_type type, int64_t ne0);
+
+#endif
