@@ -1,0 +1,300 @@
+/*
+ * forward.c — the transformer forward pass (llama / qwen2) over a batch, with a KV cache.
+ *
+ * Reads top to bottom like the model: embed → n_layer × (RMSNorm → Q,K,V (+bias) → RoPE →
+ * causal attention over the cache → Wo → residual → RMSNorm → SwiGLU FFN → residual) →
+ * RMSNorm → lm_head, the graph of llama.cpp's build_llama / build_qwen2
+ * (src/llama.cpp [U]). Fast paths live behind small functions (matmul.c, attention below).
+ *
+ * Numerics mirror ggml's CPU backend, so that our logits match llama.cpp's closely:
+ * RMSNorm sums squares in double and scales in float; RoPE angles come from the float
+ * recurrence θ ← θ·base^(−2/n_rot) starting at θ = pos (ggml_rope_cache_init); K and V are
+ * stored as F16; Q is rounded to F16 before Q·K (ggml converts src1 to F16 for an F16
+ * src0); softmax sums in double; the probabilities are rounded to F16 before P·V.
+ *
+ * Cache layout: k_cache/v_cache[layer][seq][pos][n_head_kv·head_dim] (F16). A token at
+ * position p of sequence s attends to cache slots 0..p of sequence s, so callers fill each
+ * sequence's positions in order (every user here does).
+ */
+#include "forward.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fp16.h"
+#include "matmul.h"
+#include "quants.h"
+#include "threads.h"
+
+struct qk_context {
+    const qk_model *m;
+    qk_context_params p;
+    qk_pool *pool;
+    int32_t n_q, n_kv;       /* n_head·head_dim, n_head_kv·head_dim */
+    qk_half *k_cache, *v_cache;
+    /* per-batch activations, sized for n_batch tokens */
+    float *x;                /* residual stream [n_batch][n_embd] */
+    float *xb;               /* normalised input of a sub-layer [n_batch][n_embd] */
+    float *q, *k, *v;        /* [n_batch][n_q], [n_batch][n_kv] x2 */
+    float *att;              /* attention output [n_batch][n_q] */
+    float *hb, *hb2;         /* FFN gate / up [n_batch][n_ff] */
+    float *att_scratch;      /* per thread: scores [n_ctx] + q16 [head_dim] */
+    qk_matmul_scratch mm;
+    float *logits;           /* [n_outputs][n_vocab] */
+    size_t logits_cap;       /* floats */
+    int32_t n_outputs;
+};
+
+static size_t cache_index(const qk_context *c, int il, int seq, int pos) {
+    return (((size_t)il * (size_t)c->p.n_seq + (size_t)seq) * (size_t)c->p.n_ctx + (size_t)pos) *
+           (size_t)c->n_kv;
+}
+
+qk_context *qk_context_new(const qk_model *m, qk_context_params p, qk_err *err) {
+    const qk_hparams *hp = &m->hp;
+    if (p.n_ctx <= 0 || p.n_seq <= 0 || p.n_batch <= 0) {
+        qk_errf(err, "invalid context size (n_ctx %d, n_seq %d, n_batch %d)", p.n_ctx, p.n_seq, p.n_batch);
+        return NULL;
+    }
+    qk_context *c = calloc(1, sizeof *c);
+    if (!c) {
+        qk_errf(err, "out of memory");
+        return NULL;
+    }
+    c->m = m;
+    c->p = p;
+    c->n_q = hp->n_head * hp->head_dim;
+    c->n_kv = hp->n_head_kv * hp->head_dim;
+    c->pool = qk_pool_new(p.n_threads);
+    size_t cache = (size_t)hp->n_layer * (size_t)p.n_seq * (size_t)p.n_ctx * (size_t)c->n_kv;
+    size_t nb = (size_t)p.n_batch;
+    c->k_cache = malloc(cache * sizeof(qk_half));
+    c->v_cache = malloc(cache * sizeof(qk_half));
+    c->x = malloc(nb * hp->n_embd * sizeof(float));
+    c->xb = malloc(nb * hp->n_embd * sizeof(float));
+    c->q = malloc(nb * c->n_q * sizeof(float));
+    c->k = malloc(nb * c->n_kv * sizeof(float));
+    c->v = malloc(nb * c->n_kv * sizeof(float));
+    c->att = malloc(nb * c->n_q * sizeof(float));
+    c->hb = malloc(nb * hp->n_ff * sizeof(float));
+    c->hb2 = malloc(nb * hp->n_ff * sizeof(float));
+    int nth = c->pool ? qk_pool_size(c->pool) : 1;
+    c->att_scratch = malloc((size_t)nth * ((size_t)p.n_ctx + (size_t)hp->head_dim) * sizeof(float));
+    if (!c->pool || !c->k_cache || !c->v_cache || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att ||
+        !c->hb || !c->hb2 || !c->att_scratch) {
+        qk_errf(err, "out of memory for a context of n_ctx %d x n_seq %d (KV cache %.1f MiB)", p.n_ctx,
+                p.n_seq, 2.0 * cache * sizeof(qk_half) / 1048576.0);
+        qk_context_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void qk_context_free(qk_context *c) {
+    if (!c) return;
+    if (c->pool) qk_pool_free(c->pool);
+    free(c->k_cache);
+    free(c->v_cache);
+    free(c->x);
+    free(c->xb);
+    free(c->q);
+    free(c->k);
+    free(c->v);
+    free(c->att);
+    free(c->hb);
+    free(c->hb2);
+    free(c->att_scratch);
+    qk_matmul_scratch_free(&c->mm);
+    free(c->logits);
+    free(c);
+}
+
+void qk_kv_clear(qk_context *c) { (void)c; /* slots are overwritten before they are read */ }
+
+int32_t qk_context_n_threads(const qk_context *c) { return qk_pool_size(c->pool); }
+
+const float *qk_get_logits(const qk_context *c, int32_t *n_outputs) {
+    if (n_outputs) *n_outputs = c->n_outputs;
+    return c->logits;
+}
+
+/* ---------------------------------------------------------------- building blocks --- */
+
+/* y = x / sqrt(mean(x²) + eps) ⊙ w, per row (ggml_rms_norm then ggml_mul). */
+static void rmsnorm(float *y, const float *x, const float *w, int n, int rows, float eps) {
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * n;
+        float *yr = y + (size_t)r * n;
+        double sum = 0.0;
+        for (int i = 0; i < n; i++) sum += (double)(xr[i] * xr[i]);
+        const float mean = (float)(sum / n);
+        const float scale = 1.0f / sqrtf(mean + eps);
+        for (int i = 0; i < n; i++) yr[i] = (xr[i] * scale) * w[i];
+    }
+}
+
+/* Rotate the first n_rot dims of each head of one token's vector (ggml_rope, mode NORM
+ * rotates pairs (2i, 2i+1), NEOX pairs (i, i + n_rot/2)). */
+static void rope(float *v, int n_heads, int head_dim, int n_rot, int pos, float base, qk_rope_type type) {
+    const float theta_scale = powf(base, -2.0f / (float)n_rot);
+    float cs[2 * 512];
+    float theta = (float)pos;
+    for (int i = 0; i < n_rot / 2; i++) {
+        cs[2 * i] = cosf(theta);
+        cs[2 * i + 1] = sinf(theta);
+        theta *= theta_scale;
+    }
+    for (int h = 0; h < n_heads; h++) {
+        float *x = v + (size_t)h * head_dim;
+        for (int i = 0; i < n_rot / 2; i++) {
+            int i0 = type == QK_ROPE_NEOX ? i : 2 * i;
+            int i1 = type == QK_ROPE_NEOX ? i + n_rot / 2 : 2 * i + 1;
+            float c = cs[2 * i], s = cs[2 * i + 1];
+            float x0 = x[i0], x1 = x[i1];
+            x[i0] = x0 * c - x1 * s;
+            x[i1] = x0 * s + x1 * c;
+        }
+    }
+}
+
+static void add_bias(float *y, const gguf_tensor *b, int n, int rows) {
+    if (!b) return;
+    const float *bv = b->data;
+    for (int r = 0; r < rows; r++)
+        for (int i = 0; i < n; i++) y[(size_t)r * n + i] += bv[i];
+}
+
+static int matmul(qk_context *c, const gguf_tensor *w, const float *x, int m, float *y) {
+    return qk_matmul(c->pool, &c->mm, w->type, w->data, w->ne[0], w->ne[1], x, m, y);
+}
+
+/* Attention for every (token, head) of the batch in layer il; see the file comment for
+ * the F16 roundings. */
+typedef struct att_job {
+    qk_context *c;
+    const qk_batch *b;
+    int il;
+} att_job;
+
+static void attention_task(void *arg, int ith, int nth) {
+    att_job *j = arg;
+    qk_context *c = j->c;
+    const qk_hparams *hp = &c->m->hp;
+    const int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *scores = c->att_scratch + (size_t)ith * ((size_t)c->p.n_ctx + (size_t)hd);
+    qk_half *q16 = (qk_half *)(scores + c->p.n_ctx);
+    int64_t total = (int64_t)j->b->n * hp->n_head;
+    for (int64_t task = ith; task < total; task += nth) {
+        int i = (int)(task / hp->n_head), h = (int)(task % hp->n_head);
+        int seq = j->b->seq[i], pos = j->b->pos[i], kvh = h / group;
+        const float *q = c->q + (size_t)i * c->n_q + (size_t)h * hd;
+        for (int d = 0; d < hd; d++) q16[d] = qk_float_to_half(q[d]);
+        const qk_half *kc = c->k_cache + cache_index(c, j->il, seq, 0) + (size_t)kvh * hd;
+        const qk_half *vc = c->v_cache + cache_index(c, j->il, seq, 0) + (size_t)kvh * hd;
+        float max = -INFINITY;
+        for (int t = 0; t <= pos; t++) {
+            float s;
+            qk_vec_dot_f16(hd, &s, kc + (size_t)t * c->n_kv, q16);
+            s *= scale;
+            scores[t] = s;
+            if (s > max) max = s;
+        }
+        double sum = 0.0;
+        for (int t = 0; t <= pos; t++) {
+            float e = expf(scores[t] - max);
+            scores[t] = e;
+            sum += e;
+        }
+        const float inv = (float)(1.0 / sum);
+        float *out = c->att + (size_t)i * c->n_q + (size_t)h * hd;
+        for (int d = 0; d < hd; d++) out[d] = 0.0f;
+        for (int t = 0; t <= pos; t++) {
+            float p = qk_half_to_float(qk_float_to_half(scores[t] * inv));
+            const qk_half *vr = vc + (size_t)t * c->n_kv;
+            for (int d = 0; d < hd; d++) out[d] += p * qk_half_to_float(vr[d]);
+        }
+    }
+}
+
+static float silu(float x) { return x / (1.0f + expf(-x)); }
+
+/* ---------------------------------------------------------------- the forward pass --- */
+
+int qk_decode(qk_context *c, const qk_batch *b, qk_err *err) {
+    const qk_model *m = c->m;
+    const qk_hparams *hp = &m->hp;
+    const int n = b->n, E = hp->n_embd;
+    if (n <= 0 || n > c->p.n_batch)
+        return qk_errf(err, "batch of %d tokens (n_batch is %d)", n, c->p.n_batch);
+    for (int i = 0; i < n; i++) {
+        if (b->token[i] < 0 || b->token[i] >= hp->n_vocab)
+            return qk_errf(err, "token id %d out of range (n_vocab %d)", b->token[i], hp->n_vocab);
+        if (b->pos[i] < 0 || b->pos[i] >= c->p.n_ctx)
+            return qk_errf(err, "position %d out of range (n_ctx %d)", b->pos[i], c->p.n_ctx);
+        if (b->seq[i] < 0 || b->seq[i] >= c->p.n_seq)
+            return qk_errf(err, "sequence id %d out of range (n_seq %d)", b->seq[i], c->p.n_seq);
+    }
+
+    /* x = token_embd[token] */
+    const qk_type_traits *et = qk_type_get(m->tok_embd->type);
+    size_t erow = qk_row_size(m->tok_embd->type, E);
+    for (int i = 0; i < n; i++)
+        et->to_float((const uint8_t *)m->tok_embd->data + (size_t)b->token[i] * erow, c->x + (size_t)i * E, E);
+
+    for (int il = 0; il < hp->n_layer; il++) {
+        const qk_layer *L = &m->layers[il];
+        /* attention: xb = RMSNorm(x)·w; q,k,v = W·xb + b */
+        rmsnorm(c->xb, c->x, L->attn_norm->data, E, n, hp->rms_eps);
+        if (matmul(c, L->wq, c->xb, n, c->q) || matmul(c, L->wk, c->xb, n, c->k) ||
+            matmul(c, L->wv, c->xb, n, c->v))
+            return qk_errf(err, "out of memory");
+        add_bias(c->q, L->bq, c->n_q, n);
+        add_bias(c->k, L->bk, c->n_kv, n);
+        add_bias(c->v, L->bv, c->n_kv, n);
+        /* RoPE on q and k, then store k, v (F16) in the cache */
+        for (int i = 0; i < n; i++) {
+            rope(c->q + (size_t)i * c->n_q, hp->n_head, hp->head_dim, hp->n_rot, b->pos[i], hp->rope_freq_base, hp->rope_type);
+            rope(c->k + (size_t)i * c->n_kv, hp->n_head_kv, hp->head_dim, hp->n_rot, b->pos[i], hp->rope_freq_base, hp->rope_type);
+            size_t at = cache_index(c, il, b->seq[i], b->pos[i]);
+            for (int d = 0; d < c->n_kv; d++) {
+                c->k_cache[at + d] = qk_float_to_half(c->k[(size_t)i * c->n_kv + d]);
+                c->v_cache[at + d] = qk_float_to_half(c->v[(size_t)i * c->n_kv + d]);
+            }
+        }
+        /* att = softmax(q·kᵀ/√hd)·v per head, causal within each sequence */
+        att_job aj = {c, b, il};
+        qk_pool_run(c->pool, attention_task, &aj);
+        /* x += Wo·att */
+        if (matmul(c, L->wo, c->att, n, c->xb)) return qk_errf(err, "out of memory");
+        for (size_t i = 0; i < (size_t)n * E; i++) c->x[i] += c->xb[i];
+
+        /* FFN: x += W_down·(silu(W_gate·xb) ⊙ W_up·xb), xb = RMSNorm(x)·w */
+        rmsnorm(c->xb, c->x, L->ffn_norm->data, E, n, hp->rms_eps);
+        if (matmul(c, L->ffn_gate, c->xb, n, c->hb) || matmul(c, L->ffn_up, c->xb, n, c->hb2))
+            return qk_errf(err, "out of memory");
+        for (size_t i = 0; i < (size_t)n * hp->n_ff; i++) c->hb[i] = silu(c->hb[i]) * c->hb2[i];
+        if (matmul(c, L->ffn_down, c->hb, n, c->xb)) return qk_errf(err, "out of memory");
+        for (size_t i = 0; i < (size_t)n * E; i++) c->x[i] += c->xb[i];
+    }
+
+    /* logits = lm_head · RMSNorm(x) for the requested tokens only */
+    int n_out = 0;
+    for (int i = 0; i < n; i++) {
+        int want = b->logits ? b->logits[i] != 0 : i == n - 1;
+        if (want) memmove(c->x + (size_t)n_out++ * E, c->x + (size_t)i * E, (size_t)E * sizeof(float));
+    }
+    c->n_outputs = n_out;
+    if (n_out == 0) return 0;
+    size_t need = (size_t)n_out * (size_t)hp->n_vocab;
+    if (need > c->logits_cap) {
+        float *p = realloc(c->logits, need * sizeof(float));
+        if (!p) return qk_errf(err, "out of memory for %d x %d logits", n_out, hp->n_vocab);
+        c->logits = p;
+        c->logits_cap = need;
+    }
+    rmsnorm(c->xb, c->x, m->output_norm->data, E, n_out, hp->rms_eps);
+    if (matmul(c, m->output, c->xb, n_out, c->logits)) return qk_errf(err, "out of memory");
+    return 0;
+}

@@ -1,0 +1,340 @@
+/*
+ * test_gguf.c — GGUF writer/reader round trip and rejection of corrupt files.
+ *
+ * The corrupt cases patch single fields of a valid file written by our writer, at offsets
+ * computed from the format (gguf.h), and every truncation of the file is tried: each must
+ * be a clean -1 with a message, never a crash or an out-of-bounds read (run under
+ * valgrind/ASan to see the latter).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gguf.h"
+#include "testutil.h"
+
+static char path_buf[4096];
+
+static const char *tmp_path(const char *name) {
+    snprintf(path_buf, sizeof path_buf, "%s/%s", qk_test_tmpdir(), name);
+    return path_buf;
+}
+
+/* A small file: every KV value type, one string array, two tensors (F32 [3], F16 [4,2]). */
+static void write_sample(const char *path, uint32_t alignment) {
+    qk_err err = {{0}};
+    gguf_writer *w = gguf_writer_new(path, &err);
+    ck_assert_msg(w != NULL, "%s", err.msg);
+    if (alignment) gguf_writer_set_u32(w, "general.alignment", alignment);
+    gguf_writer_set_str(w, "general.architecture", "llama");
+    gguf_writer_set_u32(w, "test.u32", 123456789u);
+    gguf_writer_set_i32(w, "test.i32", -42);
+    gguf_writer_set_f32(w, "test.f32", 0.5f);
+    gguf_writer_set_bool(w, "test.bool", true);
+    const char *strs[] = {"a", "", "héllo"};
+    gguf_writer_set_arr_str(w, "test.strs", strs, 3);
+    int32_t ints[] = {1, -2, 3, -4};
+    gguf_writer_set_arr(w, "test.ints", GGUF_TYPE_INT32, ints, 4);
+    gguf_writer_set_u32(w, "test.u32", 7u); /* replaces the earlier value */
+    int64_t ne1[] = {3}, ne2[] = {4, 2};
+    ck_assert_int_eq(gguf_writer_add_tensor(w, "a.weight", QK_TYPE_F32, 1, ne1, &err), 0);
+    ck_assert_int_eq(gguf_writer_add_tensor(w, "b.weight", QK_TYPE_F16, 2, ne2, &err), 1);
+    ck_assert_int_eq(gguf_writer_write_header(w, &err), 0);
+    float a[3] = {1.0f, -2.0f, 3.5f};
+    uint16_t b[8] = {0x3c00, 0x4000, 0x4200, 0x4400, 0xbc00, 0, 0x7bff, 0x0001};
+    ck_assert_int_eq(gguf_writer_write_tensor_data(w, a, sizeof a, &err), 0);
+    ck_assert_int_eq(gguf_writer_write_tensor_data(w, b, sizeof b, &err), 0);
+    uint64_t expect = gguf_writer_total_size(w);
+    ck_assert_int_eq(gguf_writer_finish(w, &err), 0);
+    size_t len;
+    char *buf = qk_test_read_file(path, &len);
+    ck_assert_uint_eq(len, expect);
+    free(buf);
+}
+
+START_TEST(test_round_trip) {
+    const char *p = tmp_path("sample.gguf");
+    write_sample(p, 0);
+    qk_err err = {{0}};
+    gguf_ctx *g = gguf_open(p, &err);
+    ck_assert_msg(g != NULL, "%s", err.msg);
+    ck_assert_uint_eq(g->version, 3);
+    ck_assert_uint_eq(g->alignment, 32);
+    ck_assert_uint_eq(g->n_kv, 7);
+    uint32_t u;
+    ck_assert_int_eq(gguf_get_u32(g, "test.u32", &u), 0);
+    ck_assert_uint_eq(u, 7);
+    int64_t i64;
+    ck_assert_int_eq(gguf_get_i64(g, "test.i32", &i64), 0);
+    ck_assert_int_eq(i64, -42);
+    ck_assert_int_eq(gguf_get_u32(g, "test.i32", &u), -1); /* negative does not fit */
+    float f;
+    ck_assert_int_eq(gguf_get_f32(g, "test.f32", &f), 0);
+    ck_assert(f == 0.5f);
+    bool bo;
+    ck_assert_int_eq(gguf_get_bool(g, "test.bool", &bo), 0);
+    ck_assert(bo);
+    gguf_str s;
+    ck_assert_int_eq(gguf_get_str(g, "general.architecture", &s), 0);
+    ck_assert_int_eq((int)s.len, 5);
+    ck_assert_int_eq(memcmp(s.ptr, "llama", 5), 0);
+    const gguf_kv *kv = &g->kv[gguf_find_key(g, "test.strs")];
+    ck_assert_int_eq(kv->type, GGUF_TYPE_ARRAY);
+    ck_assert_int_eq(kv->arr_type, GGUF_TYPE_STRING);
+    ck_assert_uint_eq(kv->n, 3);
+    ck_assert_uint_eq(kv->strs[1].len, 0);
+    ck_assert_int_eq(memcmp(kv->strs[2].ptr, "héllo", kv->strs[2].len), 0);
+    kv = &g->kv[gguf_find_key(g, "test.ints")];
+    ck_assert_uint_eq(kv->n, 4);
+    ck_assert(gguf_scalar_as_double(GGUF_TYPE_INT32, (const int32_t *)kv->data + 3) == -4.0);
+    ck_assert_int_eq(gguf_find_key(g, "missing"), -1);
+
+    ck_assert_uint_eq(g->n_tensors, 2);
+    const gguf_tensor *a = gguf_find_tensor(g, "a.weight"), *b = gguf_find_tensor(g, "b.weight");
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_eq(a->type, QK_TYPE_F32);
+    ck_assert_uint_eq(a->offset, 0);
+    ck_assert_uint_eq(b->offset, 32); /* 12 bytes padded to 32 */
+    ck_assert_int_eq(b->ne[0], 4);
+    ck_assert_int_eq(b->ne[1], 2);
+    ck_assert_uint_eq(b->nbytes, 16);
+    ck_assert(((const float *)a->data)[2] == 3.5f);
+    ck_assert_uint_eq(((const uint16_t *)b->data)[7], 1);
+    ck_assert_uint_eq(g->data_offset % 32, 0);
+    gguf_close(g);
+}
+END_TEST
+
+START_TEST(test_custom_alignment) {
+    const char *p = tmp_path("aligned.gguf");
+    write_sample(p, 64);
+    qk_err err = {{0}};
+    gguf_ctx *g = gguf_open(p, &err);
+    ck_assert_msg(g != NULL, "%s", err.msg);
+    ck_assert_uint_eq(g->alignment, 64);
+    ck_assert_uint_eq(g->data_offset % 64, 0);
+    ck_assert_uint_eq(gguf_find_tensor(g, "b.weight")->offset, 64);
+    gguf_close(g);
+}
+END_TEST
+
+/* Write buf to a file and expect gguf_open to fail with a message containing `needle`. */
+static void expect_reject(const char *name, const char *buf, size_t len, const char *needle) {
+    const char *p = tmp_path(name);
+    FILE *f = fopen(p, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
+    fclose(f);
+    qk_err err = {{0}};
+    gguf_ctx *g = gguf_open(p, &err);
+    ck_assert_msg(g == NULL, "%s: corrupt file accepted", name);
+    ck_assert_msg(strstr(err.msg, needle) != NULL, "%s: message '%s' lacks '%s'", name, err.msg, needle);
+    ck_assert_msg(strchr(err.msg, '\n') == NULL, "message is not one line");
+}
+
+static char *sample_bytes(size_t *len) {
+    const char *p = tmp_path("base.gguf");
+    write_sample(p, 0);
+    return qk_test_read_file(p, len);
+}
+
+/* Offset of the first byte after `key`'s name in the header (the value type field). */
+static size_t after_key(const char *buf, size_t len, const char *key) {
+    size_t kl = strlen(key);
+    for (size_t i = 8; i + kl < len; i++)
+        if (memcmp(buf + i, key, kl) == 0) {
+            uint64_t l;
+            memcpy(&l, buf + i - 8, 8);
+            if (l == kl) return i + kl;
+        }
+    ck_abort_msg("key %s not found", key);
+    return 0;
+}
+
+START_TEST(test_corrupt_headers) {
+    size_t len;
+    char *orig = sample_bytes(&len);
+    char *b = malloc(len);
+
+    memcpy(b, orig, len); b[0] = 'X';
+    expect_reject("magic.gguf", b, len, "bad magic");
+
+    memcpy(b, orig, len); b[4] = 9;
+    expect_reject("version.gguf", b, len, "version 9");
+
+    memcpy(b, orig, len); memset(b + 8, 0xff, 8); /* n_tensors = 2^64-1 */
+    expect_reject("ntensors.gguf", b, len, "more than the file can hold");
+
+    memcpy(b, orig, len); memset(b + 16, 0x7f, 8); /* n_kv huge */
+    expect_reject("nkv.gguf", b, len, "more than the file can hold");
+
+    /* first key's length runs past the end */
+    memcpy(b, orig, len); memset(b + 24, 0x7f, 8);
+    expect_reject("keylen.gguf", b, len, "past the end");
+
+    /* unknown value type for test.f32 */
+    memcpy(b, orig, len);
+    size_t at = after_key(orig, len, "test.f32");
+    uint32_t bad = 77;
+    memcpy(b + at, &bad, 4);
+    expect_reject("vtype.gguf", b, len, "unknown value type 77");
+
+    /* bool with value 2 */
+    memcpy(b, orig, len);
+    at = after_key(orig, len, "test.bool");
+    b[at + 4] = 2;
+    expect_reject("bool.gguf", b, len, "bool");
+
+    /* string array with a huge count */
+    memcpy(b, orig, len);
+    at = after_key(orig, len, "test.strs");
+    memset(b + at + 8, 0x7f, 8);
+    expect_reject("arrcount.gguf", b, len, "claims");
+
+    /* duplicate key: rename test.i32 to test.u32 */
+    memcpy(b, orig, len);
+    at = after_key(orig, len, "test.i32");
+    memcpy(b + at - 8, "test.u32", 8);
+    expect_reject("dupkey.gguf", b, len, "duplicate metadata key");
+
+    /* tensor infos: name "b.weight", n_dims, ne[2], type, offset */
+    size_t tb = after_key(orig, len, "b.weight");
+    memcpy(b, orig, len);
+    uint32_t nd = 5;
+    memcpy(b + tb, &nd, 4);
+    expect_reject("ndims.gguf", b, len, "5 dimensions");
+
+    memcpy(b, orig, len);
+    uint64_t ne0 = 0;
+    memcpy(b + tb + 4, &ne0, 8);
+    expect_reject("ne0.gguf", b, len, "invalid shape");
+
+    memcpy(b, orig, len);
+    uint64_t huge = 1ull << 62;
+    memcpy(b + tb + 4, &huge, 8);
+    memcpy(b + tb + 12, &huge, 8);
+    expect_reject("overflow.gguf", b, len, "invalid shape");
+
+    memcpy(b, orig, len);
+    uint32_t ty = 12; /* Q4_K needs ne[0] % 256 == 0 */
+    memcpy(b + tb + 20, &ty, 4);
+    expect_reject("blck.gguf", b, len, "not a multiple of the block size");
+
+    memcpy(b, orig, len);
+    ty = 99;
+    memcpy(b + tb + 20, &ty, 4);
+    expect_reject("ttype.gguf", b, len, "does not support");
+
+    memcpy(b, orig, len);
+    uint64_t off = 33;
+    memcpy(b + tb + 24, &off, 8);
+    expect_reject("misaligned.gguf", b, len, "not a multiple of the alignment");
+
+    memcpy(b, orig, len);
+    off = 1 << 20;
+    memcpy(b + tb + 24, &off, 8);
+    expect_reject("offset.gguf", b, len, "past the end");
+
+    /* duplicate tensor name */
+    memcpy(b, orig, len);
+    memcpy(b + tb - 8, "a", 1);
+    expect_reject("duptensor.gguf", b, len, "duplicate tensor name");
+
+    free(b);
+    free(orig);
+}
+END_TEST
+
+START_TEST(test_every_truncation_is_rejected) {
+    size_t len;
+    char *orig = sample_bytes(&len);
+    /* the last tensor ends 16 bytes into its padded slot; cutting the padding is allowed */
+    size_t min_ok = len - 16;
+    for (size_t n = 0; n < min_ok; n++) {
+        const char *p = tmp_path("trunc.gguf");
+        FILE *f = fopen(p, "wb");
+        fwrite(orig, 1, n, f);
+        fclose(f);
+        qk_err err = {{0}};
+        gguf_ctx *g = gguf_open(p, &err);
+        ck_assert_msg(g == NULL, "file truncated to %zu of %zu bytes was accepted", n, len);
+        ck_assert(err.msg[0] != 0);
+    }
+    free(orig);
+}
+END_TEST
+
+START_TEST(test_writer_is_atomic) {
+    const char *p = tmp_path("aborted.gguf");
+    unlink(p);
+    qk_err err = {{0}};
+    gguf_writer *w = gguf_writer_new(p, &err);
+    int64_t ne[] = {32};
+    ck_assert_int_eq(gguf_writer_add_tensor(w, "x", QK_TYPE_F32, 1, ne, &err), 0);
+    ck_assert_int_eq(gguf_writer_write_header(w, &err), 0);
+    ck_assert_int_eq(access(p, F_OK), -1); /* nothing under the final name yet */
+    gguf_writer_abort(w);
+    ck_assert_int_eq(access(p, F_OK), -1);
+
+    /* finishing with a tensor missing fails and leaves nothing behind */
+    w = gguf_writer_new(p, &err);
+    ck_assert_int_eq(gguf_writer_add_tensor(w, "x", QK_TYPE_F32, 1, ne, &err), 0);
+    ck_assert_int_eq(gguf_writer_finish(w, &err), -1);
+    ck_assert_int_eq(access(p, F_OK), -1);
+
+    /* the writer refuses shapes a reader would reject */
+    w = gguf_writer_new(p, &err);
+    int64_t bad[] = {100};
+    ck_assert_int_eq(gguf_writer_add_tensor(w, "q", QK_TYPE_Q4_0, 1, bad, &err), -1);
+    ck_assert_int_eq(gguf_writer_add_tensor(w, "x", QK_TYPE_F32, 1, ne, &err), 0);
+    ck_assert_int_eq(gguf_writer_add_tensor(w, "x", QK_TYPE_F32, 1, ne, &err), -1);
+    gguf_writer_abort(w);
+}
+END_TEST
+
+START_TEST(test_missing_and_non_gguf_files) {
+    qk_err err = {{0}};
+    ck_assert_ptr_null(gguf_open(tmp_path("does-not-exist.gguf"), &err));
+    ck_assert_ptr_nonnull(strstr(err.msg, "cannot open"));
+    ck_assert_ptr_null(gguf_open(qk_test_shared("data/wikitext-2-raw/wiki.test.raw"), &err));
+    ck_assert_ptr_nonnull(strstr(err.msg, "not a GGUF file"));
+    ck_assert_ptr_null(gguf_open(qk_test_tmpdir(), &err));
+}
+END_TEST
+
+START_TEST(test_reads_real_models) {
+    qk_err err = {{0}};
+    gguf_ctx *g = gguf_open(qk_test_shared("data/models/wiki-qwen2-13m/wiki-qwen2-13m-f16.gguf"), &err);
+    ck_assert_msg(g != NULL, "%s", err.msg);
+    ck_assert_uint_eq(g->n_tensors, 74);
+    const gguf_tensor *t = gguf_find_tensor(g, "token_embd.weight");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(t->type, QK_TYPE_F16);
+    ck_assert_int_eq(t->ne[0], 256);
+    ck_assert_int_eq(t->ne[1], 32000);
+    gguf_close(g);
+    g = gguf_open(qk_test_shared("golden/wiki-qwen2-13m/models/wiki-qwen2-13m-Q4_K_M.gguf"), &err);
+    ck_assert_msg(g != NULL, "llama.cpp's own file: %s", err.msg);
+    uint32_t qv;
+    ck_assert_int_eq(gguf_get_u32(g, "general.quantization_version", &qv), 0);
+    ck_assert_uint_eq(qv, 2);
+    gguf_close(g);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("gguf");
+    TCase *tc = tcase_create("gguf");
+    tcase_add_test(tc, test_round_trip);
+    tcase_add_test(tc, test_custom_alignment);
+    tcase_add_test(tc, test_corrupt_headers);
+    tcase_add_test(tc, test_every_truncation_is_rejected);
+    tcase_add_test(tc, test_writer_is_atomic);
+    tcase_add_test(tc, test_missing_and_non_gguf_files);
+    tcase_add_test(tc, test_reads_real_models);
+    suite_add_tcase(s, tc);
+    return qk_test_main(s);
+}
