@@ -4,14 +4,16 @@
  */
 #include "types.h"
 
+#include <pthread.h>
 #include <strings.h>
 
+#include "cpu.h"
 #include "quants.h"
 
 #define ROW(id, nm, blck, size, q, tof, qref, ff, vdt, vd) \
     [id] = {nm, blck, size, q, tof, qref, ff, vdt, vd}
 
-static const qk_type_traits table[QK_TYPE_COUNT] = {
+static qk_type_traits table[QK_TYPE_COUNT] = {
     ROW(QK_TYPE_F32, "F32", 1, 4, 0, qk_to_float_f32, qk_copy_row_f32, qk_copy_row_f32,
         QK_TYPE_F32, qk_vec_dot_f32),
     ROW(QK_TYPE_F16, "F16", 1, 2, 0, qk_dequantize_row_f16, qk_quantize_row_f16,
@@ -47,7 +49,18 @@ static const qk_type_traits table[QK_TYPE_COUNT] = {
         qk_quantize_row_q8_K_ref, qk_quantize_row_q8_K_ref, QK_TYPE_Q8_K, NULL),
 };
 
+static pthread_once_t kernels_once = PTHREAD_ONCE_INIT;
+
+/* Replace scalar kernels by SIMD ones where the CPU allows (cpu.h). */
+static void install_kernels(void) {
+    if (!qk_cpu_has_avx2()) return;
+    qk_install_float_avx2(table);
+    qk_install_legacy_avx2(table);
+    qk_install_k_avx2(table);
+}
+
 const qk_type_traits *qk_type_get(uint32_t type) {
+    pthread_once(&kernels_once, install_kernels);
     if (type >= QK_TYPE_COUNT || table[type].name == NULL) return NULL;
     return &table[type];
 }

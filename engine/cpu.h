@@ -1,0 +1,28 @@
+/*
+ * cpu.h — run-time CPU feature detection, and the switch that installs SIMD kernels.
+ *
+ * The type table (types.c) starts with the scalar reference kernels; on first use it asks
+ * cpu.c whether AVX2+FMA+F16C are available and, if so, lets each SIMD file replace the
+ * entries it implements (vec_dot, from_float). Setting the environment variable
+ * QK_FORCE_SCALAR=1 keeps the scalar kernels (for tests and comparisons).
+ */
+#ifndef QK_CPU_H
+#define QK_CPU_H
+
+#include <stdbool.h>
+
+#include "types.h"
+
+/* True when the CPU and OS support AVX2, FMA and F16C (cpuid + xgetbv on x86-64). */
+bool qk_cpu_has_avx2(void);
+
+/* Names of the kernel set in use: "AVX2" or "scalar". */
+const char *qk_cpu_kernels(void);
+
+/* Install hooks, one per SIMD file. Each replaces the table entries it implements and
+ * must only be called when qk_cpu_has_avx2(). */
+void qk_install_float_avx2(qk_type_traits *table);
+void qk_install_legacy_avx2(qk_type_traits *table);
+void qk_install_k_avx2(qk_type_traits *table);
+
+#endif
