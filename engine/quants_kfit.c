@@ -11,6 +11,17 @@
  */
 #include "quants_kfit.h"
 
+/* Bit-exactness needs every a*b+c rounded twice, as in llama.cpp's FMA-free build of
+ * ggml-quants.c: forbid contraction into fused multiply-add even if this file is built
+ * with -march=native in GNU C mode (qkit's own -std=c11 build already implies it).
+ * Measured: built with gcc -std=gnu11 -march=native and no pragma (so with FMA), only 1 to
+ * 6 of the 43 K-quant tensors of each wiki-qwen2-13m golden file still hash-match. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #include <math.h>
 
 #define KMIN(a, b) ((a) < (b) ? (a) : (b))

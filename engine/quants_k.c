@@ -1,0 +1,546 @@
+/*
+ * quants_k.c — the K-quants (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) and the Q8_K activation type:
+ * reference quantizers, dequantizers and scalar dot products against Q8_K.
+ *
+ * Block layouts are in quants.h (ggml-common.h); how each one decodes is in
+ * llama-cpp-reference.md §2.1, and how the reference quantizers choose scales in §2.2.
+ *
+ * Invariants:
+ * - qk_quantize_row_*_ref is bit-identical to llama.cpp's quantize_row_*_ref
+ *   (ggml/src/ggml-quants.c, commit c392e50), the path llama-quantize takes without an
+ *   importance matrix. The scale/min searches live in quants_kfit.c; the float expressions
+ *   here follow ggml's order and are evaluated in float without FMA contraction.
+ * - Every element index e of a 256-element super-block maps to one code; the pack/unpack
+ *   helpers below are the single statement of each type's bit layout, and both the
+ *   dequantizers and the dot products decode through them.
+ * - k (row length) is a multiple of QK_K = 256; NaN or inf input gives a garbage block,
+ *   never a crash (callers reject non-finite weights before quantizing).
+ */
+/* Bit-exactness needs every a*b+c rounded twice, as in llama.cpp's FMA-free build of
+ * ggml-quants.c: forbid contraction into fused multiply-add even if this file is built
+ * with -march=native in GNU C mode (qkit's own -std=c11 build already implies it). */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+#include <math.h>
+#include <string.h>
+
+#include "quants.h"
+#include "quants_kfit.h"
+
+#define KMIN(a, b) ((a) < (b) ? (a) : (b))
+#define KMAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* ------------------------------------------------------------------------------------ */
+/* Bit layouts: codes <-> bytes                                                          */
+/* ------------------------------------------------------------------------------------ */
+
+/* 2-bit codes (Q2_K, low bits of Q3_K): for each half of 128 elements, byte l of the
+ * half's 32 bytes holds elements l, l+32, l+64, l+96 at bit shifts 0, 2, 4, 6. */
+static void pack_2bit(const uint8_t *L, uint8_t *qs) {
+    for (int h = 0; h < QK_K; h += 128)
+        for (int l = 0; l < 32; l++)
+            qs[h / 4 + l] = (uint8_t)(L[h + l] | (L[h + l + 32] << 2) | (L[h + l + 64] << 4) |
+                                      (L[h + l + 96] << 6));
+}
+
+static void unpack_2bit(const uint8_t *qs, uint8_t *L) {
+    for (int e = 0; e < QK_K; e++) {
+        int h = e / 128, r = e % 128;
+        L[e] = (qs[h * 32 + r % 32] >> (2 * (r / 32))) & 3;
+    }
+}
+
+/* 4-bit codes (Q4_K, low nibbles of Q5_K): each 64 elements use 32 bytes, low nibble =
+ * element l, high nibble = element l+32. */
+static void pack_4bit(const uint8_t *L, uint8_t *qs) {
+    for (int c = 0; c < QK_K; c += 64)
+        for (int l = 0; l < 32; l++) qs[c / 2 + l] = (uint8_t)((L[c + l] & 0xF) | (L[c + l + 32] << 4));
+}
+
+static void unpack_4bit(const uint8_t *qs, uint8_t *L) {
+    for (int e = 0; e < QK_K; e++) {
+        int c = e / 64, r = e % 64;
+        uint8_t b = qs[c * 32 + r % 32];
+        L[e] = r < 32 ? (b & 0xF) : (b >> 4);
+    }
+}
+
+/* Q3_K codes 0..7: low 2 bits as pack_2bit, high bit of element e in bit e/32 of
+ * hmask[e%32]. */
+static void pack_q3_K(const uint8_t *L, uint8_t *hmask, uint8_t *qs) {
+    uint8_t low[QK_K];
+    memset(hmask, 0, QK_K / 8);
+    for (int e = 0; e < QK_K; e++) {
+        if (L[e] > 3) hmask[e % 32] |= (uint8_t)(1u << (e / 32));
+        low[e] = L[e] & 3;
+    }
+    pack_2bit(low, qs);
+}
+
+static void unpack_q3_K(const block_q3_K *b, uint8_t *L) {
+    unpack_2bit(b->qs, L);
+    for (int e = 0; e < QK_K; e++)
+        if (b->hmask[e % 32] & (1u << (e / 32))) L[e] |= 4;
+}
+
+/* Q5_K codes 0..31: low nibbles as pack_4bit, 5th bit of element 64c+l in bit 2c of qh[l]
+ * and of element 64c+32+l in bit 2c+1. */
+static void pack_q5_K(const uint8_t *L, uint8_t *qh, uint8_t *qs) {
+    memset(qh, 0, QK_K / 8);
+    for (int e = 0; e < QK_K; e++)
+        if (L[e] > 15) qh[e % 32] |= (uint8_t)(1u << (e / 32));
+    pack_4bit(L, qs); /* pack_4bit keeps only the low nibble */
+}
+
+static void unpack_q5_K(const block_q5_K *b, uint8_t *L) {
+    unpack_4bit(b->qs, L);
+    for (int e = 0; e < QK_K; e++)
+        if (b->qh[e % 32] & (1u << (e / 32))) L[e] |= 16;
+}
+
+/* Q6_K codes 0..63: per 128 elements, ql[l] holds the low nibbles of l (low) and l+64
+ * (high), ql[l+32] those of l+32 and l+96; qh[l] the top 2 bits of l, l+32, l+64, l+96
+ * at shifts 0, 2, 4, 6. */
+static void pack_q6_K(const uint8_t *L, uint8_t *ql, uint8_t *qh) {
+    for (int h = 0; h < QK_K; h += 128) {
+        uint8_t *ql_h = ql + h / 2, *qh_h = qh + h / 4;
+        for (int l = 0; l < 32; l++) {
+            const uint8_t *p = L + h + l;
+            ql_h[l] = (uint8_t)((p[0] & 0xF) | ((p[64] & 0xF) << 4));
+            ql_h[l + 32] = (uint8_t)((p[32] & 0xF) | ((p[96] & 0xF) << 4));
+            qh_h[l] = (uint8_t)((p[0] >> 4) | ((p[32] >> 4) << 2) | ((p[64] >> 4) << 4) |
+                                ((p[96] >> 4) << 6));
+        }
+    }
+}
+
+static void unpack_q6_K(const block_q6_K *b, uint8_t *L) {
+    for (int e = 0; e < QK_K; e++) {
+        int h = e / 128, r = e % 128, quarter = r / 32, l = r % 32;
+        uint8_t lo = b->ql[h * 64 + l + (quarter & 1) * 32];
+        lo = (quarter < 2) ? (lo & 0xF) : (lo >> 4);
+        uint8_t hi = (b->qh[h * 32 + l] >> (2 * quarter)) & 3;
+        L[e] = (uint8_t)(lo | (hi << 4));
+    }
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Reference quantizers                                                                  */
+/* ------------------------------------------------------------------------------------ */
+
+/* Q2_K: 16 sub-blocks of 16, each fitted as x ~= s*q - m with q in 0..3 (weights |x|,
+ * MAD error); s and m quantized to 4 bits against the block maxima (q4scale = 15). */
+static void quantize_block_q2_K(const float *x, block_q2_K *y) {
+    const float q4scale = 15.f;
+    uint8_t L[QK_K], Laux[16];
+    float weights[16], mins[QK_K / 16], scales[QK_K / 16];
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < QK_K / 16; j++) {
+        for (int l = 0; l < 16; l++) weights[l] = fabsf(x[16 * j + l]);
+        scales[j] = qk_make_qkx2_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux,
+                                        -0.5f, 0.1f, 15, 1);
+        if (scales[j] > max_scale) max_scale = scales[j];
+        if (mins[j] > max_min) max_min = mins[j];
+    }
+    if (max_scale > 0) {
+        float iscale = q4scale / max_scale;
+        for (int j = 0; j < QK_K / 16; j++) y->scales[j] = (uint8_t)qk_nearest_int(iscale * scales[j]);
+        y->d = qk_float_to_half(max_scale / q4scale);
+    } else {
+        for (int j = 0; j < QK_K / 16; j++) y->scales[j] = 0;
+        y->d = qk_float_to_half(0.f);
+    }
+    if (max_min > 0) {
+        float iscale = q4scale / max_min;
+        for (int j = 0; j < QK_K / 16; j++)
+            y->scales[j] = (uint8_t)(y->scales[j] | (qk_nearest_int(iscale * mins[j]) << 4));
+        y->dmin = qk_float_to_half(max_min / q4scale);
+    } else {
+        y->dmin = qk_float_to_half(0.f);
+    }
+    /* Re-derive every code from the stored d*sc and dmin*m; a sub-block whose scale
+     * rounded to 0 keeps the codes of its search. */
+    for (int j = 0; j < QK_K / 16; j++) {
+        const float d = qk_half_to_float(y->d) * (float)(y->scales[j] & 0xF);
+        if (d == 0.0f) continue;
+        const float dm = qk_half_to_float(y->dmin) * (float)(y->scales[j] >> 4);
+        for (int i = 0; i < 16; i++) {
+            int l = qk_nearest_int((x[16 * j + i] + dm) / d);
+            L[16 * j + i] = (uint8_t)KMAX(0, KMIN(3, l));
+        }
+    }
+    pack_2bit(L, y->qs);
+}
+
+/* Q3_K: 16 sub-blocks of 16, symmetric codes -4..3 (make_q3_quants, w = x^2); the 16
+ * scales quantized to signed 6 bits with iscale = -32/max_scale, stored +32. */
+static void quantize_block_q3_K(const float *x, block_q3_K *y) {
+    int8_t L[QK_K];
+    float scales[QK_K / 16];
+    float max_scale = 0, amax = 0;
+    for (int j = 0; j < QK_K / 16; j++) {
+        scales[j] = qk_make_q3_quants(16, 4, x + 16 * j, L + 16 * j, 1);
+        float scale = fabsf(scales[j]);
+        if (scale > amax) {
+            amax = scale;
+            max_scale = scales[j];
+        }
+    }
+    memset(y->scales, 0, sizeof y->scales);
+    if (max_scale != 0.0f) {
+        float iscale = -32.f / max_scale;
+        for (int j = 0; j < QK_K / 16; j++) {
+            int8_t l = (int8_t)qk_nearest_int(iscale * scales[j]); /* ggml stores it in int8 */
+            qk_set_scale_q3_K(j, y->scales, KMAX(-32, KMIN(31, l)));
+        }
+        y->d = qk_float_to_half(1 / iscale);
+    } else {
+        y->d = qk_float_to_half(0.f);
+    }
+    for (int j = 0; j < QK_K / 16; j++) {
+        float d = qk_half_to_float(y->d) * (float)qk_get_scale_q3_K(j, y->scales);
+        if (d == 0.0f) continue;
+        for (int i = 0; i < 16; i++) {
+            int l = qk_nearest_int(x[16 * j + i] / d);
+            L[16 * j + i] = (int8_t)(KMAX(-4, KMIN(3, l)) + 4);
+        }
+    }
+    pack_q3_K((const uint8_t *)L, y->hmask, y->qs);
+}
+
+/* Q4_K and Q5_K share everything but the code range and the search grid: 8 sub-blocks of
+ * 32 fitted as x ~= s*q - m (weights av + |x|, av = RMS of the sub-block, squared error),
+ * s and m quantized to 6 bits against the block maxima (63/max), then re-quantized. */
+static void quantize_block_q45_K(const float *x, int nmax, float rmin, int nstep, qk_half *d_out,
+                                 qk_half *dmin_out, uint8_t *packed_scales, uint8_t *L) {
+    uint8_t Laux[32];
+    float weights[32], mins[QK_K / 32], scales[QK_K / 32];
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < QK_K / 32; j++) {
+        float sum_x2 = 0;
+        for (int l = 0; l < 32; l++) sum_x2 += x[32 * j + l] * x[32 * j + l];
+        float av_x = sqrtf(sum_x2 / 32);
+        for (int l = 0; l < 32; l++) weights[l] = av_x + fabsf(x[32 * j + l]);
+        scales[j] = qk_make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux,
+                                        rmin, 0.1f, nstep, 0);
+        if (scales[j] > max_scale) max_scale = scales[j];
+        if (mins[j] > max_min) max_min = mins[j];
+    }
+    float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+    float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+    memset(packed_scales, 0, K_SCALE_SIZE);
+    for (int j = 0; j < QK_K / 32; j++) {
+        uint8_t ls = (uint8_t)qk_nearest_int(inv_scale * scales[j]);
+        uint8_t lm = (uint8_t)qk_nearest_int(inv_min * mins[j]);
+        qk_set_scale_min_k4(j, packed_scales, KMIN(63, ls), KMIN(63, lm));
+    }
+    *d_out = qk_float_to_half(max_scale / 63.f);
+    *dmin_out = qk_float_to_half(max_min / 63.f);
+    for (int j = 0; j < QK_K / 32; j++) {
+        uint8_t sc, m;
+        qk_get_scale_min_k4(j, packed_scales, &sc, &m);
+        const float d = qk_half_to_float(*d_out) * (float)sc;
+        if (d == 0.0f) continue;
+        const float dm = qk_half_to_float(*dmin_out) * (float)m;
+        for (int i = 0; i < 32; i++) {
+            int l = qk_nearest_int((x[32 * j + i] + dm) / d);
+            L[32 * j + i] = (uint8_t)KMAX(0, KMIN(nmax, l));
+        }
+    }
+}
+
+/* Q6_K: 16 sub-blocks of 16, symmetric codes -32..31 (make_qx_quants, w = x^2); scales
+ * stored as int8 with iscale = -128/max_scale (capped at 127). */
+static void quantize_block_q6_K(const float *x, block_q6_K *y) {
+    int8_t L[QK_K];
+    float scales[QK_K / 16];
+    float max_scale = 0, max_abs_scale = 0;
+    for (int ib = 0; ib < QK_K / 16; ib++) {
+        const float scale = qk_make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, 1, NULL);
+        scales[ib] = scale;
+        const float abs_scale = fabsf(scale);
+        if (abs_scale > max_abs_scale) {
+            max_abs_scale = abs_scale;
+            max_scale = scale;
+        }
+    }
+    if (max_abs_scale < QK_GROUP_MAX_EPS) {
+        memset(y, 0, sizeof *y);
+        return;
+    }
+    float iscale = -128.f / max_scale;
+    y->d = qk_float_to_half(1 / iscale);
+    for (int ib = 0; ib < QK_K / 16; ib++)
+        y->scales[ib] = (int8_t)KMIN(127, qk_nearest_int(iscale * scales[ib]));
+    for (int j = 0; j < QK_K / 16; j++) {
+        float d = qk_half_to_float(y->d) * (float)y->scales[j];
+        if (d == 0.0f) continue;
+        for (int i = 0; i < 16; i++) {
+            int l = qk_nearest_int(x[16 * j + i] / d);
+            L[16 * j + i] = (int8_t)(KMAX(-32, KMIN(31, l)) + 32);
+        }
+    }
+    pack_q6_K((const uint8_t *)L, y->ql, y->qh);
+}
+
+/* Q8_K: d = max/-127 over the whole super-block (max = signed value of largest |x|),
+ * q = nearest_int(x * -127/max) capped at 127; bsums[i] = sum of qs[16i..16i+15].
+ * An all-zero block stores d = 0 and zero codes (ggml leaves bsums untouched there; qkit
+ * zeroes them so the output never depends on the buffer's old contents). */
+static void quantize_block_q8_K(const float *x, block_q8_K *y) {
+    float max = 0, amax = 0;
+    for (int j = 0; j < QK_K; j++) {
+        float ax = fabsf(x[j]);
+        if (ax > amax) {
+            amax = ax;
+            max = x[j];
+        }
+    }
+    if (amax == 0.0f) {
+        memset(y, 0, sizeof *y);
+        return;
+    }
+    const float iscale = -127.f / max;
+    for (int j = 0; j < QK_K; j++) y->qs[j] = (int8_t)KMIN(127, qk_nearest_int(iscale * x[j]));
+    for (int j = 0; j < QK_K / 16; j++) {
+        int sum = 0;
+        for (int i = 0; i < 16; i++) sum += y->qs[16 * j + i];
+        y->bsums[j] = (int16_t)sum;
+    }
+    y->d = 1 / iscale;
+}
+
+void qk_quantize_row_q2_K_ref(const float *x, void *vy, int64_t k) {
+    block_q2_K *y = vy;
+    for (int64_t i = 0; i < k / QK_K; i++) quantize_block_q2_K(x + i * QK_K, &y[i]);
+}
+
+void qk_quantize_row_q3_K_ref(const float *x, void *vy, int64_t k) {
+    block_q3_K *y = vy;
+    for (int64_t i = 0; i < k / QK_K; i++) quantize_block_q3_K(x + i * QK_K, &y[i]);
+}
+
+void qk_quantize_row_q4_K_ref(const float *x, void *vy, int64_t k) {
+    block_q4_K *y = vy;
+    uint8_t L[QK_K];
+    for (int64_t i = 0; i < k / QK_K; i++) {
+        quantize_block_q45_K(x + i * QK_K, 15, -1.0f, 20, &y[i].d, &y[i].dmin, y[i].scales, L);
+        pack_4bit(L, y[i].qs);
+    }
+}
+
+void qk_quantize_row_q5_K_ref(const float *x, void *vy, int64_t k) {
+    block_q5_K *y = vy;
+    uint8_t L[QK_K];
+    for (int64_t i = 0; i < k / QK_K; i++) {
+        quantize_block_q45_K(x + i * QK_K, 31, -0.5f, 15, &y[i].d, &y[i].dmin, y[i].scales, L);
+        pack_q5_K(L, y[i].qh, y[i].qs);
+    }
+}
+
+void qk_quantize_row_q6_K_ref(const float *x, void *vy, int64_t k) {
+    block_q6_K *y = vy;
+    for (int64_t i = 0; i < k / QK_K; i++) quantize_block_q6_K(x + i * QK_K, &y[i]);
+}
+
+void qk_quantize_row_q8_K_ref(const float *x, void *vy, int64_t k) {
+    block_q8_K *y = vy;
+    for (int64_t i = 0; i < k / QK_K; i++) quantize_block_q8_K(x + i * QK_K, &y[i]);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Dequantizers (ggml dequantize_row_*): per sub-block dl = d*sc (and ml = dmin*m) in      */
+/* float, then y = dl*q - ml.                                                              */
+/* ------------------------------------------------------------------------------------ */
+
+void qk_dequantize_row_q2_K(const void *vx, float *y, int64_t k) {
+    const block_q2_K *x = vx;
+    uint8_t L[QK_K];
+    for (int64_t i = 0; i < k / QK_K; i++, y += QK_K) {
+        const float d = qk_half_to_float(x[i].d), dmin = qk_half_to_float(x[i].dmin);
+        unpack_2bit(x[i].qs, L);
+        for (int j = 0; j < QK_K / 16; j++) {
+            const float dl = d * (float)(x[i].scales[j] & 0xF);
+            const float ml = dmin * (float)(x[i].scales[j] >> 4);
+            for (int l = 0; l < 16; l++) y[16 * j + l] = dl * (float)L[16 * j + l] - ml;
+        }
+    }
+}
+
+void qk_dequantize_row_q3_K(const void *vx, float *y, int64_t k) {
+    const block_q3_K *x = vx;
+    uint8_t L[QK_K];
+    for (int64_t i = 0; i < k / QK_K; i++, y += QK_K) {
+        const float d = qk_half_to_float(x[i].d);
+        unpack_q3_K(&x[i], L);
+        for (int j = 0; j < QK_K / 16; j++) {
+            const float dl = d * (float)qk_get_scale_q3_K(j, x[i].scales);
+            for (int l = 0; l < 16; l++) y[16 * j + l] = dl * (float)(L[16 * j + l] - 4);
+        }
+    }
+}
+
+/* Q4_K and Q5_K decode the same way once the codes are unpacked. */
+static void dequantize_q45_K(qk_half hd, qk_half hdmin, const uint8_t *scales, const uint8_t *L,
+                             float *y) {
+    const float d = qk_half_to_float(hd), dmin = qk_half_to_float(hdmin);
+    for (int j = 0; j < QK_K / 32; j++) {
+        uint8_t sc, m;
+        qk_get_scale_min_k4(j, scales, &sc, &m);
+        const float dl = d * (float)sc, ml = dmin * (float)m;
+        for (int l = 0; l < 32; l++) y[32 * j + l] = dl * (float)L[32 * j + l] - ml;
+    }
+}
+
+void qk_dequantize_row_q4_K(const void *vx, float *y, int64_t k) {
+    const block_q4_K *x = vx;
+    uint8_t L[QK_K];
+    for (int64_t i = 0; i < k / QK_K; i++, y += QK_K) {
+        unpack_4bit(x[i].qs, L);
+        dequantize_q45_K(x[i].d, x[i].dmin, x[i].scales, L, y);
+    }
+}
+
+void qk_dequantize_row_q5_K(const void *vx, float *y, int64_t k) {
+    const block_q5_K *x = vx;
+    uint8_t L[QK_K];
+    for (int64_t i = 0; i < k / QK_K; i++, y += QK_K) {
+        unpack_q5_K(&x[i], L);
+        dequantize_q45_K(x[i].d, x[i].dmin, x[i].scales, L, y);
+    }
+}
+
+void qk_dequantize_row_q6_K(const void *vx, float *y, int64_t k) {
+    const block_q6_K *x = vx;
+    uint8_t L[QK_K];
+    for (int64_t i = 0; i < k / QK_K; i++, y += QK_K) {
+        const float d = qk_half_to_float(x[i].d);
+        unpack_q6_K(&x[i], L);
+        for (int j = 0; j < QK_K / 16; j++) {
+            const float dl = d * (float)x[i].scales[j];
+            for (int l = 0; l < 16; l++) y[16 * j + l] = dl * (float)(L[16 * j + l] - 32);
+        }
+    }
+}
+
+void qk_dequantize_row_q8_K(const void *vx, float *y, int64_t k) {
+    const block_q8_K *x = vx;
+    for (int64_t i = 0; i < k / QK_K; i++, y += QK_K)
+        for (int j = 0; j < QK_K; j++) y[j] = x[i].d * (float)x[i].qs[j];
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Dot products against Q8_K (ggml's generic kernels): per super-block an exact integer */
+/* sum over sub-blocks, sum_j sc_j * sum_l q_l*q8_l, and for the types with a min the     */
+/* integer sum_j m_j * (sum of the sub-block's q8, taken from Q8_K's bsums); then         */
+/* result += d_x*d_y*isum - dmin_x*d_y*msum in float.                                    */
+/* ------------------------------------------------------------------------------------ */
+
+/* sum over l of a[l]*b[l] for n entries (exact in int32 for every caller's ranges). */
+static int32_t dot_i8(const int8_t *a, const int8_t *b, int n) {
+    int32_t s = 0;
+    for (int l = 0; l < n; l++) s += (int32_t)a[l] * b[l];
+    return s;
+}
+
+static int32_t dot_u8_i8(const uint8_t *a, const int8_t *b, int n) {
+    int32_t s = 0;
+    for (int l = 0; l < n; l++) s += (int32_t)a[l] * b[l];
+    return s;
+}
+
+void qk_vec_dot_q2_K_q8_K(int n, float *s, const void *vx, const void *vy) {
+    const block_q2_K *x = vx;
+    const block_q8_K *y = vy;
+    uint8_t L[QK_K];
+    float sumf = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        unpack_2bit(x[i].qs, L);
+        int32_t isum = 0, msum = 0;
+        for (int j = 0; j < QK_K / 16; j++) {
+            isum += (x[i].scales[j] & 0xF) * dot_u8_i8(L + 16 * j, y[i].qs + 16 * j, 16);
+            msum += (x[i].scales[j] >> 4) * y[i].bsums[j];
+        }
+        const float dall = y[i].d * qk_half_to_float(x[i].d);
+        const float dmin = y[i].d * qk_half_to_float(x[i].dmin);
+        sumf += dall * (float)isum - dmin * (float)msum;
+    }
+    *s = sumf;
+}
+
+void qk_vec_dot_q3_K_q8_K(int n, float *s, const void *vx, const void *vy) {
+    const block_q3_K *x = vx;
+    const block_q8_K *y = vy;
+    uint8_t L[QK_K];
+    int8_t q[QK_K];
+    float sumf = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        unpack_q3_K(&x[i], L);
+        for (int e = 0; e < QK_K; e++) q[e] = (int8_t)(L[e] - 4);
+        int32_t isum = 0;
+        for (int j = 0; j < QK_K / 16; j++)
+            isum += qk_get_scale_q3_K(j, x[i].scales) * dot_i8(q + 16 * j, y[i].qs + 16 * j, 16);
+        sumf += qk_half_to_float(x[i].d) * y[i].d * (float)isum;
+    }
+    *s = sumf;
+}
+
+/* Q4_K / Q5_K: 8 sub-blocks of 32; the min of sub-block j meets bsums[2j] + bsums[2j+1]. */
+static float dot_q45_K_block(qk_half hd, qk_half hdmin, const uint8_t *scales, const uint8_t *L,
+                             const block_q8_K *y) {
+    int32_t isum = 0, msum = 0;
+    for (int j = 0; j < QK_K / 32; j++) {
+        uint8_t sc, m;
+        qk_get_scale_min_k4(j, scales, &sc, &m);
+        isum += sc * dot_u8_i8(L + 32 * j, y->qs + 32 * j, 32);
+        msum += m * (y->bsums[2 * j] + y->bsums[2 * j + 1]);
+    }
+    const float d = qk_half_to_float(hd) * y->d;
+    const float dmin = qk_half_to_float(hdmin) * y->d;
+    return d * (float)isum - dmin * (float)msum;
+}
+
+void qk_vec_dot_q4_K_q8_K(int n, float *s, const void *vx, const void *vy) {
+    const block_q4_K *x = vx;
+    const block_q8_K *y = vy;
+    uint8_t L[QK_K];
+    float sumf = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        unpack_4bit(x[i].qs, L);
+        sumf += dot_q45_K_block(x[i].d, x[i].dmin, x[i].scales, L, &y[i]);
+    }
+    *s = sumf;
+}
+
+void qk_vec_dot_q5_K_q8_K(int n, float *s, const void *vx, const void *vy) {
+    const block_q5_K *x = vx;
+    const block_q8_K *y = vy;
+    uint8_t L[QK_K];
+    float sumf = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        unpack_q5_K(&x[i], L);
+        sumf += dot_q45_K_block(x[i].d, x[i].dmin, x[i].scales, L, &y[i]);
+    }
+    *s = sumf;
+}
+
+void qk_vec_dot_q6_K_q8_K(int n, float *s, const void *vx, const void *vy) {
+    const block_q6_K *x = vx;
+    const block_q8_K *y = vy;
+    uint8_t L[QK_K];
+    int8_t q[QK_K];
+    float sumf = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        unpack_q6_K(&x[i], L);
+        for (int e = 0; e < QK_K; e++) q[e] = (int8_t)(L[e] - 32);
+        int32_t isum = 0;
+        for (int j = 0; j < QK_K / 16; j++)
+            isum += x[i].scales[j] * dot_i8(q + 16 * j, y[i].qs + 16 * j, 16);
+        sumf += qk_half_to_float(x[i].d) * y[i].d * (float)isum;
+    }
+    *s = sumf;
+}
