@@ -4,13 +4,12 @@
  * Reads top to bottom like the model: embed → n_layer × (RMSNorm → Q,K,V (+bias) → RoPE →
  * causal attention over the cache → Wo → residual → RMSNorm → SwiGLU FFN → residual) →
  * RMSNorm → lm_head, the graph of llama.cpp's build_llama / build_qwen2
- * (src/llama.cpp [U]). Fast paths live behind small functions (matmul.c, attention below).
+ * (src/llama.cpp [U]). Fast paths live behind small functions (matmul.c, attention.c).
  *
  * Numerics mirror ggml's CPU backend, so that our logits match llama.cpp's closely:
  * RMSNorm sums squares in double and scales in float; RoPE angles come from the float
  * recurrence θ ← θ·base^(−2/n_rot) starting at θ = pos (ggml_rope_cache_init); K and V are
- * stored as F16; Q is rounded to F16 before Q·K (ggml converts src1 to F16 for an F16
- * src0); softmax sums in double; the probabilities are rounded to F16 before P·V.
+ * stored as F16; attention.c rounds Q and the softmax probabilities to F16 as ggml does.
  *
  * Cache layout: k_cache/v_cache[layer][seq][pos][n_head_kv·head_dim] (F16). A token at
  * position p of sequence s attends to cache slots 0..p of sequence s, so callers fill each
@@ -23,8 +22,8 @@
 #include <string.h>
 
 #include "fp16.h"
+#include "attention.h"
 #include "matmul.h"
-#include "quants.h"
 #include "threads.h"
 
 struct qk_context {
@@ -39,7 +38,7 @@ struct qk_context {
     float *q, *k, *v;        /* [n_batch][n_q], [n_batch][n_kv] x2 */
     float *att;              /* attention output [n_batch][n_q] */
     float *hb, *hb2;         /* FFN gate / up [n_batch][n_ff] */
-    float *att_scratch;      /* per thread: scores [n_ctx] + q16 [head_dim] */
+    qk_attn_scratch attn;
     qk_matmul_scratch mm;
     float *logits;           /* [n_outputs][n_vocab] */
     size_t logits_cap;       /* floats */
@@ -79,10 +78,8 @@ qk_context *qk_context_new(const qk_model *m, qk_context_params p, qk_err *err) 
     c->att = malloc(nb * c->n_q * sizeof(float));
     c->hb = malloc(nb * hp->n_ff * sizeof(float));
     c->hb2 = malloc(nb * hp->n_ff * sizeof(float));
-    int nth = c->pool ? qk_pool_size(c->pool) : 1;
-    c->att_scratch = malloc((size_t)nth * ((size_t)p.n_ctx + (size_t)hp->head_dim) * sizeof(float));
     if (!c->pool || !c->k_cache || !c->v_cache || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att ||
-        !c->hb || !c->hb2 || !c->att_scratch) {
+        !c->hb || !c->hb2) {
         qk_errf(err, "out of memory for a context of n_ctx %d x n_seq %d (KV cache %.1f MiB)", p.n_ctx,
                 p.n_seq, 2.0 * cache * sizeof(qk_half) / 1048576.0);
         qk_context_free(c);
@@ -104,7 +101,7 @@ void qk_context_free(qk_context *c) {
     free(c->att);
     free(c->hb);
     free(c->hb2);
-    free(c->att_scratch);
+    qk_attn_scratch_free(&c->attn);
     qk_matmul_scratch_free(&c->mm);
     free(c->logits);
     free(c);
@@ -169,55 +166,6 @@ static int matmul(qk_context *c, const gguf_tensor *w, const float *x, int m, fl
     return qk_matmul(c->pool, &c->mm, w->type, w->data, w->ne[0], w->ne[1], x, m, y);
 }
 
-/* Attention for every (token, head) of the batch in layer il; see the file comment for
- * the F16 roundings. */
-typedef struct att_job {
-    qk_context *c;
-    const qk_batch *b;
-    int il;
-} att_job;
-
-static void attention_task(void *arg, int ith, int nth) {
-    att_job *j = arg;
-    qk_context *c = j->c;
-    const qk_hparams *hp = &c->m->hp;
-    const int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
-    const float scale = 1.0f / sqrtf((float)hd);
-    float *scores = c->att_scratch + (size_t)ith * ((size_t)c->p.n_ctx + (size_t)hd);
-    qk_half *q16 = (qk_half *)(scores + c->p.n_ctx);
-    int64_t total = (int64_t)j->b->n * hp->n_head;
-    for (int64_t task = ith; task < total; task += nth) {
-        int i = (int)(task / hp->n_head), h = (int)(task % hp->n_head);
-        int seq = j->b->seq[i], pos = j->b->pos[i], kvh = h / group;
-        const float *q = c->q + (size_t)i * c->n_q + (size_t)h * hd;
-        for (int d = 0; d < hd; d++) q16[d] = qk_float_to_half(q[d]);
-        const qk_half *kc = c->k_cache + cache_index(c, j->il, seq, 0) + (size_t)kvh * hd;
-        const qk_half *vc = c->v_cache + cache_index(c, j->il, seq, 0) + (size_t)kvh * hd;
-        float max = -INFINITY;
-        for (int t = 0; t <= pos; t++) {
-            float s;
-            qk_vec_dot_f16(hd, &s, kc + (size_t)t * c->n_kv, q16);
-            s *= scale;
-            scores[t] = s;
-            if (s > max) max = s;
-        }
-        double sum = 0.0;
-        for (int t = 0; t <= pos; t++) {
-            float e = expf(scores[t] - max);
-            scores[t] = e;
-            sum += e;
-        }
-        const float inv = (float)(1.0 / sum);
-        float *out = c->att + (size_t)i * c->n_q + (size_t)h * hd;
-        for (int d = 0; d < hd; d++) out[d] = 0.0f;
-        for (int t = 0; t <= pos; t++) {
-            float p = qk_half_to_float(qk_float_to_half(scores[t] * inv));
-            const qk_half *vr = vc + (size_t)t * c->n_kv;
-            for (int d = 0; d < hd; d++) out[d] += p * qk_half_to_float(vr[d]);
-        }
-    }
-}
-
 static float silu(float x) { return x / (1.0f + expf(-x)); }
 
 /* ---------------------------------------------------------------- the forward pass --- */
@@ -264,8 +212,10 @@ int qk_decode(qk_context *c, const qk_batch *b, qk_err *err) {
             }
         }
         /* att = softmax(q·kᵀ/√hd)·v per head, causal within each sequence */
-        att_job aj = {c, b, il};
-        qk_pool_run(c->pool, attention_task, &aj);
+        qk_attn_args aa = {n, b->pos, b->seq, hp->n_head, hp->n_head_kv, hp->head_dim, c->q,
+                           c->k_cache + cache_index(c, il, 0, 0), c->v_cache + cache_index(c, il, 0, 0),
+                           (size_t)c->p.n_ctx * (size_t)c->n_kv, c->att};
+        if (qk_attention(c->pool, &c->attn, &aa)) return qk_errf(err, "out of memory");
         /* x += Wo·att */
         if (matmul(c, L->wo, c->att, n, c->xb)) return qk_errf(err, "out of memory");
         for (size_t i = 0; i < (size_t)n * E; i++) c->x[i] += c->xb[i];

@@ -1,74 +1,128 @@
 /*
  * matmul.c — weight × activation products (see matmul.h).
  *
- * Invariant: the weight bytes are never modified or copied; activations are converted
- * once per call into `scratch`, and every thread reads them. Rows are split in equal
- * contiguous ranges, so results do not depend on the thread count.
+ * Invariants: the weight bytes are never modified; activations are converted once per
+ * call into scratch memory that every thread reads; output rows are split into equal
+ * contiguous ranges, one per thread, so no two threads write the same element.
  */
 #include "matmul.h"
 
+#include <cblas.h>
+#include <pthread.h>
 #include <stdlib.h>
 
-typedef struct mm_job {
-    const qk_type_traits *tt;
-    const uint8_t *w;
-    size_t w_row;   /* bytes per weight row */
-    const uint8_t *xq;
-    size_t xq_row;  /* bytes per converted activation row */
-    int64_t k, n, m;
-    float *y;
-} mm_job;
+#define TILE_ROWS 64 /* weight rows dequantized per sgemm call */
+
+static int grow(void **p, size_t *size, size_t need) {
+    if (need <= *size) return 0;
+    void *q = realloc(*p, need);
+    if (!q) return -1;
+    *p = q;
+    *size = need;
+    return 0;
+}
+
+/* ---- activation conversion: X -> vec_dot_type (and optionally back to F32) ---- */
 
 typedef struct conv_job {
-    qk_from_float_fn from_float;
+    const qk_type_traits *vt;
     const float *x;
-    uint8_t *out;
+    uint8_t *xq;   /* [m][row] */
+    float *xf;     /* [m][k] or NULL */
     int64_t k, m;
     size_t row;
 } conv_job;
 
 static void conv_task(void *arg, int ith, int nth) {
     conv_job *c = arg;
-    for (int64_t i = ith; i < c->m; i += nth) c->from_float(c->x + i * c->k, c->out + (size_t)i * c->row, c->k);
+    for (int64_t i = ith; i < c->m; i += nth) {
+        uint8_t *q = c->xq + (size_t)i * c->row;
+        c->vt->from_float(c->x + i * c->k, q, c->k);
+        if (c->xf) c->vt->to_float(q, c->xf + i * c->k, c->k);
+    }
 }
 
-static void mm_task(void *arg, int ith, int nth) {
-    mm_job *j = arg;
+/* ---- vec_dot path ---- */
+
+typedef struct dot_job {
+    qk_vec_dot_fn dot;
+    const uint8_t *w;
+    size_t w_row;
+    const uint8_t *xq;
+    size_t xq_row;
+    int64_t k, n, m;
+    float *y;
+} dot_job;
+
+static void dot_task(void *arg, int ith, int nth) {
+    dot_job *j = arg;
     int64_t r0 = j->n * ith / nth, r1 = j->n * (ith + 1) / nth;
-    qk_vec_dot_fn dot = j->tt->vec_dot;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *wr = j->w + (size_t)r * j->w_row;
-        for (int64_t i = 0; i < j->m; i++) dot((int)j->k, &j->y[i * j->n + r], wr, j->xq + (size_t)i * j->xq_row);
+        for (int64_t i = 0; i < j->m; i++) j->dot((int)j->k, &j->y[i * j->n + r], wr, j->xq + (size_t)i * j->xq_row);
     }
 }
 
-int qk_matmul(qk_pool *pool, qk_matmul_scratch *scratch, qk_type wtype, const void *w, int64_t k,
-              int64_t n, const float *x, int64_t m, float *y) {
-    const qk_type_traits *tt = qk_type_get(wtype);
-    mm_job job = {tt, w, qk_row_size(wtype, k), NULL, 0, k, n, m, y};
-    if (tt->vec_dot_type == QK_TYPE_F32) {
-        job.xq = (const uint8_t *)x;
-        job.xq_row = (size_t)k * sizeof(float);
-    } else {
-        size_t row = qk_row_size(tt->vec_dot_type, k);
-        size_t need = row * (size_t)m;
-        if (need > scratch->size) {
-            void *p = realloc(scratch->buf, need);
-            if (!p) return -1;
-            scratch->buf = p;
-            scratch->size = need;
-        }
-        conv_job cj = {qk_type_get(tt->vec_dot_type)->from_float, x, scratch->buf, k, m, row};
-        qk_pool_run(pool, conv_task, &cj);
-        job.xq = scratch->buf;
-        job.xq_row = row;
+/* ---- dequantize + sgemm path ---- */
+
+typedef struct gemm_job {
+    qk_to_float_fn to_float;
+    const uint8_t *w;
+    size_t w_row;
+    const float *xf;
+    float *wf;      /* TILE_ROWS * k floats per thread */
+    int64_t k, n, m;
+    float *y;
+} gemm_job;
+
+static void gemm_task(void *arg, int ith, int nth) {
+    gemm_job *j = arg;
+    int64_t r0 = j->n * ith / nth, r1 = j->n * (ith + 1) / nth;
+    float *wf = j->wf + (size_t)ith * TILE_ROWS * (size_t)j->k;
+    for (int64_t r = r0; r < r1; r += TILE_ROWS) {
+        int64_t t = r1 - r < TILE_ROWS ? r1 - r : TILE_ROWS;
+        for (int64_t i = 0; i < t; i++) j->to_float(j->w + (size_t)(r + i) * j->w_row, wf + i * j->k, j->k);
+        /* Y[:, r:r+t] = Xf · Wfᵀ */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)j->m, (int)t, (int)j->k, 1.0f, j->xf,
+                    (int)j->k, wf, (int)j->k, 0.0f, j->y + r, (int)j->n);
     }
-    qk_pool_run(pool, mm_task, &job);
+}
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static void blas_single_threaded(void) { openblas_set_num_threads(1); }
+
+int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w, int64_t k, int64_t n,
+              const float *x, int64_t m, float *y) {
+    const qk_type_traits *tt = qk_type_get(wtype);
+    const qk_type_traits *vt = qk_type_get(tt->vec_dot_type);
+    const int use_blas = m >= QK_MATMUL_BLAS_MIN_M;
+    const size_t row = qk_row_size(tt->vec_dot_type, k);
+    const uint8_t *xq = (const uint8_t *)x;
+    const float *xf = x;
+    if (tt->vec_dot_type != QK_TYPE_F32) {
+        if (grow(&s->xq, &s->xq_size, row * (size_t)m)) return -1;
+        if (use_blas && grow((void **)&s->xf, &s->xf_size, sizeof(float) * (size_t)(m * k))) return -1;
+        conv_job cj = {vt, x, s->xq, use_blas ? s->xf : NULL, k, m, row};
+        qk_pool_run(pool, conv_task, &cj);
+        xq = s->xq;
+        xf = s->xf;
+    }
+    if (!use_blas) {
+        dot_job dj = {tt->vec_dot, w, qk_row_size(wtype, k), xq, row, k, n, m, y};
+        qk_pool_run(pool, dot_task, &dj);
+        return 0;
+    }
+    pthread_once(&blas_once, blas_single_threaded);
+    size_t need = sizeof(float) * TILE_ROWS * (size_t)k * (size_t)qk_pool_size(pool);
+    if (grow((void **)&s->wf, &s->wf_size, need)) return -1;
+    gemm_job gj = {tt->to_float, w, qk_row_size(wtype, k), xf, s->wf, k, n, m, y};
+    qk_pool_run(pool, gemm_task, &gj);
     return 0;
 }
 
 void qk_matmul_scratch_free(qk_matmul_scratch *s) {
-    free(s->buf);
-    s->buf = NULL;
-    s->size = 0;
+    free(s->xq);
+    free(s->xf);
+    free(s->wf);
+    *s = (qk_matmul_scratch){0};
 }

@@ -3,9 +3,16 @@
  *
  * Shapes (ggml convention): W has ne[0] = k (row length, contiguous) and ne[1] = n rows;
  * X is [m][k] float (m tokens), Y is [m][n] float, Y[i][j] = Σ_l W[j][l]·X[i][l].
- * The activations are first converted to the weight type's vec_dot_type (F16, Q8_0,
- * Q8_1, Q8_K — as ggml_compute_forward_mul_mat does), then each thread computes a
- * contiguous range of output rows j for all m tokens with the type's vec_dot kernel.
+ *
+ * Numerics follow ggml_compute_forward_mul_mat: the activations are first converted to
+ * the weight type's vec_dot_type (F16, Q8_0, Q8_1, Q8_K), so the products are those of
+ * llama.cpp whichever path runs:
+ *   - few tokens (m < QK_MATMUL_BLAS_MIN_M): each thread takes a contiguous range of
+ *     output rows and calls the type's vec_dot kernel for every token;
+ *   - many tokens: the converted activations are expanded back to F32 (exactly the values
+ *     vec_dot would see), each thread dequantizes tiles of W to F32 and calls OpenBLAS
+ *     cblas_sgemm (single-threaded; our pool provides the parallelism).
+ * The two paths differ only in float summation order.
  */
 #ifndef QK_MATMUL_H
 #define QK_MATMUL_H
@@ -16,9 +23,17 @@
 #include "threads.h"
 #include "types.h"
 
+/* Token count from which the dequantize + sgemm path is used (measured, see bench/). */
+#define QK_MATMUL_BLAS_MIN_M 32
+
+/* Scratch memory reused across calls (grown on demand, owned by the caller). */
 typedef struct qk_matmul_scratch {
-    void *buf;     /* activations converted to vec_dot_type */
-    size_t size;
+    void *xq;        /* activations in vec_dot_type */
+    size_t xq_size;
+    float *xf;       /* activations expanded to F32 (sgemm path) */
+    size_t xf_size;
+    float *wf;       /* per-thread F32 weight tiles (sgemm path) */
+    size_t wf_size;
 } qk_matmul_scratch;
 
 /* Returns 0, or -1 when scratch memory cannot be grown. */

@@ -1,0 +1,146 @@
+/*
+ * attention.c — causal attention over the F16 KV cache (see attention.h).
+ *
+ * Work is split into (sequence, head) tasks. A task gathers the batch tokens of its
+ * sequence, expands the head's cached K and V rows 0..L-1 (L = 1 + the largest position
+ * among those tokens) to F32, and computes S = Q·Kᵀ, the masked softmax and O = P·V —
+ * with OpenBLAS sgemm when the sequence has many tokens in the batch, with plain loops
+ * otherwise (generation). Keys beyond a token's own position are masked out.
+ */
+#include "attention.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GEMM_MIN_TOKENS 8
+
+typedef struct attn_job {
+    const qk_attn_args *a;
+    qk_attn_scratch *s;
+    int n_seqs;             /* distinct sequences in the batch */
+    const int32_t *seq_ids; /* [n_seqs] */
+    const int32_t *order;   /* batch indices grouped by sequence */
+    const int32_t *start;   /* [n_seqs + 1] offsets into order */
+} attn_job;
+
+static void attn_task(void *arg, int ith, int nth) {
+    attn_job *j = arg;
+    const qk_attn_args *a = j->a;
+    const int hd = a->head_dim, n_kv = a->n_head_kv * hd, n_q = a->n_head * hd;
+    const int group = a->n_head / a->n_head_kv;
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *work = j->s->buf + (size_t)ith * j->s->per_thread;
+    int tasks = j->n_seqs * a->n_head;
+    for (int task = ith; task < tasks; task += nth) {
+        int si = task / a->n_head, h = task % a->n_head, kvh = h / group;
+        const int32_t *idx = j->order + j->start[si];
+        int m = j->start[si + 1] - j->start[si];
+        int L = 0;
+        for (int i = 0; i < m; i++)
+            if (a->pos[idx[i]] + 1 > L) L = a->pos[idx[i]] + 1;
+        const qk_half *kc = a->k_cache + (size_t)j->seq_ids[si] * a->seq_stride + (size_t)kvh * hd;
+        const qk_half *vc = a->v_cache + (size_t)j->seq_ids[si] * a->seq_stride + (size_t)kvh * hd;
+        float *K = work, *V = K + (size_t)L * hd, *Q = V + (size_t)L * hd, *S = Q + (size_t)m * hd;
+        float *O = S + (size_t)m * L;
+        for (int t = 0; t < L; t++)
+            for (int d = 0; d < hd; d++) {
+                K[(size_t)t * hd + d] = qk_half_to_float(kc[(size_t)t * n_kv + d]);
+                V[(size_t)t * hd + d] = qk_half_to_float(vc[(size_t)t * n_kv + d]);
+            }
+        for (int i = 0; i < m; i++)
+            for (int d = 0; d < hd; d++)
+                Q[(size_t)i * hd + d] = qk_half_to_float(qk_float_to_half(a->q[(size_t)idx[i] * n_q + (size_t)h * hd + d]));
+        /* S = Q·Kᵀ */
+        if (m >= GEMM_MIN_TOKENS) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, L, hd, 1.0f, Q, hd, K, hd, 0.0f, S, L);
+        } else {
+            for (int i = 0; i < m; i++)
+                for (int t = 0; t <= a->pos[idx[i]]; t++) {
+                    float acc = 0.0f;
+                    for (int d = 0; d < hd; d++) acc += Q[(size_t)i * hd + d] * K[(size_t)t * hd + d];
+                    S[(size_t)i * L + t] = acc;
+                }
+        }
+        /* P = softmax(S·scale) over t <= pos (masked beyond), rounded to F16 */
+        for (int i = 0; i < m; i++) {
+            float *row = S + (size_t)i * L;
+            int p = a->pos[idx[i]];
+            float max = -INFINITY;
+            for (int t = 0; t <= p; t++) {
+                row[t] *= scale;
+                if (row[t] > max) max = row[t];
+            }
+            double sum = 0.0;
+            for (int t = 0; t <= p; t++) {
+                float e = expf(row[t] - max);
+                row[t] = e;
+                sum += e;
+            }
+            const float inv = (float)(1.0 / sum);
+            for (int t = 0; t <= p; t++) row[t] = qk_half_to_float(qk_float_to_half(row[t] * inv));
+            for (int t = p + 1; t < L; t++) row[t] = 0.0f;
+        }
+        /* O = P·V */
+        if (m >= GEMM_MIN_TOKENS) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hd, L, 1.0f, S, L, V, hd, 0.0f, O, hd);
+        } else {
+            for (int i = 0; i < m; i++) {
+                float *o = O + (size_t)i * hd;
+                for (int d = 0; d < hd; d++) o[d] = 0.0f;
+                for (int t = 0; t <= a->pos[idx[i]]; t++) {
+                    float p = S[(size_t)i * L + t];
+                    for (int d = 0; d < hd; d++) o[d] += p * V[(size_t)t * hd + d];
+                }
+            }
+        }
+        for (int i = 0; i < m; i++)
+            memcpy(a->out + (size_t)idx[i] * n_q + (size_t)h * hd, O + (size_t)i * hd, sizeof(float) * hd);
+    }
+}
+
+int qk_attention(qk_pool *pool, qk_attn_scratch *s, const qk_attn_args *a) {
+    /* group batch indices by sequence (stable, so positions stay in batch order) */
+    int32_t *buf = malloc(sizeof(int32_t) * (size_t)(3 * a->n + 1));
+    if (!buf) return -1;
+    int32_t *seq_ids = buf, *order = buf + a->n, *start = buf + 2 * a->n;
+    int n_seqs = 0, max_m = 0, max_L = 0;
+    for (int i = 0; i < a->n; i++) {
+        int known = 0;
+        for (int si = 0; si < n_seqs; si++) known |= seq_ids[si] == a->seq[i];
+        if (!known) seq_ids[n_seqs++] = a->seq[i];
+        if (a->pos[i] + 1 > max_L) max_L = a->pos[i] + 1;
+    }
+    int at = 0;
+    for (int si = 0; si < n_seqs; si++) {
+        start[si] = at;
+        for (int i = 0; i < a->n; i++)
+            if (a->seq[i] == seq_ids[si]) order[at++] = i;
+        if (at - start[si] > max_m) max_m = at - start[si];
+    }
+    start[n_seqs] = at;
+    int nth = qk_pool_size(pool);
+    size_t hd = (size_t)a->head_dim;
+    size_t need = 2 * (size_t)max_L * hd + 2 * (size_t)max_m * hd + (size_t)max_m * (size_t)max_L;
+    if (need > s->per_thread || nth > s->n_threads) {
+        free(s->buf);
+        s->buf = malloc(sizeof(float) * need * (size_t)nth);
+        if (!s->buf) {
+            *s = (qk_attn_scratch){0};
+            free(buf);
+            return -1;
+        }
+        s->per_thread = need;
+        s->n_threads = nth;
+    }
+    attn_job j = {a, s, n_seqs, seq_ids, order, start};
+    qk_pool_run(pool, attn_task, &j);
+    free(buf);
+    return 0;
+}
+
+void qk_attn_scratch_free(qk_attn_scratch *s) {
+    free(s->buf);
+    *s = (qk_attn_scratch){0};
+}
