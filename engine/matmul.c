@@ -11,7 +11,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#define TILE_ROWS 64 /* weight rows dequantized per sgemm call */
+/* Weight rows dequantized per sgemm call: about TILE_FLOATS floats, so that sgemm's
+ * packing of the activations is amortised over many rows. */
+#define TILE_FLOATS (1 << 20)
+
+static int64_t tile_rows(int64_t k) { return TILE_FLOATS / k > 16 ? TILE_FLOATS / k : 16; }
 
 static int grow(void **p, size_t *size, size_t need) {
     if (need <= *size) return 0;
@@ -70,7 +74,7 @@ typedef struct gemm_job {
     const uint8_t *w;
     size_t w_row;
     const float *xf;
-    float *wf;      /* TILE_ROWS * k floats per thread */
+    float *wf;      /* tile_rows(k) * k floats per thread */
     int64_t k, n, m;
     float *y;
 } gemm_job;
@@ -78,9 +82,10 @@ typedef struct gemm_job {
 static void gemm_task(void *arg, int ith, int nth) {
     gemm_job *j = arg;
     int64_t r0 = j->n * ith / nth, r1 = j->n * (ith + 1) / nth;
-    float *wf = j->wf + (size_t)ith * TILE_ROWS * (size_t)j->k;
-    for (int64_t r = r0; r < r1; r += TILE_ROWS) {
-        int64_t t = r1 - r < TILE_ROWS ? r1 - r : TILE_ROWS;
+    const int64_t T = tile_rows(j->k);
+    float *wf = j->wf + (size_t)ith * (size_t)T * (size_t)j->k;
+    for (int64_t r = r0; r < r1; r += T) {
+        int64_t t = r1 - r < T ? r1 - r : T;
         for (int64_t i = 0; i < t; i++) j->to_float(j->w + (size_t)(r + i) * j->w_row, wf + i * j->k, j->k);
         /* Y[:, r:r+t] = Xf · Wfᵀ */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)j->m, (int)t, (int)j->k, 1.0f, j->xf,
@@ -113,7 +118,7 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
         return 0;
     }
     pthread_once(&blas_once, blas_single_threaded);
-    size_t need = sizeof(float) * TILE_ROWS * (size_t)k * (size_t)qk_pool_size(pool);
+    size_t need = sizeof(float) * (size_t)tile_rows(k) * (size_t)k * (size_t)qk_pool_size(pool);
     if (grow((void **)&s->wf, &s->wf_size, need)) return -1;
     gemm_job gj = {tt->to_float, w, qk_row_size(wtype, k), xf, s->wf, k, n, m, y};
     qk_pool_run(pool, gemm_task, &gj);
