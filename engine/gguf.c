@@ -125,10 +125,9 @@ static int read_kv(cursor *c, gguf_kv *kv, uint64_t idx) {
     if (et == GGUF_TYPE_STRING) {
         kv->strs = malloc(sizeof(gguf_str) * (kv->n ? kv->n : 1));
         if (!kv->strs) return qk_errf(c->err, "%s: out of memory", c->path);
-        for (uint64_t i = 0; i < kv->n; i++) {
-            snprintf(what, sizeof what, "string value of '%.40s'", kv->key);
+        snprintf(what, sizeof what, "string value of '%.40s'", kv->key);
+        for (uint64_t i = 0; i < kv->n; i++)
             if (rd_str(c, &kv->strs[i], what)) return -1;
-        }
         kv->data = NULL;
     } else {
         size_t es = gguf_vtype_size(et);

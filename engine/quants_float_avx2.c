@@ -1,11 +1,144 @@
 /*
- * quants_float_avx2.c — AVX2/FMA/F16C kernels for the types of quants_float.c.
+ * quants_float_avx2.c — AVX2/FMA/F16C kernels for the types of quants_float.c:
+ * dot products F32·F32, F16·F16 and BF16·BF16, and the activation conversions
+ * float -> F16 and float -> BF16.
  *
- * Every kernel here has a scalar reference in quants_float.c and is tested against it.
- * Functions carry __attribute__((target(...))) so the rest of the build stays baseline
- * x86-64; qk_install_float_avx2() is only called when the CPU has the features (cpu.h).
+ * Every kernel here has a scalar reference in quants_float.c and is tested against it
+ * (tests/test_kernels_legacy.c). Functions carry __attribute__((target(...))) so the rest
+ * of the build stays baseline x86-64; qk_install_float_avx2() is only called when the CPU
+ * has the features (cpu.h).
+ *
+ * Invariants:
+ *  - The conversions write exactly the bytes of qk_quantize_row_f16 / _bf16 (fp16.h):
+ *    VCVTPS2PH with imm 0 rounds to nearest even, turns NaN into a quiet NaN keeping the
+ *    top 10 payload bits and overflow into +-inf (Intel SDM, VCVTPS2PH), which is exactly
+ *    qk_float_to_half; the BF16 conversion is the same integer formula as
+ *    qk_float_to_bf16, eight lanes at a time.
+ *  - The dot products accept any n >= 0 (not only multiples of the vector width). They
+ *    differ from the scalar ones only in the order of the float additions (8 lanes x 4
+ *    accumulators, then a tree sum, then the tail in index order) and in FMA (one rounding
+ *    per multiply-add instead of two). Each element product of two F16 or two BF16 values
+ *    is exact in float, so for F16/BF16 only the summation order differs.
  */
+#include <immintrin.h>
+
 #include "cpu.h"
 #include "quants.h"
 
-void qk_install_float_avx2(qk_type_traits *table) { (void)table; }
+#define QK_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+/* Sum of the 8 lanes of v. */
+QK_AVX2 static inline float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+QK_AVX2 static inline float hsum4_ps(__m256 a, __m256 b, __m256 c, __m256 d) {
+    return hsum_ps(_mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d)));
+}
+
+/* 8 binary16 / bfloat16 values at p as 8 floats (both conversions are exact). */
+QK_AVX2 static inline __m256 load_f16x8(const qk_half *p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+QK_AVX2 static inline __m256 load_bf16x8(const qk_bf16 *p) {
+    __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+
+/* ---------------------------------------------------------------- dot products ----- */
+
+QK_AVX2 static void vec_dot_f32_avx2(int n, float *s, const void *vx, const void *vy) {
+    const float *x = (const float *)vx, *y = (const float *)vy;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+    float sum = hsum4_ps(a0, a1, a2, a3);
+    for (; i < n; i++) sum += x[i] * y[i];
+    *s = sum;
+}
+
+QK_AVX2 static void vec_dot_f16_avx2(int n, float *s, const void *vx, const void *vy) {
+    const qk_half *x = (const qk_half *)vx, *y = (const qk_half *)vy;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), a0);
+        a1 = _mm256_fmadd_ps(load_f16x8(x + i + 8), load_f16x8(y + i + 8), a1);
+        a2 = _mm256_fmadd_ps(load_f16x8(x + i + 16), load_f16x8(y + i + 16), a2);
+        a3 = _mm256_fmadd_ps(load_f16x8(x + i + 24), load_f16x8(y + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), a0);
+    float sum = hsum4_ps(a0, a1, a2, a3);
+    for (; i < n; i++) sum += qk_half_to_float(x[i]) * qk_half_to_float(y[i]);
+    *s = sum;
+}
+
+QK_AVX2 static void vec_dot_bf16_avx2(int n, float *s, const void *vx, const void *vy) {
+    const qk_bf16 *x = (const qk_bf16 *)vx, *y = (const qk_bf16 *)vy;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), a0);
+        a1 = _mm256_fmadd_ps(load_bf16x8(x + i + 8), load_bf16x8(y + i + 8), a1);
+        a2 = _mm256_fmadd_ps(load_bf16x8(x + i + 16), load_bf16x8(y + i + 16), a2);
+        a3 = _mm256_fmadd_ps(load_bf16x8(x + i + 24), load_bf16x8(y + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), a0);
+    float sum = hsum4_ps(a0, a1, a2, a3);
+    for (; i < n; i++) sum += qk_bf16_to_float(x[i]) * qk_bf16_to_float(y[i]);
+    *s = sum;
+}
+
+/* ---------------------------------------------------------------- conversions ------ */
+
+/* k floats -> k binary16 (round to nearest even), same bytes as qk_quantize_row_f16. */
+QK_AVX2 static void from_float_f16_avx2(const float *x, void *vy, int64_t k) {
+    qk_half *y = (qk_half *)vy;
+    int64_t i = 0;
+    for (; i + 8 <= k; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < k; i++) y[i] = qk_float_to_half(x[i]);
+}
+
+/* 8 floats -> 8 bfloat16 codes in the low 16 bits of each 32-bit lane: NaN -> top half
+ * with the quiet bit (bit 6 of the bf16) set, otherwise (u + 0x7fff + lsb) >> 16. */
+QK_AVX2 static inline __m256i bf16_codes(const float *x) {
+    const __m256i u = _mm256_loadu_si256((const __m256i *)x);
+    const __m256i hi = _mm256_srli_epi32(u, 16);
+    const __m256i lsb = _mm256_and_si256(hi, _mm256_set1_epi32(1));
+    const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+    const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
+                                           _mm256_set1_epi32(0x7f800000));
+    return _mm256_blendv_epi8(rounded, _mm256_or_si256(hi, _mm256_set1_epi32(64)), nan);
+}
+
+/* k floats -> k bfloat16 (round to nearest even, NaN quieted), same bytes as
+ * qk_quantize_row_bf16. */
+QK_AVX2 static void from_float_bf16_avx2(const float *x, void *vy, int64_t k) {
+    qk_bf16 *y = (qk_bf16 *)vy;
+    int64_t i = 0;
+    for (; i + 16 <= k; i += 16) {
+        /* codes are <= 0xffff, so the unsigned saturating pack is exact; it interleaves the
+         * 128-bit lanes (a.lo, b.lo, a.hi, b.hi), which the permute puts back in order. */
+        __m256i p = _mm256_packus_epi32(bf16_codes(x + i), bf16_codes(x + i + 8));
+        _mm256_storeu_si256((__m256i *)(y + i), _mm256_permute4x64_epi64(p, 0xD8));
+    }
+    for (; i < k; i++) y[i] = qk_float_to_bf16(x[i]);
+}
+
+void qk_install_float_avx2(qk_type_traits *table) {
+    table[QK_TYPE_F32].vec_dot = vec_dot_f32_avx2;
+    table[QK_TYPE_F16].vec_dot = vec_dot_f16_avx2;
+    table[QK_TYPE_F16].from_float = from_float_f16_avx2;
+    table[QK_TYPE_BF16].vec_dot = vec_dot_bf16_avx2;
+    table[QK_TYPE_BF16].from_float = from_float_bf16_avx2;
+}

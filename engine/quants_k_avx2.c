@@ -1,11 +1,402 @@
 /*
- * quants_k_avx2.c — AVX2/FMA/F16C kernels for the types of quants_k.c.
+ * quants_k_avx2.c — AVX2/FMA/F16C kernels for the types of quants_k.c: the dot products
+ * of Q2_K, Q3_K, Q4_K, Q5_K and Q6_K rows with a Q8_K activation row, and the Q8_K
+ * activation quantizer (the vec_dot_type conversion that runs on every matmul).
  *
- * Every kernel here has a scalar reference in quants_k.c and is tested against it.
- * Functions carry __attribute__((target(...))) so the rest of the build stays baseline
- * x86-64; qk_install_k_avx2() is only called when the CPU has the features (cpu.h).
+ * Every kernel here has a scalar reference in quants_k.c and is tested against it
+ * (tests/test_kernels_k.c). Functions carry __attribute__((target(...))) so the rest of
+ * the build stays baseline x86-64; qk_install_k_avx2() is only called when the CPU has the
+ * features (cpu.h).
+ *
+ * Invariants:
+ * - The integer part of every dot product is exact and equal to the scalar kernel's: per
+ *   super-block, sum_j sc_j * sum_l q_l*q8_l (and sum_j m_j * bsum_j for the types with a
+ *   min). Only the float accumulation differs: the integer sums are kept in 8 int32 lanes,
+ *   each lane is scaled by d_x*d_y and accumulated with FMA, and the lanes are added once at
+ *   the end of the row. Results therefore equal the scalar ones up to float summation order.
+ * - The codes are fed to VPMADDUBSW as unsigned bytes (0..3, 0..7, 0..15, 0..31, 0..63) with
+ *   the int8 activations; a pair sum is at most 2*63*128 = 16128, so it never saturates.
+ *   The symmetric types' code offsets (Q3_K: q-4, Q6_K: q-32) are taken out afterwards
+ *   through Q8_K's bsums (sum_l (q_l-o)*q8_l = sum_l q_l*q8_l - o*bsum), which the
+ *   activation row must therefore carry correctly, as Q8_K's definition requires.
+ * - quantize_row_q8_K gives the same bytes as qk_quantize_row_q8_K_ref for every input,
+ *   NaN and inf included: it performs the same float operations (IEEE multiply, the
+ *   1.5*2^23 rounding add, no FMA) and truncates to int8 the same way.
+ *
+ * Bit layouts: llama-cpp-reference.md §2.1 (ggml-common.h); the unpack helpers in
+ * quants_k.c are the scalar statement of each layout. The technique (VPMADDUBSW on
+ * unsigned codes x signed activations, then VPMADDWD against the 16-bit sub-block scales)
+ * is the one ggml's x86 kernels use (ggml/src/ggml-cpu/arch/x86/quants.c).
  */
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
 #include "cpu.h"
 #include "quants.h"
 
-void qk_install_k_avx2(qk_type_traits *table) { (void)table; }
+#define QK_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+/* ------------------------------------------------------------------------------------ */
+/* Shared helpers                                                                          */
+/* ------------------------------------------------------------------------------------ */
+
+/* Byte-shuffle controls that copy one 16-bit lane of each 128-bit half into all eight
+ * 16-bit lanes of that half: BCAST_SAME[i] broadcasts lane i in both halves (Q4_K/Q5_K:
+ * one scale for 32 codes); BCAST_PAIR[s] broadcasts lane 2s in the low half and lane 2s+1
+ * in the high half (Q2_K/Q3_K/Q6_K: 32 codes = two sub-blocks of 16). */
+#define W16(i) (uint8_t)(2 * (i)), (uint8_t)(2 * (i) + 1)
+#define H8(i) W16(i), W16(i), W16(i), W16(i), W16(i), W16(i), W16(i), W16(i)
+static _Alignas(32) const uint8_t BCAST_SAME[8][32] = {
+    {H8(0), H8(0)}, {H8(1), H8(1)}, {H8(2), H8(2)}, {H8(3), H8(3)},
+    {H8(4), H8(4)}, {H8(5), H8(5)}, {H8(6), H8(6)}, {H8(7), H8(7)},
+};
+static _Alignas(32) const uint8_t BCAST_PAIR[4][32] = {
+    {H8(0), H8(1)}, {H8(2), H8(3)}, {H8(4), H8(5)}, {H8(6), H8(7)},
+};
+#undef H8
+#undef W16
+
+QK_AVX2 static inline __m256i loadu256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+QK_AVX2 static inline __m256i bcast_same(__m256i sc, int i) {
+    return _mm256_shuffle_epi8(sc, _mm256_load_si256((const __m256i *)BCAST_SAME[i]));
+}
+
+QK_AVX2 static inline __m256i bcast_pair(__m256i sc, int s) {
+    return _mm256_shuffle_epi8(sc, _mm256_load_si256((const __m256i *)BCAST_PAIR[s]));
+}
+
+QK_AVX2 static inline float hsum256_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+QK_AVX2 static inline float hsum128_ps(__m128 s) {
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* fp16 -> fp32 with the F16C instruction (exact, like qk_half_to_float). */
+QK_AVX2 static inline float h2f(qk_half h) { return _cvtsh_ss(h); }
+
+/* 32 codes (one per byte, 0..63) times 32 activations, scaled per 16-bit pair lane by sc:
+ * 8 int32 partial sums of sc * q * q8. */
+QK_AVX2 static inline __m256i dot32(__m256i q, const int8_t *q8, __m256i sc) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(q, loadu256(q8)), sc);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Q2_K: 16 sub-blocks of 16, 4-bit scale (low nibble) and min (high nibble) each.          */
+/* Codes of half h, shift 2s (elements 128h+32s .. +31) = bits 2s..2s+1 of qs[32h .. +31]:  */
+/* the low 16 bytes are sub-block 8h+2s, the high 16 sub-block 8h+2s+1.                     */
+/* ------------------------------------------------------------------------------------ */
+
+/* One half (128 elements) of a Q2_K block; sc = the half's 8 scales in both 128-bit halves. */
+QK_AVX2 static inline __m256i q2_K_half(const uint8_t *qs, const int8_t *q8, __m256i sc) {
+    const __m256i m3 = _mm256_set1_epi8(3);
+    const __m256i q = loadu256(qs);
+    const __m256i p0 = dot32(_mm256_and_si256(q, m3), q8, bcast_pair(sc, 0));
+    const __m256i p1 = dot32(_mm256_and_si256(_mm256_srli_epi16(q, 2), m3), q8 + 32, bcast_pair(sc, 1));
+    const __m256i p2 = dot32(_mm256_and_si256(_mm256_srli_epi16(q, 4), m3), q8 + 64, bcast_pair(sc, 2));
+    const __m256i p3 = dot32(_mm256_and_si256(_mm256_srli_epi16(q, 6), m3), q8 + 96, bcast_pair(sc, 3));
+    return _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3));
+}
+
+QK_AVX2 static void vec_dot_q2_K_avx2(int n, float *s, const void *vx, const void *vy) {
+    const block_q2_K *x = vx;
+    const block_q8_K *y = vy;
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+    for (int i = 0; i < n / QK_K; i++) {
+        const float d = y[i].d * h2f(x[i].d);
+        const float dmin = y[i].d * h2f(x[i].dmin);
+        const __m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
+        /* mins: sum_j m_j * bsums[j] */
+        const __m256i m16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), m4));
+        const __m256i msum = _mm256_madd_epi16(m16, loadu256(y[i].bsums));
+        accm = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(msum), accm);
+        /* scales of sub-blocks 0..7 and 8..15, each repeated in both 128-bit halves */
+        const __m256i s16 = _mm256_cvtepu8_epi16(_mm_and_si128(sc8, m4));
+        const __m256i isum =
+            _mm256_add_epi32(q2_K_half(x[i].qs, y[i].qs, _mm256_permute2x128_si256(s16, s16, 0x00)),
+                             q2_K_half(x[i].qs + 32, y[i].qs + 128, _mm256_permute2x128_si256(s16, s16, 0x11)));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
+    }
+    *s = hsum256_ps(acc) - hsum256_ps(accm);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Q3_K: codes q2 | hbit<<2 in 0..7 stand for q-4; 16 signed 6-bit scales.                 */
+/* The high bit of group g = 4h+s (elements 128h+32s .. +31) is bit g of hmask[l].         */
+/* ------------------------------------------------------------------------------------ */
+
+/* The 16 scales (stored +32 in 12 bytes, see qk_get_scale_q3_K) as signed bytes. */
+QK_AVX2 static inline __m128i q3_K_scales(const uint8_t *p) {
+    uint32_t a[3];
+    memcpy(a, p, 12);
+    const uint32_t k4 = 0x0F0F0F0Fu, k2 = 0x03030303u;
+    const uint32_t s0 = (a[0] & k4) | ((a[2] & k2) << 4);               /* j = 0..3   */
+    const uint32_t s1 = (a[1] & k4) | (((a[2] >> 2) & k2) << 4);        /* j = 4..7   */
+    const uint32_t s2 = ((a[0] >> 4) & k4) | (((a[2] >> 4) & k2) << 4); /* j = 8..11  */
+    const uint32_t s3 = ((a[1] >> 4) & k4) | (((a[2] >> 6) & k2) << 4); /* j = 12..15 */
+    return _mm_sub_epi8(_mm_set_epi32((int)s3, (int)s2, (int)s1, (int)s0), _mm_set1_epi8(32));
+}
+
+/* One half of a Q3_K block. hb = hmask with the half's four high bits (bits 4h..4h+3 of
+ * each byte) moved to bits 2..5; 16-bit shifts move each byte's bits within the byte here,
+ * since only bit 2 of each byte is kept afterwards. */
+QK_AVX2 static inline __m256i q3_K_half(const uint8_t *qs, __m256i hb, const int8_t *q8, __m256i sc) {
+    const __m256i m3 = _mm256_set1_epi8(3), m4 = _mm256_set1_epi8(4);
+    const __m256i q = loadu256(qs);
+    const __m256i c0 = _mm256_or_si256(_mm256_and_si256(q, m3), _mm256_and_si256(hb, m4));
+    const __m256i c1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 2), m3),
+                                       _mm256_and_si256(_mm256_srli_epi16(hb, 1), m4));
+    const __m256i c2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m3),
+                                       _mm256_and_si256(_mm256_srli_epi16(hb, 2), m4));
+    const __m256i c3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 6), m3),
+                                       _mm256_and_si256(_mm256_srli_epi16(hb, 3), m4));
+    const __m256i p0 = dot32(c0, q8, bcast_pair(sc, 0));
+    const __m256i p1 = dot32(c1, q8 + 32, bcast_pair(sc, 1));
+    const __m256i p2 = dot32(c2, q8 + 64, bcast_pair(sc, 2));
+    const __m256i p3 = dot32(c3, q8 + 96, bcast_pair(sc, 3));
+    return _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3));
+}
+
+QK_AVX2 static void vec_dot_q3_K_avx2(int n, float *s, const void *vx, const void *vy) {
+    const block_q3_K *x = vx;
+    const block_q8_K *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / QK_K; i++) {
+        const float d = y[i].d * h2f(x[i].d);
+        const __m256i s16 = _mm256_cvtepi8_epi16(q3_K_scales(x[i].scales));
+        /* the -4 offset: -4 * sum_j sc_j * bsums[j] */
+        const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(s16, loadu256(y[i].bsums)), 2);
+        const __m256i hm = loadu256(x[i].hmask);
+        const __m256i isum = _mm256_add_epi32(
+            q3_K_half(x[i].qs, _mm256_slli_epi16(hm, 2), y[i].qs, _mm256_permute2x128_si256(s16, s16, 0x00)),
+            q3_K_half(x[i].qs + 32, _mm256_srli_epi16(hm, 2), y[i].qs + 128,
+                      _mm256_permute2x128_si256(s16, s16, 0x11)));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_sub_epi32(isum, off)), acc);
+    }
+    *s = hsum256_ps(acc);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Q4_K / Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins (qk_get_scale_min_k4).       */
+/* ------------------------------------------------------------------------------------ */
+
+/* The 8 scales (bytes 0..7) and 8 mins (bytes 8..15) of a Q4_K/Q5_K block, from the
+ * 32-bit words a0, a1, a2 of the 12 packed bytes: scales 0..3 = a0 & 0x3f.., mins 0..3 =
+ * a1 & 0x3f.., scales 4..7 = (a2 & 0x0f..) | (a0 >> 6 & 0x03..) << 4, mins 4..7 =
+ * (a2 >> 4 & 0x0f..) | (a1 >> 6 & 0x03..) << 4. Reads 16 bytes at p (the block goes on). */
+QK_AVX2 static inline __m128i scale_min_k4(const uint8_t *p) {
+    const __m128i v = _mm_loadu_si128((const __m128i *)p); /* a0 a1 a2 (a3: next field) */
+    const __m128i lo = _mm_and_si128(v, _mm_set1_epi8(0x3F)); /* [sc 0..3, m 0..3, ..] */
+    const __m128i top = _mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(v, 6), _mm_set1_epi8(3)), 4);
+    const __m128i a2 = _mm_srlv_epi32(_mm_shuffle_epi32(v, 0xAA), _mm_setr_epi32(0, 4, 0, 4));
+    const __m128i hi = _mm_or_si128(_mm_and_si128(a2, _mm_set1_epi8(0x0F)), top); /* [sc 4..7, m 4..7, ..] */
+    return _mm_unpacklo_epi32(lo, hi);
+}
+
+/* Per block: the 8 scales as 16-bit lanes repeated in both halves; adds dmin * (4 partial
+ * sums of m_j * (bsums[2j] + bsums[2j+1])) into *accm. hd points at the block's d, dmin. */
+QK_AVX2 static inline __m256i q45_K_prologue(const qk_half *hd, const uint8_t *scales, const block_q8_K *y,
+                                             __m256 *d, __m128 *accm) {
+    const __m128 dd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(*(const int32_t *)(const void *)hd)),
+                                 _mm_set1_ps(y->d)); /* [d, dmin, ..] * d_y */
+    *d = _mm256_broadcastss_ps(dd);
+    const __m128i sm = scale_min_k4(scales);
+    const __m128i m16 = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm));
+    const __m256i bs = loadu256(y->bsums);
+    const __m128i bs2 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+    *accm = _mm_fmadd_ps(_mm_shuffle_ps(dd, dd, 0x55), _mm_cvtepi32_ps(_mm_madd_epi16(m16, bs2)), *accm);
+    return _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
+}
+
+/* 64 elements of a Q4_K/Q5_K block: codes lo (sub-block 2c) and hi (2c+1). */
+QK_AVX2 static inline __m256i q45_K_chunk(__m256i lo, __m256i hi, const int8_t *q8, __m256i sc, int c) {
+    return _mm256_add_epi32(dot32(lo, q8, bcast_same(sc, 2 * c)), dot32(hi, q8 + 32, bcast_same(sc, 2 * c + 1)));
+}
+
+QK_AVX2 static inline __m256i q4_K_chunk(const uint8_t *q4, const int8_t *q8, __m256i sc, int c) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i q = loadu256(q4 + 32 * c);
+    return q45_K_chunk(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_srli_epi16(q, 4), m4), q8 + 64 * c, sc, c);
+}
+
+QK_AVX2 static void vec_dot_q4_K_avx2(int n, float *s, const void *vx, const void *vy) {
+    const block_q4_K *x = vx;
+    const block_q8_K *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    __m128 accm = _mm_setzero_ps();
+    for (int i = 0; i < n / QK_K; i++) {
+        __m256 d;
+        const __m256i sc = q45_K_prologue(&x[i].d, x[i].scales, &y[i], &d, &accm);
+        const uint8_t *q4 = x[i].qs;
+        const int8_t *q8 = y[i].qs;
+        const __m256i isum = _mm256_add_epi32(
+            _mm256_add_epi32(q4_K_chunk(q4, q8, sc, 0), q4_K_chunk(q4, q8, sc, 1)),
+            _mm256_add_epi32(q4_K_chunk(q4, q8, sc, 2), q4_K_chunk(q4, q8, sc, 3)));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum), acc);
+    }
+    *s = hsum256_ps(acc) - hsum128_ps(accm);
+}
+
+/* Q5_K chunk c: the 5th bits are bits 2c (low nibbles) and 2c+1 (high) of every qh byte;
+ * hc = qh >> 2c (16-bit shift by at most 6) has them at bits 0 and 1 of each byte. */
+QK_AVX2 static inline __m256i q5_K_chunk(const uint8_t *q4, __m256i hc, const int8_t *q8, __m256i sc, int c) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m16 = _mm256_set1_epi8(0x10);
+    const __m256i q = loadu256(q4 + 32 * c);
+    const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_slli_epi16(hc, 4), m16));
+    const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
+                                       _mm256_and_si256(_mm256_slli_epi16(hc, 3), m16));
+    return q45_K_chunk(lo, hi, q8 + 64 * c, sc, c);
+}
+
+QK_AVX2 static void vec_dot_q5_K_avx2(int n, float *s, const void *vx, const void *vy) {
+    const block_q5_K *x = vx;
+    const block_q8_K *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    __m128 accm = _mm_setzero_ps();
+    for (int i = 0; i < n / QK_K; i++) {
+        __m256 d;
+        const __m256i sc = q45_K_prologue(&x[i].d, x[i].scales, &y[i], &d, &accm);
+        const uint8_t *q4 = x[i].qs;
+        const int8_t *q8 = y[i].qs;
+        const __m256i qh = loadu256(x[i].qh);
+        const __m256i isum = _mm256_add_epi32(
+            _mm256_add_epi32(q5_K_chunk(q4, qh, q8, sc, 0), q5_K_chunk(q4, _mm256_srli_epi16(qh, 2), q8, sc, 1)),
+            _mm256_add_epi32(q5_K_chunk(q4, _mm256_srli_epi16(qh, 4), q8, sc, 2),
+                             q5_K_chunk(q4, _mm256_srli_epi16(qh, 6), q8, sc, 3)));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum), acc);
+    }
+    *s = hsum256_ps(acc) - hsum128_ps(accm);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Q6_K: codes 0..63 stand for q-32; 16 int8 scales.                                       */
+/* ------------------------------------------------------------------------------------ */
+
+/* One half (128 elements) of a Q6_K block: elements 128h + 32k + l have their low nibble in
+ * ql[l] (k = 0, 2: low / high nibble) or ql[l+32] (k = 1, 3), their top two bits at shift 2k
+ * of qh[l]; those are moved to bits 4..5 (16-bit shifts, masked back into each byte). */
+QK_AVX2 static inline __m256i q6_K_half(const uint8_t *ql, const uint8_t *qhp, const int8_t *q8, __m256i sc) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+    const __m256i l0 = loadu256(ql), l1 = loadu256(ql + 32), qh = loadu256(qhp);
+    const __m256i q0 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
+    const __m256i q1 = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
+    const __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m30));
+    const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                       _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+    const __m256i p0 = dot32(q0, q8, bcast_pair(sc, 0));
+    const __m256i p1 = dot32(q1, q8 + 32, bcast_pair(sc, 1));
+    const __m256i p2 = dot32(q2, q8 + 64, bcast_pair(sc, 2));
+    const __m256i p3 = dot32(q3, q8 + 96, bcast_pair(sc, 3));
+    return _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3));
+}
+
+QK_AVX2 static void vec_dot_q6_K_avx2(int n, float *s, const void *vx, const void *vy) {
+    const block_q6_K *x = vx;
+    const block_q8_K *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / QK_K; i++) {
+        const float d = y[i].d * h2f(x[i].d);
+        const __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
+        /* the -32 offset: -32 * sum_j sc_j * bsums[j] */
+        const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(s16, loadu256(y[i].bsums)), 5);
+        const __m256i isum = _mm256_add_epi32(
+            q6_K_half(x[i].ql, x[i].qh, y[i].qs, _mm256_permute2x128_si256(s16, s16, 0x00)),
+            q6_K_half(x[i].ql + 64, x[i].qh + 32, y[i].qs + 128, _mm256_permute2x128_si256(s16, s16, 0x11)));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_sub_epi32(isum, off)), acc);
+    }
+    *s = hsum256_ps(acc);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Q8_K activation quantizer (same bytes as qk_quantize_row_q8_K_ref)                      */
+/* ------------------------------------------------------------------------------------ */
+
+/* Low byte of each int32 lane of a, b, c, d (8 lanes each) -> 32 bytes in lane order. */
+QK_AVX2 static inline __m256i trunc_pack_i32_i8(__m256i a, __m256i b, __m256i c, __m256i d) {
+    const __m256i ff = _mm256_set1_epi32(0xFF);
+    const __m256i ab = _mm256_packus_epi32(_mm256_and_si256(a, ff), _mm256_and_si256(b, ff));
+    const __m256i cd = _mm256_packus_epi32(_mm256_and_si256(c, ff), _mm256_and_si256(d, ff));
+    /* per 128-bit half: a0-3 b0-3 c0-3 d0-3 | a4-7 b4-7 c4-7 d4-7 */
+    const __m256i abcd = _mm256_packus_epi16(ab, cd);
+    return _mm256_permutevar8x32_epi32(abcd, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+QK_AVX2 static void quantize_block_q8_K_avx2(const float *x, block_q8_K *y) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    /* amax = largest |x| (MAXPS returns its second operand when the first is NaN, so NaN
+     * never wins, as with the reference's `ax > amax`) */
+    __m256 vmax = _mm256_setzero_ps();
+    for (int j = 0; j < QK_K; j += 8) vmax = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), vmax);
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    const float amax = _mm_cvtss_f32(m);
+    if (amax == 0.0f) {
+        memset(y, 0, sizeof *y);
+        return;
+    }
+    /* max = the signed value of the first element with |x| == amax */
+    const __m256 vamax = _mm256_set1_ps(amax);
+    int first = 0;
+    for (int j = 0; j < QK_K; j += 8) {
+        int mask = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), vamax, _CMP_EQ_OQ));
+        if (mask) {
+            first = j + __builtin_ctz((unsigned)mask);
+            break;
+        }
+    }
+    const float iscale = -127.f / x[first];
+    /* q = min(127, nearest_int(iscale * x)) with nearest_int's 1.5*2^23 add, then (int8) */
+    const __m256 vis = _mm256_set1_ps(iscale), magic = _mm256_set1_ps(12582912.f);
+    const __m256i mant = _mm256_set1_epi32(0x007FFFFF), bias = _mm256_set1_epi32(0x00400000);
+    const __m256i cap = _mm256_set1_epi32(127);
+    __m256i bsum_part[8];
+    for (int j = 0; j < QK_K; j += 32) {
+        __m256i v[4];
+        for (int k = 0; k < 4; k++) {
+            const __m256 f = _mm256_add_ps(_mm256_mul_ps(vis, _mm256_loadu_ps(x + j + 8 * k)), magic);
+            const __m256i qi = _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(f), mant), bias);
+            v[k] = _mm256_min_epi32(qi, cap);
+        }
+        const __m256i q = trunc_pack_i32_i8(v[0], v[1], v[2], v[3]);
+        _mm256_storeu_si256((__m256i *)(y->qs + j), q);
+        /* sums of 4 consecutive bytes: low half = sub-block j/16, high = j/16 + 1 */
+        const __m256i ones = _mm256_set1_epi8(1);
+        bsum_part[j / 32] = _mm256_madd_epi16(_mm256_maddubs_epi16(ones, q), _mm256_set1_epi16(1));
+    }
+    /* reduce each group of 4 lanes: h0 = sub-blocks [0,2,4,6 | 1,3,5,7], h1 = [8.. | 9..] */
+    const __m256i h0 = _mm256_hadd_epi32(_mm256_hadd_epi32(bsum_part[0], bsum_part[1]),
+                                         _mm256_hadd_epi32(bsum_part[2], bsum_part[3]));
+    const __m256i h1 = _mm256_hadd_epi32(_mm256_hadd_epi32(bsum_part[4], bsum_part[5]),
+                                         _mm256_hadd_epi32(bsum_part[6], bsum_part[7]));
+    const __m256i p = _mm256_packs_epi32(h0, h1); /* [0,2,..,14 | 1,3,..,15], |sum| <= 2048 */
+    const __m128i even = _mm256_castsi256_si128(p), odd = _mm256_extracti128_si256(p, 1);
+    _mm_storeu_si128((__m128i *)y->bsums, _mm_unpacklo_epi16(even, odd));
+    _mm_storeu_si128((__m128i *)(y->bsums + 8), _mm_unpackhi_epi16(even, odd));
+    y->d = 1 / iscale;
+}
+
+QK_AVX2 static void quantize_row_q8_K_avx2(const float *x, void *vy, int64_t k) {
+    block_q8_K *y = vy;
+    for (int64_t i = 0; i < k / QK_K; i++) quantize_block_q8_K_avx2(x + i * QK_K, &y[i]);
+}
+
+/* ------------------------------------------------------------------------------------ */
+
+void qk_install_k_avx2(qk_type_traits *table) {
+    table[QK_TYPE_Q2_K].vec_dot = vec_dot_q2_K_avx2;
+    table[QK_TYPE_Q3_K].vec_dot = vec_dot_q3_K_avx2;
+    table[QK_TYPE_Q4_K].vec_dot = vec_dot_q4_K_avx2;
+    table[QK_TYPE_Q5_K].vec_dot = vec_dot_q5_K_avx2;
+    table[QK_TYPE_Q6_K].vec_dot = vec_dot_q6_K_avx2;
+    table[QK_TYPE_Q8_K].from_float = quantize_row_q8_K_avx2;
+}

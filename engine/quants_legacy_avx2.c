@@ -1,11 +1,282 @@
 /*
- * quants_legacy_avx2.c — AVX2/FMA/F16C kernels for the types of quants_legacy.c.
+ * quants_legacy_avx2.c — AVX2/FMA/F16C kernels for the types of quants_legacy.c: the dot
+ * products Q4_0·Q8_0, Q4_1·Q8_1, Q5_0·Q8_0, Q5_1·Q8_1, Q8_0·Q8_0, IQ4_NL·Q8_0 and the
+ * activation quantizers float -> Q8_0 and float -> Q8_1.
  *
- * Every kernel here has a scalar reference in quants_legacy.c and is tested against it.
- * Functions carry __attribute__((target(...))) so the rest of the build stays baseline
- * x86-64; qk_install_legacy_avx2() is only called when the CPU has the features (cpu.h).
+ * Every kernel here has a scalar reference in quants_legacy.c and is tested against it
+ * (tests/test_kernels_legacy.c). Functions carry __attribute__((target(...))) so the rest
+ * of the build stays baseline x86-64; qk_install_legacy_avx2() is only called when the CPU
+ * has the features (cpu.h). Block layouts: quants.h (ggml-common.h).
+ *
+ * Dot products. Per 32-element block the weight codes are unpacked into 32 bytes in
+ * element order (low nibbles = elements 0..15 in the low 128-bit lane, high nibbles =
+ * 16..31 in the high lane, which is also the order of the Q8 activation bytes), and the
+ * integer dot product is formed with VPMADDUBSW (u8 x s8 -> pairs summed to s16) and
+ * VPMADDWD by 1 (-> s32). VPMADDUBSW needs an unsigned first operand: for signed weight
+ * codes w it is fed |w| and sign(w)*a (VPSIGNB), the usual AVX2 technique (also ggml-cpu's).
+ * No 16-bit sum can saturate for the codes the formats produce (|w| <= 16, or |w| <= 127
+ * with |a| <= 127: 2*127*127 < 32767). The one input outside that: an activation byte of
+ * -128 against a negative Q8_0 weight, which VPSIGNB cannot negate; the Q8_0/Q8_1
+ * quantizers only produce -127..127, so it never arises from qkit's own activations.
+ * The eight s32 lane sums of a block are converted to float and multiplied-added by
+ * d_x*d_y into two (alternating) accumulators; the lanes are summed at the end. So the
+ * result differs from the scalar kernel (which forms the exact block sum first, then adds
+ * blocks in order) only in float rounding: summation order and FMA.
+ *
+ * Activation quantizers. They write exactly the bytes of qk_quantize_row_q8_0_ref /
+ * q8_1_ref: amax by VMAXPS (equal to the scalar running maximum for non-NaN input),
+ * d = amax/127 and id = 1/d in scalar float as the reference does, q = roundf(x*id) with
+ * ties away from zero (VROUNDPS only rounds ties to even, so it is built from truncation:
+ * t = trunc(p), and t + sign(p) where |p| - |t| >= 0.5), then the low byte of the
+ * truncating float->int32 conversion (CVTTPS2DQ gives INT32_MIN, low byte 0, for NaN and
+ * out-of-range values, as the reference's cvt_trunc does). A block that contains a NaN is
+ * handed to the scalar reference, since the reference's running maximum treats NaN
+ * order-dependently. The fraction is computed from |p| (not p - t) so that no compiler
+ * can fuse the product x*id into it.
  */
+#include <immintrin.h>
+#include <string.h>
+
 #include "cpu.h"
 #include "quants.h"
 
-void qk_install_legacy_avx2(qk_type_traits *table) { (void)table; }
+#define QK_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+/* ------------------------------------------------------------------ helpers ------- */
+
+QK_AVX2 static inline float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+QK_AVX2 static inline int hsum_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+QK_AVX2 static inline float half_f32(qk_half h) { return _cvtsh_ss(h); }
+
+/* 16 packed bytes -> 32 nibbles in element order: byte j's low nibble at j, its high
+ * nibble at j + 16. */
+QK_AVX2 static inline __m256i unpack_nibbles(const uint8_t *qs) {
+    const __m128i b = _mm_loadu_si128((const __m128i *)qs);
+    const __m256i v = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
+}
+
+/* The 32 bits of a block's qh (bit j = bit 4 of element j's code) -> 32 bytes, 0xFF where
+ * the bit is set: byte j takes byte j/8 of qh, ORs in every bit but bit j%8, and compares
+ * with all-ones. */
+QK_AVX2 static inline __m256i unpack_bits(const uint8_t qh[4]) {
+    uint32_t h;
+    memcpy(&h, qh, 4);
+    const __m256i sel = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                          0x0101010101010101, 0x0000000000000000);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)h), sel);
+    v = _mm256_or_si256(v, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+    return _mm256_cmpeq_epi8(v, _mm256_set1_epi8(-1));
+}
+
+/* Eight s32 partial sums of w[j]*a[j] for signed bytes w, a (see the file comment). */
+QK_AVX2 static inline __m256i dot_s8(__m256i w, __m256i a) {
+    const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+/* Eight s32 partial sums of w[j]*a[j] for unsigned w (0..31), signed a. */
+QK_AVX2 static inline __m256i dot_u8(__m256i w, __m256i a) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), _mm256_set1_epi16(1));
+}
+
+QK_AVX2 static inline __m256i load32(const int8_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+/* acc += float(isum) * d, lane-wise. */
+QK_AVX2 static inline __m256 acc_block(__m256 acc, __m256i isum, float d) {
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d), acc);
+}
+
+/* The block loop shared by all dot products: two accumulators, blocks alternating between
+ * them. BLOCK(i) is an expression giving block i's eight s32 partial sums; SCALE(i) its
+ * float scale d_x*d_y. */
+#define DOT_BLOCKS(nb, BLOCK, SCALE, result)                                      \
+    do {                                                                           \
+        __m256 acc0_ = _mm256_setzero_ps(), acc1_ = _mm256_setzero_ps();           \
+        int i_ = 0;                                                                \
+        for (; i_ + 2 <= (nb); i_ += 2) {                                          \
+            acc0_ = acc_block(acc0_, BLOCK(i_), SCALE(i_));                        \
+            acc1_ = acc_block(acc1_, BLOCK(i_ + 1), SCALE(i_ + 1));                \
+        }                                                                          \
+        if (i_ < (nb)) acc0_ = acc_block(acc0_, BLOCK(i_), SCALE(i_));             \
+        (result) = hsum_ps(_mm256_add_ps(acc0_, acc1_));                           \
+    } while (0)
+
+#define SCALE_XY(i) (half_f32(x[i].d) * half_f32(y[i].d))
+
+/* ------------------------------------------------------------------ dot products -- */
+
+QK_AVX2 static void vec_dot_q4_0_q8_0_avx2(int n, float *s, const void *vx, const void *vy) {
+    const block_q4_0 *x = (const block_q4_0 *)vx;
+    const block_q8_0 *y = (const block_q8_0 *)vy;
+    const __m256i off = _mm256_set1_epi8(8);
+#define BLOCK(i) dot_s8(_mm256_sub_epi8(unpack_nibbles(x[i].qs), off), load32(y[i].qs))
+    DOT_BLOCKS(n / QK8_0, BLOCK, SCALE_XY, *s);
+#undef BLOCK
+}
+
+/* sum d_x*d_y*sumi + m_x*s_y: the min terms are summed separately in block order. */
+QK_AVX2 static void vec_dot_q4_1_q8_1_avx2(int n, float *s, const void *vx, const void *vy) {
+    const block_q4_1 *x = (const block_q4_1 *)vx;
+    const block_q8_1 *y = (const block_q8_1 *)vy;
+    const int nb = n / QK8_1;
+    float summs = 0.0f, sumd;
+    for (int i = 0; i < nb; i++) summs += half_f32(x[i].m) * half_f32(y[i].s);
+#define BLOCK(i) dot_u8(unpack_nibbles(x[i].qs), load32(y[i].qs))
+    DOT_BLOCKS(nb, BLOCK, SCALE_XY, sumd);
+#undef BLOCK
+    *s = sumd + summs;
+}
+
+/* Q5_0 code - 16 as a signed byte: the nibble when bit 4 is set, nibble | 0xF0 (= nibble
+ * - 16) when it is not. */
+QK_AVX2 static void vec_dot_q5_0_q8_0_avx2(int n, float *s, const void *vx, const void *vy) {
+    const block_q5_0 *x = (const block_q5_0 *)vx;
+    const block_q8_0 *y = (const block_q8_0 *)vy;
+    const __m256i hi = _mm256_set1_epi8((char)0xF0);
+#define BLOCK(i)                                                                                \
+    dot_s8(_mm256_or_si256(unpack_nibbles(x[i].qs), _mm256_andnot_si256(unpack_bits(x[i].qh), hi)), \
+           load32(y[i].qs))
+    DOT_BLOCKS(n / QK8_0, BLOCK, SCALE_XY, *s);
+#undef BLOCK
+}
+
+QK_AVX2 static void vec_dot_q5_1_q8_1_avx2(int n, float *s, const void *vx, const void *vy) {
+    const block_q5_1 *x = (const block_q5_1 *)vx;
+    const block_q8_1 *y = (const block_q8_1 *)vy;
+    const int nb = n / QK8_1;
+    const __m256i b4 = _mm256_set1_epi8(0x10);
+    float summs = 0.0f, sumd;
+    for (int i = 0; i < nb; i++) summs += half_f32(x[i].m) * half_f32(y[i].s);
+#define BLOCK(i)                                                                            \
+    dot_u8(_mm256_or_si256(unpack_nibbles(x[i].qs), _mm256_and_si256(unpack_bits(x[i].qh), b4)), \
+           load32(y[i].qs))
+    DOT_BLOCKS(nb, BLOCK, SCALE_XY, sumd);
+#undef BLOCK
+    *s = sumd + summs;
+}
+
+QK_AVX2 static void vec_dot_q8_0_q8_0_avx2(int n, float *s, const void *vx, const void *vy) {
+    const block_q8_0 *x = (const block_q8_0 *)vx;
+    const block_q8_0 *y = (const block_q8_0 *)vy;
+#define BLOCK(i) dot_s8(load32(x[i].qs), load32(y[i].qs))
+    DOT_BLOCKS(n / QK8_0, BLOCK, SCALE_XY, *s);
+#undef BLOCK
+}
+
+/* IQ4_NL: the nibbles index the 16-entry level table with VPSHUFB. */
+QK_AVX2 static void vec_dot_iq4_nl_q8_0_avx2(int n, float *s, const void *vx, const void *vy) {
+    const block_iq4_nl *x = (const block_iq4_nl *)vx;
+    const block_q8_0 *y = (const block_q8_0 *)vy;
+    const __m256i levels = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qk_kvalues_iq4nl));
+#define BLOCK(i) dot_s8(_mm256_shuffle_epi8(levels, unpack_nibbles(x[i].qs)), load32(y[i].qs))
+    DOT_BLOCKS(n / QK4_NL, BLOCK, SCALE_XY, *s);
+#undef BLOCK
+}
+
+/* ------------------------------------------------------------------ Q8 quantizers -- */
+
+/* roundf(p) (ties away from zero), lane-wise, exact for every float p. */
+QK_AVX2 static inline __m256 round_away(__m256 p) {
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 t = _mm256_round_ps(p, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    /* |p| - |t| is exact (same sign, |t| <= |p| < |t| + 1); NaN (from an infinite p)
+     * compares false, leaving t = p. */
+    const __m256 frac = _mm256_sub_ps(_mm256_and_ps(p, absmask), _mm256_and_ps(t, absmask));
+    const __m256 up = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    const __m256 one = _mm256_or_ps(_mm256_andnot_ps(absmask, p), _mm256_set1_ps(1.0f));
+    return _mm256_add_ps(t, _mm256_and_ps(up, one));
+}
+
+/* Low byte of trunc-to-int32(roundf(v*id)) for 8 lanes, as 32-bit lanes 0..255. */
+QK_AVX2 static inline __m256i q8_lane(__m256 v, __m256 vid) {
+    const __m256i q = _mm256_cvttps_epi32(round_away(_mm256_mul_ps(v, vid)));
+    return _mm256_and_si256(q, _mm256_set1_epi32(0xFF));
+}
+
+/* Quantize one 32-float block without NaN to Q8 codes at qs (d returned). */
+QK_AVX2 static inline float q8_block(const float *x, int8_t *qs) {
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+    const __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v0, absmask), _mm256_and_ps(v1, absmask)),
+                             _mm256_max_ps(_mm256_and_ps(v2, absmask), _mm256_and_ps(v3, absmask)));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    const float d = amax / 127;
+    const float id = d ? 1.0f / d : 0.0f;
+    const __m256 vid = _mm256_set1_ps(id);
+    /* lanes hold values 0..255, so both unsigned saturating packs are exact; they work
+     * within 128-bit lanes and leave the 4-byte groups of v0..v3 as v0a v1a v2a v3a v0b
+     * v1b v2b v3b (a = first 4 elements, b = last 4), which the permute puts in order. */
+    const __m256i p01 = _mm256_packus_epi32(q8_lane(v0, vid), q8_lane(v1, vid));
+    const __m256i p23 = _mm256_packus_epi32(q8_lane(v2, vid), q8_lane(v3, vid));
+    const __m256i b = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(p01, p23),
+                                                  _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)qs, b);
+    return d;
+}
+
+QK_AVX2 static inline int block_has_nan(const float *x) {
+    const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+    const __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+    const __m256 u = _mm256_or_ps(_mm256_or_ps(_mm256_cmp_ps(v0, v0, _CMP_UNORD_Q), _mm256_cmp_ps(v1, v1, _CMP_UNORD_Q)),
+                                  _mm256_or_ps(_mm256_cmp_ps(v2, v2, _CMP_UNORD_Q), _mm256_cmp_ps(v3, v3, _CMP_UNORD_Q)));
+    return _mm256_movemask_ps(u) != 0;
+}
+
+/* Same bytes as qk_quantize_row_q8_0_ref (k a multiple of 32). */
+QK_AVX2 static void from_float_q8_0_avx2(const float *x, void *vy, int64_t k) {
+    block_q8_0 *y = (block_q8_0 *)vy;
+    const int64_t nb = k / QK8_0;
+    for (int64_t i = 0; i < nb; i++, x += QK8_0) {
+        if (block_has_nan(x)) {
+            qk_quantize_row_q8_0_ref(x, &y[i], QK8_0);
+            continue;
+        }
+        y[i].d = qk_float_to_half(q8_block(x, y[i].qs));
+    }
+}
+
+/* Same bytes as qk_quantize_row_q8_1_ref: Q8_0's codes plus s = half(sum(q) * d). */
+QK_AVX2 static void from_float_q8_1_avx2(const float *x, void *vy, int64_t k) {
+    block_q8_1 *y = (block_q8_1 *)vy;
+    const int64_t nb = k / QK8_1;
+    for (int64_t i = 0; i < nb; i++, x += QK8_1) {
+        if (block_has_nan(x)) {
+            qk_quantize_row_q8_1_ref(x, &y[i], QK8_1);
+            continue;
+        }
+        const float d = q8_block(x, y[i].qs);
+        y[i].d = qk_float_to_half(d);
+        /* sum of the 32 signed codes: u8 1 x s8 q in pairs, then pairs of s16. */
+        const __m256i s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), load32(y[i].qs));
+        const int sum = hsum_epi32(_mm256_madd_epi16(s16, _mm256_set1_epi16(1)));
+        y[i].s = qk_float_to_half((float)sum * d);
+    }
+}
+
+void qk_install_legacy_avx2(qk_type_traits *table) {
+    table[QK_TYPE_Q4_0].vec_dot = vec_dot_q4_0_q8_0_avx2;
+    table[QK_TYPE_Q4_1].vec_dot = vec_dot_q4_1_q8_1_avx2;
+    table[QK_TYPE_Q5_0].vec_dot = vec_dot_q5_0_q8_0_avx2;
+    table[QK_TYPE_Q5_1].vec_dot = vec_dot_q5_1_q8_1_avx2;
+    table[QK_TYPE_Q8_0].vec_dot = vec_dot_q8_0_q8_0_avx2;
+    table[QK_TYPE_IQ4_NL].vec_dot = vec_dot_iq4_nl_q8_0_avx2;
+    table[QK_TYPE_Q8_0].from_float = from_float_q8_0_avx2;
+    table[QK_TYPE_Q8_1].from_float = from_float_q8_1_avx2;
+}
