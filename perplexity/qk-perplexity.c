@@ -1,0 +1,596 @@
+/*
+ * qk-perplexity.c — the command-line tool: perplexity of a model over a text (llama.cpp's
+ * llama-perplexity protocol), saving base-model log-probabilities (--kl-divergence-base),
+ * KL divergence of a model against them (--kl-divergence), and per-prompt PPL (--prompts).
+ *
+ * This file only parses options, reads inputs, prints the final statistics blocks and the
+ * JSON report (keys: qkit-team.md, "JSON interface"); the protocol lives in ppl_run.c, the
+ * formulas in ppl_stats.c, the file formats in ppl_logits.c. Errors: one line on stderr
+ * ("qk-perplexity: error: …") and exit status 1; output files are written atomically, so
+ * a failed run leaves none behind.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "model.h"
+#include "ppl_logits.h"
+#include "ppl_run.h"
+#include "ppl_stats.h"
+#include "threads.h"
+#include "tokenizer.h"
+
+#define PROG "qk-perplexity"
+
+typedef struct opts {
+    const char *model, *text, *base, *prompts, *json;
+    int32_t n_ctx, n_batch, n_chunks, n_threads, out_type;
+    bool ctx_given, kld;
+} opts;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: " PROG " -m MODEL -f TEXT [options]\n"
+            "       " PROG " -m MODEL -f TEXT --kl-divergence-base BASE      (also save base log-probs)\n"
+            "       " PROG " -m MODEL --kl-divergence-base BASE --kl-divergence   (KLD against BASE)\n"
+            "       " PROG " -m MODEL --prompts FILE [--kl-divergence-base BASE [--kl-divergence]]\n"
+            "\n"
+            "Perplexity as llama.cpp's llama-perplexity computes it: the text is tokenized once,\n"
+            "cut into chunks of n_ctx tokens, and the second half of every chunk is scored.\n"
+            "\n"
+            "options:\n"
+            "  -h, --help                  show this help and exit\n"
+            "  -m, --model FILE            model (GGUF) to evaluate (required)\n"
+            "  -f, --file FILE             text to evaluate (e.g. wiki.test.raw); not needed with\n"
+            "                              --kl-divergence (the tokens come from BASE)\n"
+            "  -c, --ctx-size N            tokens per chunk, even, >= 8 (default: 512; with\n"
+            "                              --kl-divergence: the n_ctx stored in BASE)\n"
+            "  -b, --batch-size N          tokens per forward pass; n_batch/n_ctx chunks share a\n"
+            "                              pass (default: 2048)\n"
+            "      --chunks N              evaluate at most N chunks (default: -1 = all)\n"
+            "  -t, --threads N             worker threads (default: %d = all CPUs)\n"
+            "      --kl-divergence-base F  without --kl-divergence: write the base log-probs to F\n"
+            "                              (llama.cpp's format) and exact NLLs to F.nll;\n"
+            "                              with --kl-divergence: read them from F\n"
+            "      --save-all-logits F     alias of --kl-divergence-base\n"
+            "      --kl-divergence         compare this model against --kl-divergence-base F\n"
+            "      --prompts FILE          score each non-blank line of FILE on its own (BOS added\n"
+            "                              when the vocab adds one; at most n_ctx tokens each);\n"
+            "                              with --kl-divergence-base F: save (or, with\n"
+            "                              --kl-divergence, compare against) per-prompt NLLs\n"
+            "      --ppl-output-type 0|1   0: running \"[k]PPL,\" values; 1: a table of offset,\n"
+            "                              PPL, mean NLL and its standard error (default: 0)\n"
+            "      --json FILE             also write every figure as one JSON object to FILE\n",
+            qk_cpu_count());
+}
+
+static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, PROG ": error: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    return 1;
+}
+
+static bool parse_int(const char *s, int32_t *v) {
+    char *end;
+    errno = 0;
+    long x = strtol(s, &end, 10);
+    if (errno || end == s || *end || x < -2147483647L || x > 2147483647L) return false;
+    *v = (int32_t)x;
+    return true;
+}
+
+/* True when both paths exist and are the same file. */
+static bool same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* Returns 0 to go on, 1 on error (message printed), 2 for --help. */
+static int parse_args(int argc, char **argv, opts *o) {
+    memset(o, 0, sizeof *o);
+    o->n_ctx = 512;
+    o->n_batch = 2048;
+    o->n_chunks = -1;
+    o->n_threads = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return 2;
+        if (!strcmp(a, "--kl-divergence")) {
+            o->kld = true;
+            continue;
+        }
+        const bool takes = !strcmp(a, "-m") || !strcmp(a, "--model") || !strcmp(a, "-f") ||
+                           !strcmp(a, "--file") || !strcmp(a, "-c") || !strcmp(a, "--ctx-size") ||
+                           !strcmp(a, "-b") || !strcmp(a, "--batch-size") || !strcmp(a, "--chunks") ||
+                           !strcmp(a, "-t") || !strcmp(a, "--threads") ||
+                           !strcmp(a, "--kl-divergence-base") || !strcmp(a, "--save-all-logits") ||
+                           !strcmp(a, "--prompts") || !strcmp(a, "--json") ||
+                           !strcmp(a, "--ppl-output-type");
+        if (!takes) return die("unknown option '%s' — see " PROG " --help", a);
+        if (i + 1 >= argc) return die("option %s needs a value — see " PROG " --help", a);
+        const char *v = argv[++i];
+        int32_t *iv = NULL;
+        if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
+        else if (!strcmp(a, "-f") || !strcmp(a, "--file")) o->text = v;
+        else if (!strcmp(a, "--kl-divergence-base") || !strcmp(a, "--save-all-logits")) o->base = v;
+        else if (!strcmp(a, "--prompts")) o->prompts = v;
+        else if (!strcmp(a, "--json")) o->json = v;
+        else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) {
+            iv = &o->n_ctx;
+            o->ctx_given = true;
+        } else if (!strcmp(a, "-b") || !strcmp(a, "--batch-size")) iv = &o->n_batch;
+        else if (!strcmp(a, "--chunks")) iv = &o->n_chunks;
+        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) iv = &o->n_threads;
+        else iv = &o->out_type;
+        if (iv && !parse_int(v, iv)) return die("%s expects an integer, got '%s'", a, v);
+    }
+    if (!o->model) return die("no model given — use -m MODEL.gguf");
+    if (o->ctx_given && (o->n_ctx < 8 || o->n_ctx % 2 != 0))
+        return die("-c %d: n_ctx must be even and at least 8", o->n_ctx);
+    if (o->n_batch < 1) return die("-b %d: n_batch must be at least 1", o->n_batch);
+    if (o->n_chunks == 0 || o->n_chunks < -1) return die("--chunks %d: use N >= 1, or -1 for all", o->n_chunks);
+    if (o->n_threads < 0) return die("-t %d: the thread count must be positive", o->n_threads);
+    if (o->out_type != 0 && o->out_type != 1) return die("--ppl-output-type must be 0 or 1");
+    if (o->kld && !o->base)
+        return die("--kl-divergence needs --kl-divergence-base FILE (the base model's log-probs)");
+    if (!o->kld && !o->prompts && !o->text) return die("no text given — use -f FILE (e.g. wiki.test.raw)");
+    if (o->json && o->base && !strcmp(o->json, o->base))
+        return die("--json and --kl-divergence-base name the same file");
+    const char *inputs[3] = {o->model, o->text, o->prompts};
+    const char *outputs[2] = {o->kld ? NULL : o->base, o->json};
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 2; b++)
+            if (same_file(inputs[a], outputs[b]))
+                return die("output file %s is also an input — choose another name", outputs[b]);
+    return 0;
+}
+
+static char *read_text(const char *path, size_t *len, const char *what) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        die("cannot open %s %s: %s", what, path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 20, n = 0, r;
+    char *buf = malloc(cap + 1);
+    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += r;
+        if (n == cap) {
+            char *nb = realloc(buf, 2 * cap + 1);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    const bool bad = ferror(f);
+    fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        die("reading %s %s failed", what, path);
+        return NULL;
+    }
+    buf[n] = 0;
+    if (n == 0) {
+        free(buf);
+        die("%s %s is empty", what, path);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+static void on_signal(int sig) {
+    ppl_afile_cleanup_all();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* ---- printing the final blocks ------------------------------------------------------- */
+
+static void print_kld_blocks(FILE *out, const ppl_kld_summary *s, const char *base) {
+    fprintf(out, "====== Perplexity statistics ======\n");
+    fprintf(out, "Mean PPL(Q)                   : %10.6f ± %10.6f\n", s->ppl_q, s->ppl_q_unc);
+    fprintf(out, "Mean PPL(base)                : %10.6f ± %10.6f\n", s->ppl_base, s->ppl_base_unc);
+    fprintf(out, "Cor(ln(PPL(Q)), ln(PPL(base))): %6.2f%%\n", 100.0 * s->cor_ln_ppl);
+    fprintf(out, "Mean ln(PPL(Q)/PPL(base))     : %10.6f ± %10.6f\n", s->mean_ln_ratio, s->mean_ln_ratio_unc);
+    fprintf(out, "Mean PPL(Q)/PPL(base)         : %10.6f ± %10.6f\n", s->ppl_ratio, s->ppl_ratio_unc);
+    fprintf(out, "Mean PPL(Q)-PPL(base)         : %10.6f ± %10.6f\n", s->ppl_diff, s->ppl_diff_unc);
+    fprintf(out, "\n====== KL divergence statistics ======\n");
+    fprintf(out, "Mean    KLD: %10.6f ± %10.6f\n", s->mean_kld, s->mean_kld_unc);
+    const struct { const char *label; double v; } kl[] = {
+        {"Maximum", s->kld_max}, {"99.9%  ", s->kld_p99_9}, {"99.0%  ", s->kld_p99},
+        {"95.0%  ", s->kld_p95}, {"90.0%  ", s->kld_p90}, {"Median ", s->kld_median},
+        {"10.0%  ", s->kld_p10}, {" 5.0%  ", s->kld_p5}, {" 1.0%  ", s->kld_p1},
+        {" 0.1%  ", s->kld_p0_1}, {"Minimum", s->kld_min}};
+    for (size_t i = 0; i < sizeof kl / sizeof kl[0]; i++)
+        fprintf(out, "%s KLD: %10.6f\n", kl[i].label, kl[i].v);
+    fprintf(out, "\n====== Token probability statistics ======\n");
+    fprintf(out, "Mean    Δp: %6.3f ± %5.3f %%\n", 100.0 * s->mean_dp, 100.0 * s->mean_dp_unc);
+    const struct { const char *label; double v; } dp[] = {
+        {"Maximum", s->dp_max}, {"99.9%  ", s->dp_p99_9}, {"99.0%  ", s->dp_p99},
+        {"95.0%  ", s->dp_p95}, {"90.0%  ", s->dp_p90}, {"75.0%  ", s->dp_p75},
+        {"Median ", s->dp_median}, {"25.0%  ", s->dp_p25}, {"10.0%  ", s->dp_p10},
+        {" 5.0%  ", s->dp_p5}, {" 1.0%  ", s->dp_p1}, {" 0.1%  ", s->dp_p0_1},
+        {"Minimum", s->dp_min}};
+    for (size_t i = 0; i < sizeof dp / sizeof dp[0]; i++)
+        fprintf(out, "%s Δp: %6.3f%%\n", dp[i].label, 100.0 * dp[i].v);
+    fprintf(out, "RMS Δp    : %6.3f ± %5.3f %%\n", 100.0 * s->rms_dp, 100.0 * s->rms_dp_unc);
+    fprintf(out, "Same top p: %6.3f ± %5.3f %%\n", 100.0 * s->same_top, 100.0 * s->same_top_unc);
+    if (s->has_exact) {
+        fprintf(out, "\n====== Exact-NLL statistics (base NLLs from %s.nll, not clipped) ======\n", base);
+        fprintf(out, "Mean PPL(base)                : %10.6f\n", s->exact.ppl_base);
+        fprintf(out, "Cor(ln(PPL(Q)), ln(PPL(base))): %6.2f%%\n", 100.0 * s->exact.cor_ln_ppl);
+        fprintf(out, "Mean ln(PPL(Q)/PPL(base))     : %10.6f ± %10.6f\n", s->exact.mean_ln_ratio,
+                s->exact.mean_ln_ratio_unc);
+        fprintf(out, "Mean PPL(Q)/PPL(base)         : %10.6f ± %10.6f\n", s->exact.ppl_ratio,
+                s->exact.ppl_ratio_unc);
+    }
+    fprintf(out, "\n");
+}
+
+/* ---- JSON ----------------------------------------------------------------------------- */
+
+static void jnum(cJSON *o, const char *k, double v) {
+    if (isfinite(v)) cJSON_AddNumberToObject(o, k, v);
+    else cJSON_AddNullToObject(o, k);
+}
+
+static cJSON *json_common(const opts *o, const qk_model *m, const ppl_run_result *r) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "tool", PROG);
+    cJSON_AddStringToObject(j, "model", o->model);
+    jnum(j, "model_size_bytes", (double)m->n_bytes);
+    jnum(j, "n_params", (double)m->n_params);
+    jnum(j, "n_vocab", r->n_vocab);
+    jnum(j, "n_ctx", r->n_ctx);
+    jnum(j, "n_batch", r->n_batch);
+    jnum(j, "n_chunks", r->n_chunks);
+    jnum(j, "n_threads", r->n_threads);
+    jnum(j, "n_tokens_scored", (double)r->n_scored);
+    jnum(j, "n_tokens_evaluated", (double)r->n_evaluated);
+    jnum(j, "ppl", r->ppl);
+    jnum(j, "ppl_unc", r->ppl_unc);
+    jnum(j, "mean_nll", r->mean_nll);
+    jnum(j, "seconds", r->seconds);
+    jnum(j, "tokens_per_second", r->seconds > 0 ? (double)r->n_evaluated / r->seconds : NAN);
+    if (o->text && !o->kld && !o->prompts) cJSON_AddStringToObject(j, "text", o->text);
+    if (o->base) cJSON_AddStringToObject(j, "kl_divergence_base", o->base);
+    return j;
+}
+
+static void json_kld(cJSON *j, const ppl_kld_summary *s) {
+    cJSON *k = cJSON_AddObjectToObject(j, "kld");
+    const struct { const char *key; double v; } f[] = {
+        {"ppl_q", s->ppl_q}, {"ppl_q_unc", s->ppl_q_unc}, {"ppl_base", s->ppl_base},
+        {"ppl_base_unc", s->ppl_base_unc}, {"cor_ln_ppl", s->cor_ln_ppl},
+        {"mean_ln_ratio", s->mean_ln_ratio}, {"mean_ln_ratio_unc", s->mean_ln_ratio_unc},
+        {"ppl_ratio", s->ppl_ratio}, {"ppl_ratio_unc", s->ppl_ratio_unc}, {"ppl_diff", s->ppl_diff},
+        {"ppl_diff_unc", s->ppl_diff_unc}, {"mean_kld", s->mean_kld}, {"mean_kld_unc", s->mean_kld_unc},
+        {"mean_dp", s->mean_dp}, {"mean_dp_unc", s->mean_dp_unc}, {"rms_dp", s->rms_dp},
+        {"rms_dp_unc", s->rms_dp_unc}, {"same_top", s->same_top}, {"same_top_unc", s->same_top_unc}};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) jnum(k, f[i].key, f[i].v);
+    if (s->has_percentiles) {
+        const struct { const char *key; double v; } q[] = {
+            {"kld_max", s->kld_max}, {"kld_p99_9", s->kld_p99_9}, {"kld_p99", s->kld_p99},
+            {"kld_p95", s->kld_p95}, {"kld_p90", s->kld_p90}, {"kld_median", s->kld_median},
+            {"kld_p10", s->kld_p10}, {"kld_p5", s->kld_p5}, {"kld_p1", s->kld_p1},
+            {"kld_p0_1", s->kld_p0_1}, {"kld_min", s->kld_min}, {"dp_max", s->dp_max},
+            {"dp_p99_9", s->dp_p99_9}, {"dp_p99", s->dp_p99}, {"dp_p95", s->dp_p95},
+            {"dp_p90", s->dp_p90}, {"dp_p75", s->dp_p75}, {"dp_median", s->dp_median},
+            {"dp_p25", s->dp_p25}, {"dp_p10", s->dp_p10}, {"dp_p5", s->dp_p5}, {"dp_p1", s->dp_p1},
+            {"dp_p0_1", s->dp_p0_1}, {"dp_min", s->dp_min}};
+        for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) jnum(k, q[i].key, q[i].v);
+    }
+    jnum(k, "n_tokens", (double)s->n);
+    if (s->has_exact) {
+        cJSON *e = cJSON_AddObjectToObject(j, "exact");
+        jnum(e, "ppl_base", s->exact.ppl_base);
+        jnum(e, "ppl_ratio", s->exact.ppl_ratio);
+        jnum(e, "ppl_ratio_unc", s->exact.ppl_ratio_unc);
+        jnum(e, "mean_ln_ratio", s->exact.mean_ln_ratio);
+        jnum(e, "mean_ln_ratio_unc", s->exact.mean_ln_ratio_unc);
+        jnum(e, "cor_ln_ppl", s->exact.cor_ln_ppl);
+    }
+}
+
+static int write_json(const char *path, cJSON *j) {
+    char *txt = cJSON_Print(j);
+    if (!txt) return die("out of memory formatting JSON");
+    qk_err err = {{0}};
+    ppl_afile *a = ppl_afile_create(path, &err);
+    int rc = 0;
+    if (!a || ppl_afile_write(a, txt, strlen(txt), &err) || ppl_afile_write(a, "\n", 1, &err)) {
+        ppl_afile_abort(a);
+        rc = die("%s", err.msg);
+    } else if (ppl_afile_commit(a, &err)) {
+        rc = die("%s", err.msg);
+    }
+    free(txt);
+    return rc;
+}
+
+/* ---- prompts mode ---------------------------------------------------------------------- */
+
+/* Split text into non-empty lines (CR stripped; whitespace-only lines count as empty) and
+ * tokenize each with add_special = true, parse_special = false. */
+static int tokenize_prompts(const qk_vocab *v, char *text, size_t len, int32_t ***toks,
+                            int32_t **lens, int32_t *n_out) {
+    int32_t cap = 64, n = 0;
+    int32_t **t = malloc((size_t)cap * sizeof *t);
+    int32_t *l = malloc((size_t)cap * sizeof *l);
+    if (!t || !l) goto oom;
+    for (size_t at = 0; at < len;) {
+        size_t e = at;
+        while (e < len && text[e] != '\n') e++;
+        size_t end = e;
+        if (end > at && text[end - 1] == '\r') end--;
+        bool blank = true;
+        for (size_t k = at; k < end; k++)
+            if (text[k] != ' ' && text[k] != '\t') blank = false;
+        if (!blank) {
+            if (n == cap) {
+                cap *= 2;
+                int32_t **t2 = realloc(t, (size_t)cap * sizeof *t);
+                if (t2) t = t2;
+                int32_t *l2 = realloc(l, (size_t)cap * sizeof *l);
+                if (l2) l = l2;
+                if (!t2 || !l2) goto oom;
+            }
+            size_t nt = 0;
+            qk_err err = {{0}};
+            if (qk_tokenize(v, text + at, end - at, true, false, &t[n], &nt, &err)) {
+                *n_out = n;
+                *toks = t;
+                *lens = l;
+                return die("tokenizing prompt %d failed: %s", n + 1, err.msg);
+            }
+            l[n++] = (int32_t)nt;
+        }
+        at = e + 1;
+    }
+    *toks = t;
+    *lens = l;
+    *n_out = n;
+    return 0;
+oom:
+    free(t);
+    free(l);
+    *toks = NULL;
+    *lens = NULL;
+    *n_out = 0;
+    return die("out of memory reading prompts");
+}
+
+static int run_prompts(const opts *o, const qk_model *m, const ppl_run_params *rp, cJSON *jroot_out[1],
+                       ppl_run_result *res) {
+    size_t len = 0;
+    char *text = read_text(o->prompts, &len, "prompt file");
+    if (!text) return 1;
+    int32_t **toks = NULL, *lens = NULL, n = 0;
+    int rc = tokenize_prompts(m->vocab, text, len, &toks, &lens, &n);
+    free(text);
+    ppl_prompt_rec *recs = NULL, *brecs = NULL;
+    double *lq = NULL, *lb = NULL, *ratio = NULL;
+    if (rc) goto done;
+    if (n == 0) {
+        rc = die("prompt file %s has no non-empty lines", o->prompts);
+        goto done;
+    }
+    int32_t b_vocab = 0, b_n = 0;
+    if (o->kld) { /* validate the base before the long run */
+        qk_err err = {{0}};
+        brecs = ppl_prompts_read(o->base, &b_vocab, &b_n, &err);
+        if (!brecs) {
+            rc = die("%s", err.msg);
+            goto done;
+        }
+        if (b_vocab != m->hp.n_vocab) {
+            rc = die("%s was made with n_vocab %d, the model has %d", o->base, b_vocab, m->hp.n_vocab);
+            goto done;
+        }
+        if (b_n != n) {
+            rc = die("%s holds %d prompts but %s has %d — use the same prompt file", o->base, b_n,
+                     o->prompts, n);
+            goto done;
+        }
+    }
+    recs = calloc((size_t)n, sizeof *recs);
+    if (!recs) {
+        rc = die("out of memory");
+        goto done;
+    }
+    for (int32_t i = 0; o->kld && i < n; i++) {
+        if (brecs[i].hash != ppl_tokens_hash(toks[i], (size_t)lens[i]) || brecs[i].n_tokens != lens[i]) {
+            rc = die("prompt %d tokenizes differently from the base run (%d vs %d tokens) — the "
+                     "base was made from another prompt file or vocabulary",
+                     i + 1, lens[i], brecs[i].n_tokens);
+            goto done;
+        }
+    }
+    qk_err err = {{0}};
+    if (ppl_run_prompts(m, toks, lens, n, rp, recs, res, &err)) {
+        rc = die("%s", err.msg);
+        goto done;
+    }
+    fprintf(rp->out, "\nPrompts: %d, tokens scored: %llu, pooled PPL = %.4f +/- %.5f\n", n,
+            (unsigned long long)res->n_scored, res->ppl, res->ppl_unc);
+
+    cJSON *j = json_common(o, m, res);
+    cJSON *pj = cJSON_AddObjectToObject(j, "prompts");
+    jnum(pj, "n_prompts", n);
+    cJSON *arr = cJSON_AddArrayToObject(pj, "per_prompt");
+    for (int32_t i = 0; i < n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        jnum(e, "index", i);
+        jnum(e, "n_tokens", recs[i].n_tokens);
+        jnum(e, "ppl", exp(recs[i].nll_sum / recs[i].n_scored));
+        jnum(e, "nll_sum", recs[i].nll_sum);
+        cJSON_AddItemToArray(arr, e);
+    }
+    jroot_out[0] = j;
+
+    if (o->kld) {
+        lq = malloc((size_t)n * sizeof *lq);
+        lb = malloc((size_t)n * sizeof *lb);
+        ratio = malloc((size_t)n * sizeof *ratio);
+        if (!lq || !lb || !ratio) {
+            rc = die("out of memory");
+            goto done;
+        }
+        for (int32_t i = 0; i < n; i++) {
+            lq[i] = recs[i].nll_sum / recs[i].n_scored;
+            lb[i] = brecs[i].nll_sum / brecs[i].n_scored;
+            ratio[i] = exp(lq[i] - lb[i]);
+        }
+        double mr, se;
+        ppl_mean_se(ratio, (size_t)n, &mr, &se);
+        const double cor = ppl_pearson(lq, lb, (size_t)n);
+        fprintf(rp->out, "Mean per-prompt PPL(Q)/PPL(base): %10.6f ± %10.6f\n", mr, se);
+        fprintf(rp->out, "Cor(ln(PPL(Q)), ln(PPL(base))) across prompts: %6.2f%%\n", 100.0 * cor);
+        jnum(pj, "mean_ppl_ratio", mr);
+        jnum(pj, "mean_ppl_ratio_unc", se);
+        jnum(pj, "cor_ln_ppl", cor);
+    } else if (o->base) {
+        if (ppl_prompts_write(o->base, m->hp.n_vocab, recs, n, &err)) {
+            rc = die("%s", err.msg);
+            goto done;
+        }
+        fprintf(stderr, PROG ": saved per-prompt NLLs to %s\n", o->base);
+    }
+done:
+    for (int32_t i = 0; i < n && toks; i++) free(toks[i]);
+    free(toks);
+    free(lens);
+    free(recs);
+    free(brecs);
+    free(lq);
+    free(lb);
+    free(ratio);
+    return rc;
+}
+
+/* ---- main ------------------------------------------------------------------------------ */
+
+int main(int argc, char **argv) {
+    opts o;
+    int pr = parse_args(argc, argv, &o);
+    if (pr == 2) {
+        usage(stdout);
+        return 0;
+    }
+    if (pr) return 1;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+
+    qk_err err = {{0}};
+    ppl_logits_file *base = NULL;
+    double *exact = NULL;
+    if (o.kld && !o.prompts) { /* validate the base file before loading the model */
+        base = ppl_logits_open(o.base, &err);
+        if (!base) return die("%s", err.msg);
+        if (o.ctx_given && o.n_ctx != base->n_ctx) {
+            const int32_t bc = base->n_ctx;
+            ppl_logits_close(base);
+            return die("%s was computed with n_ctx = %d but -c is %d — pass -c %d or leave -c out",
+                       o.base, bc, o.n_ctx, bc);
+        }
+        o.n_ctx = base->n_ctx;
+        if (o.text)
+            fprintf(stderr, PROG ": note: -f %s is not read; the tokens come from %s\n", o.text, o.base);
+    }
+
+    qk_model *m = qk_model_load(o.model, &err);
+    if (!m) {
+        ppl_logits_close(base);
+        return die("cannot load model %s: %s", o.model, err.msg);
+    }
+    if (!m->vocab) {
+        ppl_logits_close(base);
+        qk_model_free(m);
+        return die("model %s has no tokenizer", o.model);
+    }
+    fprintf(stderr, PROG ": model %s: n_vocab %d, %.2f M params, %.2f MiB\n", o.model,
+            m->hp.n_vocab, m->n_params / 1e6, m->n_bytes / 1048576.0);
+    if (!o.prompts && o.n_ctx > m->hp.n_ctx_train)
+        fprintf(stderr, PROG ": warning: n_ctx %d is larger than the model's training context %d\n",
+                o.n_ctx, m->hp.n_ctx_train);
+    ppl_run_params rp = {o.n_ctx, o.n_batch, o.n_chunks, o.n_threads, o.out_type, stdout, stderr};
+    ppl_run_result res;
+    cJSON *j = NULL;
+    int rc = 0;
+
+    if (o.prompts) {
+        rc = run_prompts(&o, m, &rp, &j, &res);
+    } else if (o.kld) {
+        char *np = malloc(strlen(o.base) + 5);
+        if (np) {
+            strcpy(np, o.base);
+            strcat(np, ".nll");
+            if (access(np, F_OK) == 0) {
+                exact = ppl_nll_read(np, base, &err);
+                if (!exact) fprintf(stderr, PROG ": warning: ignoring %s: %s\n", np, err.msg);
+            }
+            free(np);
+        }
+        ppl_kld_summary s;
+        if (ppl_run_kld(m, base, exact, &rp, &s, &res, &err)) {
+            rc = die("%s", err.msg);
+        } else {
+            if (s.has_percentiles) print_kld_blocks(stdout, &s, o.base);
+            else fprintf(stderr, PROG ": fewer than 100 tokens scored: no statistics blocks\n");
+            j = json_common(&o, m, &res);
+            json_kld(j, &s);
+        }
+    } else {
+        size_t len = 0;
+        char *text = read_text(o.text, &len, "text file");
+        if (!text) {
+            rc = 1;
+        } else {
+            fprintf(stderr, PROG ": tokenizing the input ..\n");
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            int32_t *tokens = NULL;
+            size_t n_tokens = 0;
+            if (qk_tokenize(m->vocab, text, len, true, false, &tokens, &n_tokens, &err)) {
+                rc = die("tokenizing %s failed: %s", o.text, err.msg);
+            } else {
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+                fprintf(stderr, PROG ": tokenization took %g ms (%zu tokens)\n",
+                        (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6, n_tokens);
+                if (ppl_run_perplexity(m, tokens, n_tokens, &rp, o.base, &res, &err)) {
+                    rc = die("%s", err.msg);
+                } else {
+                    j = json_common(&o, m, &res);
+                }
+            }
+            free(tokens);
+            free(text);
+        }
+    }
+    if (!rc && j && o.json) rc = write_json(o.json, j);
+    cJSON_Delete(j);
+    free(exact);
+    ppl_logits_close(base);
+    qk_model_free(m);
+    return rc;
+}
