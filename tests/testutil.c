@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 const char *qk_test_shared(const char *rel) {
     static __thread char buf[4096];
@@ -19,15 +20,30 @@ const char *qk_test_bin(const char *name) {
     return buf;
 }
 
+static char tmp_dir[4096];
+static pid_t tmp_owner;
+
+/* Remove the temporary directory when the process that made it exits (Check forks a
+ * child per test; children inherit the handler but do not own the directory). */
+static void remove_tmpdir(void) {
+    if (tmp_dir[0] && getpid() == tmp_owner) {
+        char cmd[4200];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
+        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp_dir);
+    }
+}
+
 const char *qk_test_tmpdir(void) {
-    static char dir[4096];
+    char *dir = tmp_dir;
     if (!dir[0]) {
         const char *t = getenv("TMPDIR");
-        snprintf(dir, sizeof dir, "%s/qkit-test-XXXXXX", t && *t ? t : "/tmp");
+        snprintf(dir, sizeof tmp_dir, "%s/qkit-test-XXXXXX", t && *t ? t : "/tmp");
         if (!mkdtemp(dir)) {
             perror("mkdtemp");
             abort();
         }
+        tmp_owner = getpid();
+        atexit(remove_tmpdir);
     }
     return dir;
 }

@@ -15,8 +15,8 @@
 const char *qk_test_shared(const char *rel);
 /* "<QK_BIN_DIR>/<name>". */
 const char *qk_test_bin(const char *name);
-/* A fresh temporary directory for this process (created once, removed by nothing: under
- * $TMPDIR or /tmp, named qkit-test-XXXXXX). */
+/* A fresh temporary directory for this process (created once under $TMPDIR or /tmp,
+ * named qkit-test-XXXXXX, removed when the process that created it exits). */
 const char *qk_test_tmpdir(void);
 /* sha256 of a buffer as 64 lower-case hex chars + NUL. */
 void qk_test_sha256_hex(const void *data, size_t n, char out[65]);
