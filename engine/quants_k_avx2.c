@@ -134,16 +134,17 @@ QK_AVX2 static void vec_dot_q2_K_avx2(int n, float *s, const void *vx, const voi
 /* The high bit of group g = 4h+s (elements 128h+32s .. +31) is bit g of hmask[l].         */
 /* ------------------------------------------------------------------------------------ */
 
-/* The 16 scales (stored +32 in 12 bytes, see qk_get_scale_q3_K) as signed bytes. */
+/* The 16 scales (stored +32 in 12 bytes, see qk_get_scale_q3_K) as signed bytes. With
+ * a0, a1, a2 the 32-bit words of the 12 bytes, scales 4i..4i+3 are
+ * (a_{i%2} >> 4*(i/2) & 0x0f..) | (a2 >> 2i & 0x03..) << 4, i = 0..3. The load starts 4
+ * bytes early (at the end of qs) so that it stays inside the block. */
 QK_AVX2 static inline __m128i q3_K_scales(const uint8_t *p) {
-    uint32_t a[3];
-    memcpy(a, p, 12);
-    const uint32_t k4 = 0x0F0F0F0Fu, k2 = 0x03030303u;
-    const uint32_t s0 = (a[0] & k4) | ((a[2] & k2) << 4);               /* j = 0..3   */
-    const uint32_t s1 = (a[1] & k4) | (((a[2] >> 2) & k2) << 4);        /* j = 4..7   */
-    const uint32_t s2 = ((a[0] >> 4) & k4) | (((a[2] >> 4) & k2) << 4); /* j = 8..11  */
-    const uint32_t s3 = ((a[1] >> 4) & k4) | (((a[2] >> 6) & k2) << 4); /* j = 12..15 */
-    return _mm_sub_epi8(_mm_set_epi32((int)s3, (int)s2, (int)s1, (int)s0), _mm_set1_epi8(32));
+    const __m128i v = _mm_loadu_si128((const __m128i *)(p - 4)); /* [qs tail, a0, a1, a2] */
+    const __m128i lo = _mm_and_si128(_mm_srlv_epi32(_mm_shuffle_epi32(v, 0x99), _mm_setr_epi32(0, 0, 4, 4)),
+                                     _mm_set1_epi8(0x0F)); /* [a0, a1, a0, a1] */
+    const __m128i hi = _mm_and_si128(_mm_srlv_epi32(_mm_shuffle_epi32(v, 0xFF), _mm_setr_epi32(0, 2, 4, 6)),
+                                     _mm_set1_epi8(3)); /* [a2, a2, a2, a2] */
+    return _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi32(hi, 4)), _mm_set1_epi8(32));
 }
 
 /* One half of a Q3_K block. hb = hmask with the half's four high bits (bits 4h..4h+3 of
@@ -206,8 +207,9 @@ QK_AVX2 static inline __m128i scale_min_k4(const uint8_t *p) {
  * sums of m_j * (bsums[2j] + bsums[2j+1])) into *accm. hd points at the block's d, dmin. */
 QK_AVX2 static inline __m256i q45_K_prologue(const qk_half *hd, const uint8_t *scales, const block_q8_K *y,
                                              __m256 *d, __m128 *accm) {
-    const __m128 dd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(*(const int32_t *)(const void *)hd)),
-                                 _mm_set1_ps(y->d)); /* [d, dmin, ..] * d_y */
+    int32_t hpair; /* d and dmin are adjacent in both block types */
+    memcpy(&hpair, hd, sizeof hpair);
+    const __m128 dd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(hpair)), _mm_set1_ps(y->d)); /* [d, dmin] * d_y */
     *d = _mm256_broadcastss_ps(dd);
     const __m128i sm = scale_min_k4(scales);
     const __m128i m16 = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm));
@@ -330,12 +332,39 @@ QK_AVX2 static inline __m256i trunc_pack_i32_i8(__m256i a, __m256i b, __m256i c,
     return _mm256_permutevar8x32_epi32(abcd, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
+/* min(127, nearest_int(iscale * x[l])) for 8 floats, as int32 (quants_kfit.h's
+ * qk_nearest_int: add 1.5*2^23, keep the low 23 bits, subtract 2^22). */
+QK_AVX2 static inline __m256i q8_K_codes(const float *x, __m256 iscale) {
+    const __m256 f = _mm256_add_ps(_mm256_mul_ps(iscale, _mm256_loadu_ps(x)), _mm256_set1_ps(12582912.f));
+    const __m256i qi = _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(f), _mm256_set1_epi32(0x007FFFFF)),
+                                        _mm256_set1_epi32(0x00400000));
+    return _mm256_min_epi32(qi, _mm256_set1_epi32(127));
+}
+
+/* The 32 int8 codes of x[0..31]. */
+QK_AVX2 static inline __m256i q8_K_32(const float *x, __m256 iscale) {
+    return trunc_pack_i32_i8(q8_K_codes(x, iscale), q8_K_codes(x + 8, iscale), q8_K_codes(x + 16, iscale),
+                             q8_K_codes(x + 24, iscale));
+}
+
+/* Sums of each 4 consecutive int8 of q, as 8 int32. */
+QK_AVX2 static inline __m256i sum4_i8(__m256i q) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q), _mm256_set1_epi16(1));
+}
+
 QK_AVX2 static void quantize_block_q8_K_avx2(const float *x, block_q8_K *y) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     /* amax = largest |x| (MAXPS returns its second operand when the first is NaN, so NaN
-     * never wins, as with the reference's `ax > amax`) */
-    __m256 vmax = _mm256_setzero_ps();
-    for (int j = 0; j < QK_K; j += 8) vmax = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), vmax);
+     * never wins, as with the reference's `ax > amax`; max is order-free otherwise, so
+     * four independent chains give the same value) */
+    __m256 v0 = _mm256_setzero_ps(), v1 = v0, v2 = v0, v3 = v0;
+    for (int j = 0; j < QK_K; j += 32) {
+        v0 = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), v0);
+        v1 = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j + 8)), v1);
+        v2 = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j + 16)), v2);
+        v3 = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j + 24)), v3);
+    }
+    const __m256 vmax = _mm256_max_ps(_mm256_max_ps(v0, v1), _mm256_max_ps(v2, v3));
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
     m = _mm_max_ss(m, _mm_movehdup_ps(m));
@@ -356,29 +385,24 @@ QK_AVX2 static void quantize_block_q8_K_avx2(const float *x, block_q8_K *y) {
     }
     const float iscale = -127.f / x[first];
     /* q = min(127, nearest_int(iscale * x)) with nearest_int's 1.5*2^23 add, then (int8) */
-    const __m256 vis = _mm256_set1_ps(iscale), magic = _mm256_set1_ps(12582912.f);
-    const __m256i mant = _mm256_set1_epi32(0x007FFFFF), bias = _mm256_set1_epi32(0x00400000);
-    const __m256i cap = _mm256_set1_epi32(127);
-    __m256i bsum_part[8];
-    for (int j = 0; j < QK_K; j += 32) {
-        __m256i v[4];
-        for (int k = 0; k < 4; k++) {
-            const __m256 f = _mm256_add_ps(_mm256_mul_ps(vis, _mm256_loadu_ps(x + j + 8 * k)), magic);
-            const __m256i qi = _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(f), mant), bias);
-            v[k] = _mm256_min_epi32(qi, cap);
-        }
-        const __m256i q = trunc_pack_i32_i8(v[0], v[1], v[2], v[3]);
-        _mm256_storeu_si256((__m256i *)(y->qs + j), q);
-        /* sums of 4 consecutive bytes: low half = sub-block j/16, high = j/16 + 1 */
-        const __m256i ones = _mm256_set1_epi8(1);
-        bsum_part[j / 32] = _mm256_madd_epi16(_mm256_maddubs_epi16(ones, q), _mm256_set1_epi16(1));
+    const __m256 vis = _mm256_set1_ps(iscale);
+    /* bsums: per 32 codes, madd(maddubs(1, q), 1) gives sums of 4 consecutive bytes (low
+     * half = first sub-block, high half = second); three rounds of HADD over 4 such vectors
+     * leave [sb 0,2,4,6 | 1,3,5,7] (and [8,10,12,14 | 9,11,13,15] for the second 128). */
+    __m256i h[2];
+    for (int half = 0; half < 2; half++) {
+        const float *xh = x + 128 * half;
+        int8_t *qh = y->qs + 128 * half;
+        const __m256i q0 = q8_K_32(xh, vis), q1 = q8_K_32(xh + 32, vis);
+        const __m256i q2 = q8_K_32(xh + 64, vis), q3 = q8_K_32(xh + 96, vis);
+        _mm256_storeu_si256((__m256i *)qh, q0);
+        _mm256_storeu_si256((__m256i *)(qh + 32), q1);
+        _mm256_storeu_si256((__m256i *)(qh + 64), q2);
+        _mm256_storeu_si256((__m256i *)(qh + 96), q3);
+        h[half] = _mm256_hadd_epi32(_mm256_hadd_epi32(sum4_i8(q0), sum4_i8(q1)),
+                                    _mm256_hadd_epi32(sum4_i8(q2), sum4_i8(q3)));
     }
-    /* reduce each group of 4 lanes: h0 = sub-blocks [0,2,4,6 | 1,3,5,7], h1 = [8.. | 9..] */
-    const __m256i h0 = _mm256_hadd_epi32(_mm256_hadd_epi32(bsum_part[0], bsum_part[1]),
-                                         _mm256_hadd_epi32(bsum_part[2], bsum_part[3]));
-    const __m256i h1 = _mm256_hadd_epi32(_mm256_hadd_epi32(bsum_part[4], bsum_part[5]),
-                                         _mm256_hadd_epi32(bsum_part[6], bsum_part[7]));
-    const __m256i p = _mm256_packs_epi32(h0, h1); /* [0,2,..,14 | 1,3,..,15], |sum| <= 2048 */
+    const __m256i p = _mm256_packs_epi32(h[0], h[1]); /* [0,2,..,14 | 1,3,..,15], |sum| <= 2048 */
     const __m128i even = _mm256_castsi256_si128(p), odd = _mm256_extracti128_si256(p, 1);
     _mm_storeu_si128((__m128i *)y->bsums, _mm_unpacklo_epi16(even, odd));
     _mm_storeu_si128((__m128i *)(y->bsums + 8), _mm_unpackhi_epi16(even, odd));

@@ -12,16 +12,21 @@
  * element order (low nibbles = elements 0..15 in the low 128-bit lane, high nibbles =
  * 16..31 in the high lane, which is also the order of the Q8 activation bytes), and the
  * integer dot product is formed with VPMADDUBSW (u8 x s8 -> pairs summed to s16) and
- * VPMADDWD by 1 (-> s32). VPMADDUBSW needs an unsigned first operand: for signed weight
- * codes w it is fed |w| and sign(w)*a (VPSIGNB), the usual AVX2 technique (also ggml-cpu's).
- * No 16-bit sum can saturate for the codes the formats produce (|w| <= 16, or |w| <= 127
- * with |a| <= 127: 2*127*127 < 32767). The one input outside that: an activation byte of
- * -128 against a negative Q8_0 weight, which VPSIGNB cannot negate; the Q8_0/Q8_1
- * quantizers only produce -127..127, so it never arises from qkit's own activations.
+ * VPMADDWD by 1 (-> s32). VPMADDUBSW needs an unsigned first operand: the unsigned codes of
+ * Q4_1/Q5_1 go in as they are; Q4_0's offset is taken off as sum (w-8)a = sum w a -
+ * sum 8a (two VPMADDUBSW, one subtraction); the signed codes of Q5_0, Q8_0 and IQ4_NL are
+ * fed as |w| and sign(w)*a (VPSIGNB), the usual AVX2 technique (also ggml-cpu's). No 16-bit
+ * sum can saturate for the codes the formats produce (|w| <= 31, or |w| <= 127 with
+ * |a| <= 127: 2*127*127 < 32767). The one input outside that: an activation byte of -128
+ * against a negative Q8_0 weight, which VPSIGNB cannot negate; the Q8_0/Q8_1 quantizers
+ * only produce -127..127, so it never arises from qkit's own activations.
  * The eight s32 lane sums of a block are converted to float and multiplied-added by
- * d_x*d_y into two (alternating) accumulators; the lanes are summed at the end. So the
- * result differs from the scalar kernel (which forms the exact block sum first, then adds
- * blocks in order) only in float rounding: summation order and FMA.
+ * d_x*d_y (converted per block with VCVTPH2PS straight from the block headers) into two
+ * alternating accumulators; the lanes are summed at the end. So the result differs from
+ * the scalar kernel (which forms the exact block sum first, then adds blocks in order)
+ * only in float rounding: summation order and FMA. Measured alternatives that were slower:
+ * gathering a chunk's half scales with integer loads and converting 8 at a time, and
+ * summing Q4_1/Q5_1's m_x*s_y terms in a separate loop (a serial add chain).
  *
  * Activation quantizers. They write exactly the bytes of qk_quantize_row_q8_0_ref /
  * q8_1_ref: amax by VMAXPS (equal to the scalar running maximum for non-NaN input),
@@ -58,13 +63,12 @@ QK_AVX2 static inline int hsum_epi32(__m256i v) {
     return _mm_cvtsi128_si32(s);
 }
 
-QK_AVX2 static inline float half_f32(qk_half h) { return _cvtsh_ss(h); }
-
 /* 16 packed bytes -> 32 nibbles in element order: byte j's low nibble at j, its high
- * nibble at j + 16. */
+ * nibble at j + 16. The bytes are loaded into both 128-bit lanes and the high lane is
+ * shifted right by 4 (per 32-bit word: each byte's bits 4..7 land in its own bits 0..3). */
 QK_AVX2 static inline __m256i unpack_nibbles(const uint8_t *qs) {
-    const __m128i b = _mm_loadu_si128((const __m128i *)qs);
-    const __m256i v = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
+    const __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+    const __m256i v = _mm256_srlv_epi32(b, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4));
     return _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
 }
 
@@ -92,52 +96,90 @@ QK_AVX2 static inline __m256i dot_u8(__m256i w, __m256i a) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), _mm256_set1_epi16(1));
 }
 
+/* Eight s32 partial sums of (w[j] - off)*a[j] for unsigned w (0..31), signed a: the
+ * offset is subtracted in the 16-bit pair sums (|pair| <= 2*31*128, no saturation). */
+QK_AVX2 static inline __m256i dot_u8_off(__m256i w, __m256i a, char off) {
+    const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(w, a), _mm256_maddubs_epi16(_mm256_set1_epi8(off), a));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
 QK_AVX2 static inline __m256i load32(const int8_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
+/* The float scale of a block pair, d_x * d_y broadcast to 8 lanes. Both d fields are the
+ * first half of their block; VCVTPH2PS reads them straight from memory (4 halves from the
+ * block start: the d field and three code halves, which are ignored). */
+QK_AVX2 static inline __m128 cvt_first_half(const void *block) {
+    return _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)block));
+}
+QK_AVX2 static inline __m256 block_scale(const void *xb, const void *yb) {
+    return _mm256_broadcastss_ps(_mm_mul_ss(cvt_first_half(xb), cvt_first_half(yb)));
+}
+
 /* acc += float(isum) * d, lane-wise. */
-QK_AVX2 static inline __m256 acc_block(__m256 acc, __m256i isum, float d) {
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d), acc);
+QK_AVX2 static inline __m256 acc_block(__m256 acc, __m256i isum, __m256 d) {
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), d, acc);
 }
 
 /* The block loop shared by all dot products: two accumulators, blocks alternating between
- * them. BLOCK(i) is an expression giving block i's eight s32 partial sums; SCALE(i) its
- * float scale d_x*d_y. */
-#define DOT_BLOCKS(nb, BLOCK, SCALE, result)                                      \
-    do {                                                                           \
-        __m256 acc0_ = _mm256_setzero_ps(), acc1_ = _mm256_setzero_ps();           \
-        int i_ = 0;                                                                \
-        for (; i_ + 2 <= (nb); i_ += 2) {                                          \
-            acc0_ = acc_block(acc0_, BLOCK(i_), SCALE(i_));                        \
-            acc1_ = acc_block(acc1_, BLOCK(i_ + 1), SCALE(i_ + 1));                \
-        }                                                                          \
-        if (i_ < (nb)) acc0_ = acc_block(acc0_, BLOCK(i_), SCALE(i_));             \
-        (result) = hsum_ps(_mm256_add_ps(acc0_, acc1_));                           \
+ * them. BLOCK(i) is an expression giving block i's eight s32 partial sums; x, y the block
+ * arrays (d fields first). */
+#define DOT_BLOCKS(nb, BLOCK, result)                                                   \
+    do {                                                                                 \
+        __m256 acc0_ = _mm256_setzero_ps(), acc1_ = _mm256_setzero_ps();                 \
+        int i_ = 0;                                                                      \
+        for (; i_ + 2 <= (nb); i_ += 2) {                                                \
+            acc0_ = acc_block(acc0_, BLOCK(i_), block_scale(&x[i_], &y[i_]));            \
+            acc1_ = acc_block(acc1_, BLOCK(i_ + 1), block_scale(&x[i_ + 1], &y[i_ + 1])); \
+        }                                                                                \
+        if (i_ < (nb)) acc0_ = acc_block(acc0_, BLOCK(i_), block_scale(&x[i_], &y[i_])); \
+        (result) = hsum_ps(_mm256_add_ps(acc0_, acc1_));                                 \
     } while (0)
 
-#define SCALE_XY(i) (half_f32(x[i].d) * half_f32(y[i].d))
+/* The same loop for the _1 types (Q4_1/Q5_1 against Q8_1), whose blocks start with two
+ * halves, (d_x, m_x) and (d_y, s_y): one multiply gives (d_x d_y, m_x s_y, 0, 0); lane 0
+ * scales the block, lane 1 is summed into a separate accumulator. */
+QK_AVX2 static inline __m128 cvt_first_two_halves(const void *block) {
+    int32_t v;
+    memcpy(&v, block, 4);
+    return _mm_cvtph_ps(_mm_cvtsi32_si128(v));
+}
+QK_AVX2 static inline __m256 acc_block_min(__m256 acc, __m128 *accm, __m256i isum, const void *xb, const void *yb) {
+    const __m128 dm = _mm_mul_ps(cvt_first_two_halves(xb), cvt_first_two_halves(yb));
+    *accm = _mm_add_ps(*accm, dm);
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_broadcastss_ps(dm), acc);
+}
+
+#define DOT_BLOCKS_MIN(nb, BLOCK, result)                                                 \
+    do {                                                                                 \
+        __m256 acc0_ = _mm256_setzero_ps(), acc1_ = _mm256_setzero_ps();                 \
+        __m128 accm0_ = _mm_setzero_ps(), accm1_ = _mm_setzero_ps();                     \
+        int i_ = 0;                                                                      \
+        for (; i_ + 2 <= (nb); i_ += 2) {                                                \
+            acc0_ = acc_block_min(acc0_, &accm0_, BLOCK(i_), &x[i_], &y[i_]);            \
+            acc1_ = acc_block_min(acc1_, &accm1_, BLOCK(i_ + 1), &x[i_ + 1], &y[i_ + 1]); \
+        }                                                                                \
+        if (i_ < (nb)) acc0_ = acc_block_min(acc0_, &accm0_, BLOCK(i_), &x[i_], &y[i_]); \
+        const __m128 m_ = _mm_add_ps(accm0_, accm1_);                                    \
+        (result) = hsum_ps(_mm256_add_ps(acc0_, acc1_)) + _mm_cvtss_f32(_mm_movehdup_ps(m_)); \
+    } while (0)
 
 /* ------------------------------------------------------------------ dot products -- */
 
 QK_AVX2 static void vec_dot_q4_0_q8_0_avx2(int n, float *s, const void *vx, const void *vy) {
     const block_q4_0 *x = (const block_q4_0 *)vx;
     const block_q8_0 *y = (const block_q8_0 *)vy;
-    const __m256i off = _mm256_set1_epi8(8);
-#define BLOCK(i) dot_s8(_mm256_sub_epi8(unpack_nibbles(x[i].qs), off), load32(y[i].qs))
-    DOT_BLOCKS(n / QK8_0, BLOCK, SCALE_XY, *s);
+#define BLOCK(i) dot_u8_off(unpack_nibbles(x[i].qs), load32(y[i].qs), 8)
+    DOT_BLOCKS(n / QK8_0, BLOCK, *s);
 #undef BLOCK
 }
 
-/* sum d_x*d_y*sumi + m_x*s_y: the min terms are summed separately in block order. */
+/* sum over blocks of d_x*d_y*sumi + m_x*s_y (s_y = d_y * sum of the block's q_y). */
 QK_AVX2 static void vec_dot_q4_1_q8_1_avx2(int n, float *s, const void *vx, const void *vy) {
     const block_q4_1 *x = (const block_q4_1 *)vx;
     const block_q8_1 *y = (const block_q8_1 *)vy;
-    const int nb = n / QK8_1;
-    float summs = 0.0f, sumd;
-    for (int i = 0; i < nb; i++) summs += half_f32(x[i].m) * half_f32(y[i].s);
 #define BLOCK(i) dot_u8(unpack_nibbles(x[i].qs), load32(y[i].qs))
-    DOT_BLOCKS(nb, BLOCK, SCALE_XY, sumd);
+    DOT_BLOCKS_MIN(n / QK8_1, BLOCK, *s);
 #undef BLOCK
-    *s = sumd + summs;
 }
 
 /* Q5_0 code - 16 as a signed byte: the nibble when bit 4 is set, nibble | 0xF0 (= nibble
@@ -149,30 +191,26 @@ QK_AVX2 static void vec_dot_q5_0_q8_0_avx2(int n, float *s, const void *vx, cons
 #define BLOCK(i)                                                                                \
     dot_s8(_mm256_or_si256(unpack_nibbles(x[i].qs), _mm256_andnot_si256(unpack_bits(x[i].qh), hi)), \
            load32(y[i].qs))
-    DOT_BLOCKS(n / QK8_0, BLOCK, SCALE_XY, *s);
+    DOT_BLOCKS(n / QK8_0, BLOCK, *s);
 #undef BLOCK
 }
 
 QK_AVX2 static void vec_dot_q5_1_q8_1_avx2(int n, float *s, const void *vx, const void *vy) {
     const block_q5_1 *x = (const block_q5_1 *)vx;
     const block_q8_1 *y = (const block_q8_1 *)vy;
-    const int nb = n / QK8_1;
     const __m256i b4 = _mm256_set1_epi8(0x10);
-    float summs = 0.0f, sumd;
-    for (int i = 0; i < nb; i++) summs += half_f32(x[i].m) * half_f32(y[i].s);
 #define BLOCK(i)                                                                            \
     dot_u8(_mm256_or_si256(unpack_nibbles(x[i].qs), _mm256_and_si256(unpack_bits(x[i].qh), b4)), \
            load32(y[i].qs))
-    DOT_BLOCKS(nb, BLOCK, SCALE_XY, sumd);
+    DOT_BLOCKS_MIN(n / QK8_1, BLOCK, *s);
 #undef BLOCK
-    *s = sumd + summs;
 }
 
 QK_AVX2 static void vec_dot_q8_0_q8_0_avx2(int n, float *s, const void *vx, const void *vy) {
     const block_q8_0 *x = (const block_q8_0 *)vx;
     const block_q8_0 *y = (const block_q8_0 *)vy;
 #define BLOCK(i) dot_s8(load32(x[i].qs), load32(y[i].qs))
-    DOT_BLOCKS(n / QK8_0, BLOCK, SCALE_XY, *s);
+    DOT_BLOCKS(n / QK8_0, BLOCK, *s);
 #undef BLOCK
 }
 
@@ -182,7 +220,7 @@ QK_AVX2 static void vec_dot_iq4_nl_q8_0_avx2(int n, float *s, const void *vx, co
     const block_q8_0 *y = (const block_q8_0 *)vy;
     const __m256i levels = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qk_kvalues_iq4nl));
 #define BLOCK(i) dot_s8(_mm256_shuffle_epi8(levels, unpack_nibbles(x[i].qs)), load32(y[i].qs))
-    DOT_BLOCKS(n / QK4_NL, BLOCK, SCALE_XY, *s);
+    DOT_BLOCKS(n / QK4_NL, BLOCK, *s);
 #undef BLOCK
 }
 

@@ -1,0 +1,120 @@
+/*
+ * bench_matrix.c — parsing of comma lists and the cross-product of qk-bench's parameters
+ * into test instances, in llama-bench's order (see bench_matrix.h).
+ */
+#include "bench_matrix.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int qk_int_list_push(qk_int_list *l, int v, qk_err *err) {
+    int *nv = realloc(l->v, sizeof(int) * (size_t)(l->n + 1));
+    if (!nv) return qk_errf(err, "out of memory");
+    l->v = nv;
+    l->v[l->n++] = v;
+    return 0;
+}
+
+int qk_int_list_parse(qk_int_list *l, const char *s, int min_value, qk_err *err) {
+    if (!s || !*s) return qk_errf(err, "empty value list");
+    const char *p = s;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        char tok[32];
+        if (n == 0 || n >= sizeof tok) return qk_errf(err, "bad number list '%s'", s);
+        memcpy(tok, p, n);
+        tok[n] = 0;
+        for (size_t i = 0; i < n; i++)
+            if (tok[i] < '0' || tok[i] > '9')
+                return qk_errf(err, "'%s' in '%s' is not a non-negative integer", tok, s);
+        errno = 0;
+        long v = strtol(tok, NULL, 10);
+        if (errno || v > INT_MAX) return qk_errf(err, "'%s' is too large", tok);
+        if (v < min_value) return qk_errf(err, "'%s' is below the minimum %d", tok, min_value);
+        if (qk_int_list_push(l, (int)v, err) != 0) return -1;
+        if (!comma) break;
+        p = comma + 1;
+    }
+    return 0;
+}
+
+void qk_int_list_free(qk_int_list *l) {
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static int add_test(qk_bench_test **tests, int *n, int *cap, qk_bench_test t, qk_err *err) {
+    if (*n == *cap) {
+        int nc = *cap ? *cap * 2 : 16;
+        qk_bench_test *nt = realloc(*tests, sizeof(qk_bench_test) * (size_t)nc);
+        if (!nt) return qk_errf(err, "out of memory");
+        *tests = nt;
+        *cap = nc;
+    }
+    (*tests)[(*n)++] = t;
+    return 0;
+}
+
+int qk_bench_expand(const qk_bench_params *p, qk_bench_test **tests, int *n_tests,
+                    qk_err *err) {
+    *tests = NULL;
+    *n_tests = 0;
+    int cap = 0;
+    if (p->n_models <= 0) return qk_errf(err, "no model given");
+    if (p->pg.n % 2 != 0) return qk_errf(err, "-pg takes pairs 'pp,tg'");
+    for (int mi = 0; mi < p->n_models; mi++) {
+        for (int bi = 0; bi < p->n_batch.n; bi++) {
+            for (int ti = 0; ti < p->n_threads.n; ti++) {
+                qk_bench_test base = {p->models[mi], mi, 0, 0, p->n_batch.v[bi],
+                                      p->n_threads.v[ti]};
+                for (int k = 0; k < p->n_prompt.n; k++) {
+                    if (p->n_prompt.v[k] == 0) continue;
+                    qk_bench_test t = base;
+                    t.n_prompt = p->n_prompt.v[k];
+                    if (add_test(tests, n_tests, &cap, t, err) != 0) goto fail;
+                }
+                for (int k = 0; k < p->n_gen.n; k++) {
+                    if (p->n_gen.v[k] == 0) continue;
+                    qk_bench_test t = base;
+                    t.n_gen = p->n_gen.v[k];
+                    if (add_test(tests, n_tests, &cap, t, err) != 0) goto fail;
+                }
+                for (int k = 0; k + 1 < p->pg.n; k += 2) {
+                    if (p->pg.v[k] == 0 && p->pg.v[k + 1] == 0) continue;
+                    qk_bench_test t = base;
+                    t.n_prompt = p->pg.v[k];
+                    t.n_gen = p->pg.v[k + 1];
+                    if (add_test(tests, n_tests, &cap, t, err) != 0) goto fail;
+                }
+            }
+        }
+    }
+    if (*n_tests == 0) {
+        qk_errf(err, "nothing to run: every -p and -n value is 0 and no -pg was given");
+        goto fail;
+    }
+    return 0;
+fail:
+    free(*tests);
+    *tests = NULL;
+    *n_tests = 0;
+    return -1;
+}
+
+void qk_bench_test_name(const qk_bench_test *t, char *buf, size_t cap) {
+    if (t->n_prompt > 0 && t->n_gen > 0) snprintf(buf, cap, "pp%d+tg%d", t->n_prompt, t->n_gen);
+    else if (t->n_prompt > 0) snprintf(buf, cap, "pp%d", t->n_prompt);
+    else snprintf(buf, cap, "tg%d", t->n_gen);
+}
+
+void qk_bench_result_free(qk_bench_result *r) {
+    if (!r) return;
+    free(r->samples_ns);
+    r->samples_ns = NULL;
+    r->n_samples = 0;
+}

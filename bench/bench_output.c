@@ -1,0 +1,291 @@
+/*
+ * bench_output.c — llama-bench-compatible CSV / JSON / markdown printers for qk-bench.
+ * Field list, typing and layouts: bench_output.h (source: llama-bench.cpp [U]).
+ */
+#include "bench_output.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_stats.h"
+#include "bench_sysinfo.h"
+
+const char *const qk_bench_fields[QK_BENCH_N_FIELDS] = {
+    "build_commit", "build_number", "cpu_info",     "gpu_info",      "backends",
+    "model_filename", "model_type", "model_size",   "model_n_params", "n_batch",
+    "n_ubatch",     "n_threads",    "cpu_mask",     "cpu_strict",    "poll",
+    "type_k",       "type_v",       "n_gpu_layers", "split_mode",    "main_gpu",
+    "no_kv_offload", "flash_attn",  "tensor_split", "use_mmap",      "embeddings",
+    "n_prompt",     "n_gen",        "test_time",    "avg_ns",        "stddev_ns",
+    "avg_ts",       "stddev_ts",
+};
+
+enum {
+    F_BUILD_COMMIT, F_BUILD_NUMBER, F_CPU_INFO, F_GPU_INFO, F_BACKENDS,
+    F_MODEL_FILENAME, F_MODEL_TYPE, F_MODEL_SIZE, F_MODEL_N_PARAMS, F_N_BATCH,
+    F_N_UBATCH, F_N_THREADS, F_CPU_MASK, F_CPU_STRICT, F_POLL,
+    F_TYPE_K, F_TYPE_V, F_N_GPU_LAYERS, F_SPLIT_MODE, F_MAIN_GPU,
+    F_NO_KV_OFFLOAD, F_FLASH_ATTN, F_TENSOR_SPLIT, F_USE_MMAP, F_EMBEDDINGS,
+    F_N_PROMPT, F_N_GEN, F_TEST_TIME, F_AVG_NS, F_STDDEV_NS,
+    F_AVG_TS, F_STDDEV_TS,
+};
+
+int qk_bench_format_parse(const char *s, qk_bench_format *f) {
+    if (!strcmp(s, "csv")) *f = QK_BENCH_FMT_CSV;
+    else if (!strcmp(s, "json")) *f = QK_BENCH_FMT_JSON;
+    else if (!strcmp(s, "md")) *f = QK_BENCH_FMT_MD;
+    else if (!strcmp(s, "none")) *f = QK_BENCH_FMT_NONE;
+    else return -1;
+    return 0;
+}
+
+qk_bench_format qk_bench_format_from_path(const char *path) {
+    const char *dot = strrchr(path, '.');
+    const char *slash = strrchr(path, '/');
+    if (!dot || (slash && dot < slash)) return QK_BENCH_FMT_NONE;
+    qk_bench_format f;
+    if (qk_bench_format_parse(dot + 1, &f) != 0) return QK_BENCH_FMT_NONE;
+    return f;
+}
+
+qk_bench_field_type qk_bench_field_type_of(int field) {
+    switch (field) {
+    case F_BUILD_NUMBER: case F_MODEL_SIZE: case F_MODEL_N_PARAMS: case F_N_BATCH:
+    case F_N_UBATCH: case F_N_THREADS: case F_POLL: case F_N_GPU_LAYERS: case F_MAIN_GPU:
+    case F_N_PROMPT: case F_N_GEN: case F_AVG_NS: case F_STDDEV_NS:
+        return QK_BENCH_INT;
+    case F_CPU_STRICT: case F_NO_KV_OFFLOAD: case F_FLASH_ATTN: case F_USE_MMAP:
+    case F_EMBEDDINGS:
+        return QK_BENCH_BOOL;
+    case F_AVG_TS: case F_STDDEV_TS:
+        return QK_BENCH_FLOAT;
+    default:
+        return QK_BENCH_STRING;
+    }
+}
+
+static int n_tokens(const qk_bench_result *r) { return r->test.n_prompt + r->test.n_gen; }
+
+void qk_bench_field_value(qk_sb *out, const qk_bench_result *r, const qk_bench_env *e,
+                          int field) {
+    qk_bench_summary s = qk_bench_summarize(r->samples_ns, r->n_samples, n_tokens(r));
+    char tbuf[32];
+    switch (field) {
+    case F_BUILD_COMMIT: qk_sb_puts(out, e->build_commit ? e->build_commit : "unknown"); break;
+    case F_BUILD_NUMBER: qk_sb_printf(out, "%d", e->build_number); break;
+    case F_CPU_INFO: qk_sb_puts(out, e->cpu_info ? e->cpu_info : ""); break;
+    case F_GPU_INFO: break; /* "" — no GPU backend */
+    case F_BACKENDS: qk_sb_puts(out, "CPU"); break;
+    case F_MODEL_FILENAME: qk_sb_puts(out, r->test.model); break;
+    case F_MODEL_TYPE: qk_sb_puts(out, r->model_type); break;
+    case F_MODEL_SIZE: qk_sb_printf(out, "%" PRIu64, r->model_size); break;
+    case F_MODEL_N_PARAMS: qk_sb_printf(out, "%" PRIu64, r->model_n_params); break;
+    case F_N_BATCH: qk_sb_printf(out, "%d", r->test.n_batch); break;
+    case F_N_UBATCH: qk_sb_printf(out, "%d", r->n_ubatch); break;
+    case F_N_THREADS: qk_sb_printf(out, "%d", r->test.n_threads); break;
+    case F_CPU_MASK: qk_sb_puts(out, "0x0"); break;
+    case F_CPU_STRICT: qk_sb_puts(out, "0"); break;
+    case F_POLL: qk_sb_puts(out, "50"); break;
+    case F_TYPE_K: case F_TYPE_V: qk_sb_puts(out, "f16"); break; /* KV cache is F16 */
+    case F_N_GPU_LAYERS: qk_sb_puts(out, "99"); break;           /* llama-bench default */
+    case F_SPLIT_MODE: qk_sb_puts(out, "layer"); break;
+    case F_MAIN_GPU: qk_sb_puts(out, "0"); break;
+    case F_NO_KV_OFFLOAD: qk_sb_puts(out, "0"); break;
+    case F_FLASH_ATTN: qk_sb_puts(out, "0"); break;
+    case F_TENSOR_SPLIT: qk_sb_puts(out, "0.00"); break;
+    case F_USE_MMAP: qk_sb_puts(out, "1"); break; /* models are mmap'ed */
+    case F_EMBEDDINGS: qk_sb_puts(out, "0"); break;
+    case F_N_PROMPT: qk_sb_printf(out, "%d", r->test.n_prompt); break;
+    case F_N_GEN: qk_sb_printf(out, "%d", r->test.n_gen); break;
+    case F_TEST_TIME:
+        qk_bench_rfc3339(r->test_time, tbuf, sizeof tbuf);
+        qk_sb_puts(out, tbuf);
+        break;
+    case F_AVG_NS: qk_sb_printf(out, "%" PRIu64, s.avg_ns); break;
+    case F_STDDEV_NS: qk_sb_printf(out, "%" PRIu64, s.stddev_ns); break;
+    case F_AVG_TS: qk_sb_printf(out, "%f", s.avg_ts); break;
+    case F_STDDEV_TS: qk_sb_printf(out, "%f", s.stddev_ts); break;
+    default: break;
+    }
+}
+
+void qk_bench_csv_quote(qk_sb *out, const char *s) {
+    qk_sb_append(out, "\"", 1);
+    for (const char *p = s; *p; p++) {
+        if (*p == '"') qk_sb_append(out, "\"", 1);
+        qk_sb_append(out, p, 1);
+    }
+    qk_sb_append(out, "\"", 1);
+}
+
+/* ---- CSV ------------------------------------------------------------------------------ */
+
+static void csv_header(qk_sb *out) {
+    for (int i = 0; i < QK_BENCH_N_FIELDS; i++) {
+        if (i) qk_sb_append(out, ",", 1);
+        qk_sb_puts(out, qk_bench_fields[i]);
+    }
+    qk_sb_append(out, "\n", 1);
+}
+
+static void csv_test(qk_sb *out, const qk_bench_env *e, const qk_bench_result *r) {
+    qk_sb v = {0};
+    for (int i = 0; i < QK_BENCH_N_FIELDS; i++) {
+        v.len = 0;
+        qk_sb_append(&v, "", 0);
+        qk_bench_field_value(&v, r, e, i);
+        if (i) qk_sb_append(out, ",", 1);
+        qk_bench_csv_quote(out, qk_sb_str(&v));
+    }
+    qk_sb_append(out, "\n", 1);
+    if (!qk_sb_ok(&v)) out->oom = true;
+    qk_sb_free(&v);
+}
+
+/* ---- JSON ----------------------------------------------------------------------------- */
+
+static void json_test(qk_sb *out, const qk_bench_env *e, const qk_bench_result *r, int index) {
+    cJSON *o = cJSON_CreateObject();
+    qk_sb v = {0};
+    bool ok = o != NULL;
+    for (int i = 0; ok && i < QK_BENCH_N_FIELDS; i++) {
+        v.len = 0;
+        qk_sb_append(&v, "", 0);
+        qk_bench_field_value(&v, r, e, i);
+        const char *s = qk_sb_str(&v);
+        cJSON *item = NULL;
+        switch (qk_bench_field_type_of(i)) {
+        case QK_BENCH_STRING: item = cJSON_CreateString(s); break;
+        case QK_BENCH_BOOL: item = cJSON_CreateBool(strcmp(s, "0") != 0); break;
+        default: item = cJSON_CreateNumber(strtod(s, NULL)); break;
+        }
+        ok = item && cJSON_AddItemToObject(o, qk_bench_fields[i], item);
+    }
+    cJSON *ns = ok ? cJSON_AddArrayToObject(o, "samples_ns") : NULL;
+    cJSON *ts = ok ? cJSON_AddArrayToObject(o, "samples_ts") : NULL;
+    ok = ns && ts;
+    for (int k = 0; ok && k < r->n_samples; k++) {
+        ok = cJSON_AddItemToArray(ns, cJSON_CreateNumber((double)r->samples_ns[k])) &&
+             cJSON_AddItemToArray(ts, cJSON_CreateNumber(qk_bench_ts(n_tokens(r),
+                                                                      r->samples_ns[k])));
+    }
+    char *text = ok ? cJSON_Print(o) : NULL;
+    if (!text) {
+        out->oom = true;
+    } else {
+        if (index > 0) qk_sb_puts(out, ",\n");
+        qk_sb_puts(out, text);
+    }
+    free(text);
+    cJSON_Delete(o);
+    if (!qk_sb_ok(&v)) out->oom = true;
+    qk_sb_free(&v);
+}
+
+/* ---- markdown ------------------------------------------------------------------------- */
+
+/* Columns and widths of llama-bench's markdown printer: a negative width means
+ * left-aligned. */
+typedef struct md_col { const char *name; int width; } md_col;
+
+static int md_columns(const qk_bench_env *e, md_col cols[8]) {
+    int n = 0;
+    cols[n++] = (md_col){"model", -30};
+    cols[n++] = (md_col){"size", 10};
+    cols[n++] = (md_col){"params", 10};
+    cols[n++] = (md_col){"backend", -10};
+    cols[n++] = (md_col){"threads", 7};
+    if (e->md_show_n_batch) cols[n++] = (md_col){"n_batch", 7};
+    cols[n++] = (md_col){"test", 13};
+    cols[n++] = (md_col){"t/s", 20};
+    return n;
+}
+
+static void md_header(qk_sb *out, const qk_bench_env *e) {
+    md_col c[8];
+    int n = md_columns(e, c);
+    qk_sb_puts(out, "|");
+    for (int i = 0; i < n; i++) qk_sb_printf(out, " %*s |", c[i].width, c[i].name);
+    qk_sb_puts(out, "\n|");
+    for (int i = 0; i < n; i++) {
+        int w = abs(c[i].width);
+        qk_sb_puts(out, " ");
+        for (int k = 0; k < w - 1; k++) qk_sb_append(out, "-", 1);
+        qk_sb_puts(out, c[i].width > 0 ? ":" : "-");
+        qk_sb_puts(out, " |");
+    }
+    qk_sb_puts(out, "\n");
+}
+
+static void md_test(qk_sb *out, const qk_bench_env *e, const qk_bench_result *r) {
+    md_col c[8];
+    int n = md_columns(e, c);
+    qk_bench_summary s = qk_bench_summarize(r->samples_ns, r->n_samples, n_tokens(r));
+    qk_sb_puts(out, "|");
+    for (int i = 0; i < n; i++) {
+        char buf[256];
+        int w = c[i].width;
+        const char *name = c[i].name;
+        if (!strcmp(name, "model")) {
+            snprintf(buf, sizeof buf, "%s", r->model_type);
+        } else if (!strcmp(name, "size")) {
+            double sz = (double)r->model_size;
+            if (r->model_size < 1024ull * 1024 * 1024)
+                snprintf(buf, sizeof buf, "%.2f MiB", sz / 1024.0 / 1024.0);
+            else snprintf(buf, sizeof buf, "%.2f GiB", sz / 1024.0 / 1024.0 / 1024.0);
+        } else if (!strcmp(name, "params")) {
+            double np = (double)r->model_n_params;
+            if (r->model_n_params < 1000ull * 1000 * 1000)
+                snprintf(buf, sizeof buf, "%.2f M", np / 1e6);
+            else snprintf(buf, sizeof buf, "%.2f B", np / 1e9);
+        } else if (!strcmp(name, "backend")) {
+            snprintf(buf, sizeof buf, "CPU");
+        } else if (!strcmp(name, "threads")) {
+            snprintf(buf, sizeof buf, "%d", r->test.n_threads);
+        } else if (!strcmp(name, "n_batch")) {
+            snprintf(buf, sizeof buf, "%d", r->test.n_batch);
+        } else if (!strcmp(name, "test")) {
+            qk_bench_test_name(&r->test, buf, sizeof buf);
+        } else {
+            snprintf(buf, sizeof buf, "%.2f \xc2\xb1 %.2f", s.avg_ts, s.stddev_ts);
+            w += 1; /* '±' is two bytes in UTF-8 but one column */
+        }
+        qk_sb_printf(out, " %*s |", w, buf);
+    }
+    qk_sb_puts(out, "\n");
+}
+
+/* ---- dispatch ------------------------------------------------------------------------- */
+
+void qk_bench_print_header(qk_sb *out, qk_bench_format f, const qk_bench_env *e) {
+    switch (f) {
+    case QK_BENCH_FMT_CSV: csv_header(out); break;
+    case QK_BENCH_FMT_JSON: qk_sb_puts(out, "[\n"); break;
+    case QK_BENCH_FMT_MD: md_header(out, e); break;
+    default: break;
+    }
+}
+
+void qk_bench_print_test(qk_sb *out, qk_bench_format f, const qk_bench_env *e,
+                         const qk_bench_result *r, int index) {
+    switch (f) {
+    case QK_BENCH_FMT_CSV: csv_test(out, e, r); break;
+    case QK_BENCH_FMT_JSON: json_test(out, e, r, index); break;
+    case QK_BENCH_FMT_MD: md_test(out, e, r); break;
+    default: break;
+    }
+}
+
+void qk_bench_print_footer(qk_sb *out, qk_bench_format f, const qk_bench_env *e, int n_tests) {
+    switch (f) {
+    case QK_BENCH_FMT_JSON: qk_sb_puts(out, n_tests > 0 ? "\n]\n" : "]\n"); break;
+    case QK_BENCH_FMT_MD:
+        qk_sb_printf(out, "\nbuild: %s (%d)\n", e->build_commit ? e->build_commit : "unknown",
+                     e->build_number);
+        break;
+    default: break;
+    }
+}

@@ -1,0 +1,70 @@
+/*
+ * bench_output.h — qk-bench's printers: CSV, JSON and markdown, in llama-bench's formats
+ * (examples/llama-bench/llama-bench.cpp [U]: csv_printer, json_printer, markdown_printer;
+ * llama-cpp-reference.md §1c), so that llama.cpp's own scripts read qkit's files.
+ *
+ * CSV: a header line of the 32 field names of llama-bench [U] (qk_bench_fields, unquoted,
+ *   comma-separated), then one line per test with every value double-quoted and embedded
+ *   '"' doubled. test_time is UTC RFC 3339.
+ * JSON: an array, one object per test: the same 32 fields typed as llama-bench types them
+ *   (integers, booleans, floats as JSON numbers/booleans, the rest strings) plus
+ *   "samples_ns" (integers) and "samples_ts" (floats, ts_k = tokens·1e9/ns_k).
+ * Markdown: | model | size | params | backend | threads | [n_batch] | test | t/s |
+ *   with llama-bench's column widths, size in MiB/GiB, params in M/B, "mean ± sd",
+ *   then a blank line and "build: <commit> (<number>)".
+ *
+ * Printers append to a qk_sb so that the same text can go to stdout and to a file.
+ */
+#ifndef QK_BENCH_OUTPUT_H
+#define QK_BENCH_OUTPUT_H
+
+#include <stdbool.h>
+
+#include "bench_matrix.h"
+#include "report_io.h"
+
+typedef enum qk_bench_format {
+    QK_BENCH_FMT_NONE = 0,
+    QK_BENCH_FMT_CSV,
+    QK_BENCH_FMT_JSON,
+    QK_BENCH_FMT_MD,
+} qk_bench_format;
+
+/* "csv", "json", "md" (and "none"). Returns -1 for anything else. */
+int qk_bench_format_parse(const char *s, qk_bench_format *f);
+/* Format from a file name's extension (.csv, .json, .md); NONE when unknown. */
+qk_bench_format qk_bench_format_from_path(const char *path);
+
+/* What every record shares: build and machine facts, and markdown column choices. */
+typedef struct qk_bench_env {
+    const char *build_commit; /* qk_bench_build_commit() */
+    int build_number;         /* 0 */
+    const char *cpu_info;     /* qk_bench_cpu_info() */
+    bool md_show_n_batch;     /* markdown: n_batch column (llama-bench: several or non-default) */
+} qk_bench_env;
+
+#define QK_BENCH_N_FIELDS 32
+/* llama-bench [U]'s field names, in CSV column order. */
+extern const char *const qk_bench_fields[QK_BENCH_N_FIELDS];
+
+typedef enum qk_bench_field_type {
+    QK_BENCH_STRING, QK_BENCH_INT, QK_BENCH_BOOL, QK_BENCH_FLOAT
+} qk_bench_field_type;
+qk_bench_field_type qk_bench_field_type_of(int field);
+
+/* Append the text value of field `field` (0..31) of a result, as llama-bench writes it in
+ * CSV (bools "0"/"1", floats "%f", integers in decimal). */
+void qk_bench_field_value(qk_sb *out, const qk_bench_result *r, const qk_bench_env *e,
+                          int field);
+
+/* CSV quoting: '"' + value with every '"' doubled + '"'. */
+void qk_bench_csv_quote(qk_sb *out, const char *s);
+
+/* Streaming printer: header once, each finished test (index = 0, 1, ... in order), footer
+ * once. NONE prints nothing. */
+void qk_bench_print_header(qk_sb *out, qk_bench_format f, const qk_bench_env *e);
+void qk_bench_print_test(qk_sb *out, qk_bench_format f, const qk_bench_env *e,
+                         const qk_bench_result *r, int index);
+void qk_bench_print_footer(qk_sb *out, qk_bench_format f, const qk_bench_env *e, int n_tests);
+
+#endif

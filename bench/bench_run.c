@@ -1,0 +1,149 @@
+/*
+ * bench_run.c — one qk-bench test: fresh context, warm-up, timed repetitions of the
+ * prompt (batched) and generation (token by token) parts. Protocol: bench_run.h.
+ */
+#include "bench_run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "forward.h"
+#include "tokenizer.h"
+
+/* Seed of the token generator; any constant works (see bench_run.h). */
+#define QK_BENCH_SEED 0x5eed0f0b0b0b0b0bULL
+
+/* splitmix64 (Steele, Lea, Flood 2014, "Fast splittable pseudorandom number generators"). */
+int32_t qk_bench_next_token(uint64_t *state, int32_t n_vocab) {
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return n_vocab > 0 ? (int32_t)(z % (uint64_t)n_vocab) : 0;
+}
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* State shared by the prompt and generation parts of one test. */
+typedef struct bench_state {
+    qk_context *ctx;
+    int32_t n_vocab;
+    int32_t bos;  /* BOS id when the vocabulary adds BOS, else -1 */
+    int n_batch;
+    uint64_t rng;
+    int32_t *tok, *pos, *seq; /* n_batch each */
+    char what[96];            /* test name for error messages */
+} bench_state;
+
+/* Decode n_prompt tokens at positions 0.. in batches of n_batch. */
+static int run_prompt(bench_state *s, int n_prompt, qk_err *err) {
+    int done = 0;
+    while (done < n_prompt) {
+        int n = n_prompt - done < s->n_batch ? n_prompt - done : s->n_batch;
+        for (int i = 0; i < n; i++) {
+            int p = done + i;
+            s->tok[i] = (p == 0 && s->bos >= 0) ? s->bos : qk_bench_next_token(&s->rng, s->n_vocab);
+            s->pos[i] = p;
+            s->seq[i] = 0;
+        }
+        qk_batch b = {n, s->tok, s->pos, s->seq, NULL};
+        qk_err e;
+        if (qk_decode(s->ctx, &b, &e) != 0)
+            return qk_errf(err, "%s: prompt decode failed: %s", s->what, e.msg);
+        done += n;
+    }
+    return 0;
+}
+
+/* Decode n_gen tokens one at a time at positions n_past.., reading each token's logits. */
+static int run_gen(bench_state *s, int n_gen, int n_past, qk_err *err) {
+    int32_t token = s->bos >= 0 ? s->bos : qk_bench_next_token(&s->rng, s->n_vocab);
+    for (int i = 0; i < n_gen; i++) {
+        int32_t pos = n_past + i, seq = 0;
+        qk_batch b = {1, &token, &pos, &seq, NULL};
+        qk_err e;
+        if (qk_decode(s->ctx, &b, &e) != 0)
+            return qk_errf(err, "%s: generation decode failed: %s", s->what, e.msg);
+        int32_t n_out = 0;
+        const float *logits = qk_get_logits(s->ctx, &n_out);
+        if (!logits || n_out < 1) return qk_errf(err, "%s: no logits after decode", s->what);
+        token = qk_bench_next_token(&s->rng, s->n_vocab);
+    }
+    return 0;
+}
+
+int qk_bench_run_test(const qk_model *m, const qk_bench_test *t, int reps,
+                      qk_bench_progress_fn progress, void *user, qk_bench_result *out,
+                      qk_err *err) {
+    memset(out, 0, sizeof *out);
+    char name[64];
+    qk_bench_test_name(t, name, sizeof name);
+    if (reps < 1) return qk_errf(err, "%s: repetitions must be >= 1", name);
+    if (t->n_prompt < 0 || t->n_gen < 0 || t->n_prompt + t->n_gen <= 0)
+        return qk_errf(err, "%s: empty test", name);
+    if (t->n_batch < 1) return qk_errf(err, "%s: n_batch must be >= 1", name);
+
+    bench_state s;
+    memset(&s, 0, sizeof s);
+    snprintf(s.what, sizeof s.what, "%s (t=%d)", name, t->n_threads);
+    s.n_vocab = m->hp.n_vocab;
+    s.bos = (m->vocab && qk_vocab_add_bos(m->vocab)) ? qk_vocab_bos(m->vocab) : -1;
+    if (s.bos >= s.n_vocab) s.bos = -1;
+    s.n_batch = t->n_prompt > 0 && t->n_prompt < t->n_batch ? t->n_prompt : t->n_batch;
+    if (t->n_prompt == 0) s.n_batch = 1;
+    s.rng = QK_BENCH_SEED;
+
+    qk_context_params cp = {t->n_prompt + t->n_gen, 1, s.n_batch, t->n_threads};
+    qk_err e;
+    s.ctx = qk_context_new(m, cp, &e);
+    if (!s.ctx) return qk_errf(err, "%s: cannot create a context: %s", s.what, e.msg);
+
+    uint64_t *samples = calloc((size_t)reps, sizeof(uint64_t));
+    s.tok = malloc(sizeof(int32_t) * (size_t)s.n_batch * 3);
+    int rc = -1;
+    if (!samples || !s.tok) {
+        qk_errf(err, "%s: out of memory", s.what);
+        goto done;
+    }
+    s.pos = s.tok + s.n_batch;
+    s.seq = s.pos + s.n_batch;
+
+    time_t started = time(NULL);
+    /* warm-up: full prompt, then one generated token */
+    if (progress) progress(user, t, "warmup", 0, reps);
+    qk_kv_clear(s.ctx);
+    if (t->n_prompt > 0 && run_prompt(&s, t->n_prompt, err) != 0) goto done;
+    if (t->n_gen > 0 && run_gen(&s, 1, t->n_prompt, err) != 0) goto done;
+
+    for (int r = 0; r < reps; r++) {
+        if (progress) progress(user, t, "rep", r + 1, reps);
+        qk_kv_clear(s.ctx);
+        uint64_t t0 = now_ns();
+        if (t->n_prompt > 0 && run_prompt(&s, t->n_prompt, err) != 0) goto done;
+        if (t->n_gen > 0 && run_gen(&s, t->n_gen, t->n_prompt, err) != 0) goto done;
+        uint64_t dt = now_ns() - t0;
+        samples[r] = dt > 0 ? dt : 1;
+    }
+
+    out->test = *t;
+    qk_model_desc(m, out->model_type, sizeof out->model_type);
+    out->model_size = m->n_bytes;
+    out->model_n_params = m->n_params;
+    out->n_ubatch = 512;
+    out->test_time = started;
+    out->n_samples = reps;
+    out->samples_ns = samples;
+    samples = NULL;
+    rc = 0;
+done:
+    free(samples);
+    free(s.tok);
+    qk_context_free(s.ctx);
+    return rc;
+}

@@ -1,0 +1,47 @@
+/*
+ * bench_run.h — running one qk-bench test on a loaded model, as llama-bench does it
+ * (examples/llama-bench/llama-bench.cpp [U]: main loop, test_prompt, test_gen;
+ * llama-cpp-reference.md §1c):
+ *
+ *   - a fresh qk_context per test, n_ctx = n_prompt + n_gen, one sequence, the test's
+ *     thread count; model loading is not timed (the caller loads once per model);
+ *   - prompt part: n_prompt tokens decoded in batches of at most n_batch, positions
+ *     0..n_prompt-1, only the last token's logits computed (like llama_batch_get_one);
+ *     the first token is BOS when the vocabulary adds BOS, the others pseudo-random;
+ *   - generation part: n_gen single-token decodes, each waiting for its logits, at the
+ *     positions after the prompt part (from an empty cache for a tgN test); the first
+ *     token is BOS when the vocabulary adds BOS, the rest pseudo-random;
+ *   - warm-up (not timed): the full prompt part if n_prompt > 0, then one generation
+ *     token if n_gen > 0;
+ *   - then `reps` timed repetitions (CLOCK_MONOTONIC, ns), each starting from a cleared
+ *     KV cache and timing prompt + generation together.
+ *
+ * Pseudo-random tokens: llama-bench uses std::rand() % n_vocab without seeding. qkit uses
+ * its own fixed-seed generator (splitmix64, reseeded per test), so a test's token stream
+ * is the same on every run and does not depend on which tests ran before. The values do
+ * not matter for speed; only their determinism does.
+ */
+#ifndef QK_BENCH_RUN_H
+#define QK_BENCH_RUN_H
+
+#include "bench_matrix.h"
+#include "error.h"
+#include "model.h"
+
+/* Called on each phase of a test: phase is "warmup" or "rep"; rep is 1-based for "rep"
+ * (0 for warmup). */
+typedef void (*qk_bench_progress_fn)(void *user, const qk_bench_test *t, const char *phase,
+                                     int rep, int reps);
+
+/* Run test t on model m with `reps` >= 1 repetitions and fill *out (model facts, start
+ * time, samples). Errors: context creation (e.g. not enough memory for n_ctx) and any
+ * qk_decode failure, with the test named in the message. On error *out holds nothing to
+ * free. */
+int qk_bench_run_test(const qk_model *m, const qk_bench_test *t, int reps,
+                      qk_bench_progress_fn progress, void *user, qk_bench_result *out,
+                      qk_err *err);
+
+/* The deterministic token generator: next value of state, mapped to [0, n_vocab). */
+int32_t qk_bench_next_token(uint64_t *state, int32_t n_vocab);
+
+#endif

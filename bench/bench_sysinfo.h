@@ -1,0 +1,28 @@
+/*
+ * bench_sysinfo.h — facts about the machine and the build that qk-bench records with
+ * every result (llama-bench's build_commit, cpu_info, default thread count, test_time).
+ */
+#ifndef QK_BENCH_SYSINFO_H
+#define QK_BENCH_SYSINFO_H
+
+#include <stddef.h>
+#include <time.h>
+
+/* The build's commit: the QK_BUILD_COMMIT macro when the build defines it (e.g. from
+ * `git describe --always --dirty`), else "unknown" — what llama-bench records when it is
+ * built outside a git checkout. */
+const char *qk_bench_build_commit(void);
+
+/* CPU description: the first "model name" value of /proc/cpuinfo (what llama.cpp's CPU
+ * backend reports on Linux), "" when unavailable. Writes at most cap bytes. */
+void qk_bench_cpu_info(char *buf, size_t cap);
+
+/* llama-bench's default -t: the number of physical cores (cpu_get_num_math()), counted as
+ * distinct (physical id, core id) pairs in /proc/cpuinfo; falls back to the number of
+ * online CPUs when those fields are missing. Always >= 1. */
+int qk_bench_default_threads(void);
+
+/* UTC time in RFC 3339 form "%Y-%m-%dT%H:%M:%SZ" (llama-bench's test_time). buf >= 21. */
+void qk_bench_rfc3339(time_t t, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,269 @@
+/*
+ * qk-bench — prompt-processing (ppN) and text-generation (tgN) speed of GGUF models, with
+ * llama-bench's command line, test protocol and output formats (llama-cpp-reference.md
+ * §1c). The test matrix is bench_matrix.c, the protocol bench_run.c, the statistics
+ * bench_stats.c and the printers bench_output.c; this file is only the command line.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_matrix.h"
+#include "bench_output.h"
+#include "bench_run.h"
+#include "bench_sysinfo.h"
+#include "model.h"
+#include "report_io.h"
+
+#define MAX_OUT_FILES 8
+
+static void usage(FILE *f, int def_threads) {
+    fprintf(f,
+        "usage: qk-bench -m MODEL [-m MODEL ...] [options]\n"
+        "\n"
+        "Measures prompt processing (ppN) and text generation (tgN) speed like llama-bench.\n"
+        "Every test parameter takes comma lists or repeats; the full cross-product runs.\n"
+        "\n"
+        "options:\n"
+        "  -h, --help               show this help\n"
+        "  -r, --repetitions N      timed repetitions per test (default: 5)\n"
+        "  -o, --output FMT         csv|json|md|none printed to stdout (default: md)\n"
+        "  -oe, --output-err FMT    csv|json|md|none printed to stderr (default: none)\n"
+        "  --output-file PATH       also write the results to PATH, format from the extension\n"
+        "                           (.csv, .json, .md); written atomically; repeatable\n"
+        "  --progress               print test progress on stderr\n"
+        "\n"
+        "test parameters:\n"
+        "  -m, --model FILE         GGUF model (required)\n"
+        "  -p, --n-prompt N         prompt tokens; 0 skips (default: 512)\n"
+        "  -n, --n-gen N            generated tokens; 0 skips (default: 128)\n"
+        "  -pg PP,TG                prompt followed by generation (default: none)\n"
+        "  -b, --batch-size N       tokens per decode call in the prompt test (default: 2048)\n"
+        "  -t, --threads N          threads (default: %d, the physical cores)\n"
+        "\n"
+        "Each test gets a fresh context of n_prompt + n_gen positions, one untimed warm-up\n"
+        "(the full prompt / one generated token), then N timed repetitions from an empty\n"
+        "KV cache. t/s is the mean of the per-repetition rates, +/- their sample standard\n"
+        "deviation. Model loading is not timed. CSV columns are llama-bench's.\n",
+        def_threads);
+}
+
+static int die(const char *what, const char *todo) {
+    if (todo && *todo) fprintf(stderr, "qk-bench: error: %s — %s\n", what, todo);
+    else fprintf(stderr, "qk-bench: error: %s\n", what);
+    return 1;
+}
+
+typedef struct progress_ctx {
+    bool on;
+    int index, total;
+} progress_ctx;
+
+static void on_progress(void *user, const qk_bench_test *t, const char *phase, int rep,
+                        int reps) {
+    progress_ctx *pc = user;
+    if (!pc->on) return;
+    char name[64];
+    qk_bench_test_name(t, name, sizeof name);
+    if (!strcmp(phase, "warmup"))
+        fprintf(stderr, "qk-bench: test %d/%d: %s %s t=%d: warm-up\n", pc->index + 1, pc->total,
+                t->model, name, t->n_threads);
+    else
+        fprintf(stderr, "qk-bench: test %d/%d: %s %s t=%d: repetition %d/%d\n", pc->index + 1,
+                pc->total, t->model, name, t->n_threads, rep, reps);
+}
+
+/* Emit the new bytes of sb beyond *printed on f. */
+static void flush_new(FILE *f, const qk_sb *sb, size_t *printed) {
+    if (!f) return;
+    if (sb->len > *printed) fwrite(sb->buf + *printed, 1, sb->len - *printed, f);
+    *printed = sb->len;
+    fflush(f);
+}
+
+static int add_models(qk_bench_params *p, char *arg) {
+    /* llama-bench splits -m values on ',' too */
+    for (char *tok = strtok(arg, ","); tok; tok = strtok(NULL, ",")) {
+        const char **nm = realloc(p->models, sizeof(char *) * (size_t)(p->n_models + 1));
+        if (!nm) return -1;
+        p->models = nm;
+        p->models[p->n_models++] = tok;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    int def_threads = qk_bench_default_threads();
+    qk_bench_params p;
+    memset(&p, 0, sizeof p);
+    p.reps = 5;
+    qk_bench_format fmt_out = QK_BENCH_FMT_MD, fmt_err = QK_BENCH_FMT_NONE;
+    const char *out_files[MAX_OUT_FILES];
+    int n_out_files = 0;
+    bool progress = false;
+    qk_err err;
+    char msg[1024];
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout, def_threads);
+            return 0;
+        }
+        if (!strcmp(a, "--progress")) {
+            progress = true;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            snprintf(msg, sizeof msg, "unknown option or missing value: '%s'", a);
+            return die(msg, "see qk-bench --help");
+        }
+        char *v = argv[++i];
+        int rc = 0;
+        if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+            if (add_models(&p, v) != 0) return die("out of memory", NULL);
+        } else if (!strcmp(a, "-p") || !strcmp(a, "--n-prompt")) {
+            rc = qk_int_list_parse(&p.n_prompt, v, 0, &err);
+        } else if (!strcmp(a, "-n") || !strcmp(a, "--n-gen")) {
+            rc = qk_int_list_parse(&p.n_gen, v, 0, &err);
+        } else if (!strcmp(a, "-pg")) {
+            qk_int_list pair = {0};
+            rc = qk_int_list_parse(&pair, v, 0, &err);
+            if (rc == 0 && pair.n != 2) rc = qk_errf(&err, "-pg takes one pair 'PP,TG', got '%s'", v);
+            for (int k = 0; rc == 0 && k < 2; k++) rc = qk_int_list_push(&p.pg, pair.v[k], &err);
+            qk_int_list_free(&pair);
+        } else if (!strcmp(a, "-b") || !strcmp(a, "--batch-size")) {
+            rc = qk_int_list_parse(&p.n_batch, v, 1, &err);
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+            rc = qk_int_list_parse(&p.n_threads, v, 1, &err);
+        } else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) {
+            char *end;
+            long r = strtol(v, &end, 10);
+            if (*v == 0 || *end || r < 1 || r > 1000000)
+                rc = qk_errf(&err, "-r wants an integer >= 1, got '%s'", v);
+            else p.reps = (int)r;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            if (qk_bench_format_parse(v, &fmt_out) != 0)
+                rc = qk_errf(&err, "unknown output format '%s' (csv, json, md, none)", v);
+        } else if (!strcmp(a, "-oe") || !strcmp(a, "--output-err")) {
+            if (qk_bench_format_parse(v, &fmt_err) != 0)
+                rc = qk_errf(&err, "unknown output format '%s' (csv, json, md, none)", v);
+        } else if (!strcmp(a, "--output-file")) {
+            if (qk_bench_format_from_path(v) == QK_BENCH_FMT_NONE)
+                rc = qk_errf(&err, "cannot tell the format of '%s' (use .csv, .json or .md)", v);
+            else if (n_out_files == MAX_OUT_FILES)
+                rc = qk_errf(&err, "at most %d --output-file options", MAX_OUT_FILES);
+            else out_files[n_out_files++] = v;
+        } else {
+            snprintf(msg, sizeof msg, "unknown option '%s'", a);
+            return die(msg, "see qk-bench --help");
+        }
+        if (rc != 0) {
+            snprintf(msg, sizeof msg, "%s: %s", a, err.msg);
+            return die(msg, "see qk-bench --help");
+        }
+    }
+    if (p.n_models == 0) return die("no model given", "pass -m MODEL.gguf");
+    if (p.n_prompt.n == 0) qk_int_list_push(&p.n_prompt, 512, NULL);
+    if (p.n_gen.n == 0) qk_int_list_push(&p.n_gen, 128, NULL);
+    if (p.n_batch.n == 0) qk_int_list_push(&p.n_batch, 2048, NULL);
+    if (p.n_threads.n == 0) qk_int_list_push(&p.n_threads, def_threads, NULL);
+
+    /* fail before printing anything when a model file cannot be opened */
+    for (int i = 0; i < p.n_models; i++) {
+        FILE *f = fopen(p.models[i], "rb");
+        if (!f) {
+            snprintf(msg, sizeof msg, "cannot open model '%s': %s", p.models[i], strerror(errno));
+            return die(msg, "check the path");
+        }
+        fclose(f);
+    }
+
+    qk_bench_test *tests = NULL;
+    int n_tests = 0;
+    if (qk_bench_expand(&p, &tests, &n_tests, &err) != 0) return die(err.msg, "check -p/-n/-pg");
+
+    char cpu_info[256];
+    qk_bench_cpu_info(cpu_info, sizeof cpu_info);
+    qk_bench_env env = {qk_bench_build_commit(), 0, cpu_info,
+                        p.n_batch.n > 1 || p.n_batch.v[0] != 2048};
+
+    /* One buffer per destination: stdout, stderr, each output file. */
+    qk_sb sb_out = {0}, sb_err = {0}, sb_files[MAX_OUT_FILES];
+    qk_bench_format f_files[MAX_OUT_FILES];
+    size_t printed_out = 0, printed_err = 0;
+    for (int k = 0; k < n_out_files; k++) {
+        memset(&sb_files[k], 0, sizeof sb_files[k]);
+        f_files[k] = qk_bench_format_from_path(out_files[k]);
+        qk_bench_print_header(&sb_files[k], f_files[k], &env);
+    }
+    qk_bench_print_header(&sb_out, fmt_out, &env);
+    qk_bench_print_header(&sb_err, fmt_err, &env);
+    flush_new(stdout, &sb_out, &printed_out);
+    flush_new(stderr, &sb_err, &printed_err);
+
+    int status = 0;
+    qk_model *model = NULL;
+    int model_index = -1;
+    progress_ctx pc = {progress, 0, n_tests};
+    for (int i = 0; i < n_tests; i++) {
+        const qk_bench_test *t = &tests[i];
+        if (t->model_index != model_index) {
+            qk_model_free(model);
+            model = NULL;
+            if (progress) fprintf(stderr, "qk-bench: loading %s\n", t->model);
+            model = qk_model_load(t->model, &err);
+            if (!model) {
+                snprintf(msg, sizeof msg, "cannot load model '%s': %s", t->model, err.msg);
+                status = die(msg, "check the path and that it is a GGUF model qkit supports");
+                break;
+            }
+            model_index = t->model_index;
+        }
+        pc.index = i;
+        qk_bench_result r;
+        if (qk_bench_run_test(model, t, p.reps, on_progress, &pc, &r, &err) != 0) {
+            snprintf(msg, sizeof msg, "%s: %s", t->model, err.msg);
+            status = die(msg, "try fewer tokens (-p/-n) or threads");
+            break;
+        }
+        qk_bench_print_test(&sb_out, fmt_out, &env, &r, i);
+        qk_bench_print_test(&sb_err, fmt_err, &env, &r, i);
+        for (int k = 0; k < n_out_files; k++) qk_bench_print_test(&sb_files[k], f_files[k], &env, &r, i);
+        flush_new(stdout, &sb_out, &printed_out);
+        flush_new(stderr, &sb_err, &printed_err);
+        qk_bench_result_free(&r);
+    }
+    qk_model_free(model);
+
+    if (status == 0) {
+        qk_bench_print_footer(&sb_out, fmt_out, &env, n_tests);
+        qk_bench_print_footer(&sb_err, fmt_err, &env, n_tests);
+        flush_new(stdout, &sb_out, &printed_out);
+        flush_new(stderr, &sb_err, &printed_err);
+        for (int k = 0; k < n_out_files && status == 0; k++) {
+            qk_bench_print_footer(&sb_files[k], f_files[k], &env, n_tests);
+            if (!qk_sb_ok(&sb_files[k])) {
+                status = die("out of memory while formatting results", NULL);
+            } else if (qk_file_write_atomic(out_files[k], sb_files[k].buf, sb_files[k].len, &err) != 0) {
+                status = die(err.msg, "check that the directory exists and is writable");
+            }
+        }
+        if (status == 0 && (!qk_sb_ok(&sb_out) || !qk_sb_ok(&sb_err)))
+            status = die("out of memory while formatting results", NULL);
+    }
+    for (int k = 0; k < n_out_files; k++) qk_sb_free(&sb_files[k]);
+    qk_sb_free(&sb_out);
+    qk_sb_free(&sb_err);
+    free(tests);
+    free(p.models);
+    qk_int_list_free(&p.n_prompt);
+    qk_int_list_free(&p.n_gen);
+    qk_int_list_free(&p.pg);
+    qk_int_list_free(&p.n_batch);
+    qk_int_list_free(&p.n_threads);
+    if (fflush(stdout) != 0 && status == 0) status = die("cannot write to stdout", NULL);
+    return status;
+}

@@ -1,0 +1,55 @@
+/*
+ * report_io.h — small file helpers shared by the tool-side code (qk-bench, qk-report,
+ * qk-study, the prompt-set writer): a growable text buffer, whole-file reading, atomic
+ * file writing and `mkdir -p`.
+ *
+ * Atomic write protocol: the bytes go to "<path>.tmp.XXXXXX" in the same directory, are
+ * fsync'ed, and the temp file is renamed over <path>. A failure at any point removes the
+ * temp file and leaves any previous <path> untouched, so readers never see a half file.
+ *
+ * Like the engine, these functions never print and never exit: they return 0 / -1 (or
+ * NULL) and fill a qk_err.
+ */
+#ifndef QK_REPORT_IO_H
+#define QK_REPORT_IO_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+
+/* A growable, always NUL-terminated byte buffer. Zero-initialise ({0}) before use.
+ * Allocation failure is sticky: `oom` is set and further appends are ignored, so a
+ * caller checks once at the end (qk_sb_ok). */
+typedef struct qk_sb {
+    char *buf;  /* NULL until the first append */
+    size_t len; /* bytes used, excluding the NUL */
+    size_t cap;
+    bool oom;
+} qk_sb;
+
+void qk_sb_append(qk_sb *sb, const char *s, size_t n);
+void qk_sb_puts(qk_sb *sb, const char *s);
+void qk_sb_printf(qk_sb *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void qk_sb_vprintf(qk_sb *sb, const char *fmt, va_list ap);
+/* "" when nothing was appended. */
+const char *qk_sb_str(const qk_sb *sb);
+bool qk_sb_ok(const qk_sb *sb);
+void qk_sb_free(qk_sb *sb);
+
+/* Read a whole file into a malloc'd NUL-terminated buffer (*len excludes the NUL; len
+ * may be NULL). Errors: cannot open/read (message names the path and errno text). */
+char *qk_file_read(const char *path, size_t *len, qk_err *err);
+
+/* Write `len` bytes to `path` atomically (see above). mode 0644 (before umask). */
+int qk_file_write_atomic(const char *path, const void *data, size_t len, qk_err *err);
+
+/* Create a directory and its missing parents (mode 0755). An existing directory is
+ * success; an existing non-directory is an error. */
+int qk_file_mkdir_p(const char *path, qk_err *err);
+
+/* true when `path` names an existing regular file. */
+bool qk_file_exists(const char *path);
+
+#endif

@@ -1,0 +1,231 @@
+/*
+ * report_plot.c — gnuplot scripts for tg.png and quality.png, and running gnuplot.
+ * Chart contents and the run protocol: report_plot.h.
+ */
+#include "report_plot.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "report_proc.h"
+
+#define MIB (1024.0 * 1024.0)
+
+/* A gnuplot string literal in double quotes: escape '\' and '"'. */
+static void gp_string(qk_sb *out, const char *s) {
+    qk_sb_append(out, "\"", 1);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') qk_sb_append(out, "\\", 1);
+        if (*s == '\n' || *s == '\r') continue;
+        qk_sb_append(out, s, 1);
+    }
+    qk_sb_append(out, "\"", 1);
+}
+
+static void gp_preamble(qk_sb *out, const char *name, const char *what, int w, int h) {
+    qk_sb_printf(out,
+        "# %s.gp — %s (written by qk-report; re-run with: gnuplot %s.gp)\n"
+        "if (!exists(\"outfile\")) outfile = \"%s.png\"\n"
+        "if (strstrt(GPVAL_TERMINALS, \"pngcairo\") > 0) {\n"
+        "    set terminal pngcairo noenhanced size %d,%d font \"sans,11\"\n"
+        "} else {\n"
+        "    set terminal png noenhanced size %d,%d\n"
+        "}\n"
+        "set output outfile\n"
+        "set encoding utf8\n",
+        name, what, name, name, w, h, w, h);
+}
+
+bool qk_report_render_tg_gp(qk_sb *out, const qk_report *r) {
+    int n = 0, tokens = 0, threads = 0;
+    for (int i = 0; i < r->n; i++)
+        if (r->rows[i].has_tg) {
+            n++;
+            tokens = r->rows[i].tg_tokens;
+            threads = r->rows[i].tg_threads;
+        }
+    if (n == 0) return false;
+    gp_preamble(out, "tg", "text generation speed per model, bar chart", 900, 540);
+    qk_sb_printf(out,
+        "set title \"Text generation speed (tg%d, %d thread%s; error bars: sample sd)\"\n"
+        "set ylabel \"tokens / s\"\n"
+        "set xlabel \"model\"\n"
+        "set yrange [0:*]\n"
+        "set offsets 0, 0, graph 0.1, 0\n"
+        "set xrange [-0.6:%d.6]\n"
+        "set style fill solid 0.7 border -1\n"
+        "set boxwidth 0.6\n"
+        "set grid ytics\n"
+        "set key off\n"
+        "# columns: index, model, t/s, sd\n"
+        "$tg << EOD\n",
+        tokens, threads, threads == 1 ? "" : "s", n - 1);
+    int k = 0;
+    for (int i = 0; i < r->n; i++) {
+        const qk_report_row *w = &r->rows[i];
+        if (!w->has_tg) continue;
+        qk_sb_printf(out, "%d ", k++);
+        gp_string(out, w->label);
+        qk_sb_printf(out, " %.6g %.6g\n", w->tg_ts, w->tg_ts_sd);
+    }
+    qk_sb_puts(out,
+        "EOD\n"
+        "plot $tg using 1:3:xtic(2) with boxes lc rgb \"#4878a8\", \\\n"
+        "     $tg using 1:3:4 with yerrorbars lc rgb \"black\" pt 0, \\\n"
+        "     $tg using 1:($3+$4):(sprintf(\"%.1f\", $3)) with labels offset 0,0.8\n");
+    return true;
+}
+
+bool qk_report_render_quality_gp(qk_sb *out, const qk_report *r) {
+    int n_kld = 0, n_ratio = 0;
+    bool all_pos = true;
+    for (int i = 0; i < r->n; i++) {
+        const qk_report_row *w = &r->rows[i];
+        if (!w->size_bytes) continue;
+        if (w->has_kld && isfinite(w->mean_kld)) {
+            n_kld++;
+            if (!(w->mean_kld > 0)) all_pos = false;
+        }
+        if ((w->has_kld && isfinite(w->ppl_ratio)) || (w->is_base && w->has_ppl)) n_ratio++;
+    }
+    if (n_kld == 0) return false;
+    gp_preamble(out, "quality", "model size vs mean KLD and vs PPL ratio", 1200, 520);
+    qk_sb_puts(out, "# columns: model, size (MiB), value, uncertainty\n$kld << EOD\n");
+    for (int i = 0; i < r->n; i++) {
+        const qk_report_row *w = &r->rows[i];
+        if (!w->size_bytes || !w->has_kld || !isfinite(w->mean_kld)) continue;
+        gp_string(out, w->label);
+        qk_sb_printf(out, " %.6g %.8g %.8g\n", (double)w->size_bytes / MIB, w->mean_kld,
+                     w->mean_kld_unc);
+    }
+    qk_sb_puts(out, "EOD\n$ratio << EOD\n");
+    for (int i = 0; i < r->n; i++) {
+        const qk_report_row *w = &r->rows[i];
+        if (!w->size_bytes) continue;
+        if (w->has_kld && isfinite(w->ppl_ratio)) {
+            gp_string(out, w->label);
+            qk_sb_printf(out, " %.6g %.8g %.8g\n", (double)w->size_bytes / MIB,
+                         (w->ppl_ratio - 1.0) * 100.0, w->ppl_ratio_unc * 100.0);
+        } else if (w->is_base && w->has_ppl) {
+            gp_string(out, w->label);
+            qk_sb_printf(out, " %.6g 0 0\n", (double)w->size_bytes / MIB);
+        }
+    }
+    qk_sb_puts(out, "EOD\n"
+                    "set multiplot layout 1,2 title \"Quality vs size (error bars: \xc2\xb1 uncertainty)\"\n"
+                    "set grid\n"
+                    "set key off\n"
+                    "set xlabel \"model size (MiB)\"\n"
+                    "set offsets graph 0.08, graph 0.08, graph 0.1, graph 0.1\n"
+                    "set title \"Mean KL divergence from the base\"\n"
+                    "set ylabel \"mean KLD (nats)\"\n");
+    if (all_pos) qk_sb_puts(out, "set logscale y\n");
+    qk_sb_puts(out,
+        "plot $kld using 2:3:4 with yerrorbars pt 7 ps 1.2 lc rgb \"#b03a2e\", \\\n"
+        "     $kld using 2:3:1 with labels offset 1.5,0.8 left\n"
+        "unset logscale y\n"
+        "set title \"Perplexity ratio to the base\"\n"
+        "set ylabel \"PPL ratio \xe2\x88\x92 1 (%)\"\n");
+    if (n_ratio > 0)
+        qk_sb_puts(out,
+            "plot $ratio using 2:3:4 with yerrorbars pt 7 ps 1.2 lc rgb \"#1f618d\", \\\n"
+            "     $ratio using 2:3:1 with labels offset 1.5,0.8 left\n");
+    qk_sb_puts(out, "unset multiplot\n");
+    return true;
+}
+
+/* First line of gnuplot's log that looks like an error, for the error message. */
+static void first_error_line(const char *log, char *buf, size_t cap) {
+    buf[0] = 0;
+    char *text = qk_file_read(log, NULL, NULL);
+    if (!text) return;
+    const char *p = text, *pick = NULL;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        if (!pick && n > 0 && memmem(p, n, "rror", 4)) pick = p;
+        if (!nl) break;
+        p = nl + 1;
+    }
+    if (!pick) pick = text;
+    size_t n = strcspn(pick, "\n");
+    if (n >= cap) n = cap - 1;
+    memcpy(buf, pick, n);
+    buf[n] = 0;
+    free(text);
+}
+
+/* Run gnuplot on dir/name.gp producing dir/name.png. */
+static int run_one(const char *gnuplot, const char *dir, const char *name, qk_err *err) {
+    char outvar[256], script[128], tmp[128], log[4096], final_png[4096], tmp_path[4096];
+    snprintf(tmp, sizeof tmp, "%s.png.tmp-%ld", name, (long)getpid());
+    snprintf(outvar, sizeof outvar, "outfile='%s'", tmp);
+    snprintf(script, sizeof script, "%s.gp", name);
+    snprintf(log, sizeof log, "%s/.%s.gnuplot.log", dir, name);
+    snprintf(final_png, sizeof final_png, "%s/%s.png", dir, name);
+    snprintf(tmp_path, sizeof tmp_path, "%s/%s", dir, tmp);
+    unlink(log);
+    char *argv[] = {(char *)gnuplot, "-e", outvar, script, NULL};
+    qk_err e;
+    int st = qk_proc_run(argv, dir, log, &e);
+    if (st != 0) {
+        char line[300];
+        first_error_line(log, line, sizeof line);
+        unlink(tmp_path);
+        unlink(log);
+        if (st < 0) return qk_errf(err, "gnuplot on %s/%s: %s", dir, script, e.msg);
+        return qk_errf(err, "gnuplot failed on %s/%s (exit %d): %s", dir, script, st, line);
+    }
+    unlink(log);
+    if (rename(tmp_path, final_png) != 0) {
+        int en = errno;
+        unlink(tmp_path);
+        return qk_errf(err, "gnuplot produced no %s: %s", final_png, strerror(en));
+    }
+    return 0;
+}
+
+int qk_report_write_plots(const qk_report *r, const char *dir, bool run_gnuplot,
+                          qk_plot_result *res, qk_err *err) {
+    memset(res, 0, sizeof *res);
+    const char *gp = getenv("QK_GNUPLOT");
+    if (!gp) gp = "gnuplot";
+    char gp_path[4096];
+    res->gnuplot_found = *gp && qk_proc_find_in_path(gp, gp_path, sizeof gp_path);
+
+    struct { const char *name; bool (*render)(qk_sb *, const qk_report *); bool *script, *png; }
+    charts[2] = {
+        {"tg", qk_report_render_tg_gp, &res->tg_script, &res->tg_png},
+        {"quality", qk_report_render_quality_gp, &res->quality_script, &res->quality_png},
+    };
+    for (int c = 0; c < 2; c++) {
+        qk_sb sb = {0};
+        bool have = charts[c].render(&sb, r);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s.gp", dir, charts[c].name);
+        if (have) {
+            if (!qk_sb_ok(&sb)) {
+                qk_sb_free(&sb);
+                return qk_errf(err, "out of memory");
+            }
+            if (qk_file_write_atomic(path, qk_sb_str(&sb), sb.len, err) != 0) {
+                qk_sb_free(&sb);
+                return -1;
+            }
+            *charts[c].script = true;
+            if (run_gnuplot && res->gnuplot_found) {
+                if (run_one(gp_path, dir, charts[c].name, err) != 0) {
+                    qk_sb_free(&sb);
+                    return -1;
+                }
+                *charts[c].png = true;
+            }
+        }
+        qk_sb_free(&sb);
+    }
+    return 0;
+}

@@ -1,0 +1,44 @@
+/*
+ * report_plot.h — the case study's charts as gnuplot scripts, and running gnuplot on them.
+ *
+ *   tg.gp      -> tg.png       generation t/s per model (bars, ± sample sd as error bars)
+ *   quality.gp -> quality.png  two panels: model size (MiB) vs mean KLD (log scale when
+ *                              every value is > 0), and size vs PPL ratio − 1 (%), each
+ *                              point labelled with the model and with its ± as error bar
+ *
+ * The scripts are self-contained (data in inline datablocks), stay next to the PNGs and
+ * can be re-run by hand: `gnuplot tg.gp` in that directory. Each picks the pngcairo
+ * terminal when gnuplot has it, else png (libgd) — Debian's gnuplot-nox has both — and
+ * writes to the variable `outfile` (default "<name>.png"). qk-report runs
+ * `gnuplot -e "outfile='<name>.png.tmp-PID'" <name>.gp` in the output directory and
+ * renames the result, so a PNG is either complete or absent.
+ *
+ * gnuplot is an external program: $QK_GNUPLOT names it (default "gnuplot" in $PATH);
+ * when it cannot be found the scripts are still written and no PNG is made (not an error).
+ */
+#ifndef QK_REPORT_PLOT_H
+#define QK_REPORT_PLOT_H
+
+#include <stdbool.h>
+
+#include "report_data.h"
+#include "report_io.h"
+
+/* Script texts. Each returns false (and appends nothing) when there is nothing to plot:
+ * no row with tg results / no row with quality figures. */
+bool qk_report_render_tg_gp(qk_sb *out, const qk_report *r);
+bool qk_report_render_quality_gp(qk_sb *out, const qk_report *r);
+
+typedef struct qk_plot_result {
+    bool tg_script, quality_script; /* .gp written */
+    bool tg_png, quality_png;       /* .png produced */
+    bool gnuplot_found;
+} qk_plot_result;
+
+/* Write the scripts into dir (atomically) and, when run_gnuplot and gnuplot is found, the
+ * PNGs. Errors: a write failing, or gnuplot failing on a script (the message quotes
+ * gnuplot's first error line). */
+int qk_report_write_plots(const qk_report *r, const char *dir, bool run_gnuplot,
+                          qk_plot_result *res, qk_err *err);
+
+#endif

@@ -1,0 +1,506 @@
+/*
+ * test_bench.c — qk-bench: llama-bench's CSV header byte for byte (against the golden
+ * llama-bench CSV files), CSV quoting, JSON typing, markdown layout, the statistics
+ * (mean, n−1 standard deviation), the test matrix order, and real short runs of the tool
+ * on stories260K parsed back from CSV and JSON (structure and positive rates only: no
+ * timing thresholds).
+ */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench_matrix.h"
+#include "bench_output.h"
+#include "bench_run.h"
+#include "bench_stats.h"
+#include "bench_sysinfo.h"
+#include "report_io.h"
+#include "testutil.h"
+
+#define STORIES "data/models/stories260K/stories260K.gguf"
+
+/* ---- a small RFC 4180 CSV reader for the checks --------------------------------------- */
+
+typedef struct csv_row {
+    char *f[64];
+    int n;
+    int all_quoted; /* every field was double-quoted */
+} csv_row;
+
+/* Parse one line starting at *p; advances *p past its '\n'. Returns 0 at end of input. */
+static int csv_next(const char **p, csv_row *row) {
+    const char *s = *p;
+    if (!*s) return 0;
+    row->n = 0;
+    row->all_quoted = 1;
+    for (;;) {
+        char buf[4096];
+        size_t n = 0;
+        if (*s == '"') {
+            s++;
+            for (;;) {
+                ck_assert_msg(*s, "unterminated quoted field");
+                if (*s == '"' && s[1] == '"') { buf[n++] = '"'; s += 2; continue; }
+                if (*s == '"') { s++; break; }
+                buf[n++] = *s++;
+            }
+        } else {
+            row->all_quoted = 0;
+            while (*s && *s != ',' && *s != '\n') buf[n++] = *s++;
+        }
+        buf[n] = 0;
+        ck_assert_int_lt(row->n, 64);
+        row->f[row->n++] = strdup(buf);
+        if (*s == ',') { s++; continue; }
+        if (*s == '\n') s++;
+        break;
+    }
+    *p = s;
+    return 1;
+}
+
+static void csv_free(csv_row *row) {
+    for (int i = 0; i < row->n; i++) free(row->f[i]);
+    row->n = 0;
+}
+
+static char *first_line(const char *text) {
+    size_t n = strcspn(text, "\n");
+    char *s = malloc(n + 1);
+    memcpy(s, text, n);
+    s[n] = 0;
+    return s;
+}
+
+static qk_bench_env test_env(void) {
+    qk_bench_env e = {"unknown", 0, "Test CPU", false};
+    return e;
+}
+
+/* A result with fixed samples for printer tests. */
+static qk_bench_result fake_result(const char *model, int n_prompt, int n_gen) {
+    qk_bench_result r;
+    memset(&r, 0, sizeof r);
+    r.test.model = model;
+    r.test.n_prompt = n_prompt;
+    r.test.n_gen = n_gen;
+    r.test.n_batch = 2048;
+    r.test.n_threads = 2;
+    snprintf(r.model_type, sizeof r.model_type, "qwen2 1B Q4_K - Medium");
+    r.model_size = 391839232;
+    r.model_n_params = 494032768;
+    r.n_ubatch = 512;
+    r.test_time = 1700000000; /* 2023-11-14T22:13:20Z */
+    r.n_samples = 2;
+    r.samples_ns = malloc(2 * sizeof(uint64_t));
+    r.samples_ns[0] = 1000000000ull;
+    r.samples_ns[1] = 2000000000ull;
+    return r;
+}
+
+/* ---- header ----------------------------------------------------------------------------- */
+
+START_TEST(csv_header_matches_golden) {
+    qk_bench_env e = test_env();
+    qk_sb sb = {0};
+    qk_bench_print_header(&sb, QK_BENCH_FMT_CSV, &e);
+    const char *files[] = {"golden/bench/synth-qwen2.5-0.5b.llama-bench.csv",
+                           "golden/bench/wiki-qwen2-13m.llama-bench.csv"};
+    for (int k = 0; k < 2; k++) {
+        char *gold = qk_test_read_file(qk_test_shared(files[k]), NULL);
+        ck_assert_msg(gold != NULL, "cannot read %s", files[k]);
+        char *gl = first_line(gold);
+        char *ours = first_line(qk_sb_str(&sb));
+        ck_assert_str_eq(ours, gl);
+        /* and the header line ends with a single '\n' as llama-bench writes it */
+        ck_assert_int_eq(sb.len, strlen(gl) + 1);
+        ck_assert_int_eq(sb.buf[sb.len - 1], '\n');
+        free(gl);
+        free(ours);
+        free(gold);
+    }
+    qk_sb_free(&sb);
+}
+END_TEST
+
+START_TEST(golden_rows_have_32_quoted_fields) {
+    /* our reader and field count agree with what llama-bench wrote */
+    char *gold = qk_test_read_file(qk_test_shared("golden/bench/synth-qwen2.5-0.5b.llama-bench.csv"), NULL);
+    ck_assert_ptr_nonnull(gold);
+    const char *p = gold;
+    csv_row row;
+    ck_assert(csv_next(&p, &row));
+    ck_assert_int_eq(row.n, QK_BENCH_N_FIELDS);
+    for (int i = 0; i < row.n; i++) ck_assert_str_eq(row.f[i], qk_bench_fields[i]);
+    csv_free(&row);
+    int rows = 0;
+    while (csv_next(&p, &row)) {
+        ck_assert_int_eq(row.n, QK_BENCH_N_FIELDS);
+        ck_assert(row.all_quoted);
+        csv_free(&row);
+        rows++;
+    }
+    ck_assert_int_gt(rows, 0);
+    free(gold);
+}
+END_TEST
+
+/* ---- quoting and rows ------------------------------------------------------------------- */
+
+START_TEST(csv_quoting) {
+    qk_sb sb = {0};
+    qk_bench_csv_quote(&sb, "a\"b,c");
+    ck_assert_str_eq(qk_sb_str(&sb), "\"a\"\"b,c\"");
+    sb.len = 0;
+    qk_bench_csv_quote(&sb, "");
+    ck_assert_str_eq(qk_sb_str(&sb), "\"\"");
+    qk_sb_free(&sb);
+}
+END_TEST
+
+START_TEST(csv_row_roundtrip) {
+    qk_bench_env e = test_env();
+    qk_bench_result r = fake_result("dir/we\"ird,name.gguf", 512, 0);
+    qk_sb sb = {0};
+    qk_bench_print_header(&sb, QK_BENCH_FMT_CSV, &e);
+    qk_bench_print_test(&sb, QK_BENCH_FMT_CSV, &e, &r, 0);
+    const char *p = qk_sb_str(&sb);
+    csv_row h, row;
+    ck_assert(csv_next(&p, &h));
+    ck_assert(csv_next(&p, &row));
+    ck_assert_int_eq(row.n, QK_BENCH_N_FIELDS);
+    ck_assert(row.all_quoted);
+    ck_assert_int_eq(*p, 0);
+    for (int i = 0; i < row.n; i++) {
+        const char *name = h.f[i], *v = row.f[i];
+        if (!strcmp(name, "model_filename")) ck_assert_str_eq(v, "dir/we\"ird,name.gguf");
+        if (!strcmp(name, "model_type")) ck_assert_str_eq(v, "qwen2 1B Q4_K - Medium");
+        if (!strcmp(name, "cpu_info")) ck_assert_str_eq(v, "Test CPU");
+        if (!strcmp(name, "backends")) ck_assert_str_eq(v, "CPU");
+        if (!strcmp(name, "model_size")) ck_assert_str_eq(v, "391839232");
+        if (!strcmp(name, "n_prompt")) ck_assert_str_eq(v, "512");
+        if (!strcmp(name, "n_gen")) ck_assert_str_eq(v, "0");
+        if (!strcmp(name, "test_time")) ck_assert_str_eq(v, "2023-11-14T22:13:20Z");
+        /* samples 1 s and 2 s for 512 tokens: ts 512 and 256 */
+        if (!strcmp(name, "avg_ns")) ck_assert_str_eq(v, "1500000000");
+        if (!strcmp(name, "stddev_ns")) ck_assert_str_eq(v, "707106781");
+        if (!strcmp(name, "avg_ts")) ck_assert_str_eq(v, "384.000000");
+        if (!strcmp(name, "stddev_ts")) ck_assert_str_eq(v, "181.019336");
+    }
+    csv_free(&h);
+    csv_free(&row);
+    qk_sb_free(&sb);
+    qk_bench_result_free(&r);
+}
+END_TEST
+
+START_TEST(json_typing) {
+    qk_bench_env e = test_env();
+    qk_bench_result a = fake_result("a.gguf", 0, 128), b = fake_result("b.gguf", 512, 0);
+    qk_sb sb = {0};
+    qk_bench_print_header(&sb, QK_BENCH_FMT_JSON, &e);
+    qk_bench_print_test(&sb, QK_BENCH_FMT_JSON, &e, &a, 0);
+    qk_bench_print_test(&sb, QK_BENCH_FMT_JSON, &e, &b, 1);
+    qk_bench_print_footer(&sb, QK_BENCH_FMT_JSON, &e, 2);
+    cJSON *j = cJSON_Parse(qk_sb_str(&sb));
+    ck_assert_msg(j != NULL, "not JSON: %s", qk_sb_str(&sb));
+    ck_assert(cJSON_IsArray(j));
+    ck_assert_int_eq(cJSON_GetArraySize(j), 2);
+    cJSON *o = cJSON_GetArrayItem(j, 0);
+    for (int i = 0; i < QK_BENCH_N_FIELDS; i++)
+        ck_assert_msg(cJSON_GetObjectItemCaseSensitive(o, qk_bench_fields[i]), "missing %s",
+                      qk_bench_fields[i]);
+    ck_assert(cJSON_IsString(cJSON_GetObjectItem(o, "model_filename")));
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(o, "cpu_strict")));
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(o, "use_mmap")));
+    ck_assert(cJSON_IsNumber(cJSON_GetObjectItem(o, "n_gen")));
+    ck_assert_int_eq(cJSON_GetObjectItem(o, "n_gen")->valueint, 128);
+    ck_assert_double_eq_tol(cJSON_GetObjectItem(o, "avg_ns")->valuedouble, 1.5e9, 0.5);
+    /* 128 tokens in 1 s and 2 s */
+    ck_assert_double_eq_tol(cJSON_GetObjectItem(o, "avg_ts")->valuedouble, 96.0, 1e-6);
+    cJSON *ts = cJSON_GetObjectItem(o, "samples_ts");
+    ck_assert_int_eq(cJSON_GetArraySize(ts), 2);
+    ck_assert_double_eq_tol(cJSON_GetArrayItem(ts, 0)->valuedouble, 128.0, 1e-9);
+    ck_assert_double_eq_tol(cJSON_GetArrayItem(ts, 1)->valuedouble, 64.0, 1e-9);
+    cJSON *ns = cJSON_GetObjectItem(o, "samples_ns");
+    ck_assert_double_eq(cJSON_GetArrayItem(ns, 1)->valuedouble, 2e9);
+    cJSON_Delete(j);
+    qk_sb_free(&sb);
+    qk_bench_result_free(&a);
+    qk_bench_result_free(&b);
+}
+END_TEST
+
+START_TEST(markdown_layout) {
+    qk_bench_env e = test_env();
+    qk_bench_result r = fake_result("a.gguf", 512, 0);
+    qk_sb sb = {0};
+    qk_bench_print_header(&sb, QK_BENCH_FMT_MD, &e);
+    qk_bench_print_test(&sb, QK_BENCH_FMT_MD, &e, &r, 0);
+    qk_bench_print_footer(&sb, QK_BENCH_FMT_MD, &e, 1);
+    const char *expect =
+        "| model                          |       size |     params | backend    | threads |          test |                  t/s |\n"
+        "| ------------------------------ | ---------: | ---------: | ---------- | ------: | ------------: | -------------------: |\n"
+        "| qwen2 1B Q4_K - Medium         | 373.69 MiB |   494.03 M | CPU        |       2 |         pp512 |      384.00 \xc2\xb1 181.02 |\n"
+        "\nbuild: unknown (0)\n";
+    ck_assert_str_eq(qk_sb_str(&sb), expect);
+    /* a non-default batch size adds the n_batch column */
+    e.md_show_n_batch = true;
+    sb.len = 0;
+    qk_bench_print_header(&sb, QK_BENCH_FMT_MD, &e);
+    ck_assert_ptr_nonnull(strstr(qk_sb_str(&sb), "| n_batch |"));
+    qk_sb_free(&sb);
+    qk_bench_result_free(&r);
+}
+END_TEST
+
+/* ---- statistics ------------------------------------------------------------------------- */
+
+START_TEST(mean_and_sample_sd) {
+    const double x[] = {2, 4, 4, 4, 5, 5, 7, 9};
+    ck_assert_double_eq_tol(qk_bench_mean(x, 8), 5.0, 1e-12);
+    ck_assert_double_eq_tol(qk_bench_stdev(x, 8), sqrt(32.0 / 7.0), 1e-12); /* n−1, not n */
+    ck_assert_double_eq(qk_bench_stdev(x, 1), 0.0);
+    ck_assert_double_eq(qk_bench_mean(x, 0), 0.0);
+    const double y[] = {10, 12};
+    ck_assert_double_eq_tol(qk_bench_stdev(y, 2), sqrt(2.0), 1e-12);
+}
+END_TEST
+
+START_TEST(summary_is_mean_of_rates) {
+    /* t/s is the mean of per-repetition rates, not tokens / mean time */
+    const uint64_t ns[] = {1000000000ull, 4000000000ull};
+    qk_bench_summary s = qk_bench_summarize(ns, 2, 100);
+    ck_assert_double_eq_tol(s.avg_ts, (100.0 + 25.0) / 2, 1e-9);
+    ck_assert_double_eq_tol(s.stddev_ts, sqrt(2 * 37.5 * 37.5), 1e-9);
+    ck_assert_uint_eq(s.avg_ns, 2500000000ull);
+    ck_assert_uint_eq(s.stddev_ns, 2121320344ull); /* 1.5e9 * sqrt(2), rounded */
+    qk_bench_summary one = qk_bench_summarize(ns, 1, 100);
+    ck_assert_uint_eq(one.stddev_ns, 0);
+    ck_assert_double_eq(one.stddev_ts, 0.0);
+    ck_assert_double_eq_tol(qk_bench_ts(512, 2000000000ull), 256.0, 1e-12);
+}
+END_TEST
+
+/* ---- matrix ----------------------------------------------------------------------------- */
+
+START_TEST(matrix_order_and_lists) {
+    qk_bench_params p;
+    memset(&p, 0, sizeof p);
+    const char *models[] = {"a.gguf", "b.gguf"};
+    p.models = models;
+    p.n_models = 2;
+    qk_err err;
+    ck_assert_int_eq(qk_int_list_parse(&p.n_prompt, "512,0", 0, &err), 0);
+    ck_assert_int_eq(qk_int_list_parse(&p.n_gen, "128", 0, &err), 0);
+    ck_assert_int_eq(qk_int_list_parse(&p.n_batch, "2048", 1, &err), 0);
+    ck_assert_int_eq(qk_int_list_parse(&p.n_threads, "2,1", 1, &err), 0);
+    ck_assert_int_eq(qk_int_list_parse(&p.pg, "64,16", 0, &err), 0);
+    qk_bench_test *t;
+    int n;
+    ck_assert_int_eq(qk_bench_expand(&p, &t, &n, &err), 0);
+    /* per model: (t=2: pp512, tg128, pp64+tg16), (t=1: same) — the -p 0 is skipped */
+    ck_assert_int_eq(n, 12);
+    const char *names[] = {"pp512", "tg128", "pp64+tg16"};
+    for (int i = 0; i < n; i++) {
+        char buf[32];
+        qk_bench_test_name(&t[i], buf, sizeof buf);
+        ck_assert_str_eq(buf, names[i % 3]);
+        ck_assert_int_eq(t[i].n_threads, (i / 3) % 2 == 0 ? 2 : 1);
+        ck_assert_str_eq(t[i].model, models[i / 6]);
+    }
+    ck_assert_int_eq(t[0].n_gen, 0);
+    ck_assert_int_eq(t[1].n_prompt, 0);
+    free(t);
+    /* bad lists */
+    qk_int_list l = {0};
+    ck_assert_int_eq(qk_int_list_parse(&l, "1,,2", 0, &err), -1);
+    ck_assert_int_eq(qk_int_list_parse(&l, "x", 0, &err), -1);
+    ck_assert_int_eq(qk_int_list_parse(&l, "-1", 0, &err), -1);
+    ck_assert_int_eq(qk_int_list_parse(&l, "0", 1, &err), -1);
+    ck_assert_int_eq(qk_int_list_parse(&l, "99999999999", 0, &err), -1);
+    qk_int_list_free(&l);
+    /* nothing to run */
+    qk_int_list_free(&p.n_prompt);
+    qk_int_list_free(&p.n_gen);
+    qk_int_list_free(&p.pg);
+    qk_int_list_parse(&p.n_prompt, "0", 0, &err);
+    qk_int_list_parse(&p.n_gen, "0", 0, &err);
+    ck_assert_int_eq(qk_bench_expand(&p, &t, &n, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "nothing to run"));
+    qk_int_list_free(&p.n_prompt);
+    qk_int_list_free(&p.n_gen);
+    qk_int_list_free(&p.n_batch);
+    qk_int_list_free(&p.n_threads);
+}
+END_TEST
+
+START_TEST(sysinfo_and_tokens) {
+    char buf[32];
+    qk_bench_rfc3339(0, buf, sizeof buf);
+    ck_assert_str_eq(buf, "1970-01-01T00:00:00Z");
+    ck_assert_int_ge(qk_bench_default_threads(), 1);
+    /* the token stream is deterministic and in range */
+    uint64_t s1 = 42, s2 = 42;
+    int differ = 0;
+    int32_t prev = -1;
+    for (int i = 0; i < 1000; i++) {
+        int32_t a = qk_bench_next_token(&s1, 151936), b = qk_bench_next_token(&s2, 151936);
+        ck_assert_int_eq(a, b);
+        ck_assert(a >= 0 && a < 151936);
+        if (a != prev) differ++;
+        prev = a;
+    }
+    ck_assert_int_gt(differ, 900);
+    ck_assert_int_eq(qk_bench_format_from_path("x/y.csv"), QK_BENCH_FMT_CSV);
+    ck_assert_int_eq(qk_bench_format_from_path("y.json"), QK_BENCH_FMT_JSON);
+    ck_assert_int_eq(qk_bench_format_from_path("y.md"), QK_BENCH_FMT_MD);
+    ck_assert_int_eq(qk_bench_format_from_path("a.csv/y"), QK_BENCH_FMT_NONE);
+}
+END_TEST
+
+/* ---- the tool --------------------------------------------------------------------------- */
+
+START_TEST(real_run_csv) {
+    char cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s -m %s -p 16 -n 4 -r 2 -t 1 -o csv 2>/dev/null", qk_test_bin("qk-bench"),
+             qk_test_shared(STORIES));
+    int rc = qk_test_run(cmd, &out);
+    ck_assert_msg(rc == 0, "qk-bench failed: %s", out);
+    char *gold = qk_test_read_file(qk_test_shared("golden/bench/wiki-qwen2-13m.llama-bench.csv"), NULL);
+    char *gl = first_line(gold), *ol = first_line(out);
+    ck_assert_str_eq(ol, gl);
+    const char *p = out;
+    csv_row h, row;
+    ck_assert(csv_next(&p, &h));
+    int rows = 0;
+    while (csv_next(&p, &row)) {
+        ck_assert_int_eq(row.n, QK_BENCH_N_FIELDS);
+        ck_assert(row.all_quoted);
+        int np = -1, ng = -1;
+        double ts = -1;
+        for (int i = 0; i < row.n; i++) {
+            if (!strcmp(h.f[i], "n_prompt")) np = atoi(row.f[i]);
+            if (!strcmp(h.f[i], "n_gen")) ng = atoi(row.f[i]);
+            if (!strcmp(h.f[i], "avg_ts")) ts = atof(row.f[i]);
+            if (!strcmp(h.f[i], "n_threads")) ck_assert_str_eq(row.f[i], "1");
+            if (!strcmp(h.f[i], "backends")) ck_assert_str_eq(row.f[i], "CPU");
+            if (!strcmp(h.f[i], "model_type")) ck_assert_str_eq(row.f[i], "llama ?B all F32");
+            if (!strcmp(h.f[i], "model_size")) ck_assert_int_gt(atoll(row.f[i]), 1000000);
+            if (!strcmp(h.f[i], "test_time")) ck_assert_int_eq(strlen(row.f[i]), 20);
+        }
+        ck_assert_int_eq(np, rows == 0 ? 16 : 0);
+        ck_assert_int_eq(ng, rows == 0 ? 0 : 4);
+        ck_assert(ts > 0 && isfinite(ts));
+        csv_free(&row);
+        rows++;
+    }
+    ck_assert_int_eq(rows, 2);
+    csv_free(&h);
+    free(gl);
+    free(ol);
+    free(gold);
+    free(out);
+}
+END_TEST
+
+START_TEST(real_run_json_and_files) {
+    char dir[4096], jpath[4200], cpath[4200], cmd[16384], *out = NULL;
+    snprintf(dir, sizeof dir, "%s/bench-json", qk_test_tmpdir());
+    ck_assert_int_eq(qk_file_mkdir_p(dir, NULL), 0);
+    snprintf(jpath, sizeof jpath, "%s/r.json", dir);
+    snprintf(cpath, sizeof cpath, "%s/r.csv", dir);
+    snprintf(cmd, sizeof cmd, "%s -m %s -p 16 -n 4 -r 2 -o json --progress --output-file %s --output-file %s",
+             qk_test_bin("qk-bench"), qk_test_shared(STORIES), jpath, cpath);
+    int rc = qk_test_run(cmd, &out);
+    ck_assert_msg(rc == 0, "qk-bench failed: %s", out);
+    ck_assert_ptr_nonnull(strstr(out, "qk-bench: test 2/2"));
+    free(out);
+    char *text = qk_test_read_file(jpath, NULL);
+    ck_assert_ptr_nonnull(text);
+    cJSON *j = cJSON_Parse(text);
+    ck_assert_msg(j != NULL, "bad JSON: %s", text);
+    ck_assert_int_eq(cJSON_GetArraySize(j), 2);
+    cJSON *o;
+    cJSON_ArrayForEach(o, j) {
+        cJSON *ns = cJSON_GetObjectItem(o, "samples_ns"), *ts = cJSON_GetObjectItem(o, "samples_ts");
+        ck_assert_int_eq(cJSON_GetArraySize(ns), 2);
+        ck_assert_int_eq(cJSON_GetArraySize(ts), 2);
+        double sum = 0;
+        int ntok = cJSON_GetObjectItem(o, "n_prompt")->valueint + cJSON_GetObjectItem(o, "n_gen")->valueint;
+        for (int k = 0; k < 2; k++) {
+            double t = cJSON_GetArrayItem(ts, k)->valuedouble, n = cJSON_GetArrayItem(ns, k)->valuedouble;
+            ck_assert(n > 0 && t > 0);
+            ck_assert_double_eq_tol(t, ntok * 1e9 / n, t * 1e-9); /* ts_k = tokens·1e9/ns_k */
+            sum += t;
+        }
+        double avg = cJSON_GetObjectItem(o, "avg_ts")->valuedouble;
+        ck_assert_double_eq_tol(avg, sum / 2, avg * 1e-6); /* t/s = mean of ts_k */
+        ck_assert_str_eq(cJSON_GetObjectItem(o, "model_filename")->valuestring, qk_test_shared(STORIES));
+    }
+    cJSON_Delete(j);
+    free(text);
+    char *csv = qk_test_read_file(cpath, NULL);
+    ck_assert_ptr_nonnull(csv);
+    ck_assert(strncmp(csv, "build_commit,build_number,", 26) == 0);
+    free(csv);
+}
+END_TEST
+
+START_TEST(errors_are_one_line) {
+    char cmd[8192], *out = NULL, path[4200];
+    snprintf(path, sizeof path, "%s/never.csv", qk_test_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s -m %s/missing.gguf -o csv --output-file %s", qk_test_bin("qk-bench"),
+             qk_test_tmpdir(), path);
+    int rc = qk_test_run(cmd, &out);
+    ck_assert_int_ne(rc, 0);
+    ck_assert_ptr_nonnull(strstr(out, "qk-bench: error:"));
+    int lines = 0;
+    for (const char *c = out; *c; c++) lines += *c == '\n';
+    ck_assert_msg(lines == 1, "expected one line, got: %s", out);
+    ck_assert(access(path, F_OK) != 0);
+    free(out);
+    /* a file that is not a GGUF model */
+    char bad[4200];
+    snprintf(bad, sizeof bad, "%s/bad.gguf", qk_test_tmpdir());
+    ck_assert_int_eq(qk_file_write_atomic(bad, "GGUF-not-really", 15, NULL), 0);
+    snprintf(cmd, sizeof cmd, "%s -m %s -o none", qk_test_bin("qk-bench"), bad);
+    rc = qk_test_run(cmd, &out);
+    ck_assert_int_ne(rc, 0);
+    ck_assert_ptr_nonnull(strstr(out, "qk-bench: error: cannot load model"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s -m %s -p 8 -n 0 -o yaml", qk_test_bin("qk-bench"), qk_test_shared(STORIES));
+    rc = qk_test_run(cmd, &out);
+    ck_assert_int_ne(rc, 0);
+    ck_assert_ptr_nonnull(strstr(out, "unknown output format"));
+    free(out);
+}
+END_TEST
+
+static Suite *suite(void) {
+    Suite *s = suite_create("bench");
+    TCase *unit = tcase_create("unit");
+    tcase_add_test(unit, csv_header_matches_golden);
+    tcase_add_test(unit, golden_rows_have_32_quoted_fields);
+    tcase_add_test(unit, csv_quoting);
+    tcase_add_test(unit, csv_row_roundtrip);
+    tcase_add_test(unit, json_typing);
+    tcase_add_test(unit, markdown_layout);
+    tcase_add_test(unit, mean_and_sample_sd);
+    tcase_add_test(unit, summary_is_mean_of_rates);
+    tcase_add_test(unit, matrix_order_and_lists);
+    tcase_add_test(unit, sysinfo_and_tokens);
+    suite_add_tcase(s, unit);
+    TCase *tool = tcase_create("tool");
+    tcase_set_timeout(tool, 300);
+    tcase_add_test(tool, real_run_csv);
+    tcase_add_test(tool, real_run_json_and_files);
+    tcase_add_test(tool, errors_are_one_line);
+    suite_add_tcase(s, tool);
+    return s;
+}
+
+int main(void) { return qk_test_main(suite()); }

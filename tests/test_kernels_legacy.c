@@ -1,0 +1,467 @@
+/*
+ * test_kernels_legacy.c — the SIMD kernels of engine/quants_float_avx2.c and
+ * engine/quants_legacy_avx2.c against the scalar references of quants_float.c and
+ * quants_legacy.c.
+ *
+ * Scalar kernels are called directly; SIMD kernels through the type table (qk_type_get),
+ * which holds them when qk_cpu_has_avx2(). On a CPU without AVX2+FMA+F16C, or with
+ * QK_FORCE_SCALAR=1, the comparisons are skipped (with a note on stderr) and the test
+ * asserts that the table holds exactly the scalar kernels.
+ *
+ * What is checked, for rows of 32, 96, 224, 896, 4832, 4864 and 4960 elements (and, for
+ * F32/F16/BF16, lengths that are not multiples of the vector width: 1, 7, 8, 31, 33, 257,
+ * 895, 4867):
+ *  - vec_dot, exact data: codes and scales are chosen so that every partial sum is a
+ *    multiple of a power of two and below 2^24 of those units (the test checks that
+ *    precondition). Then every float operation of either kernel is exact, whatever its
+ *    order, and SIMD and scalar must agree bit for bit: a single wrong element or block
+ *    would show.
+ *  - vec_dot, realistic data (activation-like rows at several magnitudes, weights from
+ *    the reference quantizers, full code ranges): |simd - scalar| <= (nterms + 8) * 2^-23
+ *    * M, where M = sum of the magnitudes of everything either kernel adds (for the
+ *    quantized types sum_b |d_x d_y| sum_j |q_x q_y| + |m_x s_y|; for the float types
+ *    sum_j |x_j y_j|) and nterms the number of elements. Each kernel's float error is at
+ *    most about nterms * 2^-24 * M (recursive summation, one rounding per product), so
+ *    the difference of two is within twice that.
+ *  - vec_dot, special values: inf and NaN propagate the same way in F32/F16/BF16.
+ *  - from_float for F16, BF16, Q8_0 and Q8_1: the same bytes as the scalar conversion
+ *    (qk_quantize_row_f16/_bf16, qk_quantize_row_q8_0_ref/_q8_1_ref) on random rows, on
+ *    random bit patterns (every float class: subnormals, inf, NaN payloads), on exact
+ *    rounding ties (F16, BF16, and Q8 blocks where x*id lands on k + 0.5), and on edge
+ *    blocks (zeros, -0, inf, NaN, tiny values whose 1/d overflows, huge values).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "quants.h"
+#include "testutil.h"
+#include "types.h"
+
+/* ------------------------------------------------------------------ data -------- */
+
+static uint64_t rng_state;
+static uint64_t rng_next(void) { /* splitmix64 */
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static float rng_uniform(void) { return (float)((double)(rng_next() >> 11) / 9007199254740992.0 * 2.0 - 1.0); }
+static float rng_normal(void) { return (rng_uniform() + rng_uniform() + rng_uniform() + rng_uniform()) * 0.866f; }
+static int rng_int(int lo, int hi) { return lo + (int)(rng_next() % (uint64_t)(hi - lo + 1)); }
+
+/* Activation-like row: normal values whose scale changes every 32 elements (1e-4 .. 300),
+ * with a few outliers. */
+static void fill_row(float *x, int n) {
+    static const float scales[] = {1e-4f, 0.01f, 0.3f, 1.0f, 2.5f, 40.0f, 300.0f};
+    for (int i = 0; i < n; i++) {
+        float s = scales[(i / 32) % 7];
+        x[i] = s * rng_normal();
+        if (rng_next() % 97 == 0) x[i] *= 20.0f;
+    }
+}
+
+static int have_simd(void) {
+    static int noted;
+    int h = qk_cpu_has_avx2();
+    if (!h && !noted) {
+        fprintf(stderr, "test_kernels_legacy: no AVX2+FMA+F16C (or QK_FORCE_SCALAR set): "
+                        "SIMD comparisons skipped, checking that the table holds the scalar kernels\n");
+        noted = 1;
+    }
+    return h;
+}
+
+static const int QLEN[] = {32, 96, 224, 896, 4832, 4864, 4960};
+#define N_QLEN ((int)(sizeof QLEN / sizeof QLEN[0]))
+static const int FLEN[] = {1, 7, 8, 31, 32, 33, 257, 895, 896, 4864, 4867};
+#define N_FLEN ((int)(sizeof FLEN / sizeof FLEN[0]))
+#define MAXN 4960
+
+/* ------------------------------------------------------------------ quantized dots -- */
+
+typedef struct qdot {
+    const char *name;
+    qk_type wtype;
+    size_t wbytes;          /* bytes per weight block */
+    int has_min;            /* _1 types: d, m halves at offsets 0, 2; activations Q8_1 */
+    int max_code;           /* largest |code| the weight can hold (after offsets) */
+    qk_from_float_fn quantize;
+    qk_to_float_fn dequantize;
+    qk_vec_dot_fn scalar;
+} qdot;
+
+static const qdot QD[] = {
+    {"Q4_0", QK_TYPE_Q4_0, sizeof(block_q4_0), 0, 8, qk_quantize_row_q4_0_ref, qk_dequantize_row_q4_0, qk_vec_dot_q4_0_q8_0},
+    {"Q4_1", QK_TYPE_Q4_1, sizeof(block_q4_1), 1, 15, qk_quantize_row_q4_1_ref, qk_dequantize_row_q4_1, qk_vec_dot_q4_1_q8_1},
+    {"Q5_0", QK_TYPE_Q5_0, sizeof(block_q5_0), 0, 16, qk_quantize_row_q5_0_ref, qk_dequantize_row_q5_0, qk_vec_dot_q5_0_q8_0},
+    {"Q5_1", QK_TYPE_Q5_1, sizeof(block_q5_1), 1, 31, qk_quantize_row_q5_1_ref, qk_dequantize_row_q5_1, qk_vec_dot_q5_1_q8_1},
+    {"Q8_0", QK_TYPE_Q8_0, sizeof(block_q8_0), 0, 127, qk_quantize_row_q8_0_ref, qk_dequantize_row_q8_0, qk_vec_dot_q8_0_q8_0},
+    {"IQ4_NL", QK_TYPE_IQ4_NL, sizeof(block_iq4_nl), 0, 127, qk_quantize_row_iq4_nl_ref, qk_dequantize_row_iq4_nl, qk_vec_dot_iq4_nl_q8_0},
+};
+#define N_QD ((int)(sizeof QD / sizeof QD[0]))
+
+static void put_half(uint8_t *p, float v) {
+    qk_half h = qk_float_to_half(v);
+    memcpy(p, &h, 2);
+}
+static float get_half(const uint8_t *p) {
+    qk_half h;
+    memcpy(&h, p, 2);
+    return qk_half_to_float(h);
+}
+
+/* M of the file comment: sum_b |d_x d_y| sum_j |q_x q_y| (+ |m_x s_y|), with the weight
+ * codes recovered from the dequantized block as (w - m) / d. */
+static double dot_magnitude(const qdot *t, const uint8_t *qx, const uint8_t *qy, int n) {
+    float w[32];
+    double M = 0;
+    const size_t ybytes = t->has_min ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    for (int b = 0; b < n / 32; b++) {
+        const uint8_t *xb = qx + (size_t)b * t->wbytes, *yb = qy + (size_t)b * ybytes;
+        const int8_t *yq = (const int8_t *)(yb + (t->has_min ? 4 : 2));
+        t->dequantize(xb, w, 32);
+        const double dx = get_half(xb), dy = get_half(yb), m = t->has_min ? get_half(xb + 2) : 0.0;
+        double s = 0;
+        for (int j = 0; j < 32; j++) {
+            const double q = dx != 0 ? fabs((w[j] - m) / dx) : (t->has_min ? 31 : 127);
+            s += q * abs(yq[j]);
+        }
+        M += fabs(dx * dy) * s;
+        if (t->has_min) M += fabs(m * get_half(yb + 2));
+    }
+    return M;
+}
+
+/* Exact data: raw random code bytes; d_x, d_y in {1, 1/2}, m_x = small multiple of 1/2;
+ * activation codes |q_y| <= amax_y, s_y = d_y * sum(q_y) (exact in half). */
+static void make_exact(const qdot *t, uint8_t *qx, uint8_t *qy, int n, int amax_y) {
+    const size_t ybytes = t->has_min ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    for (int b = 0; b < n / 32; b++) {
+        uint8_t *xb = qx + (size_t)b * t->wbytes, *yb = qy + (size_t)b * ybytes;
+        for (size_t j = 0; j < t->wbytes; j++) xb[j] = (uint8_t)rng_next();
+        if (t->wtype == QK_TYPE_Q8_0) /* Q8_0 weights hold -127..127 (see quants_legacy_avx2.c) */
+            for (int j = 0; j < 32; j++) xb[2 + j] = (uint8_t)(int8_t)rng_int(-127, 127);
+        put_half(xb, (rng_next() & 1) ? 1.0f : 0.5f);
+        if (t->has_min) put_half(xb + 2, 0.5f * (float)rng_int(-6, 6));
+        const float dy = (rng_next() & 1) ? 1.0f : 0.5f;
+        int8_t *yq = (int8_t *)(yb + (t->has_min ? 4 : 2));
+        int sum = 0;
+        for (int j = 0; j < 32; j++) sum += yq[j] = (int8_t)rng_int(-amax_y, amax_y);
+        put_half(yb, dy);
+        if (t->has_min) put_half(yb + 2, dy * (float)sum);
+    }
+}
+
+static const qk_type_traits *checked_row(qk_type type) {
+    const qk_type_traits *tr = qk_type_get(type);
+    ck_assert_ptr_nonnull(tr);
+    ck_assert_ptr_nonnull(tr->vec_dot);
+    return tr;
+}
+
+START_TEST(test_qdot_exact) {
+    const qdot *t = &QD[_i];
+    const qk_type_traits *tr = checked_row(t->wtype);
+    if (!have_simd()) {
+        ck_assert_ptr_eq(tr->vec_dot, t->scalar);
+        return;
+    }
+    ck_assert_ptr_ne(tr->vec_dot, t->scalar);
+    rng_state = 1000 + (uint64_t)_i;
+    static uint8_t qx[MAXN / 32 * 36], qy[MAXN / 32 * 36];
+    /* activation range so that M stays below 2^24 units of 2^-2 at the longest row */
+    const int amax_y = t->max_code > 31 ? 3 : 15;
+    for (int li = 0; li < N_QLEN; li++) {
+        const int n = QLEN[li];
+        for (int rep = 0; rep < 4; rep++) {
+            make_exact(t, qx, qy, n, amax_y);
+            const double M = dot_magnitude(t, qx, qy, n);
+            ck_assert_msg(M * 4 < 16777216.0, "%s n=%d: test data too large for exact sums", t->name, n);
+            float ss = NAN, sv = NAN;
+            t->scalar(n, &ss, qx, qy);
+            tr->vec_dot(n, &sv, qx, qy);
+            ck_assert_msg(ss == sv, "%s n=%d rep %d: simd %.9g != scalar %.9g (exact data)", t->name, n, rep,
+                          sv, ss);
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_qdot_random) {
+    const qdot *t = &QD[_i];
+    const qk_type_traits *tr = checked_row(t->wtype);
+    if (!have_simd()) {
+        ck_assert_ptr_eq(tr->vec_dot, t->scalar);
+        return;
+    }
+    rng_state = 2000 + (uint64_t)_i;
+    static float x[MAXN], y[MAXN];
+    static uint8_t qx[MAXN / 32 * 36], qy[MAXN / 32 * 36];
+    const qk_from_float_fn act_quant = t->has_min ? qk_quantize_row_q8_1_ref : qk_quantize_row_q8_0_ref;
+    for (int li = 0; li < N_QLEN; li++) {
+        const int n = QLEN[li];
+        for (int rep = 0; rep < 3; rep++) {
+            fill_row(x, n);
+            fill_row(y, n);
+            if (rep == 2) /* weights offset from 0, so the _1 types' minimum matters */
+                for (int j = 0; j < n; j++) x[j] += 0.7f * fabsf(x[j]) + 0.01f;
+            t->quantize(x, qx, n);
+            act_quant(y, qy, n);
+            const double M = dot_magnitude(t, qx, qy, n);
+            const double tol = (n + 8) * 0x1p-23 * M;
+            float ss = NAN, sv = NAN;
+            t->scalar(n, &ss, qx, qy);
+            tr->vec_dot(n, &sv, qx, qy);
+            ck_assert_msg(fabs((double)ss - sv) <= tol, "%s n=%d rep %d: simd %.9g, scalar %.9g, tol %.3g",
+                          t->name, n, rep, sv, ss, tol);
+        }
+    }
+    /* all-zero weights and activations give exactly 0 */
+    memset(qx, 0, sizeof qx);
+    memset(qy, 0, sizeof qy);
+    float sv = NAN;
+    tr->vec_dot(896, &sv, qx, qy);
+    ck_assert(sv == 0.0f);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ float dots ----- */
+
+typedef struct fdot {
+    const char *name;
+    qk_type type;
+    size_t esize;
+    qk_from_float_fn convert; /* scalar float -> type */
+    qk_vec_dot_fn scalar;
+} fdot;
+
+static const fdot FD[] = {
+    {"F32", QK_TYPE_F32, 4, qk_copy_row_f32, qk_vec_dot_f32},
+    {"F16", QK_TYPE_F16, 2, qk_quantize_row_f16, qk_vec_dot_f16},
+    {"BF16", QK_TYPE_BF16, 2, qk_quantize_row_bf16, qk_vec_dot_bf16},
+};
+#define N_FD ((int)(sizeof FD / sizeof FD[0]))
+
+/* element j of a converted row, as float */
+static float felem(const fdot *t, const void *row, int j) {
+    if (t->esize == 4) return ((const float *)row)[j];
+    const uint16_t v = ((const uint16_t *)row)[j];
+    return t->type == QK_TYPE_F16 ? qk_half_to_float(v) : qk_bf16_to_float(v);
+}
+
+START_TEST(test_fdot) {
+    const fdot *t = &FD[_i];
+    const qk_type_traits *tr = checked_row(t->type);
+    if (!have_simd()) {
+        ck_assert_ptr_eq(tr->vec_dot, t->scalar);
+        return;
+    }
+    ck_assert_ptr_ne(tr->vec_dot, t->scalar);
+    rng_state = 3000 + (uint64_t)_i;
+    static float x[MAXN + 8], y[MAXN + 8];
+    static uint8_t cx[(MAXN + 8) * 4], cy[(MAXN + 8) * 4];
+    for (int li = 0; li < N_FLEN; li++) {
+        const int n = FLEN[li];
+        /* exact data: k/8 times k'/8 (|k| <= 32; for F16 one row sometimes k * 2^-24, a
+         * subnormal half): every product and partial sum is exact in float */
+        for (int rep = 0; rep < 3; rep++) {
+            const float sx = (rep == 2 && t->type == QK_TYPE_F16) ? 0x1p-24f : 0.125f;
+            for (int j = 0; j < n; j++) {
+                x[j] = sx * (float)rng_int(-32, 32);
+                y[j] = 0.125f * (float)rng_int(-32, 32);
+            }
+            t->convert(x, cx, n);
+            t->convert(y, cy, n);
+            float ss = NAN, sv = NAN;
+            t->scalar(n, &ss, cx, cy);
+            tr->vec_dot(n, &sv, cx, cy);
+            ck_assert_msg(ss == sv, "%s n=%d rep %d: simd %.9g != scalar %.9g (exact data)", t->name, n, rep, sv, ss);
+        }
+        /* realistic data, tolerance (n + 8) * 2^-23 * sum|x y| */
+        for (int rep = 0; rep < 3; rep++) {
+            fill_row(x, n);
+            fill_row(y, n);
+            t->convert(x, cx, n);
+            t->convert(y, cy, n);
+            double M = 0;
+            for (int j = 0; j < n; j++) M += fabs((double)felem(t, cx, j) * felem(t, cy, j));
+            const double tol = (n + 8) * 0x1p-23 * M;
+            float ss = NAN, sv = NAN;
+            t->scalar(n, &ss, cx, cy);
+            tr->vec_dot(n, &sv, cx, cy);
+            ck_assert_msg(fabs((double)ss - sv) <= tol, "%s n=%d: simd %.9g, scalar %.9g, tol %.3g", t->name, n,
+                          sv, ss, tol);
+        }
+        /* special values: an inf in x against a positive y gives +inf in both; a NaN
+         * anywhere gives NaN in both */
+        for (int j = 0; j < n; j++) {
+            x[j] = 0.5f * rng_normal();
+            y[j] = 1.0f + fabsf(rng_normal());
+        }
+        const int at = (int)(rng_next() % (uint64_t)n);
+        x[at] = INFINITY;
+        t->convert(x, cx, n);
+        t->convert(y, cy, n);
+        float ss = 0, sv = 0;
+        t->scalar(n, &ss, cx, cy);
+        tr->vec_dot(n, &sv, cx, cy);
+        ck_assert_msg(isinf(ss) && ss > 0 && isinf(sv) && sv > 0, "%s n=%d inf: simd %g, scalar %g", t->name, n, sv, ss);
+        x[at] = NAN;
+        t->convert(x, cx, n);
+        t->scalar(n, &ss, cx, cy);
+        tr->vec_dot(n, &sv, cx, cy);
+        ck_assert_msg(isnan(ss) && isnan(sv), "%s n=%d NaN: simd %g, scalar %g", t->name, n, sv, ss);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------------ from_float ----- */
+
+typedef struct conv {
+    const char *name;
+    qk_type type;
+    size_t bytes_per_32; /* output bytes per 32 input floats */
+    int blocked;         /* row length must be a multiple of 32 */
+    qk_from_float_fn scalar;
+} conv;
+
+static const conv CV[] = {
+    {"F16", QK_TYPE_F16, 64, 0, qk_quantize_row_f16},
+    {"BF16", QK_TYPE_BF16, 64, 0, qk_quantize_row_bf16},
+    {"Q8_0", QK_TYPE_Q8_0, sizeof(block_q8_0), 1, qk_quantize_row_q8_0_ref},
+    {"Q8_1", QK_TYPE_Q8_1, sizeof(block_q8_1), 1, qk_quantize_row_q8_1_ref},
+};
+#define N_CV ((int)(sizeof CV / sizeof CV[0]))
+
+static float fbits(uint32_t u) { return qk_bits_f32(u); }
+
+/* Random bit pattern biased toward interesting exponents: zeros/subnormals, the F16
+ * subnormal and overflow ranges, ordinary values, inf/NaN. */
+static float random_bits(void) {
+    static const uint32_t exps[] = {0x00, 0x01, 0x66, 0x67, 0x70, 0x71, 0x7f, 0x85, 0x8e, 0x8f, 0xfe, 0xff};
+    const uint64_t r = rng_next();
+    const uint32_t e = (r & 1) ? (uint32_t)((r >> 1) & 0xff) : exps[(r >> 1) % 12];
+    return fbits((uint32_t)((r >> 16) & 0x80000000u) | (e << 23) | (uint32_t)((r >> 20) & 0x7fffff));
+}
+
+/* A float exactly halfway between two adjacent F16 (kind 0) or BF16 (kind 1) values. */
+static float random_tie(int kind) {
+    if (kind == 0) {
+        const qk_half h = (qk_half)(rng_next() % 0x7BFF); /* h and h + 1 finite */
+        const float a = qk_half_to_float(h), b = qk_half_to_float((qk_half)(h + 1));
+        const float m = (a + b) * 0.5f; /* exact: 12 significant bits at most */
+        return (rng_next() & 1) ? -m : m;
+    }
+    const uint32_t top = (uint32_t)(rng_next() % 0x7F7F); /* top and top + 1 finite */
+    return fbits((top << 16) | 0x8000u | (uint32_t)(rng_next() & 0x80000000u)); /* halfway */
+}
+
+/* Fill a row for conversion test `mode`. */
+static void fill_conv(const conv *c, float *x, int n, int mode) {
+    switch (mode) {
+    case 0: fill_row(x, n); break;
+    case 1: for (int j = 0; j < n; j++) x[j] = random_bits(); break;
+    case 2: /* rounding ties of the target type */
+        for (int j = 0; j < n; j++) {
+            if (c->type == QK_TYPE_F16 || c->type == QK_TYPE_BF16) {
+                x[j] = random_tie(c->type == QK_TYPE_BF16);
+            } else if (j % 32 == 0) {
+                /* Q8: block max 127 * 2^e, so d = 2^e and id = 2^-e exactly: x*id = k + 0.5 */
+                const float sc = ldexpf(1.0f, rng_int(-20, 20));
+                for (int i = 0; i < 32; i++)
+                    x[j + i] = sc * (i == 5 ? ((rng_next() & 1) ? 127.0f : -127.0f)
+                                            : (float)rng_int(-126, 125) + 0.5f);
+            }
+        }
+        break;
+    default: { /* edge blocks, one kind per 32 elements */
+        for (int j = 0; j < n; j += 32) {
+            const int kind = (j / 32) % 9;
+            for (int i = 0; i < 32 && j + i < n; i++) {
+                float v = rng_normal();
+                switch (kind) {
+                case 0: v = 0.0f; break;
+                case 1: v = -0.0f; break;
+                case 2: v = (i == 7) ? INFINITY : v; break;
+                case 3: v = (i == 9) ? NAN : v; break;
+                case 4: v = (i == 0) ? fbits(0xFF800001u) : v; break; /* signalling NaN first */
+                case 5: v = v * 1e-40f; break;                       /* subnormal: 1/d overflows */
+                case 6: v = v * 1e38f; break;                        /* huge */
+                case 7: v = (i == 31) ? -INFINITY : v * 1e-3f; break;
+                default: v = v * 65519.0f; break;                    /* around the F16 limit */
+                }
+                x[j + i] = v;
+            }
+        }
+    } break;
+    }
+}
+
+START_TEST(test_from_float) {
+    const conv *c = &CV[_i];
+    const qk_type_traits *tr = qk_type_get(c->type);
+    ck_assert_ptr_nonnull(tr);
+    ck_assert_ptr_nonnull(tr->from_float);
+    ck_assert_ptr_eq(tr->quantize_ref, c->scalar); /* the file writer's path stays the reference */
+    if (!have_simd()) {
+        ck_assert_ptr_eq(tr->from_float, c->scalar);
+        return;
+    }
+    ck_assert_ptr_ne(tr->from_float, c->scalar);
+    rng_state = 4000 + (uint64_t)_i;
+    static float x[MAXN + 8];
+    static uint8_t a[(MAXN + 8) / 32 * 64 + 64], b[(MAXN + 8) / 32 * 64 + 64];
+    static const int odd[] = {1, 7, 8, 15, 16, 17, 31, 33, 895, 4867};
+    for (int mode = 0; mode < 4; mode++) {
+        for (int li = 0; li < N_QLEN + 10; li++) {
+            const int n = li < N_QLEN ? QLEN[li] : odd[li - N_QLEN];
+            if (c->blocked && n % 32) continue;
+            fill_conv(c, x, n, mode);
+            const size_t nbytes = c->blocked ? (size_t)n / 32 * c->bytes_per_32 : (size_t)n * 2;
+            memset(a, 0xAA, nbytes + 8);
+            memset(b, 0x55, nbytes + 8);
+            c->scalar(x, a, n);
+            tr->from_float(x, b, n);
+            ck_assert_msg(memcmp(a, b, nbytes) == 0, "%s n=%d mode %d: bytes differ", c->name, n, mode);
+            ck_assert_msg(b[nbytes] == 0x55, "%s n=%d: wrote past the row", c->name, n);
+        }
+    }
+}
+END_TEST
+
+/* The ties cases really are ties: the reference rounds them away from zero for Q8 and to
+ * even for F16, so the data above exercises the cases VROUNDPS alone would get wrong. */
+START_TEST(test_tie_data_is_tie) {
+    float x[32];
+    for (int i = 0; i < 32; i++) x[i] = (float)(i - 16) + 0.5f;
+    x[5] = 127.0f;
+    block_q8_0 q;
+    qk_quantize_row_q8_0_ref(x, &q, 32);
+    ck_assert_int_eq(q.qs[0], -16);  /* -15.5 -> -16 */
+    ck_assert_int_eq(q.qs[18], 3);   /* 2.5 -> 3 (ties to even would give 2) */
+    const qk_type_traits *tr = qk_type_get(QK_TYPE_Q8_0);
+    block_q8_0 r;
+    tr->from_float(x, &r, 32);
+    ck_assert_mem_eq(&q, &r, sizeof q);
+}
+END_TEST
+
+static Suite *kernels_suite(void) {
+    Suite *s = suite_create("kernels_legacy");
+    TCase *tc = tcase_create("vec_dot");
+    tcase_add_loop_test(tc, test_qdot_exact, 0, N_QD);
+    tcase_add_loop_test(tc, test_qdot_random, 0, N_QD);
+    tcase_add_loop_test(tc, test_fdot, 0, N_FD);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("from_float");
+    tcase_add_loop_test(tc, test_from_float, 0, N_CV);
+    tcase_add_test(tc, test_tie_data_is_tie);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return qk_test_main(kernels_suite()); }
