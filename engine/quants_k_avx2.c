@@ -74,12 +74,6 @@ QK_AVX2 static inline float hsum256_ps(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-QK_AVX2 static inline float hsum128_ps(__m128 s) {
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 /* fp16 -> fp32 with the F16C instruction (exact, like qk_half_to_float). */
 QK_AVX2 static inline float h2f(qk_half h) { return _cvtsh_ss(h); }
 
@@ -203,19 +197,19 @@ QK_AVX2 static inline __m128i scale_min_k4(const uint8_t *p) {
     return _mm_unpacklo_epi32(lo, hi);
 }
 
-/* Per block: the 8 scales as 16-bit lanes repeated in both halves; adds dmin * (4 partial
- * sums of m_j * (bsums[2j] + bsums[2j+1])) into *accm. hd points at the block's d, dmin. */
+/* Per block: the 8 scales as 16-bit lanes repeated in both halves; *d = d_x*d_y in every
+ * lane; adds dmin_x*d_y * (8 partial sums m_j * (bsums[2j] + bsums[2j+1])) into *accm.
+ * hd points at the block's d, followed by dmin. */
 QK_AVX2 static inline __m256i q45_K_prologue(const qk_half *hd, const uint8_t *scales, const block_q8_K *y,
-                                             __m256 *d, __m128 *accm) {
+                                             __m256 *d, __m256 *accm) {
     int32_t hpair; /* d and dmin are adjacent in both block types */
     memcpy(&hpair, hd, sizeof hpair);
     const __m128 dd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(hpair)), _mm_set1_ps(y->d)); /* [d, dmin] * d_y */
     *d = _mm256_broadcastss_ps(dd);
     const __m128i sm = scale_min_k4(scales);
-    const __m128i m16 = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm));
-    const __m256i bs = loadu256(y->bsums);
-    const __m128i bs2 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-    *accm = _mm_fmadd_ps(_mm_shuffle_ps(dd, dd, 0x55), _mm_cvtepi32_ps(_mm_madd_epi16(m16, bs2)), *accm);
+    const __m256i m2 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm)); /* m0 m0 m1 m1 .. m7 m7 */
+    const __m256i msum = _mm256_madd_epi16(m2, loadu256(y->bsums));
+    *accm = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dd)), _mm256_cvtepi32_ps(msum), *accm);
     return _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
 }
 
@@ -233,8 +227,7 @@ QK_AVX2 static inline __m256i q4_K_chunk(const uint8_t *q4, const int8_t *q8, __
 QK_AVX2 static void vec_dot_q4_K_avx2(int n, float *s, const void *vx, const void *vy) {
     const block_q4_K *x = vx;
     const block_q8_K *y = vy;
-    __m256 acc = _mm256_setzero_ps();
-    __m128 accm = _mm_setzero_ps();
+    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (int i = 0; i < n / QK_K; i++) {
         __m256 d;
         const __m256i sc = q45_K_prologue(&x[i].d, x[i].scales, &y[i], &d, &accm);
@@ -245,7 +238,7 @@ QK_AVX2 static void vec_dot_q4_K_avx2(int n, float *s, const void *vx, const voi
             _mm256_add_epi32(q4_K_chunk(q4, q8, sc, 2), q4_K_chunk(q4, q8, sc, 3)));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum), acc);
     }
-    *s = hsum256_ps(acc) - hsum128_ps(accm);
+    *s = hsum256_ps(acc) - hsum256_ps(accm);
 }
 
 /* Q5_K chunk c: the 5th bits are bits 2c (low nibbles) and 2c+1 (high) of every qh byte;
@@ -262,8 +255,7 @@ QK_AVX2 static inline __m256i q5_K_chunk(const uint8_t *q4, __m256i hc, const in
 QK_AVX2 static void vec_dot_q5_K_avx2(int n, float *s, const void *vx, const void *vy) {
     const block_q5_K *x = vx;
     const block_q8_K *y = vy;
-    __m256 acc = _mm256_setzero_ps();
-    __m128 accm = _mm_setzero_ps();
+    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (int i = 0; i < n / QK_K; i++) {
         __m256 d;
         const __m256i sc = q45_K_prologue(&x[i].d, x[i].scales, &y[i], &d, &accm);
@@ -276,7 +268,7 @@ QK_AVX2 static void vec_dot_q5_K_avx2(int n, float *s, const void *vx, const voi
                              q5_K_chunk(q4, _mm256_srli_epi16(qh, 6), q8, sc, 3)));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum), acc);
     }
-    *s = hsum256_ps(acc) - hsum128_ps(accm);
+    *s = hsum256_ps(acc) - hsum256_ps(accm);
 }
 
 /* ------------------------------------------------------------------------------------ */

@@ -212,9 +212,10 @@ START_TEST(test_exact) {
             }
             q8_K_fix_bsums(&a[b]);
         }
-        /* worst case per element: 63 * 128 (scale) * 128 = 2^20 (sparse, 8 per block, 2
-         * blocks: 2^24 only if all 16 hit maxima) or 63 * 128 * 3 * 256 * 2 = 2^23.6 (dense);
-         * the min terms are 15|63 * 2048 per sub-block. Check the bound actually holds. */
+        /* Exactness needs every partial sum to be an integer below 2^24 in units of
+         * dmin*d_y = 2^-13 (d*d_y = 2^-12 is a multiple of it): M bounds them all. Typical
+         * M is ~2^21-2^23 in these units; a trial above 2^24 is skipped (none is, at these
+         * seeds, but the bound is checked rather than assumed). */
         const double m = term_mass(t, w, a, nb * QK_K) / (0.00390625 * 0.0625 / 2);
         if (m >= 16777216.0) continue;
         float r = NAN, v = NAN;
@@ -241,7 +242,7 @@ START_TEST(test_gauss_rows) {
     for (int li = 0; li < N_LEN; li++) {
         const int n = LENGTHS[li];
         for (int trial = 0; trial < 6; trial++) {
-            const float ws = trial < 3 ? 0.02f : 1.0f;   /* weight scale: fp16 d normal / subnormal */
+            const float ws = trial < 3 ? 0.02f : 1.0f; /* 0.02: Q6_K d is fp16-subnormal */
             const float as = trial % 3 == 0 ? 50.0f : 1.0f;
             for (int e = 0; e < n; e++) {
                 xf[e] = ws * rng_gauss();
