@@ -1,7 +1,9 @@
 /*
  * quants_k_avx2.c — AVX2/FMA/F16C kernels for the types of quants_k.c: the dot products
- * of Q2_K, Q3_K, Q4_K, Q5_K and Q6_K rows with a Q8_K activation row, and the Q8_K
- * activation quantizer (the vec_dot_type conversion that runs on every matmul).
+ * of Q2_K, Q3_K, Q4_K, Q5_K and Q6_K rows with a Q8_K activation row, the Q8_K
+ * activation quantizer (the vec_dot_type conversion that runs on every matmul), and the
+ * dequantizers (to_float) of the five weight types, which the dequantize + sgemm batch
+ * path of matmul.c runs over every weight row.
  *
  * Every kernel here has a scalar reference in quants_k.c and is tested against it
  * (tests/test_kernels_k.c). Functions carry __attribute__((target(...))) so the rest of
@@ -19,6 +21,8 @@
  *   The symmetric types' code offsets (Q3_K: q-4, Q6_K: q-32) are taken out afterwards
  *   through Q8_K's bsums (sum_l (q_l-o)*q8_l = sum_l q_l*q8_l - o*bsum), which the
  *   activation row must therefore carry correctly, as Q8_K's definition requires.
+ * - The dequantizers give the same float bits as quants_k.c's for every block, including
+ *   zero, subnormal, inf and NaN d/dmin (see their section below).
  * - quantize_row_q8_K gives the same bytes as qk_quantize_row_q8_K_ref for every input,
  *   NaN and inf included: it performs the same float operations (IEEE multiply, the
  *   1.5*2^23 rounding add, no FMA) and truncates to int8 the same way.
@@ -28,6 +32,15 @@
  * unsigned codes x signed activations, then VPMADDWD against the 16-bit sub-block scales)
  * is the one ggml's x86 kernels use (ggml/src/ggml-cpu/arch/x86/quants.c).
  */
+/* The dequantizers must not fuse their multiply and subtract (see their section): keep
+ * that true even in a GNU-mode (-std=gnu11) build, where GCC would otherwise contract.
+ * The dot products' explicit _mm256_fmadd_ps are unaffected. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
@@ -407,6 +420,180 @@ QK_AVX2 static void quantize_row_q8_K_avx2(const float *x, void *vy, int64_t k) 
 }
 
 /* ------------------------------------------------------------------------------------ */
+/* Dequantizers (to_float for the dequantize + sgemm batch path of matmul.c)              */
+/*                                                                                          */
+/* Same floats as quants_k.c bit for bit: each block's codes are unpacked into a 256-byte   */
+/* buffer (unsigned codes for the types with a min, code - offset as int8 for Q3_K/Q6_K),   */
+/* the per-sub-block dl = d*sc and ml = dmin*m are formed with one float multiply each, as  */
+/* in the scalar code, and every element is dl*q - ml (or dl*(q - o)) with a separate       */
+/* multiply and subtract: no FMA here (qkit builds with -std=c11, which keeps GCC from      */
+/* contracting; the test compares bits, so a contracting build would fail it). The fp16     */
+/* d/dmin go through F16C, which is exact like qk_half_to_float; a signalling-NaN d comes   */
+/* out quiet, as the scalar d*sc makes it, and NaN payloads take the same path (the first   */
+/* operand of the subtraction wins, as in the scalar code).                                 */
+/* ------------------------------------------------------------------------------------ */
+
+/* The 8 bytes at p (unsigned / signed) as 8 floats (exact). */
+QK_AVX2 static inline __m256 u8x8_ps(const uint8_t *p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+QK_AVX2 static inline __m256 i8x8_ps(const int8_t *p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+
+/* out[0..15] = v * (float)b[i] for the 16 bytes of b (unsigned / signed). */
+QK_AVX2 static inline void scale16_u8(float v, __m128i b, float *out) {
+    const __m256 vv = _mm256_set1_ps(v);
+    _mm256_store_ps(out, _mm256_mul_ps(vv, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b))));
+    _mm256_store_ps(out + 8, _mm256_mul_ps(vv, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b, 8)))));
+}
+QK_AVX2 static inline void scale16_i8(float v, __m128i b, float *out) {
+    const __m256 vv = _mm256_set1_ps(v);
+    _mm256_store_ps(out, _mm256_mul_ps(vv, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b))));
+    _mm256_store_ps(out + 8, _mm256_mul_ps(vv, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(b, 8)))));
+}
+
+/* y[e] = dl[e/sub] * L[e] - ml[e/sub] for the 256 unsigned codes of a block (sub = 16, 32). */
+QK_AVX2 static inline void emit_affine(const uint8_t *L, const float *dl, const float *ml, int sub, float *y) {
+    for (int j = 0; j < QK_K / sub; j++) {
+        const __m256 vd = _mm256_set1_ps(dl[j]), vm = _mm256_set1_ps(ml[j]);
+        for (int l = 0; l < sub; l += 8)
+            _mm256_storeu_ps(y + sub * j + l, _mm256_sub_ps(_mm256_mul_ps(vd, u8x8_ps(L + sub * j + l)), vm));
+    }
+}
+
+/* y[e] = dl[e/16] * L[e] for the 256 signed (offset-corrected) codes of a block. */
+QK_AVX2 static inline void emit_scaled16(const int8_t *L, const float *dl, float *y) {
+    for (int j = 0; j < QK_K / 16; j++) {
+        const __m256 vd = _mm256_set1_ps(dl[j]);
+        _mm256_storeu_ps(y + 16 * j, _mm256_mul_ps(vd, i8x8_ps(L + 16 * j)));
+        _mm256_storeu_ps(y + 16 * j + 8, _mm256_mul_ps(vd, i8x8_ps(L + 16 * j + 8)));
+    }
+}
+
+QK_AVX2 static inline void store256(void *p, __m256i v) { _mm256_store_si256((__m256i *)p, v); }
+
+QK_AVX2 static void dequantize_row_q2_K_avx2(const void *vx, float *y, int64_t k) {
+    const block_q2_K *x = vx;
+    _Alignas(32) uint8_t L[QK_K];
+    _Alignas(32) float dl[16], ml[16];
+    const __m256i m3 = _mm256_set1_epi8(3);
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    for (int64_t i = 0; i < k / QK_K; i++, y += QK_K) {
+        const __m128i sc = _mm_loadu_si128((const __m128i *)x[i].scales);
+        scale16_u8(h2f(x[i].d), _mm_and_si128(sc, m4), dl);
+        scale16_u8(h2f(x[i].dmin), _mm_and_si128(_mm_srli_epi16(sc, 4), m4), ml);
+        for (int h = 0; h < 2; h++) { /* elements 128h + 32s + l: bits 2s of qs[32h + l] */
+            const __m256i q = loadu256(x[i].qs + 32 * h);
+            uint8_t *Lh = L + 128 * h;
+            store256(Lh, _mm256_and_si256(q, m3));
+            store256(Lh + 32, _mm256_and_si256(_mm256_srli_epi16(q, 2), m3));
+            store256(Lh + 64, _mm256_and_si256(_mm256_srli_epi16(q, 4), m3));
+            store256(Lh + 96, _mm256_and_si256(_mm256_srli_epi16(q, 6), m3));
+        }
+        emit_affine(L, dl, ml, 16, y);
+    }
+}
+
+QK_AVX2 static void dequantize_row_q3_K_avx2(const void *vx, float *y, int64_t k) {
+    const block_q3_K *x = vx;
+    _Alignas(32) int8_t L[QK_K];
+    _Alignas(32) float dl[16];
+    const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), four = _mm256_set1_epi8(4);
+    for (int64_t i = 0; i < k / QK_K; i++, y += QK_K) {
+        scale16_i8(h2f(x[i].d), q3_K_scales(x[i].scales), dl);
+        /* group g = 4h + s (elements 32g .. 32g+31): low bits at shift 2s of qs[32h + l], high
+         * bit = bit g of hmask[l]; code - 4 = low + 4*hbit - 4. The 16-bit shifts carry bits
+         * of the neighbouring byte into the top, which the masks drop. */
+        __m256i hm = loadu256(x[i].hmask);
+        for (int h = 0; h < 2; h++) {
+            const __m256i q = loadu256(x[i].qs + 32 * h);
+            int8_t *Lh = L + 128 * h;
+            const __m256i lo[4] = {_mm256_and_si256(q, m3), _mm256_and_si256(_mm256_srli_epi16(q, 2), m3),
+                                   _mm256_and_si256(_mm256_srli_epi16(q, 4), m3),
+                                   _mm256_and_si256(_mm256_srli_epi16(q, 6), m3)};
+            for (int s = 0; s < 4; s++) {
+                const __m256i hb = _mm256_slli_epi16(_mm256_and_si256(hm, one), 2);
+                store256(Lh + 32 * s, _mm256_sub_epi8(_mm256_or_si256(lo[s], hb), four));
+                hm = _mm256_srli_epi16(hm, 1);
+            }
+        }
+        emit_scaled16(L, dl, y);
+    }
+}
+
+/* The 8 dl = d*sc_j and ml = dmin*m_j of a Q4_K/Q5_K block (hd points at d, then dmin). */
+QK_AVX2 static inline void q45_K_dlml(const qk_half *hd, const uint8_t *scales, float *dl, float *ml) {
+    const __m128i sm = scale_min_k4(scales); /* 8 scales, then 8 mins */
+    _mm256_store_ps(dl, _mm256_mul_ps(_mm256_set1_ps(h2f(hd[0])), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(sm))));
+    _mm256_store_ps(ml, _mm256_mul_ps(_mm256_set1_ps(h2f(hd[1])),
+                                      _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(sm, 8)))));
+}
+
+QK_AVX2 static void dequantize_row_q4_K_avx2(const void *vx, float *y, int64_t k) {
+    const block_q4_K *x = vx;
+    _Alignas(32) uint8_t L[QK_K];
+    _Alignas(32) float dl[8], ml[8];
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int64_t i = 0; i < k / QK_K; i++, y += QK_K) {
+        q45_K_dlml(&x[i].d, x[i].scales, dl, ml);
+        for (int c = 0; c < 4; c++) { /* elements 64c + l: low nibble; 64c + 32 + l: high */
+            const __m256i q = loadu256(x[i].qs + 32 * c);
+            store256(L + 64 * c, _mm256_and_si256(q, m4));
+            store256(L + 64 * c + 32, _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
+        }
+        emit_affine(L, dl, ml, 32, y);
+    }
+}
+
+QK_AVX2 static void dequantize_row_q5_K_avx2(const void *vx, float *y, int64_t k) {
+    const block_q5_K *x = vx;
+    _Alignas(32) uint8_t L[QK_K];
+    _Alignas(32) float dl[8], ml[8];
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m16 = _mm256_set1_epi8(0x10);
+    for (int64_t i = 0; i < k / QK_K; i++, y += QK_K) {
+        q45_K_dlml(&x[i].d, x[i].scales, dl, ml);
+        /* 5th bit of element 32g + l = bit g of qh[l]; hc = qh >> 2c has bits 2c, 2c+1 at
+         * bits 0, 1 of each byte (higher bits of the byte and carries from the next byte
+         * are masked off) */
+        __m256i hc = loadu256(x[i].qh);
+        for (int c = 0; c < 4; c++) {
+            const __m256i q = loadu256(x[i].qs + 32 * c);
+            store256(L + 64 * c,
+                     _mm256_or_si256(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_slli_epi16(hc, 4), m16)));
+            store256(L + 64 * c + 32, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
+                                                      _mm256_and_si256(_mm256_slli_epi16(hc, 3), m16)));
+            hc = _mm256_srli_epi16(hc, 2);
+        }
+        emit_affine(L, dl, ml, 32, y);
+    }
+}
+
+QK_AVX2 static void dequantize_row_q6_K_avx2(const void *vx, float *y, int64_t k) {
+    const block_q6_K *x = vx;
+    _Alignas(32) int8_t L[QK_K];
+    _Alignas(32) float dl[16];
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30), o32 = _mm256_set1_epi8(32);
+    for (int64_t i = 0; i < k / QK_K; i++, y += QK_K) {
+        scale16_i8(h2f(x[i].d), _mm_loadu_si128((const __m128i *)x[i].scales), dl);
+        for (int h = 0; h < 2; h++) { /* same layout as q6_K_half; stored as code - 32 */
+            const __m256i l0 = loadu256(x[i].ql + 64 * h), l1 = loadu256(x[i].ql + 64 * h + 32);
+            const __m256i qh = loadu256(x[i].qh + 32 * h);
+            int8_t *Lh = L + 128 * h;
+            store256(Lh, _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(l0, m4),
+                                                         _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30)), o32));
+            store256(Lh + 32, _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(l1, m4),
+                                                              _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30)), o32));
+            store256(Lh + 64, _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                                              _mm256_and_si256(qh, m30)), o32));
+            store256(Lh + 96, _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                                              _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30)), o32));
+        }
+        emit_scaled16(L, dl, y);
+    }
+}
+
+/* ------------------------------------------------------------------------------------ */
 
 void qk_install_k_avx2(qk_type_traits *table) {
     table[QK_TYPE_Q2_K].vec_dot = vec_dot_q2_K_avx2;
@@ -415,4 +602,9 @@ void qk_install_k_avx2(qk_type_traits *table) {
     table[QK_TYPE_Q5_K].vec_dot = vec_dot_q5_K_avx2;
     table[QK_TYPE_Q6_K].vec_dot = vec_dot_q6_K_avx2;
     table[QK_TYPE_Q8_K].from_float = quantize_row_q8_K_avx2;
+    table[QK_TYPE_Q2_K].to_float = dequantize_row_q2_K_avx2;
+    table[QK_TYPE_Q3_K].to_float = dequantize_row_q3_K_avx2;
+    table[QK_TYPE_Q4_K].to_float = dequantize_row_q4_K_avx2;
+    table[QK_TYPE_Q5_K].to_float = dequantize_row_q5_K_avx2;
+    table[QK_TYPE_Q6_K].to_float = dequantize_row_q6_K_avx2;
 }

@@ -26,7 +26,17 @@
  *   1e-5 leaves a 5x margin; a single wrong product of typical size is far larger;
  * - the fast Q8_K quantizer writes the same bytes as qk_quantize_row_q8_K_ref on Gaussian
  *   rows, tied maxima of both signs, all-zero / -0.0 blocks, tiny and huge values,
- *   rounding ties (x*iscale = k + 0.5), and NaN / inf inputs.
+ *   rounding ties (x*iscale = k + 0.5), and NaN / inf inputs;
+ * - the SIMD dequantizers (the table's to_float) give the same float bits as
+ *   qk_dequantize_row_* (NaN payloads included) and write nothing past the row, at every
+ *   length 256 .. 4864, from odd input addresses and into unaligned outputs: on blocks of
+ *   random bytes (every code, scale, min, hmask/qh bit) with random finite fp16 d/dmin of
+ *   any exponent, and with random d/dmin bits; on Gaussian rows through the reference
+ *   quantizers; on edge blocks (d/dmin = +-0, fp16 subnormals, largest finite, +-inf,
+ *   quiet/signalling NaNs, crossed with constant and random code bytes). Every product
+ *   d*sc*q of these types is exact in float (11 + 6 + 6 significant bits), so only the
+ *   final subtraction rounds; a fused multiply-subtract shows up in the NaN signs of the
+ *   inf*0 - inf cases of the edge blocks.
  */
 #include <math.h>
 #include <stdint.h>
@@ -406,6 +416,154 @@ START_TEST(test_q8_K_quantizer) {
 }
 END_TEST
 
+/* ---- dequantizers (to_float) ------------------------------------------------------------ */
+
+/* The table's to_float of type t; NULL (after checking that the table kept the scalar
+ * dequantizer and printing a note) when the CPU has no AVX2. */
+static qk_to_float_fn simd_to_float(int t) {
+    const qk_type_traits *tt = qk_type_get(KK[t].type);
+    ck_assert_ptr_nonnull(tt);
+    if (!qk_cpu_has_avx2()) {
+        ck_assert_msg(tt->to_float == KK[t].dequantize, "%s: no AVX2 but to_float is not scalar", KK[t].name);
+        printf("note: CPU without AVX2/FMA/F16C (or QK_FORCE_SCALAR): %s SIMD to_float not tested\n",
+               KK[t].name);
+        return NULL;
+    }
+    ck_assert_msg(tt->to_float != KK[t].dequantize, "%s: AVX2 CPU but to_float is the scalar one", KK[t].name);
+    return tt->to_float;
+}
+
+#define DQ_GUARD 16 /* floats past the row that must stay untouched */
+
+/* Dequantize n elements of w with both functions into buffers pre-filled with different
+ * garbage; the n floats must have the same bits (NaN payloads included) and the SIMD
+ * function must not write past them. out_off shifts the SIMD output by that many floats
+ * (unaligned rows). */
+static void dq_same_bits(int t, qk_to_float_fn f, const void *w, int n, int out_off, const char *what) {
+    static float r[MAX_LEN], vbuf[MAX_LEN + DQ_GUARD + 8];
+    float *v = vbuf + out_off;
+    memset(r, 0xA5, sizeof r);
+    memset(vbuf, 0x5A, sizeof vbuf);
+    KK[t].dequantize(w, r, n);
+    f(w, v, n);
+    for (int e = 0; e < n; e++) {
+        uint32_t a, b;
+        memcpy(&a, &r[e], 4);
+        memcpy(&b, &v[e], 4);
+        if (a != b)
+            ck_abort_msg("%s to_float %s n=%d: element %d (block %d, index %d) simd %.9g (0x%08x) "
+                         "scalar %.9g (0x%08x)",
+                         KK[t].name, what, n, e, e / QK_K, e % QK_K, v[e], b, r[e], a);
+    }
+    for (int e = n; e < n + DQ_GUARD; e++) {
+        uint32_t b;
+        memcpy(&b, &v[e], 4);
+        ck_assert_msg(b == 0x5A5A5A5Au, "%s to_float %s n=%d: wrote past the row (float %d)", KK[t].name,
+                      what, n, e);
+    }
+}
+
+/* A random finite fp16 value of any exponent (subnormals and zeros included), either sign. */
+static qk_half rng_finite_half(void) {
+    qk_half h;
+    do h = (qk_half)rng_u64();
+    while ((h & 0x7C00) == 0x7C00);
+    return h;
+}
+
+/* Random bytes everywhere (every code, scale, min, hmask/qh bit), d and dmin finite fp16
+ * of any magnitude; every length 256 .. 4864; SIMD output aligned and unaligned; and a
+ * pass with d/dmin random bits too (inf and NaN included). */
+START_TEST(test_to_float_random) {
+    const int t = _i;
+    qk_to_float_fn f = simd_to_float(t);
+    if (!f) return;
+    static uint8_t wbuf[MAX_LEN / QK_K * sizeof(block_q6_K) + 1];
+    rng_seed(500 + (uint64_t)t);
+    int tested = 0;
+    for (int n = QK_K; n <= MAX_LEN; n += QK_K) {
+        for (int trial = 0; trial < 12; trial++) {
+            /* odd trials read the blocks from an odd address */
+            uint8_t *w = wbuf + (trial & 1);
+            const int nb = n / QK_K;
+            rng_bytes(w, (size_t)nb * KK[t].bsize);
+            if (trial < 10)
+                for (int b = 0; b < nb; b++)
+                    set_d(t, w + (size_t)b * KK[t].bsize, rng_finite_half(), rng_finite_half());
+            dq_same_bits(t, f, w, n, trial % 3, trial < 10 ? "random bytes" : "random bytes and d");
+            tested++;
+        }
+    }
+    ck_assert_int_eq(tested, 19 * 12);
+}
+END_TEST
+
+/* Gaussian rows through the reference quantizers: small weights (fp16-subnormal d for
+ * the finer types), unit weights, outliers, a row with a zero sub-block. */
+START_TEST(test_to_float_gauss) {
+    const int t = _i;
+    qk_to_float_fn f = simd_to_float(t);
+    if (!f) return;
+    static float xf[MAX_LEN];
+    static uint8_t w[MAX_LEN / QK_K * sizeof(block_q6_K)];
+    rng_seed(600 + (uint64_t)t);
+    for (int n = QK_K; n <= MAX_LEN; n += QK_K) {
+        for (int trial = 0; trial < 4; trial++) {
+            const float ws = trial == 0 ? 0.0005f : trial == 1 ? 0.02f : 1.0f;
+            for (int e = 0; e < n; e++) xf[e] = ws * rng_gauss();
+            if (trial == 2) xf[rng_int(0, n - 1)] *= 30; /* an outlier */
+            if (trial == 3) memset(xf + 16 * rng_int(0, n / 16 - 1), 0, 16 * sizeof(float));
+            KK[t].quantize(xf, w, n);
+            dq_same_bits(t, f, w, n, 0, "gauss");
+        }
+    }
+}
+END_TEST
+
+/* Edge blocks: d and dmin at +-0, the smallest and largest fp16 subnormals, the smallest
+ * normal, the largest finite, +-inf, quiet and signalling NaNs of both signs (inf * 0
+ * codes give NaN, NaN payloads must match), with all-zero, all-ones, alternating and
+ * random code/scale bytes. */
+START_TEST(test_to_float_edges) {
+    const int t = _i;
+    qk_to_float_fn f = simd_to_float(t);
+    if (!f) return;
+    static const qk_half dv[] = {0x0000, 0x8000, 0x0001, 0x8001, 0x03FF, 0x0400, 0x3C00, 0xBC00,
+                                 0x7BFF, 0xFBFF, 0x7C00, 0xFC00, 0x7E00, 0xFE00, 0x7C01, 0x7D55};
+    enum { ND = sizeof dv / sizeof dv[0] };
+    static const uint8_t fill[] = {0x00, 0xFF, 0x55, 0xAA, 0x80, 0x7F};
+    /* one block per (d, dmin, fill) combination: ND*ND*(fill + 1 random) blocks, dequantized
+     * as rows of up to 19 blocks */
+    static uint8_t w[MAX_LEN / QK_K * sizeof(block_q6_K)];
+    rng_seed(700 + (uint64_t)t);
+    const int nfill = (int)sizeof fill + 1, total = ND * ND * nfill;
+    int b = 0, rows = 0;
+    for (int c = 0; c < total; c++) {
+        const int di = c % ND, mi = (c / ND) % ND, fi = c / (ND * ND);
+        uint8_t *blk = w + (size_t)b * KK[t].bsize;
+        if (fi < (int)sizeof fill) memset(blk, fill[fi], KK[t].bsize);
+        else rng_bytes(blk, KK[t].bsize);
+        set_d(t, blk, dv[di], dv[mi]);
+        if (++b == MAX_LEN / QK_K || c == total - 1) {
+            dq_same_bits(t, f, w, b * QK_K, rows % 2, "edge");
+            b = 0;
+            rows++;
+        }
+    }
+    ck_assert_int_eq(rows, (total + MAX_LEN / QK_K - 1) / (MAX_LEN / QK_K));
+    /* the edge rows must really produce the special values being compared */
+    static float y[QK_K];
+    memset(w, 0xFF, KK[t].bsize);
+    set_d(t, w, 0x7C00, 0x7C00); /* +inf: every code/scale nonzero -> inf or NaN (inf - inf) */
+    f(w, y, QK_K);
+    for (int e = 0; e < QK_K; e++) ck_assert_msg(!isfinite(y[e]), "%s: inf d gives finite %g", KK[t].name, y[e]);
+    set_d(t, w, 0x0001, 0x0000); /* smallest subnormal d, zero dmin */
+    f(w, y, QK_K);
+    for (int e = 0; e < QK_K; e++)
+        ck_assert_msg(y[e] != 0 && fabsf(y[e]) < 1e-3f, "%s: subnormal d gives %g", KK[t].name, y[e]);
+}
+END_TEST
+
 static Suite *kernels_k_suite(void) {
     Suite *s = suite_create("kernels_k");
     TCase *tc = tcase_create("avx2_vs_scalar");
@@ -413,6 +571,9 @@ static Suite *kernels_k_suite(void) {
     tcase_add_loop_test(tc, test_gauss_rows, 0, N_KK);
     tcase_add_loop_test(tc, test_edges, 0, N_KK);
     tcase_add_test(tc, test_q8_K_quantizer);
+    tcase_add_loop_test(tc, test_to_float_random, 0, N_KK);
+    tcase_add_loop_test(tc, test_to_float_gauss, 0, N_KK);
+    tcase_add_loop_test(tc, test_to_float_edges, 0, N_KK);
     suite_add_tcase(s, tc);
     return s;
 }
