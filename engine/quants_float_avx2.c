@@ -16,16 +16,25 @@
  *    qk_float_to_bf16, eight lanes at a time.
  *  - The dot products accept any n >= 0 (not only multiples of the vector width). They
  *    differ from the scalar ones only in the order of the float additions (8 lanes x 4
- *    accumulators, then a tree sum, then the tail in index order) and in FMA (one rounding
- *    per multiply-add instead of two). Each element product of two F16 or two BF16 values
- *    is exact in float, so for F16/BF16 only the summation order differs.
+ *    accumulators, then a tree sum, then the tail in index order; BF16 also pairs even
+ *    and odd elements in separate accumulators) and in FMA (one rounding per
+ *    multiply-add instead of two). A product of two F16 values is exact in float, and so
+ *    is one of two BF16 values unless it overflows or underflows; apart from that, only
+ *    the summation order differs.
  */
 #include <immintrin.h>
+#include <stdint.h>
 
 #include "cpu.h"
 #include "quants.h"
 
 #define QK_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+/* Software prefetch distance for the weight row x, in bytes ahead of the 32 elements being
+ * read (see quants_legacy_avx2.c: about twice the GB/s on matrices far past the caches,
+ * on the machine measured). */
+#define PREFETCH_BYTES 2048
+#define PREFETCH_X(p) _mm_prefetch((const char *)((uintptr_t)(p) + PREFETCH_BYTES), _MM_HINT_T0)
 
 /* Sum of the 8 lanes of v. */
 QK_AVX2 static inline float hsum_ps(__m256 v) {
@@ -39,15 +48,10 @@ QK_AVX2 static inline float hsum4_ps(__m256 a, __m256 b, __m256 c, __m256 d) {
     return hsum_ps(_mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d)));
 }
 
-/* 8 binary16 / bfloat16 values at p as 8 floats (both conversions are exact). */
+/* 8 binary16 values at p as 8 floats (exact). */
 QK_AVX2 static inline __m256 load_f16x8(const qk_half *p) {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
 }
-QK_AVX2 static inline __m256 load_bf16x8(const qk_bf16 *p) {
-    __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
-}
-
 /* ---------------------------------------------------------------- dot products ----- */
 
 QK_AVX2 static void vec_dot_f32_avx2(int n, float *s, const void *vx, const void *vy) {
@@ -55,6 +59,8 @@ QK_AVX2 static void vec_dot_f32_avx2(int n, float *s, const void *vx, const void
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int i = 0;
     for (; i + 32 <= n; i += 32) {
+        PREFETCH_X(x + i);
+        PREFETCH_X(x + i + 16);
         a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
         a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
         a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), a2);
@@ -71,6 +77,7 @@ QK_AVX2 static void vec_dot_f16_avx2(int n, float *s, const void *vx, const void
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int i = 0;
     for (; i + 32 <= n; i += 32) {
+        PREFETCH_X(x + i);
         a0 = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), a0);
         a1 = _mm256_fmadd_ps(load_f16x8(x + i + 8), load_f16x8(y + i + 8), a1);
         a2 = _mm256_fmadd_ps(load_f16x8(x + i + 16), load_f16x8(y + i + 16), a2);
@@ -82,17 +89,34 @@ QK_AVX2 static void vec_dot_f16_avx2(int n, float *s, const void *vx, const void
     *s = sum;
 }
 
+/* BF16: 16 values are loaded at once; shifting each 32-bit word left by 16 gives the
+ * even-indexed elements as floats, masking off its low half the odd-indexed ones (x and y
+ * split the same way, so even pairs with even and odd with odd). Two integer ops per 16
+ * elements, where widening (VPMOVZXWD) and shifting would take four. */
+QK_AVX2 static inline __m256 bf16_even(__m256i v) { return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)); }
+QK_AVX2 static inline __m256 bf16_odd(__m256i v) {
+    return _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32((int)0xFFFF0000u)));
+}
+QK_AVX2 static inline __m256i load_bf16x16(const qk_bf16 *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
 QK_AVX2 static void vec_dot_bf16_avx2(int n, float *s, const void *vx, const void *vy) {
     const qk_bf16 *x = (const qk_bf16 *)vx, *y = (const qk_bf16 *)vy;
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int i = 0;
     for (; i + 32 <= n; i += 32) {
-        a0 = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), a0);
-        a1 = _mm256_fmadd_ps(load_bf16x8(x + i + 8), load_bf16x8(y + i + 8), a1);
-        a2 = _mm256_fmadd_ps(load_bf16x8(x + i + 16), load_bf16x8(y + i + 16), a2);
-        a3 = _mm256_fmadd_ps(load_bf16x8(x + i + 24), load_bf16x8(y + i + 24), a3);
+        PREFETCH_X(x + i);
+        const __m256i x0 = load_bf16x16(x + i), y0 = load_bf16x16(y + i);
+        const __m256i x1 = load_bf16x16(x + i + 16), y1 = load_bf16x16(y + i + 16);
+        a0 = _mm256_fmadd_ps(bf16_even(x0), bf16_even(y0), a0);
+        a1 = _mm256_fmadd_ps(bf16_odd(x0), bf16_odd(y0), a1);
+        a2 = _mm256_fmadd_ps(bf16_even(x1), bf16_even(y1), a2);
+        a3 = _mm256_fmadd_ps(bf16_odd(x1), bf16_odd(y1), a3);
     }
-    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), a0);
+    for (; i + 16 <= n; i += 16) {
+        const __m256i x0 = load_bf16x16(x + i), y0 = load_bf16x16(y + i);
+        a0 = _mm256_fmadd_ps(bf16_even(x0), bf16_even(y0), a0);
+        a1 = _mm256_fmadd_ps(bf16_odd(x0), bf16_odd(y0), a1);
+    }
     float sum = hsum4_ps(a0, a1, a2, a3);
     for (; i < n; i++) sum += qk_bf16_to_float(x[i]) * qk_bf16_to_float(y[i]);
     *s = sum;
