@@ -65,8 +65,19 @@ qk_context *qk_context_new(const qk_model *m, qk_context_params p, qk_err *err) 
     c->p = p;
     c->n_q = hp->n_head * hp->head_dim;
     c->n_kv = hp->n_head_kv * hp->head_dim;
+    /* KV cache elements n_layer·n_seq·n_ctx·n_kv, and its bytes (two caches), must not wrap:
+     * with n_ctx and n_seq up to 2^31 the product can exceed 2^64, and a wrapped size would
+     * allocate a small buffer that cache_index() then indexes far past. */
+    size_t cache;
+    if (__builtin_mul_overflow((size_t)hp->n_layer, (size_t)p.n_seq, &cache) ||
+        __builtin_mul_overflow(cache, (size_t)p.n_ctx, &cache) ||
+        __builtin_mul_overflow(cache, (size_t)c->n_kv, &cache) || cache > SIZE_MAX / (2 * sizeof(qk_half))) {
+        qk_errf(err, "context too large: n_ctx %d x n_seq %d x %d layers does not fit in memory", p.n_ctx, p.n_seq,
+                hp->n_layer);
+        free(c);
+        return NULL;
+    }
     c->pool = qk_pool_new(p.n_threads);
-    size_t cache = (size_t)hp->n_layer * (size_t)p.n_seq * (size_t)p.n_ctx * (size_t)c->n_kv;
     size_t nb = (size_t)p.n_batch;
     c->k_cache = malloc(cache * sizeof(qk_half));
     c->v_cache = malloc(cache * sizeof(qk_half));

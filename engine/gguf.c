@@ -188,8 +188,49 @@ static int read_tensor_info(cursor *c, gguf_tensor *t, uint64_t idx) {
     return 0;
 }
 
+/* Open-addressing hash index over the key names and the tensor names (FNV-1a, linear
+ * probing, load factor <= 1/2). A slot holds entry index + 1; 0 is empty. Built while the
+ * header is read, it finds duplicates in O(n) and serves gguf_find_key/gguf_find_tensor. */
+typedef struct name_index {
+    uint64_t *slot;
+    size_t mask;
+} name_index;
+
+struct gguf_index {
+    name_index keys, tensors;
+};
+
+static uint64_t name_hash(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+static int index_init(name_index *ix, uint64_t n) {
+    size_t cap = 16;
+    while (cap < 2 * n) cap <<= 1; /* n is bounded by the file size: no overflow */
+    ix->slot = calloc(cap, sizeof *ix->slot);
+    ix->mask = cap - 1;
+    return ix->slot ? 0 : -1;
+}
+
+/* Slot of `name`: either empty (not present) or holding the entry with that name. */
+static uint64_t *index_slot(const name_index *ix, const char *name, const char *(*name_of)(const gguf_ctx *, uint64_t),
+                            const gguf_ctx *g) {
+    for (size_t s = name_hash(name) & ix->mask;; s = (s + 1) & ix->mask)
+        if (!ix->slot[s] || strcmp(name_of(g, ix->slot[s] - 1), name) == 0) return &ix->slot[s];
+}
+
+static const char *kv_name(const gguf_ctx *g, uint64_t i) { return g->kv[i].key; }
+static const char *tensor_name(const gguf_ctx *g, uint64_t i) { return g->tensors[i].name; }
+
 static void free_ctx(gguf_ctx *g) {
     if (!g) return;
+    if (g->index) {
+        free(g->index->keys.slot);
+        free(g->index->tensors.slot);
+        free(g->index);
+    }
     if (g->kv) {
         for (uint64_t i = 0; i < g->n_kv; i++) {
             free(g->kv[i].key);
@@ -204,7 +245,10 @@ static void free_ctx(gguf_ctx *g) {
 }
 
 gguf_ctx *gguf_open(const char *path, qk_err *err) {
-    int fd = open(path, O_RDONLY);
+    /* O_NONBLOCK: opening a FIFO (e.g. -m /dev/stdin in a pipe, or a named pipe) would
+     * otherwise block until a writer appears; it is then refused as not a regular file.
+     * The flag has no effect on regular files. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         qk_errf(err, "cannot open '%s': %s", path, strerror(errno));
         return NULL;
@@ -259,18 +303,23 @@ gguf_ctx *gguf_open(const char *path, qk_err *err) {
     }
     g->kv = calloc(n_kv ? n_kv : 1, sizeof *g->kv);
     g->tensors = calloc(n_tensors ? n_tensors : 1, sizeof *g->tensors);
-    if (!g->kv || !g->tensors) {
+    g->index = calloc(1, sizeof *g->index);
+    if (!g->kv || !g->tensors || !g->index || index_init(&g->index->keys, n_kv) ||
+        index_init(&g->index->tensors, n_tensors)) {
         qk_errf(err, "out of memory");
         goto fail;
     }
+    /* duplicates are found through the hash index: a pairwise check would be quadratic in
+     * a count that a hostile file sets to millions */
     for (uint64_t i = 0; i < n_kv; i++) {
         g->n_kv = i + 1;
         if (read_kv(&c, &g->kv[i], i)) goto fail;
-        for (uint64_t j = 0; j < i; j++)
-            if (strcmp(g->kv[j].key, g->kv[i].key) == 0) {
-                qk_errf(err, "%s: corrupt GGUF file: duplicate metadata key '%s'", path, g->kv[i].key);
-                goto fail;
-            }
+        uint64_t *slot = index_slot(&g->index->keys, g->kv[i].key, kv_name, g);
+        if (*slot) {
+            qk_errf(err, "%s: corrupt GGUF file: duplicate metadata key '%s'", path, g->kv[i].key);
+            goto fail;
+        }
+        *slot = i + 1;
     }
     g->alignment = GGUF_DEFAULT_ALIGNMENT;
     int64_t ai = gguf_find_key(g, "general.alignment");
@@ -288,31 +337,13 @@ gguf_ctx *gguf_open(const char *path, qk_err *err) {
         if (read_tensor_info(&c, &g->tensors[i], i)) goto fail;
     }
     g->n_tensors = n_tensors;
-    /* duplicate names: sort-free O(n^2) is fine for the few hundred tensors models have,
-     * but guard against hostile counts with a hash of names */
-    if (n_tensors > 1) {
-        size_t cap = 1;
-        while (cap < n_tensors * 2) cap <<= 1;
-        uint64_t *slots = calloc(cap, sizeof *slots); /* index+1 */
-        if (!slots) {
-            qk_errf(err, "out of memory");
+    for (uint64_t i = 0; i < n_tensors; i++) {
+        uint64_t *slot = index_slot(&g->index->tensors, g->tensors[i].name, tensor_name, g);
+        if (*slot) {
+            qk_errf(err, "%s: corrupt GGUF file: duplicate tensor name '%s'", path, g->tensors[i].name);
             goto fail;
         }
-        for (uint64_t i = 0; i < n_tensors; i++) {
-            uint64_t h = 1469598103934665603ull;
-            for (const char *p = g->tensors[i].name; *p; p++) h = (h ^ (uint8_t)*p) * 1099511628211ull;
-            size_t s = h & (cap - 1);
-            while (slots[s]) {
-                if (strcmp(g->tensors[slots[s] - 1].name, g->tensors[i].name) == 0) {
-                    qk_errf(err, "%s: corrupt GGUF file: duplicate tensor name '%s'", path, g->tensors[i].name);
-                    free(slots);
-                    goto fail;
-                }
-                s = (s + 1) & (cap - 1);
-            }
-            slots[s] = i + 1;
-        }
-        free(slots);
+        *slot = i + 1;
     }
     size_t data_off = (c.pos + g->alignment - 1) / g->alignment * g->alignment;
     if (n_tensors > 0 && data_off > g->map_size) {
@@ -333,6 +364,16 @@ gguf_ctx *gguf_open(const char *path, qk_err *err) {
                     path, t->name, t->nbytes, (unsigned long long)t->offset);
             goto fail;
         }
+        /* The kernels read F32 values and the F16/F32 scales of quant blocks in place: with
+         * general.alignment 1 or 2 a tensor could start at an odd address (undefined
+         * behaviour, a fault on strict-alignment CPUs). The map is page-aligned, so the
+         * file offset decides; 4 bytes covers every type's widest field. */
+        if ((data_off + t->offset) % 4 != 0) {
+            qk_errf(err, "%s: tensor '%s' starts at file offset %llu, which is not 4-byte aligned (general.alignment %u) — "
+                    "re-write the file with the default alignment 32",
+                    path, t->name, (unsigned long long)(data_off + t->offset), g->alignment);
+            goto fail;
+        }
         t->data = (const uint8_t *)g->map + data_off + t->offset;
     }
     return g;
@@ -344,15 +385,13 @@ fail:
 void gguf_close(gguf_ctx *g) { free_ctx(g); }
 
 int64_t gguf_find_key(const gguf_ctx *g, const char *key) {
-    for (uint64_t i = 0; i < g->n_kv; i++)
-        if (strcmp(g->kv[i].key, key) == 0) return (int64_t)i;
-    return -1;
+    uint64_t s = *index_slot(&g->index->keys, key, kv_name, g);
+    return s ? (int64_t)(s - 1) : -1;
 }
 
 const gguf_tensor *gguf_find_tensor(const gguf_ctx *g, const char *name) {
-    for (uint64_t i = 0; i < g->n_tensors; i++)
-        if (strcmp(g->tensors[i].name, name) == 0) return &g->tensors[i];
-    return NULL;
+    uint64_t s = *index_slot(&g->index->tensors, name, tensor_name, g);
+    return s ? &g->tensors[s - 1] : NULL;
 }
 
 double gguf_scalar_as_double(gguf_vtype t, const void *p) {

@@ -13,8 +13,12 @@
  * version (2 or 3), counts against the file size, string lengths, value types, nested
  * arrays, duplicate keys and tensor names, n_dims <= 4, ne[i] >= 1, element-count and
  * byte-size overflow, known tensor type, ne[0] divisible by the block size, offsets
- * aligned, and every tensor's bytes inside the file. Any violation is a -1 return with a
- * one-line message naming the file and what was wrong.
+ * aligned, every tensor's data 4-byte aligned in the file (so that F32 values and the
+ * F16/F32 fields of quant blocks are naturally aligned even when general.alignment is 1
+ * or 2), and every tensor's bytes inside the file. Any violation is a -1 return with a
+ * one-line message naming the file and what was wrong. Duplicate checks and lookups use
+ * a hash index, so a hostile file with millions of keys or tensors cannot make them
+ * quadratic.
  */
 #ifndef QK_GGUF_H
 #define QK_GGUF_H
@@ -75,6 +79,7 @@ typedef struct gguf_ctx {
     size_t data_offset;        /* start of the tensor data section in the file */
     void *map;
     size_t map_size;
+    struct gguf_index *index;  /* private to gguf.c: hash index of keys and tensor names */
 } gguf_ctx;
 
 /* Open and validate a GGUF file (mapped read-only). Returns NULL on error, with err set. */

@@ -9,6 +9,7 @@
  */
 #include "model.h"
 
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +19,12 @@ static int get_arch_u32(const gguf_ctx *g, const char *arch, const char *suffix,
     char key[128];
     snprintf(key, sizeof key, "%s.%s", arch, suffix);
     if (gguf_get_u32(g, key, out) == 0) return 0;
-    if (!required) return 1;
+    /* present but not a u32-representable integer: an error even for optional keys, as in
+     * llama.cpp (a silently ignored head_count_kv or rope.dimension_count would give a
+     * different model, not an error) */
     if (gguf_find_key(g, key) >= 0)
         return qk_errf(err, "%s: metadata key '%s' has the wrong type or value", g->path, key);
+    if (!required) return 1;
     return qk_errf(err, "%s: missing metadata key '%s'", g->path, key);
 }
 
@@ -112,27 +116,31 @@ static int load_hparams(qk_model *m, qk_err *err) {
     if (get_arch_u32(g, a, "attention.head_count", &v, true, err)) return -1;
     hp->n_head = (int32_t)v;
     int r = get_arch_u32(g, a, "attention.head_count_kv", &v, false, err);
+    if (r < 0) return -1;
     hp->n_head_kv = r == 0 ? (int32_t)v : hp->n_head;
     r = get_arch_u32(g, a, "context_length", &v, false, err);
+    if (r < 0) return -1;
     hp->n_ctx_train = r == 0 ? (int32_t)v : 2048;
     if (get_arch_f32(g, a, "attention.layer_norm_rms_epsilon", &hp->rms_eps, 1e-5f, true, err)) return -1;
     if (get_arch_f32(g, a, "rope.freq_base", &hp->rope_freq_base, 10000.0f, false, err)) return -1;
 
     if (hp->n_embd <= 0 || hp->n_layer <= 0 || hp->n_ff <= 0 || hp->n_head <= 0 || hp->n_head_kv <= 0 ||
-        hp->n_embd > (1 << 20) || hp->n_layer > 4096 || hp->n_ff > (1 << 22) || hp->n_head > 4096)
-        return qk_errf(err, "%s: implausible hyper-parameters (n_embd %d, n_layer %d, n_ff %d, n_head %d)",
-                       g->path, hp->n_embd, hp->n_layer, hp->n_ff, hp->n_head);
+        hp->n_embd > (1 << 20) || hp->n_layer > 4096 || hp->n_ff > (1 << 22) || hp->n_head > 4096 ||
+        hp->n_ctx_train <= 0)
+        return qk_errf(err, "%s: implausible hyper-parameters (n_embd %d, n_layer %d, n_ff %d, n_head %d, n_head_kv %d, n_ctx_train %d)",
+                       g->path, hp->n_embd, hp->n_layer, hp->n_ff, hp->n_head, hp->n_head_kv, hp->n_ctx_train);
     if (hp->n_embd % hp->n_head || hp->n_head % hp->n_head_kv)
         return qk_errf(err, "%s: n_embd %d / n_head %d / n_head_kv %d do not divide evenly", g->path,
                        hp->n_embd, hp->n_head, hp->n_head_kv);
     hp->head_dim = hp->n_embd / hp->n_head;
     r = get_arch_u32(g, a, "rope.dimension_count", &v, false, err);
+    if (r < 0) return -1;
     hp->n_rot = r == 0 ? (int32_t)v : hp->head_dim;
     if (hp->n_rot <= 0 || hp->n_rot > hp->head_dim || hp->n_rot % 2 || hp->n_rot > 1024)
         return qk_errf(err, "%s: rope.dimension_count %d is invalid for head size %d", g->path, hp->n_rot,
                        hp->head_dim);
-    if (!(hp->rms_eps > 0.0f) || !(hp->rope_freq_base > 0.0f))
-        return qk_errf(err, "%s: rms epsilon and rope.freq_base must be positive", g->path);
+    if (!(hp->rms_eps > 0.0f && hp->rms_eps <= FLT_MAX) || !(hp->rope_freq_base > 0.0f && hp->rope_freq_base <= FLT_MAX))
+        return qk_errf(err, "%s: rms epsilon and rope.freq_base must be positive and finite", g->path);
     return 0;
 }
 
@@ -149,6 +157,11 @@ qk_model *qk_model_load(const char *path, qk_err *err) {
     m->tok_embd = gguf_find_tensor(m->gguf, "token_embd.weight");
     if (!m->tok_embd) {
         qk_errf(err, "%s: missing tensor 'token_embd.weight'", path);
+        goto fail;
+    }
+    if (m->tok_embd->ne[1] > INT32_MAX) {
+        qk_errf(err, "%s: token_embd.weight has %lld rows, more than a vocabulary can have", path,
+                (long long)m->tok_embd->ne[1]);
         goto fail;
     }
     hp->n_vocab = (int32_t)m->tok_embd->ne[1];

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gguf.h"
@@ -325,6 +326,129 @@ START_TEST(test_reads_real_models) {
 }
 END_TEST
 
+/* ---- hardening regressions (found by tests/fuzz/fuzz_gguf.c or by review) ---- */
+
+/* A key name is file text: a newline or ESC in it must not reach the one-line message. */
+START_TEST(test_error_message_stays_one_line) {
+    size_t len;
+    char *orig = sample_bytes(&len);
+    size_t at = after_key(orig, len, "test.f32"); /* patch the key to "te\nt\033f32" */
+    orig[at - 6] = '\n';
+    orig[at - 4] = '\033';
+    uint32_t bad = 77;
+    memcpy(orig + at, &bad, 4);
+    expect_reject("ctlkey.gguf", orig, len, "unknown value type 77");
+    qk_err err = {{0}};
+    ck_assert_ptr_null(gguf_open(tmp_path("ctlkey.gguf"), &err));
+    ck_assert_ptr_null(strchr(err.msg, '\033'));
+    ck_assert_ptr_nonnull(strstr(err.msg, "'te?t?f32'"));
+    free(orig);
+}
+END_TEST
+
+/* Three Q8_0 [32] tensors (34 bytes each) with general.alignment a: offsets 0, 34, 68 (a = 1)
+ * or 0, 36, 72 (a = 4). */
+static void write_q8_trio(const char *path, uint32_t a) {
+    qk_err err = {{0}};
+    gguf_writer *w = gguf_writer_new(path, &err);
+    ck_assert_msg(w != NULL, "%s", err.msg);
+    gguf_writer_set_u32(w, "general.alignment", a);
+    int64_t ne[1] = {32};
+    const char *names[3] = {"a", "b", "c"};
+    for (int i = 0; i < 3; i++) ck_assert_int_eq(gguf_writer_add_tensor(w, names[i], QK_TYPE_Q8_0, 1, ne, &err), i);
+    ck_assert_int_eq(gguf_writer_write_header(w, &err), 0);
+    uint8_t block[34] = {0};
+    for (int i = 0; i < 3; i++) ck_assert_int_eq(gguf_writer_write_tensor_data(w, block, sizeof block, &err), 0);
+    ck_assert_msg(gguf_writer_finish(w, &err) == 0, "%s", err.msg);
+}
+
+/* general.alignment 1 is legal, but a tensor at an odd address would be read through
+ * misaligned float/half pointers by the kernels (UBSan: "misaligned address"): refused. */
+START_TEST(test_misaligned_tensor_data_is_rejected) {
+    qk_err err = {{0}};
+    const char *p = tmp_path("align1.gguf");
+    write_q8_trio(p, 1);
+    /* data offsets d, d+34, d+68: whatever d is, one of them is not a multiple of 4 */
+    ck_assert_ptr_null(gguf_open(p, &err));
+    ck_assert_msg(strstr(err.msg, "not 4-byte aligned") != NULL, "%s", err.msg);
+    p = tmp_path("align4.gguf");
+    write_q8_trio(p, 4);
+    gguf_ctx *g = gguf_open(p, &err);
+    ck_assert_msg(g != NULL, "%s", err.msg);
+    ck_assert_uint_eq(g->alignment, 4);
+    ck_assert_uint_eq(gguf_find_tensor(g, "c")->offset, 72);
+    ck_assert_uint_eq((uintptr_t)gguf_find_tensor(g, "b")->data % 4, 0);
+    gguf_close(g);
+}
+END_TEST
+
+/* n_kv u8 keys "k<i>" written raw; when dup, the last key repeats the first. */
+static char *many_keys(uint64_t n_kv, int dup, size_t *len) {
+    size_t cap = 24 + (size_t)n_kv * 32, n = 0;
+    char *b = malloc(cap);
+    uint32_t u32;
+    uint64_t u64;
+#define PUT(p, k) (memcpy(b + n, p, k), n += k)
+    u32 = GGUF_MAGIC; PUT(&u32, 4);
+    u32 = 3; PUT(&u32, 4);
+    u64 = 0; PUT(&u64, 8);
+    u64 = n_kv; PUT(&u64, 8);
+    for (uint64_t i = 0; i < n_kv; i++) {
+        char key[32];
+        u64 = (uint64_t)snprintf(key, sizeof key, "k%llu", (unsigned long long)(dup && i == n_kv - 1 ? 0 : i));
+        PUT(&u64, 8);
+        PUT(key, u64);
+        u32 = GGUF_TYPE_UINT8; PUT(&u32, 4);
+        uint8_t v = (uint8_t)i; PUT(&v, 1);
+    }
+#undef PUT
+    *len = n;
+    return b;
+}
+
+/* Duplicate detection and lookups go through a hash index: a file with 300k keys (4 MB)
+ * is read in linear time — the former pairwise check needed ~4.5e10 string compares. */
+START_TEST(test_many_keys_are_indexed) {
+    const uint64_t n = 300000;
+    size_t len;
+    char *b = many_keys(n, 1, &len);
+    expect_reject("manykeys-dup.gguf", b, len, "duplicate metadata key 'k0'");
+    free(b);
+    b = many_keys(n, 0, &len);
+    const char *p = tmp_path("manykeys.gguf");
+    FILE *f = fopen(p, "wb");
+    ck_assert_uint_eq(fwrite(b, 1, len, f), len);
+    fclose(f);
+    free(b);
+    qk_err err = {{0}};
+    gguf_ctx *g = gguf_open(p, &err);
+    ck_assert_msg(g != NULL, "%s", err.msg);
+    ck_assert_uint_eq(g->n_kv, n);
+    ck_assert_int_eq(gguf_find_key(g, "k0"), 0);
+    ck_assert_int_eq(gguf_find_key(g, "k299999"), 299999);
+    ck_assert_int_eq(gguf_find_key(g, "k300000"), -1);
+    uint32_t v;
+    ck_assert_int_eq(gguf_get_u32(g, "k1234", &v), 0);
+    ck_assert_uint_eq(v, 1234 % 256);
+    ck_assert_ptr_null(gguf_find_tensor(g, "k0"));
+    gguf_close(g);
+}
+END_TEST
+
+/* A named pipe with no writer: open() used to block forever; now "not a regular file". */
+START_TEST(test_fifo_is_refused_without_blocking) {
+    const char *p = tmp_path("model.fifo");
+    unlink(p);
+    ck_assert_int_eq(mkfifo(p, 0600), 0);
+    qk_err err = {{0}};
+    ck_assert_ptr_null(gguf_open(p, &err));
+    ck_assert_msg(strstr(err.msg, "not a regular file") != NULL, "%s", err.msg);
+    unlink(p);
+    ck_assert_ptr_null(gguf_open("/dev/zero", &err));
+    ck_assert_msg(strstr(err.msg, "not a regular file") != NULL, "%s", err.msg);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("gguf");
     TCase *tc = tcase_create("gguf");
@@ -335,6 +459,10 @@ int main(void) {
     tcase_add_test(tc, test_writer_is_atomic);
     tcase_add_test(tc, test_missing_and_non_gguf_files);
     tcase_add_test(tc, test_reads_real_models);
+    tcase_add_test(tc, test_error_message_stays_one_line);
+    tcase_add_test(tc, test_misaligned_tensor_data_is_rejected);
+    tcase_add_test(tc, test_many_keys_are_indexed);
+    tcase_add_test(tc, test_fifo_is_refused_without_blocking);
     suite_add_tcase(s, tc);
     return qk_test_main(s);
 }

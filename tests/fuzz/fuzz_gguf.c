@@ -5,7 +5,8 @@
  * and goes through the same calls the tools make:
  *   gguf_open → typed getters on every key, bounds invariants on every string, array and
  *   tensor, dequantization of the first and last row of small tensors →
- *   qk_vocab_load → tokenize / detokenize / token pieces →
+ *   qk_vocab_load → tokenize (a fixed text and the input's last 96 bytes) / detokenize /
+ *   token pieces →
  *   qk_model_load → qk_context_new (n_ctx 8) → qk_decode of 2 tokens, then 1 more.
  * Property checked besides the sanitizers: every failure is a -1/NULL with a non-empty,
  * one-line message (the project rule for bad input); the harness aborts otherwise.
@@ -102,15 +103,21 @@ static void exercise_reader(const gguf_ctx *g) {
     }
 }
 
-static void exercise_vocab(const qk_vocab *v) {
-    static const char text[] =
+/* Tokenize a fixed text (specials, bytes, invalid UTF-8, NUL) and the last bytes of the
+ * input itself (mutated text against a mutated vocab). */
+static void exercise_vocab(const qk_vocab *v, const uint8_t *data, size_t size) {
+    static const char fixed[] =
         "Hello world! <s> </s> <|endoftext|> <|im_start|>user\n  tabs\t\tand \xe2\x96\x81 "
         "caf\xc3\xa9 \xf0\x9f\x98\x80 123 4567 it's \xff\xfe invalid utf-8 \x00 nul";
-    for (int special = 0; special < 2; special++) {
+    size_t tail = size < 96 ? size : 96;
+    for (int run = 0; run < 3; run++) {
+        int special = run & 1;
+        const char *text = run < 2 ? fixed : (const char *)data + size - tail;
+        size_t len = run < 2 ? sizeof fixed - 1 : tail;
         int32_t *ids = NULL;
         size_t n = 0;
         qk_err err = {{0}};
-        if (qk_tokenize(v, text, sizeof text - 1, special, special, &ids, &n, &err) != 0) {
+        if (qk_tokenize(v, text, len, special, special, &ids, &n, &err) != 0) {
             check_err(&err, "qk_tokenize");
             continue;
         }
@@ -180,7 +187,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     exercise_reader(g);
     qk_vocab *v = qk_vocab_load(g, &err);
     if (v) {
-        exercise_vocab(v);
+        exercise_vocab(v, data, size);
         qk_vocab_free(v);
     } else {
         check_err(&err, "qk_vocab_load");

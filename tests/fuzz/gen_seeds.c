@@ -5,10 +5,13 @@
  *
  *   vocab_spm.gguf    — vocab only, tokenizer.ggml.model "llama" (SentencePiece)
  *   vocab_bpe.gguf    — vocab only, "gpt2" with pre-tokenizer "qwen2", merges
+ *   vocab_bpe_gpt2.gguf, vocab_bpe_llama3.gguf — the same with pre "gpt-2" / "llama-bpe"
+ *   vocab_spm_odd.gguf — SPM with integer scores, an empty token, no token types
  *   llama_mixed.gguf  — llama, 2 layers, n_embd 32, n_head 4, n_head_kv 2, n_ff 64, SPM vocab,
  *                       one weight type per matrix (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL,
  *                       F16, BF16, F32), tied output
  *   qwen2_small.gguf  — qwen2, 1 layer, n_embd 32, n_ff 32, q/k/v biases, BPE vocab, F16/Q8_0
+ *                       (and qwen2_small_align4.gguf: the same with general.alignment 4)
  *   qwen2_kquant.gguf — qwen2, 2 layers, n_ff 256 so ffn_down (ne[0] = 256) is Q4_K / Q6_K,
  *                       separate output.weight
  *   <name>.vocab.gguf — for each MODEL.gguf given: all its metadata, no tensors (a real
@@ -56,9 +59,9 @@ static void set_spm_vocab(gguf_writer *w) {
     gguf_writer_set_bool(w, "tokenizer.ggml.add_eos_token", false);
 }
 
-static void set_bpe_vocab(gguf_writer *w) {
+static void set_bpe_vocab(gguf_writer *w, const char *pre) {
     gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2");
-    gguf_writer_set_str(w, "tokenizer.ggml.pre", "qwen2");
+    gguf_writer_set_str(w, "tokenizer.ggml.pre", pre);
     gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", bpe_tokens, N_BPE);
     gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, bpe_types, N_BPE);
     gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", bpe_merges, sizeof bpe_merges / sizeof bpe_merges[0]);
@@ -164,7 +167,27 @@ int main(int argc, char **argv) {
     rc |= finish(w);
 
     if (!(w = open_w(dir, "vocab_bpe.gguf"))) return 1;
-    set_bpe_vocab(w);
+    set_bpe_vocab(w, "qwen2");
+    rc |= finish(w);
+
+    if (!(w = open_w(dir, "vocab_bpe_gpt2.gguf"))) return 1;
+    set_bpe_vocab(w, "gpt-2");
+    rc |= finish(w);
+
+    if (!(w = open_w(dir, "vocab_bpe_llama3.gguf"))) return 1;
+    set_bpe_vocab(w, "llama-bpe");
+    rc |= finish(w);
+
+    /* SPM with integer scores, an empty token text and no token types */
+    if (!(w = open_w(dir, "vocab_spm_odd.gguf"))) return 1;
+    {
+        const char *toks[6] = {"<unk>", "<s>", "</s>", "", "\342\226\201", "x"};
+        int32_t sc[6] = {0, 0, 0, -1, -2, -3};
+        gguf_writer_set_str(w, "tokenizer.ggml.model", "llama");
+        gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks, 6);
+        gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_TYPE_INT32, sc, 6);
+        gguf_writer_set_bool(w, "tokenizer.ggml.add_space_prefix", false);
+    }
     rc |= finish(w);
 
     /* llama, every 32-element type in a matrix position */
@@ -191,30 +214,33 @@ int main(int argc, char **argv) {
     }
     rc |= finish(w);
 
-    /* qwen2, one small layer with biases */
-    if (!(w = open_w(dir, "qwen2_small.gguf"))) return 1;
-    set_hparams(w, "qwen2", 32, 1, 32, 4, 4);
-    set_bpe_vocab(w);
-    add("token_embd.weight", QK_TYPE_F16, 32, N_BPE, 0);
-    add("output_norm.weight", QK_TYPE_F32, 32, 0, 1);
-    addl(0, "attn_norm.weight", QK_TYPE_F32, 32, 0, 1);
-    addl(0, "attn_q.weight", QK_TYPE_Q8_0, 32, 32, 0);
-    addl(0, "attn_q.bias", QK_TYPE_F32, 32, 0, 0);
-    addl(0, "attn_k.weight", QK_TYPE_F16, 32, 32, 0);
-    addl(0, "attn_k.bias", QK_TYPE_F32, 32, 0, 0);
-    addl(0, "attn_v.weight", QK_TYPE_F16, 32, 32, 0);
-    addl(0, "attn_v.bias", QK_TYPE_F32, 32, 0, 0);
-    addl(0, "attn_output.weight", QK_TYPE_Q8_0, 32, 32, 0);
-    addl(0, "ffn_norm.weight", QK_TYPE_F32, 32, 0, 1);
-    addl(0, "ffn_gate.weight", QK_TYPE_Q8_0, 32, 32, 0);
-    addl(0, "ffn_up.weight", QK_TYPE_Q8_0, 32, 32, 0);
-    addl(0, "ffn_down.weight", QK_TYPE_F16, 32, 32, 0);
-    rc |= finish(w);
+    /* qwen2, one small layer with biases; a second copy with general.alignment 4 */
+    for (int copy = 0; copy < 2; copy++) {
+        if (!(w = open_w(dir, copy ? "qwen2_small_align4.gguf" : "qwen2_small.gguf"))) return 1;
+        if (copy) gguf_writer_set_u32(w, "general.alignment", 4);
+        set_hparams(w, "qwen2", 32, 1, 32, 4, 4);
+        set_bpe_vocab(w, "qwen2");
+        add("token_embd.weight", QK_TYPE_F16, 32, N_BPE, 0);
+        add("output_norm.weight", QK_TYPE_F32, 32, 0, 1);
+        addl(0, "attn_norm.weight", QK_TYPE_F32, 32, 0, 1);
+        addl(0, "attn_q.weight", QK_TYPE_Q8_0, 32, 32, 0);
+        addl(0, "attn_q.bias", QK_TYPE_F32, 32, 0, 0);
+        addl(0, "attn_k.weight", QK_TYPE_F16, 32, 32, 0);
+        addl(0, "attn_k.bias", QK_TYPE_F32, 32, 0, 0);
+        addl(0, "attn_v.weight", QK_TYPE_F16, 32, 32, 0);
+        addl(0, "attn_v.bias", QK_TYPE_F32, 32, 0, 0);
+        addl(0, "attn_output.weight", QK_TYPE_Q8_0, 32, 32, 0);
+        addl(0, "ffn_norm.weight", QK_TYPE_F32, 32, 0, 1);
+        addl(0, "ffn_gate.weight", QK_TYPE_Q8_0, 32, 32, 0);
+        addl(0, "ffn_up.weight", QK_TYPE_Q8_0, 32, 32, 0);
+        addl(0, "ffn_down.weight", QK_TYPE_F16, 32, 32, 0);
+        rc |= finish(w);
+    }
 
     /* qwen2 with K-quants where ne[0] allows (ffn_down, ne[0] = n_ff = 256) */
     if (!(w = open_w(dir, "qwen2_kquant.gguf"))) return 1;
     set_hparams(w, "qwen2", 32, 2, 256, 2, 1);
-    set_bpe_vocab(w);
+    set_bpe_vocab(w, "qwen2");
     add("token_embd.weight", QK_TYPE_Q8_0, 32, N_BPE, 0);
     add("output_norm.weight", QK_TYPE_F32, 32, 0, 1);
     add("output.weight", QK_TYPE_Q4_0, 32, N_BPE, 0);
