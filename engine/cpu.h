@@ -3,7 +3,7 @@
  *
  * The type table (types.c) starts with the scalar reference kernels; on first use it asks
  * cpu.c whether AVX2+FMA+F16C are available and, if so, lets each SIMD file replace the
- * entries it implements (vec_dot, from_float). Setting the environment variable
+ * entries it implements (vec_dot, from_float, to_float). Setting the environment variable
  * QK_FORCE_SCALAR=1 keeps the scalar kernels (for tests and comparisons).
  */
 #ifndef QK_CPU_H

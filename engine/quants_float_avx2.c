@@ -1,7 +1,9 @@
 /*
  * quants_float_avx2.c — AVX2/FMA/F16C kernels for the types of quants_float.c:
- * dot products F32·F32, F16·F16 and BF16·BF16, and the activation conversions
- * float -> F16 and float -> BF16.
+ * dot products F32·F32, F16·F16 and BF16·BF16, the activation conversions
+ * float -> F16 and float -> BF16, and the row expansions (to_float) F16 -> float and
+ * BF16 -> float that the dequantize + sgemm path of matmul.c runs over every weight row
+ * and every converted activation row.
  *
  * Every kernel here has a scalar reference in quants_float.c and is tested against it
  * (tests/test_kernels_legacy.c). Functions carry __attribute__((target(...))) so the rest
@@ -14,6 +16,8 @@
  *    top 10 payload bits and overflow into +-inf (Intel SDM, VCVTPS2PH), which is exactly
  *    qk_float_to_half; the BF16 conversion is the same integer formula as
  *    qk_float_to_bf16, eight lanes at a time.
+ *  - The expansions write exactly the floats of qk_dequantize_row_f16 / _bf16, NaN
+ *    payloads included, for any k >= 0 (see their section).
  *  - The dot products accept any n >= 0 (not only multiples of the vector width). They
  *    differ from the scalar ones only in the order of the float additions (8 lanes x 4
  *    accumulators, then a tree sum, then the tail in index order; BF16 also pairs even
@@ -159,10 +163,72 @@ QK_AVX2 static void from_float_bf16_avx2(const float *x, void *vy, int64_t k) {
     for (; i < k; i++) y[i] = qk_float_to_bf16(x[i]);
 }
 
+/* ---------------------------------------------------------------- expansions ------- */
+
+/* F16 -> float. VCVTPH2PS is exact for zeros, subnormals, normals, infinities and quiet
+ * NaNs (payload shifted up by 13 bits, as qk_half_to_float does), but it quiets a
+ * signalling NaN (sets bit 22; measured: 0x7c01 -> 0x7fc02000), which qk_half_to_float
+ * keeps as it is (0x7f802000). So each group of 32 halves is first checked for a
+ * signalling NaN (|h| in 0x7c01..0x7dff), and such a group, which real weights never
+ * contain, goes through the scalar conversion. The check: |h| + 0x03ff maps exactly that
+ * range to the 16-bit signed values below -32257 (it wraps past 0x7fff to -32768..-32258;
+ * every other |h| lands in 0x03ff..0x7fff or -32257..-31746). */
+QK_AVX2 static inline __m256i f16_snan_mask(__m256i h) {
+    const __m256i t = _mm256_add_epi16(_mm256_and_si256(h, _mm256_set1_epi16(0x7fff)), _mm256_set1_epi16(0x03ff));
+    return _mm256_cmpgt_epi16(_mm256_set1_epi16(-32257), t);
+}
+
+QK_AVX2 static void to_float_f16_avx2(const void *vx, float *y, int64_t k) {
+    const qk_half *x = (const qk_half *)vx;
+    int64_t i = 0;
+    for (; i + 32 <= k; i += 32) {
+        const __m256i a = _mm256_loadu_si256((const __m256i *)(x + i));
+        const __m256i b = _mm256_loadu_si256((const __m256i *)(x + i + 16));
+        const __m256i s = _mm256_or_si256(f16_snan_mask(a), f16_snan_mask(b));
+        if (!_mm256_testz_si256(s, s)) {
+            for (int j = 0; j < 32; j++) y[i + j] = qk_half_to_float(x[i + j]);
+            continue;
+        }
+        _mm256_storeu_ps(y + i, load_f16x8(x + i));
+        _mm256_storeu_ps(y + i + 8, load_f16x8(x + i + 8));
+        _mm256_storeu_ps(y + i + 16, load_f16x8(x + i + 16));
+        _mm256_storeu_ps(y + i + 24, load_f16x8(x + i + 24));
+    }
+    for (; i + 8 <= k; i += 8) {
+        const __m256i s = f16_snan_mask(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(x + i))));
+        if (_mm_testz_si128(_mm256_castsi256_si128(s), _mm256_castsi256_si128(s)))
+            _mm256_storeu_ps(y + i, load_f16x8(x + i));
+        else
+            for (int j = 0; j < 8; j++) y[i + j] = qk_half_to_float(x[i + j]);
+    }
+    for (; i < k; i++) y[i] = qk_half_to_float(x[i]);
+}
+
+/* BF16 -> float: each code moved to the top half of a 32-bit word (exact and no float
+ * operation, so NaNs keep every bit, as in qk_bf16_to_float). */
+QK_AVX2 static inline __m256 bf16x8_ps(const qk_bf16 *p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+
+QK_AVX2 static void to_float_bf16_avx2(const void *vx, float *y, int64_t k) {
+    const qk_bf16 *x = (const qk_bf16 *)vx;
+    int64_t i = 0;
+    for (; i + 32 <= k; i += 32) {
+        _mm256_storeu_ps(y + i, bf16x8_ps(x + i));
+        _mm256_storeu_ps(y + i + 8, bf16x8_ps(x + i + 8));
+        _mm256_storeu_ps(y + i + 16, bf16x8_ps(x + i + 16));
+        _mm256_storeu_ps(y + i + 24, bf16x8_ps(x + i + 24));
+    }
+    for (; i + 8 <= k; i += 8) _mm256_storeu_ps(y + i, bf16x8_ps(x + i));
+    for (; i < k; i++) y[i] = qk_bf16_to_float(x[i]);
+}
+
 void qk_install_float_avx2(qk_type_traits *table) {
     table[QK_TYPE_F32].vec_dot = vec_dot_f32_avx2;
     table[QK_TYPE_F16].vec_dot = vec_dot_f16_avx2;
     table[QK_TYPE_F16].from_float = from_float_f16_avx2;
     table[QK_TYPE_BF16].vec_dot = vec_dot_bf16_avx2;
     table[QK_TYPE_BF16].from_float = from_float_bf16_avx2;
+    table[QK_TYPE_F16].to_float = to_float_f16_avx2;
+    table[QK_TYPE_BF16].to_float = to_float_bf16_avx2;
 }

@@ -593,6 +593,17 @@ QK_AVX2 static void dequantize_row_q6_K_avx2(const void *vx, float *y, int64_t k
     }
 }
 
+/* Q8_K (the activation type; matmul.c expands converted activation rows back to float):
+ * y = d * (float)q with d the block's float, one multiply per element as in quants_k.c
+ * (commutative, q never NaN: same bits, a signalling-NaN d quieted alike). */
+QK_AVX2 static void dequantize_row_q8_K_avx2(const void *vx, float *y, int64_t k) {
+    const block_q8_K *x = vx;
+    for (int64_t i = 0; i < k / QK_K; i++, y += QK_K) {
+        const __m256 d = _mm256_set1_ps(x[i].d);
+        for (int j = 0; j < QK_K; j += 8) _mm256_storeu_ps(y + j, _mm256_mul_ps(d, i8x8_ps(x[i].qs + j)));
+    }
+}
+
 /* ------------------------------------------------------------------------------------ */
 
 void qk_install_k_avx2(qk_type_traits *table) {
@@ -607,4 +618,5 @@ void qk_install_k_avx2(qk_type_traits *table) {
     table[QK_TYPE_Q4_K].to_float = dequantize_row_q4_K_avx2;
     table[QK_TYPE_Q5_K].to_float = dequantize_row_q5_K_avx2;
     table[QK_TYPE_Q6_K].to_float = dequantize_row_q6_K_avx2;
+    table[QK_TYPE_Q8_K].to_float = dequantize_row_q8_K_avx2;
 }

@@ -1,7 +1,8 @@
 /*
  * quants_legacy_avx2.c — AVX2/FMA/F16C kernels for the types of quants_legacy.c: the dot
- * products Q4_0·Q8_0, Q4_1·Q8_1, Q5_0·Q8_0, Q5_1·Q8_1, Q8_0·Q8_0, IQ4_NL·Q8_0 and the
- * activation quantizers float -> Q8_0 and float -> Q8_1.
+ * products Q4_0·Q8_0, Q4_1·Q8_1, Q5_0·Q8_0, Q5_1·Q8_1, Q8_0·Q8_0, IQ4_NL·Q8_0, the
+ * activation quantizers float -> Q8_0 and float -> Q8_1, and the dequantizers (to_float)
+ * of Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1 and IQ4_NL.
  *
  * Every kernel here has a scalar reference in quants_legacy.c and is tested against it
  * (tests/test_kernels_legacy.c). Functions carry __attribute__((target(...))) so the rest
@@ -42,7 +43,19 @@
  * order-dependently. The fraction is computed from |p| (not p - t) so that no compiler
  * can fuse the product x*id into it. d and s are rounded to half with VCVTPS2PH (round to
  * nearest even: the same bytes as qk_float_to_half).
+ *
+ * Dequantizers: the same float bits as quants_legacy.c's (see their section).
  */
+/* The dequantizers must round q*d and q*d + m separately, as the scalar ones do: keep
+ * that true in a GNU-mode (-std=gnu11) build too, where GCC would contract across the
+ * intrinsics (they are plain vector * and + in GCC's headers). The explicit
+ * _mm256_fmadd_ps of the dot products are unaffected. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
@@ -338,6 +351,127 @@ QK_AVX2 static void from_float_q8_1_avx2(const float *x, void *vy, int64_t k) {
     }
 }
 
+/* ------------------------------------------------------------------ dequantizers -- */
+/* to_float for the dequantize + sgemm path of matmul.c (weights, and the Q8_0/Q8_1
+ * activation rows expanded back to float). Per block the codes are put in element order
+ * as bytes (the unpack helpers above; signed code - offset for Q4_0, Q5_0 and IQ4_NL's
+ * levels, unsigned codes below 32 for the _1 types, which read the same either way),
+ * widened 8 at a time to int32 and converted to float (exact), then multiplied by the
+ * block's d: the float operations of quants_legacy.c, one multiply (q * d and d * q give
+ * the same bits: IEEE multiplication is commutative, and q is never NaN), and for the _1
+ * types one add of m after it, separately rounded (no FMA: see the pragma above; as q*d
+ * is exact here, at most 7 + 11 significant bits, the add is the only rounding). d and m
+ * come from half_table, i.e. from qk_half_to_float itself; a signalling-NaN d or m is
+ * quieted by the multiply or add in both versions alike. The one case where the bits can
+ * differ: the _1 types with a NaN m and a q*d that is NaN too (d NaN, or d infinite and
+ * q = 0) with another payload; q*d + m is NaN either way, and which payload survives
+ * depends on the operand order the compiler picked for the commutative add, in the scalar
+ * code as well (GCC 12 -O2 gives the same bits; clang 14 -march=native not for Q5_1). */
+
+/* 8 lanes of (float)b[j] * d for the low 8 signed bytes of b, stored at y. */
+QK_AVX2 static inline void emit8(float *y, __m128i b, __m256 d) {
+    _mm256_storeu_ps(y, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)), d));
+}
+/* The same plus m: (float)b[j] * d + m. */
+QK_AVX2 static inline void emit8_m(float *y, __m128i b, __m256 d, __m256 m) {
+    _mm256_storeu_ps(y, _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)), d), m));
+}
+
+/* 16 signed codes in element order -> y[0..16). */
+QK_AVX2 static inline void emit16(float *y, __m128i q, __m256 d) {
+    emit8(y, q, d);
+    emit8(y + 8, _mm_srli_si128(q, 8), d);
+}
+QK_AVX2 static inline void emit16_m(float *y, __m128i q, __m256 d, __m256 m) {
+    emit8_m(y, q, d, m);
+    emit8_m(y + 8, _mm_srli_si128(q, 8), d, m);
+}
+
+/* 32 codes in element order -> y[0..32). */
+QK_AVX2 static inline void emit32(float *y, __m256i q, __m256 d) {
+    emit16(y, _mm256_castsi256_si128(q), d);
+    emit16(y + 16, _mm256_extracti128_si256(q, 1), d);
+}
+QK_AVX2 static inline void emit32_m(float *y, __m256i q, __m256 d, __m256 m) {
+    emit16_m(y, _mm256_castsi256_si128(q), d, m);
+    emit16_m(y + 16, _mm256_extracti128_si256(q, 1), d, m);
+}
+
+/* The 16 packed bytes at qs -> their low nibbles (elements 0..15) and high nibbles
+ * (elements 16..31). */
+QK_AVX2 static inline __m128i nibbles_lo(__m128i q) { return _mm_and_si128(q, _mm_set1_epi8(0x0F)); }
+QK_AVX2 static inline __m128i nibbles_hi(__m128i q) {
+    return _mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0x0F));
+}
+QK_AVX2 static inline __m128i load16(const uint8_t *p) { return _mm_loadu_si128((const __m128i *)p); }
+
+/* A half at p, converted by half_table and broadcast. */
+QK_AVX2 static inline __m256 half_bcast(const void *p) { return _mm256_set1_ps(half_lookup(p)); }
+
+QK_AVX2 static void to_float_q4_0_avx2(const void *vx, float *y, int64_t k) {
+    const block_q4_0 *x = (const block_q4_0 *)vx;
+    const __m128i eight = _mm_set1_epi8(8);
+    for (int64_t i = 0; i < k / QK4_0; i++, y += QK4_0) {
+        const __m256 d = half_bcast(&x[i].d);
+        const __m128i q = load16(x[i].qs);
+        emit16(y, _mm_sub_epi8(nibbles_lo(q), eight), d);
+        emit16(y + 16, _mm_sub_epi8(nibbles_hi(q), eight), d);
+    }
+}
+
+QK_AVX2 static void to_float_q4_1_avx2(const void *vx, float *y, int64_t k) {
+    const block_q4_1 *x = (const block_q4_1 *)vx;
+    for (int64_t i = 0; i < k / QK4_1; i++, y += QK4_1) {
+        const __m256 d = half_bcast(&x[i].d), m = half_bcast(&x[i].m);
+        const __m128i q = load16(x[i].qs);
+        emit16_m(y, nibbles_lo(q), d, m);
+        emit16_m(y + 16, nibbles_hi(q), d, m);
+    }
+}
+
+/* Q5_0 code - 16 as a signed byte, as in vec_dot_q5_0_q8_0_avx2. */
+QK_AVX2 static void to_float_q5_0_avx2(const void *vx, float *y, int64_t k) {
+    const block_q5_0 *x = (const block_q5_0 *)vx;
+    const __m256i hi = _mm256_set1_epi8((char)0xF0);
+    for (int64_t i = 0; i < k / QK5_0; i++, y += QK5_0)
+        emit32(y, _mm256_or_si256(unpack_nibbles(x[i].qs), _mm256_andnot_si256(unpack_bits(x[i].qh), hi)),
+               half_bcast(&x[i].d));
+}
+
+QK_AVX2 static void to_float_q5_1_avx2(const void *vx, float *y, int64_t k) {
+    const block_q5_1 *x = (const block_q5_1 *)vx;
+    const __m256i b4 = _mm256_set1_epi8(0x10);
+    for (int64_t i = 0; i < k / QK5_1; i++, y += QK5_1)
+        emit32_m(y, _mm256_or_si256(unpack_nibbles(x[i].qs), _mm256_and_si256(unpack_bits(x[i].qh), b4)),
+                 half_bcast(&x[i].d), half_bcast(&x[i].m));
+}
+
+/* 32 int8 codes at qs times d (8-byte loads widened straight from memory). */
+QK_AVX2 static inline void emit32_i8(float *y, const int8_t *qs, __m256 d) {
+    for (int j = 0; j < 32; j += 8) emit8(y + j, _mm_loadl_epi64((const __m128i *)(qs + j)), d);
+}
+
+QK_AVX2 static void to_float_q8_0_avx2(const void *vx, float *y, int64_t k) {
+    const block_q8_0 *x = (const block_q8_0 *)vx;
+    for (int64_t i = 0; i < k / QK8_0; i++, y += QK8_0) emit32_i8(y, x[i].qs, half_bcast(&x[i].d));
+}
+
+QK_AVX2 static void to_float_q8_1_avx2(const void *vx, float *y, int64_t k) {
+    const block_q8_1 *x = (const block_q8_1 *)vx;
+    for (int64_t i = 0; i < k / QK8_1; i++, y += QK8_1) emit32_i8(y, x[i].qs, half_bcast(&x[i].d));
+}
+
+QK_AVX2 static void to_float_iq4_nl_avx2(const void *vx, float *y, int64_t k) {
+    const block_iq4_nl *x = (const block_iq4_nl *)vx;
+    const __m128i levels = _mm_loadu_si128((const __m128i *)qk_kvalues_iq4nl);
+    for (int64_t i = 0; i < k / QK4_NL; i++, y += QK4_NL) {
+        const __m256 d = half_bcast(&x[i].d);
+        const __m128i q = load16(x[i].qs);
+        emit16(y, _mm_shuffle_epi8(levels, nibbles_lo(q)), d);
+        emit16(y + 16, _mm_shuffle_epi8(levels, nibbles_hi(q)), d);
+    }
+}
+
 void qk_install_legacy_avx2(qk_type_traits *table) {
     for (uint32_t h = 0; h < 65536; h++) half_table[h] = qk_half_to_float((qk_half)h);
     table[QK_TYPE_Q4_0].vec_dot = vec_dot_q4_0_q8_0_avx2;
@@ -348,4 +482,11 @@ void qk_install_legacy_avx2(qk_type_traits *table) {
     table[QK_TYPE_IQ4_NL].vec_dot = vec_dot_iq4_nl_q8_0_avx2;
     table[QK_TYPE_Q8_0].from_float = from_float_q8_0_avx2;
     table[QK_TYPE_Q8_1].from_float = from_float_q8_1_avx2;
+    table[QK_TYPE_Q4_0].to_float = to_float_q4_0_avx2;
+    table[QK_TYPE_Q4_1].to_float = to_float_q4_1_avx2;
+    table[QK_TYPE_Q5_0].to_float = to_float_q5_0_avx2;
+    table[QK_TYPE_Q5_1].to_float = to_float_q5_1_avx2;
+    table[QK_TYPE_Q8_0].to_float = to_float_q8_0_avx2;
+    table[QK_TYPE_Q8_1].to_float = to_float_q8_1_avx2;
+    table[QK_TYPE_IQ4_NL].to_float = to_float_iq4_nl_avx2;
 }

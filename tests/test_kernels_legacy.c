@@ -1,7 +1,7 @@
 /*
  * test_kernels_legacy.c — the SIMD kernels of engine/quants_float_avx2.c and
- * engine/quants_legacy_avx2.c against the scalar references of quants_float.c and
- * quants_legacy.c.
+ * engine/quants_legacy_avx2.c (and Q8_K's to_float in quants_k_avx2.c) against the scalar
+ * references of quants_float.c, quants_legacy.c (and quants_k.c).
  *
  * Scalar kernels are called directly; SIMD kernels through the type table (qk_type_get),
  * which holds them when qk_cpu_has_avx2(). On a CPU without AVX2+FMA+F16C, or with
@@ -29,11 +29,27 @@
  *    random bit patterns (every float class: subnormals, inf, NaN payloads), on exact
  *    rounding ties (F16, BF16, and Q8 blocks where x*id lands on k + 0.5), and on edge
  *    blocks (zeros, -0, inf, NaN, tiny values whose 1/d overflows, huge values).
+ *  - to_float for F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, IQ4_NL and Q8_K: the same
+ *    float bits as the scalar dequantizer (NaN payloads included), with nothing written
+ *    before or after the output row and nothing read past the input row (rows end at an
+ *    inaccessible page), for every length above (Q8_K: 256 .. 4864), unaligned outputs
+ *    and inputs at both address parities: on blocks of random bytes with random finite
+ *    scales of any exponent and with random scale bits; on rows from the reference
+ *    quantizers (including fp16-subnormal scales); on edge scales (+-0, subnormals, the
+ *    largest finite, +-inf, quiet and signalling NaNs, each d against each m) with
+ *    constant and random codes; and, for F16/BF16, on rows of all 65536 codes at 8
+ *    alignments (signalling NaNs stay signalling). One allowance: for Q4_1/Q5_1 blocks
+ *    with a NaN m and a NaN or infinite d, q*d + m only has to be NaN in both (when q*d
+ *    is NaN as well, which NaN's payload survives the commutative add is up to the
+ *    compiler, in the scalar code too: GCC 12 gives the same bits, clang 14 -march=native
+ *    not for Q5_1).
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "cpu.h"
 #include "quants.h"
@@ -450,6 +466,274 @@ START_TEST(test_tie_data_is_tie) {
 }
 END_TEST
 
+/* ------------------------------------------------------------------ to_float ------- */
+
+/* How a block carries its scale: F16/BF16 have none; one half d at offset 0 (Q8_1's s at
+ * offset 2 is not read by the dequantizer); halves d, m at offsets 0, 2; Q8_K's float d. */
+enum { SC_NONE, SC_D, SC_DM, SC_FLOAT };
+
+typedef struct tofl {
+    const char *name;
+    qk_type type;
+    int blck;     /* elements per block */
+    size_t bsize; /* bytes per block */
+    int scale;    /* SC_* */
+    qk_to_float_fn scalar;
+    qk_from_float_fn quantize; /* reference quantizer (realistic rows) */
+} tofl;
+
+static const tofl TF[] = {
+    {"F16", QK_TYPE_F16, 1, 2, SC_NONE, qk_dequantize_row_f16, qk_quantize_row_f16},
+    {"BF16", QK_TYPE_BF16, 1, 2, SC_NONE, qk_dequantize_row_bf16, qk_quantize_row_bf16},
+    {"Q4_0", QK_TYPE_Q4_0, 32, sizeof(block_q4_0), SC_D, qk_dequantize_row_q4_0, qk_quantize_row_q4_0_ref},
+    {"Q4_1", QK_TYPE_Q4_1, 32, sizeof(block_q4_1), SC_DM, qk_dequantize_row_q4_1, qk_quantize_row_q4_1_ref},
+    {"Q5_0", QK_TYPE_Q5_0, 32, sizeof(block_q5_0), SC_D, qk_dequantize_row_q5_0, qk_quantize_row_q5_0_ref},
+    {"Q5_1", QK_TYPE_Q5_1, 32, sizeof(block_q5_1), SC_DM, qk_dequantize_row_q5_1, qk_quantize_row_q5_1_ref},
+    {"Q8_0", QK_TYPE_Q8_0, 32, sizeof(block_q8_0), SC_D, qk_dequantize_row_q8_0, qk_quantize_row_q8_0_ref},
+    {"Q8_1", QK_TYPE_Q8_1, 32, sizeof(block_q8_1), SC_D, qk_dequantize_row_q8_1, qk_quantize_row_q8_1_ref},
+    {"IQ4_NL", QK_TYPE_IQ4_NL, 32, sizeof(block_iq4_nl), SC_D, qk_dequantize_row_iq4_nl, qk_quantize_row_iq4_nl_ref},
+    {"Q8_K", QK_TYPE_Q8_K, QK_K, sizeof(block_q8_K), SC_FLOAT, qk_dequantize_row_q8_K, qk_quantize_row_q8_K_ref},
+};
+#define N_TF ((int)(sizeof TF / sizeof TF[0]))
+
+#define TF_MAXN 65536 /* the F16/BF16 rows of every code */
+#define TF_GUARD 16   /* floats before and after the output row that must stay untouched */
+static float tf_ref[TF_MAXN], tf_out[TF_GUARD + TF_MAXN + 8 + TF_GUARD];
+
+/* Row lengths tested for a type (-1 terminated). */
+static const int *tf_lengths(const tofl *t) {
+    static const int flen[] = {1, 7, 8, 9, 31, 32, 33, 63, 257, 895, 896, 4864, 4867, 4960, -1};
+    static const int qlen[] = {32, 64, 96, 224, 896, 4832, 4864, 4960, -1};
+    static const int klen[] = {256, 768, 2048, 4864, -1};
+    return t->blck == 1 ? flen : t->blck == 32 ? qlen : klen;
+}
+
+static size_t tf_bytes(const tofl *t, int n) { return (size_t)(n / t->blck) * t->bsize; }
+
+/* The table's to_float for t after checking which kernel it holds; NULL when there is no
+ * SIMD (the table must then hold the scalar dequantizer). */
+static qk_to_float_fn tf_simd(const tofl *t) {
+    const qk_type_traits *tr = qk_type_get(t->type);
+    ck_assert_ptr_nonnull(tr);
+    if (!have_simd()) {
+        ck_assert_msg(tr->to_float == t->scalar, "%s: no AVX2 but to_float is not the scalar one", t->name);
+        return NULL;
+    }
+    ck_assert_msg(tr->to_float != t->scalar, "%s: AVX2 CPU but to_float is the scalar one", t->name);
+    return tr->to_float;
+}
+
+/* Input rows are copied to the end of a buffer followed by an inaccessible page, so that a
+ * kernel reading past its row faults. */
+static uint8_t *guarded_end(size_t *cap) {
+    static uint8_t *end;
+    static size_t size;
+    if (!end) {
+        const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        size = (TF_MAXN * 2 / page + 2) * page; /* the largest row: 65536 halves */
+        uint8_t *p = mmap(NULL, size + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        ck_assert_msg(p != MAP_FAILED, "mmap failed");
+        ck_assert_int_eq(mprotect(p + size, page, PROT_NONE), 0);
+        end = p + size;
+    }
+    *cap = size;
+    return end;
+}
+
+/* A place for a row of nbytes: ending at the guard page, or (odd = 1) one byte earlier, at
+ * an address of the other parity. */
+static uint8_t *tf_row(size_t nbytes, int odd) {
+    size_t cap;
+    uint8_t *end = guarded_end(&cap);
+    ck_assert(nbytes + 1 <= cap);
+    return end - nbytes - (odd ? 1 : 0);
+}
+
+/* The block holding element e has a NaN m and a d that is NaN or infinite, so that q*d
+ * can be NaN too (inf * 0 gives the default NaN): the one case where only NaN-ness is
+ * compared, since which payload survives NaN + NaN is the compiler's choice of operand
+ * order for a commutative add (clang and GCC differ there, in the scalar code too). */
+static int dm_both_nan(const tofl *t, const uint8_t *row, int e) {
+    if (t->scale != SC_DM) return 0;
+    const uint8_t *b = row + (size_t)(e / t->blck) * t->bsize;
+    return !isfinite(get_half(b)) && isnan(get_half(b + 2));
+}
+
+/* Dequantize the n-element row at `row` with both kernels (SIMD output shifted by off
+ * floats, off = 0..7) and compare every float's bits; nothing around the SIMD output may
+ * change. Returns how many elements went through the both-NaN exception. */
+static int tf_compare(const tofl *t, qk_to_float_fn f, const uint8_t *row, int n, int off, const char *what) {
+    float *v = tf_out + TF_GUARD + off;
+    memset(tf_ref, 0xA5, (size_t)n * sizeof(float));
+    memset(tf_out, 0x5A, sizeof tf_out);
+    t->scalar(row, tf_ref, n);
+    f(row, v, n);
+    int excused = 0;
+    for (int e = 0; e < n; e++) {
+        const uint32_t a = qk_f32_bits(tf_ref[e]), b = qk_f32_bits(v[e]);
+        if (a == b) continue;
+        if (dm_both_nan(t, row, e) && isnan(tf_ref[e]) && isnan(v[e])) {
+            excused++;
+            continue;
+        }
+        ck_abort_msg("%s to_float %s n=%d off=%d: element %d simd 0x%08x (%g), scalar 0x%08x (%g)", t->name,
+                     what, n, off, e, b, v[e], a, tf_ref[e]);
+    }
+    for (int e = -TF_GUARD - off; e < 0; e++)
+        ck_assert_msg(qk_f32_bits(v[e]) == 0x5A5A5A5Au, "%s %s n=%d: wrote before the row", t->name, what, n);
+    for (int e = n; e < n + TF_GUARD; e++)
+        ck_assert_msg(qk_f32_bits(v[e]) == 0x5A5A5A5Au, "%s %s n=%d: wrote past the row", t->name, what, n);
+    return excused;
+}
+
+/* Set the scale fields of block b (halves h0, h1 where the type has them; Q8_K's float d
+ * from f). */
+static void tf_set_scale(const tofl *t, uint8_t *blk, qk_half h0, qk_half h1, uint32_t fbits_d) {
+    if (t->scale == SC_D || t->scale == SC_DM) memcpy(blk, &h0, 2);
+    if (t->scale == SC_DM) memcpy(blk + 2, &h1, 2);
+    if (t->scale == SC_FLOAT) memcpy(blk, &fbits_d, 4);
+}
+
+static qk_half finite_half(void) {
+    qk_half h;
+    do h = (qk_half)rng_next();
+    while ((h & 0x7C00) == 0x7C00);
+    return h;
+}
+
+/* Random bytes (every code, qh bit and level); scales random finite halves of any
+ * exponent (Q8_K: floats 2^-30 .. 2^30), or (trials 4, 5) random bits too: inf, NaN,
+ * subnormal; for F16/BF16 the elements are the random bits. Every length, outputs at
+ * offsets 0..2 floats, inputs at both address parities, rows ending at a guard page. */
+START_TEST(test_to_float_random) {
+    const tofl *t = &TF[_i];
+    qk_to_float_fn f = tf_simd(t);
+    if (!f) return;
+    rng_state = 5000 + (uint64_t)_i;
+    static uint8_t src[TF_MAXN * 2];
+    int rows = 0;
+    for (const int *len = tf_lengths(t); *len > 0; len++) {
+        const int n = *len;
+        const size_t nbytes = tf_bytes(t, n);
+        for (int trial = 0; trial < 6; trial++) {
+            for (size_t j = 0; j < nbytes; j++) src[j] = (uint8_t)rng_next();
+            for (int b = 0; trial < 4 && b < n / t->blck; b++) {
+                const uint32_t fd = qk_f32_bits(ldexpf(rng_uniform(), rng_int(-30, 30)));
+                tf_set_scale(t, src + (size_t)b * t->bsize, finite_half(), finite_half(), fd);
+            }
+            if (t->type == QK_TYPE_F16 && trial < 2) /* finite halves only: every group fast */
+                for (int j = 0; j < n; j++) {
+                    const qk_half h = finite_half();
+                    memcpy(src + 2 * j, &h, 2);
+                }
+            uint8_t *row = tf_row(nbytes, trial & 1);
+            memcpy(row, src, nbytes);
+            tf_compare(t, f, row, n, trial % 3, trial < 4 ? "random codes" : "random bits");
+            rows++;
+        }
+    }
+    ck_assert_int_gt(rows, 20);
+}
+END_TEST
+
+/* Rows from the reference quantizers: activation-like rows (scales 1e-4 .. 300 changing
+ * every 32 elements, outliers), the same offset away from 0 (the _1 types' m matters),
+ * and tiny rows whose scales are fp16 subnormals. */
+START_TEST(test_to_float_quantized) {
+    const tofl *t = &TF[_i];
+    qk_to_float_fn f = tf_simd(t);
+    if (!f) return;
+    rng_state = 6000 + (uint64_t)_i;
+    static float x[MAXN];
+    static uint8_t q[MAXN * 4];
+    for (const int *len = tf_lengths(t); *len > 0; len++) {
+        const int n = *len;
+        for (int rep = 0; rep < 3; rep++) {
+            fill_row(x, n);
+            if (rep == 1)
+                for (int j = 0; j < n; j++) x[j] += 0.7f * fabsf(x[j]) + 0.01f;
+            if (rep == 2)
+                for (int j = 0; j < n; j++) x[j] *= 1e-5f;
+            t->quantize(x, q, n);
+            uint8_t *row = tf_row(tf_bytes(t, n), 0);
+            memcpy(row, q, tf_bytes(t, n));
+            ck_assert_int_eq(tf_compare(t, f, row, n, rep, "quantized"), 0);
+        }
+    }
+}
+END_TEST
+
+/* Edge scales: d (and m) = +-0, fp16 subnormals (smallest, largest), the smallest normal,
+ * +-1, the largest finite, +-inf, quiet and signalling NaNs of both signs with payloads
+ * (Q8_K: the float equivalents), every d crossed with every m, with code bytes all 0x00,
+ * all 0xFF, 0x88 and random. For F16/BF16: rows holding all 65536 codes, shifted so that
+ * the signalling NaNs sit at every position of a vector group. */
+START_TEST(test_to_float_edges) {
+    const tofl *t = &TF[_i];
+    qk_to_float_fn f = tf_simd(t);
+    if (!f) return;
+    rng_state = 7000 + (uint64_t)_i;
+    if (t->scale == SC_NONE) {
+        static uint16_t codes[TF_MAXN];
+        for (int shift = 0; shift < 8; shift++) {
+            for (int j = 0; j < TF_MAXN; j++) codes[j] = (uint16_t)(j + shift * 4097);
+            const int n = TF_MAXN - shift;
+            uint8_t *row = tf_row((size_t)n * 2, 0);
+            memcpy(row, codes, (size_t)n * 2);
+            tf_compare(t, f, row, n, shift, "every code");
+        }
+        /* the signalling NaNs really stay signalling (the scalar conversion keeps them) */
+        const uint16_t snan = 0x7C01;
+        uint16_t r32[32];
+        for (int j = 0; j < 32; j++) r32[j] = j == 5 ? snan : (uint16_t)(0x3C00 + j);
+        float y[32];
+        f(r32, y, 32);
+        ck_assert_uint_eq(qk_f32_bits(y[5]), t->type == QK_TYPE_F16 ? 0x7F802000u : 0x7C010000u);
+        ck_assert(y[6] == (t->type == QK_TYPE_F16 ? qk_half_to_float(0x3C06) : qk_bf16_to_float(0x3C06)));
+        return;
+    }
+    static const qk_half dv[] = {0x0000, 0x8000, 0x0001, 0x8001, 0x03FF, 0x0400, 0x3C00, 0xBC00, 0x7BFF,
+                                 0xFBFF, 0x7C00, 0xFC00, 0x7E00, 0xFE00, 0x7C01, 0x7D55, 0xFD55, 0x7FFF};
+    static const uint32_t fv[] = {0x00000000u, 0x80000000u, 0x00000001u, 0x807FFFFFu, 0x00800000u, 0x3F800000u,
+                                  0xBF800000u, 0x7F7FFFFFu, 0x7F800000u, 0xFF800000u, 0x7FC00000u, 0xFFC00000u,
+                                  0x7F800001u, 0x7FA55555u, 0xFFA55555u, 0x7FFFFFFFu};
+    const int nd = t->scale == SC_FLOAT ? (int)(sizeof fv / sizeof fv[0]) : (int)(sizeof dv / sizeof dv[0]);
+    const int nm = t->scale == SC_DM ? nd : 1;
+    static uint8_t src[MAXN * 2];
+    const int per_row = 4864 / t->blck;
+    int b = 0, excused = 0;
+    for (int fill = 0; fill < 4; fill++) {
+        for (int c = 0; c < nd * nm; c++) {
+            uint8_t *blk = src + (size_t)b * t->bsize;
+            for (size_t j = 0; j < t->bsize; j++)
+                blk[j] = fill == 0 ? 0x00 : fill == 1 ? 0xFF : fill == 2 ? 0x88 : (uint8_t)rng_next();
+            tf_set_scale(t, blk, dv[c % nd], dv[c / nd], fv[c % nd]);
+            if (++b == per_row || (fill == 3 && c == nd * nm - 1)) {
+                uint8_t *row = tf_row((size_t)b * t->bsize, c & 1);
+                memcpy(row, src, (size_t)b * t->bsize);
+                excused += tf_compare(t, f, row, b * t->blck, c % 4, "edge scales");
+                b = 0;
+            }
+        }
+    }
+    ck_assert_int_eq(b, 0);
+    /* the both-NaN exception is only ever used by the _1 types */
+    if (t->scale != SC_DM) ck_assert_int_eq(excused, 0);
+    /* the edge blocks really produce special values: an inf scale gives no finite output,
+     * a subnormal d nonzero tiny outputs for nonzero codes */
+    uint8_t *blk = src;
+    float y[QK_K];
+    memset(blk, 0x77, t->bsize);
+    tf_set_scale(t, blk, 0x7C00, 0x7C00, 0x7F800000u);
+    f(blk, y, t->blck);
+    for (int e = 0; e < t->blck; e++) ck_assert_msg(!isfinite(y[e]), "%s: inf scale gives %g", t->name, y[e]);
+    tf_set_scale(t, blk, 0x0001, 0x0000, 0x00000001u);
+    f(blk, y, t->blck);
+    for (int e = 0; e < t->blck; e++)
+        ck_assert_msg(y[e] != 0 && fabsf(y[e]) < 1e-5f, "%s: subnormal d gives %g", t->name, y[e]);
+}
+END_TEST
+
 static Suite *kernels_suite(void) {
     Suite *s = suite_create("kernels_legacy");
     TCase *tc = tcase_create("vec_dot");
@@ -460,6 +744,11 @@ static Suite *kernels_suite(void) {
     tc = tcase_create("from_float");
     tcase_add_loop_test(tc, test_from_float, 0, N_CV);
     tcase_add_test(tc, test_tie_data_is_tie);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("to_float");
+    tcase_add_loop_test(tc, test_to_float_random, 0, N_TF);
+    tcase_add_loop_test(tc, test_to_float_quantized, 0, N_TF);
+    tcase_add_loop_test(tc, test_to_float_edges, 0, N_TF);
     suite_add_tcase(s, tc);
     return s;
 }
