@@ -9,12 +9,20 @@
  */
 #include "attention.h"
 
+#include "types.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define GEMM_MIN_TOKENS 8
+
+/* y = x rounded to F16 and back (n elements; y may equal x). */
+static void round_f16(const qk_type_traits *f16, const float *x, float *y, int n, qk_half *tmp) {
+    f16->from_float(x, tmp, n);
+    f16->to_float(tmp, y, n);
+}
 
 typedef struct attn_job {
     const qk_attn_args *a;
@@ -32,6 +40,7 @@ static void attn_task(void *arg, int ith, int nth) {
     const int group = a->n_head / a->n_head_kv;
     const float scale = 1.0f / sqrtf((float)hd);
     float *work = j->s->buf + (size_t)ith * j->s->per_thread;
+    const qk_type_traits *f16 = qk_type_get(QK_TYPE_F16);
     int tasks = j->n_seqs * a->n_head;
     for (int task = ith; task < tasks; task += nth) {
         int si = task / a->n_head, h = task % a->n_head, kvh = h / group;
@@ -44,14 +53,12 @@ static void attn_task(void *arg, int ith, int nth) {
         const qk_half *vc = a->v_cache + (size_t)j->seq_ids[si] * a->seq_stride + (size_t)kvh * hd;
         float *K = work, *V = K + (size_t)L * hd, *Q = V + (size_t)L * hd, *S = Q + (size_t)m * hd;
         float *O = S + (size_t)m * L;
-        for (int t = 0; t < L; t++)
-            for (int d = 0; d < hd; d++) {
-                K[(size_t)t * hd + d] = qk_half_to_float(kc[(size_t)t * n_kv + d]);
-                V[(size_t)t * hd + d] = qk_half_to_float(vc[(size_t)t * n_kv + d]);
-            }
-        for (int i = 0; i < m; i++)
-            for (int d = 0; d < hd; d++)
-                Q[(size_t)i * hd + d] = qk_half_to_float(qk_float_to_half(a->q[(size_t)idx[i] * n_q + (size_t)h * hd + d]));
+        qk_half *tmp16 = (qk_half *)(O + (size_t)m * hd); /* L halves */
+        for (int t = 0; t < L; t++) {
+            f16->to_float(kc + (size_t)t * n_kv, K + (size_t)t * hd, hd);
+            f16->to_float(vc + (size_t)t * n_kv, V + (size_t)t * hd, hd);
+        }
+        for (int i = 0; i < m; i++) round_f16(f16, a->q + (size_t)idx[i] * n_q + (size_t)h * hd, Q + (size_t)i * hd, hd, tmp16);
         /* S = Q·Kᵀ */
         if (m >= GEMM_MIN_TOKENS) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, L, hd, 1.0f, Q, hd, K, hd, 0.0f, S, L);
@@ -79,7 +86,8 @@ static void attn_task(void *arg, int ith, int nth) {
                 sum += e;
             }
             const float inv = (float)(1.0 / sum);
-            for (int t = 0; t <= p; t++) row[t] = qk_half_to_float(qk_float_to_half(row[t] * inv));
+            for (int t = 0; t <= p; t++) row[t] *= inv;
+            round_f16(f16, row, row, p + 1, tmp16);
             for (int t = p + 1; t < L; t++) row[t] = 0.0f;
         }
         /* O = P·V */
@@ -122,7 +130,8 @@ int qk_attention(qk_pool *pool, qk_attn_scratch *s, const qk_attn_args *a) {
     start[n_seqs] = at;
     int nth = qk_pool_size(pool);
     size_t hd = (size_t)a->head_dim;
-    size_t need = 2 * (size_t)max_L * hd + 2 * (size_t)max_m * hd + (size_t)max_m * (size_t)max_L;
+    size_t need = 2 * (size_t)max_L * hd + 2 * (size_t)max_m * hd + (size_t)max_m * (size_t)max_L +
+                  ((size_t)max_L + hd) / 2 + 1;
     if (need > s->per_thread || nth > s->n_threads) {
         free(s->buf);
         s->buf = malloc(sizeof(float) * need * (size_t)nth);

@@ -166,18 +166,64 @@ static void rope(float *v, int n_heads, int head_dim, int n_rot, int pos, float 
     }
 }
 
-static void add_bias(float *y, const gguf_tensor *b, int n, int rows) {
-    if (!b) return;
-    const float *bv = b->data;
-    for (int r = 0; r < rows; r++)
-        for (int i = 0; i < n; i++) y[(size_t)r * n + i] += bv[i];
-}
-
 static int matmul(qk_context *c, const gguf_tensor *w, const float *x, int m, float *y) {
     return qk_matmul(c->pool, &c->mm, w->type, w->data, w->ne[0], w->ne[1], x, m, y);
 }
 
 static float silu(float x) { return x / (1.0f + expf(-x)); }
+
+/* Row-wise steps between the matmuls, for batch rows [i0, i1). */
+typedef void (*rows_fn)(qk_context *c, const qk_batch *b, int il, int i0, int i1);
+
+/* q, k, v += biases; RoPE on q and k; k and v stored (F16) in the cache. */
+static void qkv_rows(qk_context *c, const qk_batch *b, int il, int i0, int i1) {
+    const qk_hparams *hp = &c->m->hp;
+    const qk_layer *L = &c->m->layers[il];
+    const qk_type_traits *f16 = qk_type_get(QK_TYPE_F16);
+    for (int i = i0; i < i1; i++) {
+        float *q = c->q + (size_t)i * c->n_q, *k = c->k + (size_t)i * c->n_kv, *v = c->v + (size_t)i * c->n_kv;
+        if (L->bq) for (int d = 0; d < c->n_q; d++) q[d] += ((const float *)L->bq->data)[d];
+        if (L->bk) for (int d = 0; d < c->n_kv; d++) k[d] += ((const float *)L->bk->data)[d];
+        if (L->bv) for (int d = 0; d < c->n_kv; d++) v[d] += ((const float *)L->bv->data)[d];
+        rope(q, hp->n_head, hp->head_dim, hp->n_rot, b->pos[i], hp->rope_freq_base, hp->rope_type);
+        rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, b->pos[i], hp->rope_freq_base, hp->rope_type);
+        size_t at = cache_index(c, il, b->seq[i], b->pos[i]);
+        f16->from_float(k, c->k_cache + at, c->n_kv);
+        f16->from_float(v, c->v_cache + at, c->n_kv);
+    }
+}
+
+/* hb = silu(hb) ⊙ hb2 (SwiGLU). */
+static void swiglu_rows(qk_context *c, const qk_batch *b, int il, int i0, int i1) {
+    (void)b;
+    (void)il;
+    const size_t n_ff = (size_t)c->m->hp.n_ff;
+    for (size_t i = (size_t)i0 * n_ff; i < (size_t)i1 * n_ff; i++) c->hb[i] = silu(c->hb[i]) * c->hb2[i];
+}
+
+typedef struct rows_job {
+    qk_context *c;
+    const qk_batch *b;
+    int il, n;
+    rows_fn fn;
+} rows_job;
+
+static void rows_task(void *arg, int ith, int nth) {
+    rows_job *j = arg;
+    int i0 = j->n * ith / nth, i1 = j->n * (ith + 1) / nth;
+    if (i0 < i1) j->fn(j->c, j->b, j->il, i0, i1);
+}
+
+/* Run fn over all n rows: on the pool for real batches, inline for a few tokens (waking
+ * the workers costs more than the work then). */
+static void for_rows(qk_context *c, const qk_batch *b, int il, int n, rows_fn fn) {
+    if (n < 8) {
+        fn(c, b, il, 0, n);
+        return;
+    }
+    rows_job j = {c, b, il, n, fn};
+    qk_pool_run(c->pool, rows_task, &j);
+}
 
 /* ---------------------------------------------------------------- the forward pass --- */
 
@@ -209,19 +255,8 @@ int qk_decode(qk_context *c, const qk_batch *b, qk_err *err) {
         if (matmul(c, L->wq, c->xb, n, c->q) || matmul(c, L->wk, c->xb, n, c->k) ||
             matmul(c, L->wv, c->xb, n, c->v))
             return qk_errf(err, "out of memory");
-        add_bias(c->q, L->bq, c->n_q, n);
-        add_bias(c->k, L->bk, c->n_kv, n);
-        add_bias(c->v, L->bv, c->n_kv, n);
         /* RoPE on q and k, then store k, v (F16) in the cache */
-        for (int i = 0; i < n; i++) {
-            rope(c->q + (size_t)i * c->n_q, hp->n_head, hp->head_dim, hp->n_rot, b->pos[i], hp->rope_freq_base, hp->rope_type);
-            rope(c->k + (size_t)i * c->n_kv, hp->n_head_kv, hp->head_dim, hp->n_rot, b->pos[i], hp->rope_freq_base, hp->rope_type);
-            size_t at = cache_index(c, il, b->seq[i], b->pos[i]);
-            for (int d = 0; d < c->n_kv; d++) {
-                c->k_cache[at + d] = qk_float_to_half(c->k[(size_t)i * c->n_kv + d]);
-                c->v_cache[at + d] = qk_float_to_half(c->v[(size_t)i * c->n_kv + d]);
-            }
-        }
+        for_rows(c, b, il, n, qkv_rows);
         /* att = softmax(q·kᵀ/√hd)·v per head, causal within each sequence */
         qk_attn_args aa = {n, b->pos, b->seq, hp->n_head, hp->n_head_kv, hp->head_dim, c->q,
                            c->k_cache + cache_index(c, il, 0, 0), c->v_cache + cache_index(c, il, 0, 0),
@@ -235,7 +270,7 @@ int qk_decode(qk_context *c, const qk_batch *b, qk_err *err) {
         rmsnorm(c->xb, c->x, L->ffn_norm->data, E, n, hp->rms_eps);
         if (matmul(c, L->ffn_gate, c->xb, n, c->hb) || matmul(c, L->ffn_up, c->xb, n, c->hb2))
             return qk_errf(err, "out of memory");
-        for (size_t i = 0; i < (size_t)n * hp->n_ff; i++) c->hb[i] = silu(c->hb[i]) * c->hb2[i];
+        for_rows(c, b, il, n, swiglu_rows);
         if (matmul(c, L->ffn_down, c->hb, n, c->xb)) return qk_errf(err, "out of memory");
         for (size_t i = 0; i < (size_t)n * E; i++) c->x[i] += c->xb[i];
     }
