@@ -2,7 +2,7 @@
 #   make study   install deps, build, run the quantization study (default model + WikiText-2)
 #   make test    install deps, build, run every test (ctest)
 # Variables: BUILD (build dir), MODEL (F16 GGUF; default: the fetched Qwen2.5-0.5B-Instruct),
-# TEXT (default: WikiText-2 test split), OUT (study output dir), TYPES, CHUNKS, THREADS,
+# TEXT (default: WikiText-2 test split), OUT (study output dir), TYPES, CHUNKS, CTX, THREADS,
 # QK_DATA_DIR (local data mirror, default ../shared/data).
 
 BUILD       ?= build
@@ -13,7 +13,8 @@ TEXT        ?=
 OUT         ?= study-out
 TYPES       ?= Q2_K,Q4_K_M,Q6_K
 CHUNKS      ?= 20
-THREADS     ?= 0
+THREADS     ?=
+CTX         ?= 512
 JOBS        ?= $(shell nproc)
 
 export QK_DATA_DIR
@@ -35,8 +36,8 @@ test: build
 study: build
 	@scripts/install-deps.sh --study
 	@datasets/fetch.sh $(if $(MODEL),--text-only) $(DATA)
-	$(BUILD)/bin/qk-study -m $(or $(MODEL),$(DATA)/qwen2.5-0.5b-instruct-fp16.gguf) \
-	    -f $(or $(TEXT),$(DATA)/wiki.test.raw) -o $(OUT) --types $(TYPES) --chunks $(CHUNKS) -t $(THREADS)
+	$(BUILD)/bin/qk-study -m $(or $(MODEL),$(DATA)/models/qwen2.5-0.5b-instruct/qwen2.5-0.5b-instruct-fp16.gguf) \
+	    -f $(or $(TEXT),$(DATA)/wikitext-2-raw/wiki.test.raw) -o $(OUT) --types $(TYPES) --chunks $(CHUNKS) -c $(CTX) $(if $(THREADS),-t $(THREADS))
 
 clean:
 	rm -rf $(BUILD)

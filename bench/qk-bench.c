@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "bench_matrix.h"
 #include "bench_output.h"
@@ -51,6 +53,7 @@ static void usage(FILE *f, int def_threads) {
 }
 
 static int die(const char *what, const char *todo) {
+    if (todo && strstr(what, " — ")) todo = NULL; /* the message already says what to do */
     if (todo && *todo) fprintf(stderr, "qk-bench: error: %s — %s\n", what, todo);
     else fprintf(stderr, "qk-bench: error: %s\n", what);
     return 1;
@@ -171,14 +174,28 @@ int main(int argc, char **argv) {
     if (p.n_batch.n == 0) qk_int_list_push(&p.n_batch, 2048, NULL);
     if (p.n_threads.n == 0) qk_int_list_push(&p.n_threads, def_threads, NULL);
 
-    /* fail before printing anything when a model file cannot be opened */
+    /* Fail before printing anything when a model cannot be loaded (the weights are
+     * mapped, not read, so this costs little) or an output file cannot be written. */
     for (int i = 0; i < p.n_models; i++) {
-        FILE *f = fopen(p.models[i], "rb");
-        if (!f) {
-            snprintf(msg, sizeof msg, "cannot open model '%s': %s", p.models[i], strerror(errno));
-            return die(msg, "check the path");
+        qk_model *m = qk_model_load(p.models[i], &err);
+        if (!m) {
+            snprintf(msg, sizeof msg, "cannot load model '%s': %s", p.models[i], err.msg);
+            return die(msg, "check the path and that it is a GGUF model qkit supports");
         }
-        fclose(f);
+        qk_model_free(m);
+    }
+    for (int k = 0; k < n_out_files; k++) {
+        char dir[4096];
+        const char *slash = strrchr(out_files[k], '/');
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - out_files[k]) + 1 : 1,
+                 slash ? out_files[k] : ".");
+        struct stat st;
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) != 0) {
+            const bool missing = stat(dir, &st) != 0;
+            snprintf(msg, sizeof msg, "cannot write '%.400s': directory '%.400s' %s", out_files[k], dir,
+                     missing ? "does not exist" : "is not a writable directory");
+            return die(msg, "create it or choose another --output-file");
+        }
     }
 
     qk_bench_test *tests = NULL;

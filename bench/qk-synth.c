@@ -15,10 +15,15 @@
  *   llama-3.2-1b  llama n_embd 2048, 16 layers, n_ff 8192, 32/8 heads, vocab 128256, tied
  *   smollm2-135m  llama n_embd 576,  30 layers, n_ff 1536, 9/3 heads,  vocab 49152,  tied
  */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fp16.h"
@@ -114,6 +119,24 @@ static int add_spec(tensor_spec *v, int *n, const char *name, int n_dims, int64_
     return 0;
 }
 
+/* A whole decimal number in [lo, hi]; 0 when it parses. */
+static int parse_num(const char *s, unsigned long long lo, unsigned long long hi, unsigned long long *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Ctrl-C, kill, or a closed stdout pipe while the output is being written: remove the
+ * temporary file (gguf_writer_cleanup_all only unlinks), then die of the signal. */
+static void on_signal(int sig) {
+    gguf_writer_cleanup_all();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 int main(int argc, char **argv) {
     const char *shape_name = NULL, *vocab_path = NULL, *out_path = NULL, *type_name = "F16";
     uint64_t seed = 42;
@@ -124,22 +147,34 @@ int main(int argc, char **argv) {
             usage(stdout);
             return 0;
         }
+        static const char *const known[] = {"--shape", "--vocab", "-o", "--type", "--seed", "--layers", "-t"};
+        bool ok = false;
+        for (size_t k = 0; k < sizeof known / sizeof *known; k++) ok |= !strcmp(a, known[k]);
+        if (!ok) {
+            fprintf(stderr, "qk-synth: error: unknown option '%s' (see --help)\n", a);
+            return 1;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "qk-synth: error: %s needs a value (see --help)\n", a);
             return 1;
         }
         const char *v = argv[++i];
+        unsigned long long num = 0;
+        const bool is_seed = !strcmp(a, "--seed"), is_layers = !strcmp(a, "--layers");
+        if (is_seed || is_layers || !strcmp(a, "-t")) { /* -t 0: all CPUs */
+            const unsigned long long lo = is_layers ? 1 : 0, hi = is_seed ? UINT64_MAX : 4096;
+            if (parse_num(v, lo, hi, &num) != 0) {
+                fprintf(stderr, "qk-synth: error: %s wants an integer in [%llu, %llu], got '%s'\n", a, lo, hi, v);
+                return 1;
+            }
+        }
         if (!strcmp(a, "--shape")) shape_name = v;
         else if (!strcmp(a, "--vocab")) vocab_path = v;
         else if (!strcmp(a, "-o")) out_path = v;
         else if (!strcmp(a, "--type")) type_name = v;
-        else if (!strcmp(a, "--seed")) seed = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--layers")) layers = atoi(v);
-        else if (!strcmp(a, "-t")) n_threads = atoi(v);
-        else {
-            fprintf(stderr, "qk-synth: error: unknown option '%s' (see --help)\n", a);
-            return 1;
-        }
+        else if (!strcmp(a, "--seed")) seed = num;
+        else if (!strcmp(a, "--layers")) layers = (int)num;
+        else n_threads = (int)num;
     }
     if (!shape_name || !vocab_path || !out_path) {
         fprintf(stderr, "qk-synth: error: --shape, --vocab and -o are required (see --help)\n");
@@ -159,6 +194,13 @@ int main(int argc, char **argv) {
         return 1;
     }
     int n_layer = layers > 0 ? layers : sh->n_layer;
+
+    struct stat st_in, st_out;
+    if (stat(vocab_path, &st_in) == 0 && stat(out_path, &st_out) == 0 && st_in.st_dev == st_out.st_dev &&
+        st_in.st_ino == st_out.st_ino) {
+        fprintf(stderr, "qk-synth: error: output '%s' is the vocab file — choose another output name\n", out_path);
+        return 1;
+    }
 
     qk_err err = {{0}};
     gguf_ctx *voc = gguf_open(vocab_path, &err);
@@ -180,6 +222,21 @@ int main(int argc, char **argv) {
         return 1;
     }
 
+    /* the padding below copies these arrays into n_vocab-sized buffers */
+    static const char *const per_token[] = {"tokenizer.ggml.token_type", "tokenizer.ggml.scores"};
+    for (size_t k = 0; k < 2; k++) {
+        int64_t ki = gguf_find_key(voc, per_token[k]);
+        if (ki >= 0 && voc->kv[ki].type == GGUF_TYPE_ARRAY && voc->kv[ki].n != n_tok) {
+            fprintf(stderr, "qk-synth: error: %s has %llu entries in %s for %llu tokens — the vocab file is corrupt\n",
+                    vocab_path, (unsigned long long)voc->kv[ki].n, per_token[k], (unsigned long long)n_tok);
+            gguf_close(voc);
+            return 1;
+        }
+    }
+
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGPIPE, on_signal);
     gguf_writer *w = gguf_writer_new(out_path, &err);
     if (!w) {
         fprintf(stderr, "qk-synth: error: %s\n", err.msg);

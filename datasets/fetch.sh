@@ -148,19 +148,22 @@ hf_size_sha() {
     printf '%s %s\n' "$size" "$sha"
 }
 
-status=0
+err() { printf '%s: error: %s\n' "$me" "$*" >&2; }
 
 # ---- WikiText-2 -------------------------------------------------------------------------
-text_dst=$dest/$WIKI_REL
-if verify_text "$text_dst" 2>/dev/null; then
-    say "ok: $text_dst"
-elif [ $check = 1 ]; then
-    say "missing or wrong: $text_dst"; status=1
-elif verify_text "$data_dir/$WIKI_REL" 2>/dev/null; then
-    place "$data_dir/$WIKI_REL" "$text_dst"
-    say "linked $text_dst from $data_dir"
-else
-    mkdir -p "$dest/wikitext-2-raw"
+fetch_text() {
+    text_dst=$dest/$WIKI_REL
+    if verify_text "$text_dst" 2>/dev/null; then
+        say "ok: $text_dst"; return 0
+    fi
+    if [ $check = 1 ]; then
+        say "missing or wrong: $text_dst"; return 1
+    fi
+    if verify_text "$data_dir/$WIKI_REL" 2>/dev/null; then
+        place "$data_dir/$WIKI_REL" "$text_dst" || return 1
+        say "linked $text_dst from $data_dir"; return 0
+    fi
+    mkdir -p "$dest/wikitext-2-raw" || return 1
     zip=$dest/wikitext-2-raw-v1.zip
     ok=0
     for url in $ZIP_URLS; do
@@ -169,57 +172,74 @@ else
         rm -f "$zip.part"
         say "download failed: $url"
     done
-    [ $ok = 1 ] || die "cannot download WikiText-2 (offline?) — put wiki.test.raw into $data_dir/$WIKI_REL or $text_dst by hand"
-    [ "$(file_size "$zip.part")" = "$ZIP_SIZE" ] && [ "$(file_sha "$zip.part")" = "$ZIP_SHA" ] \
-        || { rm -f "$zip.part"; die "wikitext-2-raw-v1.zip failed its size/sha256 check — try again later"; }
-    mv "$zip.part" "$zip"
-    if command -v unzip >/dev/null 2>&1; then
-        unzip -p "$zip" wikitext-2-raw/wiki.test.raw > "$text_dst.part"
-    elif command -v python3 >/dev/null 2>&1; then
-        python3 -c 'import sys,zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read("wikitext-2-raw/wiki.test.raw"))' "$zip" > "$text_dst.part"
-    else
-        die "need unzip or python3 to extract $zip"
+    if [ $ok = 0 ]; then
+        err "cannot download WikiText-2 (offline?) — put wiki.test.raw into $data_dir/$WIKI_REL or $text_dst by hand"
+        return 1
     fi
-    verify_text "$text_dst.part" || { rm -f "$text_dst.part"; die "extracted wiki.test.raw failed its sha256 check"; }
-    mv "$text_dst.part" "$text_dst"
+    if [ "$(file_size "$zip.part")" != "$ZIP_SIZE" ] || [ "$(file_sha "$zip.part")" != "$ZIP_SHA" ]; then
+        rm -f "$zip.part"
+        err "wikitext-2-raw-v1.zip failed its size/sha256 check — try again later"; return 1
+    fi
+    mv "$zip.part" "$zip" || return 1
+    if command -v unzip >/dev/null 2>&1; then
+        unzip -p "$zip" wikitext-2-raw/wiki.test.raw > "$text_dst.part" || return 1
+    elif command -v python3 >/dev/null 2>&1; then
+        python3 -c 'import sys,zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read("wikitext-2-raw/wiki.test.raw"))' "$zip" > "$text_dst.part" || return 1
+    else
+        err "need unzip or python3 to extract $zip"; return 1
+    fi
+    if ! verify_text "$text_dst.part"; then
+        rm -f "$text_dst.part"
+        err "extracted wiki.test.raw failed its sha256 check"; return 1
+    fi
+    mv "$text_dst.part" "$text_dst" || return 1
     say "ok: $text_dst (downloaded)"
-fi
+}
 
 # ---- Qwen2.5-0.5B-Instruct F16 ------------------------------------------------------------
-if [ $text_only = 0 ]; then
+fetch_model() {
     model_dst=$dest/$MODEL_REL
     if [ -f "$model_dst" ] && verify_model "$model_dst"; then
-        say "ok: $model_dst"
-    elif [ $check = 1 ]; then
-        say "missing or wrong: $model_dst"; status=1
-    else
-        src=
-        for cand in "$data_dir/$MODEL_REL" "$data_dir/models/$MODEL_FILE"; do
-            if [ -f "$cand" ] && verify_model "$cand"; then src=$cand; break; fi
-        done
-        if [ -n "$src" ]; then
-            place "$src" "$model_dst"
-            say "linked $model_dst from $src"
-        else
-            mkdir -p "$(dirname "$model_dst")"
-            set -- $(hf_size_sha "$MODEL_URL")
-            want_size=${1:-}
-            want_sha=${2:-}
-            # an ETag that is not 64 hex digits is not a sha256
-            case "$want_sha" in
-                *[!0-9a-f]*|'') want_sha=${QK_MODEL_SHA256:-} ;;
-            esac
-            [ ${#want_sha} = 64 ] || [ -z "$want_sha" ] || want_sha=
-            say "downloading $MODEL_URL${want_size:+ ($want_size bytes)}"
-            download "$MODEL_URL" "$model_dst.part" \
-                || { rm -f "$model_dst.part"; die "cannot download the model (offline?) — put $MODEL_FILE into $data_dir/models/ or $model_dst by hand"; }
-            verify_model "$model_dst.part" "$want_size" "$want_sha" \
-                || { rm -f "$model_dst.part"; die "downloaded model failed verification — try again"; }
-            file_sha "$model_dst.part" > "$model_dst.sha256"
-            mv "$model_dst.part" "$model_dst"
-            say "ok: $model_dst (downloaded${want_sha:+, sha256 verified})"
-        fi
+        say "ok: $model_dst"; return 0
     fi
-fi
+    if [ $check = 1 ]; then
+        say "missing or wrong: $model_dst"; return 1
+    fi
+    src=
+    for cand in "$data_dir/$MODEL_REL" "$data_dir/models/$MODEL_FILE"; do
+        if [ -f "$cand" ] && verify_model "$cand"; then src=$cand; break; fi
+    done
+    if [ -n "$src" ]; then
+        place "$src" "$model_dst" || return 1
+        say "linked $model_dst from $src"; return 0
+    fi
+    mkdir -p "$(dirname "$model_dst")" || return 1
+    set -- $(hf_size_sha "$MODEL_URL")
+    want_size=${1:-}
+    want_sha=${2:-}
+    # an ETag that is not 64 lower-case hex digits is not a sha256
+    case "$want_sha" in
+        *[!0-9a-f]*|'') want_sha=${QK_MODEL_SHA256:-} ;;
+    esac
+    [ ${#want_sha} = 64 ] || want_sha=
+    say "downloading $MODEL_URL${want_size:+ ($want_size bytes)}"
+    if ! download "$MODEL_URL" "$model_dst.part"; then
+        rm -f "$model_dst.part"
+        err "cannot download the model (offline?) — put $MODEL_FILE into $data_dir/models/ or $model_dst by hand"
+        return 1
+    fi
+    if ! verify_model "$model_dst.part" "$want_size" "$want_sha"; then
+        rm -f "$model_dst.part"
+        err "downloaded model failed verification — try again"; return 1
+    fi
+    file_sha "$model_dst.part" > "$model_dst.sha256" || return 1
+    mv "$model_dst.part" "$model_dst" || return 1
+    say "ok: $model_dst (downloaded${want_sha:+, sha256 verified})"
+}
 
+status=0
+fetch_text || status=1
+if [ $text_only = 0 ]; then
+    fetch_model || status=1
+fi
 exit $status

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "report_io.h"
@@ -117,6 +118,24 @@ static void model_stem(const char *path, char *out, size_t cap) {
             break;
         }
     }
+}
+
+/* Why an input path is not a regular file: "not found" or "is not a regular file". */
+static const char *input_problem(const char *path) {
+    struct stat st;
+    return stat(path, &st) != 0 ? "not found" : "is not a regular file";
+}
+
+/* True when the file holds a character other than whitespace (checked before the long
+ * quantize steps, so that an empty text fails at once, not at the perplexity step). */
+static bool has_text(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return true; /* unreadable: qk-perplexity reports why */
+    int c;
+    while ((c = getc(f)) != EOF && (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v')) {
+    }
+    fclose(f);
+    return c != EOF;
 }
 
 typedef struct study {
@@ -260,11 +279,12 @@ int main(int argc, char **argv) {
     if (!model || !text || !outdir)
         return die("-m BASE.gguf, -f TEXT and -o OUTDIR are required", "see qk-study --help");
     if (!qk_file_exists(model)) {
-        snprintf(msg, sizeof msg, "base model '%s' not found", model);
+        snprintf(msg, sizeof msg, "base model '%s' %s", model, input_problem(model));
         return die(msg, "datasets/fetch.sh DEST downloads Qwen2.5-0.5B-Instruct F16");
     }
-    if (!qk_file_exists(text)) {
-        snprintf(msg, sizeof msg, "text '%s' not found", text);
+    if (!qk_file_exists(text) || !has_text(text)) {
+        snprintf(msg, sizeof msg, "text '%s' %s", text,
+                 qk_file_exists(text) ? "is empty or only whitespace" : input_problem(text));
         return die(msg, "datasets/fetch.sh DEST fetches wiki.test.raw");
     }
 

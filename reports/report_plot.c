@@ -123,11 +123,12 @@ bool qk_report_render_quality_gp(qk_sb *out, const qk_report *r) {
                     "set offsets graph 0.08, graph 0.08, graph 0.1, graph 0.1\n"
                     "set title \"Mean KL divergence from the base\"\n"
                     "set ylabel \"mean KLD (nats)\"\n");
-    if (all_pos) qk_sb_puts(out, "set logscale y\n");
+    if (all_pos) qk_sb_puts(out, "set logscale y\nset format y \"%g\"\n");
     qk_sb_puts(out,
         "plot $kld using 2:3:4 with yerrorbars pt 7 ps 1.2 lc rgb \"#b03a2e\", \\\n"
         "     $kld using 2:3:1 with labels offset 1.5,0.8 left\n"
         "unset logscale y\n"
+        "set format y \"% h\"\n"
         "set title \"Perplexity ratio to the base\"\n"
         "set ylabel \"PPL ratio \xe2\x88\x92 1 (%)\"\n");
     if (n_ratio > 0)

@@ -373,8 +373,28 @@ START_TEST(real_run_csv) {
     char *gold = qk_test_read_file(qk_test_shared("golden/bench/wiki-qwen2-13m.llama-bench.csv"), NULL);
     char *gl = first_line(gold), *ol = first_line(out);
     ck_assert_str_eq(ol, gl);
+    /* the fields that describe llama.cpp settings qkit does not vary carry llama-bench's
+     * default values, as in the golden file */
+    const char *same[] = {"build_commit", "build_number", "gpu_info", "backends", "n_batch",
+                          "n_ubatch", "cpu_mask", "cpu_strict", "poll", "type_k", "type_v",
+                          "n_gpu_layers", "split_mode", "main_gpu", "no_kv_offload",
+                          "flash_attn", "tensor_split", "use_mmap", "embeddings"};
+    const char *gp = gold;
+    csv_row gh, grow;
+    ck_assert(csv_next(&gp, &gh));
+    ck_assert(csv_next(&gp, &grow));
     const char *p = out;
     csv_row h, row;
+    ck_assert(csv_next(&p, &h));
+    ck_assert(csv_next(&p, &row));
+    for (size_t k = 0; k < sizeof same / sizeof *same; k++)
+        for (int i = 0; i < QK_BENCH_N_FIELDS; i++)
+            if (!strcmp(h.f[i], same[k])) ck_assert_str_eq(row.f[i], grow.f[i]);
+    csv_free(&row);
+    csv_free(&gh);
+    csv_free(&grow);
+    p = out;
+    csv_free(&h);
     ck_assert(csv_next(&p, &h));
     int rows = 0;
     while (csv_next(&p, &row)) {
