@@ -14,6 +14,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -509,25 +512,66 @@ struct gguf_writer {
     int failed;
 };
 
+/* Temporary files of the writers in progress, for gguf_writer_cleanup_all() (called from
+ * signal handlers: it only reads these fixed slots and calls unlink). A path too long
+ * for a slot, or a writer beyond the slots, is simply not registered. */
+#define TMP_SLOTS 8
+#define TMP_PATH_MAX 4096
+static char g_tmp_paths[TMP_SLOTS][TMP_PATH_MAX];
+static volatile sig_atomic_t g_tmp_used[TMP_SLOTS];
+static pthread_mutex_t g_tmp_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void tmp_register(const char *tmp) {
+    if (strlen(tmp) >= TMP_PATH_MAX) return;
+    pthread_mutex_lock(&g_tmp_mu);
+    for (int i = 0; i < TMP_SLOTS; i++)
+        if (!g_tmp_used[i]) {
+            memcpy(g_tmp_paths[i], tmp, strlen(tmp) + 1);
+            atomic_signal_fence(memory_order_seq_cst); /* the path is complete before the flag */
+            g_tmp_used[i] = 1;
+            break;
+        }
+    pthread_mutex_unlock(&g_tmp_mu);
+}
+
+static void tmp_unregister(const char *tmp) {
+    pthread_mutex_lock(&g_tmp_mu);
+    for (int i = 0; i < TMP_SLOTS; i++)
+        if (g_tmp_used[i] && strcmp(g_tmp_paths[i], tmp) == 0) {
+            g_tmp_used[i] = 0;
+            break;
+        }
+    pthread_mutex_unlock(&g_tmp_mu);
+}
+
+void gguf_writer_cleanup_all(void) {
+    for (int i = 0; i < TMP_SLOTS; i++)
+        if (g_tmp_used[i]) unlink(g_tmp_paths[i]);
+}
+
 gguf_writer *gguf_writer_new(const char *path, qk_err *err) {
     gguf_writer *w = calloc(1, sizeof *w);
-    if (!w) {
+    size_t n = strlen(path) + 32;
+    if (w) w->path = strdup(path);
+    if (w) w->tmp_path = malloc(n);
+    if (!w || !w->path || !w->tmp_path) {
+        if (w) free(w->path);
+        free(w);
         qk_errf(err, "out of memory");
         return NULL;
     }
-    w->path = strdup(path);
-    size_t n = strlen(path) + 32;
-    w->tmp_path = malloc(n);
     snprintf(w->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
     w->alignment = GGUF_DEFAULT_ALIGNMENT;
     w->f = fopen(w->tmp_path, "wb");
     if (!w->f) {
-        qk_errf(err, "cannot create '%s': %s", w->tmp_path, strerror(errno));
+        /* the user's path: the temporary lives in the same directory, so the reason holds */
+        qk_errf(err, "cannot create '%s': %s", path, strerror(errno));
         free(w->tmp_path);
         free(w->path);
         free(w);
         return NULL;
     }
+    tmp_register(w->tmp_path);
     return w;
 }
 
@@ -771,6 +815,7 @@ int gguf_writer_write_tensor_data(gguf_writer *w, const void *data, size_t nbyte
 }
 
 static void writer_free(gguf_writer *w) {
+    tmp_unregister(w->tmp_path);
     for (size_t i = 0; i < w->n_kv; i++) {
         wkv_clear(&w->kv[i]);
         free(w->kv[i].key);

@@ -148,6 +148,12 @@ int gguf_writer_finish(gguf_writer *w, qk_err *err);
 /* Remove the temporary file and free (safe to call with NULL). */
 void gguf_writer_abort(gguf_writer *w);
 
+/* Remove the temporary files of all writers not yet finished or aborted (up to 8 at a
+ * time are tracked). Calls only unlink(), so a tool may call it from a SIGINT / SIGTERM /
+ * SIGPIPE handler before re-raising the signal: an interrupted run then leaves no
+ * "<path>.tmp.<pid>" behind. */
+void gguf_writer_cleanup_all(void);
+
 /* Total bytes the file will have (known once all tensors are declared). */
 uint64_t gguf_writer_total_size(const gguf_writer *w);
 

@@ -160,6 +160,36 @@ static int parse_args(int argc, char **argv, opts *o) {
     return 0;
 }
 
+/* Checks made before the model is loaded, so that a wrong path fails in milliseconds
+ * instead of after a long load or a whole evaluation: the text (or prompt file) must
+ * exist, not be a directory, and not be an empty regular file (a pipe is read as it
+ * comes), and every output file's directory must exist and be writable. Returns 0, or 1 after printing the error. */
+static int check_files(const opts *o) {
+    const char *in[2] = {o->kld || o->prompts ? NULL : o->text, o->prompts}; /* -f is not read then */
+    const char *what[2] = {"text file", "prompt file"};
+    for (int k = 0; k < 2; k++) {
+        struct stat st;
+        if (!in[k]) continue;
+        if (stat(in[k], &st) != 0) return die("cannot open %s %s: %s", what[k], in[k], strerror(errno));
+        if (S_ISDIR(st.st_mode)) return die("%s %s is a directory", what[k], in[k]);
+        if (S_ISREG(st.st_mode) && st.st_size == 0) return die("%s %s is empty", what[k], in[k]); /* pipes: read_text */
+    }
+    const char *out[2] = {o->kld ? NULL : o->base, o->json};
+    for (int k = 0; k < 2; k++) {
+        if (!out[k]) continue;
+        const char *slash = strrchr(out[k], '/');
+        char *dir = slash ? strndup(out[k], (size_t)(slash - out[k]) + 1) : strdup(".");
+        struct stat st;
+        const bool exists = dir && stat(dir, &st) == 0;
+        const bool ok = exists && S_ISDIR(st.st_mode) && access(dir, W_OK | X_OK) == 0;
+        free(dir);
+        if (!ok)
+            return die("cannot write %s: its directory %s — create it or choose another path", out[k],
+                       exists ? "is not writable" : "does not exist");
+    }
+    return 0;
+}
+
 static char *read_text(const char *path, size_t *len, const char *what) {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -497,7 +527,7 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    if (pr) return 1;
+    if (pr || check_files(&o)) return 1;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
 

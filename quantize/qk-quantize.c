@@ -10,6 +10,7 @@
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "ftype.h"
+#include "gguf.h"
 #include "mixture.h"
 #include "mixture_apply.h"
 #include "threads.h"
@@ -143,6 +145,14 @@ static int write_json(const char *path, const qk_quant_opts *o, const char *labe
     return rc;
 }
 
+/* Ctrl-C, kill, or a closed stdout pipe while the output is being written: remove the
+ * temporary file (gguf_writer_cleanup_all only unlinks), then die of the signal. */
+static void on_signal(int sig) {
+    gguf_writer_cleanup_all();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 int main(int argc, char **argv) {
     qk_quant_opts o = {0};
     qk_mix_params_init(&o.mix);
@@ -242,6 +252,9 @@ int main(int argc, char **argv) {
     o.n_threads = threads <= 0 ? qk_cpu_count() : threads;
     o.log = json && strcmp(json, "-") == 0 ? stderr : stdout;
 
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGPIPE, on_signal);
     qk_quant_result res;
     qk_err err = {{0}};
     int rc = qk_quantize_file(&o, &res, &err);
