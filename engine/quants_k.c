@@ -15,6 +15,12 @@
  *   dequantizers and the dot products decode through them.
  * - k (row length) is a multiple of QK_K = 256; NaN or inf input gives a garbage block,
  *   never a crash (callers reject non-finite weights before quantizing).
+ * - Speed without new bytes: when qk_kfit_have_x16() (AVX2, QK_FORCE_SCALAR unset) the
+ *   scale searches of 16 sub-blocks run as one batch (quants_kfit.c, *_x16: one sub-block
+ *   per SIMD lane, the scalar operations in the scalar order), Q4_K/Q5_K pairing two
+ *   super-blocks to fill the 16 lanes, and the final re-quantization goes through
+ *   qk_requant. Both paths give identical bytes; tests/test_quant_golden.c checks the
+ *   default path against llama.cpp and tests/test_quantize_cli.c compares the two.
  */
 /* Bit-exactness needs every a*b+c rounded twice, as in llama.cpp's FMA-free build of
  * ggml-quants.c: forbid contraction into fused multiply-add even if this file is built
@@ -74,8 +80,8 @@ static void unpack_4bit(const uint8_t *qs, uint8_t *L) {
 static void pack_q3_K(const uint8_t *L, uint8_t *hmask, uint8_t *qs) {
     uint8_t low[QK_K];
     memset(hmask, 0, QK_K / 8);
-    for (int e = 0; e < QK_K; e++) {
-        if (L[e] > 3) hmask[e % 32] |= (uint8_t)(1u << (e / 32));
+    for (int e = 0; e < QK_K; e++) { /* branch-free: the codes are data */
+        hmask[e % 32] |= (uint8_t)((unsigned)(L[e] > 3) << (e / 32));
         low[e] = L[e] & 3;
     }
     pack_2bit(low, qs);
@@ -91,8 +97,7 @@ static void unpack_q3_K(const block_q3_K *b, uint8_t *L) {
  * and of element 64c+32+l in bit 2c+1. */
 static void pack_q5_K(const uint8_t *L, uint8_t *qh, uint8_t *qs) {
     memset(qh, 0, QK_K / 8);
-    for (int e = 0; e < QK_K; e++)
-        if (L[e] > 15) qh[e % 32] |= (uint8_t)(1u << (e / 32));
+    for (int e = 0; e < QK_K; e++) qh[e % 32] |= (uint8_t)((unsigned)(L[e] > 15) << (e / 32));
     pack_4bit(L, qs); /* pack_4bit keeps only the low nibble */
 }
 
@@ -139,10 +144,18 @@ static void quantize_block_q2_K(const float *x, block_q2_K *y) {
     uint8_t L[QK_K], Laux[16];
     float weights[16], mins[QK_K / 16], scales[QK_K / 16];
     float max_scale = 0, max_min = 0;
+    if (qk_kfit_have_x16()) {
+        float w_all[QK_K];
+        for (int l = 0; l < QK_K; l++) w_all[l] = fabsf(x[l]);
+        qk_make_qkx2_quants_x16(16, 3, x, w_all, L, mins, scales, -0.5f, 0.1f, 15, 1);
+    } else {
+        for (int j = 0; j < QK_K / 16; j++) {
+            for (int l = 0; l < 16; l++) weights[l] = fabsf(x[16 * j + l]);
+            scales[j] = qk_make_qkx2_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux,
+                                            -0.5f, 0.1f, 15, 1);
+        }
+    }
     for (int j = 0; j < QK_K / 16; j++) {
-        for (int l = 0; l < 16; l++) weights[l] = fabsf(x[16 * j + l]);
-        scales[j] = qk_make_qkx2_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux,
-                                        -0.5f, 0.1f, 15, 1);
         if (scales[j] > max_scale) max_scale = scales[j];
         if (mins[j] > max_min) max_min = mins[j];
     }
@@ -168,10 +181,7 @@ static void quantize_block_q2_K(const float *x, block_q2_K *y) {
         const float d = qk_half_to_float(y->d) * (float)(y->scales[j] & 0xF);
         if (d == 0.0f) continue;
         const float dm = qk_half_to_float(y->dmin) * (float)(y->scales[j] >> 4);
-        for (int i = 0; i < 16; i++) {
-            int l = qk_nearest_int((x[16 * j + i] + dm) / d);
-            L[16 * j + i] = (uint8_t)KMAX(0, KMIN(3, l));
-        }
+        qk_requant(16, x + 16 * j, d, dm, 0, 3, L + 16 * j); /* nearest((x + dm) / d) in 0..3 */
     }
     pack_2bit(L, y->qs);
 }
@@ -182,8 +192,12 @@ static void quantize_block_q3_K(const float *x, block_q3_K *y) {
     int8_t L[QK_K];
     float scales[QK_K / 16];
     float max_scale = 0, amax = 0;
+    if (qk_kfit_have_x16()) {
+        qk_make_q3_quants_x16(16, 4, x, L, scales);
+    } else {
+        for (int j = 0; j < QK_K / 16; j++) scales[j] = qk_make_q3_quants(16, 4, x + 16 * j, L + 16 * j, 1);
+    }
     for (int j = 0; j < QK_K / 16; j++) {
-        scales[j] = qk_make_q3_quants(16, 4, x + 16 * j, L + 16 * j, 1);
         float scale = fabsf(scales[j]);
         if (scale > amax) {
             amax = scale;
@@ -204,29 +218,55 @@ static void quantize_block_q3_K(const float *x, block_q3_K *y) {
     for (int j = 0; j < QK_K / 16; j++) {
         float d = qk_half_to_float(y->d) * (float)qk_get_scale_q3_K(j, y->scales);
         if (d == 0.0f) continue;
-        for (int i = 0; i < 16; i++) {
-            int l = qk_nearest_int(x[16 * j + i] / d);
-            L[16 * j + i] = (int8_t)(KMAX(-4, KMIN(3, l)) + 4);
-        }
+        qk_requant(16, x + 16 * j, d, 0.0f, -4, 3, (uint8_t *)L + 16 * j); /* nearest(x / d) + 4 */
     }
     pack_q3_K((const uint8_t *)L, y->hmask, y->qs);
 }
 
 /* Q4_K and Q5_K share everything but the code range and the search grid: 8 sub-blocks of
  * 32 fitted as x ~= s*q - m (weights av + |x|, av = RMS of the sub-block, squared error),
- * s and m quantized to 6 bits against the block maxima (63/max), then re-quantized. */
-static void quantize_block_q45_K(const float *x, int nmax, float rmin, int nstep, qk_half *d_out,
-                                 qk_half *dmin_out, uint8_t *packed_scales, uint8_t *L) {
-    uint8_t Laux[32];
-    float weights[32], mins[QK_K / 32], scales[QK_K / 32];
-    float max_scale = 0, max_min = 0;
-    for (int j = 0; j < QK_K / 32; j++) {
+ * s and m quantized to 6 bits against the block maxima (63/max), then re-quantized.
+ * Step 1, the search, for nblk (1 or 2) consecutive super-blocks: codes into L, the 8*nblk
+ * sub-block scales and mins. With the batch search, two super-blocks are one call of
+ * 16 sub-blocks (a lone one is searched twice, as a copy, and the copy dropped). */
+static void search_q45_K(const float *x, int nblk, int nmax, float rmin, int nstep, uint8_t *L,
+                         float *mins, float *scales) {
+    float weights[2 * QK_K];
+    for (int j = 0; j < nblk * (QK_K / 32); j++) {
         float sum_x2 = 0;
         for (int l = 0; l < 32; l++) sum_x2 += x[32 * j + l] * x[32 * j + l];
         float av_x = sqrtf(sum_x2 / 32);
-        for (int l = 0; l < 32; l++) weights[l] = av_x + fabsf(x[32 * j + l]);
-        scales[j] = qk_make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux,
+        for (int l = 0; l < 32; l++) weights[32 * j + l] = av_x + fabsf(x[32 * j + l]);
+    }
+    if (qk_kfit_have_x16()) {
+        if (nblk == 2) {
+            qk_make_qkx2_quants_x16(32, nmax, x, weights, L, mins, scales, rmin, 0.1f, nstep, 0);
+        } else {
+            float x2[2 * QK_K];
+            uint8_t L2[2 * QK_K];
+            float m2[16], s2[16];
+            memcpy(x2, x, sizeof(float) * QK_K);
+            memcpy(x2 + QK_K, x, sizeof(float) * QK_K);
+            memcpy(weights + QK_K, weights, sizeof(float) * QK_K);
+            qk_make_qkx2_quants_x16(32, nmax, x2, weights, L2, m2, s2, rmin, 0.1f, nstep, 0);
+            memcpy(L, L2, QK_K);
+            memcpy(mins, m2, sizeof(float) * 8);
+            memcpy(scales, s2, sizeof(float) * 8);
+        }
+        return;
+    }
+    uint8_t Laux[32];
+    for (int j = 0; j < nblk * (QK_K / 32); j++)
+        scales[j] = qk_make_qkx2_quants(32, nmax, x + 32 * j, weights + 32 * j, L + 32 * j, &mins[j], Laux,
                                         rmin, 0.1f, nstep, 0);
+}
+
+/* Step 2 for one super-block: the 6-bit scales and mins, d and dmin, and the codes
+ * re-derived from them. */
+static void finish_q45_K(const float *x, int nmax, const float *mins, const float *scales, qk_half *d_out,
+                         qk_half *dmin_out, uint8_t *packed_scales, uint8_t *L) {
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < QK_K / 32; j++) {
         if (scales[j] > max_scale) max_scale = scales[j];
         if (mins[j] > max_min) max_min = mins[j];
     }
@@ -246,10 +286,7 @@ static void quantize_block_q45_K(const float *x, int nmax, float rmin, int nstep
         const float d = qk_half_to_float(*d_out) * (float)sc;
         if (d == 0.0f) continue;
         const float dm = qk_half_to_float(*dmin_out) * (float)m;
-        for (int i = 0; i < 32; i++) {
-            int l = qk_nearest_int((x[32 * j + i] + dm) / d);
-            L[32 * j + i] = (uint8_t)KMAX(0, KMIN(nmax, l));
-        }
+        qk_requant(32, x + 32 * j, d, dm, 0, nmax, L + 32 * j); /* nearest((x + dm) / d) */
     }
 }
 
@@ -259,9 +296,13 @@ static void quantize_block_q6_K(const float *x, block_q6_K *y) {
     int8_t L[QK_K];
     float scales[QK_K / 16];
     float max_scale = 0, max_abs_scale = 0;
+    if (qk_kfit_have_x16()) {
+        qk_make_qx_quants_x16(16, 32, x, L, scales);
+    } else {
+        for (int ib = 0; ib < QK_K / 16; ib++) scales[ib] = qk_make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, 1, NULL);
+    }
     for (int ib = 0; ib < QK_K / 16; ib++) {
-        const float scale = qk_make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, 1, NULL);
-        scales[ib] = scale;
+        const float scale = scales[ib];
         const float abs_scale = fabsf(scale);
         if (abs_scale > max_abs_scale) {
             max_abs_scale = abs_scale;
@@ -279,10 +320,7 @@ static void quantize_block_q6_K(const float *x, block_q6_K *y) {
     for (int j = 0; j < QK_K / 16; j++) {
         float d = qk_half_to_float(y->d) * (float)y->scales[j];
         if (d == 0.0f) continue;
-        for (int i = 0; i < 16; i++) {
-            int l = qk_nearest_int(x[16 * j + i] / d);
-            L[16 * j + i] = (int8_t)(KMAX(-32, KMIN(31, l)) + 32);
-        }
+        qk_requant(16, x + 16 * j, d, 0.0f, -32, 31, (uint8_t *)L + 16 * j); /* nearest(x / d) + 32 */
     }
     pack_q6_K((const uint8_t *)L, y->ql, y->qh);
 }
@@ -326,19 +364,35 @@ void qk_quantize_row_q3_K_ref(const float *x, void *vy, int64_t k) {
 
 void qk_quantize_row_q4_K_ref(const float *x, void *vy, int64_t k) {
     block_q4_K *y = vy;
-    uint8_t L[QK_K];
-    for (int64_t i = 0; i < k / QK_K; i++) {
-        quantize_block_q45_K(x + i * QK_K, 15, -1.0f, 20, &y[i].d, &y[i].dmin, y[i].scales, L);
-        pack_4bit(L, y[i].qs);
+    uint8_t L[2 * QK_K];
+    float mins[16], scales[16];
+    const int64_t nb = k / QK_K;
+    for (int64_t i = 0; i < nb; i += 2) {
+        const int nblk = nb - i < 2 ? (int)(nb - i) : 2;
+        search_q45_K(x + i * QK_K, nblk, 15, -1.0f, 20, L, mins, scales);
+        for (int b = 0; b < nblk; b++) {
+            block_q4_K *yb = &y[i + b];
+            finish_q45_K(x + (i + b) * QK_K, 15, mins + 8 * b, scales + 8 * b, &yb->d, &yb->dmin, yb->scales,
+                         L + b * QK_K);
+            pack_4bit(L + b * QK_K, yb->qs);
+        }
     }
 }
 
 void qk_quantize_row_q5_K_ref(const float *x, void *vy, int64_t k) {
     block_q5_K *y = vy;
-    uint8_t L[QK_K];
-    for (int64_t i = 0; i < k / QK_K; i++) {
-        quantize_block_q45_K(x + i * QK_K, 31, -0.5f, 15, &y[i].d, &y[i].dmin, y[i].scales, L);
-        pack_q5_K(L, y[i].qh, y[i].qs);
+    uint8_t L[2 * QK_K];
+    float mins[16], scales[16];
+    const int64_t nb = k / QK_K;
+    for (int64_t i = 0; i < nb; i += 2) {
+        const int nblk = nb - i < 2 ? (int)(nb - i) : 2;
+        search_q45_K(x + i * QK_K, nblk, 31, -0.5f, 15, L, mins, scales);
+        for (int b = 0; b < nblk; b++) {
+            block_q5_K *yb = &y[i + b];
+            finish_q45_K(x + (i + b) * QK_K, 31, mins + 8 * b, scales + 8 * b, &yb->d, &yb->dmin, yb->scales,
+                         L + b * QK_K);
+            pack_q5_K(L + b * QK_K, yb->qh, yb->qs);
+        }
     }
 }
 

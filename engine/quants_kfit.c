@@ -8,6 +8,11 @@
  * such as w*x*l are ((w*x)*l) and int codes are converted to float before multiplying.
  * Do not "simplify" an expression here, and do not compile this file with FMA
  * contraction: either changes the last bit of a sum and, through nearest_int, a code.
+ *
+ * The second half of the file holds the batch searches (*_x16) that quants_k.c uses on
+ * CPUs with AVX2: the same searches for 16 sub-blocks at once, one per SIMD lane, with
+ * the same operations in the same order per lane, hence the same results (see the
+ * comment above qk_make_qkx2_quants_x16), and qk_requant, the final re-quantization.
  */
 #include "quants_kfit.h"
 
@@ -260,4 +265,366 @@ void qk_set_scale_q3_K(int j, uint8_t *q, int sc) {
         q[j - 8] = (uint8_t)((q[j - 8] & 0x0F) | ((v & 0xF) << 4));
     int sh = 2 * (j / 4);
     q[8 + j % 4] = (uint8_t)((q[8 + j % 4] & ~(3 << sh)) | (((v >> 4) & 3) << sh));
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Sixteen sub-blocks at once (quants_kfit.h, the _x16 searches)                         */
+/* ------------------------------------------------------------------------------------ */
+/* Lane j of group g (two groups of 8 lanes, __m256 each) is sub-block 8g+j and runs the
+ * scalar function's steps for it, in the same order, with the same IEEE single-precision
+ * operations (AVX2 only, no FMA: the target does not enable it, and the pragma above
+ * forbids contraction anyway). Each lane's running sums are sequential over the elements
+ * exactly as in the scalar loop, so every sum, scale and code equals what the scalar
+ * function gives that sub-block; branches on a lane's values become per-lane selects.
+ * The two groups are independent, so their dependency chains (the sums, the divisions,
+ * the step-to-step updates) overlap. The input is first transposed so that element i of
+ * 8 sub-blocks is one vector. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#include "cpu.h"
+
+#define KFIT_AVX2 __attribute__((target("avx2")))
+#define NG 2 /* groups of 8 lanes */
+/* The group loops must be unrolled so that the per-group accumulators live in registers. */
+#if defined(__clang__)
+#define FOR_G _Pragma("clang loop unroll(full)") for (int g = 0; g < NG; g++)
+#else
+#define FOR_G _Pragma("GCC unroll 2") for (int g = 0; g < NG; g++)
+#endif
+
+int qk_kfit_have_x16(void) { return qk_cpu_has_avx2(); }
+
+/* qk_nearest_int in 8 lanes. */
+KFIT_AVX2 static inline __m256i nearest_int_x8(__m256 f) {
+    const __m256i bits = _mm256_castps_si256(_mm256_add_ps(f, _mm256_set1_ps(12582912.f)));
+    return _mm256_sub_epi32(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)),
+                            _mm256_set1_epi32(0x00400000));
+}
+
+KFIT_AVX2 static inline __m256i clamp_x8(__m256i l, int lo, int hi) {
+    return _mm256_max_epi32(_mm256_set1_epi32(lo), _mm256_min_epi32(_mm256_set1_epi32(hi), l));
+}
+
+KFIT_AVX2 static inline __m256 fabs_x8(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+
+/* c ? b : a per lane (c all-ones or all-zero). */
+KFIT_AVX2 static inline __m256 sel_x8(__m256 c, __m256 a, __m256 b) { return _mm256_blendv_ps(a, b, c); }
+
+/* t[(g*n + i)*8 + j] = x[(8g + j)*n + i]: element i of sub-block 8g+j. */
+static void transpose_x16(const float *x, int n, float *t) {
+    FOR_G
+        for (int j = 0; j < 8; j++)
+            for (int i = 0; i < n; i++) t[(g * n + i) * 8 + j] = x[(8 * g + j) * n + i];
+}
+
+/* L[(8g + j)*n + i] = codes[g][i] lane j (+ off), or 0 where mask[g] is set. */
+KFIT_AVX2 static void untranspose_codes(int n, const __m256i (*codes)[QK_KFIT_X16_MAXN], const __m256 *zero_mask,
+                                        int off, uint8_t *L) {
+    _Alignas(32) int32_t lt[QK_KFIT_X16_MAXN * 8];
+    FOR_G {
+        const __m256i zm = _mm256_castps_si256(zero_mask[g]), o = _mm256_set1_epi32(off);
+        for (int i = 0; i < n; i++)
+            _mm256_store_si256((__m256i *)(lt + 8 * i), _mm256_andnot_si256(zm, _mm256_add_epi32(codes[g][i], o)));
+        for (int j = 0; j < 8; j++)
+            for (int i = 0; i < n; i++) L[(8 * g + j) * n + i] = (uint8_t)lt[i * 8 + j];
+    }
+}
+
+/* The signed element of largest |x| per lane (the first one on ties), as the scalar
+ * searches find it, and the lanes whose |max| is below QK_GROUP_MAX_EPS. */
+KFIT_AVX2 static void absmax_x16(int n, const float *xt, __m256 *vmax, __m256 *tiny) {
+    FOR_G {
+        __m256 amax = _mm256_setzero_ps(), mx = _mm256_setzero_ps();
+        for (int i = 0; i < n; i++) {
+            const __m256 xi = _mm256_load_ps(xt + (g * n + i) * 8);
+            const __m256 ax = fabs_x8(xi);
+            const __m256 gt = _mm256_cmp_ps(ax, amax, _CMP_GT_OQ);
+            amax = sel_x8(gt, amax, ax);
+            mx = sel_x8(gt, mx, xi);
+        }
+        vmax[g] = mx;
+        tiny[g] = _mm256_cmp_ps(amax, _mm256_set1_ps(QK_GROUP_MAX_EPS), _CMP_LT_OQ);
+    }
+}
+
+KFIT_AVX2 void qk_make_qkx2_quants_x16(int n, int nmax, const float *x, const float *weights,
+                                       uint8_t *L, float *the_mins, float *scales, float rmin,
+                                       float rdelta, int nstep, int use_mad) {
+    _Alignas(32) float xt[NG * QK_KFIT_X16_MAXN * 8], wt[NG * QK_KFIT_X16_MAXN * 8];
+    __m256i Lb[NG][QK_KFIT_X16_MAXN], La[NG][QK_KFIT_X16_MAXN];
+    __m256 Lf[NG][QK_KFIT_X16_MAXN];
+    transpose_x16(x, n, xt);
+    transpose_x16(weights, n, wt);
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256 mad = _mm256_castsi256_ps(_mm256_set1_epi32(use_mad ? -1 : 0));
+#define XT(g, i) _mm256_load_ps(xt + ((g) * n + (i)) * 8)
+#define WT(g, i) _mm256_load_ps(wt + ((g) * n + (i)) * 8)
+/* |d| (use_mad) or d*d */
+#define ERR(d) sel_x8(mad, _mm256_mul_ps(d, d), fabs_x8(d))
+
+    /* min, max, sum w, sum w*x */
+    __m256 vmin[NG], vmax[NG], sum_w[NG], sum_x[NG], flat[NG], scale[NG], best_error[NG];
+    FOR_G {
+        vmin[g] = vmax[g] = XT(g, 0);
+        sum_w[g] = WT(g, 0);
+        sum_x[g] = _mm256_mul_ps(sum_w[g], vmin[g]);
+    }
+    for (int i = 1; i < n; i++) {
+        FOR_G {
+            const __m256 xi = XT(g, i), wi = WT(g, i);
+            vmin[g] = _mm256_min_ps(xi, vmin[g]); /* x < min ? x : min */
+            vmax[g] = _mm256_max_ps(xi, vmax[g]); /* x > max ? x : max */
+            sum_w[g] = _mm256_add_ps(sum_w[g], wi);
+            sum_x[g] = _mm256_add_ps(sum_x[g], _mm256_mul_ps(wi, xi));
+        }
+    }
+    FOR_G {
+        vmin[g] = sel_x8(_mm256_cmp_ps(vmin[g], zero, _CMP_GT_OQ), vmin[g], zero); /* min > 0 -> 0 */
+        flat[g] = _mm256_cmp_ps(vmax[g], vmin[g], _CMP_EQ_OQ);
+        /* Start: map [min, max] onto [0, nmax]. */
+        const __m256 iscale = _mm256_div_ps(_mm256_set1_ps((float)nmax), _mm256_sub_ps(vmax[g], vmin[g]));
+        scale[g] = _mm256_div_ps(_mm256_set1_ps(1.0f), iscale);
+        best_error[g] = zero;
+        for (int i = 0; i < n; i++) {
+            const __m256 xi = XT(g, i);
+            const __m256i l = clamp_x8(nearest_int_x8(_mm256_mul_ps(iscale, _mm256_sub_ps(xi, vmin[g]))), 0, nmax);
+            Lb[g][i] = l;
+            const __m256 diff =
+                _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(scale[g], _mm256_cvtepi32_ps(l)), vmin[g]), xi);
+            best_error[g] = _mm256_add_ps(best_error[g], _mm256_mul_ps(WT(g, i), ERR(diff)));
+        }
+    }
+    for (int is = 0; nstep >= 1 && is <= nstep; is++) { /* nstep < 1: the start fit only */
+        const __m256 num = _mm256_set1_ps(rmin + rdelta * (float)is + (float)nmax);
+        __m256 iscale[NG], sum_l[NG], sum_l2[NG], sum_xl[NG];
+        FOR_G {
+            iscale[g] = _mm256_div_ps(num, _mm256_sub_ps(vmax[g], vmin[g]));
+            sum_l[g] = sum_l2[g] = sum_xl[g] = zero;
+        }
+        for (int i = 0; i < n; i++) {
+            FOR_G {
+                const __m256 xi = XT(g, i);
+                const __m256i l =
+                    clamp_x8(nearest_int_x8(_mm256_mul_ps(iscale[g], _mm256_sub_ps(xi, vmin[g]))), 0, nmax);
+                const __m256 fl = _mm256_cvtepi32_ps(l);
+                const __m256 wl = _mm256_mul_ps(WT(g, i), fl);
+                La[g][i] = l;
+                Lf[g][i] = fl;
+                sum_l[g] = _mm256_add_ps(sum_l[g], wl);
+                sum_l2[g] = _mm256_add_ps(sum_l2[g], _mm256_mul_ps(wl, fl));
+                sum_xl[g] = _mm256_add_ps(sum_xl[g], _mm256_mul_ps(wl, xi));
+            }
+        }
+        __m256 D[NG], this_scale[NG], this_min[NG], cur_error[NG];
+        FOR_G {
+            D[g] = _mm256_sub_ps(_mm256_mul_ps(sum_w[g], sum_l2[g]), _mm256_mul_ps(sum_l[g], sum_l[g]));
+            this_scale[g] = _mm256_div_ps(
+                _mm256_sub_ps(_mm256_mul_ps(sum_w[g], sum_xl[g]), _mm256_mul_ps(sum_x[g], sum_l[g])), D[g]);
+            this_min[g] = _mm256_div_ps(
+                _mm256_sub_ps(_mm256_mul_ps(sum_l2[g], sum_x[g]), _mm256_mul_ps(sum_l[g], sum_xl[g])), D[g]);
+            const __m256 pos = _mm256_cmp_ps(this_min[g], zero, _CMP_GT_OQ);
+            this_min[g] = sel_x8(pos, this_min[g], zero);
+            this_scale[g] = sel_x8(pos, this_scale[g], _mm256_div_ps(sum_xl[g], sum_l2[g]));
+            cur_error[g] = zero;
+        }
+        for (int i = 0; i < n; i++) {
+            FOR_G {
+                const __m256 diff = _mm256_sub_ps(
+                    _mm256_add_ps(_mm256_mul_ps(this_scale[g], Lf[g][i]), this_min[g]), XT(g, i));
+                cur_error[g] = _mm256_add_ps(cur_error[g], _mm256_mul_ps(WT(g, i), ERR(diff)));
+            }
+        }
+        FOR_G {
+            /* flat lanes hold garbage here; they keep their start values */
+            const __m256 upd = _mm256_andnot_ps(
+                flat[g], _mm256_and_ps(_mm256_cmp_ps(D[g], zero, _CMP_GT_OQ),
+                                       _mm256_cmp_ps(cur_error[g], best_error[g], _CMP_LT_OQ)));
+            if (!_mm256_movemask_ps(upd)) continue;
+            const __m256i updi = _mm256_castps_si256(upd);
+            for (int i = 0; i < n; i++) Lb[g][i] = _mm256_blendv_epi8(Lb[g][i], La[g][i], updi);
+            best_error[g] = sel_x8(upd, best_error[g], cur_error[g]);
+            scale[g] = sel_x8(upd, scale[g], this_scale[g]);
+            vmin[g] = sel_x8(upd, vmin[g], this_min[g]);
+        }
+    }
+#undef ERR
+#undef WT
+#undef XT
+    /* A flat sub-block (max == min after clamping min to <= 0) has codes 0 and scale 0. */
+    untranspose_codes(n, (const __m256i(*)[QK_KFIT_X16_MAXN])Lb, flat, 0, L);
+    FOR_G {
+        _mm256_storeu_ps(the_mins + 8 * g, _mm256_xor_ps(vmin[g], _mm256_set1_ps(-0.0f))); /* -min */
+        _mm256_storeu_ps(scales + 8 * g, sel_x8(flat[g], scale[g], zero));
+    }
+}
+
+KFIT_AVX2 void qk_make_qx_quants_x16(int n, int nmax, const float *x, int8_t *L, float *scales) {
+    _Alignas(32) float xt[NG * QK_KFIT_X16_MAXN * 8];
+    __m256i Lb[NG][QK_KFIT_X16_MAXN], La[NG][QK_KFIT_X16_MAXN];
+    __m256 w[NG][QK_KFIT_X16_MAXN], wx[NG][QK_KFIT_X16_MAXN];
+    transpose_x16(x, n, xt);
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 vmax[NG], tiny[NG];
+    absmax_x16(n, xt, vmax, tiny);
+    FOR_G
+        for (int i = 0; i < n; i++) {
+            const __m256 xi = _mm256_load_ps(xt + (g * n + i) * 8);
+            w[g][i] = _mm256_mul_ps(xi, xi);       /* rmse_type 1: w = x^2 */
+            wx[g][i] = _mm256_mul_ps(w[g][i], xi); /* w*x, the first product of w*x*l */
+        }
+
+    /* Codes, sum w*x*l and sum w*l^2 for inverse scales is[g]. */
+#define QX_PASS(is, sumlx, suml2, codes)                                                          \
+    do {                                                                                         \
+        FOR_G sumlx[g] = suml2[g] = zero;                                 \
+        for (int i = 0; i < n; i++) {                                                            \
+            FOR_G {                                                       \
+                const __m256i l = clamp_x8(                                                      \
+                    nearest_int_x8(_mm256_mul_ps(is[g], _mm256_load_ps(xt + (g * n + i) * 8))), -nmax, \
+                    nmax - 1);                                                                   \
+                const __m256 fl = _mm256_cvtepi32_ps(l);                                         \
+                codes[g][i] = l;                                                                 \
+                sumlx[g] = _mm256_add_ps(sumlx[g], _mm256_mul_ps(wx[g][i], fl));                 \
+                suml2[g] = _mm256_add_ps(suml2[g], _mm256_mul_ps(_mm256_mul_ps(w[g][i], fl), fl)); \
+            }                                                                                    \
+        }                                                                                        \
+    } while (0)
+
+    __m256 iscale[NG], sumlx[NG], suml2[NG], scale[NG], best[NG];
+    FOR_G iscale[g] = _mm256_div_ps(_mm256_set1_ps((float)(-nmax)), vmax[g]);
+    QX_PASS(iscale, sumlx, suml2, Lb);
+    FOR_G {
+        scale[g] = sel_x8(_mm256_cmp_ps(suml2[g], zero, _CMP_NEQ_UQ), zero, _mm256_div_ps(sumlx[g], suml2[g]));
+        best[g] = _mm256_mul_ps(scale[g], sumlx[g]);
+    }
+    for (int is = -9; is <= 9; is++) {
+        if (is == 0) continue;
+        const __m256 num = _mm256_set1_ps(-((float)nmax + 0.1f * (float)is));
+        FOR_G iscale[g] = _mm256_div_ps(num, vmax[g]);
+        QX_PASS(iscale, sumlx, suml2, La);
+        FOR_G {
+            const __m256 upd = _mm256_and_ps(
+                _mm256_cmp_ps(suml2[g], zero, _CMP_GT_OQ),
+                _mm256_cmp_ps(_mm256_mul_ps(sumlx[g], sumlx[g]), _mm256_mul_ps(best[g], suml2[g]), _CMP_GT_OQ));
+            if (!_mm256_movemask_ps(upd)) continue;
+            const __m256i updi = _mm256_castps_si256(upd);
+            for (int i = 0; i < n; i++) Lb[g][i] = _mm256_blendv_epi8(Lb[g][i], La[g][i], updi);
+            const __m256 new_scale = _mm256_div_ps(sumlx[g], suml2[g]);
+            scale[g] = sel_x8(upd, scale[g], new_scale);
+            best[g] = sel_x8(upd, best[g], _mm256_mul_ps(new_scale, sumlx[g]));
+        }
+    }
+#undef QX_PASS
+    /* Codes are stored + nmax; an all-tiny sub-block has codes 0 and scale 0. */
+    untranspose_codes(n, (const __m256i(*)[QK_KFIT_X16_MAXN])Lb, tiny, nmax, (uint8_t *)L);
+    FOR_G _mm256_storeu_ps(scales + 8 * g, sel_x8(tiny[g], scale[g], zero));
+}
+
+KFIT_AVX2 void qk_make_q3_quants_x16(int n, int nmax, const float *x, int8_t *L, float *scales) {
+    _Alignas(32) float xt[NG * QK_KFIT_X16_MAXN * 8];
+    __m256i Lc[NG][QK_KFIT_X16_MAXN];
+    __m256 w[NG][QK_KFIT_X16_MAXN], wx[NG][QK_KFIT_X16_MAXN];
+    transpose_x16(x, n, xt);
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 vmax[NG], tiny[NG], sumlx[NG], suml2[NG];
+    absmax_x16(n, xt, vmax, tiny);
+    /* Start codes (signed) and their sums, w = x^2. */
+    FOR_G {
+        const __m256 iscale = _mm256_div_ps(_mm256_set1_ps((float)(-nmax)), vmax[g]);
+        sumlx[g] = suml2[g] = zero;
+        for (int i = 0; i < n; i++) {
+            const __m256 xi = _mm256_load_ps(xt + (g * n + i) * 8);
+            w[g][i] = _mm256_mul_ps(xi, xi);
+            wx[g][i] = _mm256_mul_ps(w[g][i], xi);
+            const __m256i l = clamp_x8(nearest_int_x8(_mm256_mul_ps(iscale, xi)), -nmax, nmax - 1);
+            const __m256 fl = _mm256_cvtepi32_ps(l);
+            Lc[g][i] = l;
+            sumlx[g] = _mm256_add_ps(sumlx[g], _mm256_mul_ps(wx[g][i], fl));
+            suml2[g] = _mm256_add_ps(suml2[g], _mm256_mul_ps(_mm256_mul_ps(w[g][i], fl), fl));
+        }
+    }
+    /* Coordinate descent. A lane whose pass changed nothing would change nothing in a
+     * further pass either (same state, same decisions), so running passes while any lane
+     * changes gives each lane exactly the scalar result. */
+    for (int itry = 0; itry < 5; itry++) {
+        __m256 changed = zero;
+        for (int i = 0; i < n; i++) {
+            FOR_G {
+                const __m256 xi = _mm256_load_ps(xt + (g * n + i) * 8);
+                const __m256 li = _mm256_cvtepi32_ps(Lc[g][i]);
+                __m256 slx = _mm256_sub_ps(sumlx[g], _mm256_mul_ps(wx[g][i], li));
+                const __m256 slx_pos = _mm256_cmp_ps(slx, zero, _CMP_GT_OQ);
+                __m256 sl2 = _mm256_sub_ps(suml2[g], _mm256_mul_ps(_mm256_mul_ps(w[g][i], li), li));
+                const __m256i new_l =
+                    clamp_x8(nearest_int_x8(_mm256_div_ps(_mm256_mul_ps(xi, sl2), slx)), -nmax, nmax - 1);
+                const __m256 differs =
+                    _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(new_l, Lc[g][i])), slx_pos);
+                const __m256 fl = _mm256_cvtepi32_ps(new_l);
+                slx = _mm256_add_ps(slx, _mm256_mul_ps(wx[g][i], fl));
+                sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(_mm256_mul_ps(w[g][i], fl), fl));
+                const __m256 better =
+                    _mm256_cmp_ps(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2[g]),
+                                  _mm256_mul_ps(_mm256_mul_ps(sumlx[g], sumlx[g]), sl2), _CMP_GT_OQ);
+                const __m256 take =
+                    _mm256_and_ps(differs, _mm256_and_ps(_mm256_cmp_ps(sl2, zero, _CMP_GT_OQ), better));
+                Lc[g][i] = _mm256_blendv_epi8(Lc[g][i], new_l, _mm256_castps_si256(take));
+                sumlx[g] = sel_x8(take, sumlx[g], slx);
+                suml2[g] = sel_x8(take, suml2[g], sl2);
+                changed = _mm256_or_ps(changed, take);
+            }
+        }
+        if (!_mm256_movemask_ps(changed)) break;
+    }
+    untranspose_codes(n, (const __m256i(*)[QK_KFIT_X16_MAXN])Lc, tiny, nmax, (uint8_t *)L);
+    FOR_G
+        _mm256_storeu_ps(scales + 8 * g, sel_x8(tiny[g], _mm256_div_ps(sumlx[g], suml2[g]), zero));
+}
+
+KFIT_AVX2 static void requant_avx2(int n, const float *x, float d, float dm, int lo, int hi, uint8_t *L) {
+    const __m256 vd = _mm256_set1_ps(d), vdm = _mm256_set1_ps(dm);
+    const __m256i vlo = _mm256_set1_epi32(lo);
+    _Alignas(32) int32_t l[8];
+    for (int i = 0; i < n; i += 8) {
+        const __m256 q = _mm256_div_ps(_mm256_add_ps(_mm256_loadu_ps(x + i), vdm), vd);
+        _mm256_store_si256((__m256i *)l, _mm256_sub_epi32(clamp_x8(nearest_int_x8(q), lo, hi), vlo));
+        for (int k = 0; k < 8; k++) L[i + k] = (uint8_t)l[k];
+    }
+}
+#undef FOR_G
+#undef NG
+
+#else /* no AVX2 build: the batch calls are the scalar functions in a loop */
+
+int qk_kfit_have_x16(void) { return 0; }
+
+void qk_make_qkx2_quants_x16(int n, int nmax, const float *x, const float *weights, uint8_t *L,
+                             float *the_mins, float *scales, float rmin, float rdelta, int nstep,
+                             int use_mad) {
+    uint8_t Laux[QK_KFIT_X16_MAXN];
+    for (int j = 0; j < 16; j++)
+        scales[j] = qk_make_qkx2_quants(n, nmax, x + j * n, weights + j * n, L + j * n, &the_mins[j],
+                                        Laux, rmin, rdelta, nstep, use_mad);
+}
+
+void qk_make_qx_quants_x16(int n, int nmax, const float *x, int8_t *L, float *scales) {
+    for (int j = 0; j < 16; j++) scales[j] = qk_make_qx_quants(n, nmax, x + j * n, L + j * n, 1, NULL);
+}
+
+void qk_make_q3_quants_x16(int n, int nmax, const float *x, int8_t *L, float *scales) {
+    for (int j = 0; j < 16; j++) scales[j] = qk_make_q3_quants(n, nmax, x + j * n, L + j * n, 1);
+}
+#endif
+
+void qk_requant(int n, const float *x, float d, float dm, int lo, int hi, uint8_t *L) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (n % 8 == 0 && qk_cpu_has_avx2()) {
+        requant_avx2(n, x, d, dm, lo, hi, L);
+        return;
+    }
+#endif
+    for (int i = 0; i < n; i++) {
+        int l = qk_nearest_int((x[i] + dm) / d);
+        L[i] = (uint8_t)(KMAX(lo, KMIN(hi, l)) - lo);
+    }
 }

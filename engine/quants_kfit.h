@@ -65,6 +65,33 @@ float qk_make_qkx2_quants(int n, int nmax, const float *x, const float *weights,
                           int use_mad);
 
 /*
+ * Batch versions: 16 independent sub-blocks of n <= QK_KFIT_X16_MAXN values, x (and
+ * weights, L) holding sub-block j at offset j*n. Each gives exactly what 16 calls of the
+ * scalar function give (codes, scales[j], the_mins[j]): the same float operations in the
+ * same order, one sub-block per SIMD lane. qk_make_qx_quants_x16 is make_qx_quants with
+ * rmse_type 1 and no importance weights (Q6_K's case), qk_make_q3_quants_x16 is
+ * make_q3_quants with do_rmse (Q3_K's case). Call them only when qk_kfit_have_x16() is
+ * true (x86-64 with AVX2, QK_FORCE_SCALAR unset; cpu.h); elsewhere they fall back to the
+ * scalar loop.
+ */
+#define QK_KFIT_X16_MAXN 32
+int qk_kfit_have_x16(void);
+void qk_make_qkx2_quants_x16(int n, int nmax, const float *x, const float *weights, uint8_t *L,
+                             float *the_mins, float *scales, float rmin, float rdelta, int nstep,
+                             int use_mad);
+void qk_make_qx_quants_x16(int n, int nmax, const float *x, int8_t *L, float *scales);
+void qk_make_q3_quants_x16(int n, int nmax, const float *x, int8_t *L, float *scales);
+
+/*
+ * The K-quants' final re-quantization of one sub-block against its stored scale:
+ * L[i] = clamp(nearest_int((x[i] + dm) / d), lo, hi) - lo for i < n, in float as ggml
+ * writes it ((x + dm) / d; the symmetric types pass dm = 0, and x + 0 differs from x only
+ * in the sign of a zero, which nearest_int ignores). Uses AVX2 when qk_kfit_have_x16() and
+ * n is a multiple of 8; the bytes are the same either way.
+ */
+void qk_requant(int n, const float *x, float d, float dm, int lo, int hi, uint8_t *L);
+
+/*
  * Q4_K / Q5_K: 8 pairs of 6-bit (scale, min) in 12 bytes (ggml get_scale_min_k4).
  * j < 4: scale = q[j] & 63, min = q[j+4] & 63.
  * j >= 4: scale = (q[j+4] & 15) | (q[j-4] >> 6) << 4, min = (q[j+4] >> 4) | (q[j] >> 6) << 4.

@@ -331,45 +331,182 @@ static inline void iq4nl_fit(const float *x, const float *w, float id, float *sq
     *sq2 = sumq2;
 }
 
+/* The scale search's choice among the 16 candidate fits, in ggml's order: candidate 0
+ * (inverse scale -T[0]/max) sets d = sumqx/sumq2 unconditionally; candidates 1..15 (itry =
+ * -7..7) replace it only when their (sum wqx)^2/sum wq^2 is strictly larger. */
+static inline float iq4nl_pick(const float *sqx, const float *sq2) {
+    float d = sqx[0] / sq2[0];
+    float best = d * sqx[0];
+    for (int c = 1; c < 16; c++) {
+        if (sq2[c] > 0 && sqx[c] * sqx[c] > best * sq2[c]) {
+            d = sqx[c] / sq2[c];
+            best = d * sqx[c];
+        }
+    }
+    return d;
+}
+
+/* The 16 inverse scales tried for a block whose signed largest-magnitude element is max:
+ * 1/(-max/T[0]) first, then (itry + T[0])/max for itry = -7..7 (ntry = 7). */
+static inline void iq4nl_candidates(float max, float *ids) {
+    const int8_t *T = qk_kvalues_iq4nl;
+    ids[0] = 1.0f / (-max / T[0]);
+    for (int itry = -7; itry <= 7; itry++) ids[itry + 8] = (float)(itry + T[0]) / max;
+}
+
+/* One block, the plain way: 16 scalar fits and a binary search per element. */
+static void iq4nl_block_scalar(const float *x, block_iq4_nl *y) {
+    float w[QK4_NL];
+    for (int j = 0; j < QK4_NL; j++) w[j] = x[j] * x[j];
+    float amax;
+    const float max = block_absmax(x, &amax);
+    float d = 0.0f;
+    if (!(amax < 1e-15f)) {
+        float ids[16], sqx[16], sq2[16];
+        iq4nl_candidates(max, ids);
+        for (int c = 0; c < 16; c++) iq4nl_fit(x, w, ids[c], &sqx[c], &sq2[c]);
+        d = iq4nl_pick(sqx, sq2);
+    }
+    y->d = qk_float_to_half(d);
+    const float id = d ? 1.0f / d : 0.0f;
+    for (int j = 0; j < 16; j++) {
+        const int l0 = iq4nl_index(id * x[j]);
+        const int l1 = iq4nl_index(id * x[j + 16]);
+        y->qs[j] = (uint8_t)(l0 | (l1 << 4));
+    }
+}
+
+/* ---- AVX2 path: the same float operations, the 16 candidate fits in 16 lanes. ----
+ *
+ * Nearest level without a search: for non-NaN v, iq4nl_index(v) is the number of k in
+ * 1..15 with v >= (T[k-1]+T[k])/2 (each midpoint is a multiple of 1/2, and ggml's test
+ * v - T[k-1] < T[k] - v is false exactly from the midpoint up; checked against the binary
+ * search for all 2^32 float bit patterns), i.e. a function of floor(2v) alone, which
+ * iq4nl_idx_tab holds for floor(2v) in -256..255 (clamped: |v| >= 128 lies past both ends).
+ * NaN is clamped to the top slot, index 15, as the binary search gives. The lanes do the
+ * scalar code's IEEE multiplies and adds in the scalar order (no FMA: the target enables
+ * AVX2 only), so every sum, and hence every byte, equals the scalar path's. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define QK_IQ4NL_AVX2 1
+#include <immintrin.h>
+
+#include "cpu.h"
+
+#define IQ4NL_AVX2 __attribute__((target("avx2")))
+
+/* Index and level for slot f = floor(2v) (T[k-1]+T[k] = -231, -187, ..., 202; the level
+ * steps T[k]-T[k-1] = 23, 21, ..., 24). Constant expressions, so the tables are built at
+ * compile time. */
+#define IQ4NL_IDX(f)                                                                          \
+    (((f) >= -231) + ((f) >= -187) + ((f) >= -148) + ((f) >= -114) + ((f) >= -84) +            \
+     ((f) >= -57) + ((f) >= -32) + ((f) >= -9) + ((f) >= 14) + ((f) >= 38) + ((f) >= 63) +     \
+     ((f) >= 91) + ((f) >= 122) + ((f) >= 158) + ((f) >= 202))
+#define IQ4NL_VAL(f)                                                                          \
+    (-127 + 23 * ((f) >= -231) + 21 * ((f) >= -187) + 18 * ((f) >= -148) +                   \
+     16 * ((f) >= -114) + 14 * ((f) >= -84) + 13 * ((f) >= -57) + 12 * ((f) >= -32) +          \
+     11 * ((f) >= -9) + 12 * ((f) >= 14) + 12 * ((f) >= 38) + 13 * ((f) >= 63) +               \
+     15 * ((f) >= 91) + 16 * ((f) >= 122) + 20 * ((f) >= 158) + 24 * ((f) >= 202))
+#define IQ4NL_R2(M, f) M(f), M((f) + 1)
+#define IQ4NL_R8(M, f) IQ4NL_R2(M, f), IQ4NL_R2(M, (f) + 2), IQ4NL_R2(M, (f) + 4), IQ4NL_R2(M, (f) + 6)
+#define IQ4NL_R32(M, f) IQ4NL_R8(M, f), IQ4NL_R8(M, (f) + 8), IQ4NL_R8(M, (f) + 16), IQ4NL_R8(M, (f) + 24)
+#define IQ4NL_R128(M, f) IQ4NL_R32(M, f), IQ4NL_R32(M, (f) + 32), IQ4NL_R32(M, (f) + 64), IQ4NL_R32(M, (f) + 96)
+#define IQ4NL_R512(M, f)                                                                      \
+    IQ4NL_R128(M, f), IQ4NL_R128(M, (f) + 128), IQ4NL_R128(M, (f) + 256), IQ4NL_R128(M, (f) + 384)
+static const int iq4nl_idx_tab[512] = {IQ4NL_R512(IQ4NL_IDX, -256)};
+static const float iq4nl_val_tab[512] = {IQ4NL_R512(IQ4NL_VAL, -256)};
+
+/* floor(2v) clamped to -256..255 (NaN -> 255): the table slot, counted from entry 256. */
+IQ4NL_AVX2 static inline __m256i iq4nl_slot(__m256 v) {
+    __m256 t = _mm256_floor_ps(_mm256_add_ps(v, v)); /* v + v = 2v exactly */
+    t = _mm256_max_ps(_mm256_set1_ps(-256.0f), t);   /* NaN stays NaN (2nd operand) */
+    t = _mm256_min_ps(t, _mm256_set1_ps(255.0f));    /* NaN -> 255 (2nd operand) */
+    return _mm256_cvttps_epi32(t);
+}
+
+/* block_absmax for 32 elements: the first element of largest |x| (NaN never wins; all
+ * zero or NaN gives amax = max = 0). */
+IQ4NL_AVX2 static inline float iq4nl_absmax_avx2(const float *x, float *amax_out) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 a[4], m = _mm256_setzero_ps();
+    for (int v = 0; v < 4; v++) {
+        a[v] = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * v));
+        m = _mm256_max_ps(a[v], m); /* a NaN in the 1st operand yields m */
+    }
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    const float amax = _mm_cvtss_f32(h);
+    *amax_out = amax;
+    if (amax == 0.0f) return 0.0f;
+    const __m256 am = _mm256_set1_ps(amax);
+    uint32_t hit = 0;
+    for (int v = 0; v < 4; v++)
+        hit |= (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(a[v], am, _CMP_EQ_OQ)) << (8 * v);
+    return x[__builtin_ctz(hit)];
+}
+
+IQ4NL_AVX2 static void iq4nl_block_avx2(const float *x, block_iq4_nl *y) {
+    const float *val_mid = iq4nl_val_tab + 256;
+    const int *idx_mid = iq4nl_idx_tab + 256;
+    float amax;
+    const float max = iq4nl_absmax_avx2(x, &amax);
+    float d = 0.0f;
+    if (!(amax < 1e-15f)) {
+        _Alignas(32) float sqx[16], sq2[16];
+        /* iq4nl_candidates: lane c >= 1 holds (float)(c - 8 + T[0]) / max, lane 0
+         * 1/(-max/T[0]). */
+        const __m256 vmax = _mm256_set1_ps(max);
+        __m256 id0 = _mm256_div_ps(_mm256_setr_ps(0, -134, -133, -132, -131, -130, -129, -128), vmax);
+        const __m256 id1 = _mm256_div_ps(_mm256_setr_ps(-127, -126, -125, -124, -123, -122, -121, -120), vmax);
+        id0 = _mm256_blend_ps(id0, _mm256_set1_ps(1.0f / (-max / qk_kvalues_iq4nl[0])), 1);
+        __m256 sqx0 = _mm256_setzero_ps(), sq20 = _mm256_setzero_ps();
+        __m256 sqx1 = _mm256_setzero_ps(), sq21 = _mm256_setzero_ps();
+        for (int j = 0; j < QK4_NL; j++) {
+            const __m256 xv = _mm256_set1_ps(x[j]);
+            const __m256 wv = _mm256_set1_ps(x[j] * x[j]);
+            const __m256 q0 = _mm256_i32gather_ps(val_mid, iq4nl_slot(_mm256_mul_ps(id0, xv)), 4);
+            const __m256 q1 = _mm256_i32gather_ps(val_mid, iq4nl_slot(_mm256_mul_ps(id1, xv)), 4);
+            const __m256 wq0 = _mm256_mul_ps(wv, q0), wq1 = _mm256_mul_ps(wv, q1);
+            sqx0 = _mm256_add_ps(sqx0, _mm256_mul_ps(wq0, xv));
+            sq20 = _mm256_add_ps(sq20, _mm256_mul_ps(wq0, q0));
+            sqx1 = _mm256_add_ps(sqx1, _mm256_mul_ps(wq1, xv));
+            sq21 = _mm256_add_ps(sq21, _mm256_mul_ps(wq1, q1));
+        }
+        _mm256_store_ps(sqx, sqx0);
+        _mm256_store_ps(sqx + 8, sqx1);
+        _mm256_store_ps(sq2, sq20);
+        _mm256_store_ps(sq2 + 8, sq21);
+        d = iq4nl_pick(sqx, sq2);
+    }
+    y->d = qk_float_to_half(d);
+    const __m256 id = _mm256_set1_ps(d ? 1.0f / d : 0.0f);
+    _Alignas(32) int32_t l[QK4_NL];
+    for (int j = 0; j < QK4_NL; j += 8) {
+        const __m256i s = iq4nl_slot(_mm256_mul_ps(id, _mm256_loadu_ps(x + j)));
+        _mm256_store_si256((__m256i *)(l + j), _mm256_i32gather_epi32(idx_mid, s, 4));
+    }
+    for (int j = 0; j < 16; j++) y->qs[j] = (uint8_t)(l[j] | (l[j + 16] << 4));
+}
+#endif
+
 /* llama-quantize's IQ4_NL path (quantize_iq4_nl -> quantize_row_iq4_nl_impl with block
  * 32, no importance weights, ntry = 7): weights w = x^2; start at d = -max/T[0] and take
  * the least-squares d for that mapping; try the 15 inverse scales (itry + T[0])/max,
  * itry = -7..7, keeping the best (sum wqx)^2/sum wq^2; store d as half and re-map every
  * element with 1/d (the float d, not the half-rounded one). A block with amax < 1e-15
- * gets d = 0 and every element maps to the level nearest 0 (index 8). */
+ * gets d = 0 and every element maps to the level nearest 0 (index 8).
+ * On CPUs with AVX2 (and QK_FORCE_SCALAR unset) the blocks go through the AVX2 path,
+ * which writes the same bytes. */
 void qk_quantize_row_iq4_nl_ref(const float *x, void *vy, int64_t k) {
     block_iq4_nl *y = (block_iq4_nl *)vy;
-    const int8_t *T = qk_kvalues_iq4nl;
     const int64_t nb = k / QK4_NL;
-    const int ntry = 7;
-    for (int64_t i = 0; i < nb; i++, x += QK4_NL) {
-        float w[QK4_NL];
-        for (int j = 0; j < QK4_NL; j++) w[j] = x[j] * x[j];
-        float amax;
-        const float max = block_absmax(x, &amax);
-        float d = 0.0f;
-        if (!(amax < 1e-15f)) {
-            float sumqx, sumq2;
-            iq4nl_fit(x, w, 1.0f / (-max / T[0]), &sumqx, &sumq2);
-            d = sumqx / sumq2;
-            float best = d * sumqx;
-            for (int itry = -ntry; itry <= ntry; itry++) {
-                const float id = (float)(itry + T[0]) / max;
-                iq4nl_fit(x, w, id, &sumqx, &sumq2);
-                if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
-                    d = sumqx / sumq2;
-                    best = d * sumqx;
-                }
-            }
-        }
-        y[i].d = qk_float_to_half(d);
-        const float id = d ? 1.0f / d : 0.0f;
-        for (int j = 0; j < 16; j++) {
-            const int l0 = iq4nl_index(id * x[j]);
-            const int l1 = iq4nl_index(id * x[j + 16]);
-            y[i].qs[j] = (uint8_t)(l0 | (l1 << 4));
-        }
+#ifdef QK_IQ4NL_AVX2
+    if (qk_cpu_has_avx2()) {
+        for (int64_t i = 0; i < nb; i++) iq4nl_block_avx2(x + i * QK4_NL, &y[i]);
+        return;
     }
+#endif
+    for (int64_t i = 0; i < nb; i++) iq4nl_block_scalar(x + i * QK4_NL, &y[i]);
 }
 
 void qk_dequantize_row_iq4_nl(const void *vx, float *y, int64_t k) {

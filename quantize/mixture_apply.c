@@ -1,12 +1,13 @@
 /*
  * mixture_apply.c — the quantization driver (see mixture_apply.h): GGUF in, plan from
- * mixture.c, rows converted on the worker pool, GGUF out through the atomic writer.
+ * mixture.c, GGUF out through the atomic writer, with per-tensor log lines and a summary.
  *
- * Row conversion: each tensor's rows are split evenly across the pool threads (a tensor
- * below 32 x 512 elements per thread uses fewer threads, as llama-quantize's chunking
- * does); a thread converts blocks of whole rows to F32 with the input type's to_float,
- * checks them for NaN/Inf, and quantizes them with the output type's quantize_ref. Rows are
- * independent, so the bytes do not depend on the thread count.
+ * The conversion itself runs in mixture_pipeline.c: worker threads convert row chunks of
+ * the whole model in file order (to_float, NaN/Inf check, quantize_ref) while this thread
+ * writes each finished tensor and prints its line. Rows are independent, so the bytes do
+ * not depend on the thread count. Memory held: the input map's pages of the chunks in
+ * flight (released as they are read), the output of at most ~64 MiB of converted tensors
+ * (or one larger tensor), and one 256 KiB F32 chunk per worker.
  */
 #include "mixture_apply.h"
 
@@ -18,12 +19,11 @@
 
 #include "ftype.h"
 #include "gguf.h"
+#include "mixture_pipeline.h"
 #include "model.h" /* qk_ftype_name */
-#include "threads.h"
+#include "threads.h" /* qk_cpu_count */
 
 #define MIB (1024.0 * 1024.0)
-#define MIN_ELEMS_PER_THREAD (32 * 512) /* llama-quantize's minimum chunk */
-#define ROW_BLOCK_FLOATS 65536          /* F32 scratch per thread, in elements */
 
 static double now_ms(void) {
     struct timespec ts;
@@ -59,94 +59,6 @@ static int32_t kv_int(const gguf_ctx *g, const char *arch, const char *suffix, i
         }
     }
     return dflt;
-}
-
-/* --------------------------------------------------------------- row conversion ------ */
-
-typedef struct conv_job {
-    const uint8_t *src;
-    uint8_t *dst;              /* NULL: only check the rows (copied tensors) */
-    const qk_type_traits *st, *dt;
-    int64_t ne0, nrows;
-    size_t src_row, dst_row;   /* bytes per row */
-    int nth_eff;               /* threads that take part */
-    int64_t *bad_row;          /* per thread: first non-finite row, or -1 */
-    int *oom;                  /* per thread */
-} conv_job;
-
-static int64_t first_nonfinite(const float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &x[i], 4);
-        if ((u & 0x7f800000u) == 0x7f800000u) return i;
-    }
-    return -1;
-}
-
-static void conv_task(void *arg, int ith, int nth) {
-    (void)nth;
-    conv_job *j = arg;
-    if (ith >= j->nth_eff) return;
-    int64_t r0 = j->nrows * ith / j->nth_eff, r1 = j->nrows * (ith + 1) / j->nth_eff;
-    if (r0 >= r1) return;
-    int64_t per = ROW_BLOCK_FLOATS / j->ne0;
-    if (per < 1) per = 1;
-    float *buf = malloc(sizeof(float) * (size_t)(per * j->ne0));
-    if (!buf) {
-        j->oom[ith] = 1;
-        return;
-    }
-    for (int64_t r = r0; r < r1; r += per) {
-        int64_t nr = r1 - r < per ? r1 - r : per;
-        j->st->to_float(j->src + (size_t)r * j->src_row, buf, nr * j->ne0);
-        int64_t bad = first_nonfinite(buf, nr * j->ne0);
-        if (bad >= 0) {
-            j->bad_row[ith] = r + bad / j->ne0;
-            break;
-        }
-        if (j->dst) j->dt->quantize_ref(buf, j->dst + (size_t)r * j->dst_row, nr * j->ne0);
-    }
-    free(buf);
-}
-
-/* Convert (dst != NULL) or only check (dst == NULL) all rows of one tensor. */
-static int convert_rows(qk_pool *pool, const gguf_tensor *t, qk_type dst_type, void *dst, qk_err *err) {
-    int nth = qk_pool_size(pool);
-    int64_t nel = gguf_tensor_nelements(t);
-    conv_job j = {0};
-    j.src = t->data;
-    j.dst = dst;
-    j.st = qk_type_get(t->type);
-    j.dt = qk_type_get(dst_type);
-    j.ne0 = t->ne[0];
-    j.nrows = nel / t->ne[0];
-    j.src_row = qk_row_size(t->type, t->ne[0]);
-    j.dst_row = qk_row_size(dst_type, t->ne[0]);
-    int64_t want = nel / MIN_ELEMS_PER_THREAD;
-    j.nth_eff = want < 1 ? 1 : want < nth ? (int)want : nth;
-    if (j.nth_eff > j.nrows) j.nth_eff = (int)j.nrows;
-    j.bad_row = malloc(sizeof(int64_t) * (size_t)nth);
-    j.oom = calloc((size_t)nth, sizeof(int));
-    if (!j.bad_row || !j.oom) {
-        free(j.bad_row);
-        free(j.oom);
-        return qk_errf(err, "out of memory converting tensor '%s'", t->name);
-    }
-    for (int i = 0; i < nth; i++) j.bad_row[i] = -1;
-    qk_pool_run(pool, conv_task, &j);
-    int64_t bad = -1;
-    int oom = 0;
-    for (int i = 0; i < nth; i++) {
-        if (j.bad_row[i] >= 0 && (bad < 0 || j.bad_row[i] < bad)) bad = j.bad_row[i];
-        oom |= j.oom[i];
-    }
-    free(j.bad_row);
-    free(j.oom);
-    if (bad >= 0)
-        return qk_errf(err, "tensor '%s' has a NaN or Inf weight in row %lld — the input model is corrupt",
-                       t->name, (long long)bad);
-    if (oom) return qk_errf(err, "out of memory converting tensor '%s'", t->name);
-    return 0;
 }
 
 /* ---------------------------------------------------------------- reporting --------- */
@@ -198,18 +110,42 @@ static int same_file(const char *a, const char *b) {
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/* Per-tensor log line, called by the pipeline after each write. */
+typedef struct log_ctx {
+    FILE *log;
+    const qk_quant_result *r;
+} log_ctx;
+
+static void log_written(size_t k, void *arg) {
+    const log_ctx *lc = arg;
+    print_tensor(lc->log, k, lc->r->n_tensors, &lc->r->tensors[k]);
+}
+
 static int write_output(const qk_quant_opts *o, gguf_ctx *g, const size_t *order, qk_quant_result *r,
                         qk_err *err) {
-    qk_pool *pool = qk_pool_new(o->n_threads);
-    if (!pool) return qk_errf(err, "cannot start %d worker threads", o->n_threads);
-    r->n_threads = qk_pool_size(pool);
+    const int n_threads = o->n_threads > 0 ? o->n_threads : qk_cpu_count();
+    r->n_threads = n_threads;
+    qk_pipe_tensor *pt = calloc(r->n_tensors ? r->n_tensors : 1, sizeof *pt);
+    if (!pt) return qk_errf(err, "out of memory");
+    for (size_t k = 0; k < r->n_tensors; k++) {
+        const qk_quant_tensor *t = &r->tensors[k];
+        const gguf_tensor *gt = &g->tensors[order[k]];
+        const qk_type_traits *st = qk_type_get(gt->type);
+        pt[k].src = gt;
+        pt[k].dst_type = t->choice.type;
+        pt[k].dst_bytes = t->dst_bytes;
+        if (t->choice.quantize)
+            pt[k].mode = QK_PIPE_CONVERT;
+        else if (!st->is_quantized && st->to_float)
+            pt[k].mode = QK_PIPE_CHECK; /* copied as is, after the NaN/Inf check */
+        else
+            pt[k].mode = QK_PIPE_COPY;
+    }
     gguf_writer *w = gguf_writer_new(o->out_path, err);
     if (!w) {
-        qk_pool_free(pool);
+        free(pt);
         return -1;
     }
-    void *buf = NULL;
-    size_t cap = 0;
     for (uint64_t i = 0; i < g->n_kv; i++) gguf_writer_copy_kv(w, &g->kv[i]);
     /* llama.cpp's gguf_set_val_* removes the key and appends it: both keys end up last, in
      * this order, which keeps the output byte-identical to llama-quantize's. */
@@ -224,36 +160,14 @@ static int write_output(const qk_quant_opts *o, gguf_ctx *g, const size_t *order
         if (gguf_writer_add_tensor(w, t->name, t->choice.type, t->n_dims, t->ne, err) < 0) goto fail;
     }
     if (gguf_writer_write_header(w, err)) goto fail;
-    for (size_t k = 0; k < r->n_tensors; k++) {
-        const qk_quant_tensor *t = &r->tensors[k];
-        const gguf_tensor *gt = &g->tensors[order[k]];
-        const void *data = gt->data;
-        if (t->choice.quantize) {
-            if (t->dst_bytes > cap) {
-                free(buf);
-                cap = t->dst_bytes;
-                buf = malloc(cap);
-                if (!buf) {
-                    qk_errf(err, "out of memory (%llu bytes for tensor '%s')", (unsigned long long)cap, t->name);
-                    goto fail;
-                }
-            }
-            if (convert_rows(pool, gt, t->choice.type, buf, err)) goto fail;
-            data = buf;
-        } else if (!qk_type_get(gt->type)->is_quantized && qk_type_get(gt->type)->to_float) {
-            if (convert_rows(pool, gt, gt->type, NULL, err)) goto fail; /* NaN/Inf check only */
-        }
-        if (gguf_writer_write_tensor_data(w, data, t->dst_bytes, err)) goto fail;
-        print_tensor(o->log, k, r->n_tensors, t);
-    }
+    log_ctx lc = {o->log, r};
+    if (qk_mix_pipeline_run(w, pt, r->n_tensors, n_threads, log_written, &lc, err)) goto fail;
+    free(pt);
     r->file_bytes = gguf_writer_total_size(w);
-    free(buf);
-    qk_pool_free(pool);
     return gguf_writer_finish(w, err);
 fail:
-    free(buf);
+    free(pt);
     gguf_writer_abort(w);
-    qk_pool_free(pool);
     return -1;
 }
 

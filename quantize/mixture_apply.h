@@ -1,7 +1,8 @@
 /*
  * mixture_apply.h — the quantization driver behind qk-quantize: read a GGUF, decide every
- * tensor's type (mixture.h), convert the rows on the worker pool, write the result
- * atomically, and report per-tensor lines and a summary the way llama-quantize does.
+ * tensor's type (mixture.h), convert the rows on worker threads (mixture_pipeline.h),
+ * write the result atomically, and report per-tensor lines and a summary the way
+ * llama-quantize does.
  *
  * What it does, following llama_model_quantize_impl in src/llama-quant.cpp [U]:
  *  - all metadata is copied, then general.quantization_version = 2 (GGML_QNT_VERSION) and

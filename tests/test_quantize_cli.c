@@ -6,7 +6,10 @@
  * general.quantization_version = 2, and have the golden .tsv's tensors in the same order
  * with the same types, shapes and data sha256; the file size must equal the golden .size;
  * where llama.cpp's own file is kept (golden/<model>/models/), the files must be
- * byte-identical. Runs whose llama-quantize failed must fail too, leaving no file.
+ * byte-identical. Runs whose llama-quantize failed must fail too, leaving no file. The
+ * stories260K sweep runs again with QK_FORCE_SCALAR=1 (the scalar reference path), and on
+ * an edge-case model (flat, zero, tiny, huge, tie-breaking blocks) the SIMD and scalar
+ * paths must write identical files for every type that has a SIMD quantizer.
  * Then: --dry-run writes nothing, COPY, overrides, --json, and error cases, each of which
  * must give one line on stderr, a non-zero exit, and no output (not even a temporary).
  */
@@ -29,13 +32,14 @@
 #define PATH_CAP 1024
 
 static char g_out[PATH_CAP], g_err[PATH_CAP];
+static const char *g_env = ""; /* environment assignments put before the command */
 
 /* Run qk-quantize with args; stdout and stderr go to separate files. Returns the exit code. */
 static int run_q(const char *args, char **out, char **err) {
     snprintf(g_out, sizeof g_out, "%s/stdout.txt", qk_test_tmpdir());
     snprintf(g_err, sizeof g_err, "%s/stderr.txt", qk_test_tmpdir());
     char cmd[16384];
-    snprintf(cmd, sizeof cmd, "(%s %s >%s 2>%s)", qk_test_bin("qk-quantize"), args, g_out, g_err);
+    snprintf(cmd, sizeof cmd, "(%s%s %s >%s 2>%s)", g_env, qk_test_bin("qk-quantize"), args, g_out, g_err);
     int rc = qk_test_run(cmd, NULL);
     if (out) *out = qk_test_read_file(g_out, NULL);
     if (err) *err = qk_test_read_file(g_err, NULL);
@@ -183,6 +187,122 @@ END_TEST
 START_TEST(golden_sweep_stories) { ck_assert_int_ge(sweep("stories260K", STORIES), 13); }
 END_TEST
 
+/* The plain scalar quantizers (QK_FORCE_SCALAR=1 turns the SIMD paths off) against
+ * llama.cpp too: the SIMD paths must not be the only ones the golden files check. */
+START_TEST(golden_sweep_stories_scalar) {
+    g_env = "QK_FORCE_SCALAR=1 ";
+    ck_assert_int_ge(sweep("stories260K", STORIES), 13);
+    g_env = "";
+}
+END_TEST
+
+/* ------------------------------------------------ SIMD and scalar paths agree ------ */
+
+/* One row of the edge-case model: kind selects the pattern, e = element index. Each
+ * pattern aims at a branch of the reference quantizers that random weights rarely reach:
+ * flat, all-zero and sub-epsilon blocks, overflow of x^2 and of max-min, denormals,
+ * non-positive blocks whose fitted min becomes 0 (then max - min = 0), ties between +a and
+ * -a for the largest magnitude, and values that land exactly on a rounding tie or an
+ * IQ4_NL level midpoint for the scale the search starts from. */
+#define EDGE_NE0 768 /* three super-blocks: batches of two leave one over */
+#define EDGE_KINDS 18
+static float edge_value(int kind, int e) {
+    static const float mid[] = {-127,  -115.5f, -104, -93.5f, -83, -74, -65, -57, -49, -42, -35,
+                                -28.5f, -22,   -16,  -10,    -4.5f, 1, 7, 13, 19, 25, 31.5f,
+                                38,    45.5f,  53,   61,     69,  79, 89, 101, 113, 0};
+    const int j = e % 32, h = e % 16;
+    uint32_t r = (uint32_t)e * 2654435761u + (uint32_t)kind * 40503u;
+    r ^= r >> 15;
+    const float u = (float)(r & 0xffff) / 65536.0f - 0.5f; /* -0.5 .. 0.5 */
+    switch (kind) {
+    case 0: return 0.0f;
+    case 1: return 1.0f;
+    case 2: return -1.0f;
+    case 3: return -0.0f;
+    case 4: return -(float)((r >> 3) % 4);              /* 0, -1, -2, -3 */
+    case 5: return (e % 7 == 0) ? 0.0f : -0.25f * (float)(1 + h % 3);
+    case 6: return 1e-20f * u;                          /* below GROUP_MAX_EPS */
+    case 7: return 1e-40f * (float)(h - 8);             /* denormals */
+    case 8: return 1e30f * u;                           /* x^2 overflows */
+    case 9: return (h & 1) ? 3e38f : -3e38f;            /* max - min overflows */
+    case 10: return h == 5 ? 5.0f : 0.0f;               /* one spike per 16 */
+    case 11: return (h == 3) ? 2.0f : (h == 9) ? -2.0f : 0.5f * u; /* +-max tie */
+    case 12: return j == 0 ? -127.0f : mid[j];          /* IQ4_NL midpoints, id = 1 */
+    case 13: return h == 0 ? -32.0f : 0.5f * (float)(h * 3 - 24); /* Q6_K ties, iscale 1 */
+    case 14: return h == 0 ? -4.0f : 0.5f * (float)(h % 8 - 4);   /* Q3_K ties */
+    case 15: return h == 0 ? 15.0f : 0.5f * (float)(h + (h & 1)); /* Q4_K ties, min 0 */
+    case 16: return (float)((r >> 4) % 9) - 4.0f;       /* small integers */
+    default: return u * (1.0f + (float)(e % 5)) * 0.05f; /* plain noise, varying scale */
+    }
+}
+
+static const char *make_edge_gguf(void) {
+    static char path[PATH_CAP];
+    snprintf(path, sizeof path, "%s/edge.gguf", qk_test_tmpdir());
+    qk_err e = {{0}};
+    gguf_writer *w = gguf_writer_new(path, &e);
+    ck_assert_msg(w != NULL, "%s", e.msg);
+    gguf_writer_set_str(w, "general.architecture", "llama");
+    gguf_writer_set_u32(w, "llama.block_count", 1);
+    gguf_writer_set_u32(w, "llama.attention.head_count", 2);
+    gguf_writer_set_u32(w, "llama.attention.head_count_kv", 2);
+    /* each kind twice, the second time shifted by a sub-block, so that every pattern also
+     * meets every lane position of the batched searches */
+    const int64_t rows = 2 * EDGE_KINDS + 3;
+    const int64_t ne_norm[1] = {EDGE_NE0}, ne_mat[2] = {EDGE_NE0, rows};
+    ck_assert_int_ge(gguf_writer_add_tensor(w, "output_norm.weight", QK_TYPE_F32, 1, ne_norm, &e), 0);
+    ck_assert_int_ge(gguf_writer_add_tensor(w, "blk.0.ffn_down.weight", QK_TYPE_F32, 2, ne_mat, &e), 0);
+    ck_assert_int_eq(gguf_writer_write_header(w, &e), 0);
+    float *x = malloc(sizeof(float) * EDGE_NE0 * (size_t)rows);
+    ck_assert_ptr_nonnull(x);
+    for (int i = 0; i < EDGE_NE0; i++) x[i] = 1.0f;
+    ck_assert_int_eq(gguf_writer_write_tensor_data(w, x, sizeof(float) * EDGE_NE0, &e), 0);
+    for (int64_t r = 0; r < rows; r++)
+        for (int i = 0; i < EDGE_NE0; i++) {
+            const int kind = r < 2 * EDGE_KINDS ? (int)(r % EDGE_KINDS) : (int)(r + i / 16) % EDGE_KINDS;
+            x[r * EDGE_NE0 + i] = edge_value(kind, r >= EDGE_KINDS ? i + 16 : i);
+        }
+    ck_assert_int_eq(gguf_writer_write_tensor_data(w, x, sizeof(float) * EDGE_NE0 * (size_t)rows, &e), 0);
+    free(x);
+    ck_assert_int_eq(gguf_writer_finish(w, &e), 0);
+    return path;
+}
+
+/* sha256 of a whole file. */
+static void file_sha(const char *path, char hex[65]) {
+    size_t n;
+    char *d = qk_test_read_file(path, &n);
+    ck_assert_msg(d != NULL, "cannot read %s", path);
+    qk_test_sha256_hex(d, n, hex);
+    free(d);
+}
+
+/* Every quantizer with a SIMD path (IQ4_NL, the K-quants' searches and re-quantization)
+ * writes the same bytes as the plain scalar code on the edge-case model. On a CPU without
+ * AVX2 both runs take the scalar path. */
+START_TEST(simd_matches_scalar) {
+    const char *in = make_edge_gguf();
+    static const char *types[] = {"IQ4_NL", "Q2_K", "Q3_K_S", "Q4_K_S", "Q5_K_S", "Q6_K", "Q4_K_M"};
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        char hex[2][65], out[PATH_CAP], args[8192];
+        for (int scalar = 0; scalar < 2; scalar++) {
+            snprintf(out, sizeof out, "%s/edge-%s-%d.gguf", qk_test_tmpdir(), types[t], scalar);
+            snprintf(args, sizeof args, "--pure %s %s %s %d", in, out, types[t], 1 + scalar);
+            g_env = scalar ? "QK_FORCE_SCALAR=1 " : "";
+            char *err = NULL;
+            const int rc = run_q(args, NULL, &err);
+            g_env = "";
+            ck_assert_msg(rc == 0, "%s%s: %s", scalar ? "scalar " : "", types[t], err);
+            free(err);
+            file_sha(out, hex[scalar]);
+            unlink(out);
+        }
+        ck_assert_msg(strcmp(hex[0], hex[1]) == 0, "%s: SIMD and scalar outputs differ", types[t]);
+    }
+    unlink(in);
+}
+END_TEST
+
 /* Where llama.cpp's own output file is kept, ours must be byte-identical. */
 static void identical_file(const char *model, const char *base_rel, const char *type) {
     char out[PATH_CAP], args[8192], rel[256];
@@ -315,7 +435,8 @@ START_TEST(copy_overrides_json) {
 }
 END_TEST
 
-/* A small llama-arch GGUF with one bad value; returns its path. */
+/* A small llama-arch GGUF with one bad value in each tensor named in bad_tensor (row
+ * ne[1]-1: the 5th element from the end); returns its path. */
 static const char *make_bad_gguf(const char *name, const char *bad_tensor, float bad) {
     static char path[PATH_CAP];
     snprintf(path, sizeof path, "%s/%s", qk_test_tmpdir(), name);
@@ -335,7 +456,7 @@ static const char *make_bad_gguf(const char *name, const char *bad_tensor, float
         size_t n = (size_t)(shapes[i][0] * shapes[i][1]);
         float *x = malloc(n * sizeof *x);
         for (size_t k = 0; k < n; k++) x[k] = 0.01f * (float)((k * 37) % 101) - 0.5f;
-        if (strcmp(names[i], bad_tensor) == 0) x[n - 5] = bad;
+        if (strstr(bad_tensor, names[i])) x[n - 5] = bad; /* bad_tensor: one name or a list */
         ck_assert_int_eq(gguf_writer_write_tensor_data(w, x, n * sizeof *x, &e), 0);
         free(x);
     }
@@ -380,6 +501,11 @@ START_TEST(error_cases) {
     expect_error(args, "e5.gguf", "blk.0.attn_v.weight");
     snprintf(args, sizeof args, "%s %s/e5.gguf Q8_0", make_bad_gguf("inf.gguf", "output_norm.weight", INFINITY), tmp);
     expect_error(args, "e5.gguf", "output_norm.weight");
+    /* Two bad tensors, converted in parallel: the error names the first in file order
+     * (token_embd.weight comes before the layers) and its first bad row. */
+    snprintf(args, sizeof args, "%s %s/e5.gguf Q8_0 2",
+             make_bad_gguf("nan2.gguf", "blk.0.attn_v.weight token_embd.weight", NAN), tmp);
+    expect_error(args, "e5.gguf", "'token_embd.weight' has a NaN or Inf weight in row 15");
     /* ... and the same file without the bad value quantizes fine. */
     char out[PATH_CAP];
     snprintf(out, sizeof out, "%s/good.gguf", tmp);
@@ -477,6 +603,8 @@ int main(void) {
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, golden_sweep_wiki);
     tcase_add_test(tc, golden_sweep_stories);
+    tcase_add_test(tc, golden_sweep_stories_scalar);
+    tcase_add_test(tc, simd_matches_scalar);
     tcase_add_test(tc, byte_identical_files);
     tcase_add_test(tc, dry_run_writes_nothing);
     tcase_add_test(tc, copy_overrides_json);
