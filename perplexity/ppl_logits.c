@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ppl_simd.h"
+
 /* ---- layout arithmetic ---------------------------------------------------------------- */
 
 int32_t ppl_logits_nv(int32_t n_vocab) { return 2 * ((n_vocab + 1) / 2) + 4; }
@@ -58,25 +60,36 @@ static inline int nearest_int(float x) {
 double ppl_logits_encode(const float *logits, int32_t n_vocab, int32_t tok, uint16_t *rec) {
     const int32_t nv = ppl_logits_nv(n_vocab);
     memset(rec, 0, (size_t)nv * sizeof *rec);
+    const bool simd = ppl_simd_enabled();
     float mx = logits[0], mn = logits[0];
     bool finite = true;
-    for (int32_t i = 0; i < n_vocab; i++) {
-        const float l = logits[i];
-        if (!isfinite(l)) finite = false;
-        if (l > mx) mx = l;
-        if (l < mn) mn = l;
+    if (simd) {
+        finite = ppl_simd_minmax(logits, n_vocab, &mx, &mn);
+    } else {
+        for (int32_t i = 0; i < n_vocab; i++) {
+            const float l = logits[i];
+            if (!isfinite(l)) finite = false;
+            if (l > mx) mx = l;
+            if (l < mn) mn = l;
+        }
     }
     if (!finite) return NAN;
     if (mn < mx - 16) mn = mx - 16; /* keep 16 nats of dynamic range */
     double sum_exp = 0.0;
-    for (int32_t i = 0; i < n_vocab; i++) sum_exp += expf(logits[i] - mx);
+    if (simd) {
+        sum_exp = ppl_simd_sum_exp(logits, n_vocab, mx);
+    } else {
+        for (int32_t i = 0; i < n_vocab; i++) sum_exp += expf(logits[i] - mx);
+    }
     const float log_sum_exp = (float)log(sum_exp);
     const float min_log_prob = mn - mx - log_sum_exp;
     const float scale = (mx - mn) / 65535.0f;
     memcpy(rec, &scale, sizeof scale);
     memcpy(rec + 2, &min_log_prob, sizeof min_log_prob);
     uint16_t *q = rec + 4;
-    if (scale != 0.0f) {
+    if (scale != 0.0f && simd) {
+        ppl_simd_quantize(logits, n_vocab, mn, 1 / scale, q);
+    } else if (scale != 0.0f) {
         const float inv_scale = 1 / scale;
         for (int32_t i = 0; i < n_vocab; i++) {
             if (logits[i] > mn) {

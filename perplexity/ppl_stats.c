@@ -12,7 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ppl_simd.h"
+
 void ppl_row_scan(const float *logits, int32_t n_vocab, ppl_row *r) {
+    if (ppl_simd_enabled()) {
+        r->finite = ppl_simd_row_scan(logits, n_vocab, &r->max_logit, &r->imax, &r->sum_exp);
+        return;
+    }
     float mx = logits[0];
     int32_t imax = 0;
     bool finite = isfinite(logits[0]);
@@ -82,16 +88,20 @@ void ppl_kld_token_eval(const float *logits, int32_t n_vocab, const uint16_t *re
     const float lse = r.max_logit + log_sum_exp;
     double sum = 0.0;
     int32_t imax_base = 0;
-    float p_log_base_max = 0.0f;
-    for (int32_t i = 0; i < n_vocab; i++) {
-        const float p_log_base = scale * q[i] + min_log_prob;
-        if (i == 0 || p_log_base > p_log_base_max) {
-            p_log_base_max = p_log_base;
-            imax_base = i;
-        }
-        if (p_log_base > -16.0f) {
-            const float p_base = expf(p_log_base);
-            sum += p_base * (p_log_base - logits[i] + lse);
+    if (ppl_simd_enabled()) {
+        sum = ppl_simd_kld_sum(logits, q, n_vocab, scale, min_log_prob, lse, &imax_base);
+    } else {
+        float p_log_base_max = 0.0f;
+        for (int32_t i = 0; i < n_vocab; i++) {
+            const float p_log_base = scale * q[i] + min_log_prob;
+            if (i == 0 || p_log_base > p_log_base_max) {
+                p_log_base_max = p_log_base;
+                imax_base = i;
+            }
+            if (p_log_base > -16.0f) {
+                const float p_base = expf(p_log_base);
+                sum += p_base * (p_log_base - logits[i] + lse);
+            }
         }
     }
     t->kld = sum;

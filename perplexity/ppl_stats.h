@@ -7,7 +7,8 @@
  * The formulas are llama.cpp's (examples/perplexity/perplexity.cpp, upstream 2025-02, and
  * llama-cpp-reference.md §1b); where llama.cpp computes in float, so do we, so that the
  * figures agree with its logs to the printed digits:
- *   - log-softmax: max logit, Σ expf(l_i − max) accumulated in double, log of that;
+ *   - log-softmax: max logit, Σ expf(l_i − max) accumulated in double, log of that (on
+ *     AVX2 CPUs the row loops run in ppl_simd.c with a correctly rounded vector expf);
  *   - NLL of the next token: max + log Σexp − l_tok;
  *   - KLD per token: Σ_{i: log p_B,i > −16} p_B,i (log p_B,i − log q_i), with
  *     log p_B,i = scale·q[i] + min_log_prob taken from the base record (ppl_logits.h);
