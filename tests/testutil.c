@@ -94,6 +94,9 @@ int qk_test_run(const char *cmd, char **output) {
 }
 
 int qk_test_main(Suite *s) {
+    /* Make the temporary directory here, in the parent: Check runs each test in a forked
+     * child that may end with _exit on failure, so only the parent can clean up. */
+    qk_test_tmpdir();
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
