@@ -50,7 +50,11 @@ typedef struct qk_type_traits {
     int is_quantized;          /* 0 for F32/F16/BF16 */
     qk_to_float_fn to_float;   /* NULL only for types the engine cannot read */
     qk_from_float_fn quantize_ref; /* llama.cpp reference quantizer (no imatrix), bit-exact */
-    qk_from_float_fn from_float;   /* activation conversion (may be faster than _ref) */
+    qk_from_float_fn from_float;   /* same bytes as quantize_ref for every input (NaN, Inf,
+                                    * subnormals, ties included), possibly faster (SIMD);
+                                    * used for activations and by qk-quantize. A faster
+                                    * version installed here must be tested byte-for-byte
+                                    * against quantize_ref (tests/test_kernels_*.c) */
     qk_type vec_dot_type;      /* type the activations are converted to for vec_dot */
     qk_vec_dot_fn vec_dot;     /* weight row . activation row */
 } qk_type_traits;

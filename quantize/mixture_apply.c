@@ -3,7 +3,7 @@
  * mixture.c, GGUF out through the atomic writer, with per-tensor log lines and a summary.
  *
  * The conversion itself runs in mixture_pipeline.c: worker threads convert row chunks of
- * the whole model in file order (to_float, NaN/Inf check, quantize_ref) while this thread
+ * the whole model in file order (to_float, NaN/Inf check, from_float) while this thread
  * writes each finished tensor and prints its line. Rows are independent, so the bytes do
  * not depend on the thread count. Memory held: the input map's pages of the chunks in
  * flight (released as they are read), the output of at most ~64 MiB of converted tensors
@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ftype.h"
 #include "gguf.h"
@@ -105,6 +106,37 @@ static void print_summary(FILE *f, const qk_quant_opts *o, const qk_quant_result
 
 /* ----------------------------------------------------------------- the job ---------- */
 
+int qk_quant_check_output_path(const char *path, qk_err *err) {
+    if (!path || !path[0]) return qk_errf(err, "no output file given — name an output .gguf file");
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return qk_errf(err, "output '%s' is a directory — give a file name", path);
+    const char *slash = strrchr(path, '/');
+    if (slash && slash[1] == 0)
+        return qk_errf(err, "output '%s' ends with '/' — give a file name", path);
+    char dir[4096];
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else if ((size_t)(slash - path) >= sizeof dir) return qk_errf(err, "output path '%.200s...' is too long", path);
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (stat(dir, &st) != 0) {
+        if (errno == ENOENT)
+            return qk_errf(err, "output directory '%s' does not exist — create it or choose another output path",
+                           dir);
+        if (errno == ENOTDIR)
+            return qk_errf(err, "output directory '%s' is not a directory (part of it is a file) — fix the output path",
+                           dir);
+        return qk_errf(err, "cannot use output directory '%s': %s — choose another output path", dir,
+                       strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode))
+        return qk_errf(err, "output directory '%s' is not a directory — fix the output path", dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return qk_errf(err, "output directory '%s' is not writable (%s) — choose another output path", dir,
+                       strerror(errno));
+    return 0;
+}
+
 static int same_file(const char *a, const char *b) {
     struct stat sa, sb;
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
@@ -190,6 +222,8 @@ int qk_quantize_file(const qk_quant_opts *o, qk_quant_result *res, qk_err *err) 
                 o->in_path, (long long)split);
         goto done;
     }
+    /* before the first log line: a bad output path must leave stdout empty */
+    if (!o->dry_run && o->out_path && qk_quant_check_output_path(o->out_path, err)) goto done;
     if (!o->dry_run && o->out_path && same_file(o->in_path, o->out_path)) {
         qk_errf(err, "output '%s' is the input file — choose another output name", o->out_path);
         goto done;

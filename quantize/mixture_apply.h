@@ -9,12 +9,14 @@
  *    general.file_type = the ftype id (u32; COPY keeps the input's file_type) are set;
  *  - tensors are written in the mixture's order (layer number, then name), each padded to
  *    the alignment; a converted tensor is turned into F32 row by row with its type's
- *    to_float and then quantized with the output type's quantize_ref (no imatrix);
+ *    to_float and then quantized with the output type's from_float, which gives the bytes
+ *    of llama.cpp's reference quantizer quantize_ref (types.h; no imatrix);
  *  - every F32/F16/BF16 input row (and every row that is dequantized) is checked for
  *    NaN/Inf first: a non-finite weight is an error naming the tensor and the row;
  *  - the output goes to a temporary file that is renamed into place only when complete:
  *    on any error nothing is left at the output path.
  * Errors (return -1, one line in err): unreadable/invalid input, split GGUF input, output
+ * directory missing/not a directory/not writable (checked before any log line), output
  * equal to the input, every mixture error (mixture.h), non-finite weights, out of memory,
  * cannot create/write/rename the output.
  */
@@ -67,6 +69,15 @@ typedef struct qk_quant_result {
  * with qk_quant_result_free (it may hold a partial tensor list after a failure). */
 int qk_quantize_file(const qk_quant_opts *o, qk_quant_result *res, qk_err *err);
 void qk_quant_result_free(qk_quant_result *res);
+
+/* Check, before anything is printed or computed, that an output file can be created at
+ * path: the path does not name a directory, and its directory (the part before the last
+ * '/', "." when there is none) exists, is a directory, and is writable and searchable by
+ * this process (access(2) W_OK|X_OK). Returns 0, or -1 with err naming the path or its
+ * directory and what to do. It does not create anything; a later create can still fail
+ * (disk full, races), and the writers report that. qk_quantize_file calls it for out_path
+ * (unless dry_run) right after reading the input header, before its first log line. */
+int qk_quant_check_output_path(const char *path, qk_err *err);
 
 /* Effective bits per weight of a result's output: 8 * dst_bytes / n_params. */
 double qk_quant_bpw(const qk_quant_result *res);

@@ -10,7 +10,8 @@
  *    tensor's last chunk goes straight on to the next tensor, so both threads stay busy
  *    across tensor boundaries, big or small, even on a shared machine;
  *  - a chunk is turned into F32 with the input type's to_float, checked for NaN/Inf, and
- *    (CONVERT) quantized with the output type's quantize_ref into the tensor's output
+ *    (CONVERT) quantized with the output type's from_float (quantize_ref's bytes,
+ *    types.h; quantize_ref itself when from_float is NULL) into the tensor's output
  *    buffer; its input pages are then released from this process's map (MADV_DONTNEED on
  *    the read-only file map: they stay in the page cache);
  *  - the calling thread writes each tensor as soon as it is complete, in order, while the
@@ -36,7 +37,7 @@
 typedef enum qk_pipe_mode {
     QK_PIPE_COPY,    /* write the input bytes as they are, no check (already quantized) */
     QK_PIPE_CHECK,   /* write the input bytes as they are after checking them for NaN/Inf */
-    QK_PIPE_CONVERT, /* to_float, check, quantize_ref(dst_type) */
+    QK_PIPE_CONVERT, /* to_float, check, from_float(dst_type) (= quantize_ref's bytes) */
 } qk_pipe_mode;
 
 typedef struct qk_pipe_tensor {

@@ -255,8 +255,14 @@ int main(int argc, char **argv) {
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, on_signal);
-    qk_quant_result res;
     qk_err err = {{0}};
+    /* the JSON file is written last: check where it goes before any work or output (the
+     * GGUF output path is checked by qk_quantize_file, also before its first line) */
+    if (json && strcmp(json, "-") != 0 && qk_quant_check_output_path(json, &err) != 0) {
+        fprintf(stderr, "qk-quantize: error: --json: %s\n", err.msg);
+        return 1;
+    }
+    qk_quant_result res;
     int rc = qk_quantize_file(&o, &res, &err);
     if (rc != 0) {
         fflush(stdout);

@@ -11,7 +11,9 @@
  * an edge-case model (flat, zero, tiny, huge, tie-breaking blocks) the SIMD and scalar
  * paths must write identical files for every type that has a SIMD quantizer.
  * Then: --dry-run writes nothing, COPY, overrides, --json, and error cases, each of which
- * must give one line on stderr, a non-zero exit, and no output (not even a temporary).
+ * must give one line on stderr, a non-zero exit, and no output (not even a temporary);
+ * a bad output path (missing, not a directory, read-only, a directory; also --json's) is
+ * refused before anything is printed: stdout stays empty.
  */
 #include <dirent.h>
 #include <math.h>
@@ -70,11 +72,15 @@ static int count_lines(const char *s) {
 }
 
 /* Check an error run: non-zero, exactly one stderr line "qk-quantize: error: ..." that
- * contains `want`, and no output file or temporary. */
+ * contains `want`, and no output file or temporary. With g_silent set, stdout must also be
+ * empty (errors found before the first log line: bad output paths). */
+static int g_silent = 0;
 static void expect_error(const char *args, const char *out_name, const char *want) {
-    char *err = NULL;
-    int rc = run_q(args, NULL, &err);
+    char *err = NULL, *out = NULL;
+    int rc = run_q(args, &out, &err);
     ck_assert_msg(rc != 0, "'%s' succeeded", args);
+    ck_assert_msg(!g_silent || (out && out[0] == 0), "'%s': stdout not empty: %.300s", args, out ? out : "");
+    free(out);
     ck_assert_ptr_nonnull(err);
     ck_assert_msg(count_lines(err) == 1 && strncmp(err, "qk-quantize: error: ", 20) == 0,
                   "'%s': stderr is not one error line: %s", args, err);
@@ -277,12 +283,14 @@ static void file_sha(const char *path, char hex[65]) {
     free(d);
 }
 
-/* Every quantizer with a SIMD path (IQ4_NL, the K-quants' searches and re-quantization)
- * writes the same bytes as the plain scalar code on the edge-case model. On a CPU without
- * AVX2 both runs take the scalar path. */
+/* Every quantizer with a SIMD path (IQ4_NL, the K-quants' searches and re-quantization,
+ * and the type table's from_float for Q8_0, F16 and BF16, which qk-quantize uses) writes
+ * the same bytes as the plain scalar code on the edge-case model. On a CPU without AVX2
+ * both runs take the scalar path. */
 START_TEST(simd_matches_scalar) {
     const char *in = make_edge_gguf();
-    static const char *types[] = {"IQ4_NL", "Q2_K", "Q3_K_S", "Q4_K_S", "Q5_K_S", "Q6_K", "Q4_K_M"};
+    static const char *types[] = {"IQ4_NL", "Q2_K", "Q3_K_S", "Q4_K_S", "Q5_K_S", "Q6_K", "Q4_K_M",
+                                  "Q8_0",   "F16",  "BF16"};
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
         char hex[2][65], out[PATH_CAP], args[8192];
         for (int scalar = 0; scalar < 2; scalar++) {
@@ -515,9 +523,20 @@ START_TEST(error_cases) {
     free(se);
     ck_assert(file_exists(out));
 
-    /* Output directory that does not exist / is not writable. */
+    /* Output directory that does not exist / is not a directory / is not writable, output
+     * that is a directory, JSON directory missing: refused before anything is printed. */
+    g_silent = 1;
     snprintf(args, sizeof args, "%s %s/no-such-dir/e6.gguf Q8_0", qk_test_shared(WIKI), tmp);
     expect_error(args, NULL, "no-such-dir");
+    snprintf(args, sizeof args, "--dry-run %s %s/e6.gguf Q8_0 --json %s/no-json-dir/e6.json", qk_test_shared(WIKI),
+             tmp, tmp);
+    expect_error(args, "e6", "no-json-dir");
+    snprintf(args, sizeof args, "%s %s/e6.gguf Q8_0 --json %s/no-json-dir/e6.json", qk_test_shared(WIKI), tmp, tmp);
+    expect_error(args, "e6", "no-json-dir");
+    snprintf(args, sizeof args, "%s %s/good.gguf/e6.gguf Q8_0", make_bad_gguf("ok.gguf", "none", 0), tmp);
+    expect_error(args, "e6", "not a directory"); /* good.gguf is a file */
+    snprintf(args, sizeof args, "%s %s Q8_0", make_bad_gguf("ok.gguf", "none", 0), tmp);
+    expect_error(args, "e6", "is a directory");
     if (geteuid() != 0) { /* root ignores directory permissions */
         char ro[PATH_CAP];
         snprintf(ro, sizeof ro, "%s/readonly", tmp);
@@ -526,6 +545,7 @@ START_TEST(error_cases) {
         expect_error(args, NULL, "readonly");
         ck_assert(no_file_with_prefix(ro, "e7"));
     }
+    g_silent = 0;
 
     /* --pure on 64-wide rows: no fallback, clear error naming the tensor. */
     snprintf(args, sizeof args, "--pure %s %s/e8.gguf Q4_K_M", qk_test_shared(STORIES), tmp);
