@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "bench_roofline.h"
 #include "error.h"
 
 typedef struct qk_int_list {
@@ -70,6 +71,8 @@ typedef struct qk_bench_result {
     time_t test_time;        /* when the test started (UTC) */
     int n_samples;           /* repetitions */
     uint64_t *samples_ns;    /* n_samples wall times, ns (malloc'd) */
+    bool has_roofline;       /* tgN test with a known bandwidth (set by the caller) */
+    qk_roofline roofline;    /* bench_roofline.h */
 } qk_bench_result;
 
 void qk_bench_result_free(qk_bench_result *r);

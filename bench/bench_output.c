@@ -172,6 +172,15 @@ static void json_test(qk_sb *out, const qk_bench_env *e, const qk_bench_result *
              cJSON_AddItemToArray(ts, cJSON_CreateNumber(qk_bench_ts(n_tokens(r),
                                                                       r->samples_ns[k])));
     }
+    if (ok && r->has_roofline) {
+        const qk_roofline *rl = &r->roofline;
+        ok = cJSON_AddNumberToObject(o, "membw_gbs", rl->bandwidth_gbs) &&
+             cJSON_AddNumberToObject(o, "roofline_weight_bytes", rl->weight_bytes) &&
+             cJSON_AddNumberToObject(o, "roofline_kv_bytes", rl->kv_bytes) &&
+             cJSON_AddNumberToObject(o, "roofline_bytes_per_token", rl->bytes_per_token) &&
+             cJSON_AddNumberToObject(o, "roofline_max_ts", rl->max_ts) &&
+             cJSON_AddNumberToObject(o, "roofline_fraction", rl->fraction);
+    }
     char *text = ok ? cJSON_Print(o) : NULL;
     if (!text) {
         out->oom = true;
@@ -287,5 +296,112 @@ void qk_bench_print_footer(qk_sb *out, qk_bench_format f, const qk_bench_env *e,
                      e->build_number);
         break;
     default: break;
+    }
+}
+
+/* ---- roofline table (markdown) -------------------------------------------------------- */
+
+void qk_bench_roofline_row_from(qk_bench_roofline_row *row, const qk_bench_result *r) {
+    memset(row, 0, sizeof *row);
+    snprintf(row->model_type, sizeof row->model_type, "%s", r->model_type);
+    qk_bench_test_name(&r->test, row->test, sizeof row->test);
+    row->n_threads = r->test.n_threads;
+    row->rl = r->roofline;
+}
+
+void qk_bench_print_roofline(qk_sb *out, qk_bench_format f, const qk_bench_roofline_row *rows,
+                             int n) {
+    if (f != QK_BENCH_FMT_MD || n <= 0) return;
+    qk_sb_puts(out,
+        "\nroofline: batch-1 generation reads every weight once per token, so "
+        "max t/s = read bandwidth / bytes read per token\n\n"
+        "| model                          | threads |          test |  MiB/token |     GB/s |"
+        "    max t/s |        t/s | roofline |\n"
+        "| ------------------------------ | ------: | ------------: | ---------: | -------: |"
+        " ---------: | ---------: | -------: |\n");
+    for (int i = 0; i < n; i++) {
+        const qk_bench_roofline_row *w = &rows[i];
+        qk_sb_printf(out, "| %-30s | %7d | %13s | %10.2f | %8.2f | %10.2f | %10.2f | %6.1f %% |\n",
+                     w->model_type, w->n_threads, w->test,
+                     w->rl.bytes_per_token / (1024.0 * 1024.0), w->rl.bandwidth_gbs,
+                     w->rl.max_ts, w->rl.measured_ts, w->rl.fraction * 100.0);
+    }
+}
+
+/* ---- the --membw probe ---------------------------------------------------------------- */
+
+static const char *const membw_fields[] = {"cpu_info", "n_threads", "buffer_bytes", "passes",
+                                           "kernel",   "best_ns",   "best_gbs",     "mean_gbs"};
+#define N_MEMBW_FIELDS ((int)(sizeof membw_fields / sizeof *membw_fields))
+
+void qk_bench_print_membw(qk_sb *out, qk_bench_format f, const char *cpu_info,
+                          const qk_membw_result *r, int n) {
+    if (!cpu_info) cpu_info = "";
+    if (f == QK_BENCH_FMT_CSV) {
+        for (int i = 0; i < N_MEMBW_FIELDS; i++) {
+            if (i) qk_sb_append(out, ",", 1);
+            qk_sb_puts(out, membw_fields[i]);
+        }
+        qk_sb_append(out, "\n", 1);
+        for (int k = 0; k < n; k++) {
+            char v[64];
+            qk_bench_csv_quote(out, cpu_info);
+            snprintf(v, sizeof v, "%d", r[k].n_threads);
+            qk_sb_append(out, ",", 1);
+            qk_bench_csv_quote(out, v);
+            snprintf(v, sizeof v, "%zu", r[k].buffer_bytes);
+            qk_sb_append(out, ",", 1);
+            qk_bench_csv_quote(out, v);
+            snprintf(v, sizeof v, "%d", r[k].passes);
+            qk_sb_append(out, ",", 1);
+            qk_bench_csv_quote(out, v);
+            qk_sb_append(out, ",", 1);
+            qk_bench_csv_quote(out, r[k].kernel ? r[k].kernel : "");
+            snprintf(v, sizeof v, "%" PRIu64, r[k].best_ns);
+            qk_sb_append(out, ",", 1);
+            qk_bench_csv_quote(out, v);
+            snprintf(v, sizeof v, "%f", r[k].best_gbs);
+            qk_sb_append(out, ",", 1);
+            qk_bench_csv_quote(out, v);
+            snprintf(v, sizeof v, "%f", r[k].mean_gbs);
+            qk_sb_append(out, ",", 1);
+            qk_bench_csv_quote(out, v);
+            qk_sb_append(out, "\n", 1);
+        }
+    } else if (f == QK_BENCH_FMT_JSON) {
+        cJSON *a = cJSON_CreateArray();
+        bool ok = a != NULL;
+        for (int k = 0; ok && k < n; k++) {
+            cJSON *o = cJSON_CreateObject();
+            ok = o && cJSON_AddItemToArray(a, o) &&
+                 cJSON_AddStringToObject(o, "cpu_info", cpu_info) &&
+                 cJSON_AddNumberToObject(o, "n_threads", r[k].n_threads) &&
+                 cJSON_AddNumberToObject(o, "buffer_bytes", (double)r[k].buffer_bytes) &&
+                 cJSON_AddNumberToObject(o, "passes", r[k].passes) &&
+                 cJSON_AddStringToObject(o, "kernel", r[k].kernel ? r[k].kernel : "") &&
+                 cJSON_AddNumberToObject(o, "best_ns", (double)r[k].best_ns) &&
+                 cJSON_AddNumberToObject(o, "best_gbs", r[k].best_gbs) &&
+                 cJSON_AddNumberToObject(o, "mean_gbs", r[k].mean_gbs);
+        }
+        char *text = ok ? cJSON_Print(a) : NULL;
+        if (!text) out->oom = true;
+        else {
+            qk_sb_puts(out, text);
+            qk_sb_puts(out, "\n");
+        }
+        free(text);
+        cJSON_Delete(a);
+    } else if (f == QK_BENCH_FMT_MD) {
+        qk_sb_puts(out, "| threads |     buffer | passes | kernel | GB/s (best) | GB/s (mean) |\n"
+                        "| ------: | ---------: | -----: | ------ | ----------: | ----------: |\n");
+        for (int k = 0; k < n; k++) {
+            char buf[32];
+            snprintf(buf, sizeof buf, "%.0f MiB", (double)r[k].buffer_bytes / (1024.0 * 1024.0));
+            qk_sb_printf(out, "| %7d | %10s | %6d | %-6s | %11.2f | %11.2f |\n", r[k].n_threads,
+                         buf, r[k].passes, r[k].kernel ? r[k].kernel : "", r[k].best_gbs,
+                         r[k].mean_gbs);
+        }
+        qk_sb_printf(out, "\nmemory read bandwidth (GB/s = 1e9 bytes/s), CPU: %s\n",
+                     *cpu_info ? cpu_info : "unknown");
     }
 }

@@ -13,6 +13,14 @@
  *   with llama-bench's column widths, size in MiB/GiB, params in M/B, "mean ± sd",
  *   then a blank line and "build: <commit> (<number>)".
  *
+ * qkit additions, outside llama-bench's formats (the CSV stays exactly llama-bench's):
+ *   - JSON records of tgN tests with a roofline carry six more fields: "membw_gbs",
+ *     "roofline_weight_bytes", "roofline_kv_bytes", "roofline_bytes_per_token",
+ *     "roofline_max_ts", "roofline_fraction" (bench_roofline.h; fraction 0..1);
+ *   - markdown: after the "build:" line, a roofline table of the tgN tests
+ *     (qk_bench_print_roofline);
+ *   - the --membw probe has its own small CSV / JSON / markdown (qk_bench_print_membw).
+ *
  * Printers append to a qk_sb so that the same text can go to stdout and to a file.
  */
 #ifndef QK_BENCH_OUTPUT_H
@@ -21,6 +29,7 @@
 #include <stdbool.h>
 
 #include "bench_matrix.h"
+#include "bench_membw.h"
 #include "report_io.h"
 
 typedef enum qk_bench_format {
@@ -66,5 +75,31 @@ void qk_bench_print_header(qk_sb *out, qk_bench_format f, const qk_bench_env *e)
 void qk_bench_print_test(qk_sb *out, qk_bench_format f, const qk_bench_env *e,
                          const qk_bench_result *r, int index);
 void qk_bench_print_footer(qk_sb *out, qk_bench_format f, const qk_bench_env *e, int n_tests);
+
+/* One line of the markdown roofline table (copied out of a result before it is freed). */
+typedef struct qk_bench_roofline_row {
+    char model_type[128];
+    char test[32]; /* "tg128" */
+    int n_threads;
+    qk_roofline rl;
+} qk_bench_roofline_row;
+
+void qk_bench_roofline_row_from(qk_bench_roofline_row *row, const qk_bench_result *r);
+
+/* Markdown only (other formats print nothing): a blank line, a title line, then
+ *   | model | threads | test | MiB/token | GB/s | max t/s | t/s | roofline |
+ * with MiB/token = bytes_per_token / 2^20 and roofline = fraction in %. Nothing when
+ * n == 0. */
+void qk_bench_print_roofline(qk_sb *out, qk_bench_format f, const qk_bench_roofline_row *rows,
+                             int n);
+
+/* The --membw probe's results, one record per thread count:
+ *   CSV:  header "cpu_info,n_threads,buffer_bytes,passes,kernel,best_ns,best_gbs,mean_gbs"
+ *         then quoted values (gbs as "%f");
+ *   JSON: an array of objects with those keys (numbers as JSON numbers);
+ *   md:   | threads | buffer | passes | kernel | GB/s (best) | GB/s (mean) | then a line
+ *         naming the CPU. */
+void qk_bench_print_membw(qk_sb *out, qk_bench_format f, const char *cpu_info,
+                          const qk_membw_result *r, int n);
 
 #endif

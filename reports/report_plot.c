@@ -15,8 +15,7 @@
 
 #define MIB (1024.0 * 1024.0)
 
-/* A gnuplot string literal in double quotes: escape '\' and '"'. */
-static void gp_string(qk_sb *out, const char *s) {
+void qk_plot_gp_string(qk_sb *out, const char *s) {
     qk_sb_append(out, "\"", 1);
     for (; *s; s++) {
         if (*s == '"' || *s == '\\') qk_sb_append(out, "\\", 1);
@@ -26,9 +25,9 @@ static void gp_string(qk_sb *out, const char *s) {
     qk_sb_append(out, "\"", 1);
 }
 
-static void gp_preamble(qk_sb *out, const char *name, const char *what, int w, int h) {
+void qk_plot_gp_preamble(qk_sb *out, const char *name, const char *what, int w, int h) {
     qk_sb_printf(out,
-        "# %s.gp — %s (written by qk-report; re-run with: gnuplot %s.gp)\n"
+        "# %s.gp — %s (written by qkit; re-run with: gnuplot %s.gp)\n"
         "if (!exists(\"outfile\")) outfile = \"%s.png\"\n"
         "if (strstrt(GPVAL_TERMINALS, \"pngcairo\") > 0) {\n"
         "    set terminal pngcairo noenhanced size %d,%d font \"sans,11\"\n"
@@ -49,7 +48,7 @@ bool qk_report_render_tg_gp(qk_sb *out, const qk_report *r) {
             threads = r->rows[i].tg_threads;
         }
     if (n == 0) return false;
-    gp_preamble(out, "tg", "text generation speed per model, bar chart", 900, 540);
+    qk_plot_gp_preamble(out, "tg", "text generation speed per model, bar chart", 900, 540);
     qk_sb_printf(out,
         "set title \"Text generation speed (tg%d, %d thread%s; error bars: sample sd)\"\n"
         "set ylabel \"tokens / s\"\n"
@@ -69,7 +68,7 @@ bool qk_report_render_tg_gp(qk_sb *out, const qk_report *r) {
         const qk_report_row *w = &r->rows[i];
         if (!w->has_tg) continue;
         qk_sb_printf(out, "%d ", k++);
-        gp_string(out, w->label);
+        qk_plot_gp_string(out, w->label);
         qk_sb_printf(out, " %.6g %.6g\n", w->tg_ts, w->tg_ts_sd);
     }
     qk_sb_puts(out,
@@ -93,12 +92,12 @@ bool qk_report_render_quality_gp(qk_sb *out, const qk_report *r) {
         if ((w->has_kld && isfinite(w->ppl_ratio)) || (w->is_base && w->has_ppl)) n_ratio++;
     }
     if (n_kld == 0) return false;
-    gp_preamble(out, "quality", "model size vs mean KLD and vs PPL ratio", 1200, 520);
+    qk_plot_gp_preamble(out, "quality", "model size vs mean KLD and vs PPL ratio", 1200, 520);
     qk_sb_puts(out, "# columns: model, size (MiB), value, uncertainty\n$kld << EOD\n");
     for (int i = 0; i < r->n; i++) {
         const qk_report_row *w = &r->rows[i];
         if (!w->size_bytes || !w->has_kld || !isfinite(w->mean_kld)) continue;
-        gp_string(out, w->label);
+        qk_plot_gp_string(out, w->label);
         qk_sb_printf(out, " %.6g %.8g %.8g\n", (double)w->size_bytes / MIB, w->mean_kld,
                      w->mean_kld_unc);
     }
@@ -107,11 +106,11 @@ bool qk_report_render_quality_gp(qk_sb *out, const qk_report *r) {
         const qk_report_row *w = &r->rows[i];
         if (!w->size_bytes) continue;
         if (w->has_kld && isfinite(w->ppl_ratio)) {
-            gp_string(out, w->label);
+            qk_plot_gp_string(out, w->label);
             qk_sb_printf(out, " %.6g %.8g %.8g\n", (double)w->size_bytes / MIB,
                          (w->ppl_ratio - 1.0) * 100.0, w->ppl_ratio_unc * 100.0);
         } else if (w->is_base && w->has_ppl) {
-            gp_string(out, w->label);
+            qk_plot_gp_string(out, w->label);
             qk_sb_printf(out, " %.6g 0 0\n", (double)w->size_bytes / MIB);
         }
     }
@@ -160,8 +159,7 @@ static void first_error_line(const char *log, char *buf, size_t cap) {
     free(text);
 }
 
-/* Run gnuplot on dir/name.gp producing dir/name.png. */
-static int run_one(const char *gnuplot, const char *dir, const char *name, qk_err *err) {
+int qk_plot_run_gnuplot(const char *gnuplot, const char *dir, const char *name, qk_err *err) {
     char outvar[256], script[128], tmp[128], log[4096], final_png[4096], tmp_path[4096];
     snprintf(tmp, sizeof tmp, "%s.png.tmp-%ld", name, (long)getpid());
     snprintf(outvar, sizeof outvar, "outfile='%s'", tmp);
@@ -190,13 +188,17 @@ static int run_one(const char *gnuplot, const char *dir, const char *name, qk_er
     return 0;
 }
 
+bool qk_plot_find_gnuplot(char *buf, size_t cap) {
+    const char *gp = getenv("QK_GNUPLOT");
+    if (!gp) gp = "gnuplot";
+    return *gp && qk_proc_find_in_path(gp, buf, cap);
+}
+
 int qk_report_write_plots(const qk_report *r, const char *dir, bool run_gnuplot,
                           qk_plot_result *res, qk_err *err) {
     memset(res, 0, sizeof *res);
-    const char *gp = getenv("QK_GNUPLOT");
-    if (!gp) gp = "gnuplot";
     char gp_path[4096];
-    res->gnuplot_found = *gp && qk_proc_find_in_path(gp, gp_path, sizeof gp_path);
+    res->gnuplot_found = qk_plot_find_gnuplot(gp_path, sizeof gp_path);
 
     struct { const char *name; bool (*render)(qk_sb *, const qk_report *); bool *script, *png; }
     charts[2] = {
@@ -219,7 +221,7 @@ int qk_report_write_plots(const qk_report *r, const char *dir, bool run_gnuplot,
             }
             *charts[c].script = true;
             if (run_gnuplot && res->gnuplot_found) {
-                if (run_one(gp_path, dir, charts[c].name, err) != 0) {
+                if (qk_plot_run_gnuplot(gp_path, dir, charts[c].name, err) != 0) {
                     qk_sb_free(&sb);
                     return -1;
                 }

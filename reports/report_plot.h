@@ -20,6 +20,7 @@
 #define QK_REPORT_PLOT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "report_data.h"
 #include "report_io.h"
@@ -40,5 +41,19 @@ typedef struct qk_plot_result {
  * gnuplot's first error line). */
 int qk_report_write_plots(const qk_report *r, const char *dir, bool run_gnuplot,
                           qk_plot_result *res, qk_err *err);
+
+/* Building blocks, shared with qk-bench-compare's charts (bench_compare_plot.c): */
+
+/* The script header: a comment naming the chart, the terminal choice (pngcairo, else png)
+ * at w x h pixels, and `set output outfile` (default "<name>.png"). */
+void qk_plot_gp_preamble(qk_sb *out, const char *name, const char *what, int w, int h);
+/* A gnuplot string literal in double quotes: '\\' and '"' escaped, newlines dropped. */
+void qk_plot_gp_string(qk_sb *out, const char *s);
+/* Find gnuplot ($QK_GNUPLOT, default "gnuplot" in $PATH); its path into buf. */
+bool qk_plot_find_gnuplot(char *buf, size_t cap);
+/* Run gnuplot on dir/<name>.gp making dir/<name>.png through a temporary name (see the top
+ * of this file). Errors: gnuplot cannot start or fails (its first error line quoted), or
+ * produced no file. */
+int qk_plot_run_gnuplot(const char *gnuplot, const char *dir, const char *name, qk_err *err);
 
 #endif

@@ -3,7 +3,9 @@
  * llama-bench CSV files), CSV quoting, JSON typing, markdown layout, the statistics
  * (mean, n−1 standard deviation), the test matrix order, and real short runs of the tool
  * on stories260K parsed back from CSV and JSON (structure and positive rates only: no
- * timing thresholds).
+ * timing thresholds); the --membw bandwidth probe (API and tool output in CSV/JSON/md)
+ * and the generation roofline (byte counts on made-up and real models, the fraction, the
+ * tool's JSON fields and md table, the CSV staying llama-bench's).
  */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -13,7 +15,9 @@
 #include <unistd.h>
 
 #include "bench_matrix.h"
+#include "bench_membw.h"
 #include "bench_output.h"
+#include "bench_roofline.h"
 #include "bench_run.h"
 #include "bench_stats.h"
 #include "bench_sysinfo.h"
@@ -21,6 +25,7 @@
 #include "testutil.h"
 
 #define STORIES "data/models/stories260K/stories260K.gguf"
+#define WIKI13M "data/models/wiki-qwen2-13m/wiki-qwen2-13m-f16.gguf"
 
 /* ---- a small RFC 4180 CSV reader for the checks --------------------------------------- */
 
@@ -375,7 +380,7 @@ START_TEST(real_run_csv) {
     ck_assert_str_eq(ol, gl);
     /* the fields that describe llama.cpp settings qkit does not vary carry llama-bench's
      * default values, as in the golden file */
-    const char *same[] = {"build_commit", "build_number", "gpu_info", "backends", "n_batch",
+    const char *same[] = {"build_number", "gpu_info", "backends", "n_batch",
                           "n_ubatch", "cpu_mask", "cpu_strict", "poll", "type_k", "type_v",
                           "n_gpu_layers", "split_mode", "main_gpu", "no_kv_offload",
                           "flash_attn", "tensor_split", "use_mmap", "embeddings"};
@@ -500,6 +505,288 @@ START_TEST(errors_are_one_line) {
 }
 END_TEST
 
+/* ---- memory bandwidth probe ------------------------------------------------------------- */
+
+START_TEST(membw_api) {
+    const int threads[] = {1, 2};
+    qk_membw_result r[2];
+    qk_err err;
+    const size_t bytes = 16u << 20;
+    ck_assert_msg(qk_membw_measure(threads, 2, bytes, 2, NULL, NULL, r, &err) == 0, "%s", err.msg);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(r[i].n_threads, threads[i]);
+        ck_assert_uint_eq(r[i].buffer_bytes, bytes);
+        ck_assert_int_eq(r[i].passes, 2);
+        ck_assert(r[i].best_ns > 0);
+        ck_assert(r[i].best_gbs > 0 && isfinite(r[i].best_gbs));
+        ck_assert(r[i].mean_gbs > 0 && isfinite(r[i].mean_gbs));
+        /* best is the fastest pass, mean the mean over passes: best >= mean */
+        ck_assert(r[i].best_gbs >= r[i].mean_gbs * (1 - 1e-12));
+        ck_assert_double_eq_tol(r[i].best_gbs, (double)bytes / (double)r[i].best_ns, 1e-9);
+        ck_assert(!strcmp(r[i].kernel, "AVX2") || !strcmp(r[i].kernel, "scalar"));
+    }
+    /* a size that is not a multiple of 4 KiB is rounded down */
+    ck_assert_int_eq(qk_membw_measure(threads, 1, (2u << 20) + 100, 1, NULL, NULL, r, &err), 0);
+    ck_assert_uint_eq(r[0].buffer_bytes, 2u << 20);
+    /* bad arguments */
+    ck_assert_int_eq(qk_membw_measure(threads, 1, bytes, 0, NULL, NULL, r, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "passes"));
+    ck_assert_int_eq(qk_membw_measure(threads, 1, 4096, 1, NULL, NULL, r, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "too small"));
+    const int zero[] = {0};
+    ck_assert_int_eq(qk_membw_measure(zero, 1, bytes, 1, NULL, NULL, r, &err), -1);
+    ck_assert_int_eq(qk_membw_measure(threads, 0, bytes, 1, NULL, NULL, r, &err), -1);
+    /* the default size policy */
+    size_t d = qk_membw_default_bytes();
+    ck_assert(d >= (64u << 20) && d % 4096 == 0);
+}
+END_TEST
+
+START_TEST(membw_tool_csv) {
+    char cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s --membw -t 1,2 --membw-mib 16 --membw-passes 2 -o csv 2>/dev/null",
+             qk_test_bin("qk-bench"));
+    int rc = qk_test_run(cmd, &out);
+    ck_assert_msg(rc == 0, "qk-bench --membw failed: %s", out);
+    const char *p = out;
+    csv_row h, row;
+    ck_assert(csv_next(&p, &h));
+    const char *want[] = {"cpu_info", "n_threads", "buffer_bytes", "passes",
+                          "kernel",   "best_ns",   "best_gbs",     "mean_gbs"};
+    ck_assert_int_eq(h.n, 8);
+    for (int i = 0; i < 8; i++) ck_assert_str_eq(h.f[i], want[i]);
+    int rows = 0;
+    while (csv_next(&p, &row)) {
+        ck_assert_int_eq(row.n, 8);
+        ck_assert(row.all_quoted);
+        ck_assert_int_eq(atoi(row.f[1]), rows + 1);
+        ck_assert_str_eq(row.f[2], "16777216");
+        ck_assert_str_eq(row.f[3], "2");
+        ck_assert(atoll(row.f[5]) > 0);
+        double best = atof(row.f[6]), mean = atof(row.f[7]);
+        ck_assert(best > 0 && mean > 0 && isfinite(best));
+        csv_free(&row);
+        rows++;
+    }
+    ck_assert_int_eq(rows, 2);
+    csv_free(&h);
+    free(out);
+}
+END_TEST
+
+START_TEST(membw_tool_json_md_and_errors) {
+    char cmd[16384], *out = NULL, md[4200], dir[4096];
+    snprintf(dir, sizeof dir, "%s/membw", qk_test_tmpdir());
+    ck_assert_int_eq(qk_file_mkdir_p(dir, NULL), 0);
+    snprintf(md, sizeof md, "%s/membw.md", dir);
+    snprintf(cmd, sizeof cmd, "%s --membw -t 2 --membw-mib 8 --membw-passes 1 -o json --output-file %s 2>/dev/null",
+             qk_test_bin("qk-bench"), md);
+    int rc = qk_test_run(cmd, &out);
+    ck_assert_msg(rc == 0, "qk-bench --membw failed: %s", out);
+    cJSON *j = cJSON_Parse(out);
+    ck_assert_msg(j && cJSON_IsArray(j), "not a JSON array: %s", out);
+    ck_assert_int_eq(cJSON_GetArraySize(j), 1);
+    cJSON *o = cJSON_GetArrayItem(j, 0);
+    ck_assert(cJSON_IsString(cJSON_GetObjectItem(o, "cpu_info")));
+    ck_assert(cJSON_IsString(cJSON_GetObjectItem(o, "kernel")));
+    ck_assert_int_eq(cJSON_GetObjectItem(o, "n_threads")->valueint, 2);
+    ck_assert_double_eq(cJSON_GetObjectItem(o, "buffer_bytes")->valuedouble, 8.0 * 1024 * 1024);
+    ck_assert(cJSON_GetObjectItem(o, "best_gbs")->valuedouble > 0);
+    ck_assert(cJSON_GetObjectItem(o, "mean_gbs")->valuedouble > 0);
+    ck_assert(cJSON_GetObjectItem(o, "best_ns")->valuedouble > 0);
+    cJSON_Delete(j);
+    free(out);
+    char *text = qk_test_read_file(md, NULL);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_ptr_nonnull(strstr(text, "| threads |     buffer | passes | kernel | GB/s (best) |"));
+    ck_assert_ptr_nonnull(strstr(text, "|       2 |      8 MiB |      1 |"));
+    free(text);
+    /* --membw takes no model; bad sizes are one-line errors */
+    snprintf(cmd, sizeof cmd, "%s --membw -m %s", qk_test_bin("qk-bench"), qk_test_shared(STORIES));
+    rc = qk_test_run(cmd, &out);
+    ck_assert_int_ne(rc, 0);
+    ck_assert_ptr_nonnull(strstr(out, "qk-bench: error: --membw"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s --membw --membw-mib 0", qk_test_bin("qk-bench"));
+    rc = qk_test_run(cmd, &out);
+    ck_assert_int_ne(rc, 0);
+    ck_assert_ptr_nonnull(strstr(out, "--membw-mib wants"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s -m %s --membw-gbs -3", qk_test_bin("qk-bench"), qk_test_shared(STORIES));
+    rc = qk_test_run(cmd, &out);
+    ck_assert_int_ne(rc, 0);
+    ck_assert_ptr_nonnull(strstr(out, "--membw-gbs wants"));
+    free(out);
+}
+END_TEST
+
+/* ---- roofline --------------------------------------------------------------------------- */
+
+START_TEST(roofline_made_up_numbers) {
+    qk_roofline rl;
+    qk_err err;
+    /* 1 GB per token at 10 GB/s: at most 10 t/s; measured 5 t/s is half of it */
+    ck_assert_int_eq(qk_roofline_compute(1e9, 0, 10.0, 5.0, &rl, &err), 0);
+    ck_assert_double_eq_tol(rl.max_ts, 10.0, 1e-12);
+    ck_assert_double_eq_tol(rl.fraction, 0.5, 1e-12);
+    ck_assert_double_eq(rl.bytes_per_token, 1e9);
+    /* the KV read adds to the bytes: 750 MB + 250 MB at 20 GB/s -> 20 t/s max */
+    ck_assert_int_eq(qk_roofline_compute(7.5e8, 2.5e8, 20.0, 25.0, &rl, &err), 0);
+    ck_assert_double_eq_tol(rl.max_ts, 20.0, 1e-12);
+    ck_assert_double_eq_tol(rl.fraction, 1.25, 1e-12); /* above the roofline is reported */
+    ck_assert_double_eq(rl.weight_bytes, 7.5e8);
+    ck_assert_double_eq(rl.kv_bytes, 2.5e8);
+    ck_assert_double_eq(rl.bandwidth_gbs, 20.0);
+    ck_assert_double_eq(rl.measured_ts, 25.0);
+    /* KV: Qwen2.5-0.5B shapes (24 layers, 2 KV heads x 64 = 128, F16): 12288 bytes per
+     * position; tg128 from an empty cache reads (128 + 1) / 2 = 64.5 positions on average */
+    ck_assert_double_eq_tol(qk_roofline_kv_bytes(24, 128, 2, 0, 128), 12288.0 * 64.5, 1e-6);
+    /* one token after 512 cached positions reads 513 */
+    ck_assert_double_eq_tol(qk_roofline_kv_bytes(24, 128, 2, 512, 1), 12288.0 * 513, 1e-6);
+    ck_assert_double_eq(qk_roofline_kv_bytes(24, 128, 2, 0, 0), 0.0);
+    ck_assert_double_eq(qk_roofline_kv_bytes(0, 128, 2, 0, 8), 0.0);
+    /* errors */
+    ck_assert_int_eq(qk_roofline_compute(0, 0, 10, 1, &rl, &err), -1);
+    ck_assert_int_eq(qk_roofline_compute(1e9, 0, 0, 1, &rl, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "bandwidth"));
+    ck_assert_int_eq(qk_roofline_compute(1e9, 0, NAN, 1, &rl, &err), -1);
+    ck_assert_int_eq(qk_roofline_compute(1e9, 0, 10, -1, &rl, &err), -1);
+    ck_assert_int_eq(qk_roofline_compute(-5, 0, 10, 1, &rl, &err), -1);
+}
+END_TEST
+
+/* Sum of the tensor bytes of a model file, without the tensor named `skip` (may be NULL). */
+static uint64_t tensor_bytes_except(const qk_model *m, const char *skip) {
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < m->gguf->n_tensors; i++)
+        if (!skip || strcmp(m->gguf->tensors[i].name, skip)) n += m->gguf->tensors[i].nbytes;
+    return n;
+}
+
+static bool has_tensor(const qk_model *m, const char *name) {
+    for (uint64_t i = 0; i < m->gguf->n_tensors; i++)
+        if (!strcmp(m->gguf->tensors[i].name, name)) return true;
+    return false;
+}
+
+START_TEST(roofline_real_models) {
+    qk_err err;
+    /* stories260K has its own output.weight: token_embd is only looked up, not counted */
+    qk_model *m = qk_model_load(qk_test_shared(STORIES), &err);
+    ck_assert_msg(m != NULL, "%s", err.msg);
+    ck_assert(has_tensor(m, "output.weight"));
+    ck_assert_uint_eq(qk_roofline_weight_bytes(m), tensor_bytes_except(m, "token_embd.weight"));
+    /* all of its tensors are F32: 4 bytes per element, token_embd [64, 512] left out */
+    uint64_t f32_bytes = 0;
+    for (uint64_t i = 0; i < m->gguf->n_tensors; i++) {
+        const gguf_tensor *t = &m->gguf->tensors[i];
+        ck_assert_int_eq(t->type, QK_TYPE_F32);
+        f32_bytes += 4ull * (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
+    }
+    ck_assert_uint_eq(qk_roofline_weight_bytes(m), f32_bytes - 4ull * 64 * 512);
+    /* 5 layers, 4 KV heads x 8 dims, F16 */
+    ck_assert_double_eq_tol(qk_roofline_kv_bytes_model(m, 0, 4), 5 * 2 * 32 * 2 * 2.5, 1e-9);
+    qk_model_free(m);
+    /* wiki-qwen2-13m ties output to token_embd: every tensor counts once */
+    m = qk_model_load(qk_test_shared(WIKI13M), &err);
+    ck_assert_msg(m != NULL, "%s", err.msg);
+    ck_assert(!has_tensor(m, "output.weight"));
+    ck_assert_uint_eq(qk_roofline_weight_bytes(m), tensor_bytes_except(m, NULL));
+    ck_assert_uint_eq(qk_roofline_weight_bytes(m), 25846784); /* golden model_size */
+    qk_model_free(m);
+}
+END_TEST
+
+START_TEST(roofline_in_tool_output) {
+    char dir[4096], jpath[4200], cpath[4200], mpath[4200], cmd[16384], *out = NULL;
+    snprintf(dir, sizeof dir, "%s/bench-roofline", qk_test_tmpdir());
+    ck_assert_int_eq(qk_file_mkdir_p(dir, NULL), 0);
+    snprintf(jpath, sizeof jpath, "%s/r.json", dir);
+    snprintf(cpath, sizeof cpath, "%s/r.csv", dir);
+    snprintf(mpath, sizeof mpath, "%s/r.md", dir);
+    snprintf(cmd, sizeof cmd,
+             "%s -m %s -p 8 -n 4 -r 2 -t 1 --membw-gbs 2.5 -o none --output-file %s "
+             "--output-file %s --output-file %s",
+             qk_test_bin("qk-bench"), qk_test_shared(STORIES), jpath, cpath, mpath);
+    int rc = qk_test_run(cmd, &out);
+    ck_assert_msg(rc == 0, "qk-bench failed: %s", out);
+    free(out);
+    /* JSON: the tg record carries the roofline, the pp record does not */
+    char *text = qk_test_read_file(jpath, NULL);
+    cJSON *j = cJSON_Parse(text);
+    ck_assert_msg(j != NULL, "bad JSON: %s", text);
+    ck_assert_int_eq(cJSON_GetArraySize(j), 2);
+    cJSON *pp = cJSON_GetArrayItem(j, 0), *tg = cJSON_GetArrayItem(j, 1);
+    ck_assert_ptr_null(cJSON_GetObjectItem(pp, "roofline_fraction"));
+    double w = cJSON_GetObjectItem(tg, "roofline_weight_bytes")->valuedouble;
+    double kv = cJSON_GetObjectItem(tg, "roofline_kv_bytes")->valuedouble;
+    double bpt = cJSON_GetObjectItem(tg, "roofline_bytes_per_token")->valuedouble;
+    double maxts = cJSON_GetObjectItem(tg, "roofline_max_ts")->valuedouble;
+    double frac = cJSON_GetObjectItem(tg, "roofline_fraction")->valuedouble;
+    double avg = cJSON_GetObjectItem(tg, "avg_ts")->valuedouble;
+    ck_assert_double_eq(cJSON_GetObjectItem(tg, "membw_gbs")->valuedouble, 2.5);
+    /* model_size minus token_embd [64, 512] F32 (stories260K has its own output.weight) */
+    ck_assert_double_eq(w, cJSON_GetObjectItem(tg, "model_size")->valuedouble - 4.0 * 64 * 512);
+    ck_assert_double_eq_tol(kv, 5 * 2 * 32 * 2 * 2.5, 1e-9);
+    ck_assert_double_eq_tol(bpt, w + kv, 1e-6);
+    ck_assert_double_eq_tol(maxts, 2.5e9 / bpt, maxts * 1e-12);
+    ck_assert(avg > 0);
+    ck_assert_double_eq_tol(frac, avg / maxts, frac * 1e-9);
+    cJSON_Delete(j);
+    free(text);
+    /* CSV: still exactly llama-bench's columns */
+    text = qk_test_read_file(cpath, NULL);
+    const char *p = text;
+    csv_row h, row;
+    ck_assert(csv_next(&p, &h));
+    ck_assert_int_eq(h.n, QK_BENCH_N_FIELDS);
+    for (int i = 0; i < QK_BENCH_N_FIELDS; i++) ck_assert_str_eq(h.f[i], qk_bench_fields[i]);
+    while (csv_next(&p, &row)) {
+        ck_assert_int_eq(row.n, QK_BENCH_N_FIELDS);
+        csv_free(&row);
+    }
+    csv_free(&h);
+    ck_assert_ptr_null(strstr(text, "roofline"));
+    free(text);
+    /* md: llama-bench's table, the build line, then the roofline table with the tg row */
+    text = qk_test_read_file(mpath, NULL);
+    const char *build = strstr(text, "\nbuild: ");
+    const char *roof = strstr(text, "\nroofline: ");
+    ck_assert(build && roof && build < roof);
+    ck_assert_ptr_nonnull(strstr(roof, "| model                          | threads |          test |  MiB/token |"));
+    ck_assert_ptr_nonnull(strstr(roof, "|     2.50 |")); /* GB/s column */
+    ck_assert_ptr_nonnull(strstr(roof, "tg4 |"));
+    ck_assert_ptr_null(strstr(roof, "pp8 |"));
+    free(text);
+    /* --no-roofline: no fields, no table */
+    snprintf(cmd, sizeof cmd, "%s -m %s -p 0 -n 2 -r 1 -t 1 --no-roofline -o json 2>/dev/null",
+             qk_test_bin("qk-bench"), qk_test_shared(STORIES));
+    rc = qk_test_run(cmd, &out);
+    ck_assert_msg(rc == 0, "qk-bench failed: %s", out);
+    ck_assert_ptr_null(strstr(out, "roofline"));
+    ck_assert_ptr_null(strstr(out, "membw_gbs"));
+    free(out);
+}
+END_TEST
+
+START_TEST(roofline_measured_bandwidth) {
+    /* without --membw-gbs the tool measures the bandwidth itself (small buffer for speed) */
+    char cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s -m %s -p 0 -n 2 -r 1 -t 1 --membw-mib 8 --membw-passes 1 -o json 2>/dev/null",
+             qk_test_bin("qk-bench"), qk_test_shared(STORIES));
+    int rc = qk_test_run(cmd, &out);
+    ck_assert_msg(rc == 0, "qk-bench failed: %s", out);
+    cJSON *j = cJSON_Parse(out);
+    ck_assert_msg(j != NULL, "bad JSON: %s", out);
+    cJSON *tg = cJSON_GetArrayItem(j, 0);
+    double gbs = cJSON_GetObjectItem(tg, "membw_gbs")->valuedouble;
+    ck_assert(gbs > 0 && isfinite(gbs));
+    ck_assert(cJSON_GetObjectItem(tg, "roofline_fraction")->valuedouble > 0);
+    cJSON_Delete(j);
+    free(out);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("bench");
     TCase *unit = tcase_create("unit");
@@ -513,12 +800,19 @@ static Suite *suite(void) {
     tcase_add_test(unit, summary_is_mean_of_rates);
     tcase_add_test(unit, matrix_order_and_lists);
     tcase_add_test(unit, sysinfo_and_tokens);
+    tcase_add_test(unit, roofline_made_up_numbers);
+    tcase_add_test(unit, roofline_real_models);
+    tcase_add_test(unit, membw_api);
     suite_add_tcase(s, unit);
     TCase *tool = tcase_create("tool");
     tcase_set_timeout(tool, 300);
     tcase_add_test(tool, real_run_csv);
     tcase_add_test(tool, real_run_json_and_files);
     tcase_add_test(tool, errors_are_one_line);
+    tcase_add_test(tool, membw_tool_csv);
+    tcase_add_test(tool, membw_tool_json_md_and_errors);
+    tcase_add_test(tool, roofline_in_tool_output);
+    tcase_add_test(tool, roofline_measured_bandwidth);
     suite_add_tcase(s, tool);
     return s;
 }

@@ -1,0 +1,94 @@
+/*
+ * bench_compare.h — qkit's speed next to llama.cpp's: reading llama-bench result files
+ * (qk-bench writes the same formats), pairing each qkit test with llama-bench's figure for
+ * the same model, test and thread count, and the comparison report (compare.md) and
+ * charts (bench_compare_plot.c) that bench/run-bench.sh produces through qk-bench-compare.
+ *
+ * Inputs:
+ *   - llama-bench CSV (header of field names, then one line per test, RFC 4180 quoting;
+ *     llama-cpp-reference.md §1c) or JSON (an array of objects with the same field
+ *     names; extra fields allowed). Used: model_filename, model_type, model_size,
+ *     model_n_params, n_threads, n_prompt, n_gen, avg_ts, stddev_ts (required: all but
+ *     model_size, model_n_params), cpu_info and build_commit (optional), and from qk-bench's
+ *     JSON the roofline fields "membw_gbs", "roofline_bytes_per_token", "roofline_max_ts",
+ *     "roofline_fraction" (bench_output.h) when present;
+ *   - the qk-bench --membw JSON or CSV (bench_output.h): n_threads, best_gbs, mean_gbs,
+ *     buffer_bytes.
+ *
+ * Pairing (qk_bench_cmp_find): a reference record with the same n_prompt, n_gen and
+ * n_threads and (in this order of preference) the same model file name without directory,
+ * the same file name ignoring case, or the same model_type and model_n_params.
+ *
+ * Model family (for "quantized vs F16"): the file name without directory and ".gguf", cut
+ * at its last '-' ("synth-qwen2.5-0.5b-Q4_K_M.gguf" -> "synth-qwen2.5-0.5b"); the base of
+ * a family is its record whose model_type ends in " F16", " BF16" or " all F32".
+ */
+#ifndef QK_BENCH_COMPARE_H
+#define QK_BENCH_COMPARE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "report_io.h"
+
+typedef struct qk_bench_cmp_rec {
+    char model_filename[1024];
+    char model_type[128];
+    uint64_t model_size, model_n_params; /* 0 when absent */
+    int n_threads, n_prompt, n_gen;
+    double avg_ts, stddev_ts;
+    bool has_roofline;
+    double membw_gbs, bytes_per_token, roofline_max_ts, roofline_fraction;
+} qk_bench_cmp_rec;
+
+typedef struct qk_bench_cmp_set {
+    qk_bench_cmp_rec *v;
+    int n, cap;
+    char cpu_info[256];     /* of the first record that has one */
+    char build_commit[128]; /* likewise */
+} qk_bench_cmp_set;
+
+/* Append the records of a llama-bench CSV or JSON file (format from the content: a file
+ * whose first non-blank byte is '[' is JSON). Errors: unreadable, malformed, a required
+ * field missing (named), no record. */
+int qk_bench_cmp_load(qk_bench_cmp_set *s, const char *path, qk_err *err);
+/* The same from text in memory (`what` names it in errors). */
+int qk_bench_cmp_load_text(qk_bench_cmp_set *s, const char *text, const char *what, qk_err *err);
+void qk_bench_cmp_free(qk_bench_cmp_set *s);
+
+typedef struct qk_bench_cmp_membw {
+    int n_threads;
+    double best_gbs, mean_gbs;
+    double buffer_bytes;
+} qk_bench_cmp_membw;
+
+/* Read a qk-bench --membw CSV or JSON file into a malloc'd array (*n entries). */
+int qk_bench_cmp_load_membw(const char *path, qk_bench_cmp_membw **out, int *n, qk_err *err);
+
+/* Index in ref of the record paired with r (rules above), or -1. */
+int qk_bench_cmp_find(const qk_bench_cmp_set *ref, const qk_bench_cmp_rec *r);
+
+/* "pp512", "tg128", "pp512+tg128". */
+void qk_bench_cmp_test_name(const qk_bench_cmp_rec *r, char *buf, size_t cap);
+/* File name without directory and ".gguf". */
+void qk_bench_cmp_label(const qk_bench_cmp_rec *r, char *buf, size_t cap);
+
+/* compare.md: a title and the machines, the bandwidth table (when membw has entries), the
+ * per-test table (qkit t/s, llama.cpp t/s, their ratio, the roofline for tg), the
+ * geometric means of the ratios per test kind, thread scaling (t/s at the most threads /
+ * at the fewest, per model and test, both tools), quantized vs F16 (per family, both
+ * tools), then `note` (may be NULL) as a final paragraph. ref_name names the reference
+ * ("llama.cpp"). */
+void qk_bench_cmp_render_md(qk_sb *out, const qk_bench_cmp_set *ours, const qk_bench_cmp_set *ref,
+                            const qk_bench_cmp_membw *membw, int n_membw, const char *ref_name,
+                            const char *note);
+
+/* Charts (bench_compare_plot.c): "pp" or "tg" — one clustered bar per qkit record of that
+ * kind (ppN: n_gen = 0; tgN: n_prompt = 0): qkit t/s, the paired reference t/s (missing:
+ * no bar), and for tg the roofline max t/s of this machine; log y axis when the values
+ * span more than 20x. Returns false (appending nothing) when there is no such record. */
+bool qk_bench_cmp_render_gp(qk_sb *out, const char *kind, const qk_bench_cmp_set *ours,
+                            const qk_bench_cmp_set *ref, const char *ref_name);
+
+#endif
