@@ -156,6 +156,16 @@ static size_t contraction(const split *s, size_t pos, bool ci) {
     return 0;
 }
 
+/* Where the whitespace alternatives of both patterns end for the nws (>= 0) white spaces
+ * starting at pos: \s+(?!\S) leaves the last space of a run to the word that follows it,
+ * \s+ takes a run that ends the text (or a single space), and anything else is one
+ * character on its own. */
+static size_t whitespace_end(const split *s, size_t pos, size_t nws) {
+    if (nws > 1 && pos + nws < s->n) return pos + nws - 1; /* \s+(?!\S) */
+    if (nws > 0) return pos + nws;                          /* \s+ */
+    return pos + 1;
+}
+
 #define WLN (F_WS | F_L | F_N)
 
 static void split_gpt2(split *s) {
@@ -190,13 +200,7 @@ static void split_gpt2(split *s) {
         }
         size_t nws = 0;
         while (F(s, pos + nws) & F_WS) nws++;
-        if (nws > 1 && pos + nws < s->n) { /* \s+(?!\S): leave the last space to the word */
-            pos += nws - 1;
-        } else if (nws > 0) { /* \s+ */
-            pos += nws;
-        } else {
-            pos++;
-        }
+        pos = whitespace_end(s, pos, nws);
         emit(s, pos);
     }
 }
@@ -242,15 +246,7 @@ static void split_llama3(split *s, size_t max_digits) {
             if (c2 == '\r' || c2 == '\n') last_rn = pos + nws + 1;
             nws++;
         }
-        if (last_rn > 0) { /* \s*[\r\n]+ */
-            pos = last_rn;
-        } else if (nws > 1 && pos + nws < s->n) { /* \s+(?!\S) */
-            pos += nws - 1;
-        } else if (nws > 0) { /* \s+ */
-            pos += nws;
-        } else {
-            pos++;
-        }
+        pos = last_rn > 0 ? last_rn /* \s*[\r\n]+ */ : whitespace_end(s, pos, nws);
         emit(s, pos);
     }
 }

@@ -31,22 +31,13 @@
 
 #include "cpu.h"
 #include "quants.h"
-
-#define QK_AVX2 __attribute__((target("avx2,fma,f16c")))
+#include "quants_avx2_common.h"
 
 /* Software prefetch distance for the weight row x, in bytes ahead of the 32 elements being
  * read (see quants_legacy_avx2.c: about twice the GB/s on matrices far past the caches,
  * on the machine measured). */
 #define PREFETCH_BYTES 2048
 #define PREFETCH_X(p) _mm_prefetch((const char *)((uintptr_t)(p) + PREFETCH_BYTES), _MM_HINT_T0)
-
-/* Sum of the 8 lanes of v. */
-QK_AVX2 static inline float hsum_ps(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 QK_AVX2 static inline float hsum4_ps(__m256 a, __m256 b, __m256 c, __m256 d) {
     return hsum_ps(_mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d)));

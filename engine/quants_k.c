@@ -37,9 +37,6 @@
 #include "quants.h"
 #include "quants_kfit.h"
 
-#define KMIN(a, b) ((a) < (b) ? (a) : (b))
-#define KMAX(a, b) ((a) > (b) ? (a) : (b))
-
 /* ------------------------------------------------------------------------------------ */
 /* Bit layouts: codes <-> bytes                                                          */
 /* ------------------------------------------------------------------------------------ */
@@ -191,19 +188,13 @@ static void quantize_block_q2_K(const float *x, block_q2_K *y) {
 static void quantize_block_q3_K(const float *x, block_q3_K *y) {
     int8_t L[QK_K];
     float scales[QK_K / 16];
-    float max_scale = 0, amax = 0;
     if (qk_kfit_have_x16()) {
         qk_make_q3_quants_x16(16, 4, x, L, scales);
     } else {
         for (int j = 0; j < QK_K / 16; j++) scales[j] = qk_make_q3_quants(16, 4, x + 16 * j, L + 16 * j, 1);
     }
-    for (int j = 0; j < QK_K / 16; j++) {
-        float scale = fabsf(scales[j]);
-        if (scale > amax) {
-            amax = scale;
-            max_scale = scales[j];
-        }
-    }
+    float amax;
+    const float max_scale = qk_signed_absmax(QK_K / 16, scales, &amax);
     memset(y->scales, 0, sizeof y->scales);
     if (max_scale != 0.0f) {
         float iscale = -32.f / max_scale;
@@ -295,20 +286,13 @@ static void finish_q45_K(const float *x, int nmax, const float *mins, const floa
 static void quantize_block_q6_K(const float *x, block_q6_K *y) {
     int8_t L[QK_K];
     float scales[QK_K / 16];
-    float max_scale = 0, max_abs_scale = 0;
     if (qk_kfit_have_x16()) {
         qk_make_qx_quants_x16(16, 32, x, L, scales);
     } else {
         for (int ib = 0; ib < QK_K / 16; ib++) scales[ib] = qk_make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, 1, NULL);
     }
-    for (int ib = 0; ib < QK_K / 16; ib++) {
-        const float scale = scales[ib];
-        const float abs_scale = fabsf(scale);
-        if (abs_scale > max_abs_scale) {
-            max_abs_scale = abs_scale;
-            max_scale = scale;
-        }
-    }
+    float max_abs_scale;
+    const float max_scale = qk_signed_absmax(QK_K / 16, scales, &max_abs_scale);
     if (max_abs_scale < QK_GROUP_MAX_EPS) {
         memset(y, 0, sizeof *y);
         return;
@@ -330,14 +314,8 @@ static void quantize_block_q6_K(const float *x, block_q6_K *y) {
  * An all-zero block stores d = 0 and zero codes (ggml leaves bsums untouched there; qkit
  * zeroes them so the output never depends on the buffer's old contents). */
 static void quantize_block_q8_K(const float *x, block_q8_K *y) {
-    float max = 0, amax = 0;
-    for (int j = 0; j < QK_K; j++) {
-        float ax = fabsf(x[j]);
-        if (ax > amax) {
-            amax = ax;
-            max = x[j];
-        }
-    }
+    float amax;
+    const float max = qk_signed_absmax(QK_K, x, &amax);
     if (amax == 0.0f) {
         memset(y, 0, sizeof *y);
         return;
@@ -362,38 +340,46 @@ void qk_quantize_row_q3_K_ref(const float *x, void *vy, int64_t k) {
     for (int64_t i = 0; i < k / QK_K; i++) quantize_block_q3_K(x + i * QK_K, &y[i]);
 }
 
-void qk_quantize_row_q4_K_ref(const float *x, void *vy, int64_t k) {
-    block_q4_K *y = vy;
+/* Step 2 and the packing for super-block ib of a Q4_K / Q5_K row vy: x its 256 values,
+ * L its codes from the search, mins/scales its 8 sub-block mins and scales. */
+typedef void (*q45_store_fn)(void *vy, int64_t ib, const float *x, int nmax, const float *mins,
+                             const float *scales, uint8_t *L);
+
+static void store_q4_K(void *vy, int64_t ib, const float *x, int nmax, const float *mins, const float *scales,
+                       uint8_t *L) {
+    block_q4_K *y = (block_q4_K *)vy + ib;
+    finish_q45_K(x, nmax, mins, scales, &y->d, &y->dmin, y->scales, L);
+    pack_4bit(L, y->qs);
+}
+
+static void store_q5_K(void *vy, int64_t ib, const float *x, int nmax, const float *mins, const float *scales,
+                       uint8_t *L) {
+    block_q5_K *y = (block_q5_K *)vy + ib;
+    finish_q45_K(x, nmax, mins, scales, &y->d, &y->dmin, y->scales, L);
+    pack_q5_K(L, y->qh, y->qs);
+}
+
+/* A Q4_K / Q5_K row: the search over pairs of super-blocks (a lone last one on its own),
+ * then each super-block finished and packed by store. */
+static void quantize_row_q45_K(const float *x, void *vy, int64_t k, int nmax, float rmin, int nstep,
+                               q45_store_fn store) {
     uint8_t L[2 * QK_K];
     float mins[16], scales[16];
     const int64_t nb = k / QK_K;
     for (int64_t i = 0; i < nb; i += 2) {
         const int nblk = nb - i < 2 ? (int)(nb - i) : 2;
-        search_q45_K(x + i * QK_K, nblk, 15, -1.0f, 20, L, mins, scales);
-        for (int b = 0; b < nblk; b++) {
-            block_q4_K *yb = &y[i + b];
-            finish_q45_K(x + (i + b) * QK_K, 15, mins + 8 * b, scales + 8 * b, &yb->d, &yb->dmin, yb->scales,
-                         L + b * QK_K);
-            pack_4bit(L + b * QK_K, yb->qs);
-        }
+        search_q45_K(x + i * QK_K, nblk, nmax, rmin, nstep, L, mins, scales);
+        for (int b = 0; b < nblk; b++)
+            store(vy, i + b, x + (i + b) * QK_K, nmax, mins + 8 * b, scales + 8 * b, L + b * QK_K);
     }
 }
 
+void qk_quantize_row_q4_K_ref(const float *x, void *vy, int64_t k) {
+    quantize_row_q45_K(x, vy, k, 15, -1.0f, 20, store_q4_K);
+}
+
 void qk_quantize_row_q5_K_ref(const float *x, void *vy, int64_t k) {
-    block_q5_K *y = vy;
-    uint8_t L[2 * QK_K];
-    float mins[16], scales[16];
-    const int64_t nb = k / QK_K;
-    for (int64_t i = 0; i < nb; i += 2) {
-        const int nblk = nb - i < 2 ? (int)(nb - i) : 2;
-        search_q45_K(x + i * QK_K, nblk, 31, -0.5f, 15, L, mins, scales);
-        for (int b = 0; b < nblk; b++) {
-            block_q5_K *yb = &y[i + b];
-            finish_q45_K(x + (i + b) * QK_K, 31, mins + 8 * b, scales + 8 * b, &yb->d, &yb->dmin, yb->scales,
-                         L + b * QK_K);
-            pack_q5_K(L + b * QK_K, yb->qh, yb->qs);
-        }
-    }
+    quantize_row_q45_K(x, vy, k, 31, -0.5f, 15, store_q5_K);
 }
 
 void qk_quantize_row_q6_K_ref(const float *x, void *vy, int64_t k) {

@@ -47,8 +47,7 @@
 
 #include "cpu.h"
 #include "quants.h"
-
-#define QK_AVX2 __attribute__((target("avx2,fma,f16c")))
+#include "quants_avx2_common.h"
 
 /* ------------------------------------------------------------------------------------ */
 /* Shared helpers                                                                          */
@@ -80,13 +79,6 @@ QK_AVX2 static inline __m256i bcast_pair(__m256i sc, int s) {
     return _mm256_shuffle_epi8(sc, _mm256_load_si256((const __m256i *)BCAST_PAIR[s]));
 }
 
-QK_AVX2 static inline float hsum256_ps(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 /* fp16 -> fp32 with the F16C instruction (exact, like qk_half_to_float). */
 QK_AVX2 static inline float h2f(qk_half h) { return _cvtsh_ss(h); }
 
@@ -94,6 +86,19 @@ QK_AVX2 static inline float h2f(qk_half h) { return _cvtsh_ss(h); }
  * 8 int32 partial sums of sc * q * q8. */
 QK_AVX2 static inline __m256i dot32(__m256i q, const int8_t *q8, __m256i sc) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(q, loadu256(q8)), sc);
+}
+
+/* One half block (128 elements) of the types with 16 sub-blocks of 16 (Q2_K, Q3_K, Q6_K):
+ * c0..c3 = the codes of elements 32k .. 32k+31 of the half, times the 128 activations at
+ * q8, group k scaled by sub-blocks 2k and 2k+1 of sc (the half's 8 scales in both 128-bit
+ * halves): 8 int32 partial sums. */
+QK_AVX2 static inline __m256i dot128_pairs(__m256i c0, __m256i c1, __m256i c2, __m256i c3, const int8_t *q8,
+                                           __m256i sc) {
+    const __m256i p0 = dot32(c0, q8, bcast_pair(sc, 0));
+    const __m256i p1 = dot32(c1, q8 + 32, bcast_pair(sc, 1));
+    const __m256i p2 = dot32(c2, q8 + 64, bcast_pair(sc, 2));
+    const __m256i p3 = dot32(c3, q8 + 96, bcast_pair(sc, 3));
+    return _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3));
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -106,11 +111,9 @@ QK_AVX2 static inline __m256i dot32(__m256i q, const int8_t *q8, __m256i sc) {
 QK_AVX2 static inline __m256i q2_K_half(const uint8_t *qs, const int8_t *q8, __m256i sc) {
     const __m256i m3 = _mm256_set1_epi8(3);
     const __m256i q = loadu256(qs);
-    const __m256i p0 = dot32(_mm256_and_si256(q, m3), q8, bcast_pair(sc, 0));
-    const __m256i p1 = dot32(_mm256_and_si256(_mm256_srli_epi16(q, 2), m3), q8 + 32, bcast_pair(sc, 1));
-    const __m256i p2 = dot32(_mm256_and_si256(_mm256_srli_epi16(q, 4), m3), q8 + 64, bcast_pair(sc, 2));
-    const __m256i p3 = dot32(_mm256_and_si256(_mm256_srli_epi16(q, 6), m3), q8 + 96, bcast_pair(sc, 3));
-    return _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3));
+    return dot128_pairs(_mm256_and_si256(q, m3), _mm256_and_si256(_mm256_srli_epi16(q, 2), m3),
+                        _mm256_and_si256(_mm256_srli_epi16(q, 4), m3),
+                        _mm256_and_si256(_mm256_srli_epi16(q, 6), m3), q8, sc);
 }
 
 QK_AVX2 static void vec_dot_q2_K_avx2(int n, float *s, const void *vx, const void *vy) {
@@ -133,7 +136,7 @@ QK_AVX2 static void vec_dot_q2_K_avx2(int n, float *s, const void *vx, const voi
                              q2_K_half(x[i].qs + 32, y[i].qs + 128, _mm256_permute2x128_si256(s16, s16, 0x11)));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
     }
-    *s = hsum256_ps(acc) - hsum256_ps(accm);
+    *s = hsum_ps(acc) - hsum_ps(accm);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -167,11 +170,7 @@ QK_AVX2 static inline __m256i q3_K_half(const uint8_t *qs, __m256i hb, const int
                                        _mm256_and_si256(_mm256_srli_epi16(hb, 2), m4));
     const __m256i c3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 6), m3),
                                        _mm256_and_si256(_mm256_srli_epi16(hb, 3), m4));
-    const __m256i p0 = dot32(c0, q8, bcast_pair(sc, 0));
-    const __m256i p1 = dot32(c1, q8 + 32, bcast_pair(sc, 1));
-    const __m256i p2 = dot32(c2, q8 + 64, bcast_pair(sc, 2));
-    const __m256i p3 = dot32(c3, q8 + 96, bcast_pair(sc, 3));
-    return _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3));
+    return dot128_pairs(c0, c1, c2, c3, q8, sc);
 }
 
 QK_AVX2 static void vec_dot_q3_K_avx2(int n, float *s, const void *vx, const void *vy) {
@@ -190,7 +189,7 @@ QK_AVX2 static void vec_dot_q3_K_avx2(int n, float *s, const void *vx, const voi
                       _mm256_permute2x128_si256(s16, s16, 0x11)));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_sub_epi32(isum, off)), acc);
     }
-    *s = hsum256_ps(acc);
+    *s = hsum_ps(acc);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -251,17 +250,24 @@ QK_AVX2 static void vec_dot_q4_K_avx2(int n, float *s, const void *vx, const voi
             _mm256_add_epi32(q4_K_chunk(q4, q8, sc, 2), q4_K_chunk(q4, q8, sc, 3)));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum), acc);
     }
-    *s = hsum256_ps(acc) - hsum256_ps(accm);
+    *s = hsum_ps(acc) - hsum_ps(accm);
 }
 
-/* Q5_K chunk c: the 5th bits are bits 2c (low nibbles) and 2c+1 (high) of every qh byte;
- * hc = qh >> 2c (16-bit shift by at most 6) has them at bits 0 and 1 of each byte. */
-QK_AVX2 static inline __m256i q5_K_chunk(const uint8_t *q4, __m256i hc, const int8_t *q8, __m256i sc, int c) {
+/* The codes (0..31) of Q5_K chunk c (elements 64c .. 64c+63): lo = sub-block 2c from the
+ * low nibbles, hi = sub-block 2c+1 from the high ones. The 5th bits are bits 2c (lo) and
+ * 2c+1 (hi) of every qh byte; hc = qh >> 2c (16-bit shift by at most 6) has them at bits 0
+ * and 1 of each byte (higher bits and carries from the next byte are masked off). */
+QK_AVX2 static inline void q5_K_codes(const uint8_t *q4, __m256i hc, int c, __m256i *lo, __m256i *hi) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), m16 = _mm256_set1_epi8(0x10);
     const __m256i q = loadu256(q4 + 32 * c);
-    const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_slli_epi16(hc, 4), m16));
-    const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
-                                       _mm256_and_si256(_mm256_slli_epi16(hc, 3), m16));
+    *lo = _mm256_or_si256(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_slli_epi16(hc, 4), m16));
+    *hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
+                          _mm256_and_si256(_mm256_slli_epi16(hc, 3), m16));
+}
+
+QK_AVX2 static inline __m256i q5_K_chunk(const uint8_t *q4, __m256i hc, const int8_t *q8, __m256i sc, int c) {
+    __m256i lo, hi;
+    q5_K_codes(q4, hc, c, &lo, &hi);
     return q45_K_chunk(lo, hi, q8 + 64 * c, sc, c);
 }
 
@@ -281,29 +287,32 @@ QK_AVX2 static void vec_dot_q5_K_avx2(int n, float *s, const void *vx, const voi
                              q5_K_chunk(q4, _mm256_srli_epi16(qh, 6), q8, sc, 3)));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum), acc);
     }
-    *s = hsum256_ps(acc) - hsum256_ps(accm);
+    *s = hsum_ps(acc) - hsum_ps(accm);
 }
 
 /* ------------------------------------------------------------------------------------ */
 /* Q6_K: codes 0..63 stand for q-32; 16 int8 scales.                                       */
 /* ------------------------------------------------------------------------------------ */
 
-/* One half (128 elements) of a Q6_K block: elements 128h + 32k + l have their low nibble in
- * ql[l] (k = 0, 2: low / high nibble) or ql[l+32] (k = 1, 3), their top two bits at shift 2k
- * of qh[l]; those are moved to bits 4..5 (16-bit shifts, masked back into each byte). */
-QK_AVX2 static inline __m256i q6_K_half(const uint8_t *ql, const uint8_t *qhp, const int8_t *q8, __m256i sc) {
+/* The codes (0..63) of one half (128 elements) of a Q6_K block, q[k] = elements 32k .. 32k+31
+ * of the half: element 32k + l has its low nibble in ql[l] (k = 0, 2: low / high nibble) or
+ * ql[l+32] (k = 1, 3), its top two bits at shift 2k of qh[l]; those are moved to bits 4..5
+ * (16-bit shifts, masked back into each byte). */
+QK_AVX2 static inline void q6_K_codes(const uint8_t *ql, const uint8_t *qhp, __m256i q[4]) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
     const __m256i l0 = loadu256(ql), l1 = loadu256(ql + 32), qh = loadu256(qhp);
-    const __m256i q0 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
-    const __m256i q1 = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
-    const __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m30));
-    const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                       _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
-    const __m256i p0 = dot32(q0, q8, bcast_pair(sc, 0));
-    const __m256i p1 = dot32(q1, q8 + 32, bcast_pair(sc, 1));
-    const __m256i p2 = dot32(q2, q8 + 64, bcast_pair(sc, 2));
-    const __m256i p3 = dot32(q3, q8 + 96, bcast_pair(sc, 3));
-    return _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3));
+    q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
+    q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
+    q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m30));
+    q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                           _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+}
+
+/* One half of a Q6_K block. */
+QK_AVX2 static inline __m256i q6_K_half(const uint8_t *ql, const uint8_t *qhp, const int8_t *q8, __m256i sc) {
+    __m256i q[4];
+    q6_K_codes(ql, qhp, q);
+    return dot128_pairs(q[0], q[1], q[2], q[3], q8, sc);
 }
 
 QK_AVX2 static void vec_dot_q6_K_avx2(int n, float *s, const void *vx, const void *vy) {
@@ -320,7 +329,7 @@ QK_AVX2 static void vec_dot_q6_K_avx2(int n, float *s, const void *vx, const voi
             q6_K_half(x[i].ql + 64, x[i].qh + 32, y[i].qs + 128, _mm256_permute2x128_si256(s16, s16, 0x11)));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_sub_epi32(isum, off)), acc);
     }
-    *s = hsum256_ps(acc);
+    *s = hsum_ps(acc);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -550,19 +559,14 @@ QK_AVX2 static void dequantize_row_q5_K_avx2(const void *vx, float *y, int64_t k
     const block_q5_K *x = vx;
     _Alignas(32) uint8_t L[QK_K];
     _Alignas(32) float dl[8], ml[8];
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m16 = _mm256_set1_epi8(0x10);
     for (int64_t i = 0; i < k / QK_K; i++, y += QK_K) {
         q45_K_dlml(&x[i].d, x[i].scales, dl, ml);
-        /* 5th bit of element 32g + l = bit g of qh[l]; hc = qh >> 2c has bits 2c, 2c+1 at
-         * bits 0, 1 of each byte (higher bits of the byte and carries from the next byte
-         * are masked off) */
-        __m256i hc = loadu256(x[i].qh);
+        __m256i hc = loadu256(x[i].qh); /* qh >> 2c for chunk c, as in q5_K_chunk */
         for (int c = 0; c < 4; c++) {
-            const __m256i q = loadu256(x[i].qs + 32 * c);
-            store256(L + 64 * c,
-                     _mm256_or_si256(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_slli_epi16(hc, 4), m16)));
-            store256(L + 64 * c + 32, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
-                                                      _mm256_and_si256(_mm256_slli_epi16(hc, 3), m16)));
+            __m256i lo, hi;
+            q5_K_codes(x[i].qs, hc, c, &lo, &hi);
+            store256(L + 64 * c, lo);
+            store256(L + 64 * c + 32, hi);
             hc = _mm256_srli_epi16(hc, 2);
         }
         emit_affine(L, dl, ml, 32, y);
@@ -573,21 +577,17 @@ QK_AVX2 static void dequantize_row_q6_K_avx2(const void *vx, float *y, int64_t k
     const block_q6_K *x = vx;
     _Alignas(32) int8_t L[QK_K];
     _Alignas(32) float dl[16];
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30), o32 = _mm256_set1_epi8(32);
+    const __m256i o32 = _mm256_set1_epi8(32);
     for (int64_t i = 0; i < k / QK_K; i++, y += QK_K) {
         scale16_i8(h2f(x[i].d), _mm_loadu_si128((const __m128i *)x[i].scales), dl);
-        for (int h = 0; h < 2; h++) { /* same layout as q6_K_half; stored as code - 32 */
-            const __m256i l0 = loadu256(x[i].ql + 64 * h), l1 = loadu256(x[i].ql + 64 * h + 32);
-            const __m256i qh = loadu256(x[i].qh + 32 * h);
+        for (int h = 0; h < 2; h++) { /* stored as code - 32 */
+            __m256i q[4];
+            q6_K_codes(x[i].ql + 64 * h, x[i].qh + 32 * h, q);
             int8_t *Lh = L + 128 * h;
-            store256(Lh, _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(l0, m4),
-                                                         _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30)), o32));
-            store256(Lh + 32, _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(l1, m4),
-                                                              _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30)), o32));
-            store256(Lh + 64, _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                                              _mm256_and_si256(qh, m30)), o32));
-            store256(Lh + 96, _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                                              _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30)), o32));
+            store256(Lh, _mm256_sub_epi8(q[0], o32));
+            store256(Lh + 32, _mm256_sub_epi8(q[1], o32));
+            store256(Lh + 64, _mm256_sub_epi8(q[2], o32));
+            store256(Lh + 96, _mm256_sub_epi8(q[3], o32));
         }
         emit_scaled16(L, dl, y);
     }

@@ -29,9 +29,6 @@
 
 #include <math.h>
 
-#define KMIN(a, b) ((a) < (b) ? (a) : (b))
-#define KMAX(a, b) ((a) > (b) ? (a) : (b))
-
 /* Weight of x under make_qx_quants' rmse_type when no importance weights are given. */
 static float qx_weight(const float *qw, int i, float x, int rmse_type) {
     if (qw) return qw[i];
@@ -43,27 +40,26 @@ static float qx_weight(const float *qw, int i, float x, int rmse_type) {
     }
 }
 
+/* Symmetric codes for the inverse scale iscale: L[i] = clamp(nearest_int(iscale * x[i]),
+ * -nmax, nmax - 1) + nmax. */
+static void symmetric_codes(int n, int nmax, float iscale, const float *x, int8_t *L) {
+    for (int i = 0; i < n; i++) {
+        int l = qk_nearest_int(iscale * x[i]);
+        L[i] = (int8_t)(nmax + KMAX(-nmax, KMIN(nmax - 1, l)));
+    }
+}
+
 float qk_make_qx_quants(int n, int nmax, const float *x, int8_t *L, int rmse_type,
                         const float *qw) {
-    /* max: the signed element with the largest magnitude (first one wins ties). */
-    float max = 0.0f, amax = 0.0f;
-    for (int i = 0; i < n; i++) {
-        float ax = fabsf(x[i]);
-        if (ax > amax) {
-            amax = ax;
-            max = x[i];
-        }
-    }
+    float amax;
+    const float max = qk_signed_absmax(n, x, &amax);
     if (amax < QK_GROUP_MAX_EPS) {
         for (int i = 0; i < n; i++) L[i] = 0;
         return 0.0f;
     }
     float iscale = (float)(-nmax) / max;
     if (rmse_type == 0) {
-        for (int i = 0; i < n; i++) {
-            int l = qk_nearest_int(iscale * x[i]);
-            L[i] = (int8_t)(nmax + KMAX(-nmax, KMIN(nmax - 1, l)));
-        }
+        symmetric_codes(n, nmax, iscale, x, L);
         return 1 / iscale;
     }
     int return_early = 0;
@@ -99,10 +95,7 @@ float qk_make_qx_quants(int n, int nmax, const float *x, int8_t *L, int rmse_typ
             suml2 += w * fl * fl;
         }
         if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-            for (int i = 0; i < n; i++) {
-                int l = qk_nearest_int(iscale * x[i]);
-                L[i] = (int8_t)(nmax + KMAX(-nmax, KMIN(nmax - 1, l)));
-            }
+            symmetric_codes(n, nmax, iscale, x, L);
             scale = sumlx / suml2;
             best = scale * sumlx;
         }
@@ -111,24 +104,15 @@ float qk_make_qx_quants(int n, int nmax, const float *x, int8_t *L, int rmse_typ
 }
 
 float qk_make_q3_quants(int n, int nmax, const float *x, int8_t *L, int do_rmse) {
-    float max = 0.0f, amax = 0.0f;
-    for (int i = 0; i < n; i++) {
-        float ax = fabsf(x[i]);
-        if (ax > amax) {
-            amax = ax;
-            max = x[i];
-        }
-    }
+    float amax;
+    const float max = qk_signed_absmax(n, x, &amax);
     if (amax < QK_GROUP_MAX_EPS) {
         for (int i = 0; i < n; i++) L[i] = 0;
         return 0.0f;
     }
     float iscale = (float)(-nmax) / max;
     if (!do_rmse) {
-        for (int i = 0; i < n; i++) {
-            int l = qk_nearest_int(iscale * x[i]);
-            L[i] = (int8_t)(KMAX(-nmax, KMIN(nmax - 1, l)) + nmax);
-        }
+        symmetric_codes(n, nmax, iscale, x, L);
         return 1 / iscale;
     }
     /* Start codes (signed, in L for now) and their weighted sums, w = x^2. */

@@ -13,11 +13,31 @@
 #ifndef QK_QUANTS_KFIT_H
 #define QK_QUANTS_KFIT_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
 /* Values whose |max| is below this are treated as all-zero (ggml's GROUP_MAX_EPS). */
 #define QK_GROUP_MAX_EPS 1e-15f
+
+#define KMIN(a, b) ((a) < (b) ? (a) : (b))
+#define KMAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* The signed value of the element with the largest |x[i]| (the first one on ties; 0 when
+ * n = 0 or all are 0), as every ggml search and scale quantizer finds it; *amax = its
+ * magnitude. A NaN never wins (the comparison is false). */
+static inline float qk_signed_absmax(int n, const float *x, float *amax) {
+    float max = 0.0f, am = 0.0f;
+    for (int i = 0; i < n; i++) {
+        const float ax = fabsf(x[i]);
+        if (ax > am) {
+            am = ax;
+            max = x[i];
+        }
+    }
+    *amax = am;
+    return max;
+}
 
 /*
  * Round to nearest, ties to even, for |f| < 2^22 (ggml's nearest_int): adding 1.5*2^23

@@ -62,17 +62,9 @@
 
 #include "cpu.h"
 #include "quants.h"
-
-#define QK_AVX2 __attribute__((target("avx2,fma,f16c")))
+#include "quants_avx2_common.h"
 
 /* ------------------------------------------------------------------ helpers ------- */
-
-QK_AVX2 static inline float hsum_ps(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 QK_AVX2 static inline int hsum_epi32(__m256i v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));

@@ -158,6 +158,19 @@ static const float *eval_pieces(ppl_eval *e, const ppl_piece *pc, int32_t n, qk_
     return e->gather;
 }
 
+/* The part of a run's result every mode fills alike: the shapes and the thread count
+ * (n_ctx: per sequence; n_chunks: chunks or prompts). The caller adds the figures. */
+static void result_init(ppl_run_result *res, const ppl_eval *e, const ppl_run_params *p, int32_t n_ctx,
+                        int32_t n_chunks) {
+    memset(res, 0, sizeof *res);
+    res->n_ctx = n_ctx;
+    res->n_batch = p->n_batch;
+    res->n_seq = e->n_seq;
+    res->n_chunks = n_chunks;
+    res->n_vocab = e->n_vocab;
+    res->n_threads = qk_pool_size(e->pool);
+}
+
 /* ---- per-token work on the pool ------------------------------------------------------- */
 
 typedef struct rows_job {
@@ -237,11 +250,20 @@ static void progress_tick(progress *pg, int64_t done, int64_t total, const char 
 
 /* ---- PPL over chunks ------------------------------------------------------------------- */
 
-static int32_t chunks_per_pass(int32_t n_ctx, int32_t n_batch, int32_t n_chunk) {
+/* Sequences per decode for n_pieces pieces of up to n_ctx tokens: as many as fit in
+ * n_batch, at least 1, at most 64 (the piece arrays below hold 64) and n_pieces. */
+static int32_t seqs_per_pass(int32_t n_ctx, int32_t n_batch, int32_t n_pieces) {
     int32_t n_seq = n_batch / n_ctx;
     if (n_seq < 1) n_seq = 1;
-    if (n_seq > 64) n_seq = 64; /* bounded: the piece arrays below hold 64 */
-    return n_seq < n_chunk ? n_seq : n_chunk;
+    if (n_seq > 64) n_seq = 64;
+    return n_seq < n_pieces ? n_seq : n_pieces;
+}
+
+/* Chunks i .. i+nb-1 of the n_ctx-token chunks at tokens as pieces, each scored from its
+ * middle: positions n_ctx/2 .. n_ctx-2 predict the next token (llama.cpp's protocol). */
+static void chunk_pieces(ppl_piece *pc, const int32_t *tokens, int32_t i, int32_t nb, int32_t n_ctx) {
+    for (int32_t s = 0; s < nb; s++)
+        pc[s] = (ppl_piece){tokens + (size_t)(i + s) * n_ctx, n_ctx, n_ctx / 2, n_ctx - 2};
 }
 
 int ppl_run_perplexity(const qk_model *m, const int32_t *tokens, size_t n_tokens,
@@ -256,7 +278,7 @@ int ppl_run_perplexity(const qk_model *m, const int32_t *tokens, size_t n_tokens
     const int32_t first = n_ctx / 2, n_scored = ppl_logits_n_scored(n_ctx);
     const size_t n_max = n_tokens / (size_t)n_ctx;
     const int32_t n_chunk = (int32_t)((p->n_chunks > 0 && (size_t)p->n_chunks < n_max) ? (size_t)p->n_chunks : n_max);
-    const int32_t n_seq = chunks_per_pass(n_ctx, p->n_batch, n_chunk);
+    const int32_t n_seq = seqs_per_pass(n_ctx, p->n_batch, n_chunk);
     const int32_t nv = ppl_logits_nv(n_vocab);
 
     ppl_eval e;
@@ -297,8 +319,7 @@ int ppl_run_perplexity(const qk_model *m, const int32_t *tokens, size_t n_tokens
     for (int32_t i = 0; i < n_chunk; i += n_seq) {
         const int32_t nb = n_seq < n_chunk - i ? n_seq : n_chunk - i;
         const double tg = now_s();
-        for (int32_t s = 0; s < nb; s++)
-            pc[s] = (ppl_piece){tokens + (size_t)(i + s) * n_ctx, n_ctx, first, n_ctx - 2};
+        chunk_pieces(pc, tokens, i, nb, n_ctx);
         const float *logits = eval_pieces(&e, pc, nb, err);
         if (!logits) goto done;
         for (int32_t s = 0; s < nb; s++) {
@@ -347,13 +368,7 @@ int ppl_run_perplexity(const qk_model *m, const int32_t *tokens, size_t n_tokens
             goto done;
         }
     }
-    memset(res, 0, sizeof *res);
-    res->n_ctx = n_ctx;
-    res->n_batch = p->n_batch;
-    res->n_seq = n_seq;
-    res->n_chunks = n_chunk;
-    res->n_vocab = n_vocab;
-    res->n_threads = qk_pool_size(e.pool);
+    result_init(res, &e, p, n_ctx, n_chunk);
     res->n_scored = acc.n;
     res->n_evaluated = (uint64_t)n_chunk * n_ctx;
     res->ppl = ppl;
@@ -393,7 +408,7 @@ int ppl_run_kld(const qk_model *m, ppl_logits_file *base, const double *base_exa
                        "made with another vocabulary", n_vocab, m->hp.n_vocab);
     const int32_t first = n_ctx / 2, n_scored = base->n_scored, nv = base->nv;
     const int32_t n_chunk = (p->n_chunks > 0 && p->n_chunks < base->n_chunk) ? p->n_chunks : base->n_chunk;
-    const int32_t n_seq = chunks_per_pass(n_ctx, p->n_batch, n_chunk);
+    const int32_t n_seq = seqs_per_pass(n_ctx, p->n_batch, n_chunk);
     const size_t n_all = (size_t)n_chunk * n_scored;
 
     ppl_eval e;
@@ -424,8 +439,7 @@ int ppl_run_kld(const qk_model *m, ppl_logits_file *base, const double *base_exa
         const int32_t nb = n_seq < n_chunk - i ? n_seq : n_chunk - i;
         const double tg = now_s();
         if (ppl_logits_read_chunks(base, nb, brecs, err)) goto done;
-        for (int32_t c = 0; c < nb; c++)
-            pc[c] = (ppl_piece){base->tokens + (size_t)(i + c) * n_ctx, n_ctx, first, n_ctx - 2};
+        chunk_pieces(pc, base->tokens, i, nb, n_ctx);
         const float *logits = eval_pieces(&e, pc, nb, err);
         if (!logits) goto done;
         if (i == 0) {
@@ -478,13 +492,7 @@ int ppl_run_kld(const qk_model *m, ppl_logits_file *base, const double *base_exa
         s->has_exact = false;
     }
 
-    memset(res, 0, sizeof *res);
-    res->n_ctx = n_ctx;
-    res->n_batch = p->n_batch;
-    res->n_seq = n_seq;
-    res->n_chunks = n_chunk;
-    res->n_vocab = n_vocab;
-    res->n_threads = qk_pool_size(e.pool);
+    result_init(res, &e, p, n_ctx, n_chunk);
     res->n_scored = acc.count;
     res->n_evaluated = (uint64_t)n_chunk * n_ctx;
     res->ppl = s->ppl_q;
@@ -518,10 +526,7 @@ int ppl_run_prompts(const qk_model *m, int32_t *const *prompts, const int32_t *l
         if (len[i] > max_len) max_len = len[i];
     }
     const int32_t n_vocab = m->hp.n_vocab;
-    int32_t n_seq = p->n_batch / max_len;
-    if (n_seq < 1) n_seq = 1;
-    if (n_seq > 64) n_seq = 64;
-    if (n_seq > n_prompts) n_seq = n_prompts;
+    const int32_t n_seq = seqs_per_pass(max_len, p->n_batch, n_prompts);
 
     ppl_eval e;
     if (eval_init(&e, m, max_len, p->n_batch, n_seq, p->n_threads, false, err)) return -1;
@@ -582,13 +587,7 @@ int ppl_run_prompts(const qk_model *m, int32_t *const *prompts, const int32_t *l
     const double seconds = now_s() - t0;
     double unc, mean;
     const double ppl = ppl_nll_acc_ppl(&acc, &unc, &mean);
-    memset(res, 0, sizeof *res);
-    res->n_ctx = max_len;
-    res->n_batch = p->n_batch;
-    res->n_seq = n_seq;
-    res->n_chunks = n_prompts;
-    res->n_vocab = n_vocab;
-    res->n_threads = qk_pool_size(e.pool);
+    result_init(res, &e, p, max_len, n_prompts);
     res->n_scored = acc.n;
     res->n_evaluated = n_eval;
     res->ppl = ppl;

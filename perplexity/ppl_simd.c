@@ -102,6 +102,22 @@ PPL_AVX2 static inline __m256 finite_mask(__m256 v) {
     return _mm256_cmp_ps(abs, _mm256_set1_ps(INFINITY), _CMP_LT_OQ);
 }
 
+/* Σ expf(l[i] − mx) over the whole 8-lane vectors of l[0..n), in two double accumulators
+ * (low and high four lanes); returns the index where those vectors end. */
+PPL_AVX2 static inline int32_t exp_sum_vectors(const float *l, int32_t n, __m256 vmx, __m256d *s0, __m256d *s1) {
+    __m256d a = _mm256_setzero_pd(), b = _mm256_setzero_pd();
+    int32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256d lo, hi;
+        exp8f(_mm256_sub_ps(_mm256_loadu_ps(l + i), vmx), &lo, &hi);
+        a = _mm256_add_pd(a, lo);
+        b = _mm256_add_pd(b, hi);
+    }
+    *s0 = a;
+    *s1 = b;
+    return i;
+}
+
 /* First index i with l[i] == v (v is known to occur). */
 PPL_AVX2 static int32_t first_equal(const float *l, int32_t n, float v) {
     const __m256 vv = _mm256_set1_ps(v);
@@ -139,13 +155,8 @@ PPL_AVX2 bool ppl_simd_row_scan(const float *l, int32_t n, float *max_logit, int
     const float mx = hmax_ps(vmax);
     /* pass 2: Σ expf(l − max) in double */
     const __m256 vmx = _mm256_set1_ps(mx);
-    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
-    for (i = 0; i + 8 <= n; i += 8) {
-        __m256d lo, hi;
-        exp8f(_mm256_sub_ps(_mm256_loadu_ps(l + i), vmx), &lo, &hi);
-        s0 = _mm256_add_pd(s0, lo);
-        s1 = _mm256_add_pd(s1, hi);
-    }
+    __m256d s0, s1;
+    i = exp_sum_vectors(l, n, vmx, &s0, &s1);
     if (rest) {
         __m256d lo, hi;
         const __m256 e = exp8f(_mm256_sub_ps(_mm256_maskload_ps(l + i, tm), vmx), &lo, &hi);
@@ -249,14 +260,8 @@ PPL_AVX2 bool ppl_simd_minmax(const float *l, int32_t n, float *mx, float *mn) {
 
 PPL_AVX2 double ppl_simd_sum_exp(const float *l, int32_t n, float mx) {
     const __m256 vmx = _mm256_set1_ps(mx);
-    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
-    int32_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256d lo, hi;
-        exp8f(_mm256_sub_ps(_mm256_loadu_ps(l + i), vmx), &lo, &hi);
-        s0 = _mm256_add_pd(s0, lo);
-        s1 = _mm256_add_pd(s1, hi);
-    }
+    __m256d s0, s1;
+    const int32_t i = exp_sum_vectors(l, n, vmx, &s0, &s1);
     double s = hsum_pd(_mm256_add_pd(s0, s1));
     if (i < n) {
         const __m256i tm = tail_mask(n - i);

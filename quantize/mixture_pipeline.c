@@ -74,6 +74,16 @@ static int64_t first_nonfinite(const float *x, int64_t n) {
     return -1;
 }
 
+/* Under the lock: a worker could not allocate tensor k's output (or, k = n, its F32 chunk
+ * buffer); stop the job and wake everyone. */
+static void fail_oom(qpipe *P, size_t k) {
+    P->oom = true;
+    P->oom_k = k;
+    P->stop = true;
+    pthread_cond_broadcast(&P->cv_done);
+    pthread_cond_broadcast(&P->cv_work);
+}
+
 /* Under the lock: the next chunk to do (tensor *k, chunk *c), opening tensors as the
  * window allows and waiting when it is full. Returns false when there is no work left
  * or the job stopped. */
@@ -101,11 +111,7 @@ static bool take_chunk(qpipe *P, size_t *k, int64_t *c) {
             }
             s->buf = malloc(t->dst_bytes ? t->dst_bytes : 1);
             if (!s->buf) {
-                P->oom = true;
-                P->oom_k = P->opened;
-                P->stop = true;
-                pthread_cond_broadcast(&P->cv_done);
-                pthread_cond_broadcast(&P->cv_work);
+                fail_oom(P, P->opened);
                 return false;
             }
             P->in_flight += t->dst_bytes;
@@ -141,13 +147,7 @@ static void *worker_main(void *arg) {
     qpipe *P = arg;
     float *buf = malloc(sizeof(float) * P->chunk_cap);
     pthread_mutex_lock(&P->mu);
-    if (!buf) {
-        P->oom = true;
-        P->oom_k = P->n;
-        P->stop = true;
-        pthread_cond_broadcast(&P->cv_done);
-        pthread_cond_broadcast(&P->cv_work);
-    }
+    if (!buf) fail_oom(P, P->n);
     size_t k;
     int64_t c;
     while (buf && take_chunk(P, &k, &c)) {

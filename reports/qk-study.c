@@ -207,6 +207,20 @@ static int run_step(study *s, const char *title, const char *log, const char *ou
     return die(msg, todo);
 }
 
+/* av = qk-perplexity -m MODEL <common arguments> [--kl-divergence] --json JSON, NULL-ended
+ * (steps 2 and 3). */
+static void ppl_argv(char **av, const char *model, char *const *common, int n_common, bool kld, char *json) {
+    int n = 0;
+    av[n++] = "qk-perplexity";
+    av[n++] = "-m";
+    av[n++] = (char *)model;
+    for (int i = 0; i < n_common; i++) av[n++] = common[i];
+    if (kld) av[n++] = "--kl-divergence";
+    av[n++] = "--json";
+    av[n++] = json;
+    av[n] = NULL;
+}
+
 /* OUTDIR/bench.csv: the per-model CSVs under one header. */
 static int merge_bench_csv(const char *outdir, char labels[][128], int n, qk_err *err) {
     qk_sb sb = {0};
@@ -367,15 +381,8 @@ int main(int argc, char **argv) {
     /* 2. base perplexity, writing base.logits and its exact-NLL sidecar */
     {
         char *av[MAX_ARGS];
-        int n = 0;
-        av[n++] = "qk-perplexity";
-        av[n++] = "-m";
-        av[n++] = (char *)model;
-        for (int i = 0; i < n_common; i++) av[n++] = ppl_common[i];
         snprintf(json, sizeof json, "%s/ppl/%s.json", outdir, base_label);
-        av[n++] = "--json";
-        av[n++] = json;
-        av[n] = NULL;
+        ppl_argv(av, model, ppl_common, n_common, false, json);
         snprintf(title, sizeof title, "perplexity %s (base logits)", base_label);
         snprintf(logname, sizeof logname, "ppl-%s", base_label);
         /* resume only when both the JSON and the logits exist */
@@ -386,16 +393,8 @@ int main(int argc, char **argv) {
     /* 3. KLD of each quant against the base */
     for (int k = 0; k < n_types; k++) {
         char *av[MAX_ARGS];
-        int n = 0;
-        av[n++] = "qk-perplexity";
-        av[n++] = "-m";
-        av[n++] = qpath[k];
-        for (int i = 0; i < n_common; i++) av[n++] = ppl_common[i];
-        av[n++] = "--kl-divergence";
         snprintf(json, sizeof json, "%s/ppl/%s.json", outdir, types[k]);
-        av[n++] = "--json";
-        av[n++] = json;
-        av[n] = NULL;
+        ppl_argv(av, qpath[k], ppl_common, n_common, true, json);
         snprintf(title, sizeof title, "perplexity + KLD %s", types[k]);
         snprintf(logname, sizeof logname, "ppl-%s", types[k]);
         if (run_step(&s, title, logname, json, av) != 0) return 1;

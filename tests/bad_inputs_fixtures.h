@@ -1,6 +1,6 @@
 /*
  * bad_inputs_fixtures.h — the inputs of test_bad_inputs.c, written into the test's
- * temporary directory (<tmp>/in) once per test process: truncated and patched copies of
+ * directory (<tmp>/t<pid>/in) once per test process: truncated and patched copies of
  * stories260K.gguf, tiny llama models made with the engine's GGUF writer (valid, with a
  * Q8_1 / Q8_K matrix, with a NaN weight), a GGUF without a tokenizer, texts and JSON
  * files. Static functions: this header is included by test_bad_inputs.c only.
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "gguf.h"
 #include "testutil.h"
@@ -33,7 +34,19 @@ static void fmt(char *dst, size_t cap, const char *f, ...) {
 }
 
 
-static char g_in[PATH_CAP];  /* <tmp>/in: every input file */
+static char g_work[PATH_CAP]; /* <tmp>/t<pid>: this test's own directory */
+static char g_in[PATH_CAP];   /* <work>/in: every input file */
+
+/* The directory of this test's process, made on first use: the suite's temporary directory
+ * is shared by the forked tests (qk_test_main makes it in the parent), and each test
+ * expects a directory of its own. */
+static const char *work_dir(void) {
+    if (!g_work[0]) {
+        fmt(g_work, sizeof g_work, "%s/t%ld", qk_test_tmpdir(), (long)getpid());
+        ck_assert_int_eq(mkdir(g_work, 0755), 0);
+    }
+    return g_work;
+}
 
 static const char *in_path(const char *name) {
     static char buf[8][PATH_CAP];
@@ -103,14 +116,26 @@ static void make_stories_variants(void) {
     free(buf);
 }
 
-/* The tiny llama model: n_embd 32 (256 for Q8_K), 2 layers, 4 heads (2 KV heads), n_ff 64,
- * a 20-token SentencePiece vocabulary. attn_q of layer 0 gets `wq`; when nan_tensor is set,
- * element 5 of that tensor is NaN. Matrices F16 (F32 with `f32`), norms F32. */
-static const char *tiny_tokens[] = {"<unk>", "<s>", "</s>", "\342\226\201", "a", "b", "c", "\342\226\201a", "ab",
-                                    "\342\226\201ab", "<0x0A>", "<0x41>", "H", "e", "l", "o", "He", "llo",
-                                    "\342\226\201He", "\342\226\201Hello"};
-#define N_TOK 20
+/* Values of the tiny model's tensors: norms 1, weights 0.3 * the LCG (which steps for
+ * every element, norms included); element 5 of the tensor named nan_tensor is NaN. */
+typedef struct tiny_fill {
+    uint32_t rng;
+    const char *nan_tensor;
+} tiny_fill;
 
+static void fill_tiny(const qk_test_tensor *t, float *f, int64_t n, void *arg) {
+    tiny_fill *tf = arg;
+    for (int64_t j = 0; j < n; j++) {
+        const float r = qk_test_lcg_frand(&tf->rng);
+        f[j] = t->norm ? 1.0f : 0.3f * r;
+    }
+    if (tf->nan_tensor && strcmp(tf->nan_tensor, t->name) == 0) f[5] = NAN;
+}
+
+/* The tiny llama model: n_embd 32 (256 for Q8_K), 2 layers, 4 heads (2 KV heads), n_ff 64,
+ * the 20-token SentencePiece vocabulary of testutil.h. attn_q of layer 0 gets `wq`; when
+ * nan_tensor is set, element 5 of that tensor is NaN. Matrices F16 (F32 with `f32`), norms
+ * F32. */
 static void make_tiny(const char *name, qk_type wq, int f32, const char *nan_tensor) {
     const int E = wq == QK_TYPE_Q8_K ? 256 : 32, n_layer = 2, n_head = 4, n_head_kv = 2, n_ff = 64;
     const qk_type mt = f32 ? QK_TYPE_F32 : QK_TYPE_F16;
@@ -127,28 +152,19 @@ static void make_tiny(const char *name, qk_type wq, int f32, const char *nan_ten
     gguf_writer_set_u32(w, "llama.attention.head_count_kv", (uint32_t)n_head_kv);
     gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
     gguf_writer_set_u32(w, "general.file_type", f32 ? 0 : 1);
-    float scores[N_TOK];
-    int32_t types[N_TOK];
-    for (int i = 0; i < N_TOK; i++) {
-        scores[i] = -(float)i;
-        types[i] = i == 0 ? 2 : i < 3 ? 3 : (i == 10 || i == 11) ? 6 : 1;
-    }
-    gguf_writer_set_str(w, "tokenizer.ggml.model", "llama");
-    gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tiny_tokens, N_TOK);
-    gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores, N_TOK);
-    gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, N_TOK);
+    qk_test_set_tiny_vocab(w);
     gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 1);
     gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
 
-    struct { char name[64]; qk_type type; int64_t ne[2]; int n_dims, norm; } t[32];
+    qk_test_tensor t[32];
     int nt = 0;
 #define T(nm, ty, a, b, nrm)                                                                         \
     (fmt(t[nt].name, sizeof t[nt].name, "%s", nm), t[nt].type = ty, t[nt].ne[0] = a, t[nt].ne[1] = b, \
-     t[nt].n_dims = (b) ? 2 : 1, t[nt].norm = nrm, nt++)
+     t[nt].norm = nrm, nt++)
     const int nkv = n_head_kv * (E / n_head);
-    T("token_embd.weight", mt, E, N_TOK, 0);
+    T("token_embd.weight", mt, E, QK_TEST_TINY_N_VOCAB, 0);
     T("output_norm.weight", QK_TYPE_F32, E, 0, 1);
-    T("output.weight", mt, E, N_TOK, 0);
+    T("output.weight", mt, E, QK_TEST_TINY_N_VOCAB, 0);
     for (int il = 0; il < n_layer; il++) {
         char nm[64];
 #define L(suffix, ty, a, b, nrm) (fmt(nm, sizeof nm, "blk.%d.%s", il, suffix), T(nm, ty, a, b, nrm))
@@ -164,26 +180,8 @@ static void make_tiny(const char *name, qk_type wq, int f32, const char *nan_ten
 #undef L
     }
 #undef T
-    for (int i = 0; i < nt; i++)
-        ck_assert_msg(gguf_writer_add_tensor(w, t[i].name, t[i].type, (uint32_t)t[i].n_dims, t[i].ne, &err) == i,
-                      "%s", err.msg);
-    ck_assert_msg(gguf_writer_write_header(w, &err) == 0, "%s", err.msg);
-    uint32_t rng = 7;
-    for (int i = 0; i < nt; i++) {
-        const int64_t rows = t[i].n_dims == 2 ? t[i].ne[1] : 1, n = t[i].ne[0] * rows;
-        float *f = malloc(sizeof(float) * (size_t)n);
-        for (int64_t j = 0; j < n; j++) {
-            rng = rng * 1664525u + 1013904223u;
-            f[j] = t[i].norm ? 1.0f : 0.3f * ((float)(rng >> 8) / 16777216.0f - 0.5f);
-        }
-        if (nan_tensor && strcmp(nan_tensor, t[i].name) == 0) f[5] = NAN;
-        const size_t nb = qk_row_size(t[i].type, t[i].ne[0]) * (size_t)rows;
-        void *q = malloc(nb);
-        qk_type_get(t[i].type)->quantize_ref(f, q, n);
-        ck_assert_msg(gguf_writer_write_tensor_data(w, q, nb, &err) == 0, "%s", err.msg);
-        free(f);
-        free(q);
-    }
+    tiny_fill tf = {7, nan_tensor};
+    ck_assert_msg(qk_test_write_tensors(w, t, nt, fill_tiny, &tf, &err) == 0, "%s", err.msg);
     ck_assert_msg(gguf_writer_finish(w, &err) == 0, "%s", err.msg);
 }
 
@@ -204,7 +202,7 @@ static void make_novocab(void) {
 /* Build every input once per process (Check forks one process per test). */
 static void fixtures(void) {
     if (g_in[0]) return;
-    fmt(g_in, sizeof g_in, "%s/in", qk_test_tmpdir());
+    fmt(g_in, sizeof g_in, "%s/in", work_dir());
     ck_assert_int_eq(mkdir(g_in, 0755), 0);
     ck_assert_int_eq(mkdir(in_path("adir.gguf"), 0755), 0);
     ck_assert_int_eq(mkdir(in_path("emptydir"), 0755), 0);

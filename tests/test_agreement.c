@@ -149,22 +149,8 @@ static char *base_cmd(const gmodel *m, int n_chunks, const char *out) {
     return cmd;
 }
 
-static cJSON *read_json(const char *path) {
-    char *t = qk_test_read_file(path, NULL);
-    ck_assert_msg(t != NULL, "no JSON at %s", path);
-    cJSON *j = cJSON_Parse(t);
-    free(t);
-    ck_assert_msg(j != NULL, "bad JSON in %s", path);
-    return j;
-}
-
-static double jnum(const cJSON *j, const char *obj, const char *key) {
-    const cJSON *o = obj ? cJSON_GetObjectItemCaseSensitive(j, obj) : j;
-    ck_assert_msg(o != NULL, "JSON has no object %s", obj);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    ck_assert_msg(cJSON_IsNumber(v), "JSON has no number %s.%s", obj ? obj : "", key);
-    return v->valuedouble;
-}
+/* j.obj.key (short name for the many checks below) */
+static double jnum(const cJSON *j, const char *obj, const char *key) { return qk_test_json_num(j, obj, key); }
 
 /* First number after `label` in the final statistics of a llama.cpp log (searched from
  * `from`, so that the per-chunk table is skipped). */
@@ -310,7 +296,7 @@ START_TEST(test_kld4_vs_golden) {
     char *out = run_ok(cmd);
     char *glog = qk_test_read_file(glf, NULL);
     ck_assert_msg(glog != NULL, "cannot read %s", glf);
-    cJSON *j = read_json(js);
+    cJSON *j = qk_test_read_json(js);
     ck_assert_int_eq((int)jnum(j, NULL, "n_tokens_scored"), 508);
     ck_assert_int_eq((int)jnum(j, NULL, "n_chunks"), 4);
     /* PPL(base) comes from llama.cpp's file alone: equal to its printed digits */
@@ -369,7 +355,7 @@ START_TEST(test_kld100_chaotic_vs_golden) {
     char *cmd = fmt("%s -m %s --kl-divergence-base %s --kl-divergence -t 2 --json %s",
                     qk_test_bin("qk-perplexity"), q, base, js);
     free(run_ok(cmd));
-    cJSON *j = read_json(js);
+    cJSON *j = qk_test_read_json(js);
     ck_assert_int_eq((int)jnum(j, NULL, "n_chunks"), 100);
     char what[96];
     snprintf(what, sizeof what, "%s %s (100 chunks)", m->name, c->type);

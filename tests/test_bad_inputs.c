@@ -138,12 +138,12 @@ static int find_file(const char *dir, const char *rel, int skip_logs, char *foun
 
 /* Run `tool args` (templates expanded) in a fresh output directory. */
 static void run(outcome *o, const char *tool, const char *args, const char *model) {
-    fmt(o->outdir, sizeof o->outdir, "%s/out%03d", qk_test_tmpdir(), ++g_out_seq);
+    fmt(o->outdir, sizeof o->outdir, "%s/out%03d", work_dir(), ++g_out_seq);
     ck_assert_int_eq(mkdir(o->outdir, 0755), 0);
     char a[8192], so[PATH_CAP], se[PATH_CAP], cmd[16384];
     expand(args, o->outdir, model ? model : "", a, sizeof a);
-    fmt(so, sizeof so, "%s/stdout.txt", qk_test_tmpdir());
-    fmt(se, sizeof se, "%s/stderr.txt", qk_test_tmpdir());
+    fmt(so, sizeof so, "%s/stdout.txt", work_dir());
+    fmt(se, sizeof se, "%s/stderr.txt", work_dir());
     /* cd into the output directory: a tool that writes next to its working directory
      * is caught too; stdin is empty so that nothing waits for a terminal */
     fmt(cmd, sizeof cmd, "(cd '%s' && timeout -k 5 60 '%s' %s <'/dev/null' >'%s' 2>'%s')", o->outdir,
@@ -312,12 +312,12 @@ static int judge_ok(tally *t, const char *tool, const char *label, const char *a
     return !problem[0];
 }
 
-/* A failing Check test leaves with _exit(), which skips testutil's removal of the
- * temporary directory: failing tests remove it themselves first. */
+/* A failing Check test leaves with _exit(): it removes its own directory first (the suite's
+ * parent process removes the temporary directory when it exits). */
 static void remove_tmpdir_now(void) {
     char cmd[PATH_CAP + 16];
-    fmt(cmd, sizeof cmd, "rm -rf '%s'", qk_test_tmpdir());
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", qk_test_tmpdir());
+    fmt(cmd, sizeof cmd, "rm -rf '%s'", work_dir());
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", work_dir());
 }
 
 /* Fail with the list of failed cases (all of it on stderr; Check's message is capped). */
@@ -465,7 +465,7 @@ static int run_stdout_closed(const char *cmd) {
 START_TEST(test_qk_quantize_killed_leaves_nothing) {
     fixtures();
     char dir[PATH_CAP], cmd[3 * PATH_CAP];
-    fmt(dir, sizeof dir, "%s/killed", qk_test_tmpdir());
+    fmt(dir, sizeof dir, "%s/killed", work_dir());
     ck_assert_int_eq(mkdir(dir, 0755), 0);
     fmt(cmd, sizeof cmd, "exec '%s' '%s' '%s/q.gguf' Q4_K_M 1", qk_test_bin("qk-quantize"), qk_test_shared(STORIES), dir);
     const int st = run_stdout_closed(cmd);

@@ -21,10 +21,7 @@
 #include "model.h"
 #include "testutil.h"
 
-static const char *tokens[] = {"<unk>", "<s>", "</s>", "\342\226\201", "a", "b", "c", "\342\226\201a", "ab",
-                               "\342\226\201ab", "<0x0A>", "<0x41>", "H", "e", "l", "o", "He", "llo",
-                               "\342\226\201He", "\342\226\201Hello"};
-#define N_TOK 20
+#define N_TOK QK_TEST_TINY_N_VOCAB
 
 typedef struct cfg {
     const char *arch;
@@ -51,18 +48,13 @@ static void override(cfg *c, const char *key, gguf_vtype type, double num, const
     c->ov[c->n_ov++] = (struct ovr){key, type, num, str};
 }
 
+/* Tensor values: norms 1, weights 0.3 * the LCG, which runs on across the models a test
+ * process writes. */
 static uint32_t rng = 1;
-static float frand(void) {
-    rng = rng * 1664525u + 1013904223u;
-    return (float)(rng >> 8) / 16777216.0f - 0.5f;
+static void fill(const qk_test_tensor *t, float *f, int64_t n, void *arg) {
+    (void)arg;
+    for (int64_t j = 0; j < n; j++) f[j] = t->norm ? 1.0f : 0.3f * qk_test_lcg_frand(&rng);
 }
-
-typedef struct tdesc {
-    char name[64];
-    qk_type type;
-    int64_t ne[2];
-    int n_dims, norm;
-} tdesc;
 
 static const char *model_path(const char *name) {
     static char buf[4096];
@@ -87,16 +79,7 @@ static const char *write_model(const char *name, const cfg *c) {
     gguf_writer_set_u32(w, K("attention.head_count_kv"), (uint32_t)c->n_head_kv);
     gguf_writer_set_f32(w, K("attention.layer_norm_rms_epsilon"), 1e-5f);
 #undef K
-    float scores[N_TOK];
-    int32_t types[N_TOK];
-    for (int i = 0; i < N_TOK; i++) {
-        scores[i] = -(float)i;
-        types[i] = i == 0 ? 2 : i < 3 ? 3 : (i == 10 || i == 11) ? 6 : 1;
-    }
-    gguf_writer_set_str(w, "tokenizer.ggml.model", "llama");
-    gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tokens, N_TOK);
-    gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores, N_TOK);
-    gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, N_TOK);
+    qk_test_set_tiny_vocab(w);
     for (int i = 0; i < c->n_ov; i++) {
         const struct ovr *o = &c->ov[i];
         if (o->key[0] == '.') snprintf(key, sizeof key, "%s%s", c->arch, o->key);
@@ -109,11 +92,11 @@ static const char *write_model(const char *name, const cfg *c) {
         }
     }
 
-    static tdesc t[64];
+    static qk_test_tensor t[64];
     int nt = 0;
 #define T(nm, ty, a, b, nrm) \
     (snprintf(t[nt].name, sizeof t[nt].name, "%s", nm), t[nt].type = ty, t[nt].ne[0] = a, t[nt].ne[1] = b, \
-     t[nt].n_dims = (b) ? 2 : 1, t[nt].norm = nrm, nt++)
+     t[nt].norm = nrm, nt++)
     const int E = c->n_embd, hd = c->n_embd / c->n_head, nkv = c->n_head_kv * hd;
     T("token_embd.weight", QK_TYPE_F16, E, c->vocab_rows, 0);
     T("output_norm.weight", QK_TYPE_F32, E, 0, 1);
@@ -133,21 +116,7 @@ static const char *write_model(const char *name, const cfg *c) {
 #undef L
     }
 #undef T
-    for (int i = 0; i < nt; i++)
-        ck_assert_msg(gguf_writer_add_tensor(w, t[i].name, t[i].type, (uint32_t)t[i].n_dims, t[i].ne, &err) == i,
-                      "%s", err.msg);
-    ck_assert_msg(gguf_writer_write_header(w, &err) == 0, "%s", err.msg);
-    for (int i = 0; i < nt; i++) {
-        int64_t n = t[i].ne[0] * (t[i].n_dims == 2 ? t[i].ne[1] : 1);
-        float *f = malloc(sizeof(float) * (size_t)n);
-        for (int64_t j = 0; j < n; j++) f[j] = t[i].norm ? 1.0f : 0.3f * frand();
-        size_t nb = qk_row_size(t[i].type, t[i].ne[0]) * (size_t)(t[i].n_dims == 2 ? t[i].ne[1] : 1);
-        void *q = malloc(nb);
-        qk_type_get(t[i].type)->quantize_ref(f, q, n);
-        ck_assert_msg(gguf_writer_write_tensor_data(w, q, nb, &err) == 0, "%s", err.msg);
-        free(f);
-        free(q);
-    }
+    ck_assert_msg(qk_test_write_tensors(w, t, nt, fill, NULL, &err) == 0, "%s", err.msg);
     ck_assert_msg(gguf_writer_finish(w, &err) == 0, "%s", err.msg);
     return path;
 }

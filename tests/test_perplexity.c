@@ -58,22 +58,8 @@ static char *tmp(const char *name) {
 
 static int exists(const char *p) { return access(p, F_OK) == 0; }
 
-static cJSON *read_json(const char *path) {
-    char *t = qk_test_read_file(path, NULL);
-    ck_assert_msg(t != NULL, "no JSON at %s", path);
-    cJSON *j = cJSON_Parse(t);
-    free(t);
-    ck_assert_msg(j != NULL, "bad JSON in %s", path);
-    return j;
-}
-
-static double jget(const cJSON *j, const char *obj, const char *key) {
-    const cJSON *o = obj ? cJSON_GetObjectItemCaseSensitive(j, obj) : j;
-    ck_assert_msg(o != NULL, "JSON has no object %s", obj);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    ck_assert_msg(cJSON_IsNumber(v), "JSON has no number %s.%s", obj ? obj : "", key);
-    return v->valuedouble;
-}
+/* j.obj.key (short name for the many checks below) */
+static double jget(const cJSON *j, const char *obj, const char *key) { return qk_test_json_num(j, obj, key); }
 
 /* First number after `label` in text (skips spaces and ':'). */
 static double after(const char *text, const char *label) {
@@ -130,7 +116,7 @@ START_TEST(test_ppl_and_base_file_vs_golden) {
     for (int k = 1; k <= 4; k++) close_rel(running(out, k), running(glog, k), 1e-3, "running PPL");
     const double final = after(out, "Final estimate: PPL =");
     close_rel(final, 283.4038, 1e-3, "final PPL vs golden [4]");
-    cJSON *j = read_json(js);
+    cJSON *j = qk_test_read_json(js);
     close_rel(jget(j, NULL, "ppl"), final, 1e-6, "JSON ppl");
     ck_assert_int_eq((int)jget(j, NULL, "n_tokens_scored"), 4 * 127);
     ck_assert_int_eq((int)jget(j, NULL, "n_chunks"), 4);
@@ -205,7 +191,7 @@ START_TEST(test_kld_f16_vs_golden_base) {
     /* -c left out: taken from the base file; -f not needed */
     int rc = qkp(&out, "-m %s --kl-divergence-base %s --kl-divergence -t 2 --json %s", m, g, js);
     ck_assert_msg(rc == 0, "%s", out);
-    cJSON *j = read_json(js);
+    cJSON *j = qk_test_read_json(js);
     const double kld = jget(j, "kld", "mean_kld");
     ck_assert_msg(fabs(kld) < 1e-3, "mean KLD F16 vs llama.cpp F16 = %g", kld);
     ck_assert(jget(j, "kld", "same_top") > 0.99);
@@ -233,7 +219,7 @@ START_TEST(test_kld_q4km_vs_golden_log) {
     ck_assert_msg(rc == 0, "%s", out);
     char *gl = qk_test_read_file(qk_test_shared(GQ4LOG), NULL);
     ck_assert(gl != NULL);
-    cJSON *j = read_json(js);
+    cJSON *j = qk_test_read_json(js);
     /* Figures that depend only on the base file: exact to the printed digits. */
     close_rel(jget(j, "kld", "ppl_base"), after(gl, "Mean PPL(base)"), 1e-7, "PPL(base)");
     /* Figures that depend on the Q4_K/Q6_K kernels (ours vs ggml's; tolerance per figure,
@@ -280,7 +266,7 @@ START_TEST(test_kld_exact_sidecar) {
     rc = qkp(&out, "-m %s --kl-divergence-base %s --kl-divergence -t 2 --json %s", q, base, js);
     ck_assert_msg(rc == 0, "%s", out);
     ck_assert(strstr(out, "Exact-NLL statistics") != NULL);
-    cJSON *j = read_json(js);
+    cJSON *j = qk_test_read_json(js);
     /* exact PPL(base) is the base run's own PPL (unclipped NLLs) */
     close_rel(jget(j, "exact", "ppl_base"), ppl_base, 1e-5, "exact PPL(base)");
     /* the 16-bit base clips NLLs at ~16 nats, so its PPL(base) can only be lower */
@@ -305,7 +291,7 @@ START_TEST(test_kld_exact_sidecar) {
     rc = qkp(&out, "-m %s --kl-divergence-base %s --kl-divergence -t 2 --json %s", q, base, js);
     ck_assert_msg(rc == 0, "%s", out);
     ck_assert(strstr(out, "warning: ignoring") != NULL);
-    j = read_json(js);
+    j = qk_test_read_json(js);
     ck_assert(!cJSON_GetObjectItem(j, "exact"));
     cJSON_Delete(j);
     free(out);
@@ -368,7 +354,7 @@ START_TEST(test_prompts_mode) {
     int rc = qkp(&out, "-m %s --prompts %s --kl-divergence-base %s --json %s -t 2", m, pf, base, js);
     ck_assert_msg(rc == 0, "%s", out);
     ck_assert(exists(base));
-    cJSON *j = read_json(js);
+    cJSON *j = qk_test_read_json(js);
     const cJSON *pp = cJSON_GetObjectItem(j, "prompts");
     ck_assert_int_eq((int)jget(j, "prompts", "n_prompts"), 4); /* empty/blank lines skipped */
     const cJSON *arr = cJSON_GetObjectItem(pp, "per_prompt");
@@ -387,7 +373,7 @@ START_TEST(test_prompts_mode) {
      * small-batch dot path; measured 1.2e-4 on a 9-token prompt. */
     rc = qkp(&out, "-m %s --prompts %s -b 8 --json %s -t 2", m, pf, js);
     ck_assert_msg(rc == 0, "%s", out);
-    j = read_json(js);
+    j = qk_test_read_json(js);
     arr = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "prompts"), "per_prompt");
     for (int i = 0; i < 4; i++)
         close_rel(jget(cJSON_GetArrayItem(arr, i), NULL, "ppl"), ppl_packed[i], 1e-3, "unpacked");
@@ -397,7 +383,7 @@ START_TEST(test_prompts_mode) {
     rc = qkp(&out, "-m %s --prompts %s --kl-divergence-base %s --kl-divergence --json %s -t 2", m,
              pf, base, js);
     ck_assert_msg(rc == 0, "%s", out);
-    j = read_json(js);
+    j = qk_test_read_json(js);
     close_abs(jget(j, "prompts", "mean_ppl_ratio"), 1.0, 1e-4, "self ratio");
     close_abs(jget(j, "prompts", "cor_ln_ppl"), 1.0, 1e-6, "self correlation");
     cJSON_Delete(j);
@@ -407,7 +393,7 @@ START_TEST(test_prompts_mode) {
              pf, base, js);
     ck_assert_msg(rc == 0, "%s", out);
     ck_assert(strstr(out, "Mean per-prompt PPL(Q)/PPL(base):") != NULL);
-    j = read_json(js);
+    j = qk_test_read_json(js);
     const double r = jget(j, "prompts", "mean_ppl_ratio");
     ck_assert_msg(r > 0.9 && r < 1.1 && r != 1.0, "Q4_K_M ratio %g", r);
     ck_assert(jget(j, "prompts", "mean_ppl_ratio_unc") > 0);

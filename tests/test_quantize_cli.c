@@ -242,9 +242,10 @@ static float edge_value(int kind, int e) {
     }
 }
 
-static const char *make_edge_gguf(void) {
-    static char path[PATH_CAP];
-    snprintf(path, sizeof path, "%s/edge.gguf", qk_test_tmpdir());
+/* A writer for <tmp>/<name> (path: PATH_CAP bytes) with the few llama keys the test
+ * models carry: 1 block, 2 heads, 2 KV heads. */
+static gguf_writer *new_test_gguf(const char *name, char *path) {
+    snprintf(path, PATH_CAP, "%s/%s", qk_test_tmpdir(), name);
     qk_err e = {{0}};
     gguf_writer *w = gguf_writer_new(path, &e);
     ck_assert_msg(w != NULL, "%s", e.msg);
@@ -252,6 +253,13 @@ static const char *make_edge_gguf(void) {
     gguf_writer_set_u32(w, "llama.block_count", 1);
     gguf_writer_set_u32(w, "llama.attention.head_count", 2);
     gguf_writer_set_u32(w, "llama.attention.head_count_kv", 2);
+    return w;
+}
+
+static const char *make_edge_gguf(void) {
+    static char path[PATH_CAP];
+    gguf_writer *w = new_test_gguf("edge.gguf", path);
+    qk_err e = {{0}};
     /* each kind twice, the second time shifted by a sub-block, so that every pattern also
      * meets every lane position of the batched searches */
     const int64_t rows = 2 * EDGE_KINDS + 3;
@@ -447,14 +455,8 @@ END_TEST
  * ne[1]-1: the 5th element from the end); returns its path. */
 static const char *make_bad_gguf(const char *name, const char *bad_tensor, float bad) {
     static char path[PATH_CAP];
-    snprintf(path, sizeof path, "%s/%s", qk_test_tmpdir(), name);
+    gguf_writer *w = new_test_gguf(name, path);
     qk_err e = {{0}};
-    gguf_writer *w = gguf_writer_new(path, &e);
-    ck_assert_msg(w != NULL, "%s", e.msg);
-    gguf_writer_set_str(w, "general.architecture", "llama");
-    gguf_writer_set_u32(w, "llama.block_count", 1);
-    gguf_writer_set_u32(w, "llama.attention.head_count", 2);
-    gguf_writer_set_u32(w, "llama.attention.head_count_kv", 2);
     static const char *names[] = {"output_norm.weight", "token_embd.weight", "blk.0.attn_v.weight"};
     int64_t shapes[3][2] = {{64, 1}, {64, 16}, {64, 64}};
     for (int i = 0; i < 3; i++)

@@ -29,11 +29,7 @@
 static uint64_t rng_state;
 static void rng_seed(uint64_t s) { rng_state = s * 0x9E3779B97F4A7C15ull + 1; }
 static double rng_uniform(void) { /* (0, 1), splitmix64 */
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return ((double)(z >> 11) + 0.5) / 9007199254740992.0;
+    return ((double)(qk_test_splitmix64(&rng_state) >> 11) + 0.5) / 9007199254740992.0;
 }
 static float rng_gauss(void) { /* Box-Muller */
     double u = rng_uniform(), v = rng_uniform();

@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "types.h"
+
 const char *qk_test_shared(const char *rel) {
     static __thread char buf[4096];
     snprintf(buf, sizeof buf, "%s/%s", QK_SHARED_DIR, rel);
@@ -102,4 +104,78 @@ int qk_test_main(Suite *s) {
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? 0 : 1;
+}
+
+/* ---- JSON -------------------------------------------------------------------------------- */
+
+cJSON *qk_test_read_json(const char *path) {
+    char *t = qk_test_read_file(path, NULL);
+    ck_assert_msg(t != NULL, "no JSON at %s", path);
+    cJSON *j = cJSON_Parse(t);
+    free(t);
+    ck_assert_msg(j != NULL, "bad JSON in %s", path);
+    return j;
+}
+
+double qk_test_json_num(const cJSON *j, const char *obj, const char *key) {
+    const cJSON *o = obj ? cJSON_GetObjectItemCaseSensitive(j, obj) : j;
+    ck_assert_msg(o != NULL, "JSON has no object %s", obj);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    ck_assert_msg(cJSON_IsNumber(v), "JSON has no number %s.%s", obj ? obj : "", key);
+    return v->valuedouble;
+}
+
+/* ---- pseudo-random numbers ------------------------------------------------------------- */
+
+uint64_t qk_test_splitmix64(uint64_t *state) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+float qk_test_lcg_frand(uint32_t *rng) {
+    *rng = *rng * 1664525u + 1013904223u;
+    return (float)(*rng >> 8) / 16777216.0f - 0.5f;
+}
+
+/* ---- small GGUF models ------------------------------------------------------------------ */
+
+void qk_test_set_tiny_vocab(gguf_writer *w) {
+    static const char *const tokens[QK_TEST_TINY_N_VOCAB] = {
+        "<unk>", "<s>", "</s>", "\342\226\201", "a", "b", "c", "\342\226\201a", "ab", "\342\226\201ab",
+        "<0x0A>", "<0x41>", "H", "e", "l", "o", "He", "llo", "\342\226\201He", "\342\226\201Hello"};
+    float scores[QK_TEST_TINY_N_VOCAB];
+    int32_t types[QK_TEST_TINY_N_VOCAB];
+    for (int i = 0; i < QK_TEST_TINY_N_VOCAB; i++) {
+        scores[i] = -(float)i;
+        types[i] = i == 0 ? 2 : i < 3 ? 3 : (i == 10 || i == 11) ? 6 : 1;
+    }
+    gguf_writer_set_str(w, "tokenizer.ggml.model", "llama");
+    gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tokens, QK_TEST_TINY_N_VOCAB);
+    gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores, QK_TEST_TINY_N_VOCAB);
+    gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, QK_TEST_TINY_N_VOCAB);
+}
+
+int qk_test_write_tensors(gguf_writer *w, const qk_test_tensor *t, int nt, qk_test_fill_fn fill, void *arg,
+                          qk_err *err) {
+    for (int i = 0; i < nt; i++)
+        if (gguf_writer_add_tensor(w, t[i].name, t[i].type, t[i].ne[1] ? 2 : 1, t[i].ne, err) != i) return -1;
+    if (gguf_writer_write_header(w, err) != 0) return -1;
+    for (int i = 0; i < nt; i++) {
+        const int64_t rows = t[i].ne[1] ? t[i].ne[1] : 1, n = t[i].ne[0] * rows;
+        const size_t nb = qk_row_size(t[i].type, t[i].ne[0]) * (size_t)rows;
+        float *f = malloc(sizeof(float) * (size_t)n);
+        void *q = malloc(nb);
+        int rc = f && q ? 0 : qk_errf(err, "out of memory for tensor %s", t[i].name);
+        if (rc == 0) {
+            fill(&t[i], f, n, arg);
+            qk_type_get(t[i].type)->quantize_ref(f, q, n);
+            rc = gguf_writer_write_tensor_data(w, q, nb, err);
+        }
+        free(f);
+        free(q);
+        if (rc != 0) return -1;
+    }
+    return 0;
 }

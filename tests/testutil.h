@@ -8,8 +8,11 @@
 #define QK_TESTUTIL_H
 
 #include <check.h>
+#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "gguf.h"
 
 /* "<QK_SHARED_DIR>/<rel>" in a static buffer (valid until the next call on the thread). */
 const char *qk_test_shared(const char *rel);
@@ -27,5 +30,48 @@ char *qk_test_read_file(const char *path, size_t *len);
 int qk_test_run(const char *cmd, char **output);
 /* Run a Check suite with CK_NORMAL output; returns the process exit code. */
 int qk_test_main(Suite *s);
+
+/* ---- JSON (cJSON) ---- */
+
+/* Parse the JSON file at path; fails the test when it is missing or not JSON. */
+cJSON *qk_test_read_json(const char *path);
+/* The number j.obj.key (obj NULL: j.key); fails the test when there is none. */
+double qk_test_json_num(const cJSON *j, const char *obj, const char *key);
+
+/* ---- deterministic pseudo-random numbers ---- */
+
+/* One step of splitmix64 on *state (state += 0x9E3779B97F4A7C15, then the mix). */
+uint64_t qk_test_splitmix64(uint64_t *state);
+/* One step of the LCG *rng = *rng * 1664525 + 1013904223; returns its top 24 bits as a
+ * float in [-0.5, 0.5). */
+float qk_test_lcg_frand(uint32_t *rng);
+
+/* ---- small GGUF models written with the engine's writer (engine/gguf.h) ---- */
+
+/* The 20-token SentencePiece vocabulary of the tiny llama test models: <unk>, <s>, </s>,
+ * "\u2581", a, b, c, "\u2581a", ab, "\u2581ab", <0x0A>, <0x41>, H, e, l, o, He, llo,
+ * "\u2581He", "\u2581Hello"; score of token i = -i; types unknown (0), control (1, 2),
+ * byte (10, 11), normal (the rest). qk_test_set_tiny_vocab writes tokenizer.ggml.model
+ * "llama", .tokens, .scores and .token_type (no special-token ids). */
+#define QK_TEST_TINY_N_VOCAB 20
+void qk_test_set_tiny_vocab(gguf_writer *w);
+
+/* One tensor of a test model: ne[1] = 0 makes it 1-D. norm marks a norm weight (what the
+ * fill function makes of it is up to the caller). */
+typedef struct qk_test_tensor {
+    char name[64];
+    qk_type type;
+    int64_t ne[2];
+    int norm;
+} qk_test_tensor;
+
+/* Fills f[0..n) with the values of tensor t (arg: the caller's state). */
+typedef void (*qk_test_fill_fn)(const qk_test_tensor *t, float *f, int64_t n, void *arg);
+
+/* Declares the nt tensors (in order), writes the header, then each tensor's data: fill()'s
+ * F32 values converted by the type's quantize_ref. Returns 0, or -1 with err set; the
+ * caller finishes (gguf_writer_finish) or aborts the writer. */
+int qk_test_write_tensors(gguf_writer *w, const qk_test_tensor *t, int nt, qk_test_fill_fn fill, void *arg,
+                          qk_err *err);
 
 #endif

@@ -17,6 +17,7 @@
  *   <name>.vocab.gguf — for each MODEL.gguf given: all its metadata, no tensors (a real
  *                       vocabulary without the weights)
  * Weights are deterministic pseudo-random values. Usage: gen_seeds OUTDIR [MODEL.gguf...]
+ * Built by build.sh with tests/testutil.c (its GGUF model writer and LCG).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -24,13 +25,11 @@
 #include <string.h>
 
 #include "gguf.h"
+#include "testutil.h"
 #include "types.h"
 
 static uint32_t rng = 12345;
-static float frand(void) {
-    rng = rng * 1664525u + 1013904223u;
-    return ((float)(rng >> 8) / 16777216.0f - 0.5f);
-}
+static float frand(void) { return qk_test_lcg_frand(&rng); }
 
 static const char *spm_tokens[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81", "a", "b", "c",
                                    "\342\226\201a", "ab", "\342\226\201ab", "<0x0A>", "<0x41>",
@@ -71,22 +70,16 @@ static void set_bpe_vocab(gguf_writer *w, const char *pre) {
     gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", false);
 }
 
-typedef struct spec {
-    char name[64];
-    qk_type type;
-    int64_t ne0, ne1; /* ne1 = 0: 1-D */
-    int norm;         /* fill with values near 1 */
-} spec;
-
-static spec specs[64];
+/* The tensors of the file being written (ne1 = 0: 1-D; norm: values near 1). */
+static qk_test_tensor specs[64];
 static int n_specs;
 
 static void add(const char *name, qk_type type, int64_t ne0, int64_t ne1, int norm) {
-    spec *s = &specs[n_specs++];
+    qk_test_tensor *s = &specs[n_specs++];
     snprintf(s->name, sizeof s->name, "%s", name);
     s->type = type;
-    s->ne0 = ne0;
-    s->ne1 = ne1;
+    s->ne[0] = ne0;
+    s->ne[1] = ne1;
     s->norm = norm;
 }
 
@@ -96,33 +89,22 @@ static void addl(int il, const char *suffix, qk_type type, int64_t ne0, int64_t 
     add(name, type, ne0, ne1, norm);
 }
 
+static void fill(const qk_test_tensor *t, float *f, int64_t n, void *arg) {
+    (void)arg;
+    for (int64_t j = 0; j < n; j++) f[j] = t->norm ? 1.0f + 0.1f * frand() : 0.2f * frand();
+}
+
+/* Write the declared tensors and finish the file. */
 static int finish(gguf_writer *w) {
     qk_err err = {{0}};
-    for (int i = 0; i < n_specs; i++) {
-        int64_t ne[2] = {specs[i].ne0, specs[i].ne1};
-        if (gguf_writer_add_tensor(w, specs[i].name, specs[i].type, specs[i].ne1 ? 2 : 1, ne, &err) < 0) goto fail;
-    }
-    if (gguf_writer_write_header(w, &err)) goto fail;
-    for (int i = 0; i < n_specs; i++) {
-        const spec *s = &specs[i];
-        int64_t n = s->ne0 * (s->ne1 ? s->ne1 : 1);
-        float *f = malloc(sizeof(float) * (size_t)n);
-        for (int64_t j = 0; j < n; j++) f[j] = s->norm ? 1.0f + 0.1f * frand() : 0.2f * frand();
-        size_t nb = qk_row_size(s->type, s->ne0) * (size_t)(s->ne1 ? s->ne1 : 1);
-        void *q = malloc(nb);
-        qk_type_get(s->type)->quantize_ref(f, q, n);
-        int rc = gguf_writer_write_tensor_data(w, q, nb, &err);
-        free(f);
-        free(q);
-        if (rc) goto fail;
-    }
+    const int rc = qk_test_write_tensors(w, specs, n_specs, fill, NULL, &err);
     n_specs = 0;
+    if (rc != 0) {
+        fprintf(stderr, "gen_seeds: %s\n", err.msg);
+        gguf_writer_abort(w);
+        return -1;
+    }
     return gguf_writer_finish(w, &err) ? (fprintf(stderr, "gen_seeds: %s\n", err.msg), -1) : 0;
-fail:
-    fprintf(stderr, "gen_seeds: %s\n", err.msg);
-    gguf_writer_abort(w);
-    n_specs = 0;
-    return -1;
 }
 
 static void set_hparams(gguf_writer *w, const char *arch, int n_embd, int n_layer, int n_ff, int n_head,
