@@ -1,21 +1,62 @@
 /*
- * matmul.c — weight × activation products (see matmul.h).
+ * matmul.c — weight × activation products (see matmul.h): path choice per type and
+ * token count, activation conversion, the vec_dot and dequantize + sgemm paths.
  *
- * Invariants: the weight bytes are never modified; activations are converted once per
- * call into scratch memory that every thread reads; output rows are split into equal
- * contiguous ranges, one per thread, so no two threads write the same element.
+ * One call is one pool job (it used to be two: convert, then multiply): (1) the
+ * activations are converted to vec_dot_type — for a few tokens every thread converts all
+ * of them into its own buffer (no barrier at all), else the threads share the work and
+ * meet at qk_pool_barrier; (2) vec_dot path: thread ith computes the contiguous output
+ * rows [n·ith/nth, n·(ith+1)/nth) — measured faster than handing out chunks of rows from
+ * a shared counter (each chunk restarts the hardware prefetcher: 3–9% slower at m = 1);
+ * sgemm path: the rows are cut into equal tiles that the threads take from a shared
+ * counter (a tile is milliseconds of work, so taking one costs nothing).
+ *
+ * Invariants: the weight bytes are never modified; converted activations are read only
+ * after the barrier (or only by the thread that wrote them); every output element is
+ * written by exactly one thread. On the vec_dot path each element is one vec_dot call on
+ * the same bytes whatever the thread count, so results do not depend on it.
  */
 #include "matmul.h"
 
 #include <cblas.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
-/* Weight rows dequantized per sgemm call: about TILE_FLOATS floats, so that sgemm's
- * packing of the activations is amortised over many rows. */
-#define TILE_FLOATS (1 << 20)
+/* Up to this many activation elements (m·k), every thread converts all of them into its
+ * own buffer: well under a microsecond of duplicated work instead of a barrier. */
+#define PRIVATE_CONVERT_MAX (8 * 1024)
 
-static int64_t tile_rows(int64_t k) { return TILE_FLOATS / k > 16 ? TILE_FLOATS / k : 16; }
+/* Token count from which the sgemm path wins, per weight type (0: the default below).
+ * Measured with `qk-matmul-bench --clock cpu -r 7 --min-ms 5 -t 1` on the development
+ * machine (2-core Xeon VM with AVX-512, qkit's AVX2 kernels, OpenBLAS 0.3.21 SKYLAKEX
+ * sgemm, 4 Mi-float tiles), Qwen2.5-0.5B FFN shapes (896x4864 and 4864x896; K-quants
+ * 4864x896 only). vec_dot runs at a flat GFLOP/s rate from m = 2 on (its kernels are
+ * compute-bound: each weight row stays in L1, the activations in L2), while sgemm gains
+ * ~2.6 GFLOP/s per token up to m ≈ 64 (dequantizing and packing the tile is paid once
+ * per call) and reaches 120–160 GFLOP/s at m = 512. The switch is the first measured m
+ * (steps of 4) at which sgemm is at least as fast, so it lands where the type's vec_dot
+ * rate (GFLOP/s, in brackets) is met:
+ *   F32 [26] 8, BF16 [28] 12, F16 [39] 16, Q5_0 [40] 16, Q5_1 [37] 16, Q4_0 [48] 20,
+ *   Q4_1 [51] 24, Q8_0 [56] 24, IQ4_NL [51] 24, Q3_K [55] 28, Q5_K [54] 28,
+ *   Q6_K [60] 28, Q2_K [77] 40, Q4_K [74] 48.
+ * Two threads split both paths' rows alike, so the same points are used for any count. */
+#define BLAS_MIN_M_DEFAULT 32
+static const int64_t blas_min_m[QK_TYPE_COUNT] = {
+    [QK_TYPE_F32] = 8,     [QK_TYPE_BF16] = 12,   [QK_TYPE_F16] = 16,  [QK_TYPE_Q5_0] = 16,
+    [QK_TYPE_Q5_1] = 16,   [QK_TYPE_Q4_0] = 20,   [QK_TYPE_Q4_1] = 24, [QK_TYPE_Q8_0] = 24,
+    [QK_TYPE_IQ4_NL] = 24, [QK_TYPE_Q3_K] = 28,   [QK_TYPE_Q5_K] = 28, [QK_TYPE_Q6_K] = 28,
+    [QK_TYPE_Q2_K] = 40,   [QK_TYPE_Q4_K] = 48,
+};
+
+int64_t qk_matmul_blas_min_m(qk_type t) {
+    if ((unsigned)t >= QK_TYPE_COUNT) return INT64_MAX;
+    return blas_min_m[t] ? blas_min_m[t] : BLAS_MIN_M_DEFAULT;
+}
+
+qk_matmul_path qk_matmul_choose(qk_type t, int64_t m) {
+    return m >= qk_matmul_blas_min_m(t) ? QK_MATMUL_SGEMM : QK_MATMUL_VEC_DOT;
+}
 
 static int grow(void **p, size_t *size, size_t need) {
     if (need <= *size) return 0;
@@ -26,70 +67,94 @@ static int grow(void **p, size_t *size, size_t need) {
     return 0;
 }
 
-/* ---- activation conversion: X -> vec_dot_type (and optionally back to F32) ---- */
+static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-typedef struct conv_job {
-    const qk_type_traits *vt;
-    const float *x;
-    uint8_t *xq;   /* [m][row] */
-    float *xf;     /* [m][k] or NULL */
-    int64_t k, m;
-    size_t row;
-} conv_job;
+typedef struct mm_job {
+    qk_pool *pool;
+    const qk_type_traits *tt; /* weight type */
+    const qk_type_traits *vt; /* its vec_dot_type */
+    const uint8_t *w;
+    size_t w_row;            /* bytes per weight row */
+    const float *x;          /* [m][k] */
+    int64_t k, n, m;
+    uint8_t *xq;             /* [m][xq_row] converted activations; NULL: none needed */
+    size_t xq_row;
+    int private_xq;          /* thread ith converts all rows into xq + ith·m·xq_row */
+    const float *xa;         /* [m][k] F32 activations for sgemm (xf, or x when no conversion); NULL: vec_dot */
+    float *xf;               /* [m][k] written from xq during the conversion; NULL: not needed */
+    float *wf;               /* tile_rows·k floats per thread; NULL: W used in place (F32) */
+    int64_t tile_rows;       /* sgemm path: output rows per tile */
+    int64_t n_tiles;
+    atomic_llong next_tile;  /* tiles below nth are taken by thread ith at the start */
+    float *y;                /* [m][n] */
+} mm_job;
 
-static void conv_task(void *arg, int ith, int nth) {
-    conv_job *c = arg;
-    for (int64_t i = ith; i < c->m; i += nth) {
-        uint8_t *q = c->xq + (size_t)i * c->row;
-        c->vt->from_float(c->x + i * c->k, q, c->k);
-        if (c->xf) c->vt->to_float(q, c->xf + i * c->k, c->k);
+/* Convert activation rows [i0, i1), blocks [b0, b1) of each, into xq (and xf). The
+ * converters work block by block, so a block range gives the bytes of a whole row. */
+static void convert_part(const mm_job *j, uint8_t *xq, int64_t i0, int64_t i1, int64_t b0, int64_t b1) {
+    const int64_t k = j->k, bs = j->vt->blck_size;
+    for (int64_t i = i0; i < i1; i++) {
+        uint8_t *q = xq + (size_t)i * j->xq_row + (size_t)b0 * j->vt->type_size;
+        j->vt->from_float(j->x + i * k + b0 * bs, q, (b1 - b0) * bs);
+        if (j->xf) j->vt->to_float(q, j->xf + i * k + b0 * bs, (b1 - b0) * bs);
     }
 }
 
-/* ---- vec_dot path ---- */
+/* Returns the activation bytes this thread reads. */
+static const uint8_t *convert(mm_job *j, int ith, int nth) {
+    const int64_t nb = j->k / j->vt->blck_size;
+    if (j->private_xq) {
+        uint8_t *xq = j->xq + (size_t)ith * (size_t)j->m * j->xq_row;
+        convert_part(j, xq, 0, j->m, 0, nb);
+        return xq;
+    }
+    if (j->m >= nth) convert_part(j, j->xq, j->m * ith / nth, j->m * (ith + 1) / nth, 0, nb);
+    else if (nb * ith / nth < nb * (ith + 1) / nth) convert_part(j, j->xq, 0, j->m, nb * ith / nth, nb * (ith + 1) / nth);
+    qk_pool_barrier(j->pool);
+    return j->xq;
+}
 
-typedef struct dot_job {
-    qk_vec_dot_fn dot;
-    const uint8_t *w;
-    size_t w_row;
-    const uint8_t *xq;
-    size_t xq_row;
-    int64_t k, n, m;
-    float *y;
-} dot_job;
-
-static void dot_task(void *arg, int ith, int nth) {
-    dot_job *j = arg;
-    int64_t r0 = j->n * ith / nth, r1 = j->n * (ith + 1) / nth;
+/* vec_dot path: rows [r0, r1), every token; each weight row is read from memory once
+ * and stays in L1 while the m activation rows (L1/L2) stream past it. */
+static void dot_rows(const mm_job *j, const uint8_t *xq, size_t xrow, int64_t r0, int64_t r1) {
+    const qk_vec_dot_fn dot = j->tt->vec_dot;
+    const int k = (int)j->k;
+    const int64_t m = j->m, n = j->n;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *wr = j->w + (size_t)r * j->w_row;
-        for (int64_t i = 0; i < j->m; i++) j->dot((int)j->k, &j->y[i * j->n + r], wr, j->xq + (size_t)i * j->xq_row);
+        for (int64_t i = 0; i < m; i++) dot(k, &j->y[i * n + r], wr, xq + (size_t)i * xrow);
     }
 }
 
-/* ---- dequantize + sgemm path ---- */
+/* sgemm path: rows [r0, r1) as one tile, dequantized into wf (W in place for F32). */
+static void gemm_rows(const mm_job *j, float *wf, int64_t r0, int64_t r1) {
+    const int64_t k = j->k, t = r1 - r0;
+    const float *wt = (const float *)j->w + r0 * k;
+    if (wf) {
+        for (int64_t i = 0; i < t; i++) j->tt->to_float(j->w + (size_t)(r0 + i) * j->w_row, wf + i * k, k);
+        wt = wf;
+    }
+    /* Y[:, r0:r1] = Xf · Wtᵀ */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)j->m, (int)t, (int)k, 1.0f, j->xa, (int)k, wt, (int)k,
+                0.0f, j->y + r0, (int)j->n);
+}
 
-typedef struct gemm_job {
-    qk_to_float_fn to_float;
-    const uint8_t *w;
-    size_t w_row;
-    const float *xf;
-    float *wf;      /* tile_rows(k) * k floats per thread */
-    int64_t k, n, m;
-    float *y;
-} gemm_job;
-
-static void gemm_task(void *arg, int ith, int nth) {
-    gemm_job *j = arg;
-    int64_t r0 = j->n * ith / nth, r1 = j->n * (ith + 1) / nth;
-    const int64_t T = tile_rows(j->k);
-    float *wf = j->wf + (size_t)ith * (size_t)T * (size_t)j->k;
-    for (int64_t r = r0; r < r1; r += T) {
-        int64_t t = r1 - r < T ? r1 - r : T;
-        for (int64_t i = 0; i < t; i++) j->to_float(j->w + (size_t)(r + i) * j->w_row, wf + i * j->k, j->k);
-        /* Y[:, r:r+t] = Xf · Wfᵀ */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)j->m, (int)t, (int)j->k, 1.0f, j->xf,
-                    (int)j->k, wf, (int)j->k, 0.0f, j->y + r, (int)j->n);
+static void mm_task(void *arg, int ith, int nth) {
+    mm_job *j = arg;
+    const uint8_t *xq = (const uint8_t *)j->x;
+    size_t xrow = (size_t)j->k * sizeof(float);
+    if (j->xq) {
+        xq = convert(j, ith, nth);
+        xrow = j->xq_row;
+    }
+    if (!j->xa) {
+        dot_rows(j, xq, xrow, j->n * ith / nth, j->n * (ith + 1) / nth);
+        return;
+    }
+    float *wf = j->wf ? j->wf + (size_t)ith * (size_t)(j->tile_rows * j->k) : NULL;
+    for (int64_t c = ith; c < j->n_tiles; c = atomic_fetch_add_explicit(&j->next_tile, 1, memory_order_relaxed)) {
+        const int64_t r0 = c * j->tile_rows, r1 = r0 + j->tile_rows < j->n ? r0 + j->tile_rows : j->n;
+        gemm_rows(j, wf, r0, r1);
     }
 }
 
@@ -99,29 +164,49 @@ static void blas_single_threaded(void) { openblas_set_num_threads(1); }
 int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w, int64_t k, int64_t n,
               const float *x, int64_t m, float *y) {
     const qk_type_traits *tt = qk_type_get(wtype);
-    const qk_type_traits *vt = qk_type_get(tt->vec_dot_type);
-    const int use_blas = m >= QK_MATMUL_BLAS_MIN_M;
-    const size_t row = qk_row_size(tt->vec_dot_type, k);
-    const uint8_t *xq = (const uint8_t *)x;
-    const float *xf = x;
+    const int nth = qk_pool_size(pool);
+    const int path = s->force_path ? s->force_path : (int)qk_matmul_choose(wtype, m);
+    mm_job job = {0}, *j = &job;
+    j->pool = pool;
+    j->tt = tt;
+    j->vt = qk_type_get(tt->vec_dot_type);
+    j->w = w;
+    j->w_row = qk_row_size(wtype, k);
+    j->x = x;
+    j->k = k;
+    j->n = n;
+    j->m = m;
+    j->y = y;
     if (tt->vec_dot_type != QK_TYPE_F32) {
-        if (grow(&s->xq, &s->xq_size, row * (size_t)m)) return -1;
-        if (use_blas && grow((void **)&s->xf, &s->xf_size, sizeof(float) * (size_t)(m * k))) return -1;
-        conv_job cj = {vt, x, s->xq, use_blas ? s->xf : NULL, k, m, row};
-        qk_pool_run(pool, conv_task, &cj);
-        xq = s->xq;
-        xf = s->xf;
+        j->xq_row = qk_row_size(tt->vec_dot_type, k);
+        j->private_xq = nth > 1 && path == QK_MATMUL_VEC_DOT && m * k <= PRIVATE_CONVERT_MAX;
+        if (grow(&s->xq, &s->xq_size, j->xq_row * (size_t)m * (size_t)(j->private_xq ? nth : 1))) return -1;
+        j->xq = s->xq;
     }
-    if (!use_blas) {
-        dot_job dj = {tt->vec_dot, w, qk_row_size(wtype, k), xq, row, k, n, m, y};
-        qk_pool_run(pool, dot_task, &dj);
-        return 0;
+    if (path == QK_MATMUL_SGEMM) {
+        pthread_once(&blas_once, blas_single_threaded);
+        if (j->xq) {
+            if (grow((void **)&s->xf, &s->xf_size, sizeof(float) * (size_t)(m * k))) return -1;
+            j->xf = s->xf;
+            j->xa = s->xf;
+        } else {
+            j->xa = x;
+        }
+        /* tiles of at most about tile_floats floats (at least 16 rows), the same number
+         * per thread; F32 weights need no tile: one sgemm per thread */
+        const int64_t tf = s->tile_floats > 0 ? s->tile_floats : QK_MATMUL_TILE_FLOATS;
+        int64_t nt = wtype == QK_TYPE_F32 ? 1 : cdiv(n, tf / k > 16 ? tf / k : 16);
+        nt = cdiv(nt, nth) * nth;
+        j->tile_rows = cdiv(n, nt);
+        j->n_tiles = cdiv(n, j->tile_rows);
+        if (wtype != QK_TYPE_F32) {
+            size_t need = sizeof(float) * (size_t)(j->tile_rows * k) * (size_t)nth;
+            if (grow((void **)&s->wf, &s->wf_size, need)) return -1;
+            j->wf = s->wf;
+        }
     }
-    pthread_once(&blas_once, blas_single_threaded);
-    size_t need = sizeof(float) * (size_t)tile_rows(k) * (size_t)k * (size_t)qk_pool_size(pool);
-    if (grow((void **)&s->wf, &s->wf_size, need)) return -1;
-    gemm_job gj = {tt->to_float, w, qk_row_size(wtype, k), xf, s->wf, k, n, m, y};
-    qk_pool_run(pool, gemm_task, &gj);
+    atomic_init(&j->next_tile, nth);
+    qk_pool_run(pool, mm_task, j);
     return 0;
 }
 

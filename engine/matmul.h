@@ -7,12 +7,16 @@
  * Numerics follow ggml_compute_forward_mul_mat: the activations are first converted to
  * the weight type's vec_dot_type (F16, Q8_0, Q8_1, Q8_K), so the products are those of
  * llama.cpp whichever path runs:
- *   - few tokens (m < QK_MATMUL_BLAS_MIN_M): each thread takes a contiguous range of
- *     output rows and calls the type's vec_dot kernel for every token;
- *   - many tokens: the converted activations are expanded back to F32 (exactly the values
- *     vec_dot would see), each thread dequantizes tiles of W to F32 and calls OpenBLAS
- *     cblas_sgemm (single-threaded; our pool provides the parallelism).
- * The two paths differ only in float summation order.
+ *   - vec_dot path (few tokens): each thread takes a contiguous range of output rows and
+ *     calls the type's vec_dot kernel for every token, reading each weight row once;
+ *   - sgemm path (many tokens): the converted activations are expanded back to F32
+ *     (exactly the values vec_dot would see), each thread dequantizes tiles of W (up to
+ *     QK_MATMUL_TILE_FLOATS floats) to F32 (F32 weights are used in place) and calls
+ *     OpenBLAS cblas_sgemm (single-threaded; our pool provides the parallelism).
+ * The two paths differ only in float summation order. Every call is ONE pool job: the
+ * threads convert the activations together, meet at a barrier, then compute their rows.
+ * Which path runs is chosen per weight type and token count from measurements on the
+ * target machine (qk_matmul_blas_min_m; reproduce them with qk-matmul-bench).
  */
 #ifndef QK_MATMUL_H
 #define QK_MATMUL_H
@@ -23,10 +27,15 @@
 #include "threads.h"
 #include "types.h"
 
-/* Token count from which the dequantize + sgemm path is used (measured, see bench/). */
-#define QK_MATMUL_BLAS_MIN_M 32
+/* Which path a call takes (qk_matmul_scratch.force_path). */
+typedef enum qk_matmul_path {
+    QK_MATMUL_AUTO = 0,    /* by type and m (qk_matmul_blas_min_m) — the default */
+    QK_MATMUL_VEC_DOT = 1, /* vec_dot for every (row, token) */
+    QK_MATMUL_SGEMM = 2,   /* dequantized tiles + cblas_sgemm */
+} qk_matmul_path;
 
-/* Scratch memory reused across calls (grown on demand, owned by the caller). */
+/* Scratch memory reused across calls (grown on demand, owned by the caller; zero it
+ * before first use). */
 typedef struct qk_matmul_scratch {
     void *xq;        /* activations in vec_dot_type */
     size_t xq_size;
@@ -34,11 +43,29 @@ typedef struct qk_matmul_scratch {
     size_t xf_size;
     float *wf;       /* per-thread F32 weight tiles (sgemm path) */
     size_t wf_size;
+    /* Tuning knobs for benchmarks and tests; 0 = the default. */
+    int force_path;      /* a qk_matmul_path */
+    int64_t tile_floats; /* floats per dequantized weight tile (default QK_MATMUL_TILE_FLOATS) */
 } qk_matmul_scratch;
 
-/* Returns 0, or -1 when scratch memory cannot be grown. */
+/* Default upper bound of one thread's dequantized weight tile, in floats (16 MiB per
+ * thread, allocated only when the sgemm path runs). Measured with qk-matmul-bench --tile:
+ * each sgemm call repacks all m activation rows, so fewer, larger tiles win even far
+ * past the L2 size (m = 512: 4 Mi floats ≈ +6% over 1 Mi, +40% over 256 Ki). */
+#define QK_MATMUL_TILE_FLOATS (4 << 20)
+
+/* Y = X · Wᵀ (shapes above). wtype must have to_float and vec_dot in the type table;
+ * k a multiple of its block size; m, n >= 1. Returns 0, or -1 when scratch memory
+ * cannot be grown (Y is then unspecified). */
 int qk_matmul(qk_pool *pool, qk_matmul_scratch *scratch, qk_type wtype, const void *w, int64_t k,
               int64_t n, const float *x, int64_t m, float *y);
+
+/* Token count from which QK_MATMUL_AUTO takes the sgemm path for weight type t
+ * (INT64_MAX: never). */
+int64_t qk_matmul_blas_min_m(qk_type t);
+
+/* The path QK_MATMUL_AUTO takes for weight type t and m tokens (never QK_MATMUL_AUTO). */
+qk_matmul_path qk_matmul_choose(qk_type t, int64_t m);
 
 void qk_matmul_scratch_free(qk_matmul_scratch *s);
 

@@ -1,0 +1,212 @@
+/*
+ * test_matmul.c — Check suite for the matmul driver (engine/matmul.c): both paths, every
+ * weight type, odd shapes, 1–3 threads, the activation-conversion variants and the path
+ * choice.
+ *
+ * What it pins down:
+ * - vec_dot path: every output element is bit-identical to one direct call of the type's
+ *   vec_dot on the weight row and the activation row converted whole by the type table's
+ *   from_float — whatever the thread count, token count or conversion variant (each
+ *   thread converting privately for tiny inputs, rows split among threads, or blocks of
+ *   one row split among threads when m < threads), so conversion splits and row chunks
+ *   lose, duplicate or misplace nothing;
+ * - sgemm path: within 3e-5·M of a double-precision product of the dequantized weights
+ *   (to_float) and the converted-then-expanded activations, M = Σ|w·a| over the row (a
+ *   float sum of k ≤ 8448 terms rounds far less; a wrong row, tile or stride is off by
+ *   O(M)); with the default tile and with 16-row tiles (many tiles per thread, the last
+ *   one short); F32 weights are used in place;
+ * - QK_MATMUL_AUTO gives exactly the result of the path qk_matmul_choose names, and
+ *   qk_matmul_choose switches to sgemm at qk_matmul_blas_min_m for every type.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "matmul.h"
+#include "testutil.h"
+#include "threads.h"
+#include "types.h"
+
+static const qk_type TYPES[] = {QK_TYPE_F32,  QK_TYPE_F16,  QK_TYPE_BF16, QK_TYPE_Q4_0, QK_TYPE_Q4_1,
+                                QK_TYPE_Q5_0, QK_TYPE_Q5_1, QK_TYPE_Q8_0, QK_TYPE_IQ4_NL, QK_TYPE_Q2_K,
+                                QK_TYPE_Q3_K, QK_TYPE_Q4_K, QK_TYPE_Q5_K, QK_TYPE_Q6_K};
+#define N_TYPES ((int)(sizeof TYPES / sizeof TYPES[0]))
+
+typedef struct shape {
+    int64_t k, n;
+    int m[4];
+    int n_m;
+} shape;
+
+/* k = 512: two K-quant blocks; k = 8448 = 33·256: m·k above the private-conversion limit
+ * even for m = 1, so m < threads splits the blocks of a row. */
+static const shape SHAPES[] = {
+    {512, 37, {1, 2, 5, 40}, 4},
+    {8448, 19, {1, 2}, 2},
+};
+
+static uint64_t rng = 1;
+static float frand(void) { /* xorshift64*, uniform in [-1, 1) */
+    rng ^= rng >> 12;
+    rng ^= rng << 25;
+    rng ^= rng >> 27;
+    return (float)((rng * 2685821657736338717ULL) >> 40) / (float)(1 << 23) - 1.0f;
+}
+
+typedef struct fixture {
+    qk_type t;
+    const qk_type_traits *tt, *vt;
+    int64_t k, n, m;
+    uint8_t *w;      /* [n] rows of t */
+    float *x;        /* [m][k] */
+    float *y_dot;    /* direct vec_dot reference */
+    double *y_ref;   /* double product of dequantized W and expanded X */
+    double *y_mag;   /* Σ|w·a| per element */
+} fixture;
+
+static void fixture_make(fixture *f, qk_type t, int64_t k, int64_t n, int64_t m) {
+    f->t = t;
+    f->tt = qk_type_get(t);
+    f->vt = qk_type_get(f->tt->vec_dot_type);
+    f->k = k;
+    f->n = n;
+    f->m = m;
+    const size_t wrow = qk_row_size(t, k), xrow = qk_row_size(f->tt->vec_dot_type, k);
+    f->w = malloc(wrow * (size_t)n);
+    f->x = malloc(sizeof(float) * (size_t)(m * k));
+    f->y_dot = malloc(sizeof(float) * (size_t)(m * n));
+    f->y_ref = malloc(sizeof(double) * (size_t)(m * n));
+    f->y_mag = malloc(sizeof(double) * (size_t)(m * n));
+    float *wf = malloc(sizeof(float) * (size_t)(n * k));
+    float *xf = malloc(sizeof(float) * (size_t)(m * k));
+    uint8_t *xq = malloc(xrow * (size_t)m);
+    ck_assert(f->w && f->x && f->y_dot && f->y_ref && f->y_mag && wf && xf && xq);
+    for (int64_t r = 0; r < n; r++) {
+        for (int64_t l = 0; l < k; l++) wf[r * k + l] = frand() * (1.0f + (float)(r % 3));
+        f->tt->quantize_ref(wf + r * k, f->w + (size_t)r * wrow, k);
+        f->tt->to_float(f->w + (size_t)r * wrow, wf + r * k, k);
+    }
+    for (int64_t i = 0; i < m * k; i++) f->x[i] = frand() * 2.0f;
+    for (int64_t i = 0; i < m; i++) {
+        f->vt->from_float(f->x + i * k, xq + (size_t)i * xrow, k);
+        f->vt->to_float(xq + (size_t)i * xrow, xf + i * k, k);
+    }
+    for (int64_t i = 0; i < m; i++) {
+        for (int64_t r = 0; r < n; r++) {
+            f->tt->vec_dot((int)k, &f->y_dot[i * n + r], f->w + (size_t)r * wrow, xq + (size_t)i * xrow);
+            double s = 0, a = 0;
+            for (int64_t l = 0; l < k; l++) {
+                s += (double)wf[r * k + l] * (double)xf[i * k + l];
+                a += fabs((double)wf[r * k + l] * (double)xf[i * k + l]);
+            }
+            f->y_ref[i * n + r] = s;
+            f->y_mag[i * n + r] = a;
+        }
+    }
+    free(wf);
+    free(xf);
+    free(xq);
+}
+
+static void fixture_free(fixture *f) {
+    free(f->w);
+    free(f->x);
+    free(f->y_dot);
+    free(f->y_ref);
+    free(f->y_mag);
+}
+
+static void run(qk_pool *pool, qk_matmul_scratch *sc, const fixture *f, float *y) {
+    for (int64_t i = 0; i < f->m * f->n; i++) y[i] = NAN; /* every element must be written */
+    /* stale scratch from the previous call must not hide a part left unconverted */
+    if (sc->xq) memset(sc->xq, 0x7f, sc->xq_size);
+    if (sc->xf) memset(sc->xf, 0x7f, sc->xf_size);
+    if (sc->wf) memset(sc->wf, 0x7f, sc->wf_size);
+    ck_assert_int_eq(qk_matmul(pool, sc, f->t, f->w, f->k, f->n, f->x, f->m, y), 0);
+}
+
+static void check_dot_exact(const fixture *f, const float *y, const char *what, int nth) {
+    for (int64_t i = 0; i < f->m * f->n; i++)
+        if (memcmp(&y[i], &f->y_dot[i], sizeof(float)) != 0)
+            ck_abort_msg("%s %s k=%lld n=%lld m=%lld t=%d: element %lld is %.9g, direct vec_dot %.9g", what,
+                         f->tt->name, (long long)f->k, (long long)f->n, (long long)f->m, nth, (long long)i,
+                         (double)y[i], (double)f->y_dot[i]);
+}
+
+static void check_gemm_close(const fixture *f, const float *y, const char *what, int nth) {
+    for (int64_t i = 0; i < f->m * f->n; i++) {
+        double e = fabs((double)y[i] - f->y_ref[i]);
+        if (!(e <= 3e-5 * f->y_mag[i] + 1e-30))
+            ck_abort_msg("%s %s k=%lld n=%lld m=%lld t=%d: element %lld is %.9g, reference %.9g (M %.3g)", what,
+                         f->tt->name, (long long)f->k, (long long)f->n, (long long)f->m, nth, (long long)i,
+                         (double)y[i], f->y_ref[i], f->y_mag[i]);
+    }
+}
+
+START_TEST(test_paths_every_type) {
+    const qk_type t = TYPES[_i];
+    rng = 0x1234567ULL + (uint64_t)_i;
+    qk_pool *pools[3];
+    for (int p = 0; p < 3; p++) ck_assert_ptr_nonnull(pools[p] = qk_pool_new(p + 1));
+    qk_matmul_scratch sc = {0};
+    for (size_t si = 0; si < sizeof SHAPES / sizeof SHAPES[0]; si++) {
+        const shape *sh = &SHAPES[si];
+        if (sh->k % qk_type_get(t)->blck_size) continue;
+        for (int mi = 0; mi < sh->n_m; mi++) {
+            fixture f;
+            fixture_make(&f, t, sh->k, sh->n, sh->m[mi]);
+            float *y = malloc(sizeof(float) * (size_t)(f.m * f.n));
+            float *y2 = malloc(sizeof(float) * (size_t)(f.m * f.n));
+            ck_assert(y && y2);
+            for (int p = 0; p < 3; p++) {
+                sc.tile_floats = 0;
+                sc.force_path = QK_MATMUL_VEC_DOT;
+                run(pools[p], &sc, &f, y);
+                check_dot_exact(&f, y, "vec_dot", p + 1);
+                sc.force_path = QK_MATMUL_SGEMM;
+                run(pools[p], &sc, &f, y);
+                check_gemm_close(&f, y, "sgemm", p + 1);
+                sc.tile_floats = 16 * f.k;
+                run(pools[p], &sc, &f, y);
+                check_gemm_close(&f, y, "sgemm, 16-row tiles", p + 1);
+                /* AUTO = the path qk_matmul_choose names, bit for bit */
+                sc.tile_floats = 0;
+                sc.force_path = QK_MATMUL_AUTO;
+                run(pools[p], &sc, &f, y);
+                sc.force_path = qk_matmul_choose(t, f.m);
+                run(pools[p], &sc, &f, y2);
+                ck_assert_int_eq(memcmp(y, y2, sizeof(float) * (size_t)(f.m * f.n)), 0);
+            }
+            free(y);
+            free(y2);
+            fixture_free(&f);
+        }
+    }
+    qk_matmul_scratch_free(&sc);
+    ck_assert_ptr_null(sc.xq);
+    for (int p = 0; p < 3; p++) qk_pool_free(pools[p]);
+}
+END_TEST
+
+START_TEST(test_choice_switches_at_threshold) {
+    for (int ti = 0; ti < N_TYPES; ti++) {
+        const qk_type t = TYPES[ti];
+        const int64_t from = qk_matmul_blas_min_m(t);
+        ck_assert_int_ge(from, 2); /* one token never pays for a dequantized tile */
+        for (int64_t m = 1; m <= 1024; m++)
+            ck_assert_int_eq(qk_matmul_choose(t, m), m >= from ? QK_MATMUL_SGEMM : QK_MATMUL_VEC_DOT);
+    }
+    ck_assert_int_eq(qk_matmul_blas_min_m((qk_type)QK_TYPE_COUNT), INT64_MAX);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("matmul");
+    TCase *tc = tcase_create("matmul");
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, test_paths_every_type, 0, N_TYPES);
+    tcase_add_test(tc, test_choice_switches_at_threshold);
+    suite_add_tcase(s, tc);
+    return qk_test_main(s);
+}
