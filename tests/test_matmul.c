@@ -47,11 +47,8 @@ static const shape SHAPES[] = {
 };
 
 static uint64_t rng = 1;
-static float frand(void) { /* xorshift64*, uniform in [-1, 1) */
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return (float)((rng * 2685821657736338717ULL) >> 40) / (float)(1 << 23) - 1.0f;
+static float frand(void) { /* uniform in [-1, 1) */
+    return (float)(qk_test_splitmix64(&rng) >> 40) / (float)(1 << 23) - 1.0f;
 }
 
 typedef struct fixture {
