@@ -305,7 +305,7 @@ int main(int argc, char **argv) {
                     if (!strcmp(fmt, "csv"))
                         printf("%s,%d,%lld,%lld,%lld,vec_dot,0,%.9f,%.3f,%s\n", tt->name, threads.v[hi], (long long)m,
                                (long long)sh->k, (long long)sh->n, sd, 2.0 * m * sh->k * sh->n / sd * 1e-9,
-                               qk_matmul_choose(t, m) == QK_MATMUL_SGEMM ? "sgemm" : "vec_dot");
+                               qk_matmul_choose(t, m, sh->k) == QK_MATMUL_SGEMM ? "sgemm" : "vec_dot");
                     sc.force_path = QK_MATMUL_SGEMM;
                     for (int ki = 0; ki < tiles.n; ki++) {
                         sc.tile_floats = tiles.v[ki];
@@ -321,14 +321,14 @@ int main(int argc, char **argv) {
                             printf("%s,%d,%lld,%lld,%lld,sgemm,%d,%.9f,%.3f,%s\n", tt->name, threads.v[hi],
                                    (long long)m, (long long)sh->k, (long long)sh->n, tiles.v[ki], sg,
                                    2.0 * m * sh->k * sh->n / sg * 1e-9,
-                                   qk_matmul_choose(t, m) == QK_MATMUL_SGEMM ? "sgemm" : "vec_dot");
+                                   qk_matmul_choose(t, m, sh->k) == QK_MATMUL_SGEMM ? "sgemm" : "vec_dot");
                     }
                     sc.tile_floats = 0;
                 }
                 double best_g = INFINITY;
                 for (int ki = 0; ki < tiles.n; ki++) best_g = pt->gemm_s[ki] < best_g ? pt->gemm_s[ki] : best_g;
                 const char *faster = best_g < pt->dot_s ? "sgemm" : "vec_dot";
-                const char *autop = qk_matmul_choose(t, m) == QK_MATMUL_SGEMM ? "sgemm" : "vec_dot";
+                const char *autop = qk_matmul_choose(t, m, shapes[0].k) == QK_MATMUL_SGEMM ? "sgemm" : "vec_dot";
                 if (!strcmp(fmt, "md")) {
                     printf("| %s | %d | %lld | %s | %.1f |", tt->name, threads.v[hi], (long long)m, shape_names,
                            pt->flops / pt->dot_s * 1e-9);

@@ -54,7 +54,8 @@ int64_t qk_matmul_blas_min_m(qk_type t) {
     return blas_min_m[t] ? blas_min_m[t] : BLAS_MIN_M_DEFAULT;
 }
 
-qk_matmul_path qk_matmul_choose(qk_type t, int64_t m) {
+qk_matmul_path qk_matmul_choose(qk_type t, int64_t m, int64_t k) {
+    if (k < QK_MATMUL_SGEMM_MIN_K) return QK_MATMUL_VEC_DOT;
     return m >= qk_matmul_blas_min_m(t) ? QK_MATMUL_SGEMM : QK_MATMUL_VEC_DOT;
 }
 
@@ -165,7 +166,7 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
               const float *x, int64_t m, float *y) {
     const qk_type_traits *tt = qk_type_get(wtype);
     const int nth = qk_pool_size(pool);
-    const int path = s->force_path ? s->force_path : (int)qk_matmul_choose(wtype, m);
+    const int path = s->force_path ? s->force_path : (int)qk_matmul_choose(wtype, m, k);
     mm_job job = {0}, *j = &job;
     j->pool = pool;
     j->tt = tt;

@@ -16,7 +16,8 @@
  *   O(M)); with the default tile and with 16-row tiles (many tiles per thread, the last
  *   one short); F32 weights are used in place;
  * - QK_MATMUL_AUTO gives exactly the result of the path qk_matmul_choose names, and
- *   qk_matmul_choose switches to sgemm at qk_matmul_blas_min_m for every type.
+ *   qk_matmul_choose switches to sgemm at qk_matmul_blas_min_m for every type (rows of
+ *   at least QK_MATMUL_SGEMM_MIN_K elements; shorter rows stay on vec_dot).
  */
 #include <math.h>
 #include <stdint.h>
@@ -171,7 +172,7 @@ START_TEST(test_paths_every_type) {
                 sc.tile_floats = 0;
                 sc.force_path = QK_MATMUL_AUTO;
                 run(pools[p], &sc, &f, y);
-                sc.force_path = qk_matmul_choose(t, f.m);
+                sc.force_path = qk_matmul_choose(t, f.m, f.k);
                 run(pools[p], &sc, &f, y2);
                 ck_assert_int_eq(memcmp(y, y2, sizeof(float) * (size_t)(f.m * f.n)), 0);
             }
@@ -192,7 +193,11 @@ START_TEST(test_choice_switches_at_threshold) {
         const int64_t from = qk_matmul_blas_min_m(t);
         ck_assert_int_ge(from, 2); /* one token never pays for a dequantized tile */
         for (int64_t m = 1; m <= 1024; m++)
-            ck_assert_int_eq(qk_matmul_choose(t, m), m >= from ? QK_MATMUL_SGEMM : QK_MATMUL_VEC_DOT);
+        {
+            ck_assert_int_eq(qk_matmul_choose(t, m, 896), m >= from ? QK_MATMUL_SGEMM : QK_MATMUL_VEC_DOT);
+            /* rows shorter than QK_MATMUL_SGEMM_MIN_K never take the sgemm path */
+            ck_assert_int_eq(qk_matmul_choose(t, m, 64), QK_MATMUL_VEC_DOT);
+        }
     }
     ck_assert_int_eq(qk_matmul_blas_min_m((qk_type)QK_TYPE_COUNT), INT64_MAX);
 }
