@@ -1,0 +1,390 @@
+/*
+ * gguf_writer.c — GGUF v3 writer (aligned, atomic). See gguf.h for the format.
+ *
+ * Invariants: tensor data is written in declaration order, each tensor padded to the
+ * alignment, and offsets are the running sums llama.cpp's reader expects. The output
+ * appears under its final name only after a complete, fsync'ed write; until then it lives
+ * in "<path>.tmp.<pid>", which gguf_writer_abort(), a failure, or (from a signal handler)
+ * gguf_writer_cleanup_all() removes.
+ */
+#include "gguf.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct wkv {
+    char *key;
+    gguf_vtype type, arr_type;
+    uint64_t n;
+    uint8_t *data;  /* numeric payload (n * elem size) */
+    char **strs;    /* string payload */
+    uint64_t *lens;
+} wkv;
+
+typedef struct wtensor {
+    char name[GGUF_MAX_NAME + 1];
+    uint32_t n_dims;
+    int64_t ne[GGUF_MAX_DIMS];
+    qk_type type;
+    uint64_t offset;
+    size_t nbytes;
+} wtensor;
+
+struct gguf_writer {
+    char *path;
+    char *tmp_path;
+    FILE *f;
+    wkv *kv;
+    size_t n_kv, cap_kv;
+    wtensor *t;
+    size_t n_t, cap_t;
+    uint32_t alignment;
+    size_t next_tensor;
+    int header_written;
+    int failed;
+};
+
+/* Temporary files of the writers in progress, for gguf_writer_cleanup_all() (called from
+ * signal handlers: it only reads these fixed slots and calls unlink). A path too long
+ * for a slot, or a writer beyond the slots, is simply not registered. */
+#define TMP_SLOTS 8
+#define TMP_PATH_MAX 4096
+static char g_tmp_paths[TMP_SLOTS][TMP_PATH_MAX];
+static volatile sig_atomic_t g_tmp_used[TMP_SLOTS];
+static pthread_mutex_t g_tmp_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void tmp_register(const char *tmp) {
+    if (strlen(tmp) >= TMP_PATH_MAX) return;
+    pthread_mutex_lock(&g_tmp_mu);
+    for (int i = 0; i < TMP_SLOTS; i++)
+        if (!g_tmp_used[i]) {
+            memcpy(g_tmp_paths[i], tmp, strlen(tmp) + 1);
+            atomic_signal_fence(memory_order_seq_cst); /* the path is complete before the flag */
+            g_tmp_used[i] = 1;
+            break;
+        }
+    pthread_mutex_unlock(&g_tmp_mu);
+}
+
+static void tmp_unregister(const char *tmp) {
+    pthread_mutex_lock(&g_tmp_mu);
+    for (int i = 0; i < TMP_SLOTS; i++)
+        if (g_tmp_used[i] && strcmp(g_tmp_paths[i], tmp) == 0) {
+            g_tmp_used[i] = 0;
+            break;
+        }
+    pthread_mutex_unlock(&g_tmp_mu);
+}
+
+void gguf_writer_cleanup_all(void) {
+    for (int i = 0; i < TMP_SLOTS; i++)
+        if (g_tmp_used[i]) unlink(g_tmp_paths[i]);
+}
+
+gguf_writer *gguf_writer_new(const char *path, qk_err *err) {
+    gguf_writer *w = calloc(1, sizeof *w);
+    size_t n = strlen(path) + 32;
+    if (w) w->path = strdup(path);
+    if (w) w->tmp_path = malloc(n);
+    if (!w || !w->path || !w->tmp_path) {
+        if (w) free(w->path);
+        free(w);
+        qk_errf(err, "out of memory");
+        return NULL;
+    }
+    snprintf(w->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
+    w->alignment = GGUF_DEFAULT_ALIGNMENT;
+    w->f = fopen(w->tmp_path, "wb");
+    if (!w->f) {
+        /* the user's path: the temporary lives in the same directory, so the reason holds */
+        qk_errf(err, "cannot create '%s': %s", path, strerror(errno));
+        free(w->tmp_path);
+        free(w->path);
+        free(w);
+        return NULL;
+    }
+    tmp_register(w->tmp_path);
+    return w;
+}
+
+static void wkv_clear(wkv *k) {
+    free(k->data);
+    if (k->strs)
+        for (uint64_t i = 0; i < k->n; i++) free(k->strs[i]);
+    free(k->strs);
+    free(k->lens);
+    k->data = NULL;
+    k->strs = NULL;
+    k->lens = NULL;
+}
+
+static wkv *wkv_slot(gguf_writer *w, const char *key) {
+    for (size_t i = 0; i < w->n_kv; i++)
+        if (strcmp(w->kv[i].key, key) == 0) {
+            wkv_clear(&w->kv[i]);
+            return &w->kv[i];
+        }
+    if (w->n_kv == w->cap_kv) {
+        w->cap_kv = w->cap_kv ? 2 * w->cap_kv : 32;
+        w->kv = realloc(w->kv, w->cap_kv * sizeof *w->kv);
+    }
+    wkv *k = &w->kv[w->n_kv++];
+    memset(k, 0, sizeof *k);
+    k->key = strdup(key);
+    return k;
+}
+
+static void set_scalar(gguf_writer *w, const char *key, gguf_vtype t, const void *v) {
+    wkv *k = wkv_slot(w, key);
+    k->type = t;
+    k->n = 1;
+    k->data = malloc(gguf_vtype_size(t));
+    memcpy(k->data, v, gguf_vtype_size(t));
+    if (strcmp(key, "general.alignment") == 0 && t == GGUF_TYPE_UINT32) {
+        uint32_t a;
+        memcpy(&a, v, 4);
+        if (a && !(a & (a - 1))) w->alignment = a;
+    }
+}
+
+void gguf_writer_set_u32(gguf_writer *w, const char *key, uint32_t v) { set_scalar(w, key, GGUF_TYPE_UINT32, &v); }
+void gguf_writer_set_i32(gguf_writer *w, const char *key, int32_t v) { set_scalar(w, key, GGUF_TYPE_INT32, &v); }
+void gguf_writer_set_f32(gguf_writer *w, const char *key, float v) { set_scalar(w, key, GGUF_TYPE_FLOAT32, &v); }
+void gguf_writer_set_bool(gguf_writer *w, const char *key, bool v) {
+    uint8_t b = v ? 1 : 0;
+    set_scalar(w, key, GGUF_TYPE_BOOL, &b);
+}
+
+static void set_strings(gguf_writer *w, const char *key, gguf_vtype t, const gguf_str *s, uint64_t n) {
+    wkv *k = wkv_slot(w, key);
+    k->type = t;
+    k->arr_type = GGUF_TYPE_STRING;
+    k->n = n;
+    k->strs = malloc(sizeof(char *) * (n ? n : 1));
+    k->lens = malloc(sizeof(uint64_t) * (n ? n : 1));
+    for (uint64_t i = 0; i < n; i++) {
+        k->strs[i] = malloc(s[i].len + 1);
+        memcpy(k->strs[i], s[i].ptr, s[i].len);
+        k->strs[i][s[i].len] = 0;
+        k->lens[i] = s[i].len;
+    }
+}
+
+void gguf_writer_set_str(gguf_writer *w, const char *key, const char *v) {
+    gguf_str s = {v, strlen(v)};
+    set_strings(w, key, GGUF_TYPE_STRING, &s, 1);
+}
+
+void gguf_writer_set_arr_str(gguf_writer *w, const char *key, const char *const *v, uint64_t n) {
+    gguf_str *s = malloc(sizeof *s * (n ? n : 1));
+    for (uint64_t i = 0; i < n; i++) s[i] = (gguf_str){v[i], strlen(v[i])};
+    set_strings(w, key, GGUF_TYPE_ARRAY, s, n);
+    free(s);
+}
+
+void gguf_writer_set_arr(gguf_writer *w, const char *key, gguf_vtype t, const void *data, uint64_t n) {
+    wkv *k = wkv_slot(w, key);
+    k->type = GGUF_TYPE_ARRAY;
+    k->arr_type = t;
+    k->n = n;
+    size_t bytes = gguf_vtype_size(t) * n;
+    k->data = malloc(bytes ? bytes : 1);
+    if (bytes) memcpy(k->data, data, bytes);
+}
+
+void gguf_writer_copy_kv(gguf_writer *w, const gguf_kv *kv) {
+    if (kv->type == GGUF_TYPE_STRING) {
+        set_strings(w, kv->key, GGUF_TYPE_STRING, kv->strs, 1);
+    } else if (kv->type == GGUF_TYPE_ARRAY && kv->arr_type == GGUF_TYPE_STRING) {
+        set_strings(w, kv->key, GGUF_TYPE_ARRAY, kv->strs, kv->n);
+    } else if (kv->type == GGUF_TYPE_ARRAY) {
+        gguf_writer_set_arr(w, kv->key, kv->arr_type, kv->data, kv->n);
+    } else {
+        set_scalar(w, kv->key, kv->type, kv->data);
+    }
+}
+
+void gguf_writer_remove_key(gguf_writer *w, const char *key) {
+    for (size_t i = 0; i < w->n_kv; i++)
+        if (strcmp(w->kv[i].key, key) == 0) {
+            wkv_clear(&w->kv[i]);
+            free(w->kv[i].key);
+            memmove(&w->kv[i], &w->kv[i + 1], (w->n_kv - i - 1) * sizeof *w->kv);
+            w->n_kv--;
+            return;
+        }
+}
+
+int gguf_writer_add_tensor(gguf_writer *w, const char *name, qk_type type, uint32_t n_dims,
+                           const int64_t *ne, qk_err *err) {
+    const qk_type_traits *tt = qk_type_get(type);
+    if (w->header_written) return qk_errf(err, "internal error: tensor '%s' added after the header", name);
+    if (!tt) return qk_errf(err, "tensor '%s': unknown type %d", name, (int)type);
+    size_t len = strlen(name);
+    if (len == 0 || len > GGUF_MAX_NAME) return qk_errf(err, "tensor name '%s' is empty or longer than %d bytes", name, GGUF_MAX_NAME);
+    if (n_dims < 1 || n_dims > GGUF_MAX_DIMS) return qk_errf(err, "tensor '%s': %u dimensions", name, n_dims);
+    for (size_t i = 0; i < w->n_t; i++)
+        if (strcmp(w->t[i].name, name) == 0) return qk_errf(err, "duplicate tensor name '%s'", name);
+    wtensor t = {0};
+    memcpy(t.name, name, len + 1);
+    t.n_dims = n_dims;
+    t.type = type;
+    int64_t nel = 1;
+    for (int i = 0; i < GGUF_MAX_DIMS; i++) {
+        t.ne[i] = i < (int)n_dims ? ne[i] : 1;
+        if (t.ne[i] < 1) return qk_errf(err, "tensor '%s': ne[%d] = %lld", name, i, (long long)t.ne[i]);
+        nel *= t.ne[i];
+    }
+    if (t.ne[0] % tt->blck_size)
+        return qk_errf(err, "tensor '%s': ne[0] = %lld is not a multiple of %s's block size %lld", name,
+                       (long long)t.ne[0], tt->name, (long long)tt->blck_size);
+    t.nbytes = (size_t)(nel / tt->blck_size) * tt->type_size;
+    uint64_t off = 0;
+    if (w->n_t) {
+        const wtensor *p = &w->t[w->n_t - 1];
+        off = (p->offset + p->nbytes + w->alignment - 1) / w->alignment * w->alignment;
+    }
+    t.offset = off;
+    if (w->n_t == w->cap_t) {
+        w->cap_t = w->cap_t ? 2 * w->cap_t : 64;
+        w->t = realloc(w->t, w->cap_t * sizeof *w->t);
+    }
+    w->t[w->n_t] = t;
+    return (int)w->n_t++;
+}
+
+static void put(gguf_writer *w, const void *p, size_t n) {
+    if (!w->failed && n && fwrite(p, 1, n, w->f) != n) w->failed = errno ? errno : EIO;
+}
+static void put_u32(gguf_writer *w, uint32_t v) { put(w, &v, 4); }
+static void put_u64(gguf_writer *w, uint64_t v) { put(w, &v, 8); }
+static void put_str(gguf_writer *w, const char *s, uint64_t len) {
+    put_u64(w, len);
+    put(w, s, len);
+}
+static void put_pad(gguf_writer *w, uint64_t pos) {
+    static const uint8_t zeros[256];
+    uint64_t pad = (w->alignment - pos % w->alignment) % w->alignment;
+    while (pad) {
+        size_t n = pad > sizeof zeros ? sizeof zeros : pad;
+        put(w, zeros, n);
+        pad -= n;
+    }
+}
+
+static uint64_t header_size(const gguf_writer *w) {
+    uint64_t n = 24;
+    for (size_t i = 0; i < w->n_kv; i++) {
+        const wkv *k = &w->kv[i];
+        n += 8 + strlen(k->key) + 4;
+        if (k->type == GGUF_TYPE_ARRAY) n += 12;
+        gguf_vtype et = k->type == GGUF_TYPE_ARRAY ? k->arr_type : k->type;
+        if (et == GGUF_TYPE_STRING)
+            for (uint64_t j = 0; j < k->n; j++) n += 8 + k->lens[j];
+        else
+            n += gguf_vtype_size(et) * k->n;
+    }
+    for (size_t i = 0; i < w->n_t; i++) n += 8 + strlen(w->t[i].name) + 4 + 8 * w->t[i].n_dims + 4 + 8;
+    return n;
+}
+
+uint64_t gguf_writer_total_size(const gguf_writer *w) {
+    uint64_t h = header_size(w);
+    uint64_t data = (h + w->alignment - 1) / w->alignment * w->alignment;
+    if (w->n_t) {
+        const wtensor *p = &w->t[w->n_t - 1];
+        data += (p->offset + p->nbytes + w->alignment - 1) / w->alignment * w->alignment;
+    }
+    return data;
+}
+
+int gguf_writer_write_header(gguf_writer *w, qk_err *err) {
+    if (w->header_written) return qk_errf(err, "internal error: GGUF header written twice");
+    put_u32(w, GGUF_MAGIC);
+    put_u32(w, GGUF_VERSION);
+    put_u64(w, w->n_t);
+    put_u64(w, w->n_kv);
+    for (size_t i = 0; i < w->n_kv; i++) {
+        const wkv *k = &w->kv[i];
+        put_str(w, k->key, strlen(k->key));
+        put_u32(w, k->type);
+        gguf_vtype et = k->type;
+        if (k->type == GGUF_TYPE_ARRAY) {
+            put_u32(w, k->arr_type);
+            put_u64(w, k->n);
+            et = k->arr_type;
+        }
+        if (et == GGUF_TYPE_STRING)
+            for (uint64_t j = 0; j < k->n; j++) put_str(w, k->strs[j], k->lens[j]);
+        else
+            put(w, k->data, gguf_vtype_size(et) * k->n);
+    }
+    for (size_t i = 0; i < w->n_t; i++) {
+        const wtensor *t = &w->t[i];
+        put_str(w, t->name, strlen(t->name));
+        put_u32(w, t->n_dims);
+        for (uint32_t d = 0; d < t->n_dims; d++) put_u64(w, (uint64_t)t->ne[d]);
+        put_u32(w, t->type);
+        put_u64(w, t->offset);
+    }
+    put_pad(w, header_size(w));
+    w->header_written = 1;
+    if (w->failed) return qk_errf(err, "cannot write '%s': %s", w->tmp_path, strerror(w->failed));
+    return 0;
+}
+
+int gguf_writer_write_tensor_data(gguf_writer *w, const void *data, size_t nbytes, qk_err *err) {
+    if (!w->header_written || w->next_tensor >= w->n_t)
+        return qk_errf(err, "internal error: unexpected tensor data");
+    const wtensor *t = &w->t[w->next_tensor];
+    if (nbytes != t->nbytes)
+        return qk_errf(err, "internal error: tensor '%s' has %zu bytes, %zu declared", t->name, nbytes, t->nbytes);
+    put(w, data, nbytes);
+    put_pad(w, t->offset + nbytes);
+    w->next_tensor++;
+    if (w->failed) return qk_errf(err, "cannot write '%s': %s", w->tmp_path, strerror(w->failed));
+    return 0;
+}
+
+static void writer_free(gguf_writer *w) {
+    tmp_unregister(w->tmp_path);
+    for (size_t i = 0; i < w->n_kv; i++) {
+        wkv_clear(&w->kv[i]);
+        free(w->kv[i].key);
+    }
+    free(w->kv);
+    free(w->t);
+    free(w->path);
+    free(w->tmp_path);
+    free(w);
+}
+
+int gguf_writer_finish(gguf_writer *w, qk_err *err) {
+    int rc = 0;
+    if (!w->header_written) rc = gguf_writer_write_header(w, err);
+    if (!rc && w->next_tensor != w->n_t)
+        rc = qk_errf(err, "internal error: %zu of %zu tensors written", w->next_tensor, w->n_t);
+    if (!rc && (fflush(w->f) != 0 || fsync(fileno(w->f)) != 0))
+        rc = qk_errf(err, "cannot write '%s': %s", w->tmp_path, strerror(errno));
+    if (!rc && w->failed) rc = qk_errf(err, "cannot write '%s': %s", w->tmp_path, strerror(w->failed));
+    if (fclose(w->f) != 0 && !rc) rc = qk_errf(err, "cannot write '%s': %s", w->tmp_path, strerror(errno));
+    w->f = NULL;
+    if (!rc && rename(w->tmp_path, w->path) != 0)
+        rc = qk_errf(err, "cannot rename '%s' to '%s': %s", w->tmp_path, w->path, strerror(errno));
+    if (rc) unlink(w->tmp_path);
+    writer_free(w);
+    return rc;
+}
+
+void gguf_writer_abort(gguf_writer *w) {
+    if (!w) return;
+    if (w->f) fclose(w->f);
+    unlink(w->tmp_path);
+    writer_free(w);
+}
