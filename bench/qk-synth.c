@@ -107,7 +107,7 @@ static void fill_task(void *arg, int ith, int nth) {
     free(tmp);
 }
 
-static int add_spec(tensor_spec *v, int *n, const char *name, int n_dims, int64_t ne0, int64_t ne1,
+static void add_spec(tensor_spec *v, int *n, const char *name, int n_dims, int64_t ne0, int64_t ne1,
                     qk_type type, int kind) {
     tensor_spec *t = &v[(*n)++];
     snprintf(t->name, sizeof t->name, "%s", name);
@@ -116,7 +116,6 @@ static int add_spec(tensor_spec *v, int *n, const char *name, int n_dims, int64_
     t->ne[1] = ne1;
     t->type = kind == 0 ? type : QK_TYPE_F32;
     t->kind = kind;
-    return 0;
 }
 
 /* A whole decimal number in [lo, hi]; 0 when it parses. */
