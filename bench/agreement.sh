@@ -12,8 +12,10 @@
 #      and the KLD statistics;
 #   3. compares: our PPL vs llama-perplexity's final PPL in <model>.<TYPE>.ppl100.log, our
 #      mean KLD vs the mean KLD in <model>.<TYPE>.kld100.log (llama.cpp against its own
-#      F16/F32 base over the same 100 chunks), and same-top-p likewise.
-# Output: a markdown table on stdout, the same rows as CSV in $WORK/agreement.csv.
+#      F16/F32 base over the same 100 chunks), and same-top-p likewise; then EVERY
+#      statistic of llama.cpp's KLD report (KLD percentiles, Δp percentiles, RMS Δp, ...).
+# Output: markdown tables on stdout, the same rows as CSV in $WORK/agreement.csv and
+# $WORK/agreement-stats.csv (one row per model x type x statistic).
 # Progress and the tools' logs go to $WORK/*.log; one line per step on stderr.
 #
 # This is a benchmark, not a test: it takes minutes (the wiki-qwen2-13m base file of 100
@@ -85,6 +87,37 @@ log_num() { # file label
 rel() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "nan"; else printf "%+.3f", 100 * (a - b) / (b < 0 ? -b : b) }'; }
 ok() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "nan" || r == "") print "-"; else print ((r < 0 ? -r : r) <= t ? "yes" : "NO") }'; }
 
+# Every statistic of llama.cpp's KL-divergence report: label in the log, jq expression
+# over our JSON (Δp figures are fractions there, percent in the log).
+STATS=(
+    "Mean    KLD:|.kld.mean_kld" "Maximum KLD:|.kld.kld_max" "99.9%   KLD:|.kld.kld_p99_9"
+    "99.0%   KLD:|.kld.kld_p99" "Median  KLD:|.kld.kld_median" "10.0%   KLD:|.kld.kld_p10"
+    " 5.0%   KLD:|.kld.kld_p5" " 1.0%   KLD:|.kld.kld_p1" "Minimum KLD:|.kld.kld_min"
+    "RMS Δp    :|.kld.rms_dp * 100" "Same top p:|.kld.same_top * 100"
+    "Mean    Δp:|.kld.mean_dp * 100" "Maximum Δp:|.kld.dp_max * 100" "99.9%   Δp:|.kld.dp_p99_9 * 100"
+    "99.0%   Δp:|.kld.dp_p99 * 100" "95.0%   Δp:|.kld.dp_p95 * 100" "90.0%   Δp:|.kld.dp_p90 * 100"
+    "75.0%   Δp:|.kld.dp_p75 * 100" "Median  Δp:|.kld.dp_median * 100" "25.0%   Δp:|.kld.dp_p25 * 100"
+    "10.0%   Δp:|.kld.dp_p10 * 100" " 5.0%   Δp:|.kld.dp_p5 * 100" " 1.0%   Δp:|.kld.dp_p1 * 100"
+    " 0.1%   Δp:|.kld.dp_p0_1 * 100" "Minimum Δp:|.kld.dp_min * 100"
+)
+STATS_CSV="$WORK/agreement-stats.csv"
+echo "model,type,statistic,qkit,llama,rel_pct,within_2pct_or_print_resolution" > "$STATS_CSV"
+stats_rows() { # model type our.json golden.kld100.log
+    local e lab expr ours theirs r w
+    for e in "${STATS[@]}"; do
+        lab=${e%%|*}; expr=${e#*|}
+        ours=$(jq -r "$expr" "$3")
+        theirs=$(log_num "$4" "$lab") || continue
+        r=$(rel "$ours" "$theirs")
+        # within 2 %, or within half a unit of the last digit llama.cpp printed
+        # ("Minimum KLD: 0.000004" stands for anything in [3.5e-6, 4.5e-6])
+        w=$(awk -v a="$ours" -v b="$theirs" 'BEGIN { n = b; sub(/^[-+]?[0-9]*/, "", n); d = length(n) - 1
+            h = 0.5 * 10 ^ -(d < 0 ? 0 : d); e = a - b; e = e < 0 ? -e : e; m = b < 0 ? -b : b
+            print (e <= 0.02 * m || e <= h) ? "yes" : "NO" }')
+        echo "$1,$2,$(echo "$lab" | sed 's/ *:$//; s/^ *//; s/  */ /g'),$ours,$theirs,$r,$w" >> "$STATS_CSV"
+    done
+}
+
 CSV="$WORK/agreement.csv"
 echo "model,type,chunks,ppl_qkit,ppl_llama,ppl_rel_pct,ppl_within_0.05pct,kld_qkit,kld_llama,kld_rel_pct,kld_within_2pct,same_top_qkit,same_top_llama,seconds_qkit" > "$CSV"
 rows=()
@@ -127,6 +160,7 @@ for model in "${MODELS[@]}"; do
         fi
         r=$(rel "$ppl" "$gppl")
         rk=""; [ -n "$gkld" ] && rk=$(rel "$kld" "$gkld")
+        [ -f "$gdir/$model.$t.kld100.log" ] && stats_rows "$model" "$t" "$js" "$gdir/$model.$t.kld100.log"
         echo "$model,$t,$CHUNKS,$ppl,$gppl,$r,$(ok "$r" 0.05),$kld,$gkld,$rk,$(ok "$rk" 2),$st,$gst,$sec" >> "$CSV"
         rm -f "$q"
     done
@@ -144,5 +178,22 @@ awk -F, 'NR == 1 { next }
           f($4, "%.4f"), f($5, "%.4f"), $6, $7, f($8, "%.6f"), f($9, "%.6f"),
           ($10 == "" ? "–" : $10 "%"), ($11 == "" ? "–" : $11),
           ($12 == "" ? "–" : sprintf("%.3f / %.3f %%", $12, $13)) }' "$CSV"
+
+# every KLD statistic: per type, how many are within 2 % and the worst ones
+echo
+echo "KL-divergence statistics vs llama.cpp's kld100 logs (all in $STATS_CSV):"
+echo
+awk -F, 'NR == 1 { next }
+    BEGIN { print "| model | type | KLD stats within 2 % (or print resolution) | worst KLD stats (Δ %) | Δp stats within 2 % | worst Δp stats (Δ %) |"
+            print "|---|---|:-:|---|:-:|---|" }
+    function absv(x) { return x < 0 ? -x : x }
+    { key = $1 "|" $2; if (!(key in seen)) { seen[key] = 1; order[++n] = key }
+      g = ($3 ~ /Δp/) ? "p" : "k"; tot[key, g]++; if ($7 == "yes") good[key, g]++
+      r = absv($6 + 0); lab = $3 " " sprintf("%+.2f", $6)
+      if (r > w1[key, g]) { w2[key, g] = w1[key, g]; l2[key, g] = l1[key, g]; w1[key, g] = r; l1[key, g] = lab }
+      else if (r > w2[key, g]) { w2[key, g] = r; l2[key, g] = lab } }
+    END { for (i = 1; i <= n; i++) { k = order[i]; split(k, mt, "|")
+          printf "| %s | %s | %d / %d | %s; %s | %d / %d | %s; %s |\n", mt[1], mt[2], good[k, "k"], tot[k, "k"],
+                 l1[k, "k"], l2[k, "k"], good[k, "p"], tot[k, "p"], l1[k, "p"], l2[k, "p"] } }' "$STATS_CSV"
 echo >&2
 echo "agreement.sh: CSV in $CSV (PPL: $CHUNKS chunks of 256 vs llama-perplexity --chunks 100; KLD: against our own base file vs llama.cpp's kld100 logs)" >&2

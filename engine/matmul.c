@@ -96,7 +96,7 @@ static void convert_part(const mm_job *j, uint8_t *xq, int64_t i0, int64_t i1, i
     const int64_t k = j->k, bs = j->vt->blck_size;
     for (int64_t i = i0; i < i1; i++) {
         uint8_t *q = xq + (size_t)i * j->xq_row + (size_t)b0 * j->vt->type_size;
-        j->vt->from_float(j->x + i * k + b0 * bs, q, (b1 - b0) * bs);
+        j->vt->quantize_act(j->x + i * k + b0 * bs, q, (b1 - b0) * bs);
         if (j->xf) j->vt->to_float(q, j->xf + i * k + b0 * bs, (b1 - b0) * bs);
     }
 }

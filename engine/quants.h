@@ -87,6 +87,9 @@ void qk_quantize_row_q5_0_ref(const float *x, void *y, int64_t k);
 void qk_quantize_row_q5_1_ref(const float *x, void *y, int64_t k);
 void qk_quantize_row_q8_0_ref(const float *x, void *y, int64_t k);
 void qk_quantize_row_q8_1_ref(const float *x, void *y, int64_t k);
+/* Activation quantizers: ggml-cpu's x86 (AVX2) arithmetic, see quants_legacy.c. */
+void qk_quantize_row_q8_0_act(const float *x, void *y, int64_t k);
+void qk_quantize_row_q8_1_act(const float *x, void *y, int64_t k);
 void qk_quantize_row_iq4_nl_ref(const float *x, void *y, int64_t k);
 void qk_dequantize_row_q4_0(const void *x, float *y, int64_t k);
 void qk_dequantize_row_q4_1(const void *x, float *y, int64_t k);

@@ -217,9 +217,9 @@ QK_AVX2 static void to_float_bf16_avx2(const void *vx, float *y, int64_t k) {
 void qk_install_float_avx2(qk_type_traits *table) {
     table[QK_TYPE_F32].vec_dot = vec_dot_f32_avx2;
     table[QK_TYPE_F16].vec_dot = vec_dot_f16_avx2;
-    table[QK_TYPE_F16].from_float = from_float_f16_avx2;
+    table[QK_TYPE_F16].from_float = table[QK_TYPE_F16].quantize_act = from_float_f16_avx2;
     table[QK_TYPE_BF16].vec_dot = vec_dot_bf16_avx2;
-    table[QK_TYPE_BF16].from_float = from_float_bf16_avx2;
+    table[QK_TYPE_BF16].from_float = table[QK_TYPE_BF16].quantize_act = from_float_bf16_avx2;
     table[QK_TYPE_F16].to_float = to_float_f16_avx2;
     table[QK_TYPE_BF16].to_float = to_float_bf16_avx2;
 }

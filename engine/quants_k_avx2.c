@@ -612,7 +612,7 @@ void qk_install_k_avx2(qk_type_traits *table) {
     table[QK_TYPE_Q4_K].vec_dot = vec_dot_q4_K_avx2;
     table[QK_TYPE_Q5_K].vec_dot = vec_dot_q5_K_avx2;
     table[QK_TYPE_Q6_K].vec_dot = vec_dot_q6_K_avx2;
-    table[QK_TYPE_Q8_K].from_float = quantize_row_q8_K_avx2;
+    table[QK_TYPE_Q8_K].from_float = table[QK_TYPE_Q8_K].quantize_act = quantize_row_q8_K_avx2;
     table[QK_TYPE_Q2_K].to_float = dequantize_row_q2_K_avx2;
     table[QK_TYPE_Q3_K].to_float = dequantize_row_q3_K_avx2;
     table[QK_TYPE_Q4_K].to_float = dequantize_row_q4_K_avx2;

@@ -290,6 +290,45 @@ void qk_quantize_row_q8_1_ref(const float *x, void *vy, int64_t k) {
     }
 }
 
+/* Activation rows (ggml-cpu's x86 build, ggml-cpu-quants.c quantize_row_q8_0/q8_1, AVX2
+ * branch; llama-cpp-reference.md §2): ggml quantizes the activations of a matmul with
+ * other float operations than its reference quantizer: id = 127/amax (not 1/(amax/127)),
+ * rounding half to even (_mm256_round_ps, _MM_ROUND_NEAREST), then cvtps_epi32 and signed
+ * saturating packs (a NaN or out-of-range product becomes -128). d = amax/127 as before;
+ * Q8_1's s = half(d * sum(q)). The two differ in a few codes per million, which is enough
+ * to move a small model's PPL by a few hundredths of a percent; weights keep the
+ * reference (llama-quantize uses it). */
+static inline int8_t act_code(float v) {
+    const float r = nearbyintf(v); /* round half to even (default rounding mode) */
+    if (!(r > -2147483648.0f && r < 2147483648.0f)) return -128;
+    return (int8_t)(r > 127.0f ? 127 : r < -128.0f ? -128 : (int)r);
+}
+
+static float act_block(const float *x, int8_t *qs) {
+    float amax = 0.0f;
+    for (int j = 0; j < QK8_0; j++) amax = amax > fabsf(x[j]) ? amax : fabsf(x[j]);
+    const float d = amax / 127;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    for (int j = 0; j < QK8_0; j++) qs[j] = act_code(x[j] * id);
+    return d;
+}
+
+void qk_quantize_row_q8_0_act(const float *x, void *vy, int64_t k) {
+    block_q8_0 *y = (block_q8_0 *)vy;
+    for (int64_t i = 0; i < k / QK8_0; i++, x += QK8_0) y[i].d = qk_float_to_half(act_block(x, y[i].qs));
+}
+
+void qk_quantize_row_q8_1_act(const float *x, void *vy, int64_t k) {
+    block_q8_1 *y = (block_q8_1 *)vy;
+    for (int64_t i = 0; i < k / QK8_1; i++, x += QK8_1) {
+        const float d = act_block(x, y[i].qs);
+        int sum = 0;
+        for (int j = 0; j < QK8_1; j++) sum += y[i].qs[j];
+        y[i].d = qk_float_to_half(d);
+        y[i].s = qk_float_to_half(d * (float)sum);
+    }
+}
+
 void qk_dequantize_row_q8_1(const void *vx, float *y, int64_t k) {
     const block_q8_1 *x = (const block_q8_1 *)vx;
     const int64_t nb = k / QK8_1;

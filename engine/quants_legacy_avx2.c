@@ -20,11 +20,14 @@
  * sum can saturate for the codes the formats produce (|w| <= 31, or |w| <= 127 with
  * |a| <= 127: 2*127*127 < 32767). The one input outside that: an activation byte of -128
  * against a negative Q8_0 weight, which VPSIGNB cannot negate; the Q8_0/Q8_1 quantizers
- * only produce -127..127, so it never arises from qkit's own activations.
+ * only produce -127..127 from finite input (-128 marks a NaN, as in ggml).
  * The eight s32 lane sums of a block are converted to float and multiplied-added by the
  * block's float d_x*d_y into two alternating accumulators; the lanes are summed at the
  * end. So the result differs from the scalar kernel (which forms the exact block sum
  * first, then adds blocks in order) only in float rounding: summation order and FMA.
+ * (ggml-cpu uses one accumulator. Measured: one chain costs 8-13 % of Q8_0/Q5_1 speed at
+ * batch 1 here, and buys no agreement unless every other operation is bit-identical too:
+ * bench/agreement.sh moved by as much either way; see test_agreement.c.)
  * The work per block is a dozen or so vector uops, so what remains of it is counted: the
  * nibble unpack is a 128-bit broadcast load, one variable shift and one AND; the _0 types'
  * d fields are converted by table lookup (half_table). Measured alternatives that were
@@ -277,16 +280,23 @@ QK_AVX2 static inline __m256i q8_lane(__m256 v, __m256 vid) {
 
 /* Quantize one 32-float block without NaN to Q8 codes at qs; returns d, and the codes in
  * *codes. */
-QK_AVX2 static inline float q8_block(const float *x, int8_t *qs, __m256i *codes) {
+/* Load a block's 32 floats into v[0..3]; returns max |x| (equal to the scalar running
+ * maximum for non-NaN input). */
+QK_AVX2 static inline float load_block_amax(const float *x, __m256 v[4]) {
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
-    const __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
-    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v0, absmask), _mm256_and_ps(v1, absmask)),
-                             _mm256_max_ps(_mm256_and_ps(v2, absmask), _mm256_and_ps(v3, absmask)));
+    for (int j = 0; j < 4; j++) v[j] = _mm256_loadu_ps(x + 8 * j);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v[0], absmask), _mm256_and_ps(v[1], absmask)),
+                             _mm256_max_ps(_mm256_and_ps(v[2], absmask), _mm256_and_ps(v[3], absmask)));
     __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
     m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
     m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-    const float amax = _mm_cvtss_f32(m4);
+    return _mm_cvtss_f32(m4);
+}
+
+QK_AVX2 static inline float q8_block(const float *x, int8_t *qs, __m256i *codes) {
+    __m256 v[4];
+    const float amax = load_block_amax(x, v);
+    const __m256 v0 = v[0], v1 = v[1], v2 = v[2], v3 = v[3];
     const float d = amax / 127;
     const float id = d ? 1.0f / d : 0.0f;
     const __m256 vid = _mm256_set1_ps(id);
@@ -340,6 +350,51 @@ QK_AVX2 static void from_float_q8_1_avx2(const float *x, void *vy, int64_t k) {
         const __m256i s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), codes);
         const int sum = hsum_epi32(_mm256_madd_epi16(s16, _mm256_set1_epi16(1)));
         y[i].s = _cvtss_sh((float)sum * d, 0);
+    }
+}
+
+/* Activation quantizers: the bytes of qk_quantize_row_q8_0_act / q8_1_act (ggml-cpu's
+ * x86 arithmetic): id = 127/amax, x*id converted by CVTPS2DQ (round half to even under
+ * the default MXCSR; INT32_MIN for NaN/out of range), signed saturating packs. A block
+ * with a NaN goes to the scalar function (its running maximum is order-dependent). */
+QK_AVX2 static inline float act_block_avx2(const float *x, int8_t *qs, __m256i *codes) {
+    __m256 v[4];
+    const float amax = load_block_amax(x, v);
+    const __m256 vid = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+    __m256i q[4];
+    for (int j = 0; j < 4; j++) q[j] = _mm256_cvtps_epi32(_mm256_mul_ps(v[j], vid));
+    const __m256i p01 = _mm256_packs_epi32(q[0], q[1]), p23 = _mm256_packs_epi32(q[2], q[3]);
+    const __m256i b = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p01, p23),
+                                                  _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)qs, b);
+    *codes = b;
+    return amax / 127;
+}
+
+QK_AVX2 static void act_q8_0_avx2(const float *x, void *vy, int64_t k) {
+    block_q8_0 *y = (block_q8_0 *)vy;
+    for (int64_t i = 0; i < k / QK8_0; i++, x += QK8_0) {
+        __m256i codes;
+        if (block_has_nan(x))
+            qk_quantize_row_q8_0_act(x, &y[i], QK8_0);
+        else
+            y[i].d = _cvtss_sh(act_block_avx2(x, y[i].qs, &codes), 0);
+    }
+}
+
+QK_AVX2 static void act_q8_1_avx2(const float *x, void *vy, int64_t k) {
+    block_q8_1 *y = (block_q8_1 *)vy;
+    for (int64_t i = 0; i < k / QK8_1; i++, x += QK8_1) {
+        if (block_has_nan(x)) {
+            qk_quantize_row_q8_1_act(x, &y[i], QK8_1);
+            continue;
+        }
+        __m256i codes;
+        const float d = act_block_avx2(x, y[i].qs, &codes);
+        const __m256i s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), codes);
+        const int sum = hsum_epi32(_mm256_madd_epi16(s16, _mm256_set1_epi16(1)));
+        y[i].d = _cvtss_sh(d, 0);
+        y[i].s = _cvtss_sh(d * (float)sum, 0);
     }
 }
 
@@ -474,6 +529,8 @@ void qk_install_legacy_avx2(qk_type_traits *table) {
     table[QK_TYPE_IQ4_NL].vec_dot = vec_dot_iq4_nl_q8_0_avx2;
     table[QK_TYPE_Q8_0].from_float = from_float_q8_0_avx2;
     table[QK_TYPE_Q8_1].from_float = from_float_q8_1_avx2;
+    table[QK_TYPE_Q8_0].quantize_act = act_q8_0_avx2;
+    table[QK_TYPE_Q8_1].quantize_act = act_q8_1_avx2;
     table[QK_TYPE_Q4_0].to_float = to_float_q4_0_avx2;
     table[QK_TYPE_Q4_1].to_float = to_float_q4_1_avx2;
     table[QK_TYPE_Q5_0].to_float = to_float_q5_0_avx2;

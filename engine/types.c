@@ -10,8 +10,10 @@
 #include "cpu.h"
 #include "quants.h"
 
-#define ROW(id, nm, blck, size, q, tof, qref, ff, vdt, vd) \
-    [id] = {nm, blck, size, q, tof, qref, ff, vdt, vd}
+#define ROWA(id, nm, blck, size, q, tof, qref, ff, act, vdt, vd) \
+    [id] = {nm, blck, size, q, tof, qref, ff, act, vdt, vd}
+/* Types whose activation conversion is their reference quantizer's bytes. */
+#define ROW(id, nm, blck, size, q, tof, qref, ff, vdt, vd) ROWA(id, nm, blck, size, q, tof, qref, ff, ff, vdt, vd)
 
 static qk_type_traits table[QK_TYPE_COUNT] = {
     ROW(QK_TYPE_F32, "F32", 1, 4, 0, qk_to_float_f32, qk_copy_row_f32, qk_copy_row_f32,
@@ -28,10 +30,11 @@ static qk_type_traits table[QK_TYPE_COUNT] = {
         qk_quantize_row_q5_0_ref, qk_quantize_row_q5_0_ref, QK_TYPE_Q8_0, qk_vec_dot_q5_0_q8_0),
     ROW(QK_TYPE_Q5_1, "Q5_1", QK5_1, sizeof(block_q5_1), 1, qk_dequantize_row_q5_1,
         qk_quantize_row_q5_1_ref, qk_quantize_row_q5_1_ref, QK_TYPE_Q8_1, qk_vec_dot_q5_1_q8_1),
-    ROW(QK_TYPE_Q8_0, "Q8_0", QK8_0, sizeof(block_q8_0), 1, qk_dequantize_row_q8_0,
-        qk_quantize_row_q8_0_ref, qk_quantize_row_q8_0_ref, QK_TYPE_Q8_0, qk_vec_dot_q8_0_q8_0),
-    ROW(QK_TYPE_Q8_1, "Q8_1", QK8_1, sizeof(block_q8_1), 1, qk_dequantize_row_q8_1,
-        qk_quantize_row_q8_1_ref, qk_quantize_row_q8_1_ref, QK_TYPE_Q8_1, NULL),
+    ROWA(QK_TYPE_Q8_0, "Q8_0", QK8_0, sizeof(block_q8_0), 1, qk_dequantize_row_q8_0,
+         qk_quantize_row_q8_0_ref, qk_quantize_row_q8_0_ref, qk_quantize_row_q8_0_act, QK_TYPE_Q8_0,
+         qk_vec_dot_q8_0_q8_0),
+    ROWA(QK_TYPE_Q8_1, "Q8_1", QK8_1, sizeof(block_q8_1), 1, qk_dequantize_row_q8_1,
+         qk_quantize_row_q8_1_ref, qk_quantize_row_q8_1_ref, qk_quantize_row_q8_1_act, QK_TYPE_Q8_1, NULL),
     ROW(QK_TYPE_IQ4_NL, "IQ4_NL", QK4_NL, sizeof(block_iq4_nl), 1, qk_dequantize_row_iq4_nl,
         qk_quantize_row_iq4_nl_ref, qk_quantize_row_iq4_nl_ref, QK_TYPE_Q8_0,
         qk_vec_dot_iq4_nl_q8_0),

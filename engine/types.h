@@ -52,9 +52,15 @@ typedef struct qk_type_traits {
     qk_from_float_fn quantize_ref; /* llama.cpp reference quantizer (no imatrix), bit-exact */
     qk_from_float_fn from_float;   /* same bytes as quantize_ref for every input (NaN, Inf,
                                     * subnormals, ties included), possibly faster (SIMD);
-                                    * used for activations and by qk-quantize. A faster
+                                    * used by qk-quantize (and, where
+                                    * quantize_act says so, for activations). A faster
                                     * version installed here must be tested byte-for-byte
                                     * against quantize_ref (tests/test_kernels_*.c) */
+    qk_from_float_fn quantize_act; /* converts matmul activations to this type (as the
+                                    * vec_dot_type): the bytes ggml-cpu's x86 AVX2 build
+                                    * writes, which for Q8_0/Q8_1 are NOT the reference's
+                                    * (quants_legacy.c, qk_quantize_row_q8_0_act); for every
+                                    * other type the same bytes as from_float */
     qk_type vec_dot_type;      /* type the activations are converted to for vec_dot */
     qk_vec_dot_fn vec_dot;     /* weight row . activation row */
 } qk_type_traits;

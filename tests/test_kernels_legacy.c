@@ -337,14 +337,15 @@ typedef struct conv {
     qk_type type;
     size_t bytes_per_32; /* output bytes per 32 input floats */
     int blocked;         /* row length must be a multiple of 32 */
-    qk_from_float_fn scalar;
+    qk_from_float_fn scalar; /* reference bytes: from_float must write them */
+    qk_from_float_fn act;    /* activation bytes: quantize_act must write them */
 } conv;
 
 static const conv CV[] = {
-    {"F16", QK_TYPE_F16, 64, 0, qk_quantize_row_f16},
-    {"BF16", QK_TYPE_BF16, 64, 0, qk_quantize_row_bf16},
-    {"Q8_0", QK_TYPE_Q8_0, sizeof(block_q8_0), 1, qk_quantize_row_q8_0_ref},
-    {"Q8_1", QK_TYPE_Q8_1, sizeof(block_q8_1), 1, qk_quantize_row_q8_1_ref},
+    {"F16", QK_TYPE_F16, 64, 0, qk_quantize_row_f16, qk_quantize_row_f16},
+    {"BF16", QK_TYPE_BF16, 64, 0, qk_quantize_row_bf16, qk_quantize_row_bf16},
+    {"Q8_0", QK_TYPE_Q8_0, sizeof(block_q8_0), 1, qk_quantize_row_q8_0_ref, qk_quantize_row_q8_0_act},
+    {"Q8_1", QK_TYPE_Q8_1, sizeof(block_q8_1), 1, qk_quantize_row_q8_1_ref, qk_quantize_row_q8_1_act},
 };
 #define N_CV ((int)(sizeof CV / sizeof CV[0]))
 
@@ -412,18 +413,10 @@ static void fill_conv(const conv *c, float *x, int n, int mode) {
     }
 }
 
-START_TEST(test_from_float) {
-    const conv *c = &CV[_i];
-    const qk_type_traits *tr = qk_type_get(c->type);
-    ck_assert_ptr_nonnull(tr);
-    ck_assert_ptr_nonnull(tr->from_float);
-    ck_assert_ptr_eq(tr->quantize_ref, c->scalar); /* the file writer's path stays the reference */
-    if (!have_simd()) {
-        ck_assert_ptr_eq(tr->from_float, c->scalar);
-        return;
-    }
-    ck_assert_ptr_ne(tr->from_float, c->scalar);
-    rng_state = 4000 + (uint64_t)_i;
+/* `fast` (the table's SIMD converter) writes the bytes of `scalar` for every row length
+ * and kind of data, and nothing past the row. */
+static void check_converter(const conv *c, qk_from_float_fn fast, qk_from_float_fn scalar, uint64_t seed) {
+    rng_state = seed;
     static float x[MAXN + 8];
     static uint8_t a[(MAXN + 8) / 32 * 64 + 64], b[(MAXN + 8) / 32 * 64 + 64];
     static const int odd[] = {1, 7, 8, 15, 16, 17, 31, 33, 895, 4867};
@@ -435,12 +428,64 @@ START_TEST(test_from_float) {
             const size_t nbytes = c->blocked ? (size_t)n / 32 * c->bytes_per_32 : (size_t)n * 2;
             memset(a, 0xAA, nbytes + 8);
             memset(b, 0x55, nbytes + 8);
-            c->scalar(x, a, n);
-            tr->from_float(x, b, n);
+            scalar(x, a, n);
+            fast(x, b, n);
             ck_assert_msg(memcmp(a, b, nbytes) == 0, "%s n=%d mode %d: bytes differ", c->name, n, mode);
             ck_assert_msg(b[nbytes] == 0x55, "%s n=%d: wrote past the row", c->name, n);
         }
     }
+}
+
+/* The table's converter: the scalar function itself without SIMD, else a SIMD one that
+ * writes its bytes. */
+static void check_table_converter(const conv *c, qk_from_float_fn in_table, qk_from_float_fn scalar, uint64_t seed) {
+    ck_assert_ptr_nonnull(in_table);
+    if (!have_simd()) {
+        ck_assert_ptr_eq(in_table, scalar);
+        return;
+    }
+    ck_assert_ptr_ne(in_table, scalar);
+    check_converter(c, in_table, scalar, seed);
+}
+
+START_TEST(test_from_float) {
+    const conv *c = &CV[_i];
+    const qk_type_traits *tr = qk_type_get(c->type);
+    ck_assert_ptr_nonnull(tr);
+    ck_assert_ptr_eq(tr->quantize_ref, c->scalar); /* the file writer's path stays the reference */
+    check_table_converter(c, tr->from_float, c->scalar, 4000 + (uint64_t)_i);
+}
+END_TEST
+
+START_TEST(test_quantize_act) {
+    const conv *c = &CV[_i];
+    const qk_type_traits *tr = qk_type_get(c->type);
+    ck_assert_ptr_nonnull(tr);
+    check_table_converter(c, tr->quantize_act, c->act, 4100 + (uint64_t)_i);
+}
+END_TEST
+
+/* Activations round x*id half to even (ggml-cpu's x86 quantize_row_q8_0), weights half
+ * away from zero (the reference): with a block maximum of 127 both use id = 1 exactly. */
+START_TEST(test_act_rounds_to_even) {
+    float x[32];
+    for (int i = 0; i < 32; i++) x[i] = 0.0f;
+    x[0] = 127.0f, x[1] = 2.5f, x[2] = -2.5f, x[3] = 3.5f, x[4] = -0.5f, x[5] = 2.4999998f;
+    block_q8_0 r, a;
+    block_q8_1 r1, a1;
+    qk_quantize_row_q8_0_ref(x, &r, 32);
+    qk_type_get(QK_TYPE_Q8_0)->quantize_act(x, &a, 32);
+    qk_quantize_row_q8_1_ref(x, &r1, 32);
+    qk_type_get(QK_TYPE_Q8_1)->quantize_act(x, &a1, 32);
+    const int want_ref[6] = {127, 3, -3, 4, -1, 2}, want_act[6] = {127, 2, -2, 4, 0, 2};
+    for (int i = 0; i < 6; i++) {
+        ck_assert_int_eq(r.qs[i], want_ref[i]);
+        ck_assert_int_eq(a.qs[i], want_act[i]);
+        ck_assert_int_eq(r1.qs[i], want_ref[i]);
+        ck_assert_int_eq(a1.qs[i], want_act[i]);
+    }
+    ck_assert_uint_eq(a.d, r.d);
+    ck_assert_float_eq(qk_half_to_float(a1.s), 133.0f); /* d = 1, s = 127 + 2 - 2 + 4 + 0 + 2 */
 }
 END_TEST
 
@@ -738,6 +783,8 @@ static Suite *kernels_suite(void) {
     suite_add_tcase(s, tc);
     tc = tcase_create("from_float");
     tcase_add_loop_test(tc, test_from_float, 0, N_CV);
+    tcase_add_loop_test(tc, test_quantize_act, 0, N_CV);
+    tcase_add_test(tc, test_act_rounds_to_even);
     tcase_add_test(tc, test_tie_data_is_tie);
     suite_add_tcase(s, tc);
     tc = tcase_create("to_float");

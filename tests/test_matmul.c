@@ -87,7 +87,7 @@ static void fixture_make(fixture *f, qk_type t, int64_t k, int64_t n, int64_t m)
     }
     for (int64_t i = 0; i < m * k; i++) f->x[i] = frand() * 2.0f;
     for (int64_t i = 0; i < m; i++) {
-        f->vt->from_float(f->x + i * k, xq + (size_t)i * xrow, k);
+        f->vt->quantize_act(f->x + i * k, xq + (size_t)i * xrow, k);
         f->vt->to_float(xq + (size_t)i * xrow, xf + i * k, k);
     }
     for (int64_t i = 0; i < m; i++) {
