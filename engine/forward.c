@@ -21,8 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fp16.h"
+#include "activation.h"
 #include "attention.h"
+#include "fp16.h"
 #include "matmul.h"
 #include "threads.h"
 
@@ -170,8 +171,6 @@ static int matmul(qk_context *c, const gguf_tensor *w, const float *x, int m, fl
     return qk_matmul(c->pool, &c->mm, w->type, w->data, w->ne[0], w->ne[1], x, m, y);
 }
 
-static float silu(float x) { return x / (1.0f + expf(-x)); }
-
 /* Row-wise steps between the matmuls, for batch rows [i0, i1). */
 typedef void (*rows_fn)(qk_context *c, const qk_batch *b, int il, int i0, int i1);
 
@@ -193,12 +192,13 @@ static void qkv_rows(qk_context *c, const qk_batch *b, int il, int i0, int i1) {
     }
 }
 
-/* hb = silu(hb) ⊙ hb2 (SwiGLU). */
+/* hb = silu(hb) ⊙ hb2 (SwiGLU), row by row (activation.h: ggml's vector exp). */
 static void swiglu_rows(qk_context *c, const qk_batch *b, int il, int i0, int i1) {
     (void)b;
     (void)il;
     const size_t n_ff = (size_t)c->m->hp.n_ff;
-    for (size_t i = (size_t)i0 * n_ff; i < (size_t)i1 * n_ff; i++) c->hb[i] = silu(c->hb[i]) * c->hb2[i];
+    for (size_t i = (size_t)i0; i < (size_t)i1; i++)
+        qk_vec_swiglu((int64_t)n_ff, c->hb + i * n_ff, c->hb + i * n_ff, c->hb2 + i * n_ff);
 }
 
 typedef struct rows_job {

@@ -1,0 +1,116 @@
+/*
+ * activation.c — SwiGLU with ggml-cpu's vector exp (see activation.h for the algorithm
+ * and its source). A scalar implementation of every step, and an AVX2 one that performs
+ * the same operations eight lanes at a time.
+ */
+#include "activation.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "cpu.h"
+#if defined(__x86_64__) || defined(__i386__)
+#include "quants_avx2_common.h"
+#endif
+
+/* Each a*b+c below is written as an explicit fused multiply-add or as a separately
+ * rounded product; no contraction may change that. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+/* Constants of the algorithm (ggml vec.h ggml_v_expf; ARM optimized-routines expf). */
+#define VEXP_SHIFT 0x1.8p23f    /* 1.5·2^23: adding it rounds to an integer */
+#define VEXP_LOG2E 0x1.715476p+0f
+#define VEXP_LN2_HI 0x1.62e4p-1f
+#define VEXP_LN2_LO 0x1.7f7d1cp-20f
+#define VEXP_C5 0x1.0e4020p-7f
+#define VEXP_C4 0x1.573e2ep-5f
+#define VEXP_C3 0x1.555e66p-3f
+#define VEXP_C2 0x1.fffdb6p-2f
+#define VEXP_C1 0x1.ffffecp-1f
+
+static inline uint32_t fbits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+static inline float bitsf(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+float qk_vexpf(float x) {
+    const float z = fmaf(x, VEXP_LOG2E, VEXP_SHIFT);
+    const float n = z - VEXP_SHIFT;                       /* round(x / ln 2) */
+    const float b = fmaf(-n, VEXP_LN2_LO, fmaf(-n, VEXP_LN2_HI, x)); /* x - n ln 2 */
+    const uint32_t e = fbits(z) << 23;                    /* n in the exponent field */
+    const float k = bitsf(e + fbits(1.0f));               /* 2^n when it is a normal float */
+    const float u = b * b;
+    const float j = fmaf(fmaf(fmaf(VEXP_C5, b, VEXP_C4), u, fmaf(VEXP_C3, b, VEXP_C2)), u, VEXP_C1 * b);
+    if (!(fabsf(n) > 126.0f)) return fmaf(j, k, k);       /* 2^n (1 + j); NaN lands here */
+    /* 2^n out of the normal range: scale in two steps, or saturate past |n| > 192 */
+    const uint32_t g = n <= 0.0f ? 0x82000000u : 0u;
+    const float s1 = bitsf(g + 0x7f000000u), s2 = bitsf(e - g);
+    if (fabsf(n) > 192.0f) return s1 * s1;
+    return fmaf(s2, j, s2) * s1;
+}
+
+static inline float silu_libm(float x) { return x / (1.0f + expf(-x)); }
+
+static void swiglu_scalar(int64_t n, float *y, const float *g, const float *u) {
+    const int64_t nv = n - n % 8;
+    for (int64_t i = 0; i < nv; i++) y[i] = g[i] / (1.0f + qk_vexpf(-g[i])) * u[i];
+    for (int64_t i = nv; i < n; i++) y[i] = silu_libm(g[i]) * u[i];
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+QK_AVX2 static inline __m256 vexp8(__m256 x) {
+    const __m256 shift = _mm256_set1_ps(VEXP_SHIFT);
+    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(VEXP_LOG2E), shift);
+    const __m256 n = _mm256_sub_ps(z, shift);
+    const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(VEXP_LN2_LO), _mm256_fnmadd_ps(n, _mm256_set1_ps(VEXP_LN2_HI), x));
+    const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+    const __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1.0f))));
+    const __m256 u = _mm256_mul_ps(b, b);
+    const __m256 p = _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(VEXP_C5), b, _mm256_set1_ps(VEXP_C4)), u,
+                                     _mm256_fmadd_ps(_mm256_set1_ps(VEXP_C3), b, _mm256_set1_ps(VEXP_C2)));
+    const __m256 j = _mm256_fmadd_ps(p, u, _mm256_mul_ps(_mm256_set1_ps(VEXP_C1), b));
+    const __m256 absn = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), n);
+    const __m256 big = _mm256_cmp_ps(absn, _mm256_set1_ps(126.0f), _CMP_GT_OQ);
+    const __m256 normal = _mm256_fmadd_ps(j, k, k);
+    if (!_mm256_movemask_ps(big)) return normal;
+    const __m256i g = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ)),
+                                       _mm256_set1_epi32((int)0x82000000u));
+    const __m256 s1 = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
+    const __m256 s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
+    const __m256 huge = _mm256_cmp_ps(absn, _mm256_set1_ps(192.0f), _CMP_GT_OQ);
+    const __m256 scaled = _mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1);
+    const __m256 r = _mm256_blendv_ps(normal, scaled, big);
+    return _mm256_blendv_ps(r, _mm256_mul_ps(s1, s1), huge);
+}
+
+QK_AVX2 static void swiglu_avx2(int64_t n, float *y, const float *g, const float *u) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        const __m256 s = _mm256_div_ps(x, _mm256_add_ps(one, vexp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(s, _mm256_loadu_ps(u + i)));
+    }
+    for (; i < n; i++) y[i] = silu_libm(g[i]) * u[i];
+}
+#endif
+
+void qk_vec_swiglu(int64_t n, float *y, const float *g, const float *u) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (qk_cpu_has_avx2()) {
+        swiglu_avx2(n, y, g, u);
+        return;
+    }
+#endif
+    swiglu_scalar(n, y, g, u);
+}

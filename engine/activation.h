@@ -1,0 +1,22 @@
+/*
+ * activation.h — the elementwise activation of the feed-forward block.
+ */
+#ifndef QK_ACTIVATION_H
+#define QK_ACTIVATION_H
+
+#include <stdint.h>
+
+/* SwiGLU over one row of n elements: y[i] = silu(g[i]) * u[i], silu(x) = x / (1 + e^-x).
+ * y may equal g or u. Arithmetic of ggml-cpu's x86 AVX2 build (vec.h ggml_vec_silu_f32,
+ * then ggml_mul): the first n - n % 8 elements take e^-x from ggml_v_expf's algorithm
+ * (ARM optimized-routines expf: 2^(x/ln2) split as 2^n · poly(b), n rounded by the
+ * 1.5·2^23 shift, a degree-5 polynomial; max error 1.45 + 0.5 ulp; results flush to 0
+ * below x ≈ -103.97 and to infinity above 88.38), the last n % 8 from libm expf. The
+ * scalar build and the AVX2 build give the same bits (every step is a correctly rounded
+ * IEEE operation or fused multiply-add). NaN in, NaN out. */
+void qk_vec_swiglu(int64_t n, float *y, const float *g, const float *u);
+
+/* e^x by the vector algorithm above, one element (exposed for tests). */
+float qk_vexpf(float x);
+
+#endif
