@@ -10,6 +10,7 @@
 #include "attention.h"
 
 #include "types.h"
+#include "vexp.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -79,12 +80,7 @@ static void attn_task(void *arg, int ith, int nth) {
                 row[t] *= scale;
                 if (row[t] > max) max = row[t];
             }
-            double sum = 0.0;
-            for (int t = 0; t <= p; t++) {
-                float e = expf(row[t] - max);
-                row[t] = e;
-                sum += e;
-            }
+            const double sum = qk_vec_exp_sub(p + 1, row, row, max); /* ggml's vector exp */
             const float inv = (float)(1.0 / sum);
             for (int t = 0; t <= p; t++) row[t] *= inv;
             round_f16(f16, row, row, p + 1, tmp16);

@@ -21,11 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "activation.h"
 #include "attention.h"
 #include "fp16.h"
 #include "matmul.h"
 #include "threads.h"
+#include "vexp.h"
 
 struct qk_context {
     const qk_model *m;
@@ -192,7 +192,7 @@ static void qkv_rows(qk_context *c, const qk_batch *b, int il, int i0, int i1) {
     }
 }
 
-/* hb = silu(hb) ⊙ hb2 (SwiGLU), row by row (activation.h: ggml's vector exp). */
+/* hb = silu(hb) ⊙ hb2 (SwiGLU), row by row (vexp.h: ggml's vector exp). */
 static void swiglu_rows(qk_context *c, const qk_batch *b, int il, int i0, int i1) {
     (void)b;
     (void)il;

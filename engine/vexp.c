@@ -1,9 +1,9 @@
 /*
- * activation.c — SwiGLU with ggml-cpu's vector exp (see activation.h for the algorithm
- * and its source). A scalar implementation of every step, and an AVX2 one that performs
- * the same operations eight lanes at a time.
+ * vexp.c — ggml-cpu's vector exp, SwiGLU and the softmax exponentials (see vexp.h for
+ * the algorithm and its source). A scalar implementation of every step, and an AVX2 one
+ * that performs the same operations eight lanes at a time.
  */
-#include "activation.h"
+#include "vexp.h"
 
 #include <math.h>
 #include <string.h>
@@ -93,6 +93,19 @@ QK_AVX2 static inline __m256 vexp8(__m256 x) {
     return _mm256_blendv_ps(r, _mm256_mul_ps(s1, s1), huge);
 }
 
+QK_AVX2 static double exp_sub_avx2(int64_t n, float *y, const float *x, float shift) {
+    const __m256 vs = _mm256_set1_ps(shift);
+    double sum = 0.0;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 e = vexp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vs));
+        _mm256_storeu_ps(y + i, e);
+        for (int l = 0; l < 8; l++) sum += (double)y[i + l];
+    }
+    for (; i < n; i++) sum += (double)(y[i] = qk_vexpf(x[i] - shift));
+    return sum;
+}
+
 QK_AVX2 static void swiglu_avx2(int64_t n, float *y, const float *g, const float *u) {
     const __m256 one = _mm256_set1_ps(1.0f);
     int64_t i = 0;
@@ -104,6 +117,15 @@ QK_AVX2 static void swiglu_avx2(int64_t n, float *y, const float *g, const float
     for (; i < n; i++) y[i] = silu_libm(g[i]) * u[i];
 }
 #endif
+
+double qk_vec_exp_sub(int64_t n, float *y, const float *x, float shift) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (qk_cpu_has_avx2()) return exp_sub_avx2(n, y, x, shift);
+#endif
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) sum += (double)(y[i] = qk_vexpf(x[i] - shift));
+    return sum;
+}
 
 void qk_vec_swiglu(int64_t n, float *y, const float *g, const float *u) {
 #if defined(__x86_64__) || defined(__i386__)

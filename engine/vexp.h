@@ -1,8 +1,9 @@
 /*
- * activation.h — the elementwise activation of the feed-forward block.
+ * vexp.h — ggml-cpu's vector exp, and the two row operations built on it: the SwiGLU of
+ * the feed-forward block and the exponentials of the attention softmax.
  */
-#ifndef QK_ACTIVATION_H
-#define QK_ACTIVATION_H
+#ifndef QK_VEXP_H
+#define QK_VEXP_H
 
 #include <stdint.h>
 
@@ -16,7 +17,12 @@
  * IEEE operation or fused multiply-add). NaN in, NaN out. */
 void qk_vec_swiglu(int64_t n, float *y, const float *g, const float *u);
 
-/* e^x by the vector algorithm above, one element (exposed for tests). */
+/* e^x by the vector algorithm above, one element. */
 float qk_vexpf(float x);
+
+/* y[i] = e^(x[i] - shift) for i < n by the vector algorithm, every element (ggml's
+ * softmax rows are multiples of 8 long, so none takes libm's expf); returns the sum of
+ * the y[i] in double, added in index order. y may equal x. */
+double qk_vec_exp_sub(int64_t n, float *y, const float *x, float shift);
 
 #endif

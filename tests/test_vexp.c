@@ -1,14 +1,14 @@
 /*
- * test_activation.c — SwiGLU with ggml's vector exp (engine/activation.c): accuracy of
- * the exp against libm, its saturation and NaN behaviour, and the AVX2 path giving the
- * same bits as the scalar steps (qk_vexpf per element, libm expf for the n % 8 tail).
+ * test_vexp.c — ggml's vector exp (engine/vexp.c): accuracy against libm, saturation and
+ * NaN behaviour; SwiGLU and the softmax exponentials giving, on the AVX2 path, the same
+ * bits as the scalar steps (qk_vexpf per element, libm expf for SwiGLU's n % 8 tail).
  */
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "activation.h"
+#include "vexp.h"
 #include "testutil.h"
 
 static uint64_t rng = 7;
@@ -100,13 +100,43 @@ START_TEST(test_swiglu_in_place_and_accuracy) {
 }
 END_TEST
 
+START_TEST(test_exp_sub) {
+    static const int64_t lens[] = {1, 5, 8, 13, 64, 257};
+    static float x[257], y[257];
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        const int64_t n = lens[li];
+        float max = -INFINITY;
+        for (int64_t i = 0; i < n; i++) {
+            x[i] = i % 11 == 3 ? -INFINITY : urand(-30.0f, 5.0f); /* masked entries give 0 */
+            if (x[i] > max) max = x[i];
+        }
+        const double sum = qk_vec_exp_sub(n, y, x, max);
+        double want_sum = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const float want = qk_vexpf(x[i] - max);
+            ck_assert_msg(memcmp(&want, &y[i], 4) == 0, "n=%lld i=%lld: %.9g vs %.9g", (long long)n,
+                          (long long)i, y[i], want);
+            want_sum += (double)want;
+        }
+        ck_assert(sum == want_sum);
+        ck_assert_double_ge(sum, 1.0); /* the maximum contributes e^0 = 1 */
+    }
+    /* in place */
+    for (int i = 0; i < 16; i++) x[i] = (float)i;
+    qk_vec_exp_sub(16, x, x, 15.0f);
+    ck_assert_float_eq(x[15], 1.0f);
+    ck_assert_int_le(ulp_diff(x[0], (float)exp(-15.0)), 2);
+}
+END_TEST
+
 int main(void) {
-    Suite *s = suite_create("activation");
-    TCase *tc = tcase_create("swiglu");
+    Suite *s = suite_create("vexp");
+    TCase *tc = tcase_create("vexp");
     tcase_add_test(tc, test_vexpf_accuracy);
     tcase_add_test(tc, test_vexpf_edges);
     tcase_add_test(tc, test_swiglu_bits);
     tcase_add_test(tc, test_swiglu_in_place_and_accuracy);
+    tcase_add_test(tc, test_exp_sub);
     suite_add_tcase(s, tc);
     return qk_test_main(s);
 }
