@@ -52,8 +52,8 @@ typedef struct qk_type_traits {
     qk_from_float_fn quantize_ref; /* llama.cpp reference quantizer (no imatrix), bit-exact */
     qk_from_float_fn from_float;   /* same bytes as quantize_ref for every input (NaN, Inf,
                                     * subnormals, ties included), possibly faster (SIMD);
-                                    * used by qk-quantize (and, where
-                                    * quantize_act says so, for activations). A faster
+                                    * used by qk-quantize (activations go
+                                    * through quantize_act below). A faster
                                     * version installed here must be tested byte-for-byte
                                     * against quantize_ref (tests/test_kernels_*.c) */
     qk_from_float_fn quantize_act; /* converts matmul activations to this type (as the
