@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,6 +331,18 @@ void qk_bench_print_roofline(qk_sb *out, qk_bench_format f, const qk_bench_roofl
 
 /* ---- the --membw probe ---------------------------------------------------------------- */
 
+/* Append ",", then the printf-formatted value as a quoted CSV field. */
+static void csv_next_fmt(qk_sb *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void csv_next_fmt(qk_sb *out, const char *fmt, ...) {
+    char v[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v, sizeof v, fmt, ap);
+    va_end(ap);
+    qk_sb_append(out, ",", 1);
+    qk_bench_csv_quote(out, v);
+}
+
 static const char *const membw_fields[] = {"cpu_info", "n_threads", "buffer_bytes", "passes",
                                            "kernel",   "best_ns",   "best_gbs",     "mean_gbs"};
 #define N_MEMBW_FIELDS ((int)(sizeof membw_fields / sizeof *membw_fields))
@@ -344,28 +357,14 @@ void qk_bench_print_membw(qk_sb *out, qk_bench_format f, const char *cpu_info,
         }
         qk_sb_append(out, "\n", 1);
         for (int k = 0; k < n; k++) {
-            char v[64];
             qk_bench_csv_quote(out, cpu_info);
-            snprintf(v, sizeof v, "%d", r[k].n_threads);
-            qk_sb_append(out, ",", 1);
-            qk_bench_csv_quote(out, v);
-            snprintf(v, sizeof v, "%zu", r[k].buffer_bytes);
-            qk_sb_append(out, ",", 1);
-            qk_bench_csv_quote(out, v);
-            snprintf(v, sizeof v, "%d", r[k].passes);
-            qk_sb_append(out, ",", 1);
-            qk_bench_csv_quote(out, v);
-            qk_sb_append(out, ",", 1);
-            qk_bench_csv_quote(out, r[k].kernel ? r[k].kernel : "");
-            snprintf(v, sizeof v, "%" PRIu64, r[k].best_ns);
-            qk_sb_append(out, ",", 1);
-            qk_bench_csv_quote(out, v);
-            snprintf(v, sizeof v, "%f", r[k].best_gbs);
-            qk_sb_append(out, ",", 1);
-            qk_bench_csv_quote(out, v);
-            snprintf(v, sizeof v, "%f", r[k].mean_gbs);
-            qk_sb_append(out, ",", 1);
-            qk_bench_csv_quote(out, v);
+            csv_next_fmt(out, "%d", r[k].n_threads);
+            csv_next_fmt(out, "%zu", r[k].buffer_bytes);
+            csv_next_fmt(out, "%d", r[k].passes);
+            csv_next_fmt(out, "%s", r[k].kernel ? r[k].kernel : "");
+            csv_next_fmt(out, "%" PRIu64, r[k].best_ns);
+            csv_next_fmt(out, "%f", r[k].best_gbs);
+            csv_next_fmt(out, "%f", r[k].mean_gbs);
             qk_sb_append(out, "\n", 1);
         }
     } else if (f == QK_BENCH_FMT_JSON) {
