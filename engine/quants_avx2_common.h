@@ -1,7 +1,8 @@
 /*
  * quants_avx2_common.h — internal: what the AVX2 kernel files (quants_float_avx2.c,
  * quants_legacy_avx2.c, quants_k_avx2.c) share: the target attribute their functions
- * carry and the horizontal sum of a float vector. Not part of the public engine API.
+ * carry, the software prefetch of the weight stream and the horizontal sum of a float
+ * vector. Not part of the public engine API.
  *
  * The functions here are static inline and built for the same target as the kernels that
  * use them (x86-64 with AVX2, FMA, F16C; only called after cpu.h has found those
@@ -12,8 +13,24 @@
 #define QK_QUANTS_AVX2_COMMON_H
 
 #include <immintrin.h>
+#include <stdint.h>
 
 #define QK_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+/* Software prefetch of the weight stream: PREFETCH_BYTES ahead of the bytes being read.
+ * The rows of a matrix are contiguous, so near a row's end this warms the next row (the
+ * address may lie past the tensor: a prefetch never faults). The hardware prefetchers
+ * stop at 4 KiB page boundaries and fall behind when a kernel spends many cycles per
+ * line; measured at batch 1 on matrices far past the caches (151936 x 896, and the
+ * decode loop of a Qwen2.5-0.5B-shaped model): 1.3-2x the GB/s of no prefetch for the
+ * legacy and K-quant types, 1-8 KiB all about as good, within 1% on cache-resident rows.
+ * PREFETCH_X covers one 64-byte line; prefetch_block() every line of a block of `bytes`
+ * (a compile-time size: the loop unrolls), so that consecutive blocks cover the stream. */
+#define PREFETCH_BYTES 2048
+#define PREFETCH_X(p) _mm_prefetch((const char *)((uintptr_t)(p) + PREFETCH_BYTES), _MM_HINT_T0)
+static inline void prefetch_block(const void *p, unsigned bytes) {
+    for (unsigned o = 0; o < bytes; o += 64) PREFETCH_X((const char *)p + o);
+}
 
 /* Sum of the 8 lanes of v: the two 128-bit halves added, then pairs, then the last two
  * (a fixed order, so a kernel's result does not depend on where it is inlined). */

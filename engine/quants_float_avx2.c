@@ -33,11 +33,6 @@
 #include "quants.h"
 #include "quants_avx2_common.h"
 
-/* Software prefetch distance for the weight row x, in bytes ahead of the 32 elements being
- * read (see quants_legacy_avx2.c: about twice the GB/s on matrices far past the caches,
- * on the machine measured). */
-#define PREFETCH_BYTES 2048
-#define PREFETCH_X(p) _mm_prefetch((const char *)((uintptr_t)(p) + PREFETCH_BYTES), _MM_HINT_T0)
 
 QK_AVX2 static inline float hsum4_ps(__m256 a, __m256 b, __m256 c, __m256 d) {
     return hsum_ps(_mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d)));

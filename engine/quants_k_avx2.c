@@ -122,6 +122,7 @@ QK_AVX2 static void vec_dot_q2_K_avx2(int n, float *s, const void *vx, const voi
     const __m128i m4 = _mm_set1_epi8(0x0F);
     __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (int i = 0; i < n / QK_K; i++) {
+        prefetch_block(&x[i], sizeof x[i]);
         const float d = y[i].d * h2f(x[i].d);
         const float dmin = y[i].d * h2f(x[i].dmin);
         const __m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
@@ -178,6 +179,7 @@ QK_AVX2 static void vec_dot_q3_K_avx2(int n, float *s, const void *vx, const voi
     const block_q8_K *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / QK_K; i++) {
+        prefetch_block(&x[i], sizeof x[i]);
         const float d = y[i].d * h2f(x[i].d);
         const __m256i s16 = _mm256_cvtepi8_epi16(q3_K_scales(x[i].scales));
         /* the -4 offset: -4 * sum_j sc_j * bsums[j] */
@@ -241,6 +243,7 @@ QK_AVX2 static void vec_dot_q4_K_avx2(int n, float *s, const void *vx, const voi
     const block_q8_K *y = vy;
     __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (int i = 0; i < n / QK_K; i++) {
+        prefetch_block(&x[i], sizeof x[i]);
         __m256 d;
         const __m256i sc = q45_K_prologue(&x[i].d, x[i].scales, &y[i], &d, &accm);
         const uint8_t *q4 = x[i].qs;
@@ -276,6 +279,7 @@ QK_AVX2 static void vec_dot_q5_K_avx2(int n, float *s, const void *vx, const voi
     const block_q8_K *y = vy;
     __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (int i = 0; i < n / QK_K; i++) {
+        prefetch_block(&x[i], sizeof x[i]);
         __m256 d;
         const __m256i sc = q45_K_prologue(&x[i].d, x[i].scales, &y[i], &d, &accm);
         const uint8_t *q4 = x[i].qs;
@@ -320,6 +324,7 @@ QK_AVX2 static void vec_dot_q6_K_avx2(int n, float *s, const void *vx, const voi
     const block_q8_K *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / QK_K; i++) {
+        prefetch_block(&x[i], sizeof x[i]);
         const float d = y[i].d * h2f(x[i].d);
         const __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
         /* the -32 offset: -32 * sum_j sc_j * bsums[j] */

@@ -138,14 +138,6 @@ QK_AVX2 static inline __m256 block_scale(const void *xb, const void *yb) {
     return _mm256_set1_ps(half_lookup(xb) * half_lookup(yb));
 }
 
-/* Software prefetch distance for the weight stream, in bytes ahead of the block being
- * read. Rows of a matrix are contiguous, so this also warms the start of the next row.
- * Measured on a 151936 x 896 matrix (136-144 MB, far past the caches), 1 thread: about
- * twice the GB/s of no prefetch for every type here; 1-8 KiB all did about as well, and
- * the cost on cache-resident rows was within 1%. One prefetch per two blocks. */
-#define PREFETCH_BYTES 2048
-/* (address arithmetic in uintptr_t: the prefetched address may lie past the row) */
-#define PREFETCH_X(p) _mm_prefetch((const char *)((uintptr_t)(p) + PREFETCH_BYTES), _MM_HINT_T0)
 
 /* acc += float(isum) * d, lane-wise. */
 QK_AVX2 static inline __m256 acc_block(__m256 acc, __m256i isum, __m256 d) {
@@ -160,7 +152,7 @@ QK_AVX2 static inline __m256 acc_block(__m256 acc, __m256i isum, __m256 d) {
         __m256 acc0_ = _mm256_setzero_ps(), acc1_ = _mm256_setzero_ps();                 \
         int i_ = 0;                                                                      \
         for (; i_ + 2 <= (nb); i_ += 2) {                                                \
-            PREFETCH_X(&x[i_]);                                                          \
+            prefetch_block(&x[i_], 2 * sizeof x[0]);                                     \
             acc0_ = acc_block(acc0_, BLOCK(i_), block_scale(&x[i_], &y[i_]));            \
             acc1_ = acc_block(acc1_, BLOCK(i_ + 1), block_scale(&x[i_ + 1], &y[i_ + 1])); \
         }                                                                                \
@@ -188,7 +180,7 @@ QK_AVX2 static inline __m256 acc_block_min(__m256 acc, __m128 *accm, __m256i isu
         __m128 accm0_ = _mm_setzero_ps(), accm1_ = _mm_setzero_ps();                     \
         int i_ = 0;                                                                      \
         for (; i_ + 2 <= (nb); i_ += 2) {                                                \
-            PREFETCH_X(&x[i_]);                                                          \
+            prefetch_block(&x[i_], 2 * sizeof x[0]);                                     \
             acc0_ = acc_block_min(acc0_, &accm0_, BLOCK(i_), &x[i_], &y[i_]);            \
             acc1_ = acc_block_min(acc1_, &accm1_, BLOCK(i_ + 1), &x[i_ + 1], &y[i_ + 1]); \
         }                                                                                \
