@@ -33,7 +33,6 @@
 #include "quants.h"
 #include "quants_avx2_common.h"
 
-
 QK_AVX2 static inline float hsum4_ps(__m256 a, __m256 b, __m256 c, __m256 d) {
     return hsum_ps(_mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d)));
 }
