@@ -15,11 +15,12 @@
  * integer dot product is formed with VPMADDUBSW (u8 x s8 -> pairs summed to s16) and
  * VPMADDWD by 1 (-> s32). VPMADDUBSW needs an unsigned first operand: the unsigned codes of
  * Q4_1/Q5_1 go in as they are; Q4_0's offset is taken off as sum (w-8)a = sum w a -
- * sum 8a (two VPMADDUBSW, one subtraction); the signed codes of Q5_0, Q8_0 and IQ4_NL are
- * fed as |w| and sign(w)*a (VPSIGNB), the usual AVX2 technique (also ggml-cpu's). No 16-bit
- * sum can saturate for the codes the formats produce (|w| <= 31, or |w| <= 127 with
- * |a| <= 127: 2*127*127 < 32767). The one input outside that: an activation byte of -128
- * against a negative Q8_0 weight, which VPSIGNB cannot negate; the Q8_0/Q8_1 quantizers
+ * sum 8a (two VPMADDUBSW, one subtraction), Q5_0's as sum nib a - sum 16(1-bit4) a; the
+ * signed codes of Q8_0 and IQ4_NL are fed as |w| and sign(w)*a (VPSIGNB), the usual AVX2
+ * technique (also ggml-cpu's, which uses it for Q5_0 too). No 16-bit sum can saturate
+ * for the codes the formats produce (|w| <= 31, or |w| <= 127 with |a| <= 127:
+ * 2*127*127 < 32767). The one input outside that: an activation byte of -128 against a
+ * negative Q8_0 or IQ4_NL weight, which VPSIGNB cannot negate; the Q8_0/Q8_1 quantizers
  * only produce -127..127 from finite input (-128 marks a NaN, as in ggml).
  * The eight s32 lane sums of a block are converted to float and multiplied-added by the
  * block's float d_x*d_y into two alternating accumulators; the lanes are summed at the
@@ -109,10 +110,10 @@ QK_AVX2 static inline __m256i dot_u8(__m256i w, __m256i a) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), _mm256_set1_epi16(1));
 }
 
-/* Eight s32 partial sums of (w[j] - off)*a[j] for unsigned w (0..31), signed a: the
- * offset is subtracted in the 16-bit pair sums (|pair| <= 2*31*128, no saturation). */
-QK_AVX2 static inline __m256i dot_u8_off(__m256i w, __m256i a, char off) {
-    const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(w, a), _mm256_maddubs_epi16(_mm256_set1_epi8(off), a));
+/* Eight s32 partial sums of (w[j] - o[j])*a[j] for unsigned w, o (0..31), signed a: the
+ * offsets are subtracted in the 16-bit pair sums (|pair| <= 2*31*128, no saturation). */
+QK_AVX2 static inline __m256i dot_u8_sub(__m256i w, __m256i o, __m256i a) {
+    const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(w, a), _mm256_maddubs_epi16(o, a));
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 
@@ -194,7 +195,8 @@ QK_AVX2 static inline __m256 acc_block_min(__m256 acc, __m128 *accm, __m256i isu
 QK_AVX2 static void vec_dot_q4_0_q8_0_avx2(int n, float *s, const void *vx, const void *vy) {
     const block_q4_0 *x = (const block_q4_0 *)vx;
     const block_q8_0 *y = (const block_q8_0 *)vy;
-#define BLOCK(i) dot_u8_off(unpack_nibbles(x[i].qs), load32(y[i].qs), 8)
+    const __m256i b8 = _mm256_set1_epi8(8);
+#define BLOCK(i) dot_u8_sub(unpack_nibbles(x[i].qs), b8, load32(y[i].qs))
     DOT_BLOCKS(n / QK8_0, BLOCK, *s);
 #undef BLOCK
 }
@@ -208,15 +210,14 @@ QK_AVX2 static void vec_dot_q4_1_q8_1_avx2(int n, float *s, const void *vx, cons
 #undef BLOCK
 }
 
-/* Q5_0 code - 16 as a signed byte: the nibble when bit 4 is set, nibble | 0xF0 (= nibble
- * - 16) when it is not. */
+/* Q5_0: (code - 16)·a = nibble·a - 16·(1 - bit 4)·a, both unsigned first operands of
+ * VPMADDUBSW (dot_u8_sub): one vector op fewer per block than forming the signed code
+ * and using dot_s8, and the same integer lane sums. */
 QK_AVX2 static void vec_dot_q5_0_q8_0_avx2(int n, float *s, const void *vx, const void *vy) {
     const block_q5_0 *x = (const block_q5_0 *)vx;
     const block_q8_0 *y = (const block_q8_0 *)vy;
-    const __m256i hi = _mm256_set1_epi8((char)0xF0);
-#define BLOCK(i)                                                                                \
-    dot_s8(_mm256_or_si256(unpack_nibbles(x[i].qs), _mm256_andnot_si256(unpack_bits(x[i].qh), hi)), \
-           load32(y[i].qs))
+    const __m256i b16 = _mm256_set1_epi8(16);
+#define BLOCK(i) dot_u8_sub(unpack_nibbles(x[i].qs), _mm256_andnot_si256(unpack_bits(x[i].qh), b16), load32(y[i].qs))
     DOT_BLOCKS(n / QK8_0, BLOCK, *s);
 #undef BLOCK
 }
