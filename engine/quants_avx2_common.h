@@ -24,9 +24,9 @@
  * many cycles per line. Measured at batch 1 on the decode loop of a Qwen2.5-0.5B-shaped
  * model (2-core Xeon VM, interleaved runs): prefetching at all gives 1.3-2x the GB/s on
  * the K-quant and legacy matrices; then T1 at 4 KiB beats T0 at 2 KiB by 5-14 % tg
- * (F16, Q4_K_M, Q6_K; 1 and 2 threads) — a T0 prefetch holds an L1 fill buffer until its
- * line arrives, which caps how far ahead it can run — and NTA loses 25 %. No change on
- * cache-resident models or prompt processing. PREFETCH_X covers one 64-byte line;
+ * (F16, Q4_K_M, Q6_K; 1 and 2 threads; T2 about as T1, 8 KiB no better, NTA 25 % worse
+ * on Q4_K_M) — probably because a T0 prefetch holds one of the few L1 fill buffers until
+ * its line arrives. No change on cache-resident models or prompt processing. PREFETCH_X covers one 64-byte line;
  * prefetch_block() every line of a block of `bytes` (a compile-time size: the loop
  * unrolls), so that consecutive blocks cover the stream. */
 #define PREFETCH_BYTES 4096

@@ -139,7 +139,6 @@ QK_AVX2 static inline __m256 block_scale(const void *xb, const void *yb) {
     return _mm256_set1_ps(half_lookup(xb) * half_lookup(yb));
 }
 
-
 /* acc += float(isum) * d, lane-wise. */
 QK_AVX2 static inline __m256 acc_block(__m256 acc, __m256i isum, __m256 d) {
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), d, acc);
