@@ -218,6 +218,16 @@ static int add_models(qk_bench_params *p, char *arg) {
     return 0;
 }
 
+/* Frees what the argument parsing allocated in p (safe on a partly filled p). */
+static void params_free(qk_bench_params *p) {
+    free(p->models);
+    qk_int_list_free(&p->n_prompt);
+    qk_int_list_free(&p->n_gen);
+    qk_int_list_free(&p->pg);
+    qk_int_list_free(&p->n_batch);
+    qk_int_list_free(&p->n_threads);
+}
+
 int main(int argc, char **argv) {
     int def_threads = qk_bench_default_threads();
     qk_bench_params p;
@@ -232,12 +242,25 @@ int main(int argc, char **argv) {
     double membw_gbs = 0;
     qk_err err;
     char msg[1024];
+    /* everything freed at `done`, so every error path below can jump there */
+    int status = 0;
+    qk_bench_test *tests = NULL;
+    int n_tests = 0;
+    double *test_gbs = NULL;
+    qk_bench_roofline_row *rl_rows = NULL;
+    qk_sb sb_out = {0}, sb_err = {0}, sb_files[MAX_OUT_FILES];
+    int n_sb_files = 0;
+#define FAIL(expr)        \
+    do {                  \
+        status = (expr);  \
+        goto done;        \
+    } while (0)
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout, def_threads);
-            return 0;
+            goto done;
         }
         if (!strcmp(a, "--progress")) {
             progress = true;
@@ -253,12 +276,12 @@ int main(int argc, char **argv) {
         }
         if (i + 1 >= argc) {
             snprintf(msg, sizeof msg, "unknown option or missing value: '%s'", a);
-            return die(msg, "see qk-bench --help");
+            FAIL(die(msg, "see qk-bench --help"));
         }
         char *v = argv[++i];
         int rc = 0;
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            if (add_models(&p, v) != 0) return die("out of memory", NULL);
+            if (add_models(&p, v) != 0) FAIL(die("out of memory", NULL));
         } else if (!strcmp(a, "-p") || !strcmp(a, "--n-prompt")) {
             rc = qk_int_list_parse(&p.n_prompt, v, 0, &err);
         } else if (!strcmp(a, "-n") || !strcmp(a, "--n-gen")) {
@@ -308,18 +331,18 @@ int main(int argc, char **argv) {
             else out_files[n_out_files++] = v;
         } else {
             snprintf(msg, sizeof msg, "unknown option '%s'", a);
-            return die(msg, "see qk-bench --help");
+            FAIL(die(msg, "see qk-bench --help"));
         }
         if (rc != 0) {
             snprintf(msg, sizeof msg, "%s: %s", a, err.msg);
-            return die(msg, "see qk-bench --help");
+            FAIL(die(msg, "see qk-bench --help"));
         }
     }
     if (membw_mode && p.n_models > 0)
-        return die("--membw measures the memory only and takes no -m",
-                   "run qk-bench -m MODEL separately (it measures the bandwidth itself)");
+        FAIL(die("--membw measures the memory only and takes no -m",
+                 "run qk-bench -m MODEL separately (it measures the bandwidth itself)"));
     if (!membw_mode && p.n_models == 0)
-        return die("no model given", "pass -m MODEL.gguf (or --membw for the bandwidth probe)");
+        FAIL(die("no model given", "pass -m MODEL.gguf (or --membw for the bandwidth probe)"));
     if (p.n_prompt.n == 0) qk_int_list_push(&p.n_prompt, 512, NULL);
     if (p.n_gen.n == 0) qk_int_list_push(&p.n_gen, 128, NULL);
     if (p.n_batch.n == 0) qk_int_list_push(&p.n_batch, 2048, NULL);
@@ -331,7 +354,7 @@ int main(int argc, char **argv) {
         qk_model *m = qk_model_load(p.models[i], &err);
         if (!m) {
             snprintf(msg, sizeof msg, "cannot load model '%s': %s", p.models[i], err.msg);
-            return die(msg, "check the path and that it is a GGUF model qkit supports");
+            FAIL(die(msg, "check the path and that it is a GGUF model qkit supports"));
         }
         qk_model_free(m);
     }
@@ -345,25 +368,17 @@ int main(int argc, char **argv) {
             const bool missing = stat(dir, &st) != 0;
             snprintf(msg, sizeof msg, "cannot write '%.400s': directory '%.400s' %s", out_files[k], dir,
                      missing ? "does not exist" : "is not a writable directory");
-            return die(msg, "create it or choose another --output-file");
+            FAIL(die(msg, "create it or choose another --output-file"));
         }
     }
 
     if (membw_mode) {
-        int st = run_membw_mode(&p.n_threads, membw_bytes, membw_passes, progress, fmt_out,
-                                fmt_err, out_files, n_out_files);
-        qk_int_list_free(&p.n_prompt);
-        qk_int_list_free(&p.n_gen);
-        qk_int_list_free(&p.n_batch);
-        qk_int_list_free(&p.n_threads);
-        qk_int_list_free(&p.pg);
-        if (fflush(stdout) != 0 && st == 0) st = die("cannot write to stdout", NULL);
-        return st;
+        status = run_membw_mode(&p.n_threads, membw_bytes, membw_passes, progress, fmt_out, fmt_err,
+                                out_files, n_out_files);
+        goto done;
     }
 
-    qk_bench_test *tests = NULL;
-    int n_tests = 0;
-    if (qk_bench_expand(&p, &tests, &n_tests, &err) != 0) return die(err.msg, "check -p/-n/-pg");
+    if (qk_bench_expand(&p, &tests, &n_tests, &err) != 0) FAIL(die(err.msg, "check -p/-n/-pg"));
 
     /* The roofline shows only in md and json: skip the probe when nothing prints it. */
     bool shows_roofline = fmt_out == QK_BENCH_FMT_MD || fmt_out == QK_BENCH_FMT_JSON ||
@@ -372,14 +387,14 @@ int main(int argc, char **argv) {
         qk_bench_format f = qk_bench_format_from_path(out_files[k]);
         shows_roofline |= f == QK_BENCH_FMT_MD || f == QK_BENCH_FMT_JSON;
     }
-    double *test_gbs = calloc((size_t)n_tests, sizeof *test_gbs);
-    qk_bench_roofline_row *rl_rows = calloc((size_t)n_tests, sizeof *rl_rows);
+    test_gbs = calloc((size_t)n_tests, sizeof *test_gbs);
+    rl_rows = calloc((size_t)n_tests, sizeof *rl_rows);
     int n_rl_rows = 0;
-    if (!test_gbs || !rl_rows) return die("out of memory", NULL);
+    if (!test_gbs || !rl_rows) FAIL(die("out of memory", NULL));
     if (roofline && shows_roofline &&
         roofline_bandwidth(tests, n_tests, membw_gbs, membw_bytes, membw_passes, progress,
                            test_gbs) != 0)
-        return 1;
+        FAIL(1);
 
     char cpu_info[256];
     qk_bench_cpu_info(cpu_info, sizeof cpu_info);
@@ -387,10 +402,9 @@ int main(int argc, char **argv) {
                         p.n_batch.n > 1 || p.n_batch.v[0] != 2048};
 
     /* One buffer per destination: stdout, stderr, each output file. */
-    qk_sb sb_out = {0}, sb_err = {0}, sb_files[MAX_OUT_FILES];
     qk_bench_format f_files[MAX_OUT_FILES];
     size_t printed_out = 0, printed_err = 0;
-    for (int k = 0; k < n_out_files; k++) {
+    for (int k = 0; k < n_out_files; k++, n_sb_files++) {
         memset(&sb_files[k], 0, sizeof sb_files[k]);
         f_files[k] = qk_bench_format_from_path(out_files[k]);
         qk_bench_print_header(&sb_files[k], f_files[k], &env);
@@ -400,7 +414,6 @@ int main(int argc, char **argv) {
     flush_new(stdout, &sb_out, &printed_out);
     flush_new(stderr, &sb_err, &printed_err);
 
-    int status = 0;
     qk_model *model = NULL;
     int model_index = -1;
     progress_ctx pc = {progress, 0, n_tests};
@@ -462,18 +475,15 @@ int main(int argc, char **argv) {
         if (status == 0 && (!qk_sb_ok(&sb_out) || !qk_sb_ok(&sb_err)))
             status = die("out of memory while formatting results", NULL);
     }
-    for (int k = 0; k < n_out_files; k++) qk_sb_free(&sb_files[k]);
+done:
+    for (int k = 0; k < n_sb_files; k++) qk_sb_free(&sb_files[k]);
     qk_sb_free(&sb_out);
     qk_sb_free(&sb_err);
     free(tests);
     free(test_gbs);
     free(rl_rows);
-    free(p.models);
-    qk_int_list_free(&p.n_prompt);
-    qk_int_list_free(&p.n_gen);
-    qk_int_list_free(&p.pg);
-    qk_int_list_free(&p.n_batch);
-    qk_int_list_free(&p.n_threads);
+    params_free(&p);
     if (fflush(stdout) != 0 && status == 0) status = die("cannot write to stdout", NULL);
     return status;
+#undef FAIL
 }
