@@ -18,17 +18,41 @@ static bool detect_avx2(void) {
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
     return b & (1u << 5); /* AVX2 */
 }
+
+/* AVX512F, BW, VL and VNNI, with the OS saving the opmask and ZMM state (XCR0 bits 5-7):
+ * the kernels use EVEX instructions on 256-bit registers and mask registers. */
+static bool detect_avx512vnni(void) {
+    unsigned a, b, c, d, lo, hi;
+    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 0xE6) != 0xE6) return false;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    const bool f = b & (1u << 16), bw = b & (1u << 30), vl = b & (1u << 31), vnni = c & (1u << 11);
+    return f && bw && vl && vnni;
+}
 #else
 static bool detect_avx2(void) { return false; }
+static bool detect_avx512vnni(void) { return false; }
 #endif
+
+static bool env_set(const char *name) {
+    const char *f = getenv(name);
+    return f && *f && strcmp(f, "0") != 0;
+}
 
 bool qk_cpu_has_avx2(void) {
     static int cached = -1;
     if (cached < 0) {
-        const char *f = getenv("QK_FORCE_SCALAR");
-        cached = (f && *f && strcmp(f, "0") != 0) ? 0 : detect_avx2();
+        cached = env_set("QK_FORCE_SCALAR") ? 0 : detect_avx2();
     }
     return cached;
 }
 
-const char *qk_cpu_kernels(void) { return qk_cpu_has_avx2() ? "AVX2" : "scalar"; }
+bool qk_cpu_has_avx512vnni(void) {
+    static int cached = -1;
+    if (cached < 0) cached = qk_cpu_has_avx2() && !env_set("QK_NO_AVX512") && detect_avx512vnni();
+    return cached;
+}
+
+const char *qk_cpu_kernels(void) {
+    return qk_cpu_has_avx512vnni() ? "AVX2+AVX512VNNI" : qk_cpu_has_avx2() ? "AVX2" : "scalar";
+}

@@ -16,7 +16,12 @@
 /* True when the CPU and OS support AVX2, FMA and F16C (cpuid + xgetbv on x86-64). */
 bool qk_cpu_has_avx2(void);
 
-/* Names of the kernel set in use: "AVX2" or "scalar". */
+/* True when qk_cpu_has_avx2() and the CPU and OS also support AVX512F, AVX512BW,
+ * AVX512VL and AVX512_VNNI (Intel since Ice Lake / Cascade Lake, AMD since Zen 4); the
+ * environment variable QK_NO_AVX512=1 turns it off (the AVX2 kernels stay). */
+bool qk_cpu_has_avx512vnni(void);
+
+/* Names of the kernel set in use: "AVX2+AVX512VNNI", "AVX2" or "scalar". */
 const char *qk_cpu_kernels(void);
 
 /* Install hooks, one per SIMD file. Each replaces the table entries it implements and
@@ -24,5 +29,8 @@ const char *qk_cpu_kernels(void);
 void qk_install_float_avx2(qk_type_traits *table);
 void qk_install_legacy_avx2(qk_type_traits *table);
 void qk_install_k_avx2(qk_type_traits *table);
+/* After qk_install_legacy_avx2, only when qk_cpu_has_avx512vnni(): replaces the Q4_0,
+ * Q5_0, Q8_0 and IQ4_NL dot products by variants that return the same bits. */
+void qk_install_legacy_avx512vnni(qk_type_traits *table);
 
 #endif

@@ -60,6 +60,7 @@ static void install_kernels(void) {
     qk_install_float_avx2(table);
     qk_install_legacy_avx2(table);
     qk_install_k_avx2(table);
+    if (qk_cpu_has_avx512vnni()) qk_install_legacy_avx512vnni(table);
 }
 
 const qk_type_traits *qk_type_get(uint32_t type) {

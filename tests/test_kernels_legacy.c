@@ -240,6 +240,57 @@ START_TEST(test_qdot_random) {
 }
 END_TEST
 
+/* The AVX-512 VNNI dot products (qk_install_legacy_avx512vnni) return the bits of their
+ * AVX2 twins: both tables are built here, whatever the type table holds, on realistic
+ * rows and on raw random codes (every byte value in the weights, with finite scales;
+ * activation codes -127..127, all the Q8 quantizers produce from finite input). */
+START_TEST(test_qdot_vnni_same_bits) {
+    if (!qk_cpu_has_avx512vnni()) {
+        fprintf(stderr, "test_kernels_legacy: no AVX512F/BW/VL/VNNI (or QK_NO_AVX512 set): VNNI kernels not tested\n");
+        return;
+    }
+    static qk_type_traits avx2[QK_TYPE_COUNT], vnni[QK_TYPE_COUNT];
+    qk_install_legacy_avx2(avx2);
+    qk_install_legacy_avx2(vnni);
+    qk_install_legacy_avx512vnni(vnni);
+    static const qk_type types[] = {QK_TYPE_Q4_0, QK_TYPE_Q5_0, QK_TYPE_Q8_0, QK_TYPE_IQ4_NL};
+    static float x[MAXN], y[MAXN];
+    static uint8_t qx[MAXN / 32 * 36];
+    static block_q8_0 qy[MAXN / 32];
+    rng_state = 3000;
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        const qk_type t = types[ti];
+        const qk_type_traits *ref = qk_type_get(t);
+        const size_t bs = ref->type_size;
+        ck_assert_ptr_ne(vnni[t].vec_dot, avx2[t].vec_dot);
+        for (int li = 0; li < N_QLEN; li++) {
+            const int n = QLEN[li], nb = n / 32;
+            for (int rep = 0; rep < 4; rep++) {
+                if (rep < 2) { /* realistic: the reference quantizers */
+                    fill_row(x, n);
+                    fill_row(y, n);
+                    ref->from_float(x, qx, n);
+                    qk_quantize_row_q8_0_ref(y, qy, n);
+                } else { /* raw codes */
+                    for (size_t b = 0; b < (size_t)nb * bs; b++) qx[b] = (uint8_t)rng_next();
+                    for (int b = 0; b < nb; b++) {
+                        const qk_half d = qk_float_to_half(rng_uniform() * 0.01f);
+                        memcpy(qx + (size_t)b * bs, &d, sizeof d);
+                        qy[b].d = qk_float_to_half(rng_uniform() * 0.01f);
+                        for (int j = 0; j < 32; j++) qy[b].qs[j] = (int8_t)rng_int(-127, 127);
+                    }
+                }
+                float s2 = NAN, sv = NAN;
+                avx2[t].vec_dot(n, &s2, qx, qy);
+                vnni[t].vec_dot(n, &sv, qx, qy);
+                ck_assert_msg(memcmp(&s2, &sv, sizeof sv) == 0, "%s n=%d rep %d: VNNI %.9g, AVX2 %.9g",
+                              qk_type_name(t), n, rep, sv, s2);
+            }
+        }
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------------------ float dots ----- */
 
 typedef struct fdot {
@@ -779,6 +830,7 @@ static Suite *kernels_suite(void) {
     TCase *tc = tcase_create("vec_dot");
     tcase_add_loop_test(tc, test_qdot_exact, 0, N_QD);
     tcase_add_loop_test(tc, test_qdot_random, 0, N_QD);
+    tcase_add_test(tc, test_qdot_vnni_same_bits);
     tcase_add_loop_test(tc, test_fdot, 0, N_FD);
     suite_add_tcase(s, tc);
     tc = tcase_create("from_float");
