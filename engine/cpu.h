@@ -2,9 +2,10 @@
  * cpu.h — run-time CPU feature detection, and the switch that installs SIMD kernels.
  *
  * The type table (types.c) starts with the scalar reference kernels; on first use it asks
- * cpu.c whether AVX2+FMA+F16C are available and, if so, lets each SIMD file replace the
- * entries it implements (vec_dot, from_float, to_float). Setting the environment variable
- * QK_FORCE_SCALAR=1 keeps the scalar kernels (for tests and comparisons).
+ * cpu.c whether AVX2+FMA+F16C (then AVX-512 VNNI) are available and, if so, lets each SIMD
+ * file replace the entries it implements (vec_dot, from_float, to_float). Setting the
+ * environment variable QK_FORCE_SCALAR=1 keeps the scalar kernels, QK_NO_AVX512=1 the AVX2
+ * ones (for tests and comparisons).
  */
 #ifndef QK_CPU_H
 #define QK_CPU_H

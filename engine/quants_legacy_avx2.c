@@ -2,12 +2,13 @@
  * quants_legacy_avx2.c — AVX2/FMA/F16C kernels for the types of quants_legacy.c: the dot
  * products Q4_0·Q8_0, Q4_1·Q8_1, Q5_0·Q8_0, Q5_1·Q8_1, Q8_0·Q8_0, IQ4_NL·Q8_0, the
  * activation quantizers float -> Q8_0 and float -> Q8_1, and the dequantizers (to_float)
- * of Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1 and IQ4_NL.
+ * of Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1 and IQ4_NL; and AVX-512 VNNI variants of four of
+ * the dot products, with the same results (their section below).
  *
  * Every kernel here has a scalar reference in quants_legacy.c and is tested against it
  * (tests/test_kernels_legacy.c). Functions carry __attribute__((target(...))) so the rest
- * of the build stays baseline x86-64; qk_install_legacy_avx2() is only called when the CPU
- * has the features (cpu.h). Block layouts: quants.h (ggml-common.h).
+ * of the build stays baseline x86-64; qk_install_legacy_avx2() and
+ * qk_install_legacy_avx512vnni() are only called when the CPU has the features (cpu.h). Block layouts: quants.h (ggml-common.h).
  *
  * Dot products. Per 32-element block the weight codes are unpacked into 32 bytes in
  * element order (low nibbles = elements 0..15 in the low 128-bit lane, high nibbles =
