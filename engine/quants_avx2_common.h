@@ -26,9 +26,9 @@
  * the K-quant and legacy matrices; then T1 at 4 KiB beats T0 at 2 KiB by 5-14 % tg
  * (F16, Q4_K_M, Q6_K; 1 and 2 threads; T2 about as T1, 8 KiB no better, NTA 25 % worse
  * on Q4_K_M) — probably because a T0 prefetch holds one of the few L1 fill buffers until
- * its line arrives. No change on cache-resident models or prompt processing. PREFETCH_X covers one 64-byte line;
- * prefetch_block() every line of a block of `bytes` (a compile-time size: the loop
- * unrolls), so that consecutive blocks cover the stream. */
+ * its line arrives. No change on cache-resident models or prompt processing.
+ * PREFETCH_X covers one 64-byte line; prefetch_block() every line of a block of `bytes`
+ * (a compile-time size: the loop unrolls), so that consecutive blocks cover the stream. */
 #define PREFETCH_BYTES 4096
 #define PREFETCH_X(p) _mm_prefetch((const char *)((uintptr_t)(p) + PREFETCH_BYTES), _MM_HINT_T1)
 static inline void prefetch_block(const void *p, unsigned bytes) {
