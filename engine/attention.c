@@ -42,6 +42,12 @@ static void round_f16(const qk_type_traits *f16, const float *x, float *y, int n
 
 /* y[0..n) += v · x[0..n) for F16 x, each element a separately rounded product and sum
  * (so the AVX2 and scalar versions give the same bits). */
+typedef void (*mad_f16_fn)(int n, float *y, const qk_half *x, float v);
+
+static void mad_f16_scalar(int n, float *y, const qk_half *x, float v) {
+    for (int i = 0; i < n; i++) y[i] += v * qk_half_to_float(x[i]);
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 QK_AVX2 static void mad_f16_avx2(int n, float *y, const qk_half *x, float v) {
     const __m256 vv = _mm256_set1_ps(v);
@@ -50,18 +56,16 @@ QK_AVX2 static void mad_f16_avx2(int n, float *y, const qk_half *x, float v) {
         const __m256 xf = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i)));
         _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(vv, xf)));
     }
-    for (; i < n; i++) y[i] += v * qk_half_to_float(x[i]);
+    mad_f16_scalar(n - i, y + i, x + i, v);
 }
 #endif
 
-static void mad_f16(int n, float *y, const qk_half *x, float v) {
+/* The version for this CPU (chosen once per task, not per row). */
+static mad_f16_fn mad_f16_pick(void) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (qk_cpu_has_avx2()) {
-        mad_f16_avx2(n, y, x, v);
-        return;
-    }
+    if (qk_cpu_has_avx2()) return mad_f16_avx2;
 #endif
-    for (int i = 0; i < n; i++) y[i] += v * qk_half_to_float(x[i]);
+    return mad_f16_scalar;
 }
 
 typedef struct attn_job {
@@ -81,6 +85,7 @@ static void attn_task(void *arg, int ith, int nth) {
     const float scale = 1.0f / sqrtf((float)hd);
     float *work = j->s->buf + (size_t)ith * j->s->per_thread;
     const qk_type_traits *f16 = qk_type_get(QK_TYPE_F16);
+    const mad_f16_fn mad_f16 = mad_f16_pick();
     int tasks = j->n_seqs * a->n_head;
     for (int task = ith; task < tasks; task += nth) {
         int si = task / a->n_head, h = task % a->n_head, kvh = h / group;
