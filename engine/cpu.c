@@ -7,24 +7,30 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 
+/* Low half of XCR0: which register states the OS saves (call only when CPUID.1 reports
+ * OSXSAVE). */
+static unsigned xcr0(void) {
+    unsigned lo, hi;
+    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return lo;
+}
+
 static bool detect_avx2(void) {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
     bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28), f16c = c & (1u << 29);
     if (!(fma && osxsave && avx && f16c)) return false;
-    unsigned lo, hi;
-    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    if ((lo & 6) != 6) return false; /* OS saves XMM and YMM state */
+    if ((xcr0() & 6) != 6) return false; /* OS saves XMM and YMM state */
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
     return b & (1u << 5); /* AVX2 */
 }
 
 /* AVX512F, BW, VL and VNNI, with the OS saving the opmask and ZMM state (XCR0 bits 5-7):
- * the kernels use EVEX instructions on 256-bit registers and mask registers. */
+ * the kernels use EVEX instructions on 256-bit registers and mask registers. Called only
+ * after detect_avx2() succeeded (so OSXSAVE is set). */
 static bool detect_avx512vnni(void) {
-    unsigned a, b, c, d, lo, hi;
-    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    if ((lo & 0xE6) != 0xE6) return false;
+    unsigned a, b, c, d;
+    if ((xcr0() & 0xE6) != 0xE6) return false;
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
     const bool f = b & (1u << 16), bw = b & (1u << 30), vl = b & (1u << 31), vnni = c & (1u << 11);
     return f && bw && vl && vnni;
