@@ -14,7 +14,8 @@
  * Invariants: the weight bytes are never modified; converted activations are read only
  * after the barrier (or only by the thread that wrote them); every output element is
  * written by exactly one thread. On the vec_dot path each element is one vec_dot call on
- * the same bytes whatever the thread count, so results do not depend on it.
+ * the same bytes whatever the thread count (or a vec_dot4 call for four rows at once,
+ * which gives the same bits), so results do not depend on it.
  */
 #include "matmul.h"
 
@@ -119,9 +120,16 @@ static const uint8_t *convert(mm_job *j, int ith, int nth) {
  * and stays in L1 while the m activation rows (L1/L2) stream past it. */
 static void dot_rows(const mm_job *j, const uint8_t *xq, size_t xrow, int64_t r0, int64_t r1) {
     const qk_vec_dot_fn dot = j->tt->vec_dot;
+    const qk_vec_dot4_fn dot4 = j->tt->vec_dot4;
     const int k = (int)j->k;
     const int64_t m = j->m, n = j->n;
-    for (int64_t r = r0; r < r1; r++) {
+    int64_t r = r0;
+    if (dot4)
+        for (; r + 4 <= r1; r += 4) {
+            const uint8_t *wr = j->w + (size_t)r * j->w_row;
+            for (int64_t i = 0; i < m; i++) dot4(k, &j->y[i * n + r], wr, j->w_row, xq + (size_t)i * xrow);
+        }
+    for (; r < r1; r++) {
         const uint8_t *wr = j->w + (size_t)r * j->w_row;
         for (int64_t i = 0; i < m; i++) dot(k, &j->y[i * n + r], wr, xq + (size_t)i * xrow);
     }

@@ -3,7 +3,8 @@
  * products Q4_0·Q8_0, Q4_1·Q8_1, Q5_0·Q8_0, Q5_1·Q8_1, Q8_0·Q8_0, IQ4_NL·Q8_0, the
  * activation quantizers float -> Q8_0 and float -> Q8_1, and the dequantizers (to_float)
  * of Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1 and IQ4_NL; and AVX-512 VNNI variants of four of
- * the dot products, with the same results (their section below).
+ * the dot products, with the same results, single-row and four-row (vec_dot4: the batch-1
+ * decode kernels; their section below).
  *
  * Every kernel here has a scalar reference in quants_legacy.c and is tested against it
  * (tests/test_kernels_legacy.c). Functions carry __attribute__((target(...))) so the rest
@@ -319,6 +320,92 @@ QK_AVX512VNNI static void vec_dot_iq4_nl_q8_0_vnni(int n, float *s, const void *
 #undef BLOCK
 }
 
+/* Four rows at once (vec_dot4): each row keeps its own two accumulators and gets the
+ * same operations in the same order as in its single-row kernel above, so s[r] has the
+ * bits vec_dot gives for row r. What depends on the activations alone is formed once per
+ * block for the four rows: the activation load, d_y, and the offset sum. The offset moves
+ * into VPDPBUSD's accumulator input: with a per-lane sum O of o·a over the lane's four
+ * bytes, a block's lane sums are dpbusd(-O, u, a) with u the unsigned code (Q4_0: nibble,
+ * o = 8; Q5_0: nibble + 16·bit4, o = 16) or the signed code + 128 (Q8_0, IQ4_NL: o = 128),
+ * the same integers as above (for Q8_0 and IQ4_NL also when an activation byte is -128,
+ * where the single-row kernels' VPSIGNB trick is not exact; see the file comment). */
+QK_AVX512VNNI static inline __m256i neg_offset_sum(__m256i a, __m256i o) {
+    return _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), o, a));
+}
+
+/* One block of the four rows into the accumulators acc[0..3]; ROW(b, a, neg) gives the
+ * lane sums of block b (a weight block pointer). */
+#define DOT4_STEP(acc, i, off, ROW)                                                            \
+    do {                                                                                       \
+        const __m256i a_ = load32(y[i].qs), neg_ = neg_offset_sum(a_, off);                    \
+        const float dy_ = half_lookup(&y[i]);                                                  \
+        _Pragma("GCC unroll 4") for (int r_ = 0; r_ < 4; r_++) acc[r_] =                      \
+            acc_block(acc[r_], ROW(&x[r_][i], a_, neg_), _mm256_set1_ps(half_lookup(&x[r_][i]) * dy_)); \
+    } while (0)
+
+/* The loop of DOT_BLOCKS for four rows (x[r] their block arrays, y the activations). */
+#define DOT4_BLOCKS(nb, off, ROW, s)                                                           \
+    do {                                                                                       \
+        __m256 acc0_[4], acc1_[4];                                                             \
+        for (int r_ = 0; r_ < 4; r_++) acc0_[r_] = acc1_[r_] = _mm256_setzero_ps();            \
+        int i_ = 0;                                                                            \
+        for (; i_ + 2 <= (nb); i_ += 2) {                                                      \
+            prefetch_block((const uint8_t *)x[0] + 4 * i_ * sizeof x[0][0], 8 * sizeof x[0][0]); \
+            DOT4_STEP(acc0_, i_, off, ROW);                                                    \
+            DOT4_STEP(acc1_, i_ + 1, off, ROW);                                                \
+        }                                                                                      \
+        if (i_ < (nb)) DOT4_STEP(acc0_, i_, off, ROW);                                         \
+        for (int r_ = 0; r_ < 4; r_++) (s)[r_] = hsum_ps(_mm256_add_ps(acc0_[r_], acc1_[r_])); \
+    } while (0)
+
+#define ROWS4(T, vx, bx) \
+    {(const T *)(vx), (const T *)((const uint8_t *)(vx) + (bx)), (const T *)((const uint8_t *)(vx) + 2 * (bx)), \
+     (const T *)((const uint8_t *)(vx) + 3 * (bx))}
+
+QK_AVX512VNNI static void vec_dot4_q4_0_q8_0_vnni(int n, float s[4], const void *vx, size_t bx, const void *vy) {
+    const block_q4_0 *x[4] = ROWS4(block_q4_0, vx, bx);
+    const block_q8_0 *y = (const block_q8_0 *)vy;
+#define ROW(b, a, neg) _mm256_dpbusd_epi32(neg, unpack_nibbles((b)->qs), a)
+    DOT4_BLOCKS(n / QK8_0, _mm256_set1_epi8(8), ROW, s);
+#undef ROW
+}
+
+/* nibble + 16 where the block's qh bit is set: one masked byte add. */
+QK_AVX512VNNI static inline __m256i q5_0_code(const block_q5_0 *b) {
+    uint32_t h;
+    memcpy(&h, b->qh, 4);
+    const __m256i nib = unpack_nibbles(b->qs);
+    return _mm256_mask_add_epi8(nib, _cvtu32_mask32(h), nib, _mm256_set1_epi8(16));
+}
+
+QK_AVX512VNNI static void vec_dot4_q5_0_q8_0_vnni(int n, float s[4], const void *vx, size_t bx, const void *vy) {
+    const block_q5_0 *x[4] = ROWS4(block_q5_0, vx, bx);
+    const block_q8_0 *y = (const block_q8_0 *)vy;
+#define ROW(b, a, neg) _mm256_dpbusd_epi32(neg, q5_0_code(b), a)
+    DOT4_BLOCKS(n / QK8_0, _mm256_set1_epi8(16), ROW, s);
+#undef ROW
+}
+
+QK_AVX512VNNI static void vec_dot4_q8_0_q8_0_vnni(int n, float s[4], const void *vx, size_t bx, const void *vy) {
+    const block_q8_0 *x[4] = ROWS4(block_q8_0, vx, bx);
+    const block_q8_0 *y = (const block_q8_0 *)vy;
+    const __m256i b128 = _mm256_set1_epi8(-128);
+#define ROW(b, a, neg) _mm256_dpbusd_epi32(neg, _mm256_xor_si256(load32((b)->qs), b128), a)
+    DOT4_BLOCKS(n / QK8_0, b128, ROW, s);
+#undef ROW
+}
+
+QK_AVX512VNNI static void vec_dot4_iq4_nl_q8_0_vnni(int n, float s[4], const void *vx, size_t bx, const void *vy) {
+    const block_iq4_nl *x[4] = ROWS4(block_iq4_nl, vx, bx);
+    const block_q8_0 *y = (const block_q8_0 *)vy;
+    const __m256i b128 = _mm256_set1_epi8(-128);
+    const __m256i levels_u = _mm256_xor_si256(
+        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qk_kvalues_iq4nl)), b128);
+#define ROW(b, a, neg) _mm256_dpbusd_epi32(neg, _mm256_shuffle_epi8(levels_u, unpack_nibbles((b)->qs)), a)
+    DOT4_BLOCKS(n / QK4_NL, b128, ROW, s);
+#undef ROW
+}
+
 /* ------------------------------------------------------------------ Q8 quantizers -- */
 
 /* roundf(p) (ties away from zero), lane-wise, exact for every float p. */
@@ -606,4 +693,8 @@ void qk_install_legacy_avx512vnni(qk_type_traits *table) {
     table[QK_TYPE_Q5_0].vec_dot = vec_dot_q5_0_q8_0_vnni;
     table[QK_TYPE_Q8_0].vec_dot = vec_dot_q8_0_q8_0_vnni;
     table[QK_TYPE_IQ4_NL].vec_dot = vec_dot_iq4_nl_q8_0_vnni;
+    table[QK_TYPE_Q4_0].vec_dot4 = vec_dot4_q4_0_q8_0_vnni;
+    table[QK_TYPE_Q5_0].vec_dot4 = vec_dot4_q5_0_q8_0_vnni;
+    table[QK_TYPE_Q8_0].vec_dot4 = vec_dot4_q8_0_q8_0_vnni;
+    table[QK_TYPE_IQ4_NL].vec_dot4 = vec_dot4_iq4_nl_q8_0_vnni;
 }

@@ -42,6 +42,10 @@ typedef void (*qk_from_float_fn)(const float *src, void *dst, int64_t n);
 /* *s = dot(x, y) over n elements; x is a row of the weight type, y a row of its
  * vec_dot_type (the activations, already converted). */
 typedef void (*qk_vec_dot_fn)(int n, float *s, const void *x, const void *y);
+/* s[r] = dot(x_r, y) for the four weight rows x_r = x + r·bx bytes (r = 0..3) and one
+ * activation row y: bit for bit the four vec_dot results, sharing the work that depends
+ * on y alone (its loads, scales and offset sums) between the rows. */
+typedef void (*qk_vec_dot4_fn)(int n, float s[4], const void *x, size_t bx, const void *y);
 
 typedef struct qk_type_traits {
     const char *name;          /* "Q4_K" */
@@ -63,6 +67,8 @@ typedef struct qk_type_traits {
                                     * other type the same bytes as from_float */
     qk_type vec_dot_type;      /* type the activations are converted to for vec_dot */
     qk_vec_dot_fn vec_dot;     /* weight row . activation row */
+    qk_vec_dot4_fn vec_dot4;   /* four rows at once, same results; NULL: none (SIMD
+                                * builds install one where it measured faster) */
 } qk_type_traits;
 
 /* The row for a type id, or NULL when the id is not one qkit knows. */

@@ -291,6 +291,81 @@ START_TEST(test_qdot_vnni_same_bits) {
 }
 END_TEST
 
+/* Every four-row kernel (vec_dot4) of the AVX2 and VNNI tables returns, for each row, the
+ * bits of the same table's vec_dot on that row: four different rows, stored with a gap
+ * between them (bx larger than a row), realistic and raw codes as above. */
+static void check_dot4(const qk_type_traits *tab, qk_type t, const char *table_name) {
+    enum { GAP = 64 };
+    const qk_type_traits *ref = qk_type_get(t); /* tab holds only the SIMD kernels */
+    const size_t bs = ref->type_size;
+    static float x[MAXN], y[MAXN];
+    static uint8_t qx[4 * (MAXN / 32 * 36 + GAP)];
+    static block_q8_0 qy[MAXN / 32];
+    for (int li = 0; li < N_QLEN; li++) {
+        const int n = QLEN[li], nb = n / 32;
+        const size_t bx = (size_t)nb * bs + GAP;
+        for (int rep = 0; rep < 4; rep++) {
+            for (int r = 0; r < 4; r++) {
+                uint8_t *row = qx + r * bx;
+                if (rep < 2) {
+                    fill_row(x, n);
+                    ref->from_float(x, row, n);
+                } else {
+                    for (size_t b = 0; b < (size_t)nb * bs; b++) row[b] = (uint8_t)rng_next();
+                    for (int b = 0; b < nb; b++) {
+                        const qk_half d = qk_float_to_half(rng_uniform() * 0.01f);
+                        memcpy(row + (size_t)b * bs, &d, sizeof d);
+                    }
+                }
+            }
+            if (rep < 2) {
+                fill_row(y, n);
+                qk_quantize_row_q8_0_act(y, qy, n);
+            } else {
+                for (int b = 0; b < nb; b++) {
+                    qy[b].d = qk_float_to_half(rng_uniform() * 0.01f);
+                    for (int j = 0; j < 32; j++) qy[b].qs[j] = (int8_t)rng_int(-127, 127);
+                }
+            }
+            float s4[4] = {NAN, NAN, NAN, NAN};
+            tab[t].vec_dot4(n, s4, qx, bx, qy);
+            for (int r = 0; r < 4; r++) {
+                float s1 = NAN;
+                tab[t].vec_dot(n, &s1, qx + r * bx, qy);
+                ck_assert_msg(memcmp(&s1, &s4[r], sizeof s1) == 0, "%s %s n=%d rep %d row %d: vec_dot4 %.9g, vec_dot %.9g",
+                              table_name, qk_type_name(t), n, rep, r, s4[r], s1);
+            }
+        }
+    }
+}
+
+START_TEST(test_qdot4_same_bits) {
+    if (!have_simd()) {
+        for (int i = 0; i < N_QD; i++) ck_assert_ptr_null(checked_row(QD[i].wtype)->vec_dot4);
+        return;
+    }
+    static qk_type_traits avx2[QK_TYPE_COUNT], vnni[QK_TYPE_COUNT];
+    qk_install_legacy_avx2(avx2);
+    qk_install_legacy_avx2(vnni);
+    int checked = 0;
+    if (qk_cpu_has_avx512vnni()) qk_install_legacy_avx512vnni(vnni);
+    else fprintf(stderr, "test_kernels_legacy: no AVX512F/BW/VL/VNNI (or QK_NO_AVX512 set): VNNI vec_dot4 not tested\n");
+    rng_state = 4000;
+    for (int i = 0; i < N_QD; i++) {
+        const qk_type t = QD[i].wtype;
+        if (avx2[t].vec_dot4) check_dot4(avx2, t, "AVX2"), checked++;
+        if (vnni[t].vec_dot4 && qk_cpu_has_avx512vnni()) check_dot4(vnni, t, "VNNI"), checked++;
+    }
+    /* the engine's table holds the kernels of the best table this CPU can run */
+    for (int i = 0; i < N_QD; i++) {
+        const qk_type t = QD[i].wtype;
+        const qk_type_traits *best = qk_cpu_has_avx512vnni() ? vnni : avx2;
+        ck_assert_ptr_eq(checked_row(t)->vec_dot4, best[t].vec_dot4);
+    }
+    if (qk_cpu_has_avx512vnni()) ck_assert_int_ge(checked, 4);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ float dots ----- */
 
 typedef struct fdot {
@@ -831,6 +906,7 @@ static Suite *kernels_suite(void) {
     tcase_add_loop_test(tc, test_qdot_exact, 0, N_QD);
     tcase_add_loop_test(tc, test_qdot_random, 0, N_QD);
     tcase_add_test(tc, test_qdot_vnni_same_bits);
+    tcase_add_test(tc, test_qdot4_same_bits);
     tcase_add_loop_test(tc, test_fdot, 0, N_FD);
     suite_add_tcase(s, tc);
     tc = tcase_create("from_float");
