@@ -192,6 +192,47 @@ QK_AVX2 static inline __m256 acc_block_min(__m256 acc, __m128 *accm, __m256i isu
         (result) = hsum_ps(_mm256_add_ps(acc0_, acc1_)) + _mm_cvtss_f32(_mm_movehdup_ps(m_)); \
     } while (0)
 
+/* The loop of DOT_BLOCKS for four weight rows (vec_dot4): x[r] the block arrays of rows
+ * r = 0..3, y the activation blocks. Each row keeps its own two accumulators and gets
+ * the same operations in the same order as in its single-row kernel, so s[r] has the bits
+ * vec_dot gives for row r; what depends on the activations alone is formed once per block
+ * for the four rows: the activation bytes a, d_y, and SHARED(a). ROW(b, a, sh) gives the
+ * eight s32 lane sums of weight block b. The prefetch runs linearly over the four rows'
+ * bytes (they are contiguous): one stream, not four. */
+#define DOT4_ROW(acc, r, i) acc = acc_block(acc, ROW(&x[r][i], a_, sh_), _mm256_set1_ps(half_lookup(&x[r][i]) * dy_))
+#define DOT4_STEP(acc, i, SHARED, ROW)                                                         \
+    do {                                                                                       \
+        const __m256i a_ = load32(y[i].qs), sh_ = SHARED(a_);                                  \
+        const float dy_ = half_lookup(&y[i]);                                                  \
+        (void)sh_; /* unused where nothing but a is shared */                                  \
+        DOT4_ROW(acc##0, 0, i);                                                                \
+        DOT4_ROW(acc##1, 1, i);                                                                \
+        DOT4_ROW(acc##2, 2, i);                                                                \
+        DOT4_ROW(acc##3, 3, i);                                                                \
+    } while (0)
+
+/* (Named accumulators, not arrays: GCC 12 kept arrays of them on the stack.) */
+#define DOT4_BLOCKS(nb, SHARED, ROW, s)                                                        \
+    do {                                                                                       \
+        __m256 p0 = _mm256_setzero_ps(), p1 = p0, p2 = p0, p3 = p0, q0 = p0, q1 = p0, q2 = p0, q3 = p0; \
+        int i_ = 0;                                                                            \
+        for (; i_ + 2 <= (nb); i_ += 2) {                                                      \
+            prefetch_block((const uint8_t *)x[0] + 4 * i_ * sizeof x[0][0], 8 * sizeof x[0][0]); \
+            DOT4_STEP(p, i_, SHARED, ROW);                                                     \
+            DOT4_STEP(q, i_ + 1, SHARED, ROW);                                                 \
+        }                                                                                      \
+        if (i_ < (nb)) DOT4_STEP(p, i_, SHARED, ROW);                                          \
+        (s)[0] = hsum_ps(_mm256_add_ps(p0, q0));                                               \
+        (s)[1] = hsum_ps(_mm256_add_ps(p1, q1));                                               \
+        (s)[2] = hsum_ps(_mm256_add_ps(p2, q2));                                               \
+        (s)[3] = hsum_ps(_mm256_add_ps(p3, q3));                                               \
+    } while (0)
+
+/* The block arrays of four rows bx bytes apart. */
+#define ROWS4(T, vx, bx)                                                                       \
+    {(const T *)(vx), (const T *)((const uint8_t *)(vx) + (bx)), (const T *)((const uint8_t *)(vx) + 2 * (bx)), \
+     (const T *)((const uint8_t *)(vx) + 3 * (bx))}
+
 /* ------------------------------------------------------------------ dot products -- */
 
 QK_AVX2 static void vec_dot_q4_0_q8_0_avx2(int n, float *s, const void *vx, const void *vy) {
@@ -251,6 +292,51 @@ QK_AVX2 static void vec_dot_iq4_nl_q8_0_avx2(int n, float *s, const void *vx, co
 #define BLOCK(i) dot_s8(_mm256_shuffle_epi8(levels, unpack_nibbles(x[i].qs)), load32(y[i].qs))
     DOT_BLOCKS(n / QK4_NL, BLOCK, *s);
 #undef BLOCK
+}
+
+/* Four-row versions (DOT4_BLOCKS). Q4_0 and Q5_0 share the offset term: on AVX2 the
+ * VPMADDUBSW of the offset bytes with a (Q5_0 then feeds the full code nibble + 16·bit4,
+ * whose pair sums minus those of 16·a are the pair sums dot_u8_sub forms, so the same
+ * lane sums); Q8_0 and IQ4_NL share only a and d_y. */
+#define SHARED_NONE(a) (a)
+QK_AVX2 static void vec_dot4_q4_0_q8_0_avx2(int n, float s[4], const void *vx, size_t bx, const void *vy) {
+    const block_q4_0 *x[4] = ROWS4(block_q4_0, vx, bx);
+    const block_q8_0 *y = (const block_q8_0 *)vy;
+#define SHARED(a) _mm256_maddubs_epi16(_mm256_set1_epi8(8), a)
+#define ROW(b, a, sh) _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16(unpack_nibbles((b)->qs), a), sh), _mm256_set1_epi16(1))
+    DOT4_BLOCKS(n / QK8_0, SHARED, ROW, s);
+#undef ROW
+#undef SHARED
+}
+
+QK_AVX2 static void vec_dot4_q5_0_q8_0_avx2(int n, float s[4], const void *vx, size_t bx, const void *vy) {
+    const block_q5_0 *x[4] = ROWS4(block_q5_0, vx, bx);
+    const block_q8_0 *y = (const block_q8_0 *)vy;
+    const __m256i b16 = _mm256_set1_epi8(16);
+#define SHARED(a) _mm256_maddubs_epi16(b16, a)
+#define CODE(b) _mm256_or_si256(unpack_nibbles((b)->qs), _mm256_and_si256(unpack_bits((b)->qh), b16))
+#define ROW(b, a, sh) _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16(CODE(b), a), sh), _mm256_set1_epi16(1))
+    DOT4_BLOCKS(n / QK8_0, SHARED, ROW, s);
+#undef ROW
+#undef CODE
+#undef SHARED
+}
+
+QK_AVX2 static void vec_dot4_q8_0_q8_0_avx2(int n, float s[4], const void *vx, size_t bx, const void *vy) {
+    const block_q8_0 *x[4] = ROWS4(block_q8_0, vx, bx);
+    const block_q8_0 *y = (const block_q8_0 *)vy;
+#define ROW(b, a, sh) dot_s8(load32((b)->qs), a)
+    DOT4_BLOCKS(n / QK8_0, SHARED_NONE, ROW, s);
+#undef ROW
+}
+
+QK_AVX2 static void vec_dot4_iq4_nl_q8_0_avx2(int n, float s[4], const void *vx, size_t bx, const void *vy) {
+    const block_iq4_nl *x[4] = ROWS4(block_iq4_nl, vx, bx);
+    const block_q8_0 *y = (const block_q8_0 *)vy;
+    const __m256i levels = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qk_kvalues_iq4nl));
+#define ROW(b, a, sh) dot_s8(_mm256_shuffle_epi8(levels, unpack_nibbles((b)->qs)), a)
+    DOT4_BLOCKS(n / QK4_NL, SHARED_NONE, ROW, s);
+#undef ROW
 }
 
 /* ------------------------------------------- AVX-512 VNNI variants (same results) -- */
@@ -320,54 +406,25 @@ QK_AVX512VNNI static void vec_dot_iq4_nl_q8_0_vnni(int n, float *s, const void *
 #undef BLOCK
 }
 
-/* Four rows at once (vec_dot4): each row keeps its own two accumulators and gets the
- * same operations in the same order as in its single-row kernel above, so s[r] has the
- * bits vec_dot gives for row r. What depends on the activations alone is formed once per
- * block for the four rows: the activation load, d_y, and the offset sum. The offset moves
- * into VPDPBUSD's accumulator input: with a per-lane sum O of o·a over the lane's four
+/* Four-row versions (DOT4_BLOCKS). The offset term moves into VPDPBUSD's accumulator
+ * input, formed once per block: with O the per-lane sum of o·a over the lane's four
  * bytes, a block's lane sums are dpbusd(-O, u, a) with u the unsigned code (Q4_0: nibble,
- * o = 8; Q5_0: nibble + 16·bit4, o = 16) or the signed code + 128 (Q8_0, IQ4_NL: o = 128),
- * the same integers as above (for Q8_0 and IQ4_NL also when an activation byte is -128,
- * where the single-row kernels' VPSIGNB trick is not exact; see the file comment). */
+ * o = 8; Q5_0: nibble + 16·bit4, o = 16) or the signed code + 128 (Q8_0, IQ4_NL:
+ * o = 128) — the same integers as above (for Q8_0 and IQ4_NL also when an activation
+ * byte is -128, where the single-row kernels' VPSIGNB trick is not exact; see the file
+ * comment), so one VPDPBUSD per row and block. */
 QK_AVX512VNNI static inline __m256i neg_offset_sum(__m256i a, __m256i o) {
     return _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), o, a));
 }
 
-/* One block of the four rows into the accumulators acc[0..3]; ROW(b, a, neg) gives the
- * lane sums of block b (a weight block pointer). */
-#define DOT4_STEP(acc, i, off, ROW)                                                            \
-    do {                                                                                       \
-        const __m256i a_ = load32(y[i].qs), neg_ = neg_offset_sum(a_, off);                    \
-        const float dy_ = half_lookup(&y[i]);                                                  \
-        _Pragma("GCC unroll 4") for (int r_ = 0; r_ < 4; r_++) acc[r_] =                      \
-            acc_block(acc[r_], ROW(&x[r_][i], a_, neg_), _mm256_set1_ps(half_lookup(&x[r_][i]) * dy_)); \
-    } while (0)
-
-/* The loop of DOT_BLOCKS for four rows (x[r] their block arrays, y the activations). */
-#define DOT4_BLOCKS(nb, off, ROW, s)                                                           \
-    do {                                                                                       \
-        __m256 acc0_[4], acc1_[4];                                                             \
-        for (int r_ = 0; r_ < 4; r_++) acc0_[r_] = acc1_[r_] = _mm256_setzero_ps();            \
-        int i_ = 0;                                                                            \
-        for (; i_ + 2 <= (nb); i_ += 2) {                                                      \
-            prefetch_block((const uint8_t *)x[0] + 4 * i_ * sizeof x[0][0], 8 * sizeof x[0][0]); \
-            DOT4_STEP(acc0_, i_, off, ROW);                                                    \
-            DOT4_STEP(acc1_, i_ + 1, off, ROW);                                                \
-        }                                                                                      \
-        if (i_ < (nb)) DOT4_STEP(acc0_, i_, off, ROW);                                         \
-        for (int r_ = 0; r_ < 4; r_++) (s)[r_] = hsum_ps(_mm256_add_ps(acc0_[r_], acc1_[r_])); \
-    } while (0)
-
-#define ROWS4(T, vx, bx) \
-    {(const T *)(vx), (const T *)((const uint8_t *)(vx) + (bx)), (const T *)((const uint8_t *)(vx) + 2 * (bx)), \
-     (const T *)((const uint8_t *)(vx) + 3 * (bx))}
-
 QK_AVX512VNNI static void vec_dot4_q4_0_q8_0_vnni(int n, float s[4], const void *vx, size_t bx, const void *vy) {
     const block_q4_0 *x[4] = ROWS4(block_q4_0, vx, bx);
     const block_q8_0 *y = (const block_q8_0 *)vy;
+#define SHARED(a) neg_offset_sum(a, _mm256_set1_epi8(8))
 #define ROW(b, a, neg) _mm256_dpbusd_epi32(neg, unpack_nibbles((b)->qs), a)
-    DOT4_BLOCKS(n / QK8_0, _mm256_set1_epi8(8), ROW, s);
+    DOT4_BLOCKS(n / QK8_0, SHARED, ROW, s);
 #undef ROW
+#undef SHARED
 }
 
 /* nibble + 16 where the block's qh bit is set: one masked byte add. */
@@ -381,18 +438,22 @@ QK_AVX512VNNI static inline __m256i q5_0_code(const block_q5_0 *b) {
 QK_AVX512VNNI static void vec_dot4_q5_0_q8_0_vnni(int n, float s[4], const void *vx, size_t bx, const void *vy) {
     const block_q5_0 *x[4] = ROWS4(block_q5_0, vx, bx);
     const block_q8_0 *y = (const block_q8_0 *)vy;
+#define SHARED(a) neg_offset_sum(a, _mm256_set1_epi8(16))
 #define ROW(b, a, neg) _mm256_dpbusd_epi32(neg, q5_0_code(b), a)
-    DOT4_BLOCKS(n / QK8_0, _mm256_set1_epi8(16), ROW, s);
+    DOT4_BLOCKS(n / QK8_0, SHARED, ROW, s);
 #undef ROW
+#undef SHARED
 }
 
 QK_AVX512VNNI static void vec_dot4_q8_0_q8_0_vnni(int n, float s[4], const void *vx, size_t bx, const void *vy) {
     const block_q8_0 *x[4] = ROWS4(block_q8_0, vx, bx);
     const block_q8_0 *y = (const block_q8_0 *)vy;
     const __m256i b128 = _mm256_set1_epi8(-128);
+#define SHARED(a) neg_offset_sum(a, b128)
 #define ROW(b, a, neg) _mm256_dpbusd_epi32(neg, _mm256_xor_si256(load32((b)->qs), b128), a)
-    DOT4_BLOCKS(n / QK8_0, b128, ROW, s);
+    DOT4_BLOCKS(n / QK8_0, SHARED, ROW, s);
 #undef ROW
+#undef SHARED
 }
 
 QK_AVX512VNNI static void vec_dot4_iq4_nl_q8_0_vnni(int n, float s[4], const void *vx, size_t bx, const void *vy) {
@@ -401,9 +462,11 @@ QK_AVX512VNNI static void vec_dot4_iq4_nl_q8_0_vnni(int n, float s[4], const voi
     const __m256i b128 = _mm256_set1_epi8(-128);
     const __m256i levels_u = _mm256_xor_si256(
         _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qk_kvalues_iq4nl)), b128);
+#define SHARED(a) neg_offset_sum(a, b128)
 #define ROW(b, a, neg) _mm256_dpbusd_epi32(neg, _mm256_shuffle_epi8(levels_u, unpack_nibbles((b)->qs)), a)
-    DOT4_BLOCKS(n / QK4_NL, b128, ROW, s);
+    DOT4_BLOCKS(n / QK4_NL, SHARED, ROW, s);
 #undef ROW
+#undef SHARED
 }
 
 /* ------------------------------------------------------------------ Q8 quantizers -- */
@@ -686,6 +749,10 @@ void qk_install_legacy_avx2(qk_type_traits *table) {
     table[QK_TYPE_Q8_0].to_float = to_float_q8_0_avx2;
     table[QK_TYPE_Q8_1].to_float = to_float_q8_1_avx2;
     table[QK_TYPE_IQ4_NL].to_float = to_float_iq4_nl_avx2;
+    table[QK_TYPE_Q4_0].vec_dot4 = vec_dot4_q4_0_q8_0_avx2;
+    table[QK_TYPE_Q5_0].vec_dot4 = vec_dot4_q5_0_q8_0_avx2;
+    table[QK_TYPE_Q8_0].vec_dot4 = vec_dot4_q8_0_q8_0_avx2;
+    table[QK_TYPE_IQ4_NL].vec_dot4 = vec_dot4_iq4_nl_q8_0_avx2;
 }
 
 void qk_install_legacy_avx512vnni(qk_type_traits *table) {
