@@ -7,7 +7,7 @@
  * sequence in the batch, the head's K and V rows are expanded to F32 and both products
  * are OpenBLAS sgemm calls; with a few (generation), S comes from the F16 dot product of
  * each cache row with Q in F16 (the type table's vec_dot, as ggml's batch-1 mul_mat) and
- * O from multiply-adds of the F16 V rows, with nothing expanded: measured on
+ * O from multiply-adds of the F16 V rows (pv_f16), with nothing expanded: measured on
  * Qwen2.5-0.5B-shaped tg128, 61 -> 20 us per layer at 2 threads. Keys beyond a token's
  * own position are masked out (never read).
  */
@@ -20,7 +20,7 @@
 #include "quants_avx2_common.h"
 #endif
 
-/* mad_f16 rounds each product and each sum: no contraction into FMA. */
+/* pv_f16 rounds each product and each sum: no contraction into FMA. */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #elif defined(__GNUC__)
@@ -40,32 +40,57 @@ static void round_f16(const qk_type_traits *f16, const float *x, float *y, int n
     f16->to_float(tmp, y, n);
 }
 
-/* y[0..n) += v · x[0..n) for F16 x, each element a separately rounded product and sum
- * (so the AVX2 and scalar versions give the same bits). */
-typedef void (*mad_f16_fn)(int n, float *y, const qk_half *x, float v);
+/* o[d] = Σ_t p[t] · v_t[d] over t = 0..n_t-1 for d < hd, v_t = F16 row t (v_stride
+ * halves apart): each product and each sum rounded separately, the sum in t order from
+ * 0 (so the AVX2 and scalar versions give the same bits). The AVX2 version keeps 32
+ * outputs in registers across all rows instead of loading and storing o per row. */
+typedef void (*pv_f16_fn)(int hd, int n_t, float *o, const qk_half *v, size_t v_stride, const float *p);
 
-static void mad_f16_scalar(int n, float *y, const qk_half *x, float v) {
-    for (int i = 0; i < n; i++) y[i] += v * qk_half_to_float(x[i]);
+static void pv_f16_scalar(int hd, int n_t, float *o, const qk_half *v, size_t v_stride, const float *p) {
+    for (int d = 0; d < hd; d++) {
+        float acc = 0.0f;
+        for (int t = 0; t < n_t; t++) acc += p[t] * qk_half_to_float(v[(size_t)t * v_stride + d]);
+        o[d] = acc;
+    }
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-QK_AVX2 static void mad_f16_avx2(int n, float *y, const qk_half *x, float v) {
-    const __m256 vv = _mm256_set1_ps(v);
-    int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const __m256 xf = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i)));
-        _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(vv, xf)));
+QK_AVX2 static inline __m256 mad8(__m256 acc, __m256 pt, const qk_half *x) {
+    return _mm256_add_ps(acc, _mm256_mul_ps(pt, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)x))));
+}
+
+QK_AVX2 static void pv_f16_avx2(int hd, int n_t, float *o, const qk_half *v, size_t v_stride, const float *p) {
+    int d = 0;
+    for (; d + 32 <= hd; d += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int t = 0; t < n_t; t++) {
+            const __m256 pt = _mm256_set1_ps(p[t]);
+            const qk_half *x = v + (size_t)t * v_stride + d;
+            a0 = mad8(a0, pt, x);
+            a1 = mad8(a1, pt, x + 8);
+            a2 = mad8(a2, pt, x + 16);
+            a3 = mad8(a3, pt, x + 24);
+        }
+        _mm256_storeu_ps(o + d, a0);
+        _mm256_storeu_ps(o + d + 8, a1);
+        _mm256_storeu_ps(o + d + 16, a2);
+        _mm256_storeu_ps(o + d + 24, a3);
     }
-    mad_f16_scalar(n - i, y + i, x + i, v);
+    for (; d + 8 <= hd; d += 8) {
+        __m256 a0 = _mm256_setzero_ps();
+        for (int t = 0; t < n_t; t++) a0 = mad8(a0, _mm256_set1_ps(p[t]), v + (size_t)t * v_stride + d);
+        _mm256_storeu_ps(o + d, a0);
+    }
+    if (d < hd) pv_f16_scalar(hd - d, n_t, o + d, v + d, v_stride, p);
 }
 #endif
 
 /* The version for this CPU (chosen once per task, not per row). */
-static mad_f16_fn mad_f16_pick(void) {
+static pv_f16_fn pv_f16_pick(void) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (qk_cpu_has_avx2()) return mad_f16_avx2;
+    if (qk_cpu_has_avx2()) return pv_f16_avx2;
 #endif
-    return mad_f16_scalar;
+    return pv_f16_scalar;
 }
 
 typedef struct attn_job {
@@ -85,7 +110,7 @@ static void attn_task(void *arg, int ith, int nth) {
     const float scale = 1.0f / sqrtf((float)hd);
     float *work = j->s->buf + (size_t)ith * j->s->per_thread;
     const qk_type_traits *f16 = qk_type_get(QK_TYPE_F16);
-    const mad_f16_fn mad_f16 = mad_f16_pick();
+    const pv_f16_fn pv_f16 = pv_f16_pick();
     int tasks = j->n_seqs * a->n_head;
     for (int task = ith; task < tasks; task += nth) {
         int si = task / a->n_head, h = task % a->n_head, kvh = h / group;
@@ -136,11 +161,7 @@ static void attn_task(void *arg, int ith, int nth) {
         if (gemm) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hd, L, 1.0f, S, L, V, hd, 0.0f, O, hd);
         } else {
-            for (int i = 0; i < m; i++) {
-                float *o = O + (size_t)i * hd;
-                for (int d = 0; d < hd; d++) o[d] = 0.0f;
-                for (int t = 0; t <= a->pos[idx[i]]; t++) mad_f16(hd, o, vc + (size_t)t * n_kv, S[(size_t)i * L + t]);
-            }
+            for (int i = 0; i < m; i++) pv_f16(hd, a->pos[idx[i]] + 1, O + (size_t)i * hd, vc, (size_t)n_kv, S + (size_t)i * L);
         }
         for (int i = 0; i < m; i++)
             memcpy(a->out + (size_t)idx[i] * n_q + (size_t)h * hd, O + (size_t)i * hd, sizeof(float) * hd);
