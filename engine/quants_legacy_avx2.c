@@ -410,9 +410,10 @@ QK_AVX512VNNI static void vec_dot_iq4_nl_q8_0_vnni(int n, float *s, const void *
  * input, formed once per block: with O the per-lane sum of o·a over the lane's four
  * bytes, a block's lane sums are dpbusd(-O, u, a) with u the unsigned code (Q4_0: nibble,
  * o = 8; Q5_0: nibble + 16·bit4, o = 16) or the signed code + 128 (Q8_0, IQ4_NL:
- * o = 128) — the same integers as above (for Q8_0 and IQ4_NL also when an activation
- * byte is -128, where the single-row kernels' VPSIGNB trick is not exact; see the file
- * comment), so one VPDPBUSD per row and block. */
+ * o = 128): one VPDPBUSD per row and block, and the same integers as above. (Except
+ * for Q8_0 and IQ4_NL where an activation byte is -128, which marks a NaN input: there
+ * the single-row kernels' VPSIGNB trick is not exact and these are; see the file
+ * comment.) */
 QK_AVX512VNNI static inline __m256i neg_offset_sum(__m256i a, __m256i o) {
     return _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), o, a));
 }

@@ -43,8 +43,9 @@ typedef void (*qk_from_float_fn)(const float *src, void *dst, int64_t n);
  * vec_dot_type (the activations, already converted). */
 typedef void (*qk_vec_dot_fn)(int n, float *s, const void *x, const void *y);
 /* s[r] = dot(x_r, y) for the four weight rows x_r = x + r·bx bytes (r = 0..3) and one
- * activation row y: bit for bit the four vec_dot results, sharing the work that depends
- * on y alone (its loads, scales and offset sums) between the rows. */
+ * activation row y: bit for bit the four vec_dot results (one exception: an activation
+ * byte of -128, which only a NaN input produces; see quants_legacy_avx2.c), sharing the
+ * work that depends on y alone (its loads, scales and offset sums) between the rows. */
 typedef void (*qk_vec_dot4_fn)(int n, float s[4], const void *x, size_t bx, const void *y);
 
 typedef struct qk_type_traits {
