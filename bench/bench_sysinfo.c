@@ -8,15 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qk_build_commit.h" /* generated at build time: cmake/build_commit.cmake */
 #include "threads.h"
 
-const char *qk_bench_build_commit(void) {
-#ifdef QK_BUILD_COMMIT
-    return QK_BUILD_COMMIT;
-#else
-    return "unknown";
-#endif
-}
+const char *qk_bench_build_commit(void) { return QK_BUILD_COMMIT; }
 
 /* Value of a "key<tabs>: value" line of /proc/cpuinfo, trimmed; NULL if the line is not
  * for that key. */

@@ -8,9 +8,9 @@
 #include <stddef.h>
 #include <time.h>
 
-/* The build's commit: the QK_BUILD_COMMIT macro when the build defines it (e.g. from
- * `git describe --always --dirty`), else "unknown" — what llama-bench records when it is
- * built outside a git checkout. */
+/* The build's commit: `git describe --always --dirty` at build time (the generated
+ * qk_build_commit.h), or "unknown" outside a git checkout — what llama-bench records
+ * when it is built outside one. */
 const char *qk_bench_build_commit(void);
 
 /* CPU description: the first "model name" value of /proc/cpuinfo (what llama.cpp's CPU
