@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "bench_roofline.h"
+#include "forward.h"
 #include "error.h"
 
 typedef struct qk_int_list {
@@ -73,6 +74,8 @@ typedef struct qk_bench_result {
     uint64_t *samples_ns;    /* n_samples wall times, ns (malloc'd) */
     bool has_roofline;       /* tgN test with a known bandwidth (set by the caller) */
     qk_roofline roofline;    /* bench_roofline.h */
+    bool has_profile;        /* profiled (qk-bench --profile) */
+    qk_profile profile;      /* forward.h: summed over the timed repetitions */
 } qk_bench_result;
 
 void qk_bench_result_free(qk_bench_result *r);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_profile.h"
 #include "bench_stats.h"
 #include "bench_sysinfo.h"
 
@@ -181,6 +182,20 @@ static void json_test(qk_sb *out, const qk_bench_env *e, const qk_bench_result *
              cJSON_AddNumberToObject(o, "roofline_bytes_per_token", rl->bytes_per_token) &&
              cJSON_AddNumberToObject(o, "roofline_max_ts", rl->max_ts) &&
              cJSON_AddNumberToObject(o, "roofline_fraction", rl->fraction);
+    }
+    if (ok && r->has_profile) {
+        qk_bench_profile_row rows[QK_BENCH_PROFILE_MAX_ROWS];
+        const int n = qk_bench_profile_rows(&r->profile, rows);
+        cJSON *arr = cJSON_AddArrayToObject(o, "profile");
+        ok = arr != NULL;
+        for (int k = 0; ok && k < n; k++) {
+            cJSON *row = cJSON_CreateObject();
+            ok = row && cJSON_AddItemToArray(arr, row) && cJSON_AddStringToObject(row, "op", rows[k].op) &&
+                 cJSON_AddNumberToObject(row, "calls_per_token", rows[k].calls_per_token) &&
+                 cJSON_AddNumberToObject(row, "ms_per_token", rows[k].ms_per_token) &&
+                 cJSON_AddNumberToObject(row, "share", rows[k].share) &&
+                 cJSON_AddNumberToObject(row, "gbs", rows[k].gbs);
+        }
     }
     char *text = ok ? cJSON_Print(o) : NULL;
     if (!text) {

@@ -78,7 +78,7 @@ static int run_gen(bench_state *s, int n_gen, int n_past, qk_err *err) {
     return 0;
 }
 
-int qk_bench_run_test(const qk_model *m, const qk_bench_test *t, int reps,
+int qk_bench_run_test(const qk_model *m, const qk_bench_test *t, int reps, bool profile,
                       qk_bench_progress_fn progress, void *user, qk_bench_result *out,
                       qk_err *err) {
     memset(out, 0, sizeof *out);
@@ -121,6 +121,9 @@ int qk_bench_run_test(const qk_model *m, const qk_bench_test *t, int reps,
     if (t->n_prompt > 0 && run_prompt(&s, t->n_prompt, err) != 0) goto done;
     if (t->n_gen > 0 && run_gen(&s, 1, t->n_prompt, err) != 0) goto done;
 
+    qk_profile prof;
+    memset(&prof, 0, sizeof prof);
+    if (profile) qk_context_set_profile(s.ctx, &prof);
     for (int r = 0; r < reps; r++) {
         if (progress) progress(user, t, "rep", r + 1, reps);
         qk_kv_clear(s.ctx);
@@ -139,6 +142,8 @@ int qk_bench_run_test(const qk_model *m, const qk_bench_test *t, int reps,
     out->test_time = started;
     out->n_samples = reps;
     out->samples_ns = samples;
+    out->has_profile = profile;
+    if (profile) out->profile = prof;
     samples = NULL;
     rc = 0;
 done:

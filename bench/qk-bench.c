@@ -18,6 +18,7 @@
 #include "bench_matrix.h"
 #include "bench_membw.h"
 #include "bench_output.h"
+#include "bench_profile.h"
 #include "bench_roofline.h"
 #include "bench_run.h"
 #include "bench_stats.h"
@@ -68,6 +69,11 @@ static void usage(FILE *f, int def_threads) {
         "  --membw-passes N         timed passes per thread count (default: 5)\n"
         "  --membw-gbs X            use X GB/s for the roofline instead of measuring\n"
         "  --no-roofline            no roofline (and no bandwidth probe)\n"
+        "  --profile                after each test, print on stderr where its decode time\n"
+        "                           went: the matmuls per weight type (calls, ms and share per\n"
+        "                           token, and the GB/s each type's weights streamed at), the\n"
+        "                           attention and the rest; json adds it to each record as\n"
+        "                           \"profile\" (two clock reads per matmul: negligible)\n"
         "\n"
         "For tgN tests the md and json outputs add the roofline: batch-1 generation reads\n"
         "every weight once per token, so max t/s = bandwidth / bytes per token, where bytes\n"
@@ -86,6 +92,21 @@ static int die(const char *what, const char *todo) {
     if (todo && *todo) fprintf(stderr, "qk-bench: error: %s — %s\n", what, todo);
     else fprintf(stderr, "qk-bench: error: %s\n", what);
     return 1;
+}
+
+/* --profile: the test's table on stderr, at once (the result tables come later). */
+static void print_profile(const qk_bench_result *r) {
+    qk_bench_profile_row rows[QK_BENCH_PROFILE_MAX_ROWS];
+    const int n = qk_bench_profile_rows(&r->profile, rows);
+    if (n == 0) return;
+    char name[64], title[256];
+    qk_bench_test_name(&r->test, name, sizeof name);
+    snprintf(title, sizeof title, "profile: %s, %s, %d threads (per decoded token, over the timed repetitions)",
+             r->test.model, name, r->test.n_threads);
+    qk_sb sb = {0};
+    qk_bench_print_profile_md(&sb, title, rows, n);
+    if (qk_sb_ok(&sb)) fputs(qk_sb_str(&sb), stderr);
+    qk_sb_free(&sb);
 }
 
 typedef struct progress_ctx {
@@ -236,7 +257,7 @@ int main(int argc, char **argv) {
     qk_bench_format fmt_out = QK_BENCH_FMT_MD, fmt_err = QK_BENCH_FMT_NONE;
     const char *out_files[MAX_OUT_FILES];
     int n_out_files = 0;
-    bool progress = false, membw_mode = false, roofline = true;
+    bool progress = false, membw_mode = false, roofline = true, profile = false;
     size_t membw_bytes = qk_membw_default_bytes();
     int membw_passes = 5;
     double membw_gbs = 0;
@@ -272,6 +293,10 @@ int main(int argc, char **argv) {
         }
         if (!strcmp(a, "--no-roofline")) {
             roofline = false;
+            continue;
+        }
+        if (!strcmp(a, "--profile")) {
+            profile = true;
             continue;
         }
         if (i + 1 >= argc) {
@@ -433,7 +458,7 @@ int main(int argc, char **argv) {
         }
         pc.index = i;
         qk_bench_result r;
-        if (qk_bench_run_test(model, t, p.reps, on_progress, &pc, &r, &err) != 0) {
+        if (qk_bench_run_test(model, t, p.reps, profile, on_progress, &pc, &r, &err) != 0) {
             snprintf(msg, sizeof msg, "%s: %s", t->model, err.msg);
             status = die(msg, "try fewer tokens (-p/-n) or threads");
             break;
@@ -447,6 +472,7 @@ int main(int argc, char **argv) {
                 qk_bench_roofline_row_from(&rl_rows[n_rl_rows++], &r);
             }
         }
+        if (profile) print_profile(&r);
         qk_bench_print_test(&sb_out, fmt_out, &env, &r, i);
         qk_bench_print_test(&sb_err, fmt_err, &env, &r, i);
         for (int k = 0; k < n_out_files; k++) qk_bench_print_test(&sb_files[k], f_files[k], &env, &r, i);

@@ -17,6 +17,7 @@
 
 #include "error.h"
 #include "model.h"
+#include "types.h"
 
 typedef struct qk_context qk_context;
 
@@ -54,5 +55,26 @@ const float *qk_get_logits(const qk_context *c, int32_t *n_outputs);
 void qk_kv_clear(qk_context *c);
 
 int32_t qk_context_n_threads(const qk_context *c);
+
+/* Where qk_decode's time goes, summed over the calls made while the profile is attached
+ * (wall-clock CLOCK_MONOTONIC ns, as seen by the calling thread): the weight matmuls by
+ * weight type (ggml type id; calls, ns, and the weight bytes of the matrices multiplied:
+ * bytes / ns = the GB/s each type streamed), the attention, and the whole of qk_decode
+ * (what the matmuls and attention leave of it is norms, RoPE, SwiGLU, residual adds,
+ * embedding lookup). Timing costs two clock reads per matmul and per attention call. */
+typedef struct qk_profile {
+    uint64_t matmul_calls[QK_TYPE_COUNT];
+    uint64_t matmul_ns[QK_TYPE_COUNT];
+    double matmul_bytes[QK_TYPE_COUNT];
+    uint64_t attn_calls;
+    uint64_t attn_ns;
+    uint64_t decode_ns;
+    uint64_t n_decode; /* qk_decode calls */
+    uint64_t n_tokens; /* tokens over those calls */
+} qk_profile;
+
+/* Accumulate into *p from now on (p is not cleared: zero it to start); NULL detaches.
+ * The caller keeps p alive while attached. */
+void qk_context_set_profile(qk_context *c, qk_profile *p);
 
 #endif
