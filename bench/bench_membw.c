@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define QK_MEMBW_X86 1
 #endif
 
+#include "clock.h"
 #include "cpu.h"
 #include "threads.h"
 
@@ -148,12 +148,6 @@ static uint64_t expected_sum(size_t n) {
     return a * b * FILL_MUL;
 }
 
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 int qk_membw_measure(const int *threads, int n_counts, size_t bytes, int passes,
                      qk_membw_progress_fn progress, void *user, qk_membw_result *out,
                      qk_err *err) {
@@ -215,9 +209,9 @@ int qk_membw_measure(const int *threads, int n_counts, size_t bytes, int passes,
         /* one untimed pass first: wakes the threads, settles the pages */
         for (int p = -1; p < passes; p++) {
             for (int t = 0; t < nt; t++) sums[t].v = 0;
-            uint64_t t0 = now_ns();
+            uint64_t t0 = qk_now_ns();
             qk_pool_run(pool, membw_task, &job);
-            uint64_t dt = now_ns() - t0;
+            uint64_t dt = qk_now_ns() - t0;
             if (dt == 0) dt = 1;
             uint64_t total = 0;
             for (int t = 0; t < nt; t++) total += sums[t].v;

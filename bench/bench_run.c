@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "forward.h"
 #include "tokenizer.h"
 
@@ -22,12 +23,6 @@ int32_t qk_bench_next_token(uint64_t *state, int32_t n_vocab) {
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     z ^= z >> 31;
     return n_vocab > 0 ? (int32_t)(z % (uint64_t)n_vocab) : 0;
-}
-
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* State shared by the prompt and generation parts of one test. */
@@ -127,10 +122,10 @@ int qk_bench_run_test(const qk_model *m, const qk_bench_test *t, int reps, bool 
     for (int r = 0; r < reps; r++) {
         if (progress) progress(user, t, "rep", r + 1, reps);
         qk_kv_clear(s.ctx);
-        uint64_t t0 = now_ns();
+        uint64_t t0 = qk_now_ns();
         if (t->n_prompt > 0 && run_prompt(&s, t->n_prompt, err) != 0) goto done;
         if (t->n_gen > 0 && run_gen(&s, t->n_gen, t->n_prompt, err) != 0) goto done;
-        uint64_t dt = now_ns() - t0;
+        uint64_t dt = qk_now_ns() - t0;
         samples[r] = dt > 0 ? dt : 1;
     }
 

@@ -20,9 +20,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "attention.h"
+#include "clock.h"
 #include "fp16.h"
 #include "matmul.h"
 #include "threads.h"
@@ -169,19 +169,13 @@ static void rope(float *v, int n_heads, int head_dim, int n_rot, int pos, float 
     }
 }
 
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 void qk_context_set_profile(qk_context *c, qk_profile *p) { c->prof = p; }
 
 static int matmul(qk_context *c, const gguf_tensor *w, const float *x, int m, float *y) {
-    const uint64_t t0 = c->prof ? now_ns() : 0;
+    const uint64_t t0 = c->prof ? qk_now_ns() : 0;
     const int rc = qk_matmul(c->pool, &c->mm, w->type, w->data, w->ne[0], w->ne[1], x, m, y);
     if (c->prof && w->type < QK_TYPE_COUNT) {
-        c->prof->matmul_ns[w->type] += now_ns() - t0;
+        c->prof->matmul_ns[w->type] += qk_now_ns() - t0;
         c->prof->matmul_calls[w->type]++;
         c->prof->matmul_bytes[w->type] += (double)qk_row_size(w->type, w->ne[0]) * (double)w->ne[1];
     }
@@ -278,10 +272,10 @@ static int decode(qk_context *c, const qk_batch *b, qk_err *err) {
         qk_attn_args aa = {n, b->pos, b->seq, hp->n_head, hp->n_head_kv, hp->head_dim, c->q,
                            c->k_cache + cache_index(c, il, 0, 0), c->v_cache + cache_index(c, il, 0, 0),
                            (size_t)c->p.n_ctx * (size_t)c->n_kv, c->att};
-        const uint64_t ta = c->prof ? now_ns() : 0;
+        const uint64_t ta = c->prof ? qk_now_ns() : 0;
         if (qk_attention(c->pool, &c->attn, &aa)) return qk_errf(err, "out of memory");
         if (c->prof) {
-            c->prof->attn_ns += now_ns() - ta;
+            c->prof->attn_ns += qk_now_ns() - ta;
             c->prof->attn_calls++;
         }
         /* x += Wo·att */
@@ -319,9 +313,9 @@ static int decode(qk_context *c, const qk_batch *b, qk_err *err) {
 
 int qk_decode(qk_context *c, const qk_batch *b, qk_err *err) {
     if (!c->prof) return decode(c, b, err);
-    const uint64_t t0 = now_ns();
+    const uint64_t t0 = qk_now_ns();
     const int rc = decode(c, b, err);
-    c->prof->decode_ns += now_ns() - t0;
+    c->prof->decode_ns += qk_now_ns() - t0;
     c->prof->n_decode++;
     c->prof->n_tokens += (uint64_t)(b->n > 0 ? b->n : 0);
     return rc;

@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "model.h"
 #include "ppl_logits.h"
 #include "ppl_run.h"
@@ -597,16 +597,14 @@ int main(int argc, char **argv) {
             rc = 1;
         } else {
             fprintf(stderr, PROG ": tokenizing the input ..\n");
-            struct timespec t0, t1;
-            clock_gettime(CLOCK_MONOTONIC, &t0);
+            const uint64_t t0 = qk_now_ns();
             int32_t *tokens = NULL;
             size_t n_tokens = 0;
             if (qk_tokenize(m->vocab, text, len, true, false, &tokens, &n_tokens, &err)) {
                 rc = die("tokenizing %s failed: %s", o.text, err.msg);
             } else {
-                clock_gettime(CLOCK_MONOTONIC, &t1);
-                fprintf(stderr, PROG ": tokenization took %g ms (%zu tokens)\n",
-                        (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6, n_tokens);
+                fprintf(stderr, PROG ": tokenization took %g ms (%zu tokens)\n", (double)(qk_now_ns() - t0) / 1e6,
+                        n_tokens);
                 if (ppl_run_perplexity(m, tokens, n_tokens, &rp, o.base, &res, &err)) {
                     rc = die("%s", err.msg);
                 } else {
