@@ -3,9 +3,9 @@
  *
  * The type table (types.c) starts with the scalar reference kernels; on first use it asks
  * cpu.c whether AVX2+FMA+F16C (then AVX-512 VNNI) are available and, if so, lets each SIMD
- * file replace the entries it implements (vec_dot, from_float, to_float). Setting the
- * environment variable QK_FORCE_SCALAR=1 keeps the scalar kernels, QK_NO_AVX512=1 the AVX2
- * ones (for tests and comparisons).
+ * file replace the entries it implements (vec_dot, vec_dot4, from_float, to_float).
+ * Setting the environment variable QK_FORCE_SCALAR=1 keeps the scalar kernels,
+ * QK_NO_AVX512=1 the AVX2 ones (for tests and comparisons).
  */
 #ifndef QK_CPU_H
 #define QK_CPU_H
@@ -31,7 +31,8 @@ void qk_install_float_avx2(qk_type_traits *table);
 void qk_install_legacy_avx2(qk_type_traits *table);
 void qk_install_k_avx2(qk_type_traits *table);
 /* After qk_install_legacy_avx2, only when qk_cpu_has_avx512vnni(): replaces the Q4_0,
- * Q5_0, Q8_0 and IQ4_NL dot products by variants that return the same bits. */
+ * Q5_0, Q8_0 and IQ4_NL dot products (vec_dot and vec_dot4) by variants that return the
+ * same bits. */
 void qk_install_legacy_avx512vnni(qk_type_traits *table);
 
 #endif
