@@ -319,6 +319,40 @@ int qk_bench_cmp_load_membw(const char *path, qk_bench_cmp_membw **out, int *n, 
     return 0;
 }
 
+int qk_bench_cmp_parse_membw_list(const char *list, qk_bench_cmp_membw **out, int *n, qk_err *err) {
+    *out = NULL;
+    *n = 0;
+    int cap = 1;
+    for (const char *c = list; *c; c++) cap += *c == ',';
+    qk_bench_cmp_membw *v = calloc((size_t)cap, sizeof *v);
+    if (!v) return qk_errf(err, "out of memory");
+    const char *p = list;
+    for (;;) {
+        char *end;
+        long t = strtol(p, &end, 10);
+        double gbs = 0;
+        bool ok = end != p && *end == ':' && t >= 1 && t <= 4096;
+        if (ok) {
+            const char *q = end + 1;
+            gbs = strtod(q, &end);
+            ok = end != q && (*end == ',' || *end == 0) && gbs > 0 && isfinite(gbs);
+        }
+        for (int i = 0; ok && i < *n; i++) ok = v[i].n_threads != (int)t;
+        if (!ok) {
+            free(v);
+            *n = 0;
+            return qk_errf(err, "bad bandwidth list '%s': want THREADS:GBS[,THREADS:GBS...], e.g. 2:35, "
+                                "threads 1..4096 each at most once, GB/s > 0", list);
+        }
+        v[*n] = (qk_bench_cmp_membw){(int)t, gbs, gbs, 0};
+        (*n)++;
+        if (*end == 0) break;
+        p = end + 1;
+    }
+    *out = v;
+    return 0;
+}
+
 /* ---- pairing -------------------------------------------------------------------------- */
 
 static const char *base_name(const char *path) {
@@ -403,9 +437,56 @@ static void ratio_cell(qk_sb *out, double num, double den) {
     else qk_sb_puts(out, " — |");
 }
 
+/* The reference machine's read bandwidth at n_threads (GB/s), or 0 when not given. */
+static double ref_gbs_at(const qk_bench_cmp_membw *ref_membw, int n_ref_membw, int n_threads) {
+    for (int i = 0; i < n_ref_membw; i++)
+        if (ref_membw[i].n_threads == n_threads) return ref_membw[i].best_gbs;
+    return 0;
+}
+
+/* "Generation at equal bandwidth": per tg test with a roofline, a paired reference and the
+ * reference machine's bandwidth at that thread count, each tool's share of its own
+ * machine's roofline and their ratio. Nothing when no test qualifies. */
+static void render_equal_bandwidth(qk_sb *out, const qk_bench_cmp_set *ours, const qk_bench_cmp_set *ref,
+                                   const qk_bench_cmp_membw *ref_membw, int n_ref_membw,
+                                   const char *ref_name) {
+    char label[1024], test[64];
+    double log_sum = 0;
+    int n = 0;
+    for (int i = 0; i < ours->n; i++) {
+        const qk_bench_cmp_rec *r = &ours->v[i];
+        int j = qk_bench_cmp_find(ref, r);
+        double gbs = ref_gbs_at(ref_membw, n_ref_membw, r->n_threads);
+        if (r->n_prompt != 0 || !r->has_roofline || !(r->roofline_fraction > 0) || j < 0 || !(gbs > 0) ||
+            !(ref->v[j].avg_ts > 0))
+            continue;
+        if (n == 0) {
+            qk_sb_printf(out, "## Generation at equal bandwidth\n\n"
+                              "Each tool's tg as a share of its own machine's roofline (bytes read "
+                              "per token x t/s / read bandwidth), which carries across machines with "
+                              "different memory; %s's bandwidth is the given figure, not measured "
+                              "here.\n\n"
+                              "| model | test | threads | qkit %% of roofline | %s GB/s | %s %% of "
+                              "roofline | qkit / %s at equal bandwidth |\n"
+                              "| ----- | ---- | ------: | ------: | ------: | ------: | ------: |\n",
+                         ref_name, ref_name, ref_name, ref_name);
+        }
+        double ref_frac = ref->v[j].avg_ts * r->bytes_per_token / (gbs * 1e9);
+        qk_bench_cmp_label(r, label, sizeof label);
+        qk_bench_cmp_test_name(r, test, sizeof test);
+        qk_sb_printf(out, "| %s | %s | %d | %.1f %% | %.2f | %.1f %% | %.2f |\n", label, test, r->n_threads,
+                     r->roofline_fraction * 100.0, gbs, ref_frac * 100.0, r->roofline_fraction / ref_frac);
+        log_sum += log(r->roofline_fraction / ref_frac);
+        n++;
+    }
+    if (n > 0)
+        qk_sb_printf(out, "\n- geometric mean of qkit / %s at equal bandwidth over %d tests: %.3f\n\n", ref_name,
+                     n, exp(log_sum / n));
+}
+
 void qk_bench_cmp_render_md(qk_sb *out, const qk_bench_cmp_set *ours, const qk_bench_cmp_set *ref,
-                            const qk_bench_cmp_membw *membw, int n_membw, const char *ref_name,
-                            const char *note) {
+                            const qk_bench_cmp_membw *membw, int n_membw, const qk_bench_cmp_membw *ref_membw,
+                            int n_ref_membw, const char *ref_name, const char *note) {
     char label[1024], test[64];
     qk_sb_printf(out, "# qkit vs %s: prompt processing and generation speed\n\n", ref_name);
     qk_sb_printf(out, "- qkit: %s (build %s)\n", ours->cpu_info[0] ? ours->cpu_info : "unknown CPU",
@@ -466,6 +547,7 @@ void qk_bench_cmp_render_md(qk_sb *out, const qk_bench_cmp_set *ours, const qk_b
                     "= this machine's read bandwidth (at the test's thread count) / bytes read per "
                     "token (qk-bench --help). A model that fits in the last-level cache can exceed "
                     "100 %.\n\n");
+    render_equal_bandwidth(out, ours, ref, ref_membw, n_ref_membw, ref_name);
 
     /* thread scaling */
     int tmin = 1 << 30, tmax = 0;

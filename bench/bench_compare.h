@@ -66,6 +66,12 @@ typedef struct qk_bench_cmp_membw {
 /* Read a qk-bench --membw CSV or JSON file into a malloc'd array (*n entries). */
 int qk_bench_cmp_load_membw(const char *path, qk_bench_cmp_membw **out, int *n, qk_err *err);
 
+/* Parse "THREADS:GBS[,THREADS:GBS...]" (e.g. "2:35": 35 GB/s read bandwidth at 2 threads)
+ * into a malloc'd array (*n entries; best_gbs = mean_gbs = GBS, buffer_bytes 0): the
+ * bandwidth of a machine that was not probed here, such as the reference's. Errors: empty
+ * or malformed items, threads outside 1..4096 or repeated, GB/s not > 0. */
+int qk_bench_cmp_parse_membw_list(const char *list, qk_bench_cmp_membw **out, int *n, qk_err *err);
+
 /* Index in ref of the record paired with r (rules above), or -1. */
 int qk_bench_cmp_find(const qk_bench_cmp_set *ref, const qk_bench_cmp_rec *r);
 
@@ -76,13 +82,22 @@ void qk_bench_cmp_label(const qk_bench_cmp_rec *r, char *buf, size_t cap);
 
 /* compare.md: a title and the machines, the bandwidth table (when membw has entries), the
  * per-test table (qkit t/s, llama.cpp t/s, their ratio, the roofline for tg), the
- * geometric means of the ratios per test kind, thread scaling (t/s at the most threads /
- * at the fewest, per model and test, both tools), quantized vs F16 (per family, both
- * tools), then `note` (may be NULL) as a final paragraph. ref_name names the reference
- * ("llama.cpp"). */
+ * geometric means of the ratios per test kind, generation at equal bandwidth (below),
+ * thread scaling (t/s at the most threads / at the fewest, per model and test, both
+ * tools), quantized vs F16 (per family, both tools), then `note` (may be NULL) as a final
+ * paragraph. ref_name names the reference ("llama.cpp").
+ *
+ * Generation at equal bandwidth: ref_membw (n_ref_membw entries; may be NULL/0) gives the
+ * reference machine's read bandwidth per thread count (best_gbs, GB/s = 1e9 bytes/s; the
+ * other fields unused). For each tg test of ours with a roofline and a paired reference at
+ * a thread count listed there, the reference's share of its roofline is
+ * ref t/s x (our bytes read per token) / ref bandwidth — the same model file, so the same
+ * bytes — and the row shows both shares and their ratio, with the geometric mean of the
+ * ratios. It is the comparison that survives different machines when generation is
+ * memory-bound (the roofline model of qk-bench --help). */
 void qk_bench_cmp_render_md(qk_sb *out, const qk_bench_cmp_set *ours, const qk_bench_cmp_set *ref,
-                            const qk_bench_cmp_membw *membw, int n_membw, const char *ref_name,
-                            const char *note);
+                            const qk_bench_cmp_membw *membw, int n_membw, const qk_bench_cmp_membw *ref_membw,
+                            int n_ref_membw, const char *ref_name, const char *note);
 
 /* Charts (bench_compare_plot.c): "pp" or "tg" — one clustered bar per qkit record of that
  * kind (ppN: n_gen = 0; tgN: n_prompt = 0): qkit t/s, the paired reference t/s (missing:

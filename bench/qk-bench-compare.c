@@ -29,6 +29,9 @@ static void usage(FILE *f) {
         "                    repeatable\n"
         "  --ref FILE        reference results (llama-bench -o csv/json); repeatable\n"
         "  --membw FILE      qk-bench --membw results (csv or json) for the bandwidth table\n"
+        "  --ref-membw LIST  the reference machine's read bandwidth, THREADS:GBS[,...] (e.g.\n"
+        "                    2:35): adds \"generation at equal bandwidth\", each tool's tg as a\n"
+        "                    share of its own machine's roofline (needs --ours json)\n"
         "  -o DIR            output directory, created if missing (required)\n"
         "  --ref-name NAME   how the reference is called in the report (default: llama.cpp)\n"
         "  --note TEXT       a closing paragraph for compare.md (default: none)\n"
@@ -48,7 +51,7 @@ static int die(const char *what, const char *todo) {
 int main(int argc, char **argv) {
     const char *ours_files[MAX_FILES], *ref_files[MAX_FILES];
     int n_ours = 0, n_ref = 0;
-    const char *membw_file = NULL, *out_dir = NULL, *ref_name = "llama.cpp", *note = NULL;
+    const char *membw_file = NULL, *ref_membw_list = NULL, *out_dir = NULL, *ref_name = "llama.cpp", *note = NULL;
     bool plots = true;
     char msg[1024];
     for (int i = 1; i < argc; i++) {
@@ -73,6 +76,8 @@ int main(int argc, char **argv) {
             (ours ? ours_files : ref_files)[(*n)++] = v;
         } else if (!strcmp(a, "--membw")) {
             membw_file = v;
+        } else if (!strcmp(a, "--ref-membw")) {
+            ref_membw_list = v;
         } else if (!strcmp(a, "-o")) {
             out_dir = v;
         } else if (!strcmp(a, "--ref-name")) {
@@ -89,8 +94,10 @@ int main(int argc, char **argv) {
 
     qk_err err;
     qk_bench_cmp_set ours = {0}, ref = {0};
-    qk_bench_cmp_membw *membw = NULL;
-    int n_membw = 0, status = 0;
+    qk_bench_cmp_membw *membw = NULL, *ref_membw = NULL;
+    int n_membw = 0, n_ref_membw = 0, status = 0;
+    if (ref_membw_list && qk_bench_cmp_parse_membw_list(ref_membw_list, &ref_membw, &n_ref_membw, &err) != 0)
+        status = die(err.msg, "see qk-bench-compare --help");
     for (int k = 0; k < n_ours && status == 0; k++)
         if (qk_bench_cmp_load(&ours, ours_files[k], &err) != 0)
             status = die(err.msg, "pass a qk-bench -o csv or -o json file");
@@ -104,7 +111,7 @@ int main(int argc, char **argv) {
 
     qk_sb md = {0};
     if (status == 0) {
-        qk_bench_cmp_render_md(&md, &ours, &ref, membw, n_membw, ref_name, note);
+        qk_bench_cmp_render_md(&md, &ours, &ref, membw, n_membw, ref_membw, n_ref_membw, ref_name, note);
         char path[4096];
         snprintf(path, sizeof path, "%s/compare.md", out_dir);
         if (!qk_sb_ok(&md)) status = die("out of memory", NULL);
@@ -134,6 +141,7 @@ int main(int argc, char **argv) {
     }
     qk_sb_free(&md);
     free(membw);
+    free(ref_membw);
     qk_bench_cmp_free(&ours);
     qk_bench_cmp_free(&ref);
     if (fflush(stdout) != 0 && status == 0) status = die("cannot write to stdout", NULL);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench_compare.h"
 #include "report_io.h"
@@ -140,7 +141,8 @@ START_TEST(pairing_and_ratios) {
 
     qk_sb md = {0};
     qk_bench_cmp_membw bw[1] = {{2, 20.0, 18.5, 1073741824.0}};
-    qk_bench_cmp_render_md(&md, &ours, &ref, bw, 1, "llama.cpp", "A closing note.");
+    qk_bench_cmp_membw ref_bw[1] = {{2, 35.0, 35.0, 0}};
+    qk_bench_cmp_render_md(&md, &ours, &ref, bw, 1, ref_bw, 1, "llama.cpp", "A closing note.");
     const char *t = qk_sb_str(&md);
     /* pp512 at half llama.cpp's speed */
     ck_assert_ptr_nonnull(strstr(t, "| synth-qwen2.5-0.5b-f16 | qwen2 1B F16 | pp512 | 2 | 83.12 ± 1.00 | 166.24 ± 5.78 | 0.50 | | |"));
@@ -170,6 +172,18 @@ START_TEST(pairing_and_ratios) {
      * when its family name matches exactly: SYNTH-... is another family, so no row) */
     ck_assert_ptr_null(strstr(t, "| SYNTH-qwen2.5-0.5b-q4_k_m | tg128 | 2 |"));
     ck_assert_ptr_nonnull(strstr(t, "A closing note.\n"));
+    /* equal bandwidth: only the F16 tg128 at 2 threads has a roofline, a paired reference
+     * and a reference bandwidth (35 GB/s at 2 threads; none given for 1 thread). Its bytes
+     * per token are 20 GB/s / 20 t/s = 1e9 (json_rec), so llama.cpp's share is
+     * 26.179886 * 1e9 / 35e9 = 74.8 %, ours 65.4 %, ratio 0.65449715 / 0.74799674 */
+    ck_assert_ptr_nonnull(strstr(t, "## Generation at equal bandwidth"));
+    snprintf(want, sizeof want, "| synth-qwen2.5-0.5b-f16 | tg128 | 2 | 65.4 %% | 35.00 | 74.8 %% | %.2f |",
+             (13.089943 / 20.0) / (26.179886 / 35.0));
+    ck_assert_msg(strstr(t, want) != NULL, "missing '%s' in:\n%s", want, t);
+    ck_assert_ptr_null(strstr(t, "| synth-qwen2.5-0.5b-f16 | tg128 | 1 | "));
+    snprintf(want, sizeof want, "geometric mean of qkit / llama.cpp at equal bandwidth over 1 tests: %.3f",
+             (13.089943 / 20.0) / (26.179886 / 35.0));
+    ck_assert_msg(strstr(t, want) != NULL, "missing '%s'", want);
 
     /* charts */
     qk_sb gp = {0};
@@ -211,7 +225,7 @@ START_TEST(quantized_vs_base) {
     ck_assert_msg(qk_bench_cmp_load_text(&ours, ours_csv, "ours", &err) == 0, "%s", err.msg);
     ck_assert_msg(qk_bench_cmp_load(&ref, qk_test_shared(GOLD_SYNTH), &err) == 0, "%s", err.msg);
     qk_sb md = {0};
-    qk_bench_cmp_render_md(&md, &ours, &ref, NULL, 0, "llama.cpp", NULL);
+    qk_bench_cmp_render_md(&md, &ours, &ref, NULL, 0, NULL, 0, "llama.cpp", NULL);
     const char *t = qk_sb_str(&md);
     char want[160];
     /* golden tg128, 1 thread: Q2_K 29.673133, F16 16.291536 */
@@ -219,6 +233,7 @@ START_TEST(quantized_vs_base) {
     ck_assert_msg(strstr(t, want) != NULL, "missing '%s' in:\n%s", want, t);
     ck_assert_ptr_null(strstr(t, "## Memory read bandwidth"));
     ck_assert_ptr_null(strstr(t, "## Thread scaling")); /* one thread count only */
+    ck_assert_ptr_null(strstr(t, "## Generation at equal bandwidth")); /* no reference bandwidth */
     qk_sb_free(&md);
     qk_bench_cmp_free(&ours);
     qk_bench_cmp_free(&ref);
@@ -270,6 +285,36 @@ START_TEST(tool_end_to_end) {
     ck_assert_int_ne(rc, 0);
     ck_assert_ptr_nonnull(strstr(out, "no output directory"));
     free(out);
+    snprintf(cmd, sizeof cmd, "%s --ours %s --ref-membw 2:-3 -o %s/y", qk_test_bin("qk-bench-compare"), gold,
+             qk_test_tmpdir());
+    rc = qk_test_run(cmd, &out);
+    ck_assert_int_ne(rc, 0);
+    ck_assert_ptr_nonnull(strstr(out, "bad bandwidth list '2:-3'"));
+    free(out);
+    snprintf(path, sizeof path, "%s/y", qk_test_tmpdir());
+    ck_assert_int_ne(access(path, F_OK), 0);
+}
+END_TEST
+
+START_TEST(parse_membw_list) {
+    qk_bench_cmp_membw *v = NULL;
+    int n = -1;
+    qk_err err;
+    ck_assert_msg(qk_bench_cmp_parse_membw_list("2:35,1:17.5", &v, &n, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(v[0].n_threads, 2);
+    ck_assert_double_eq(v[0].best_gbs, 35.0);
+    ck_assert_int_eq(v[1].n_threads, 1);
+    ck_assert_double_eq(v[1].best_gbs, 17.5);
+    free(v);
+    const char *bad[] = {"", "2", "2:", ":35", "0:35", "2:0", "2:nan", "2:inf", "2:35,", "2:35,2:30", "2:35x", "a:b"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        v = (qk_bench_cmp_membw *)&n; /* must be reset */
+        ck_assert_msg(qk_bench_cmp_parse_membw_list(bad[i], &v, &n, &err) != 0, "accepted '%s'", bad[i]);
+        ck_assert_ptr_null(v);
+        ck_assert_int_eq(n, 0);
+        ck_assert_ptr_nonnull(strstr(err.msg, "bad bandwidth list"));
+    }
 }
 END_TEST
 
@@ -281,6 +326,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, pairing_and_ratios);
     tcase_add_test(tc, quantized_vs_base);
     tcase_add_test(tc, tool_end_to_end);
+    tcase_add_test(tc, parse_membw_list);
     suite_add_tcase(s, tc);
     return s;
 }
