@@ -458,8 +458,7 @@ static void render_equal_bandwidth(qk_sb *out, const qk_bench_cmp_set *ours, con
         int j = qk_bench_cmp_find(ref, r);
         double gbs = ref_gbs_at(ref_membw, n_ref_membw, r->n_threads);
         if (r->n_prompt != 0 || !r->has_roofline || !(r->roofline_fraction > 0) || !(r->bytes_per_token > 0) ||
-            j < 0 || !(gbs > 0) ||
-            !(ref->v[j].avg_ts > 0))
+            j < 0 || !(gbs > 0) || !(ref->v[j].avg_ts > 0))
             continue;
         if (n == 0) {
             qk_sb_printf(out, "## Generation at equal bandwidth\n\n"
