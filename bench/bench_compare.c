@@ -446,13 +446,15 @@ static double ref_gbs_at(const qk_bench_cmp_membw *ref_membw, int n_ref_membw, i
 
 /* "Generation at equal bandwidth": per tg test with a roofline, a paired reference and the
  * reference machine's bandwidth at that thread count, each tool's share of its own
- * machine's roofline and their ratio. Nothing when no test qualifies. */
+ * machine's roofline and their ratio; tests where either share exceeds 100 % (the model
+ * sits in a cache, where the roofline does not bound t/s) are counted, not shown. Nothing
+ * when no test qualifies. */
 static void render_equal_bandwidth(qk_sb *out, const qk_bench_cmp_set *ours, const qk_bench_cmp_set *ref,
                                    const qk_bench_cmp_membw *ref_membw, int n_ref_membw,
                                    const char *ref_name) {
     char label[1024], test[64];
     double log_sum = 0;
-    int n = 0;
+    int n = 0, n_cached = 0;
     for (int i = 0; i < ours->n; i++) {
         const qk_bench_cmp_rec *r = &ours->v[i];
         int j = qk_bench_cmp_find(ref, r);
@@ -460,7 +462,12 @@ static void render_equal_bandwidth(qk_sb *out, const qk_bench_cmp_set *ours, con
         if (r->n_prompt != 0 || !r->has_roofline || !(r->roofline_fraction > 0) || !(r->bytes_per_token > 0) ||
             j < 0 || !(gbs > 0) || !(ref->v[j].avg_ts > 0))
             continue;
-        if (n == 0) {
+        double ref_frac = ref->v[j].avg_ts * r->bytes_per_token / (gbs * 1e9);
+        if (r->roofline_fraction > 1.0 || ref_frac > 1.0) {
+            n_cached++;
+            continue;
+        }
+        if (n == 0)
             qk_sb_printf(out, "## Generation at equal bandwidth\n\n"
                               "Each tool's tg as a share of its own machine's roofline (bytes read "
                               "per token x t/s / read bandwidth), which carries across machines with "
@@ -470,8 +477,6 @@ static void render_equal_bandwidth(qk_sb *out, const qk_bench_cmp_set *ours, con
                               "roofline | qkit / %s at equal bandwidth |\n"
                               "| ----- | ---- | ------: | ------: | ------: | ------: | ------: |\n",
                          ref_name, ref_name, ref_name, ref_name);
-        }
-        double ref_frac = ref->v[j].avg_ts * r->bytes_per_token / (gbs * 1e9);
         qk_bench_cmp_label(r, label, sizeof label);
         qk_bench_cmp_test_name(r, test, sizeof test);
         qk_sb_printf(out, "| %s | %s | %d | %.1f %% | %.2f | %.1f %% | %.2f |\n", label, test, r->n_threads,
@@ -480,8 +485,12 @@ static void render_equal_bandwidth(qk_sb *out, const qk_bench_cmp_set *ours, con
         n++;
     }
     if (n > 0)
-        qk_sb_printf(out, "\n- geometric mean of qkit / %s at equal bandwidth over %d tests: %.3f\n\n", ref_name,
-                     n, exp(log_sum / n));
+        qk_sb_printf(out, "\n- geometric mean of qkit / %s at equal bandwidth over %d tests: %.3f\n", ref_name, n,
+                     exp(log_sum / n));
+    if (n > 0 && n_cached > 0)
+        qk_sb_printf(out, "- left out: %d test%s above 100 %% of a roofline (the model fits in a cache)\n",
+                     n_cached, n_cached == 1 ? "" : "s");
+    if (n > 0) qk_sb_puts(out, "\n");
 }
 
 void qk_bench_cmp_render_md(qk_sb *out, const qk_bench_cmp_set *ours, const qk_bench_cmp_set *ref,

@@ -93,7 +93,8 @@ void qk_bench_cmp_label(const qk_bench_cmp_rec *r, char *buf, size_t cap);
  * a thread count listed there, the reference's share of its roofline is
  * ref t/s x (our bytes read per token) / ref bandwidth — the same model file, so the same
  * bytes — and the row shows both shares and their ratio, with the geometric mean of the
- * ratios. It is the comparison that survives different machines when generation is
+ * ratios. A test where either share exceeds 100 % (a cache-resident model) is left out and
+ * counted in a line below the table. It is the comparison that survives different machines when generation is
  * memory-bound (the roofline model of qk-bench --help). */
 void qk_bench_cmp_render_md(qk_sb *out, const qk_bench_cmp_set *ours, const qk_bench_cmp_set *ref,
                             const qk_bench_cmp_membw *membw, int n_membw, const qk_bench_cmp_membw *ref_membw,
