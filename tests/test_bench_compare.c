@@ -311,8 +311,10 @@ START_TEST(parse_membw_list) {
     ck_assert_double_eq(v[1].best_gbs, 17.5);
     free(v);
     const char *bad[] = {"", "2", "2:", ":35", "0:35", "2:0", "2:nan", "2:inf", "2:35,", "2:35,2:30", "2:35x", "a:b"};
+    qk_bench_cmp_membw sentinel;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        v = (qk_bench_cmp_membw *)&n; /* must be reset */
+        v = &sentinel; /* must be reset to NULL */
+        n = -1;        /* and to 0 */
         ck_assert_msg(qk_bench_cmp_parse_membw_list(bad[i], &v, &n, &err) != 0, "accepted '%s'", bad[i]);
         ck_assert_ptr_null(v);
         ck_assert_int_eq(n, 0);
