@@ -14,7 +14,8 @@
  * iteration per ggml type present in that file (iteration i = the i-th type in order of
  * first appearance, printed in the failure message), so a failing K-quant does not hide a
  * passing Q4_0 in the same file. A failure lists the first mismatching tensor names.
- * FTYPEs with a .log but no .tsv failed in llama.cpp too and are not tested here.
+ * FTYPEs with a .log but no .tsv failed in llama.cpp too and are not tested here; neither
+ * are the llama-quantize --imatrix outputs (imat.* / imatg.*), which need the imatrix.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -97,12 +98,17 @@ static void collect_model(const char *model, const char *base_rel) {
     }
     closedir(d);
     qsort(names, (size_t)n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+    int n_imatrix = 0;
     for (int i = 0; i < n && g_n_cases < MAX_CASES; i++) {
         golden_case *c = &g_cases[g_n_cases];
         memset(c, 0, sizeof *c);
         snprintf(c->model, sizeof c->model, "%s", model);
         size_t len = strlen(names[i]);
         snprintf(c->ftype, sizeof c->ftype, "%.*s", (int)(len - mlen - 5), names[i] + mlen + 1);
+        if (qk_test_golden_is_imatrix(c->ftype)) {
+            n_imatrix++;
+            continue;
+        }
         if ((size_t)snprintf(c->tsv, sizeof c->tsv, "%s/%s", dir, names[i]) >= sizeof c->tsv ||
             (size_t)snprintf(c->base, sizeof c->base, "%s", qk_test_shared(base_rel)) >=
                 sizeof c->base)
@@ -122,6 +128,7 @@ static void collect_model(const char *model, const char *base_rel) {
         fclose(f);
         g_n_cases++;
     }
+    if (n_imatrix) printf("%s: %d --imatrix golden files left out (they need the imatrix)\n", model, n_imatrix);
 }
 
 /* Re-quantize one tensor into `out` (its size in bytes must be qk_row_size * rows).

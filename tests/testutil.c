@@ -106,6 +106,10 @@ int qk_test_main(Suite *s) {
     return failed == 0 ? 0 : 1;
 }
 
+int qk_test_golden_is_imatrix(const char *type) {
+    return strncmp(type, "imat.", 5) == 0 || strncmp(type, "imatg.", 6) == 0;
+}
+
 /* ---- JSON -------------------------------------------------------------------------------- */
 
 cJSON *qk_test_read_json(const char *path) {

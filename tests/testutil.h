@@ -31,6 +31,14 @@ int qk_test_run(const char *cmd, char **output);
 /* Run a Check suite with CK_NORMAL output; returns the process exit code. */
 int qk_test_main(Suite *s);
 
+/* ---- golden files ---- */
+
+/* True when a golden file's type part (the TYPE of <model>.<TYPE>.tsv/.log, e.g.
+ * "imat.Q4_K_M") names a run of llama-quantize --imatrix: "imat." (legacy .dat imatrix) or
+ * "imatg." (GGUF imatrix). Those outputs need the importance matrix as an input, so the
+ * suites that quantize without one leave them out (and say how many they left out). */
+int qk_test_golden_is_imatrix(const char *type);
+
 /* ---- JSON (cJSON) ---- */
 
 /* Parse the JSON file at path; fails the test when it is missing or not JSON. */
