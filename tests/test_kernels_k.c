@@ -4,8 +4,10 @@
  *
  * The scalar kernels are called by name (qk_vec_dot_q4_K_q8_K ...), the SIMD ones through
  * the type table (qk_type_get(QK_TYPE_Q4_K)->vec_dot), which holds them when
- * qk_cpu_has_avx2(). On a CPU without AVX2 (or with QK_FORCE_SCALAR=1) every test checks
- * instead that the table holds the scalar kernels, and prints a note.
+ * qk_cpu_has_avx2(). The comparisons form the "avx2" test case (QK_TEST_TAG_AVX2): where
+ * the kernels in use lack AVX2 (CPU without it, QK_FORCE_SCALAR=1) ctest reports that part
+ * Skipped. The untagged "table" case checks on every machine that the table holds the
+ * kernels qk_cpu_has_avx2() says: SIMD ones with AVX2, the scalar references without.
  *
  * What it pins down:
  * - exact agreement: with power-of-two d, dmin and Q8_K d, and activations small enough
@@ -95,19 +97,12 @@ static const int LENGTHS[] = {256, 2048, 4864};
 #define N_LEN ((int)(sizeof LENGTHS / sizeof LENGTHS[0]))
 #define MAX_LEN 4864
 
-/* The SIMD kernel of type t, or NULL (after checking that the table kept the scalar
- * kernel and printing a note) when the CPU has no AVX2. */
+/* The SIMD kernel of type t (the "avx2" case runs only where qk_cpu_has_avx2()). */
 static qk_vec_dot_fn simd_kernel(int t) {
     const qk_type_traits *tt = qk_type_get(KK[t].type);
     ck_assert_ptr_nonnull(tt);
     ck_assert_int_eq(tt->vec_dot_type, QK_TYPE_Q8_K);
-    if (!qk_cpu_has_avx2()) {
-        ck_assert_msg(tt->vec_dot == KK[t].scalar, "%s: no AVX2 but table kernel is not scalar",
-                      KK[t].name);
-        printf("note: CPU without AVX2/FMA/F16C (or QK_FORCE_SCALAR): %s SIMD kernel not tested\n",
-               KK[t].name);
-        return NULL;
-    }
+    ck_assert_msg(qk_cpu_has_avx2(), "the avx2 case ran without AVX2 kernels");
     ck_assert_msg(tt->vec_dot != KK[t].scalar, "%s: AVX2 CPU but table holds the scalar kernel",
                   KK[t].name);
     return tt->vec_dot;
@@ -196,7 +191,6 @@ static void compare_tol(int t, qk_vec_dot_fn simd, const uint8_t *w, const block
 START_TEST(test_exact) {
     const int t = _i;
     qk_vec_dot_fn simd = simd_kernel(t);
-    if (!simd) return;
     static uint8_t w[MAX_LEN / QK_K * sizeof(block_q6_K)];
     static block_q8_K a[MAX_LEN / QK_K];
     rng_seed(100 + (uint64_t)t);
@@ -239,7 +233,6 @@ END_TEST
 START_TEST(test_gauss_rows) {
     const int t = _i;
     qk_vec_dot_fn simd = simd_kernel(t);
-    if (!simd) return;
     static float xf[MAX_LEN], af[MAX_LEN];
     static uint8_t w[MAX_LEN / QK_K * sizeof(block_q6_K)];
     static block_q8_K a[MAX_LEN / QK_K];
@@ -285,7 +278,6 @@ static void fill_block(int t, void *blk, uint8_t byte, qk_half d, qk_half dmin) 
 START_TEST(test_edges) {
     const int t = _i;
     qk_vec_dot_fn simd = simd_kernel(t);
-    if (!simd) return;
     static uint8_t w[MAX_LEN / QK_K * sizeof(block_q6_K)];
     static block_q8_K a[MAX_LEN / QK_K];
     /* weight patterns: all bits set (max codes; max 6-bit scales and mins; Q3_K scale +31,
@@ -351,11 +343,6 @@ START_TEST(test_q8_K_quantizer) {
     const qk_type_traits *tt = qk_type_get(QK_TYPE_Q8_K);
     ck_assert_ptr_nonnull(tt);
     ck_assert_msg(tt->quantize_ref == qk_quantize_row_q8_K_ref, "Q8_K quantize_ref replaced");
-    if (!qk_cpu_has_avx2()) {
-        ck_assert_msg(tt->from_float == qk_quantize_row_q8_K_ref, "no AVX2 but from_float is not the reference");
-        printf("note: CPU without AVX2/FMA/F16C (or QK_FORCE_SCALAR): Q8_K fast quantizer not tested\n");
-        return;
-    }
     ck_assert_msg(tt->from_float != qk_quantize_row_q8_K_ref, "AVX2 CPU but from_float is the reference");
     qk_from_float_fn fast = tt->from_float;
     static float x[MAX_LEN];
@@ -413,17 +400,10 @@ END_TEST
 
 /* ---- dequantizers (to_float) ------------------------------------------------------------ */
 
-/* The table's to_float of type t; NULL (after checking that the table kept the scalar
- * dequantizer and printing a note) when the CPU has no AVX2. */
+/* The table's to_float of type t (the "avx2" case runs only where qk_cpu_has_avx2()). */
 static qk_to_float_fn simd_to_float(int t) {
     const qk_type_traits *tt = qk_type_get(KK[t].type);
     ck_assert_ptr_nonnull(tt);
-    if (!qk_cpu_has_avx2()) {
-        ck_assert_msg(tt->to_float == KK[t].dequantize, "%s: no AVX2 but to_float is not scalar", KK[t].name);
-        printf("note: CPU without AVX2/FMA/F16C (or QK_FORCE_SCALAR): %s SIMD to_float not tested\n",
-               KK[t].name);
-        return NULL;
-    }
     ck_assert_msg(tt->to_float != KK[t].dequantize, "%s: AVX2 CPU but to_float is the scalar one", KK[t].name);
     return tt->to_float;
 }
@@ -472,7 +452,6 @@ static qk_half rng_finite_half(void) {
 START_TEST(test_to_float_random) {
     const int t = _i;
     qk_to_float_fn f = simd_to_float(t);
-    if (!f) return;
     static uint8_t wbuf[MAX_LEN / QK_K * sizeof(block_q6_K) + 1];
     rng_seed(500 + (uint64_t)t);
     int tested = 0;
@@ -498,7 +477,6 @@ END_TEST
 START_TEST(test_to_float_gauss) {
     const int t = _i;
     qk_to_float_fn f = simd_to_float(t);
-    if (!f) return;
     static float xf[MAX_LEN];
     static uint8_t w[MAX_LEN / QK_K * sizeof(block_q6_K)];
     rng_seed(600 + (uint64_t)t);
@@ -522,7 +500,6 @@ END_TEST
 START_TEST(test_to_float_edges) {
     const int t = _i;
     qk_to_float_fn f = simd_to_float(t);
-    if (!f) return;
     static const qk_half dv[] = {0x0000, 0x8000, 0x0001, 0x8001, 0x03FF, 0x0400, 0x3C00, 0xBC00,
                                  0x7BFF, 0xFBFF, 0x7C00, 0xFC00, 0x7E00, 0xFE00, 0x7C01, 0x7D55};
     enum { ND = sizeof dv / sizeof dv[0] };
@@ -559,9 +536,29 @@ START_TEST(test_to_float_edges) {
 }
 END_TEST
 
+/* On every machine: the table holds the SIMD kernels exactly when qk_cpu_has_avx2(). */
+START_TEST(test_table_matches_cpu) {
+    const int t = _i;
+    const qk_type_traits *tt = qk_type_get(KK[t].type), *q8 = qk_type_get(QK_TYPE_Q8_K);
+    ck_assert(tt && q8);
+    const bool simd = qk_cpu_has_avx2();
+    ck_assert_msg((tt->vec_dot != KK[t].scalar) == simd, "%s vec_dot: SIMD %d, kernels in use %s", KK[t].name,
+                  tt->vec_dot != KK[t].scalar, qk_cpu_kernels());
+    ck_assert_msg((tt->to_float != KK[t].dequantize) == simd, "%s to_float: SIMD %d, kernels in use %s",
+                  KK[t].name, tt->to_float != KK[t].dequantize, qk_cpu_kernels());
+    ck_assert_msg((q8->from_float != qk_quantize_row_q8_K_ref) == simd, "Q8_K from_float, kernels in use %s",
+                  qk_cpu_kernels());
+    ck_assert_msg(q8->quantize_ref == qk_quantize_row_q8_K_ref, "Q8_K quantize_ref replaced");
+}
+END_TEST
+
 static Suite *kernels_k_suite(void) {
     Suite *s = suite_create("kernels_k");
-    TCase *tc = tcase_create("avx2_vs_scalar");
+    TCase *tc = tcase_create("table");
+    tcase_add_loop_test(tc, test_table_matches_cpu, 0, N_KK);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("avx2_vs_scalar");
+    tcase_set_tags(tc, QK_TEST_TAG_AVX2);
     tcase_add_loop_test(tc, test_exact, 0, N_KK);
     tcase_add_loop_test(tc, test_gauss_rows, 0, N_KK);
     tcase_add_loop_test(tc, test_edges, 0, N_KK);
@@ -573,7 +570,4 @@ static Suite *kernels_k_suite(void) {
     return s;
 }
 
-int main(void) {
-    if (!qk_cpu_has_avx2()) printf("note: %s kernels in use; SIMD comparisons are skipped\n", qk_cpu_kernels());
-    return qk_test_main(kernels_k_suite());
-}
+int main(void) { return qk_test_main(kernels_k_suite()); }

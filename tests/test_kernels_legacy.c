@@ -4,9 +4,11 @@
  * references of quants_float.c, quants_legacy.c (and quants_k.c).
  *
  * Scalar kernels are called directly; SIMD kernels through the type table (qk_type_get),
- * which holds them when qk_cpu_has_avx2(). On a CPU without AVX2+FMA+F16C, or with
- * QK_FORCE_SCALAR=1, the comparisons are skipped (with a note on stderr) and the test
- * asserts that the table holds exactly the scalar kernels.
+ * which holds them when qk_cpu_has_avx2(). The comparisons form test cases tagged "avx2"
+ * and "avx512vnni" (QK_TEST_TAG_*): where the kernels in use lack the instruction set (CPU
+ * without it, QK_FORCE_SCALAR=1, QK_NO_AVX512=1) ctest reports those parts Skipped. The
+ * untagged "table" case checks on every machine that the type table holds the kernels the
+ * CPU check says: the scalar references without AVX2, the AVX2 ones, the VNNI variants.
  *
  * What is checked, for rows of 32, 96, 224, 896, 4832, 4864 and 4960 elements (and, for
  * F32/F16/BF16, lengths that are not multiples of the vector width: 1, 7, 8, 31, 33, 257,
@@ -75,16 +77,8 @@ static void fill_row(float *x, int n) {
     }
 }
 
-static int have_simd(void) {
-    static int noted;
-    int h = qk_cpu_has_avx2();
-    if (!h && !noted) {
-        fprintf(stderr, "test_kernels_legacy: no AVX2+FMA+F16C (or QK_FORCE_SCALAR set): "
-                        "SIMD comparisons skipped, checking that the table holds the scalar kernels\n");
-        noted = 1;
-    }
-    return h;
-}
+/* The tagged cases run only where the kernels in use have the instruction set. */
+static void need_avx2(void) { ck_assert_msg(qk_cpu_has_avx2(), "an avx2 case ran without AVX2 kernels"); }
 
 static const int QLEN[] = {32, 96, 224, 896, 4832, 4864, 4960};
 #define N_QLEN ((int)(sizeof QLEN / sizeof QLEN[0]))
@@ -177,10 +171,7 @@ static const qk_type_traits *checked_row(qk_type type) {
 START_TEST(test_qdot_exact) {
     const qdot *t = &QD[_i];
     const qk_type_traits *tr = checked_row(t->wtype);
-    if (!have_simd()) {
-        ck_assert_ptr_eq(tr->vec_dot, t->scalar);
-        return;
-    }
+    need_avx2();
     ck_assert_ptr_ne(tr->vec_dot, t->scalar);
     rng_state = 1000 + (uint64_t)_i;
     static uint8_t qx[MAXN / 32 * 36], qy[MAXN / 32 * 36];
@@ -205,10 +196,7 @@ END_TEST
 START_TEST(test_qdot_random) {
     const qdot *t = &QD[_i];
     const qk_type_traits *tr = checked_row(t->wtype);
-    if (!have_simd()) {
-        ck_assert_ptr_eq(tr->vec_dot, t->scalar);
-        return;
-    }
+    need_avx2();
     rng_state = 2000 + (uint64_t)_i;
     static float x[MAXN], y[MAXN];
     static uint8_t qx[MAXN / 32 * 36], qy[MAXN / 32 * 36];
@@ -245,10 +233,7 @@ END_TEST
  * rows and on raw random codes (every byte value in the weights, with finite scales;
  * activation codes -127..127, all the Q8 quantizers produce from finite input). */
 START_TEST(test_qdot_vnni_same_bits) {
-    if (!qk_cpu_has_avx512vnni()) {
-        fprintf(stderr, "test_kernels_legacy: no AVX512F/BW/VL/VNNI (or QK_NO_AVX512 set): VNNI kernels not tested\n");
-        return;
-    }
+    ck_assert_msg(qk_cpu_has_avx512vnni(), "the avx512vnni case ran without VNNI kernels");
     static qk_type_traits avx2[QK_TYPE_COUNT], vnni[QK_TYPE_COUNT];
     qk_install_legacy_avx2(avx2);
     qk_install_legacy_avx2(vnni);
@@ -339,31 +324,29 @@ static void check_dot4(const qk_type_traits *tab, qk_type t, const char *table_n
     }
 }
 
-START_TEST(test_qdot4_same_bits) {
-    if (!have_simd()) {
-        for (int i = 0; i < N_QD; i++) ck_assert_ptr_null(checked_row(QD[i].wtype)->vec_dot4);
-        return;
-    }
-    static qk_type_traits avx2[QK_TYPE_COUNT], vnni[QK_TYPE_COUNT];
-    qk_install_legacy_avx2(avx2);
-    qk_install_legacy_avx2(vnni);
+/* Four-row kernels of the AVX2 table (_i = 0) or of the VNNI table (_i = 1, the
+ * "avx512vnni" case): Q4_0, Q5_0, Q8_0 and IQ4_NL have one in each. */
+static void qdot4_same_bits(int vnni) {
+    static qk_type_traits tab[QK_TYPE_COUNT];
+    memset(tab, 0, sizeof tab);
+    qk_install_legacy_avx2(tab);
+    if (vnni) qk_install_legacy_avx512vnni(tab);
     int checked = 0;
-    if (qk_cpu_has_avx512vnni()) qk_install_legacy_avx512vnni(vnni);
-    else fprintf(stderr, "test_kernels_legacy: no AVX512F/BW/VL/VNNI (or QK_NO_AVX512 set): VNNI vec_dot4 not tested\n");
-    rng_state = 4000;
-    for (int i = 0; i < N_QD; i++) {
-        const qk_type t = QD[i].wtype;
-        if (avx2[t].vec_dot4) check_dot4(avx2, t, "AVX2"), checked++;
-        if (vnni[t].vec_dot4 && qk_cpu_has_avx512vnni()) check_dot4(vnni, t, "VNNI"), checked++;
-    }
-    /* the engine's table holds the kernels of the best table this CPU can run */
-    for (int i = 0; i < N_QD; i++) {
-        const qk_type t = QD[i].wtype;
-        const qk_type_traits *best = qk_cpu_has_avx512vnni() ? vnni : avx2;
-        ck_assert_ptr_eq(checked_row(t)->vec_dot4, best[t].vec_dot4);
-    }
-    /* Q4_0, Q5_0, Q8_0 and IQ4_NL have a four-row kernel in each table */
-    ck_assert_int_eq(checked, qk_cpu_has_avx512vnni() ? 8 : 4);
+    rng_state = 4000 + (uint64_t)vnni;
+    for (int i = 0; i < N_QD; i++)
+        if (tab[QD[i].wtype].vec_dot4) check_dot4(tab, QD[i].wtype, vnni ? "VNNI" : "AVX2"), checked++;
+    ck_assert_int_eq(checked, 4);
+}
+
+START_TEST(test_qdot4_same_bits) {
+    need_avx2();
+    qdot4_same_bits(0);
+}
+END_TEST
+
+START_TEST(test_qdot4_vnni_same_bits) {
+    ck_assert_msg(qk_cpu_has_avx512vnni(), "the avx512vnni case ran without VNNI kernels");
+    qdot4_same_bits(1);
 }
 END_TEST
 
@@ -394,10 +377,8 @@ static float felem(const fdot *t, const void *row, int j) {
 START_TEST(test_fdot) {
     const fdot *t = &FD[_i];
     const qk_type_traits *tr = checked_row(t->type);
-    if (!have_simd()) {
-        ck_assert_ptr_eq(tr->vec_dot, t->scalar);
-        return;
-    }
+    need_avx2();
+    ck_assert_ptr_ne(tr->vec_dot, t->scalar);
     ck_assert_ptr_ne(tr->vec_dot, t->scalar);
     rng_state = 3000 + (uint64_t)_i;
     static float x[MAXN + 8], y[MAXN + 8];
@@ -563,14 +544,10 @@ static void check_converter(const conv *c, qk_from_float_fn fast, qk_from_float_
     }
 }
 
-/* The table's converter: the scalar function itself without SIMD, else a SIMD one that
- * writes its bytes. */
+/* The table's (SIMD) converter writes the scalar function's bytes. */
 static void check_table_converter(const conv *c, qk_from_float_fn in_table, qk_from_float_fn scalar, uint64_t seed) {
+    need_avx2();
     ck_assert_ptr_nonnull(in_table);
-    if (!have_simd()) {
-        ck_assert_ptr_eq(in_table, scalar);
-        return;
-    }
     ck_assert_ptr_ne(in_table, scalar);
     check_converter(c, in_table, scalar, seed);
 }
@@ -677,15 +654,11 @@ static const int *tf_lengths(const tofl *t) {
 
 static size_t tf_bytes(const tofl *t, int n) { return (size_t)(n / t->blck) * t->bsize; }
 
-/* The table's to_float for t after checking which kernel it holds; NULL when there is no
- * SIMD (the table must then hold the scalar dequantizer). */
+/* The table's (SIMD) to_float for t. */
 static qk_to_float_fn tf_simd(const tofl *t) {
     const qk_type_traits *tr = qk_type_get(t->type);
     ck_assert_ptr_nonnull(tr);
-    if (!have_simd()) {
-        ck_assert_msg(tr->to_float == t->scalar, "%s: no AVX2 but to_float is not the scalar one", t->name);
-        return NULL;
-    }
+    need_avx2();
     ck_assert_msg(tr->to_float != t->scalar, "%s: AVX2 CPU but to_float is the scalar one", t->name);
     return tr->to_float;
 }
@@ -775,7 +748,6 @@ static qk_half finite_half(void) {
 START_TEST(test_to_float_random) {
     const tofl *t = &TF[_i];
     qk_to_float_fn f = tf_simd(t);
-    if (!f) return;
     rng_state = 5000 + (uint64_t)_i;
     static uint8_t src[TF_MAXN * 2];
     int rows = 0;
@@ -809,7 +781,6 @@ END_TEST
 START_TEST(test_to_float_quantized) {
     const tofl *t = &TF[_i];
     qk_to_float_fn f = tf_simd(t);
-    if (!f) return;
     rng_state = 6000 + (uint64_t)_i;
     static float x[MAXN];
     static uint8_t q[MAXN * 4];
@@ -838,7 +809,6 @@ END_TEST
 START_TEST(test_to_float_edges) {
     const tofl *t = &TF[_i];
     qk_to_float_fn f = tf_simd(t);
-    if (!f) return;
     rng_state = 7000 + (uint64_t)_i;
     if (t->scale == SC_NONE) {
         static uint16_t codes[TF_MAXN];
@@ -901,22 +871,63 @@ START_TEST(test_to_float_edges) {
 }
 END_TEST
 
+/* On every machine: the type table holds the scalar kernels without AVX2, else the AVX2
+ * ones, with the VNNI dot products in place of theirs where qk_cpu_has_avx512vnni(). */
+START_TEST(test_table_matches_cpu) {
+    const bool simd = qk_cpu_has_avx2();
+    for (int i = 0; i < N_QD; i++) {
+        const qk_type_traits *tr = checked_row(QD[i].wtype);
+        ck_assert_msg((tr->vec_dot != QD[i].scalar) == simd, "%s vec_dot, kernels in use %s", QD[i].name,
+                      qk_cpu_kernels());
+        if (!simd) ck_assert_ptr_null(tr->vec_dot4);
+    }
+    for (int i = 0; i < N_FD; i++)
+        ck_assert_msg((checked_row(FD[i].type)->vec_dot != FD[i].scalar) == simd, "%s vec_dot", FD[i].name);
+    for (int i = 0; i < N_CV; i++) {
+        const qk_type_traits *tr = qk_type_get(CV[i].type);
+        ck_assert_msg((tr->from_float != CV[i].scalar) == simd, "%s from_float", CV[i].name);
+        ck_assert_msg((tr->quantize_act != CV[i].act) == simd, "%s quantize_act", CV[i].name);
+    }
+    for (int i = 0; i < N_TF; i++)
+        ck_assert_msg((qk_type_get(TF[i].type)->to_float != TF[i].scalar) == simd, "%s to_float", TF[i].name);
+    if (!simd) return;
+    static qk_type_traits best[QK_TYPE_COUNT];
+    qk_install_legacy_avx2(best);
+    if (qk_cpu_has_avx512vnni()) qk_install_legacy_avx512vnni(best);
+    for (int i = 0; i < N_QD; i++) {
+        const qk_type t = QD[i].wtype;
+        ck_assert_ptr_eq(checked_row(t)->vec_dot, best[t].vec_dot);
+        ck_assert_ptr_eq(checked_row(t)->vec_dot4, best[t].vec_dot4);
+    }
+}
+END_TEST
+
 static Suite *kernels_suite(void) {
     Suite *s = suite_create("kernels_legacy");
-    TCase *tc = tcase_create("vec_dot");
-    tcase_add_loop_test(tc, test_qdot_exact, 0, N_QD);
-    tcase_add_loop_test(tc, test_qdot_random, 0, N_QD);
-    tcase_add_test(tc, test_qdot_vnni_same_bits);
-    tcase_add_test(tc, test_qdot4_same_bits);
-    tcase_add_loop_test(tc, test_fdot, 0, N_FD);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("from_float");
-    tcase_add_loop_test(tc, test_from_float, 0, N_CV);
-    tcase_add_loop_test(tc, test_quantize_act, 0, N_CV);
+    TCase *tc = tcase_create("table");
+    tcase_add_test(tc, test_table_matches_cpu);
     tcase_add_test(tc, test_act_rounds_to_even);
     tcase_add_test(tc, test_tie_data_is_tie);
     suite_add_tcase(s, tc);
+    tc = tcase_create("vec_dot");
+    tcase_set_tags(tc, QK_TEST_TAG_AVX2);
+    tcase_add_loop_test(tc, test_qdot_exact, 0, N_QD);
+    tcase_add_loop_test(tc, test_qdot_random, 0, N_QD);
+    tcase_add_test(tc, test_qdot4_same_bits);
+    tcase_add_loop_test(tc, test_fdot, 0, N_FD);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("vnni");
+    tcase_set_tags(tc, QK_TEST_TAG_AVX512VNNI);
+    tcase_add_test(tc, test_qdot_vnni_same_bits);
+    tcase_add_test(tc, test_qdot4_vnni_same_bits);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("from_float");
+    tcase_set_tags(tc, QK_TEST_TAG_AVX2);
+    tcase_add_loop_test(tc, test_from_float, 0, N_CV);
+    tcase_add_loop_test(tc, test_quantize_act, 0, N_CV);
+    suite_add_tcase(s, tc);
     tc = tcase_create("to_float");
+    tcase_set_tags(tc, QK_TEST_TAG_AVX2);
     tcase_add_loop_test(tc, test_to_float_random, 0, N_TF);
     tcase_add_loop_test(tc, test_to_float_quantized, 0, N_TF);
     tcase_add_loop_test(tc, test_to_float_edges, 0, N_TF);

@@ -5,8 +5,10 @@
  * log-softmax sums and KLD values equal to ~1e-13 relative (only the order of the double
  * additions differs), NaN/Inf found in the body and in the tail of a row.
  *
- * On a CPU without AVX2 (or with QK_FORCE_SCALAR=1) the SIMD paths cannot run; the suite
- * then checks that ppl_simd_enabled() says so and that the scalar path is the one taken.
+ * The comparisons form the "avx2" test case (QK_TEST_TAG_AVX2): where the kernels in use
+ * lack AVX2 (CPU without it, QK_FORCE_SCALAR=1) ctest reports that part Skipped. The
+ * untagged case checks on every machine that ppl_simd_enabled() follows the CPU check and
+ * ppl_simd_set().
  */
 #include <check.h>
 #include <math.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "ppl_logits.h"
 #include "ppl_simd.h"
 #include "ppl_stats.h"
@@ -45,15 +48,15 @@ static void fill(float *l, int n, int shape) {
     }
 }
 
-static int simd_or_note(void) {
+/* Turns the SIMD loops on (the "avx2" case runs only where the CPU has them). */
+static int simd_on(void) {
     ppl_simd_set(true);
-    if (ppl_simd_enabled()) return 1;
-    fprintf(stderr, "no AVX2 (or QK_FORCE_SCALAR set): checking the scalar path only\n");
-    return 0;
+    ck_assert_msg(ppl_simd_enabled(), "the avx2 case ran without the AVX2 loops");
+    return 1;
 }
 
 START_TEST(test_row_scan_matches_scalar) {
-    const int simd = simd_or_note();
+    const int simd = simd_on();
     float *l = malloc(151936 * sizeof *l);
     int compared = 0;
     for (int k = 0; k < N_LENS; k++) {
@@ -95,7 +98,7 @@ START_TEST(test_row_scan_matches_scalar) {
 END_TEST
 
 START_TEST(test_records_bit_identical) {
-    simd_or_note();
+    simd_on();
     float *l = malloc(151936 * sizeof *l);
     const int nv_max = ppl_logits_nv(151936);
     uint16_t *ra = malloc((size_t)nv_max * sizeof *ra), *rb = malloc((size_t)nv_max * sizeof *rb);
@@ -129,7 +132,7 @@ START_TEST(test_records_bit_identical) {
 END_TEST
 
 START_TEST(test_kld_matches_scalar) {
-    simd_or_note();
+    simd_on();
     float *l = malloc(151936 * sizeof *l), *lb = malloc(151936 * sizeof *lb);
     uint16_t *rec = malloc((size_t)ppl_logits_nv(151936) * sizeof *rec);
     for (int k = 0; k < N_LENS; k++) {
@@ -185,10 +188,7 @@ START_TEST(test_kld_matches_scalar) {
 END_TEST
 
 START_TEST(test_vector_expf_vs_libm) {
-    if (!simd_or_note()) {
-        ck_assert(!ppl_simd_enabled());
-        return;
-    }
+    simd_on();
     /* ppl_simd_sum_exp over one element returns (double) of the vector expf (tail path);
      * over 8 it runs the full-vector path. Sweep [−110, 5] against the correctly rounded
      * value (expl in long double, rounded once to float) and against glibc's expf. */
@@ -228,9 +228,24 @@ START_TEST(test_vector_expf_vs_libm) {
 }
 END_TEST
 
+/* On every machine: the SIMD loops are on exactly when the CPU check says AVX2 and they
+ * were not turned off. */
+START_TEST(test_enabled_follows_cpu) {
+    ppl_simd_set(true);
+    ck_assert_int_eq(ppl_simd_enabled(), qk_cpu_has_avx2());
+    ppl_simd_set(false);
+    ck_assert(!ppl_simd_enabled());
+    ppl_simd_set(true);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("ppl_simd");
-    TCase *tc = tcase_create("simd");
+    TCase *tc = tcase_create("switch");
+    tcase_add_test(tc, test_enabled_follows_cpu);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("simd");
+    tcase_set_tags(tc, QK_TEST_TAG_AVX2);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_row_scan_matches_scalar);
     tcase_add_test(tc, test_records_bit_identical);

@@ -1,13 +1,16 @@
 /* testutil.c — see testutil.h. */
 #include "testutil.h"
 
+#include <errno.h> /* program_invocation_short_name */
 #include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cpu.h"
 #include "types.h"
 
 const char *qk_test_shared(const char *rel) {
@@ -95,15 +98,64 @@ int qk_test_run(const char *cmd, char **output) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* The instruction-set tags of qk_test_main, and whether the kernels in use have each. */
+static const struct {
+    const char *tag, *what;
+    bool (*have)(void);
+} CPU_TAGS[] = {
+    {QK_TEST_TAG_AVX2, "AVX2+FMA+F16C", qk_cpu_has_avx2},
+    {QK_TEST_TAG_AVX512VNNI, "AVX-512 F/BW/VL/VNNI", qk_cpu_has_avx512vnni},
+};
+#define N_CPU_TAGS (sizeof CPU_TAGS / sizeof CPU_TAGS[0])
+
+/* Why the kernels lack tag i's instruction set. */
+static const char *cpu_tag_reason(size_t i) {
+    const char *f = getenv("QK_FORCE_SCALAR"), *n = getenv("QK_NO_AVX512");
+    if (f && *f && strcmp(f, "0") != 0) return "QK_FORCE_SCALAR is set";
+    if (i > 0 && n && *n && strcmp(n, "0") != 0) return "QK_NO_AVX512 is set";
+    return "this CPU (or its OS) does not support it";
+}
+
 int qk_test_main(Suite *s) {
     /* Make the temporary directory here, in the parent: Check runs each test in a forked
      * child that may end with _exit on failure, so only the parent can clean up. */
     qk_test_tmpdir();
+    const char *part = getenv("QK_TEST_PART");
+    const char *prog = program_invocation_short_name;
+    char exclude[128] = "";
+    const char *include = NULL;
+    if (part && *part && strcmp(part, "main") != 0) {
+        size_t i = 0;
+        while (i < N_CPU_TAGS && strcmp(CPU_TAGS[i].tag, part) != 0) i++;
+        if (i == N_CPU_TAGS) {
+            fprintf(stderr, "%s: QK_TEST_PART=%s names no instruction-set tag\n", prog, part);
+            return 1;
+        }
+        if (!CPU_TAGS[i].have()) {
+            printf("%s: SKIPPED: the '%s' cases need %s, and %s (kernels in use: %s)\n", prog, part,
+                   CPU_TAGS[i].what, cpu_tag_reason(i), qk_cpu_kernels());
+            return QK_TEST_SKIPPED;
+        }
+        include = part;
+    } else {
+        /* QK_TEST_PART=main: leave every tag out; by hand: those the kernels lack */
+        const int main_part = part && *part;
+        for (size_t i = 0; i < N_CPU_TAGS; i++) {
+            if (!main_part && CPU_TAGS[i].have()) continue;
+            snprintf(exclude + strlen(exclude), sizeof exclude - strlen(exclude), "%s%s", exclude[0] ? " " : "",
+                     CPU_TAGS[i].tag);
+            if (!main_part)
+                printf("%s: note: cases tagged '%s' left out: they need %s, and %s\n", prog, CPU_TAGS[i].tag,
+                       CPU_TAGS[i].what, cpu_tag_reason(i));
+        }
+    }
     SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
+    srunner_run_tagged(sr, getenv("CK_RUN_SUITE"), getenv("CK_RUN_CASE"), include, exclude[0] ? exclude : NULL,
+                       CK_NORMAL);
+    const int ran = srunner_ntests_run(sr), failed = srunner_ntests_failed(sr);
     srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    if (ran == 0) fprintf(stderr, "%s: no test ran (QK_TEST_PART=%s)\n", prog, part ? part : "");
+    return failed == 0 && ran > 0 ? 0 : 1;
 }
 
 int qk_test_golden_is_imatrix(const char *type) {

@@ -28,7 +28,21 @@ char *qk_test_read_file(const char *path, size_t *len);
 /* Run a shell command, capturing stdout+stderr into a malloc'd string; returns the exit
  * status (or -1). */
 int qk_test_run(const char *cmd, char **output);
-/* Run a Check suite with CK_NORMAL output; returns the process exit code. */
+/* Run a Check suite with CK_NORMAL output; returns the process exit code: 0 all passed,
+ * 1 a failure (or nothing ran), QK_TEST_SKIPPED (see below).
+ *
+ * Test cases that need an instruction set carry its tag (tcase_set_tags(tc,
+ * QK_TEST_TAG_AVX2)). ctest runs such a suite as several tests (CMakeLists.txt reads the
+ * tags from the source): "<suite>" with QK_TEST_PART=main runs the untagged cases, and
+ * "<suite>.<tag>" with QK_TEST_PART=<tag> runs the cases of that tag — or, when the kernels
+ * in use lack the instruction set (CPU without it, QK_FORCE_SCALAR=1, QK_NO_AVX512=1),
+ * prints one line saying why and exits QK_TEST_SKIPPED, which ctest reports as "Skipped"
+ * (SKIP_RETURN_CODE), never as a pass. Run by hand (QK_TEST_PART unset), a suite runs every
+ * case the kernels allow and names the tags it left out. CK_RUN_SUITE / CK_RUN_CASE still
+ * select cases. */
+#define QK_TEST_TAG_AVX2 "avx2"             /* AVX2+FMA+F16C: qk_cpu_has_avx2() */
+#define QK_TEST_TAG_AVX512VNNI "avx512vnni" /* AVX-512 F/BW/VL/VNNI: qk_cpu_has_avx512vnni() */
+#define QK_TEST_SKIPPED 77
 int qk_test_main(Suite *s);
 
 /* ---- golden files ---- */
