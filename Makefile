@@ -1,7 +1,8 @@
 # qkit — the two commands of the README, and the build they share.
 #   make study   install deps, build, run the quantization study (default model + WikiText-2)
 #   make test    install deps, build, run every test (ctest)
-# Variables: BUILD (build dir), MODEL (F16 GGUF; default: the fetched Qwen2.5-0.5B-Instruct),
+# Variables: BUILD (build dir), MODEL (F16 GGUF; default: the fetched Qwen2.5-0.5B-Instruct,
+# offline and not in the mirror: the mirror's wiki-qwen2-13m, see scripts/study.sh),
 # TEXT (default: WikiText-2 test split), OUT (study output dir), TYPES, CHUNKS, CTX, THREADS,
 # QK_DATA_DIR (local data mirror, default ../shared/data).
 
@@ -33,11 +34,11 @@ build: deps
 test: build
 	cd $(BUILD) && ctest --output-on-failure
 
+# The model: MODEL, else the fetched default, else (offline, not in the mirror) the mirror's
+# wiki-qwen2-13m, said in one line and in results.md (scripts/study.sh).
 study: build
 	@scripts/install-deps.sh --study
-	@datasets/fetch.sh $(if $(MODEL),--text-only) $(DATA)
-	$(BUILD)/bin/qk-study -m $(or $(MODEL),$(DATA)/models/qwen2.5-0.5b-instruct/qwen2.5-0.5b-instruct-fp16.gguf) \
-	    -f $(or $(TEXT),$(DATA)/wikitext-2-raw/wiki.test.raw) -o $(OUT) --types $(TYPES) --chunks $(CHUNKS) -c $(CTX) $(if $(THREADS),-t $(THREADS))
+	@MODEL='$(MODEL)' TEXT='$(TEXT)' scripts/study.sh $(BUILD) $(DATA) $(OUT) $(TYPES) $(CHUNKS) $(CTX) $(THREADS)
 
 clean:
 	rm -rf $(BUILD)

@@ -33,6 +33,7 @@ static void usage(FILE *f) {
         "  --base LABEL         the base model's label (default: the only perplexity result\n"
         "                       without KLD figures)\n"
         "  --title TEXT         markdown title (default: \"Effect of quantization\")\n"
+        "  --note TEXT          a paragraph under the title (e.g. why this model was used)\n"
         "  --no-plots           write the .gp scripts but do not run gnuplot\n"
         "  -q, --quiet          do not print the table\n"
         "  -h, --help           show this help\n");
@@ -45,7 +46,7 @@ static int die(const char *what, const char *todo) {
 }
 
 int main(int argc, char **argv) {
-    const char *dir = NULL, *outdir = NULL, *base = NULL, *title = NULL;
+    const char *dir = NULL, *outdir = NULL, *base = NULL, *title = NULL, *note = NULL;
     bool plots = true, quiet = false;
     qk_report rep = {0};
     qk_err err;
@@ -72,6 +73,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) outdir = v;
         else if (!strcmp(a, "--base")) base = v;
         else if (!strcmp(a, "--title")) title = v;
+        else if (!strcmp(a, "--note")) note = v;
         else if (!strcmp(a, "--ppl")) { rc = qk_report_add_ppl(&rep, v, &err); n_inputs++; }
         else if (!strcmp(a, "--bench")) { rc = qk_report_add_bench(&rep, v, &err); n_inputs++; }
         else {
@@ -108,7 +110,7 @@ int main(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/results.csv", outdir);
     if (qk_report_write_csv(&rep, path, &err) != 0) status = die(err.msg, "check OUTDIR exists and is writable");
     snprintf(path, sizeof path, "%s/results.md", outdir);
-    if (!status && qk_report_write_md(&rep, path, title, &err) != 0)
+    if (!status && qk_report_write_md(&rep, path, title, note, &err) != 0)
         status = die(err.msg, "check OUTDIR exists and is writable");
     qk_plot_result pr;
     if (!status && qk_report_write_plots(&rep, outdir, plots, &pr, &err) != 0)
@@ -116,7 +118,7 @@ int main(int argc, char **argv) {
     if (!status) {
         if (!quiet) {
             qk_sb sb = {0};
-            qk_report_render_md(&sb, &rep, title);
+            qk_report_render_md(&sb, &rep, title, note);
             fputs(qk_sb_str(&sb), stdout);
             qk_sb_free(&sb);
         }

@@ -52,6 +52,7 @@ static void usage(FILE *f) {
         "  -n, --n-gen N        qk-bench generation test size (default: 128)\n"
         "  --base-label L       label of the base model (default: from its file name:\n"
         "                       F16, BF16 or F32, else \"base\")\n"
+        "  --note TEXT          a paragraph for results.md (e.g. why this model was used)\n"
         "  --resume             skip steps whose outputs already exist\n"
         "  --no-plots           do not run gnuplot (the .gp scripts are still written)\n"
         "  -h, --help           show this help\n");
@@ -250,6 +251,7 @@ static int merge_bench_csv(const char *outdir, char labels[][128], int n, qk_err
 
 int main(int argc, char **argv) {
     const char *model = NULL, *text = NULL, *outdir = NULL, *types_arg = "Q2_K,Q4_K_M,Q6_K";
+    const char *note = NULL;
     const char *ctx = "512", *chunks = NULL, *threads = NULL, *reps = "5", *n_prompt = "512",
                *n_gen = "128";
     char base_label[128] = "";
@@ -271,6 +273,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) outdir = v;
         else if (!strcmp(a, "--types")) types_arg = v;
         else if (!strcmp(a, "--base-label")) snprintf(base_label, sizeof base_label, "%s", v);
+        else if (!strcmp(a, "--note")) note = v;
         else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { ctx = v; numeric = true; }
         else if (!strcmp(a, "--chunks")) { chunks = v; numeric = true; }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { threads = v; numeric = true; }
@@ -447,6 +450,10 @@ int main(int argc, char **argv) {
         av[n++] = "--base";
         av[n++] = base_label;
         if (!plots) av[n++] = "--no-plots";
+        if (note) {
+            av[n++] = "--note";
+            av[n++] = (char *)note;
+        }
         av[n] = NULL;
         s.resume = false; /* the report is cheap: always rebuild it */
         if (run_step(&s, "report", "report", NULL, av) != 0) return 1;

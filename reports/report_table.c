@@ -125,9 +125,16 @@ static int common_int(const qk_report *r, int which) {
     return v;
 }
 
-void qk_report_render_md(qk_sb *out, const qk_report *r, const char *title) {
+void qk_report_render_md(qk_sb *out, const qk_report *r, const char *title, const char *note) {
     int pp = common_int(r, 0), tg = common_int(r, 1);
     qk_sb_printf(out, "# %s\n\n", title ? title : "Effect of quantization");
+    for (int i = 0; i < r->n; i++)
+        if (r->rows[i].is_base && r->rows[i].model[0]) {
+            const char *slash = strrchr(r->rows[i].model, '/');
+            qk_sb_printf(out, "Base model: `%s`.\n\n", slash ? slash + 1 : r->rows[i].model);
+            break;
+        }
+    if (note && *note) qk_sb_printf(out, "%s\n\n", note);
     qk_sb_puts(out, "| model | type | size (MiB) | bpw |");
     if (pp > 0) qk_sb_printf(out, " pp%d t/s |", pp);
     else qk_sb_puts(out, " prompt t/s |");
@@ -207,9 +214,9 @@ int qk_report_write_csv(const qk_report *r, const char *path, qk_err *err) {
     return rc;
 }
 
-int qk_report_write_md(const qk_report *r, const char *path, const char *title, qk_err *err) {
+int qk_report_write_md(const qk_report *r, const char *path, const char *title, const char *note, qk_err *err) {
     qk_sb sb = {0};
-    qk_report_render_md(&sb, r, title);
+    qk_report_render_md(&sb, r, title, note);
     int rc = qk_sb_ok(&sb) ? qk_file_write_atomic(path, qk_sb_str(&sb), sb.len, err)
                            : qk_errf(err, "out of memory");
     qk_sb_free(&sb);

@@ -24,11 +24,12 @@
 extern const char qk_report_csv_header[];
 
 void qk_report_render_csv(qk_sb *out, const qk_report *r);
-/* title may be NULL ("Effect of quantization"). */
-void qk_report_render_md(qk_sb *out, const qk_report *r, const char *title);
+/* The markdown report: title (NULL: "Effect of quantization"), a line naming the base
+ * model's file, note (NULL or "": none) as a paragraph under it, the table, the notes. */
+void qk_report_render_md(qk_sb *out, const qk_report *r, const char *title, const char *note);
 
 /* Render and write atomically. */
 int qk_report_write_csv(const qk_report *r, const char *path, qk_err *err);
-int qk_report_write_md(const qk_report *r, const char *path, const char *title, qk_err *err);
+int qk_report_write_md(const qk_report *r, const char *path, const char *title, const char *note, qk_err *err);
 
 #endif

@@ -7,43 +7,37 @@
  * What is compared, and why at these tolerances
  * ------------------------------------------------
  * Exact figures: the base-logits file (header and tokens byte-identical, records equal to
- * the format's resolution: mean KLD between the two files' records < 1e-4, computed here
- * from the raw records; measured ~1e-6) and PPL(base), which depends on the base file
- * alone (1e-6 relative).
+ * the format's resolution: mean KLD between the two files' records below BASE_FILE_KLD,
+ * computed here from the raw records) and PPL(base), which depends on the base file alone
+ * (1e-6 relative).
  *
  * Figures that depend on the quantized forward pass are not bit-reproducible: our kernels
- * sum in another order than ggml's (and ggml uses its own exp/silu approximations), so the
- * logits differ in the last bits. What that costs was MEASURED by running the same files
- * through two arithmetic orders of our own engine that are equally valid (the vec_dot path
- * and the dequantize+sgemm path, i.e. different -b): the spread between them is the floor
- * below which agreement with llama.cpp cannot be demanded.
+ * sum in another order than ggml's (and ggml uses its own exp/silu approximations), and a
+ * user's machine sums in yet another: the kernels in use (AVX-512 VNNI, AVX2, scalar), the
+ * OpenBLAS kernels of its CPU or of OPENBLAS_CORETYPE, the thread counts and the batch
+ * size (vec_dot or dequantize + sgemm path) all change the last bits. Each tolerance below
+ * comes from the largest deviation from llama.cpp's figure MEASURED across those variants
+ * (tests/run-variants.sh: QK_FORCE_SCALAR=1, QK_NO_AVX512=1, the native dispatch;
+ * OPENBLAS_CORETYPE unset, Haswell, SkylakeX, Zen, Prescott; OPENBLAS_NUM_THREADS 1 and 2;
+ * -b 4, -b 32 and the default -b; -t 1 and 2; on a 2-core AMD EPYC with AVX-512 VNNI),
+ * with a margin of 1.5-2.5x, and is written in brackets next to it. The run-variants
+ * script records every comparison (qk_test_close) and tabulates the deviations again.
  *  - wiki-qwen2-13m (n_embd 256, 9 types) over the 4 golden chunks (508 scored tokens):
- *    our own spread reaches 0.07 % in PPL(Q), 1.1 % in mean KLD, 2.9 % in the median KLD,
- *    6 % in RMS Δp of Q8_0 (a tiny 0.13 %), 10 % in the 99 % KLD (the 5th-largest of 508
- *    values) and is unbounded for the 10/5/1 % and minimum KLD (values of 1e-5..1e-7, the
- *    size of the forward-pass noise itself). Measured against llama.cpp: PPL(Q) <= 0.06 %,
- *    mean KLD <= 1.7 %, median <= 1.8 %, RMS Δp <= 1.9 %, same top p <= 0.6 %, 99 %/99.9 %/
- *    max KLD <= 14 %. Hence: PPL(Q) 0.1 %; mean and median KLD 2 % and 5 % or 2e-6
- *    absolute (our F16 forward differs from llama.cpp's by a mean KLD of ~1e-6, which
- *    matters for Q8_0's mean KLD of 6e-5); RMS Δp 2 % or 1e-4 absolute; same top p 2 %;
- *    99 %, 99.9 % and maximum KLD 20 % (these catch formula or percentile errors, not
- *    precision); 10/5/1 % and minimum KLD not compared. The fidelity issue's 0.05 % on the
- *    final PPL is for 100 chunks: bench/agreement.sh measures it (too slow here: ~30 s of
- *    CPU per type).
+ *    PPL(Q), mean and median KLD, RMS Δp and same top p (KLD4_PRECISE). The 99 %, 99.9 %
+ *    and maximum KLD are the 5th, 1st and 1st largest of 508 values, the low percentiles
+ *    values of 1e-5..1e-7 (the size of the forward-pass noise itself): between two of our
+ *    own variants they moved 20-30 % and 30-1200 %, so at this size they are noise, not a
+ *    test of agreement. They are compared where they are stable, over 100 chunks of
+ *    stories260K below, and their formulas are checked on a case with a known answer
+ *    (test_ppl_stats). The fidelity issue's 0.05 % on the final PPL is for 100 chunks:
+ *    bench/agreement.sh measures it (too slow here: ~30 s of CPU per type).
  *  - stories260K (n_embd 64; K-quants fall back to Q5_0/Q5_1/IQ4_NL/Q8_0) is chaotic once
  *    its activations are rounded to Q8_0/Q8_1: a 1e-7 relative change of the embeddings
  *    flips a rounding somewhere, and the flip cascades through the 64-wide layers and the
- *    KV cache (measured: mean KLD 3e-4 between the perturbed and unperturbed Q6_K model,
- *    PPL over 508 tokens moved 0.1 %; our two arithmetic orders differ by up to 0.33 % in
- *    PPL(Q), 2.2 % in mean KLD, 3.3 % in RMS Δp over 4 chunks). Over 4 chunks only a sanity
- *    check is possible (PPL(Q) 0.5 %, mean KLD 5 %, RMS Δp 8 %, same top 3 %); the precise
+ *    KV cache. Over 4 chunks only a sanity check is possible (KLD4_SANITY); the precise
  *    comparison runs over 100 chunks (12,700 tokens, cheap for this model) against the
- *    ppl100/kld100 logs, our KLD against our own F32 base file of the same 100 chunks:
- *    PPL(Q) 0.15 % (own spread up to 0.084 %, measured <= 0.08 %); mean KLD, median, 10 %
- *    KLD 2 % (measured <= 0.3 %, 1 %, 0.9 %); 99 % KLD 5 %, 99.9 % 10 %, maximum 20 %
- *    (measured 2.9, 4.3, 6.8 %); RMS Δp 3 % (measured 1.8 % for Q6_K = Q8_0 weights, 2.1 %
- *    with our other path); same top 1 % (measured 0.25 %); Δp percentiles 99/95/5/1 % 10 %
- *    or 0.05 percentage points (measured <= 5.5 %), mean Δp 0.05 points.
+ *    ppl100/kld100 logs, our KLD against our own F32 base file of the same 100 chunks
+ *    (KLD100).
  */
 #include <check.h>
 #include <cjson/cJSON.h>
@@ -142,8 +136,8 @@ static char *quantized(const gmodel *m, const char *type) {
  * buffer, hence the copies). */
 static char *base_cmd(const gmodel *m, int n_chunks, const char *out) {
     char *model = strdup(qk_test_shared(m->base_rel)), *text = strdup(qk_test_shared(WIKI));
-    char *cmd = fmt("%s -m %s -f %s -c 256 --chunks %d -t 2 --kl-divergence-base %s",
-                    qk_test_bin("qk-perplexity"), model, text, n_chunks, out);
+    char *cmd = fmt("%s -m %s -f %s -c 256 --chunks %d -t 2 --kl-divergence-base %s %s",
+                    qk_test_bin("qk-perplexity"), model, text, n_chunks, out, qk_test_ppl_args());
     free(model);
     free(text);
     return cmd;
@@ -184,17 +178,10 @@ static int compare_stats(const char *glog, const char *gfile, const cJSON *j, co
     for (int i = 0; i < n; i++) {
         const double theirs = log_num(glog, STATS_FROM, c[i].label, gfile) / c[i].scale;
         const double ours = jnum(j, "kld", c[i].key);
-        const double tol = fmax(c[i].rel * fabs(theirs), c[i].abs);
-        const int ok = isfinite(ours) && fabs(ours - theirs) <= tol;
+        bad += !qk_test_close(what, c[i].key, ours, theirs, c[i].rel, c[i].abs);
         if (at > 0 && at < (int)sizeof line)
             at += snprintf(line + at, sizeof line - (size_t)at, " %s %+.2f%%", c[i].key,
                            theirs != 0 ? 100 * (ours - theirs) / fabs(theirs) : 0.0);
-        if (!ok) {
-            fprintf(stderr, "%s: %s: qkit %.8g, llama.cpp %.8g (%+.3f %%), tolerance %.3g %s\n", what,
-                    c[i].key, ours, theirs, theirs != 0 ? 100 * (ours - theirs) / fabs(theirs) : 0.0,
-                    c[i].rel > 0 ? 100 * c[i].rel : c[i].abs, c[i].rel > 0 ? "% rel" : "abs");
-            bad++;
-        }
     }
     fprintf(stderr, "%s\n", line); /* the measured deviations, for the record */
     return bad;
@@ -232,6 +219,10 @@ static double files_kld(const char *a, const char *b, size_t n_rec, size_t off, 
     return sum / (double)n_rec;
 }
 
+/* Mean KLD between our base file and llama.cpp's (4 chunks), either direction [largest
+ * measured across the variants: 1.7e-6]. */
+#define BASE_FILE_KLD 4e-6
+
 START_TEST(test_base_files_vs_golden) {
     const gmodel *m = &MODELS[_i];
     char *gk = golden(m, m->btype, "c256.chunks4.kld");
@@ -254,8 +245,12 @@ START_TEST(test_base_files_vs_golden) {
     const double kba = files_kld(a, b, n_rec, head, hdr[1], &dlp_ba);
     fprintf(stderr, "%s base file: mean KLD(llama.cpp || qkit) %.3g, reverse %.3g, max |Δlog p| %.3g\n",
             m->name, kab, kba, dlp_ab);
-    ck_assert_msg(fabs(kab) < 1e-4 && fabs(kba) < 1e-4,
-                  "%s: mean KLD between the base files %.3g / %.3g (want < 1e-4)", m->name, kab, kba);
+    char what[96];
+    snprintf(what, sizeof what, "%s base file (4 chunks)", m->name);
+    const int ok_ab = qk_test_close(what, "mean KLD(llama.cpp || qkit)", kab, 0, 0, BASE_FILE_KLD);
+    const int ok_ba = qk_test_close(what, "mean KLD(qkit || llama.cpp)", kba, 0, 0, BASE_FILE_KLD);
+    ck_assert_msg(ok_ab && ok_ba, "%s: mean KLD between the base files %.3g / %.3g (want < %g)", m->name, kab,
+                  kba, BASE_FILE_KLD);
     free(a);
     free(b);
     free(cmd);
@@ -266,21 +261,29 @@ END_TEST
 
 /* ---- each quantized type over the 4 golden chunks --------------------------------------- */
 
+/* wiki-qwen2-13m over the 4 golden chunks (508 tokens); largest deviation measured across
+ * the variants of the header in brackets: PPL(Q) 0.1 % [0.063 %]; mean KLD 2 % or 2e-6
+ * [1.27 %; Q8_0 1.81 % = 1.1e-6]; median KLD 5 % or 4e-6 [3.37 %; Q8_0 5.1 % = 2.2e-6];
+ * RMS Δp 6 % or 1.5e-4 [3.85 % = 2.2e-4; Q8_0 6.8 % = 8.6e-5]; same top p 0.01 = 5 of 508
+ * tokens [3 tokens]. The 99 %, 99.9 % and maximum KLD (own spread 26-32 %), the low KLD
+ * percentiles and the Δp percentiles (own spread 15-70 %) are noise at this size: not
+ * compared here (test_ppl_stats checks their formulas on a known case; stories260K's are
+ * compared over 100 chunks below). */
 static const stat_check KLD4_PRECISE[] = {
     {"Mean PPL(Q)", "ppl_q", 1, 0.001, 0},
     {"Mean    KLD:", "mean_kld", 1, 0.02, 2e-6},
-    {"Median  KLD:", "kld_median", 1, 0.05, 2e-6},
-    {"99.0%   KLD:", "kld_p99", 1, 0.20, 0},
-    {"99.9%   KLD:", "kld_p99_9", 1, 0.20, 0},
-    {"Maximum KLD:", "kld_max", 1, 0.20, 0},
-    {"RMS Δp    :", "rms_dp", 100, 0.02, 1e-4},
-    {"Same top p:", "same_top", 100, 0.02, 0},
+    {"Median  KLD:", "kld_median", 1, 0.05, 4e-6},
+    {"RMS Δp    :", "rms_dp", 100, 0.06, 1.5e-4},
+    {"Same top p:", "same_top", 100, 0, 0.01},
 };
 
+/* stories260K over the same 4 chunks, a sanity check (it is chaotic, see the header):
+ * PPL(Q) 0.8 % [0.39 %], mean KLD 8 % [4.0 %], RMS Δp 12 % [7.8 %], same top p 3 %
+ * [1.6 %]. */
 static const stat_check KLD4_SANITY[] = {
-    {"Mean PPL(Q)", "ppl_q", 1, 0.005, 0},
-    {"Mean    KLD:", "mean_kld", 1, 0.05, 0},
-    {"RMS Δp    :", "rms_dp", 100, 0.08, 0},
+    {"Mean PPL(Q)", "ppl_q", 1, 0.008, 0},
+    {"Mean    KLD:", "mean_kld", 1, 0.08, 0},
+    {"RMS Δp    :", "rms_dp", 100, 0.12, 0},
     {"Same top p:", "same_top", 100, 0.03, 0},
 };
 
@@ -291,8 +294,8 @@ START_TEST(test_kld4_vs_golden) {
     char *gk = golden(m, m->btype, "c256.chunks4.kld");
     char *glf = golden(m, c->type, "kld4.log");
     char *js = fmt("%s/%s-%s.kld4.json", qk_test_tmpdir(), m->name, c->type);
-    char *cmd = fmt("%s -m %s --kl-divergence-base %s --kl-divergence -t 2 --json %s",
-                    qk_test_bin("qk-perplexity"), q, gk, js);
+    char *cmd = fmt("%s -m %s --kl-divergence-base %s --kl-divergence -t 2 --json %s %s",
+                    qk_test_bin("qk-perplexity"), q, gk, js, qk_test_ppl_args());
     char *out = run_ok(cmd);
     char *glog = qk_test_read_file(glf, NULL);
     ck_assert_msg(glog != NULL, "cannot read %s", glf);
@@ -300,11 +303,10 @@ START_TEST(test_kld4_vs_golden) {
     ck_assert_int_eq((int)jnum(j, NULL, "n_tokens_scored"), 508);
     ck_assert_int_eq((int)jnum(j, NULL, "n_chunks"), 4);
     /* PPL(base) comes from llama.cpp's file alone: equal to its printed digits */
-    const double pb = log_num(glog, STATS_FROM, "Mean PPL(base)", glf);
-    ck_assert_msg(fabs(jnum(j, "kld", "ppl_base") - pb) <= 1e-6 * pb, "%s %s: PPL(base) %.6f vs %.6f",
-                  m->name, c->type, jnum(j, "kld", "ppl_base"), pb);
     char what[96];
     snprintf(what, sizeof what, "%s %s (4 chunks)", m->name, c->type);
+    const double pb = log_num(glog, STATS_FROM, "Mean PPL(base)", glf);
+    ck_assert(qk_test_close(what, "ppl_base", jnum(j, "kld", "ppl_base"), pb, 1e-6, 0));
     const int bad = m->chaotic
                         ? compare_stats(glog, glf, j, KLD4_SANITY,
                                         (int)(sizeof KLD4_SANITY / sizeof KLD4_SANITY[0]), what)
@@ -324,19 +326,26 @@ END_TEST
 
 /* ---- chaotic models: each type over 100 chunks ------------------------------------------ */
 
+/* stories260K over 100 chunks (12,700 tokens), [largest deviation measured]: PPL(Q)
+ * PPL100_REL 0.15 % [0.068 %]; mean KLD 2 % [0.91 %]; median 2 % [0.95 %]; 10 % KLD
+ * 2.5 % [1.5 %]; 99 % KLD 5 % or 1e-3 [1.6 %; Q6_K 4.7 % = 5.2e-4]; 99.9 % KLD 10 %
+ * [6.0 %]; RMS Δp 5 % [3.0 %]; same top p 0.5 % [0.25 %]; mean Δp 1e-4 [5.0e-5]; Δp
+ * 99 % and 1 % 10 % or 5e-4 [5.5 %, 4.7 %]; Δp 95 % and 5 % 5 % or 5e-4 [3.0 %, 3.2 %].
+ * The maximum KLD (own spread 15 %) and the 5 %, 1 % and minimum KLD (own spread 4-200 %)
+ * are not compared. */
+#define PPL100_REL 0.0015
 static const stat_check KLD100[] = {
     {"Mean    KLD:", "mean_kld", 1, 0.02, 0},
     {"Median  KLD:", "kld_median", 1, 0.02, 0},
-    {"10.0%   KLD:", "kld_p10", 1, 0.02, 0},
-    {"99.0%   KLD:", "kld_p99", 1, 0.05, 0},
+    {"10.0%   KLD:", "kld_p10", 1, 0.025, 0},
+    {"99.0%   KLD:", "kld_p99", 1, 0.05, 1e-3},
     {"99.9%   KLD:", "kld_p99_9", 1, 0.10, 0},
-    {"Maximum KLD:", "kld_max", 1, 0.20, 0},
-    {"RMS Δp    :", "rms_dp", 100, 0.03, 0},
-    {"Same top p:", "same_top", 100, 0.01, 0},
-    {"Mean    Δp:", "mean_dp", 100, 0, 5e-4},
+    {"RMS Δp    :", "rms_dp", 100, 0.05, 0},
+    {"Same top p:", "same_top", 100, 0.005, 0},
+    {"Mean    Δp:", "mean_dp", 100, 0, 1e-4},
     {"99.0%   Δp:", "dp_p99", 100, 0.10, 5e-4},
-    {"95.0%   Δp:", "dp_p95", 100, 0.10, 5e-4},
-    {" 5.0%   Δp:", "dp_p5", 100, 0.10, 5e-4},
+    {"95.0%   Δp:", "dp_p95", 100, 0.05, 5e-4},
+    {" 5.0%   Δp:", "dp_p5", 100, 0.05, 5e-4},
     {" 1.0%   Δp:", "dp_p1", 100, 0.10, 5e-4},
 };
 
@@ -352,8 +361,8 @@ START_TEST(test_kld100_chaotic_vs_golden) {
     }
     char *q = quantized(m, c->type);
     char *js = fmt("%s/%s-%s.kld100.json", qk_test_tmpdir(), m->name, c->type);
-    char *cmd = fmt("%s -m %s --kl-divergence-base %s --kl-divergence -t 2 --json %s",
-                    qk_test_bin("qk-perplexity"), q, base, js);
+    char *cmd = fmt("%s -m %s --kl-divergence-base %s --kl-divergence -t 2 --json %s %s",
+                    qk_test_bin("qk-perplexity"), q, base, js, qk_test_ppl_args());
     free(run_ok(cmd));
     cJSON *j = qk_test_read_json(js);
     ck_assert_int_eq((int)jnum(j, NULL, "n_chunks"), 100);
@@ -365,10 +374,8 @@ START_TEST(test_kld100_chaotic_vs_golden) {
     ck_assert_msg(gp != NULL, "cannot read %s", gpf);
     const double gppl = log_num(gp, NULL, "Final estimate: PPL =", gpf);
     const double ppl = jnum(j, "kld", "ppl_q");
-    const int bad_ppl = fabs(ppl - gppl) > 0.0015 * gppl;
-    fprintf(stderr, "%s: PPL qkit %.4f, llama.cpp %.4f (%+.3f %%; tolerance 0.15 %%)\n", what, ppl,
-            gppl, 100 * (ppl - gppl) / gppl);
-    int bad = bad_ppl;
+    int bad = !qk_test_close(what, "ppl (final estimate)", ppl, gppl, PPL100_REL, 0);
+    fprintf(stderr, "%s: PPL qkit %.4f, llama.cpp %.4f (%+.3f %%)\n", what, ppl, gppl, 100 * (ppl - gppl) / gppl);
     char *gkf = golden(m, c->type, "kld100.log");
     char *gk = qk_test_read_file(gkf, NULL);
     ck_assert_msg(gk != NULL, "cannot read %s", gkf);

@@ -5,8 +5,8 @@
  * hold both the token stream and llama.cpp's log-probabilities at every scored position.
  * We run the same chunks through our engine (BOS substituted for the first token, as
  * llama-perplexity does when the vocab adds BOS), and check
- *   - the mean KL divergence of our distribution from llama.cpp's is tiny (< 1e-3),
- *   - the PPL over the 4 chunks equals the golden running value [4] within 0.1%,
+ *   - the mean KL divergence of our distribution from llama.cpp's is below FWD_KLD,
+ *   - the PPL over the 4 chunks equals the golden running value [4] within FWD_PPL_REL,
  *   - token-by-token decoding with the KV cache gives the logits of one batched pass
  *     (up to float summation order).
  */
@@ -18,6 +18,13 @@
 #include "forward.h"
 #include "model.h"
 #include "testutil.h"
+
+/* Tolerances against llama.cpp's 4-chunk base files, from the largest deviations measured
+ * across the arithmetic variants of tests/run-variants.sh (kernels, OpenBLAS core types and
+ * thread counts; both models): mean KLD 1.1e-6 (stories260K; wiki-qwen2-13m 3.0e-7), PPL
+ * 8.2e-5 (stories260K; wiki-qwen2-13m 7.4e-6). */
+#define FWD_KLD 3e-6
+#define FWD_PPL_REL 2e-4
 
 typedef struct golden_kld {
     int32_t n_ctx, n_vocab, n_chunk;
@@ -129,8 +136,8 @@ static void check_against_golden(const char *model_rel, const char *kld_rel, dou
     double ppl = exp(nll / count), mean_kld = kld / count;
     printf("%s: PPL(4 chunks) %.4f (llama.cpp %.4f, rel diff %.2e), mean KLD vs llama.cpp %.3e, max %.3e\n",
            model_rel, ppl, golden_ppl4, fabs(ppl / golden_ppl4 - 1), mean_kld, kld_max);
-    ck_assert_msg(mean_kld < 1e-3, "mean KLD %g vs llama.cpp's logits", mean_kld);
-    ck_assert_msg(fabs(ppl / golden_ppl4 - 1) < 1e-3, "PPL %.4f vs llama.cpp %.4f", ppl, golden_ppl4);
+    ck_assert(qk_test_close(model_rel, "mean KLD vs llama.cpp's logits", mean_kld, 0, 0, FWD_KLD));
+    ck_assert(qk_test_close(model_rel, "PPL (4 chunks)", ppl, golden_ppl4, FWD_PPL_REL, 0));
     free(logits);
     free(lp);
     free(g.buf);
@@ -196,8 +203,8 @@ START_TEST(test_batch_and_incremental_decode_agree) {
         }
     }
     /* the batch path multiplies with sgemm, the single-token path with vec_dot: the
-     * products are the same numbers, summed in another order */
-    ck_assert_msg(maxdiff < 1e-2, "incremental decode differs from batch decode by %g", maxdiff);
+     * products are the same numbers, summed in another order (logits are O(10)) */
+    ck_assert(qk_test_close("24 tokens, batch vs one by one", "max |Δ logit|", maxdiff, 0, 0, 1e-2));
 
     /* an out-of-range token is an error, not a crash */
     int32_t bad = V;

@@ -28,6 +28,12 @@
 #define GPPL "golden/wiki-qwen2-13m/perplexity/wiki-qwen2-13m.F16.ppl100.log"
 #define GQ4LOG "golden/wiki-qwen2-13m/perplexity/wiki-qwen2-13m.Q4_K_M.kld4.log"
 
+/* The base file's records against llama.cpp's: largest |Δ log p| (entries above −14 nats)
+ * and |Δ min_log_prob|, in nats, and largest relative difference of the scale [largest
+ * measured across the variants of tests/run-variants.sh: 3.1e-3 and 2.6e-3 nats, 2.8e-4]. */
+#define BASE_DLP 0.006
+#define BASE_SCALE_REL 6e-4
+
 /* ---- helpers ------------------------------------------------------------------------- */
 
 static char g_cmd[16384];
@@ -107,15 +113,19 @@ static int count_substr(const char *s, const char *sub) {
 START_TEST(test_ppl_and_base_file_vs_golden) {
     char *m = sh(F16), *w = sh(WIKI), *base = tmp("f16.c256.kld"), *js = tmp("f16.json");
     char *out;
-    int rc = qkp(&out, "-m %s -f %s -c 256 --chunks 4 -t 2 --kl-divergence-base %s --json %s", m,
-                 w, base, js);
+    int rc = qkp(&out, "-m %s -f %s -c 256 --chunks 4 -t 2 --kl-divergence-base %s --json %s %s", m,
+                 w, base, js, qk_test_ppl_args());
     ck_assert_msg(rc == 0, "%s", out);
     char *glog = qk_test_read_file(qk_test_shared(GPPL), NULL);
     ck_assert(glog != NULL);
-    /* running values after chunks 1..4 vs llama-perplexity's: within 0.1 % */
-    for (int k = 1; k <= 4; k++) close_rel(running(out, k), running(glog, k), 1e-3, "running PPL");
+    /* running values after chunks 1..4 vs llama-perplexity's: within 1e-4 [largest
+     * deviation measured across the variants of tests/run-variants.sh: 5.6e-5] */
+    for (int k = 1; k <= 4; k++) {
+        char fig[32];
+        snprintf(fig, sizeof fig, "running PPL [%d]", k);
+        ck_assert(qk_test_close("F16 base run", fig, running(out, k), running(glog, k), 1e-4, 0));
+    }
     const double final = after(out, "Final estimate: PPL =");
-    close_rel(final, 283.4038, 1e-3, "final PPL vs golden [4]");
     cJSON *j = qk_test_read_json(js);
     close_rel(jget(j, NULL, "ppl"), final, 1e-6, "JSON ppl");
     ck_assert_int_eq((int)jget(j, NULL, "n_tokens_scored"), 4 * 127);
@@ -134,12 +144,13 @@ START_TEST(test_ppl_and_base_file_vs_golden) {
     ck_assert_uint_eq(la, lb);
     const size_t head = 20 + 4 * 4 * 256;
     ck_assert_msg(memcmp(a, b, head) == 0, "header/tokens differ from llama.cpp's base file");
-    /* records: the same log-probs. Tolerance: the format's step is (16 nats)/65535 = 2.4e-4;
-     * our F16 forward pass differs from llama.cpp's by up to ~3e-3 nats (measured 2.7e-3),
-     * so entries above −14 nats must agree within 0.01 nats and the stored min_log_prob
-     * within 0.01. */
+    /* records: the same log-probs. The format's step is (16 nats)/65535 = 2.4e-4; our F16
+     * forward pass differs from llama.cpp's in the last bits. Over the 508 records, entries
+     * above −14 nats in both must agree within BASE_DLP nats, the stored min_log_prob
+     * within BASE_DLP and the scale within BASE_SCALE_REL (largest deviations measured
+     * across the variants: see the defines). */
     const size_t nv = 32004, rb = nv * 2;
-    double maxd = 0;
+    double maxd = 0, max_dmin = 0, max_dscale = 0;
     for (size_t r = 0; r < 508; r++) {
         const char *ra = a + head + r * rb, *rbp = b + head + r * rb;
         float sa, ma, sb, mb;
@@ -147,15 +158,17 @@ START_TEST(test_ppl_and_base_file_vs_golden) {
         memcpy(&ma, ra + 4, 4);
         memcpy(&sb, rbp, 4);
         memcpy(&mb, rbp + 4, 4);
-        close_abs(ma, mb, 0.01, "min_log_prob");
-        close_rel(sa, sb, 1e-3, "scale");
+        max_dmin = fmax(max_dmin, fabs((double)ma - mb));
+        max_dscale = fmax(max_dscale, fabs((double)sa / sb - 1));
         const uint16_t *qa = (const uint16_t *)(ra + 8), *qb = (const uint16_t *)(rbp + 8);
         for (size_t i = 0; i < 32000; i++) {
             const double lpa = sa * qa[i] + ma, lpb = sb * qb[i] + mb;
             if (lpa > -14 && lpb > -14 && fabs(lpa - lpb) > maxd) maxd = fabs(lpa - lpb);
         }
     }
-    ck_assert_msg(maxd < 0.01, "max |log p − log p(llama.cpp)| = %g nats", maxd);
+    ck_assert(qk_test_close("F16 base file", "max |Δ min_log_prob|", max_dmin, 0, 0, BASE_DLP));
+    ck_assert(qk_test_close("F16 base file", "max |Δ scale|/scale", max_dscale, 0, 0, BASE_SCALE_REL));
+    ck_assert(qk_test_close("F16 base file", "max |Δ log p| above -14", maxd, 0, 0, BASE_DLP));
     /* sidecar: 32-byte header + one double per scored token, consistent with the PPL */
     char nllp[4200];
     snprintf(nllp, sizeof nllp, "%s.nll", base);
@@ -189,17 +202,19 @@ START_TEST(test_kld_f16_vs_golden_base) {
     char *m = sh(F16), *g = sh(GKLD), *js = tmp("kld-f16.json");
     char *out;
     /* -c left out: taken from the base file; -f not needed */
-    int rc = qkp(&out, "-m %s --kl-divergence-base %s --kl-divergence -t 2 --json %s", m, g, js);
+    int rc = qkp(&out, "-m %s --kl-divergence-base %s --kl-divergence -t 2 --json %s %s", m, g, js,
+                 qk_test_ppl_args());
     ck_assert_msg(rc == 0, "%s", out);
     cJSON *j = qk_test_read_json(js);
-    const double kld = jget(j, "kld", "mean_kld");
-    ck_assert_msg(fabs(kld) < 1e-3, "mean KLD F16 vs llama.cpp F16 = %g", kld);
-    ck_assert(jget(j, "kld", "same_top") > 0.99);
+    /* [largest deviations measured across the variants: mean KLD 3.1e-7, same top p
+     * 0.998 (one token of 508 differs), PPL(Q) 2.0e-5] */
+    ck_assert(qk_test_close("F16 vs llama.cpp's base", "mean_kld", jget(j, "kld", "mean_kld"), 0, 0, 1e-6));
+    ck_assert(qk_test_close("F16 vs llama.cpp's base", "same_top", jget(j, "kld", "same_top"), 1, 0, 0.006));
     /* PPL(base) depends only on the file and the formulas: llama.cpp printed 281.781012 ±
      * 50.688957 for this file (Q4_K_M kld4 log) */
     close_rel(jget(j, "kld", "ppl_base"), 281.781012, 1e-7, "PPL(base) from llama.cpp's file");
     close_rel(jget(j, "kld", "ppl_base_unc"), 50.688957, 1e-6, "PPL(base) unc");
-    close_rel(jget(j, NULL, "ppl"), 283.4038, 1e-3, "PPL(Q) F16");
+    ck_assert(qk_test_close("F16 vs llama.cpp's base", "ppl_q", jget(j, NULL, "ppl"), 283.4038, 1e-4, 0));
     ck_assert(strstr(out, "====== KL divergence statistics ======") != NULL);
     ck_assert(strstr(out, "Same top p:") != NULL);
     ck_assert(!cJSON_GetObjectItem(j, "exact")); /* llama.cpp's file has no sidecar */
@@ -211,36 +226,51 @@ START_TEST(test_kld_f16_vs_golden_base) {
 }
 END_TEST
 
+/* llama.cpp's own Q4_K_M file against its base file, figure by figure against its kld4 log:
+ * label, JSON key, scale of the printed value (100: printed in %), relative and absolute
+ * tolerance (whichever is larger), with [the largest deviation measured across the
+ * variants of tests/run-variants.sh]. PPL(Q) 0.1 % [0.041 %]; ln ratio and ratio 1e-3
+ * [4.2e-4]; correlation 1e-4 [3.4e-5, printed to 5e-5]; mean KLD 2 % [0.50 %], its
+ * uncertainty 5 % [2.7 %, printed to 0.6 %]; median KLD 5 % or 4e-6 [2.0 %]; same top p
+ * 0.01 [0.0039 = 2 tokens]; RMS Δp 6 % or 1.5e-4 [1.3 %]; mean Δp 1e-4 [4.3e-5]; median Δp
+ * 1e-5 [1.2e-7, printed 0.000 %]. The maximum, 99.9 % and 10 % KLD and the tail Δp
+ * percentiles of 508 tokens move 5-15 % between our own variants: not compared
+ * (test_ppl_stats checks their formulas). */
+typedef struct q4_check {
+    const char *label, *key;
+    double scale, rel, abs;
+} q4_check;
+static const q4_check Q4KM_FIGURES[] = {
+    {"Mean PPL(Q)", "ppl_q", 1, 1e-3, 0},
+    {"Mean ln(PPL(Q)/PPL(base))", "mean_ln_ratio", 1, 0, 1e-3},
+    {"Mean PPL(Q)/PPL(base)", "ppl_ratio", 1, 0, 1e-3},
+    {"Cor(ln(PPL(Q)), ln(PPL(base))):", "cor_ln_ppl", 100, 0, 1e-4},
+    {"Mean    KLD:", "mean_kld", 1, 0.02, 0},
+    {"Median  KLD:", "kld_median", 1, 0.05, 4e-6},
+    {"Same top p:", "same_top", 100, 0, 0.01},
+    {"RMS Δp    :", "rms_dp", 100, 0.06, 1.5e-4},
+    {"Mean    Δp:", "mean_dp", 100, 0, 1e-4},
+    {"Median  Δp:", "dp_median", 100, 0, 1e-5},
+};
+
 START_TEST(test_kld_q4km_vs_golden_log) {
     char *m = sh(Q4KM), *g = sh(GKLD), *js = tmp("kld-q4km.json");
     char *out;
-    int rc = qkp(&out, "-m %s -c 256 --kl-divergence-base %s --kl-divergence -t 2 --json %s", m, g,
-                 js);
+    int rc = qkp(&out, "-m %s -c 256 --kl-divergence-base %s --kl-divergence -t 2 --json %s %s", m, g,
+                 js, qk_test_ppl_args());
     ck_assert_msg(rc == 0, "%s", out);
     char *gl = qk_test_read_file(qk_test_shared(GQ4LOG), NULL);
     ck_assert(gl != NULL);
     cJSON *j = qk_test_read_json(js);
-    /* Figures that depend only on the base file: exact to the printed digits. */
-    close_rel(jget(j, "kld", "ppl_base"), after(gl, "Mean PPL(base)"), 1e-7, "PPL(base)");
-    /* Figures that depend on the Q4_K/Q6_K kernels (ours vs ggml's; tolerance per figure,
-     * measured differences in the report): */
-    close_rel(jget(j, "kld", "ppl_q"), after(gl, "Mean PPL(Q)"), 1e-3, "PPL(Q)");
-    close_abs(jget(j, "kld", "mean_ln_ratio"), after(gl, "Mean ln(PPL(Q)/PPL(base))"), 1e-3, "ln ratio");
-    close_abs(jget(j, "kld", "ppl_ratio"), after(gl, "Mean PPL(Q)/PPL(base)"), 1e-3, "PPL ratio");
-    close_abs(100 * jget(j, "kld", "cor_ln_ppl"), after(gl, "Cor(ln(PPL(Q)), ln(PPL(base))):"), 0.1, "cor %");
-    close_rel(jget(j, "kld", "mean_kld"), after(gl, "Mean    KLD:"), 0.05, "mean KLD");
-    close_rel(jget(j, "kld", "mean_kld_unc"), unc_after(gl, "Mean    KLD:"), 0.10, "mean KLD unc");
-    close_rel(jget(j, "kld", "kld_max"), after(gl, "Maximum KLD:"), 0.10, "max KLD");
-    close_rel(jget(j, "kld", "kld_p99_9"), after(gl, "99.9%   KLD:"), 0.10, "99.9% KLD");
-    close_rel(jget(j, "kld", "kld_median"), after(gl, "Median  KLD:"), 0.10, "median KLD");
-    close_abs(jget(j, "kld", "kld_p10"), after(gl, "10.0%   KLD:"), 5e-5, "10% KLD");
-    close_abs(jget(j, "kld", "same_top"), after(gl, "Same top p:") / 100, 0.0025, "same top");
-    close_rel(jget(j, "kld", "rms_dp"), after(gl, "RMS Δp    :") / 100, 0.05, "RMS Δp");
-    close_abs(jget(j, "kld", "mean_dp"), after(gl, "Mean    Δp:") / 100, 1e-4, "mean Δp");
-    close_abs(jget(j, "kld", "dp_max"), after(gl, "Maximum Δp:") / 100, 2e-3, "max Δp");
-    close_abs(jget(j, "kld", "dp_p95"), after(gl, "95.0%   Δp:") / 100, 5e-4, "95% Δp");
-    close_abs(jget(j, "kld", "dp_p5"), after(gl, " 5.0%   Δp:") / 100, 5e-4, "5% Δp");
-    close_abs(jget(j, "kld", "dp_median"), after(gl, "Median  Δp:") / 100, 1e-4, "median Δp");
+    const char *what = "llama.cpp's Q4_K_M (4 chunks)";
+    /* depends only on the base file: exact to the printed digits */
+    ck_assert(qk_test_close(what, "ppl_base", jget(j, "kld", "ppl_base"), after(gl, "Mean PPL(base)"), 1e-7, 0));
+    int bad = 0;
+    for (size_t i = 0; i < sizeof Q4KM_FIGURES / sizeof Q4KM_FIGURES[0]; i++)
+        bad += !qk_test_close(what, Q4KM_FIGURES[i].key, jget(j, "kld", Q4KM_FIGURES[i].key), after(gl, Q4KM_FIGURES[i].label) / Q4KM_FIGURES[i].scale,
+                              Q4KM_FIGURES[i].rel, Q4KM_FIGURES[i].abs);
+    bad += !qk_test_close(what, "mean_kld_unc", jget(j, "kld", "mean_kld_unc"), unc_after(gl, "Mean    KLD:"), 0.05, 0);
+    ck_assert_msg(bad == 0, "%s: %d figure(s) outside tolerance (listed above)", what, bad);
     /* the printed blocks carry the same numbers as the JSON */
     close_rel(after(out, "Mean    KLD:"), jget(j, "kld", "mean_kld"), 1e-3, "printed KLD");
     ck_assert_int_eq(count_substr(out, "\n   4 "), 1); /* per-chunk table: chunk 4 row */
@@ -317,7 +347,7 @@ START_TEST(test_batching_and_threads_do_not_change_ppl) {
         v[i] = after(out, "Final estimate: PPL =");
         free(out);
     }
-    for (int i = 1; i < 4; i++) close_rel(v[i], v[0], 1e-4, var[i]);
+    for (int i = 1; i < 4; i++) ck_assert(qk_test_close("PPL vs -b 256 -t 2", var[i], v[i], v[0], 1e-4, 0));
     free(m);
     free(w);
 }
@@ -376,7 +406,8 @@ START_TEST(test_prompts_mode) {
     j = qk_test_read_json(js);
     arr = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "prompts"), "per_prompt");
     for (int i = 0; i < 4; i++)
-        close_rel(jget(cJSON_GetArrayItem(arr, i), NULL, "ppl"), ppl_packed[i], 1e-3, "unpacked");
+        ck_assert(qk_test_close("per-prompt PPL, -b 8 vs packed", "ppl", jget(cJSON_GetArrayItem(arr, i), NULL, "ppl"),
+                                ppl_packed[i], 1e-3, 0));
     cJSON_Delete(j);
     free(out);
     /* the model against itself: ratio 1, correlation 1 */

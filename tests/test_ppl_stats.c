@@ -339,6 +339,57 @@ START_TEST(test_kld_summary_formulas) {
 }
 END_TEST
 
+/* Every KLD and Δp percentile of the summary on values whose percentiles are known by
+ * construction: the KLD values are a shuffle of k/1000 (k = 0..999), so the f-quantile by
+ * llama.cpp's rule (sorted, position f·(N−1), linear between neighbours) is f·0.999, the
+ * median (N even: the mean of the two middle values) 0.4995, the maximum 0.999, the minimum
+ * 0; the Δp values are the KLD values − 0.5. The golden comparisons leave these statistics
+ * out where they are noise (the maximum of 508 tokens), so this is where a wrong formula
+ * in them (another position rule, a missing sort, max and min swapped) must show. */
+START_TEST(test_kld_percentiles_known) {
+    enum { N = 1000 };
+    static float kv[N], dv[N];
+    ppl_kld_acc acc = {0};
+    for (int i = 0; i < N; i++) {
+        const int k = (i * 337 + 41) % N; /* 337 is prime to 1000: a permutation */
+        ppl_kld_token t = {0};
+        t.nll = t.nll_base = t.nll_exact = 2.0f;
+        t.kld = k / 1000.0;
+        t.dp = (float)(k / 1000.0 - 0.5);
+        t.same_top = true;
+        t.finite = true;
+        ppl_kld_acc_add(&acc, &t, NAN);
+        kv[i] = (float)t.kld;
+        dv[i] = t.dp;
+    }
+    ppl_kld_summary s;
+    ppl_kld_summarize(&acc, kv, dv, N, &s);
+    ck_assert(s.has_percentiles);
+    const struct {
+        const char *name;
+        double got, f;
+    } kld[] = {{"max", s.kld_max, 1.0},     {"99.9%", s.kld_p99_9, 0.999}, {"99%", s.kld_p99, 0.99},
+               {"95%", s.kld_p95, 0.95},    {"90%", s.kld_p90, 0.90},      {"10%", s.kld_p10, 0.10},
+               {"5%", s.kld_p5, 0.05},      {"1%", s.kld_p1, 0.01},        {"0.1%", s.kld_p0_1, 0.001},
+               {"min", s.kld_min, 0.0}},
+      dp[] = {{"max", s.dp_max, 1.0},   {"99.9%", s.dp_p99_9, 0.999}, {"99%", s.dp_p99, 0.99},
+              {"95%", s.dp_p95, 0.95},  {"90%", s.dp_p90, 0.90},      {"75%", s.dp_p75, 0.75},
+              {"25%", s.dp_p25, 0.25},  {"10%", s.dp_p10, 0.10},      {"5%", s.dp_p5, 0.05},
+              {"1%", s.dp_p1, 0.01},    {"0.1%", s.dp_p0_1, 0.001},   {"min", s.dp_min, 0.0}};
+    /* 2e-6: the values are stored as floats (one rounding of ~6e-8 each) and percentiles
+     * are interpolated in float */
+    for (size_t i = 0; i < sizeof kld / sizeof kld[0]; i++)
+        ck_assert_msg(fabs(kld[i].got - kld[i].f * 0.999) <= 2e-6, "KLD %s: %.9g, want %.9g", kld[i].name,
+                      kld[i].got, kld[i].f * 0.999);
+    for (size_t i = 0; i < sizeof dp / sizeof dp[0]; i++)
+        ck_assert_msg(fabs(dp[i].got - (dp[i].f * 0.999 - 0.5)) <= 2e-6, "Δp %s: %.9g, want %.9g", dp[i].name,
+                      dp[i].got, dp[i].f * 0.999 - 0.5);
+    ck_assert_double_eq_tol(s.kld_median, 0.4995, 2e-6);
+    ck_assert_double_eq_tol(s.dp_median, -0.0005, 2e-6);
+    ck_assert_double_eq_tol(s.mean_kld, 0.4995, 1e-9);
+}
+END_TEST
+
 /* ---- files ------------------------------------------------------------------------------ */
 
 START_TEST(test_logits_file_write_read) {
@@ -540,6 +591,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_record_round_trip);
     tcase_add_test(tc, test_kld_identical_is_zero);
     tcase_add_test(tc, test_kld_summary_formulas);
+    tcase_add_test(tc, test_kld_percentiles_known);
     suite_add_tcase(s, tc);
     TCase *tf = tcase_create("files");
     tcase_add_test(tf, test_logits_file_write_read);

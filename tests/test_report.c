@@ -177,7 +177,7 @@ START_TEST(table_values_and_rounding) {
     ck_assert_str_eq(r.rows[3].quality_src, "kld");
 
     qk_sb md = {0};
-    qk_report_render_md(&md, &r, NULL);
+    qk_report_render_md(&md, &r, NULL, NULL);
     const char *t = qk_sb_str(&md);
     ck_assert(has_line(t, "| model | type | size (MiB) | bpw | pp512 t/s | tg128 t/s | PPL | "
                           "PPL ratio \xe2\x88\x92 1 (%) | Cor(ln PPL) (%) | mean KLD | same top (%) |"));

@@ -2,6 +2,8 @@
 #include "testutil.h"
 
 #include <errno.h> /* program_invocation_short_name */
+#include <fcntl.h>
+#include <math.h>
 #include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -156,6 +158,32 @@ int qk_test_main(Suite *s) {
     srunner_free(sr);
     if (ran == 0) fprintf(stderr, "%s: no test ran (QK_TEST_PART=%s)\n", prog, part ? part : "");
     return failed == 0 && ran > 0 ? 0 : 1;
+}
+
+int qk_test_close(const char *what, const char *figure, double ours, double ref, double rel, double abs) {
+    const double d = fabs(ours - ref), tol = fmax(rel * fabs(ref), abs);
+    const int ok = isfinite(ours) && d <= tol;
+    if (!ok)
+        fprintf(stderr, "%s: %s: got %.9g, want %.9g (%+.3g %%), tolerance %.3g\n", what, figure, ours, ref,
+                ref != 0 ? 100 * (ours - ref) / fabs(ref) : 0.0, tol);
+    const char *log = getenv("QK_TEST_SPREAD_LOG");
+    if (log && *log) {
+        char line[1024];
+        const int n = snprintf(line, sizeof line, "%s\t%s\t%s\t%.9g\t%.9g\t%.3g\t%.3g\t%.3g\t%d\n",
+                               program_invocation_short_name, what, figure, ours, ref, d,
+                               ref != 0 ? d / fabs(ref) : (double)INFINITY, tol, ok);
+        /* one write() per line on an O_APPEND descriptor: the forked tests' lines never interleave */
+        const int fd = open(log, O_WRONLY | O_APPEND | O_CREAT, 0644);
+        if (fd < 0 || n <= 0 || n >= (int)sizeof line || write(fd, line, (size_t)n) != n)
+            fprintf(stderr, "warning: cannot record in %s\n", log);
+        if (fd >= 0) close(fd);
+    }
+    return ok;
+}
+
+const char *qk_test_ppl_args(void) {
+    const char *a = getenv("QK_TEST_PPL_ARGS");
+    return a ? a : "";
 }
 
 int qk_test_golden_is_imatrix(const char *type) {

@@ -45,6 +45,21 @@ int qk_test_run(const char *cmd, char **output);
 #define QK_TEST_SKIPPED 77
 int qk_test_main(Suite *s);
 
+/* ---- floating-point agreement, recorded ---- */
+
+/* 1 when ours is finite and |ours − ref| <= max(rel·|ref|, abs), else 0 (the caller
+ * asserts). Every call is recorded: failures as one line on stderr, and, when the
+ * environment variable QK_TEST_SPREAD_LOG names a file, every comparison as one
+ * tab-separated line appended to it — suite, what, figure, ours, ref, |Δ|, |Δ|/|ref|,
+ * tolerance, 1/0 — from which tests/run-variants.sh builds its table of the largest
+ * deviation per figure and arithmetic variant. */
+int qk_test_close(const char *what, const char *figure, double ours, double ref, double rel, double abs);
+
+/* Extra qk-perplexity arguments of the arithmetic variant under test: the environment
+ * variable QK_TEST_PPL_ARGS (e.g. "-b 4": every matmul on the vec_dot path; "-t 1"), or
+ * "". The golden comparisons append it to their commands; later options win. */
+const char *qk_test_ppl_args(void);
+
 /* ---- golden files ---- */
 
 /* True when a golden file's type part (the TYPE of <model>.<TYPE>.tsv/.log, e.g.
