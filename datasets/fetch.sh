@@ -25,6 +25,8 @@
 # Downloads go to "<file>.part" and are renamed only after verification.
 #
 # QK_FETCH_NO_DOWNLOAD=1 turns step 3 off (the tests use it: they never download).
+# QK_FETCH_MODEL_OPTIONAL=1: a model that cannot be had is reported as a warning, not an
+# error (the exit status is still 1): the caller has a fallback (scripts/study.sh).
 # --check: verify what DEST holds; download and link nothing. Exit 0 when every file is
 # present and verified, 1 otherwise. Tests never call this script without --check.
 #
@@ -225,7 +227,8 @@ fetch_model() {
     say "downloading $MODEL_URL${want_size:+ ($want_size bytes)}"
     if ! download "$MODEL_URL" "$model_dst.part"; then
         rm -f "$model_dst.part"
-        err "cannot download the model (offline?) — put $MODEL_FILE into $data_dir/models/ or $model_dst by hand"
+        if [ "${QK_FETCH_MODEL_OPTIONAL:-0}" = 1 ]; then say "warning: cannot download the model (offline?)"
+        else err "cannot download the model (offline?) — put $MODEL_FILE into $data_dir/models/ or $model_dst by hand"; fi
         return 1
     fi
     if ! verify_model "$model_dst.part" "$want_size" "$want_sha"; then

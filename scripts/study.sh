@@ -34,7 +34,7 @@ fi
 model=${MODEL:-}
 note=
 if [ -z "$model" ]; then
-    if "$here/datasets/fetch.sh" "$data"; then
+    if QK_FETCH_MODEL_OPTIONAL=1 "$here/datasets/fetch.sh" "$data"; then
         model=$default_model
     elif [ -f "$fallback" ]; then
         model=$fallback
