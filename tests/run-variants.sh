@@ -66,7 +66,8 @@ rm -f "$OUT"/spread-*.tsv
 flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
 has() { case " $flags " in *" $1 "*) return 0 ;; esac; return 1; }
 
-# variant -> "ENV=VALUE ..." (an empty OPENBLAS_CORETYPE= means: unset it), or "skip: why"
+# variant -> "ENV=VALUE ..." (an empty value means: unset it; "+" stands for a space), or
+# "skip: why"
 setting() {
     case $1 in
         scalar) echo "QK_FORCE_SCALAR=1" ;;
@@ -82,11 +83,11 @@ setting() {
         blas-prescott) echo "OPENBLAS_CORETYPE=Prescott" ;;
         blas-threads1) echo "OPENBLAS_NUM_THREADS=1" ;;
         blas-threads2) echo "OPENBLAS_NUM_THREADS=2" ;;
-        vecdot) echo "QK_TEST_PPL_ARGS=-b_4" ;;
+        vecdot) echo "QK_TEST_PPL_ARGS=-b+4" ;;
         mixed)
-            if has avx2; then echo "QK_TEST_PPL_ARGS=-b_32 OPENBLAS_CORETYPE=Haswell"
-            else echo "QK_TEST_PPL_ARGS=-b_32"; fi ;;
-        threads1) echo "QK_TEST_PPL_ARGS=-t_1" ;;
+            if has avx2; then echo "QK_TEST_PPL_ARGS=-b+32 OPENBLAS_CORETYPE=Haswell"
+            else echo "QK_TEST_PPL_ARGS=-b+32"; fi ;;
+        threads1) echo "QK_TEST_PPL_ARGS=-t+1" ;;
         scalar-prescott) echo "QK_FORCE_SCALAR=1 OPENBLAS_CORETYPE=Prescott" ;;
         *) die "unknown variant '$1' — see -h for the list" ;;
     esac
@@ -105,15 +106,15 @@ for v in "${VARIANTS[@]}"; do
     envs=()
     for kv in $s; do
         k=${kv%%=*} val=${kv#*=}
-        if [ -z "$val" ]; then envs+=(-u "$k"); else envs+=("$k=${val//_/ }"); fi
+        if [ -z "$val" ]; then envs+=(-u "$k"); else envs+=("$k=${val//+/ }"); fi
     done
     t0=$(date +%s)
     log="$OUT/$v.log"
     if (cd "$BUILD" && env "${envs[@]}" QK_TEST_SPREAD_LOG="$OUT/spread-$v.tsv" \
             ctest -L numerics -j "$JOBS" --output-on-failure >"$log" 2>&1); then
-        echo "run-variants: $v (${s//_/ }): passed in $(( $(date +%s) - t0 )) s"
+        echo "run-variants: $v (${s//+/ }): passed in $(( $(date +%s) - t0 )) s"
     else
-        echo "run-variants: $v (${s//_/ }): FAILED — see $log"
+        echo "run-variants: $v (${s//+/ }): FAILED — see $log"
         grep -E '\*\*\*Failed|Timeout|tolerance' "$log" | head -20 | sed 's/^/    /'
         failed+=("$v")
     fi

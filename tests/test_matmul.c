@@ -133,13 +133,16 @@ static void check_dot_exact(const fixture *f, const float *y, const char *what, 
 }
 
 static void check_gemm_close(const fixture *f, const float *y, const char *what, int nth) {
+    double worst = 0; /* largest |error| / M, recorded for tests/run-variants.sh */
     for (int64_t i = 0; i < f->m * f->n; i++) {
         double e = fabs((double)y[i] - f->y_ref[i]);
         if (!(e <= 3e-5 * f->y_mag[i] + 1e-30))
             ck_abort_msg("%s %s k=%lld n=%lld m=%lld t=%d: element %lld is %.9g, reference %.9g (M %.3g)", what,
                          f->tt->name, (long long)f->k, (long long)f->n, (long long)f->m, nth, (long long)i,
                          (double)y[i], f->y_ref[i], f->y_mag[i]);
+        if (f->y_mag[i] > 0) worst = fmax(worst, e / f->y_mag[i]);
     }
+    ck_assert(qk_test_close(f->tt->name, "sgemm path: max |error|/M", worst, 0, 0, 3e-5));
 }
 
 START_TEST(test_paths_every_type) {
