@@ -122,35 +122,40 @@ done
 
 # spread.md: rows suite / figure, one column per variant: the largest |Δ|/|ref| (in %)
 # over the cases, or the largest |Δ| where the reference is 0 (a bound, not a value); then
-# the largest share of the tolerance any variant used.
+# the tolerance (relative, absolute: the larger applies) and the largest share of it any
+# variant used.
 tsvs=("$OUT"/spread-*.tsv)
 if [ -e "${tsvs[0]}" ]; then
     awk -F'\t' -v order="${VARIANTS[*]}" '
         FNR == 1 { v = FILENAME; sub(/.*spread-/, "", v); sub(/\.tsv$/, "", v) }
+        function cell(s) { gsub(/\|/, "\\|", s); return s }
         {
-            key = $1 " | " $3
+            key = $1 SUBSEP $3
             if (!(key in seen)) { seen[key] = 1; keys[++nk] = key }
             if ($5 + 0 == 0) { absolute[key] = 1; d = $6 + 0 } else d = $7 + 0
             if (!((key, v) in dev) || d > dev[key, v]) dev[key, v] = d
             use = ($8 > 0) ? $6 / $8 : ($6 > 0 ? 1e300 : 0)
             if (use > share[key]) share[key] = use
+            t = ($10 > 0 ? sprintf("%g %%", 100 * $10) : "") ($10 > 0 && $11 > 0 ? " or " : "") ($11 > 0 ? sprintf("%g", $11) : "")
+            if (!(key in tol)) tol[key] = t
+            else if (index(tol[key], t) == 0) tol[key] = tol[key] "; " t
         }
         END {
             nv = split(order, vs, " ")
             printf "| suite | figure |"
             for (i = 1; i <= nv; i++) printf " %s |", vs[i]
-            printf " max share of tolerance |\n|---|---|"
+            printf " tolerance | max share of it |\n|---|---|"
             for (i = 1; i <= nv; i++) printf "--:|"
-            printf "--:|\n"
+            printf "--:|--:|\n"
             for (k = 1; k <= nk; k++) {
-                split(keys[k], p, " \\| ")
-                printf "| %s | %s |", p[1], p[2]
+                split(keys[k], p, SUBSEP)
+                printf "| %s | %s |", p[1], cell(p[2])
                 for (i = 1; i <= nv; i++) {
                     if (!((keys[k], vs[i]) in dev)) printf " – |"
                     else if (keys[k] in absolute) printf " %.3g |", dev[keys[k], vs[i]]
                     else printf " %.3g %% |", 100 * dev[keys[k], vs[i]]
                 }
-                printf " %.2f |\n", share[keys[k]]
+                printf " %s | %.2f |\n", tol[keys[k]], share[keys[k]]
             }
         }' "${tsvs[@]}" > "$OUT/spread.md"
     echo "run-variants: largest deviation per figure and variant: $OUT/spread.md"

@@ -208,13 +208,13 @@ START_TEST(test_kld_f16_vs_golden_base) {
     cJSON *j = qk_test_read_json(js);
     /* [largest deviations measured across the variants: mean KLD 3.1e-7, same top p
      * 0.998 (one token of 508 differs), PPL(Q) 2.0e-5] */
-    ck_assert(qk_test_close("F16 vs llama.cpp's base", "mean_kld", jget(j, "kld", "mean_kld"), 0, 0, 1e-6));
-    ck_assert(qk_test_close("F16 vs llama.cpp's base", "same_top", jget(j, "kld", "same_top"), 1, 0, 0.006));
+    ck_assert(qk_test_close("F16 vs llama.cpp's base", "F16: mean_kld", jget(j, "kld", "mean_kld"), 0, 0, 1e-6));
+    ck_assert(qk_test_close("F16 vs llama.cpp's base", "F16: same_top", jget(j, "kld", "same_top"), 1, 0, 0.006));
     /* PPL(base) depends only on the file and the formulas: llama.cpp printed 281.781012 ±
      * 50.688957 for this file (Q4_K_M kld4 log) */
     close_rel(jget(j, "kld", "ppl_base"), 281.781012, 1e-7, "PPL(base) from llama.cpp's file");
     close_rel(jget(j, "kld", "ppl_base_unc"), 50.688957, 1e-6, "PPL(base) unc");
-    ck_assert(qk_test_close("F16 vs llama.cpp's base", "ppl_q", jget(j, NULL, "ppl"), 283.4038, 1e-4, 0));
+    ck_assert(qk_test_close("F16 vs llama.cpp's base", "F16: ppl_q", jget(j, NULL, "ppl"), 283.4038, 1e-4, 0));
     ck_assert(strstr(out, "====== KL divergence statistics ======") != NULL);
     ck_assert(strstr(out, "Same top p:") != NULL);
     ck_assert(!cJSON_GetObjectItem(j, "exact")); /* llama.cpp's file has no sidecar */
@@ -347,7 +347,11 @@ START_TEST(test_batching_and_threads_do_not_change_ppl) {
         v[i] = after(out, "Final estimate: PPL =");
         free(out);
     }
-    for (int i = 1; i < 4; i++) ck_assert(qk_test_close("PPL vs -b 256 -t 2", var[i], v[i], v[0], 1e-4, 0));
+    for (int i = 1; i < 4; i++) {
+        char fig[64];
+        snprintf(fig, sizeof fig, "PPL at %s vs -b 256 -t 2", var[i]);
+        ck_assert(qk_test_close("-c 64, 4 chunks", fig, v[i], v[0], 1e-4, 0));
+    }
     free(m);
     free(w);
 }
@@ -406,7 +410,7 @@ START_TEST(test_prompts_mode) {
     j = qk_test_read_json(js);
     arr = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "prompts"), "per_prompt");
     for (int i = 0; i < 4; i++)
-        ck_assert(qk_test_close("per-prompt PPL, -b 8 vs packed", "ppl", jget(cJSON_GetArrayItem(arr, i), NULL, "ppl"),
+        ck_assert(qk_test_close("4 prompts", "per-prompt PPL, -b 8 vs packed", jget(cJSON_GetArrayItem(arr, i), NULL, "ppl"),
                                 ppl_packed[i], 1e-3, 0));
     cJSON_Delete(j);
     free(out);

@@ -169,9 +169,9 @@ int qk_test_close(const char *what, const char *figure, double ours, double ref,
     const char *log = getenv("QK_TEST_SPREAD_LOG");
     if (log && *log) {
         char line[1024];
-        const int n = snprintf(line, sizeof line, "%s\t%s\t%s\t%.9g\t%.9g\t%.3g\t%.3g\t%.3g\t%d\n",
+        const int n = snprintf(line, sizeof line, "%s\t%s\t%s\t%.9g\t%.9g\t%.3g\t%.3g\t%.3g\t%d\t%g\t%g\n",
                                program_invocation_short_name, what, figure, ours, ref, d,
-                               ref != 0 ? d / fabs(ref) : (double)INFINITY, tol, ok);
+                               ref != 0 ? d / fabs(ref) : (double)INFINITY, tol, ok, rel, abs);
         /* one write() per line on an O_APPEND descriptor: the forked tests' lines never interleave */
         const int fd = open(log, O_WRONLY | O_APPEND | O_CREAT, 0644);
         if (fd < 0 || n <= 0 || n >= (int)sizeof line || write(fd, line, (size_t)n) != n)

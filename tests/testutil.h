@@ -51,7 +51,7 @@ int qk_test_main(Suite *s);
  * asserts). Every call is recorded: failures as one line on stderr, and, when the
  * environment variable QK_TEST_SPREAD_LOG names a file, every comparison as one
  * tab-separated line appended to it — suite, what, figure, ours, ref, |Δ|, |Δ|/|ref|,
- * tolerance, 1/0 — from which tests/run-variants.sh builds its table of the largest
+ * tolerance, 1/0, rel, abs — from which tests/run-variants.sh builds its table of the largest
  * deviation per figure and arithmetic variant. */
 int qk_test_close(const char *what, const char *figure, double ours, double ref, double rel, double abs);
 
