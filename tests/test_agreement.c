@@ -170,15 +170,19 @@ typedef struct stat_check {
 
 #define STATS_FROM "====== Perplexity statistics ======"
 
+/* what names the case ("wiki-qwen2-13m Q4_0 (4 chunks)"), group the table it belongs to
+ * ("wiki-qwen2-13m, 4 chunks": the recorded figure names start with it). */
 static int compare_stats(const char *glog, const char *gfile, const cJSON *j, const stat_check *c,
-                         int n, const char *what) {
+                         int n, const char *what, const char *group) {
     int bad = 0;
     char line[2048];
     int at = snprintf(line, sizeof line, "%s:", what);
     for (int i = 0; i < n; i++) {
         const double theirs = log_num(glog, STATS_FROM, c[i].label, gfile) / c[i].scale;
         const double ours = jnum(j, "kld", c[i].key);
-        bad += !qk_test_close(what, c[i].key, ours, theirs, c[i].rel, c[i].abs);
+        char fig[128];
+        snprintf(fig, sizeof fig, "%s: %s", group, c[i].key);
+        bad += !qk_test_close(what, fig, ours, theirs, c[i].rel, c[i].abs);
         if (at > 0 && at < (int)sizeof line)
             at += snprintf(line + at, sizeof line - (size_t)at, " %s %+.2f%%", c[i].key,
                            theirs != 0 ? 100 * (ours - theirs) / fabs(theirs) : 0.0);
@@ -247,8 +251,8 @@ START_TEST(test_base_files_vs_golden) {
             m->name, kab, kba, dlp_ab);
     char what[96];
     snprintf(what, sizeof what, "%s base file (4 chunks)", m->name);
-    const int ok_ab = qk_test_close(what, "mean KLD(llama.cpp || qkit)", kab, 0, 0, BASE_FILE_KLD);
-    const int ok_ba = qk_test_close(what, "mean KLD(qkit || llama.cpp)", kba, 0, 0, BASE_FILE_KLD);
+    const int ok_ab = qk_test_close(what, "base files: mean KLD(llama.cpp || qkit)", kab, 0, 0, BASE_FILE_KLD);
+    const int ok_ba = qk_test_close(what, "base files: mean KLD(qkit || llama.cpp)", kba, 0, 0, BASE_FILE_KLD);
     ck_assert_msg(ok_ab && ok_ba, "%s: mean KLD between the base files %.3g / %.3g (want < %g)", m->name, kab,
                   kba, BASE_FILE_KLD);
     free(a);
@@ -303,15 +307,16 @@ START_TEST(test_kld4_vs_golden) {
     ck_assert_int_eq((int)jnum(j, NULL, "n_tokens_scored"), 508);
     ck_assert_int_eq((int)jnum(j, NULL, "n_chunks"), 4);
     /* PPL(base) comes from llama.cpp's file alone: equal to its printed digits */
-    char what[96];
+    char what[96], group[64];
     snprintf(what, sizeof what, "%s %s (4 chunks)", m->name, c->type);
+    snprintf(group, sizeof group, "%s, 4 chunks", m->name);
     const double pb = log_num(glog, STATS_FROM, "Mean PPL(base)", glf);
-    ck_assert(qk_test_close(what, "ppl_base", jnum(j, "kld", "ppl_base"), pb, 1e-6, 0));
+    ck_assert(qk_test_close(what, "4 chunks: ppl_base", jnum(j, "kld", "ppl_base"), pb, 1e-6, 0));
     const int bad = m->chaotic
                         ? compare_stats(glog, glf, j, KLD4_SANITY,
-                                        (int)(sizeof KLD4_SANITY / sizeof KLD4_SANITY[0]), what)
+                                        (int)(sizeof KLD4_SANITY / sizeof KLD4_SANITY[0]), what, group)
                         : compare_stats(glog, glf, j, KLD4_PRECISE,
-                                        (int)(sizeof KLD4_PRECISE / sizeof KLD4_PRECISE[0]), what);
+                                        (int)(sizeof KLD4_PRECISE / sizeof KLD4_PRECISE[0]), what, group);
     ck_assert_msg(bad == 0, "%s: %d figure(s) outside tolerance (listed above)", what, bad);
     cJSON_Delete(j);
     free(glog);
@@ -374,12 +379,15 @@ START_TEST(test_kld100_chaotic_vs_golden) {
     ck_assert_msg(gp != NULL, "cannot read %s", gpf);
     const double gppl = log_num(gp, NULL, "Final estimate: PPL =", gpf);
     const double ppl = jnum(j, "kld", "ppl_q");
-    int bad = !qk_test_close(what, "ppl (final estimate)", ppl, gppl, PPL100_REL, 0);
+    char group[64], fig[96];
+    snprintf(group, sizeof group, "%s, 100 chunks", m->name);
+    snprintf(fig, sizeof fig, "%s: PPL (final estimate)", group);
+    int bad = !qk_test_close(what, fig, ppl, gppl, PPL100_REL, 0);
     fprintf(stderr, "%s: PPL qkit %.4f, llama.cpp %.4f (%+.3f %%)\n", what, ppl, gppl, 100 * (ppl - gppl) / gppl);
     char *gkf = golden(m, c->type, "kld100.log");
     char *gk = qk_test_read_file(gkf, NULL);
     ck_assert_msg(gk != NULL, "cannot read %s", gkf);
-    bad += compare_stats(gk, gkf, j, KLD100, (int)(sizeof KLD100 / sizeof KLD100[0]), what);
+    bad += compare_stats(gk, gkf, j, KLD100, (int)(sizeof KLD100 / sizeof KLD100[0]), what, group);
     ck_assert_msg(bad == 0, "%s: %d figure(s) outside tolerance (listed above)", what, bad);
     cJSON_Delete(j);
     free(gk);
