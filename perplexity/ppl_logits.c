@@ -324,6 +324,20 @@ fail:
     return NULL;
 }
 
+/* A record's two floats as ppl_logits_encode writes them: scale = (max − min logit)/65535
+ * with the range at most a few tens of nats (16 in llama.cpp, 24 in ik_llama.cpp), so
+ * 0 <= scale <= 1 is generous; min_log_prob = min logit − max − log Σexp <= 0; and the
+ * largest value a record can hold, scale·65535 + min_log_prob = −log Σexp, is a log-prob
+ * (<= 0; 1e-3 allows the float rounding). Anything else — NaN, infinities, a negative
+ * scale — would flow into every statistic and into the sorts. */
+static bool record_params_ok(const uint16_t *rec) {
+    float scale, mlp;
+    memcpy(&scale, rec, sizeof scale);
+    memcpy(&mlp, rec + 2, sizeof mlp);
+    return isfinite(scale) && isfinite(mlp) && scale >= 0.0f && scale <= 1.0f && mlp <= 1e-3f &&
+           (double)scale * 65535.0 + mlp <= 1e-3;
+}
+
 int ppl_logits_read_chunks(ppl_logits_file *lf, int32_t n_chunks, uint16_t *recs, qk_err *err) {
     if (n_chunks < 0 || lf->next_chunk + n_chunks > lf->n_chunk)
         return qk_errf(err, "base-logits file has %d chunks; asked for chunks %d..%d", lf->n_chunk,
@@ -333,6 +347,12 @@ int ppl_logits_read_chunks(ppl_logits_file *lf, int32_t n_chunks, uint16_t *recs
         return qk_errf(err, "reading the log-probs of chunk %d from the base-logits file failed: %s",
                        lf->next_chunk,
                        ferror(lf->f) ? strerror(errno) : "unexpected end of file");
+    for (size_t r = 0; r < (size_t)n_chunks * (size_t)lf->n_scored; r++)
+        if (!record_params_ok(recs + r * (size_t)lf->nv))
+            return qk_errf(err, "the base-logits file is damaged: chunk %d, record %d has an invalid scale or "
+                           "min_log_prob (not a log-probability encoding) — write it again with --kl-divergence-base",
+                           lf->next_chunk + (int32_t)(r / (size_t)lf->n_scored) + 1,
+                           (int32_t)(r % (size_t)lf->n_scored));
     lf->next_chunk += n_chunks;
     return 0;
 }
@@ -526,7 +546,7 @@ ppl_prompt_rec *ppl_prompts_read(const char *path, int32_t *n_vocab, int32_t *n,
         memcpy(&recs[i].n_scored, b + 4, 4);
         memcpy(&recs[i].hash, b + 8, 8);
         memcpy(&recs[i].nll_sum, b + 16, 8);
-        if (recs[i].n_scored < 1 || recs[i].n_tokens != recs[i].n_scored + 1 ||
+        if (recs[i].n_scored < 1 || (int64_t)recs[i].n_tokens != (int64_t)recs[i].n_scored + 1 ||
             !isfinite(recs[i].nll_sum)) {
             qk_errf(err, "%s: prompt record %d is invalid", path, i);
             goto fail;

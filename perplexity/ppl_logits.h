@@ -117,7 +117,10 @@ typedef struct ppl_logits_file {
  * n_chunk >= 1, exact file size, every token id in range. Errors name the file and what is
  * wrong (not a logits file / truncated / trailing bytes / bad token at index i). */
 ppl_logits_file *ppl_logits_open(const char *path, qk_err *err);
-/* Read the records of the next n_chunks chunks (n_chunks·n_scored·nv words) into recs. */
+/* Read the records of the next n_chunks chunks (n_chunks·n_scored·nv words) into recs, and
+ * check each record's scale (finite, 0..1) and min_log_prob (finite, <= 0, and scale·65535 +
+ * min_log_prob <= 0: the largest value it encodes is a log-probability): a damaged record
+ * is an error naming its chunk (1-based) and record, so no NaN reaches a statistic. */
 int ppl_logits_read_chunks(ppl_logits_file *lf, int32_t n_chunks, uint16_t *recs, qk_err *err);
 void ppl_logits_close(ppl_logits_file *lf);
 

@@ -572,6 +572,28 @@ START_TEST(test_golden_kld_rejects_damage) {
     ck_assert(ppl_logits_open(p, &err) == NULL);
     ck_assert_msg(strstr(err.msg, "truncated") != NULL, "%s", err.msg);
 
+    /* a record of chunk 3 (1-based) whose scale or min_log_prob is not a log-probability
+     * encoding: the file opens (the header is fine), reading that chunk fails naming it,
+     * and the chunks before it read */
+    const size_t head = 20 + 4 * 4 * 256, rec_bytes = 2 * (size_t)ppl_logits_nv(32000);
+    const size_t at = head + (2 * 127 + 5) * rec_bytes; /* chunk 3, record 5 */
+    const float bad_params[][2] = {{NAN, -10.0f}, {-1e-4f, -10.0f}, {INFINITY, -10.0f}, {2e-4f, NAN},
+                                   {2e-4f, -INFINITY}, {2e-4f, 0.5f}, {0.01f, -10.0f}};
+    for (size_t k = 0; k < sizeof bad_params / sizeof bad_params[0]; k++) {
+        memcpy(b2, b, len);
+        memcpy(b2 + at, &bad_params[k][0], 4);
+        memcpy(b2 + at + 4, &bad_params[k][1], 4);
+        write_bytes(p, b2, len);
+        ppl_logits_file *lf = ppl_logits_open(p, &err);
+        ck_assert_msg(lf != NULL, "%s", err.msg);
+        uint16_t *recs = malloc(2 * 127 * rec_bytes);
+        ck_assert_int_eq(ppl_logits_read_chunks(lf, 2, recs, &err), 0);
+        ck_assert_int_eq(ppl_logits_read_chunks(lf, 2, recs, &err), -1);
+        ck_assert_msg(strstr(err.msg, "chunk 3, record 5") && strstr(err.msg, "damaged"), "case %zu: %s", k, err.msg);
+        free(recs);
+        ppl_logits_close(lf);
+    }
+
     write_bytes(p, "", 0); /* empty */
     ck_assert(ppl_logits_open(p, &err) == NULL);
     ck_assert(ppl_logits_open(path_in_tmp("does-not-exist.kld"), &err) == NULL);
