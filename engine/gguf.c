@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "strtab.h"
+
 /* ------------------------------------------------------------------ reader ---------- */
 
 typedef struct cursor {
@@ -89,7 +91,7 @@ static int read_kv(cursor *c, gguf_kv *kv, uint64_t idx) {
     char what[64];
     snprintf(what, sizeof what, "key of metadata pair %llu", (unsigned long long)idx);
     if (rd_str(c, &key, what)) return -1;
-    if (key.len == 0 || memchr(key.ptr, 0, key.len))
+    if (key.len == 0 || key.len > UINT32_MAX || memchr(key.ptr, 0, key.len))
         return qk_errf(c->err, "%s: corrupt GGUF file: metadata pair %llu has an empty or invalid key",
                        c->path, (unsigned long long)idx);
     kv->key = dup_str(key);
@@ -119,11 +121,20 @@ static int read_kv(cursor *c, gguf_kv *kv, uint64_t idx) {
                            c->path, kv->key, (unsigned long long)n);
     }
     if (et == GGUF_TYPE_STRING) {
-        kv->strs = malloc(sizeof(gguf_str) * (kv->n ? kv->n : 1));
+        /* grown as the strings are read: memory follows the file, not the claimed count */
+        size_t cap = 16;
+        kv->strs = malloc(cap * sizeof *kv->strs);
         if (!kv->strs) return qk_errf(c->err, "%s: out of memory", c->path);
         snprintf(what, sizeof what, "string value of '%.40s'", kv->key);
-        for (uint64_t i = 0; i < kv->n; i++)
+        for (uint64_t i = 0; i < kv->n; i++) {
+            if (i == cap) {
+                gguf_str *s = realloc(kv->strs, 2 * cap * sizeof *s);
+                if (!s) return qk_errf(c->err, "%s: out of memory", c->path);
+                kv->strs = s;
+                cap *= 2;
+            }
             if (rd_str(c, &kv->strs[i], what)) return -1;
+        }
         kv->data = NULL;
     } else {
         size_t es = gguf_vtype_size(et);
@@ -184,47 +195,87 @@ static int read_tensor_info(cursor *c, gguf_tensor *t, uint64_t idx) {
     return 0;
 }
 
-/* Open-addressing hash index over the key names and the tensor names (FNV-1a, linear
- * probing, load factor <= 1/2). A slot holds entry index + 1; 0 is empty. Built while the
- * header is read, it finds duplicates in O(n) and serves gguf_find_key/gguf_find_tensor. */
-typedef struct name_index {
-    uint64_t *slot;
-    size_t mask;
-} name_index;
+/* The name index: keyed hash tables (strtab.h) over the metadata keys and the tensor
+ * names, with the name arrays they refer to. Built while the header is read, it finds
+ * duplicates in O(n) expected time whatever names a hostile file chooses, and serves
+ * gguf_find_key / gguf_find_tensor. */
+typedef struct gguf_index {
+    qk_strtab keys, tensors;
+    const char **kname, **tname; /* kv[i].key, tensors[i].name */
+    uint32_t *klen, *tlen;
+} gguf_index;
 
-struct gguf_index {
-    name_index keys, tensors;
-};
-
-static uint64_t name_hash(const char *s) {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return h;
+/* Double the metadata arrays (g->kv and the key name arrays) from *cap entries. */
+static int grow_kv(gguf_ctx *g, size_t *cap) {
+    const size_t nc = *cap ? 2 * *cap : 64;
+    gguf_kv *kv = realloc(g->kv, nc * sizeof *kv);
+    if (!kv) return -1;
+    g->kv = kv;
+    const char **kn = realloc(g->index->kname, nc * sizeof *kn);
+    if (!kn) return -1;
+    g->index->kname = kn;
+    uint32_t *kl = realloc(g->index->klen, nc * sizeof *kl);
+    if (!kl) return -1;
+    g->index->klen = kl;
+    *cap = nc;
+    return 0;
 }
 
-static int index_init(name_index *ix, uint64_t n) {
-    size_t cap = 16;
-    while (cap < 2 * n) cap <<= 1; /* n is bounded by the file size: no overflow */
-    ix->slot = calloc(cap, sizeof *ix->slot);
-    ix->mask = cap - 1;
-    return ix->slot ? 0 : -1;
+/* The tensor name index, once every tensor info is read (their names no longer move). */
+static int index_tensors(gguf_ctx *g, qk_err *err) {
+    gguf_index *ix = g->index;
+    const size_t n = g->n_tensors ? (size_t)g->n_tensors : 1;
+    ix->tname = malloc(n * sizeof *ix->tname);
+    ix->tlen = malloc(n * sizeof *ix->tlen);
+    if (!ix->tname || !ix->tlen || qk_strtab_init(&ix->tensors, g->n_tensors))
+        return qk_errf(err, "%s: out of memory indexing %llu tensors", g->path, (unsigned long long)g->n_tensors);
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        ix->tname[i] = g->tensors[i].name;
+        ix->tlen[i] = (uint32_t)strlen(g->tensors[i].name);
+        if (qk_strtab_insert(&ix->tensors, ix->tname, ix->tlen, (int32_t)i) >= 0)
+            return qk_errf(err, "%s: corrupt GGUF file: duplicate tensor name '%s'", g->path, g->tensors[i].name);
+    }
+    return 0;
 }
 
-/* Slot of `name`: either empty (not present) or holding the entry with that name. */
-static uint64_t *index_slot(const name_index *ix, const char *name, const char *(*name_of)(const gguf_ctx *, uint64_t),
-                            const gguf_ctx *g) {
-    for (size_t s = name_hash(name) & ix->mask;; s = (s + 1) & ix->mask)
-        if (!ix->slot[s] || strcmp(name_of(g, ix->slot[s] - 1), name) == 0) return &ix->slot[s];
+typedef struct extent {
+    uint64_t begin, end; /* [begin, end) in the data section */
+    uint64_t tensor;
+} extent;
+
+static int extent_cmp(const void *a, const void *b) {
+    const extent *x = a, *y = b;
+    return x->begin < y->begin ? -1 : x->begin > y->begin;
 }
 
-static const char *kv_name(const gguf_ctx *g, uint64_t i) { return g->kv[i].key; }
-static const char *tensor_name(const gguf_ctx *g, uint64_t i) { return g->tensors[i].name; }
+/* No two tensors share a byte of data (a file that overlaps them is corrupt or crafted:
+ * writing one would change another). Sorted by offset: O(n log n). */
+static int check_overlap(const gguf_ctx *g, qk_err *err) {
+    if (g->n_tensors < 2) return 0;
+    extent *e = malloc((size_t)g->n_tensors * sizeof *e);
+    if (!e) return qk_errf(err, "%s: out of memory checking tensor offsets", g->path);
+    for (uint64_t i = 0; i < g->n_tensors; i++)
+        e[i] = (extent){g->tensors[i].offset, g->tensors[i].offset + g->tensors[i].nbytes, i};
+    qsort(e, (size_t)g->n_tensors, sizeof *e, extent_cmp);
+    int rc = 0;
+    for (uint64_t i = 0; i + 1 < g->n_tensors && !rc; i++)
+        if (e[i].end > e[i + 1].begin)
+            rc = qk_errf(err, "%s: corrupt GGUF file: tensors '%s' and '%s' overlap in the data section (offsets %llu and %llu)",
+                         g->path, g->tensors[e[i].tensor].name, g->tensors[e[i + 1].tensor].name,
+                         (unsigned long long)e[i].begin, (unsigned long long)e[i + 1].begin);
+    free(e);
+    return rc;
+}
 
 static void free_ctx(gguf_ctx *g) {
     if (!g) return;
     if (g->index) {
-        free(g->index->keys.slot);
-        free(g->index->tensors.slot);
+        qk_strtab_free(&g->index->keys);
+        qk_strtab_free(&g->index->tensors);
+        free(g->index->kname);
+        free(g->index->klen);
+        free(g->index->tname);
+        free(g->index->tlen);
         free(g->index);
     }
     if (g->kv) {
@@ -291,31 +342,42 @@ gguf_ctx *gguf_open(const char *path, qk_err *err) {
         goto fail;
     }
     if (rd_u64(&c, &n_tensors, "tensor count") || rd_u64(&c, &n_kv, "metadata count")) goto fail;
-    /* each KV needs >= 12 bytes, each tensor info >= 24: bound the counts by the file */
-    if (n_kv > g->map_size / 12 || n_tensors > g->map_size / 24) {
+    /* each KV needs >= 12 bytes, each tensor info >= 24: bound the counts by the file (and
+     * by the index's 31-bit entry numbers) */
+    if (n_kv > g->map_size / 12 || n_tensors > g->map_size / 24 || n_kv > INT32_MAX || n_tensors > INT32_MAX) {
         qk_errf(err, "%s: corrupt GGUF file: header claims %llu tensors and %llu metadata pairs, more than the file can hold",
                 path, (unsigned long long)n_tensors, (unsigned long long)n_kv);
         goto fail;
     }
-    g->kv = calloc(n_kv ? n_kv : 1, sizeof *g->kv);
-    g->tensors = calloc(n_tensors ? n_tensors : 1, sizeof *g->tensors);
+    /* Memory follows what has been read, not the counts the header claims: the arrays grow
+     * as entries are read. Duplicates are found through the hash index: a pairwise check
+     * would be quadratic in a count that a hostile file sets to millions. */
     g->index = calloc(1, sizeof *g->index);
-    if (!g->kv || !g->tensors || !g->index || index_init(&g->index->keys, n_kv) ||
-        index_init(&g->index->tensors, n_tensors)) {
+    if (!g->index || qk_strtab_init(&g->index->keys, 0)) {
         qk_errf(err, "out of memory");
         goto fail;
     }
-    /* duplicates are found through the hash index: a pairwise check would be quadratic in
-     * a count that a hostile file sets to millions */
+    gguf_index *ix = g->index;
+    size_t cap = 0;
     for (uint64_t i = 0; i < n_kv; i++) {
+        if (i == cap && grow_kv(g, &cap)) {
+            qk_errf(err, "%s: out of memory reading metadata pair %llu", path, (unsigned long long)i);
+            goto fail;
+        }
+        memset(&g->kv[i], 0, sizeof g->kv[i]);
         g->n_kv = i + 1;
         if (read_kv(&c, &g->kv[i], i)) goto fail;
-        uint64_t *slot = index_slot(&g->index->keys, g->kv[i].key, kv_name, g);
-        if (*slot) {
+        ix->kname[i] = g->kv[i].key;
+        ix->klen[i] = (uint32_t)strlen(g->kv[i].key);
+        const int32_t dup = qk_strtab_add(&ix->keys, ix->kname, ix->klen, (int32_t)i);
+        if (dup == -2) {
+            qk_errf(err, "%s: out of memory reading metadata pair %llu", path, (unsigned long long)i);
+            goto fail;
+        }
+        if (dup >= 0) {
             qk_errf(err, "%s: corrupt GGUF file: duplicate metadata key '%s'", path, g->kv[i].key);
             goto fail;
         }
-        *slot = i + 1;
     }
     g->alignment = GGUF_DEFAULT_ALIGNMENT;
     int64_t ai = gguf_find_key(g, "general.alignment");
@@ -328,19 +390,23 @@ gguf_ctx *gguf_open(const char *path, qk_err *err) {
         }
         g->alignment = a;
     }
+    cap = 0;
     for (uint64_t i = 0; i < n_tensors; i++) {
+        if (i == cap) {
+            const size_t nc = cap ? 2 * cap : 64;
+            gguf_tensor *t = realloc(g->tensors, nc * sizeof *t);
+            if (!t) {
+                qk_errf(err, "%s: out of memory reading tensor %llu", path, (unsigned long long)i);
+                goto fail;
+            }
+            g->tensors = t;
+            cap = nc;
+        }
+        memset(&g->tensors[i], 0, sizeof g->tensors[i]);
         g->n_tensors = i + 1;
         if (read_tensor_info(&c, &g->tensors[i], i)) goto fail;
     }
-    g->n_tensors = n_tensors;
-    for (uint64_t i = 0; i < n_tensors; i++) {
-        uint64_t *slot = index_slot(&g->index->tensors, g->tensors[i].name, tensor_name, g);
-        if (*slot) {
-            qk_errf(err, "%s: corrupt GGUF file: duplicate tensor name '%s'", path, g->tensors[i].name);
-            goto fail;
-        }
-        *slot = i + 1;
-    }
+    if (index_tensors(g, err)) goto fail;
     size_t data_off = (c.pos + g->alignment - 1) / g->alignment * g->alignment;
     if (n_tensors > 0 && data_off > g->map_size) {
         qk_errf(err, "%s: truncated GGUF file: no tensor data section", path);
@@ -372,6 +438,7 @@ gguf_ctx *gguf_open(const char *path, qk_err *err) {
         }
         t->data = (const uint8_t *)g->map + data_off + t->offset;
     }
+    if (check_overlap(g, err)) goto fail;
     return g;
 fail:
     free_ctx(g);
@@ -381,13 +448,14 @@ fail:
 void gguf_close(gguf_ctx *g) { free_ctx(g); }
 
 int64_t gguf_find_key(const gguf_ctx *g, const char *key) {
-    uint64_t s = *index_slot(&g->index->keys, key, kv_name, g);
-    return s ? (int64_t)(s - 1) : -1;
+    const gguf_index *ix = g->index;
+    return qk_strtab_find(&ix->keys, ix->kname, ix->klen, key, strlen(key));
 }
 
 const gguf_tensor *gguf_find_tensor(const gguf_ctx *g, const char *name) {
-    uint64_t s = *index_slot(&g->index->tensors, name, tensor_name, g);
-    return s ? &g->tensors[s - 1] : NULL;
+    const gguf_index *ix = g->index;
+    const int32_t i = qk_strtab_find(&ix->tensors, ix->tname, ix->tlen, name, strlen(name));
+    return i >= 0 ? &g->tensors[i] : NULL;
 }
 
 double gguf_scalar_as_double(gguf_vtype t, const void *p) {

@@ -15,10 +15,12 @@
  * byte-size overflow, known tensor type, ne[0] divisible by the block size, offsets
  * aligned, every tensor's data 4-byte aligned in the file (so that F32 values and the
  * F16/F32 fields of quant blocks are naturally aligned even when general.alignment is 1
- * or 2), and every tensor's bytes inside the file. Any violation is a -1 return with a
- * one-line message naming the file and what was wrong. Duplicate checks and lookups use
- * a hash index, so a hostile file with millions of keys or tensors cannot make them
- * quadratic.
+ * or 2), every tensor's bytes inside the file and no two tensors' bytes overlapping. Any
+ * violation is a -1 return with a one-line message naming the file and what was wrong.
+ * Duplicate checks and lookups use a keyed hash index (strtab.h), so a hostile file cannot
+ * make them quadratic, not even with names chosen to collide; the reader's memory grows
+ * with the entries it has read, never with the counts a header claims. The writer indexes
+ * its keys and tensor names the same way.
  */
 #ifndef QK_GGUF_H
 #define QK_GGUF_H

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "strtab.h"
+
 typedef struct wkv {
     char *key;
     gguf_vtype type, arr_type;
@@ -44,10 +46,15 @@ struct gguf_writer {
     size_t n_kv, cap_kv;
     wtensor *t;
     size_t n_t, cap_t;
+    /* keyed name indexes (strtab.h): copying a file's keys and tensors stays linear */
+    qk_strtab ktab, ttab;
+    const char **kname, **tname; /* kv[i].key, t[i].name */
+    uint32_t *klen, *tlen;
     uint32_t alignment;
     size_t next_tensor;
     int header_written;
-    int failed;
+    int failed; /* errno of the first failed write */
+    int oom;    /* a setter ran out of memory: gguf_writer_write_header reports it */
 };
 
 /* Temporary files of the writers in progress, for gguf_writer_cleanup_all() (called from
@@ -92,8 +99,13 @@ gguf_writer *gguf_writer_new(const char *path, qk_err *err) {
     size_t n = strlen(path) + 32;
     if (w) w->path = strdup(path);
     if (w) w->tmp_path = malloc(n);
-    if (!w || !w->path || !w->tmp_path) {
-        if (w) free(w->path);
+    if (!w || !w->path || !w->tmp_path || qk_strtab_init(&w->ktab, 0) || qk_strtab_init(&w->ttab, 0)) {
+        if (w) {
+            free(w->path);
+            free(w->tmp_path);
+            qk_strtab_free(&w->ktab);
+            qk_strtab_free(&w->ttab);
+        }
         free(w);
         qk_errf(err, "out of memory");
         return NULL;
@@ -104,6 +116,8 @@ gguf_writer *gguf_writer_new(const char *path, qk_err *err) {
     if (!w->f) {
         /* the user's path: the temporary lives in the same directory, so the reason holds */
         qk_errf(err, "cannot create '%s': %s", path, strerror(errno));
+        qk_strtab_free(&w->ktab);
+        qk_strtab_free(&w->ttab);
         free(w->tmp_path);
         free(w->path);
         free(w);
@@ -124,27 +138,67 @@ static void wkv_clear(wkv *k) {
     k->lens = NULL;
 }
 
+/* Room for one more metadata pair: kv and its name arrays grow together; the capacity
+ * changes only when all three did (one that grew alone is merely larger). */
+static int grow_kv(gguf_writer *w) {
+    if (w->n_kv < w->cap_kv) return 0;
+    const size_t nc = w->cap_kv ? 2 * w->cap_kv : 32;
+    wkv *kv = realloc(w->kv, nc * sizeof *kv);
+    if (!kv) return -1;
+    w->kv = kv;
+    const char **kn = realloc(w->kname, nc * sizeof *kn);
+    if (!kn) return -1;
+    w->kname = kn;
+    uint32_t *kl = realloc(w->klen, nc * sizeof *kl);
+    if (!kl) return -1;
+    w->klen = kl;
+    w->cap_kv = nc;
+    return 0;
+}
+
+/* The entry of `key`, emptied for a new value, or a new entry; NULL (and w->oom) when out
+ * of memory. */
 static wkv *wkv_slot(gguf_writer *w, const char *key) {
-    for (size_t i = 0; i < w->n_kv; i++)
-        if (strcmp(w->kv[i].key, key) == 0) {
-            wkv_clear(&w->kv[i]);
-            return &w->kv[i];
-        }
-    if (w->n_kv == w->cap_kv) {
-        w->cap_kv = w->cap_kv ? 2 * w->cap_kv : 32;
-        w->kv = realloc(w->kv, w->cap_kv * sizeof *w->kv);
+    if (w->oom) return NULL;
+    const size_t len = strlen(key);
+    const int32_t e = len <= UINT32_MAX ? qk_strtab_find(&w->ktab, w->kname, w->klen, key, len) : -1;
+    if (e >= 0) {
+        wkv_clear(&w->kv[e]);
+        return &w->kv[e];
+    }
+    char *copy = len <= UINT32_MAX ? strdup(key) : NULL;
+    if (!copy || grow_kv(w)) {
+        free(copy);
+        w->oom = 1;
+        return NULL;
+    }
+    const size_t i = w->n_kv;
+    w->kname[i] = copy;
+    w->klen[i] = (uint32_t)len;
+    if (qk_strtab_add(&w->ktab, w->kname, w->klen, (int32_t)i) == -2) {
+        free(copy);
+        w->oom = 1;
+        return NULL;
     }
     wkv *k = &w->kv[w->n_kv++];
     memset(k, 0, sizeof *k);
-    k->key = strdup(key);
+    k->key = copy;
     return k;
 }
 
+/* The setters do not return errors (the callers copy dozens of keys): out of memory sets
+ * w->oom, an entry may stay without its value, and gguf_writer_write_header fails before
+ * writing anything. */
 static void set_scalar(gguf_writer *w, const char *key, gguf_vtype t, const void *v) {
     wkv *k = wkv_slot(w, key);
+    if (!k) return;
     k->type = t;
     k->n = 1;
     k->data = malloc(gguf_vtype_size(t));
+    if (!k->data) {
+        w->oom = 1;
+        return;
+    }
     memcpy(k->data, v, gguf_vtype_size(t));
     if (strcmp(key, "general.alignment") == 0 && t == GGUF_TYPE_UINT32) {
         uint32_t a;
@@ -163,13 +217,22 @@ void gguf_writer_set_bool(gguf_writer *w, const char *key, bool v) {
 
 static void set_strings(gguf_writer *w, const char *key, gguf_vtype t, const gguf_str *s, uint64_t n) {
     wkv *k = wkv_slot(w, key);
+    if (!k) return;
     k->type = t;
     k->arr_type = GGUF_TYPE_STRING;
-    k->n = n;
-    k->strs = malloc(sizeof(char *) * (n ? n : 1));
+    k->strs = calloc(n ? n : 1, sizeof(char *));
     k->lens = malloc(sizeof(uint64_t) * (n ? n : 1));
+    if (!k->strs || !k->lens) {
+        w->oom = 1;
+        return;
+    }
+    k->n = n; /* wkv_clear frees strs[0..n): calloc'd, so the ones not reached are NULL */
     for (uint64_t i = 0; i < n; i++) {
         k->strs[i] = malloc(s[i].len + 1);
+        if (!k->strs[i]) {
+            w->oom = 1;
+            return;
+        }
         memcpy(k->strs[i], s[i].ptr, s[i].len);
         k->strs[i][s[i].len] = 0;
         k->lens[i] = s[i].len;
@@ -183,6 +246,10 @@ void gguf_writer_set_str(gguf_writer *w, const char *key, const char *v) {
 
 void gguf_writer_set_arr_str(gguf_writer *w, const char *key, const char *const *v, uint64_t n) {
     gguf_str *s = malloc(sizeof *s * (n ? n : 1));
+    if (!s) {
+        w->oom = 1;
+        return;
+    }
     for (uint64_t i = 0; i < n; i++) s[i] = (gguf_str){v[i], strlen(v[i])};
     set_strings(w, key, GGUF_TYPE_ARRAY, s, n);
     free(s);
@@ -190,11 +257,16 @@ void gguf_writer_set_arr_str(gguf_writer *w, const char *key, const char *const 
 
 void gguf_writer_set_arr(gguf_writer *w, const char *key, gguf_vtype t, const void *data, uint64_t n) {
     wkv *k = wkv_slot(w, key);
+    if (!k) return;
     k->type = GGUF_TYPE_ARRAY;
     k->arr_type = t;
     k->n = n;
     size_t bytes = gguf_vtype_size(t) * n;
     k->data = malloc(bytes ? bytes : 1);
+    if (!k->data) {
+        w->oom = 1;
+        return;
+    }
     if (bytes) memcpy(k->data, data, bytes);
 }
 
@@ -210,15 +282,45 @@ void gguf_writer_copy_kv(gguf_writer *w, const gguf_kv *kv) {
     }
 }
 
+/* Rebuild the key index after entries moved (rare: a few removed keys per file). */
+static void reindex_keys(gguf_writer *w) {
+    qk_strtab_free(&w->ktab);
+    if (qk_strtab_init(&w->ktab, w->n_kv)) {
+        w->oom = 1;
+        return;
+    }
+    for (size_t i = 0; i < w->n_kv; i++) qk_strtab_insert(&w->ktab, w->kname, w->klen, (int32_t)i);
+}
+
 void gguf_writer_remove_key(gguf_writer *w, const char *key) {
-    for (size_t i = 0; i < w->n_kv; i++)
-        if (strcmp(w->kv[i].key, key) == 0) {
-            wkv_clear(&w->kv[i]);
-            free(w->kv[i].key);
-            memmove(&w->kv[i], &w->kv[i + 1], (w->n_kv - i - 1) * sizeof *w->kv);
-            w->n_kv--;
-            return;
-        }
+    if (w->oom) return;
+    const int32_t i = qk_strtab_find(&w->ktab, w->kname, w->klen, key, strlen(key));
+    if (i < 0) return;
+    wkv_clear(&w->kv[i]);
+    free(w->kv[i].key);
+    const size_t tail = w->n_kv - (size_t)i - 1;
+    memmove(&w->kv[i], &w->kv[i + 1], tail * sizeof *w->kv);
+    memmove(&w->kname[i], &w->kname[i + 1], tail * sizeof *w->kname);
+    memmove(&w->klen[i], &w->klen[i + 1], tail * sizeof *w->klen);
+    w->n_kv--;
+    reindex_keys(w);
+}
+
+/* Room for one more tensor; t moves, so the name pointers into it are refreshed. */
+static int grow_tensors(gguf_writer *w) {
+    const size_t nc = w->cap_t ? 2 * w->cap_t : 64;
+    wtensor *t = realloc(w->t, nc * sizeof *t);
+    if (!t) return -1;
+    w->t = t;
+    for (size_t i = 0; i < w->n_t; i++) w->tname[i] = w->t[i].name;
+    const char **tn = realloc(w->tname, nc * sizeof *tn);
+    if (!tn) return -1;
+    w->tname = tn;
+    uint32_t *tl = realloc(w->tlen, nc * sizeof *tl);
+    if (!tl) return -1;
+    w->tlen = tl;
+    w->cap_t = nc;
+    return 0;
 }
 
 int gguf_writer_add_tensor(gguf_writer *w, const char *name, qk_type type, uint32_t n_dims,
@@ -229,8 +331,9 @@ int gguf_writer_add_tensor(gguf_writer *w, const char *name, qk_type type, uint3
     size_t len = strlen(name);
     if (len == 0 || len > GGUF_MAX_NAME) return qk_errf(err, "tensor name '%s' is empty or longer than %d bytes", name, GGUF_MAX_NAME);
     if (n_dims < 1 || n_dims > GGUF_MAX_DIMS) return qk_errf(err, "tensor '%s': %u dimensions", name, n_dims);
-    for (size_t i = 0; i < w->n_t; i++)
-        if (strcmp(w->t[i].name, name) == 0) return qk_errf(err, "duplicate tensor name '%s'", name);
+    if (w->oom) return qk_errf(err, "out of memory");
+    if (qk_strtab_find(&w->ttab, w->tname, w->tlen, name, len) >= 0)
+        return qk_errf(err, "duplicate tensor name '%s'", name);
     wtensor t = {0};
     memcpy(t.name, name, len + 1);
     t.n_dims = n_dims;
@@ -251,11 +354,12 @@ int gguf_writer_add_tensor(gguf_writer *w, const char *name, qk_type type, uint3
         off = (p->offset + p->nbytes + w->alignment - 1) / w->alignment * w->alignment;
     }
     t.offset = off;
-    if (w->n_t == w->cap_t) {
-        w->cap_t = w->cap_t ? 2 * w->cap_t : 64;
-        w->t = realloc(w->t, w->cap_t * sizeof *w->t);
-    }
+    if (w->n_t == w->cap_t && grow_tensors(w)) return qk_errf(err, "out of memory adding tensor '%s'", name);
     w->t[w->n_t] = t;
+    w->tname[w->n_t] = w->t[w->n_t].name;
+    w->tlen[w->n_t] = (uint32_t)len;
+    if (qk_strtab_add(&w->ttab, w->tname, w->tlen, (int32_t)w->n_t) == -2)
+        return qk_errf(err, "out of memory adding tensor '%s'", name);
     return (int)w->n_t++;
 }
 
@@ -306,6 +410,7 @@ uint64_t gguf_writer_total_size(const gguf_writer *w) {
 
 int gguf_writer_write_header(gguf_writer *w, qk_err *err) {
     if (w->header_written) return qk_errf(err, "internal error: GGUF header written twice");
+    if (w->oom) return qk_errf(err, "out of memory building the header of '%s'", w->path);
     put_u32(w, GGUF_MAGIC);
     put_u32(w, GGUF_VERSION);
     put_u64(w, w->n_t);
@@ -360,6 +465,12 @@ static void writer_free(gguf_writer *w) {
     }
     free(w->kv);
     free(w->t);
+    free(w->kname);
+    free(w->klen);
+    free(w->tname);
+    free(w->tlen);
+    qk_strtab_free(&w->ktab);
+    qk_strtab_free(&w->ttab);
     free(w->path);
     free(w->tmp_path);
     free(w);

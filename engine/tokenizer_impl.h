@@ -3,6 +3,8 @@
  *
  *   tokenizer.c      vocab loading from GGUF metadata, token hash table, special-token
  *                    splitting, qk_tokenize dispatch, token_to_piece, detokenize
+ *   tokenizer_buf.c  the id list and the span cache the two tokenizers share
+ *   strtab.c         (not tokenizer-specific) the keyed string -> index hash table
  *   tokenizer_spm.c  SentencePiece-style merging by score (llm_tokenizer_spm)
  *   tokenizer_bpe.c  byte-level BPE: merge table, GPT-2 byte mapping, rank merging
  *   pretokenize.c    UTF-8 decoding as llama.cpp does it and the gpt-2 / llama3 / qwen2
@@ -20,6 +22,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "strtab.h"
 #include "tokenizer.h"
 
 /* llama_token_type values as stored in tokenizer.ggml.token_type */
@@ -40,17 +43,6 @@ typedef enum qk_pre_kind {
     QK_PRE_LLAMA3,   /* "llama-bpe", "llama3", "llama-v3" */
     QK_PRE_QWEN2,    /* "qwen2" */
 } qk_pre_kind;
-
-/* Open-addressing string -> index table. Keys live outside the table (keys[i], lens[i]). */
-typedef struct qk_strtab_slot {
-    int32_t idx;       /* entry index or -1 */
-    uint32_t hash;     /* 32-bit hash of that entry's key */
-} qk_strtab_slot;
-
-typedef struct qk_strtab {
-    uint32_t mask;     /* capacity - 1 (capacity is a power of two) */
-    qk_strtab_slot *slot;
-} qk_strtab;
 
 /* Merge table entry: (left id, right id) -> rank and id of the merged text. */
 typedef struct qk_merge_slot {
@@ -106,6 +98,7 @@ typedef struct qk_ids {
     size_t n, cap;
 } qk_ids;
 
+/* ---- tokenizer_buf.c ---- */
 int qk_ids_push(qk_ids *ids, int32_t id);
 
 /* Span cache for one tokenize call: a byte span of a stable buffer (`base`) that was seen
@@ -134,18 +127,6 @@ int qk_span_cache_copy(const qk_span_entry *e, qk_ids *out);
 int qk_span_cache_fill(qk_span_cache *c, qk_span_entry *e, size_t from, size_t to);
 
 /* ---- tokenizer.c ---- */
-uint32_t qk_str_hash(const char *s, size_t len);
-int qk_strtab_init(qk_strtab *t, size_t n_entries);
-void qk_strtab_free(qk_strtab *t);
-/* Insert entry idx (keys[idx] of lens[idx] bytes). Returns the index already holding an
- * equal key, or -1 if idx was inserted. */
-int32_t qk_strtab_insert(qk_strtab *t, const char *const *keys, const uint32_t *lens, int32_t idx);
-int32_t qk_strtab_find(const qk_strtab *t, const char *const *keys, const uint32_t *lens,
-                       const char *s, size_t len);
-/* The same with the key's qk_str_hash already computed. */
-int32_t qk_strtab_insert_h(qk_strtab *t, const char *const *keys, const uint32_t *lens, int32_t idx, uint32_t h);
-int32_t qk_strtab_find_h(const qk_strtab *t, const char *const *keys, const uint32_t *lens,
-                         const char *s, size_t len, uint32_t h);
 /* Vocab id of a text, -1 if absent (llama_vocab::text_to_token). */
 int32_t qk_vocab_find(const qk_vocab *v, const char *s, size_t len);
 

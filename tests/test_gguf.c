@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "gguf.h"
+#include "strtab.h"
 #include "testutil.h"
 
 static char path_buf[4096];
@@ -244,6 +245,12 @@ START_TEST(test_corrupt_headers) {
     memcpy(b + tb - 8, "a", 1);
     expect_reject("duptensor.gguf", b, len, "duplicate tensor name");
 
+    /* b.weight's data moved onto a.weight's (offset 0: aligned and inside the file) */
+    memcpy(b, orig, len);
+    off = 0;
+    memcpy(b + tb + 24, &off, 8);
+    expect_reject("overlap.gguf", b, len, "overlap");
+
     free(b);
     free(orig);
 }
@@ -408,6 +415,168 @@ static char *many_keys(uint64_t n_kv, int dup, size_t *len) {
 
 /* Duplicate detection and lookups go through a hash index: a file with 300k keys (4 MB)
  * is read in linear time — the former pairwise check needed ~4.5e10 string compares. */
+/* Names that collide in the low 20 bits of 64-bit FNV-1a (the unkeyed hash the index once
+ * used): the low bits of FNV-1a depend only on the low bits of its state, so a 3-byte block
+ * that takes state s to s' can be swapped for another that does the same; 18 such pairs
+ * chained give 2^18 names of 54 bytes, all with one hash modulo 2^20. Returns the names,
+ * NUL-terminated, 55 bytes apart. */
+#define COLLIDE_STEPS 18
+#define COLLIDE_BITS 20
+static char *fnv_colliding_names(size_t *n) {
+    static const char A[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    const uint64_t mask = (1u << COLLIDE_BITS) - 1, prime = 1099511628211ull;
+    uint32_t *seen = malloc(sizeof(uint32_t) << COLLIDE_BITS);
+    ck_assert_ptr_nonnull(seen);
+    char pair[COLLIDE_STEPS][2][4];
+    uint64_t st = 1469598103934665603ull & mask;
+    for (int step = 0; step < COLLIDE_STEPS; step++) {
+        memset(seen, 0xff, sizeof(uint32_t) << COLLIDE_BITS);
+        int found = 0;
+        for (uint32_t c = 0; c < 62u * 62u * 62u && !found; c++) {
+            const char blk[3] = {A[c % 62], A[c / 62 % 62], A[c / 3844]};
+            uint64_t h = st;
+            for (int k = 0; k < 3; k++) h = ((h ^ (uint8_t)blk[k]) * prime) & mask;
+            if (seen[h] != 0xffffffffu) {
+                const uint32_t o = seen[h];
+                memcpy(pair[step][0], (char[3]){A[o % 62], A[o / 62 % 62], A[o / 3844]}, 3);
+                memcpy(pair[step][1], blk, 3);
+                st = h;
+                found = 1;
+            } else {
+                seen[h] = c;
+            }
+        }
+        ck_assert_msg(found, "no FNV block collision at step %d", step);
+    }
+    free(seen);
+    *n = (size_t)1 << COLLIDE_STEPS;
+    char *names = malloc(*n * (3 * COLLIDE_STEPS + 1));
+    ck_assert_ptr_nonnull(names);
+    for (size_t i = 0; i < *n; i++) {
+        char *p = names + i * (3 * COLLIDE_STEPS + 1);
+        for (int step = 0; step < COLLIDE_STEPS; step++) memcpy(p + 3 * step, pair[step][(i >> step) & 1], 3);
+        p[3 * COLLIDE_STEPS] = 0;
+        uint64_t h = 1469598103934665603ull; /* check: full FNV-1a, low bits equal */
+        for (const char *q = p; *q; q++) h = (h ^ (uint8_t)*q) * prime;
+        static uint64_t first;
+        if (i == 0) first = h & mask;
+        ck_assert_uint_eq(h & mask, first);
+    }
+    return names;
+}
+
+/* 2^18 keys chosen to collide under an unkeyed hash: the keyed index spreads them (its
+ * longest probe stays short; an unkeyed FNV-1a index would walk up to 2^18 slots per
+ * insert, ~3.4e10 steps in all), and a GGUF file holding them as keys opens, with the
+ * duplicate among them still found. */
+START_TEST(test_colliding_names_stay_linear) {
+    size_t n;
+    char *names = fnv_colliding_names(&n);
+    const size_t w = 3 * COLLIDE_STEPS + 1;
+    const char **keys = malloc(n * sizeof *keys);
+    uint32_t *lens = malloc(n * sizeof *lens);
+    ck_assert(keys && lens);
+    qk_strtab t;
+    ck_assert_int_eq(qk_strtab_init(&t, 0), 0);
+    for (size_t i = 0; i < n; i++) {
+        keys[i] = names + i * w;
+        lens[i] = (uint32_t)(w - 1);
+        ck_assert_int_eq(qk_strtab_add(&t, keys, lens, (int32_t)i), -1);
+    }
+    const uint32_t probe = qk_strtab_max_probe(&t);
+    printf("%zu colliding names: longest probe %u slots (table of %u)\n", n, probe, t.mask + 1);
+    ck_assert_uint_lt(probe, 1000);
+    ck_assert_int_eq(qk_strtab_find(&t, keys, lens, keys[n - 1], lens[n - 1]), (int32_t)(n - 1));
+    qk_strtab_free(&t);
+
+    /* the same names as GGUF metadata keys (u8 values), the last one repeating the first */
+    for (int dup = 0; dup < 2; dup++) {
+        size_t len = 24 + n * (8 + w + 4 + 1), at = 0;
+        char *b = malloc(len);
+        ck_assert_ptr_nonnull(b);
+        const uint32_t magic = GGUF_MAGIC, version = 3, u8 = GGUF_TYPE_UINT8;
+        const uint64_t n_t = 0, n_kv = n, kl = w - 1;
+        memcpy(b + at, &magic, 4), at += 4;
+        memcpy(b + at, &version, 4), at += 4;
+        memcpy(b + at, &n_t, 8), at += 8;
+        memcpy(b + at, &n_kv, 8), at += 8;
+        for (size_t i = 0; i < n; i++) {
+            memcpy(b + at, &kl, 8), at += 8;
+            memcpy(b + at, keys[dup && i == n - 1 ? 0 : i], kl), at += kl;
+            memcpy(b + at, &u8, 4), at += 4;
+            b[at++] = (char)i;
+        }
+        if (dup) {
+            expect_reject("collide-dup.gguf", b, at, "duplicate metadata key");
+        } else {
+            const char *p = tmp_path("collide.gguf");
+            FILE *f = fopen(p, "wb");
+            ck_assert_uint_eq(fwrite(b, 1, at, f), at);
+            fclose(f);
+            qk_err err = {{0}};
+            gguf_ctx *g = gguf_open(p, &err);
+            ck_assert_msg(g != NULL, "%s", err.msg);
+            ck_assert_uint_eq(g->n_kv, n);
+            ck_assert_int_eq(gguf_find_key(g, keys[12345]), 12345);
+            gguf_close(g);
+        }
+        free(b);
+    }
+    free(keys);
+    free(lens);
+    free(names);
+}
+END_TEST
+
+/* The writer's key and tensor indexes: 100k keys set (some twice: the last value wins, in
+ * the first one's place), some removed (the others keep their order), a duplicate tensor
+ * name refused; the file reads back as written. */
+START_TEST(test_writer_keys_indexed) {
+    enum { N = 100000 };
+    const char *p = tmp_path("writer-many.gguf");
+    qk_err err = {{0}};
+    gguf_writer *w = gguf_writer_new(p, &err);
+    ck_assert_msg(w != NULL, "%s", err.msg);
+    char key[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "k.%d", i);
+        gguf_writer_set_u32(w, key, (uint32_t)i);
+    }
+    for (int i = 0; i < N; i += 1000) { /* set again: replaced in place */
+        snprintf(key, sizeof key, "k.%d", i);
+        gguf_writer_set_u32(w, key, (uint32_t)(i + 7));
+    }
+    for (int i = 1; i < N; i += 10000) { /* removed */
+        snprintf(key, sizeof key, "k.%d", i);
+        gguf_writer_remove_key(w, key);
+    }
+    gguf_writer_remove_key(w, "absent");
+    const int64_t ne[2] = {32, 2};
+    ck_assert_int_eq(gguf_writer_add_tensor(w, "t0", QK_TYPE_F32, 2, ne, &err), 0);
+    ck_assert_int_eq(gguf_writer_add_tensor(w, "t1", QK_TYPE_F32, 2, ne, &err), 1);
+    ck_assert_int_eq(gguf_writer_add_tensor(w, "t0", QK_TYPE_F32, 2, ne, &err), -1);
+    ck_assert_msg(strstr(err.msg, "duplicate tensor name 't0'"), "%s", err.msg);
+    ck_assert_int_eq(gguf_writer_write_header(w, &err), 0);
+    float data[64] = {0};
+    for (int t = 0; t < 2; t++) ck_assert_int_eq(gguf_writer_write_tensor_data(w, data, sizeof data, &err), 0);
+    ck_assert_msg(gguf_writer_finish(w, &err) == 0, "%s", err.msg);
+
+    gguf_ctx *g = gguf_open(p, &err);
+    ck_assert_msg(g != NULL, "%s", err.msg);
+    ck_assert_uint_eq(g->n_kv, N - N / 10000);
+    ck_assert_uint_eq(g->n_tensors, 2);
+    uint32_t v;
+    ck_assert_int_eq(gguf_get_u32(g, "k.0", &v), 0);
+    ck_assert_uint_eq(v, 7);
+    ck_assert_int_eq(gguf_find_key(g, "k.0"), 0);
+    ck_assert_int_eq(gguf_get_u32(g, "k.99999", &v), 0);
+    ck_assert_uint_eq(v, 99999);
+    ck_assert_int_eq(gguf_find_key(g, "k.1"), -1);
+    ck_assert_int_eq(gguf_find_key(g, "k.2"), 1); /* k.1 gone, the rest moved up in order */
+    gguf_close(g);
+}
+END_TEST
+
 START_TEST(test_many_keys_are_indexed) {
     const uint64_t n = 300000;
     size_t len;
@@ -462,6 +631,8 @@ int main(void) {
     tcase_add_test(tc, test_error_message_stays_one_line);
     tcase_add_test(tc, test_misaligned_tensor_data_is_rejected);
     tcase_add_test(tc, test_many_keys_are_indexed);
+    tcase_add_test(tc, test_colliding_names_stay_linear);
+    tcase_add_test(tc, test_writer_keys_indexed);
     tcase_add_test(tc, test_fifo_is_refused_without_blocking);
     suite_add_tcase(s, tc);
     return qk_test_main(s);
