@@ -23,6 +23,7 @@
 
 #include "clock.h"
 #include "model.h"
+#include "paths.h"
 #include "ppl_logits.h"
 #include "ppl_run.h"
 #include "ppl_stats.h"
@@ -93,13 +94,6 @@ static bool parse_int(const char *s, int32_t *v) {
     return true;
 }
 
-/* True when both paths exist and are the same file. */
-static bool same_file(const char *a, const char *b) {
-    struct stat sa, sb;
-    return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-           sa.st_ino == sb.st_ino;
-}
-
 /* Returns 0 to go on, 1 on error (message printed), 2 for --help. */
 static int parse_args(int argc, char **argv, opts *o) {
     memset(o, 0, sizeof *o);
@@ -149,14 +143,17 @@ static int parse_args(int argc, char **argv, opts *o) {
     if (o->kld && !o->base)
         return die("--kl-divergence needs --kl-divergence-base FILE (the base model's log-probs)");
     if (!o->kld && !o->prompts && !o->text) return die("no text given — use -f FILE (e.g. wiki.test.raw)");
-    if (o->json && o->base && !strcmp(o->json, o->base))
-        return die("--json and --kl-divergence-base name the same file");
-    const char *inputs[3] = {o->model, o->text, o->prompts};
-    const char *outputs[2] = {o->kld ? NULL : o->base, o->json};
-    for (int a = 0; a < 3; a++)
-        for (int b = 0; b < 2; b++)
-            if (same_file(inputs[a], outputs[b]))
-                return die("output file %s is also an input — choose another name", outputs[b]);
+    /* no output may be an input or another output, by identity (paths.h); the base file
+     * is an input with --kl-divergence, else an output, and so is its .nll sidecar (written
+     * beside it unless --prompts) */
+    static char nll[4200];
+    if (o->base && snprintf(nll, sizeof nll, "%s.nll", o->base) >= (int)sizeof nll) return die("path too long: %s", o->base);
+    const char *base_nll = o->base && !o->prompts ? nll : NULL;
+    const char *inputs[5] = {o->model, o->text, o->prompts, o->kld ? o->base : NULL,
+                             o->kld ? base_nll : NULL};
+    const char *outputs[3] = {o->kld ? NULL : o->base, o->kld ? NULL : base_nll, o->json};
+    qk_err err = {{0}};
+    if (qk_paths_check(inputs, 5, outputs, 3, &err)) return die("%s", err.msg);
     return 0;
 }
 

@@ -22,6 +22,7 @@
 #include "gguf.h"
 #include "mixture_pipeline.h"
 #include "model.h" /* qk_ftype_name */
+#include "paths.h"
 #include "threads.h" /* qk_cpu_count */
 
 #define MIB (1024.0 * 1024.0)
@@ -137,11 +138,6 @@ int qk_quant_check_output_path(const char *path, qk_err *err) {
     return 0;
 }
 
-static int same_file(const char *a, const char *b) {
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 /* Per-tensor log line, called by the pipeline after each write. */
 typedef struct log_ctx {
     FILE *log;
@@ -224,10 +220,7 @@ int qk_quantize_file(const qk_quant_opts *o, qk_quant_result *res, qk_err *err) 
     }
     /* before the first log line: a bad output path must leave stdout empty */
     if (!o->dry_run && o->out_path && qk_quant_check_output_path(o->out_path, err)) goto done;
-    if (!o->dry_run && o->out_path && same_file(o->in_path, o->out_path)) {
-        qk_errf(err, "output '%s' is the input file — choose another output name", o->out_path);
-        goto done;
-    }
+    if (!o->dry_run && o->out_path && qk_paths_check(&o->in_path, 1, &o->out_path, 1, err)) goto done;
 
     /* Model facts for the rules. */
     char arch[64] = "";

@@ -21,6 +21,7 @@
 #include "gguf.h"
 #include "mixture.h"
 #include "mixture_apply.h"
+#include "paths.h"
 #include "threads.h"
 
 static void usage(FILE *f) {
@@ -256,6 +257,12 @@ int main(int argc, char **argv) {
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, on_signal);
     qk_err err = {{0}};
+    /* no output may be the input or the other output (by identity: paths.h) */
+    const char *ins[1] = {in}, *outs[2] = {o.dry_run ? NULL : out, json};
+    if (qk_paths_check(ins, 1, outs, 2, &err)) {
+        fprintf(stderr, "qk-quantize: error: %s\n", err.msg);
+        return 1;
+    }
     /* the JSON file is written last: check where it goes before any work or output (the
      * GGUF output path is checked by qk_quantize_file, also before its first line) */
     if (json && strcmp(json, "-") != 0 && qk_quant_check_output_path(json, &err) != 0) {
