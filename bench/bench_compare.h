@@ -30,7 +30,7 @@
 #include <stdint.h>
 
 #include "error.h"
-#include "report_io.h"
+#include "fileio.h"
 
 typedef struct qk_bench_cmp_rec {
     char model_filename[1024];

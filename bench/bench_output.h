@@ -30,7 +30,7 @@
 
 #include "bench_matrix.h"
 #include "bench_membw.h"
-#include "report_io.h"
+#include "fileio.h"
 
 typedef enum qk_bench_format {
     QK_BENCH_FMT_NONE = 0,

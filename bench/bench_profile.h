@@ -14,7 +14,7 @@
 #define QK_BENCH_PROFILE_H
 
 #include "forward.h"
-#include "report_io.h"
+#include "fileio.h"
 
 typedef struct qk_bench_profile_row {
     char op[32];            /* ggml type name, "attention", "other" or "total" */

@@ -10,8 +10,9 @@
 #include <string.h>
 
 #include "bench_compare.h"
-#include "report_io.h"
+#include "fileio.h"
 #include "report_plot.h"
+#include "tool.h"
 
 #define MAX_FILES 32
 
@@ -49,6 +50,7 @@ static int die(const char *what, const char *todo) {
 }
 
 int main(int argc, char **argv) {
+    qk_tool_init("qk-bench-compare");
     const char *ours_files[MAX_FILES], *ref_files[MAX_FILES];
     int n_ours = 0, n_ref = 0;
     const char *membw_file = NULL, *ref_membw_list = NULL, *out_dir = NULL, *ref_name = "llama.cpp", *note = NULL;
@@ -115,7 +117,7 @@ int main(int argc, char **argv) {
         char path[4096];
         snprintf(path, sizeof path, "%s/compare.md", out_dir);
         if (!qk_sb_ok(&md)) status = die("out of memory", NULL);
-        else if (qk_file_write_atomic(path, md.buf, md.len, &err) != 0)
+        else if (qk_afile_write_all(path, md.buf, md.len, &err) != 0)
             status = die(err.msg, "check that the directory is writable");
         else fputs(qk_sb_str(&md), stdout);
     }
@@ -129,7 +131,7 @@ int main(int argc, char **argv) {
                 char path[4096];
                 snprintf(path, sizeof path, "%s/%s.gp", out_dir, kinds[c]);
                 if (!qk_sb_ok(&sb)) status = die("out of memory", NULL);
-                else if (qk_file_write_atomic(path, sb.buf, sb.len, &err) != 0)
+                else if (qk_afile_write_all(path, sb.buf, sb.len, &err) != 0)
                     status = die(err.msg, "check that the directory is writable");
                 else if (have_gp && qk_plot_run_gnuplot(gp, out_dir, kinds[c], &err) != 0)
                     status = die(err.msg, "fix the script or pass --no-plots");

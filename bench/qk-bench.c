@@ -24,7 +24,8 @@
 #include "bench_stats.h"
 #include "bench_sysinfo.h"
 #include "model.h"
-#include "report_io.h"
+#include "fileio.h"
+#include "tool.h"
 
 #define MAX_OUT_FILES 8
 #define MIB ((size_t)1 << 20)
@@ -147,7 +148,7 @@ static int write_out_files(const char *const *paths, qk_sb *sbs, int n) {
     qk_err err;
     for (int k = 0; k < n; k++) {
         if (!qk_sb_ok(&sbs[k])) return die("out of memory while formatting results", NULL);
-        if (qk_file_write_atomic(paths[k], sbs[k].buf, sbs[k].len, &err) != 0)
+        if (qk_afile_write_all(paths[k], sbs[k].buf, sbs[k].len, &err) != 0)
             return die(err.msg, "check that the directory exists and is writable");
     }
     return 0;
@@ -250,6 +251,7 @@ static void params_free(qk_bench_params *p) {
 }
 
 int main(int argc, char **argv) {
+    qk_tool_init("qk-bench");
     int def_threads = qk_bench_default_threads();
     qk_bench_params p;
     memset(&p, 0, sizeof p);
@@ -494,7 +496,7 @@ int main(int argc, char **argv) {
             qk_bench_print_roofline(&sb_files[k], f_files[k], rl_rows, n_rl_rows);
             if (!qk_sb_ok(&sb_files[k])) {
                 status = die("out of memory while formatting results", NULL);
-            } else if (qk_file_write_atomic(out_files[k], sb_files[k].buf, sb_files[k].len, &err) != 0) {
+            } else if (qk_afile_write_all(out_files[k], sb_files[k].buf, sb_files[k].len, &err) != 0) {
                 status = die(err.msg, "check that the directory exists and is writable");
             }
         }

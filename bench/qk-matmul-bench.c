@@ -25,6 +25,7 @@
 #include "matmul.h"
 #include "threads.h"
 #include "types.h"
+#include "tool.h"
 
 #define MAX_ITEMS 32
 
@@ -172,6 +173,7 @@ static double rel_diff(const float *a, const float *b, size_t n) {
 }
 
 int main(int argc, char **argv) {
+    qk_tool_init("qk-matmul-bench");
     const char *types_s = DEFAULT_TYPES, *m_s = DEFAULT_M, *shapes_s = DEFAULT_SHAPES, *fmt = "md";
     qk_int_list threads = {0}, ms = {0}, tiles = {0};
     int reps = 5;

@@ -30,6 +30,7 @@
 #include "gguf.h"
 #include "threads.h"
 #include "types.h"
+#include "tool.h"
 
 typedef struct shape {
     const char *name, *arch;
@@ -128,15 +129,8 @@ static int parse_num(const char *s, unsigned long long lo, unsigned long long hi
     return 0;
 }
 
-/* Ctrl-C, kill, or a closed stdout pipe while the output is being written: remove the
- * temporary file (gguf_writer_cleanup_all only unlinks), then die of the signal. */
-static void on_signal(int sig) {
-    gguf_writer_cleanup_all();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
 int main(int argc, char **argv) {
+    qk_tool_init("qk-synth");
     const char *shape_name = NULL, *vocab_path = NULL, *out_path = NULL, *type_name = "F16";
     uint64_t seed = 42;
     int n_threads = 0, layers = 0;
@@ -233,9 +227,6 @@ int main(int argc, char **argv) {
         }
     }
 
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    signal(SIGPIPE, on_signal);
     gguf_writer *w = gguf_writer_new(out_path, &err);
     if (!w) {
         fprintf(stderr, "qk-synth: error: %s\n", err.msg);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report_io.h"
+#include "fileio.h"
 #include "wikitext.h"
 
 qk_prompt_rules qk_prompt_rules_default(void) {
@@ -104,7 +104,7 @@ int qk_prompts_write(const char *path, const qk_prompt_set *set, qk_err *err) {
         qk_sb_free(&sb);
         return qk_errf(err, "out of memory");
     }
-    int rc = qk_file_write_atomic(path, qk_sb_str(&sb), sb.len, err);
+    int rc = qk_afile_write_all(path, qk_sb_str(&sb), sb.len, err);
     qk_sb_free(&sb);
     return rc;
 }

@@ -8,6 +8,7 @@
 
 #include "prompts.h"
 #include "wikitext.h"
+#include "tool.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -41,6 +42,7 @@ static int parse_size(const char *s, long lo, long *out) {
 }
 
 int main(int argc, char **argv) {
+    qk_tool_init("qk-prompts");
     const char *in = NULL, *outp = NULL;
     qk_prompt_rules rules = qk_prompt_rules_default();
     char msg[1024];

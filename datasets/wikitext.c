@@ -8,7 +8,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#include "report_io.h"
+#include "fileio.h"
 
 int qk_utf8_validate(const char *s, size_t len, size_t *bad_offset) {
     const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;

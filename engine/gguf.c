@@ -10,6 +10,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,6 +270,46 @@ static int check_overlap(const gguf_ctx *g, qk_err *err) {
     return rc;
 }
 
+/* Mapped files, for gguf_mapped_path (a SIGBUS handler's lookup): fixed slots, a slot's
+ * fields complete before its flag is set. A map beyond the slots is simply not named. */
+#define MAP_SLOTS 16
+static struct {
+    volatile sig_atomic_t used;
+    const char *base;
+    size_t size;
+    char path[4096];
+} g_maps[MAP_SLOTS];
+static pthread_mutex_t g_maps_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void map_register(const gguf_ctx *g) {
+    if (strlen(g->path) >= sizeof g_maps[0].path) return;
+    pthread_mutex_lock(&g_maps_mu);
+    for (int i = 0; i < MAP_SLOTS; i++)
+        if (!g_maps[i].used) {
+            g_maps[i].base = g->map;
+            g_maps[i].size = g->map_size;
+            strcpy(g_maps[i].path, g->path);
+            atomic_signal_fence(memory_order_seq_cst);
+            g_maps[i].used = 1;
+            break;
+        }
+    pthread_mutex_unlock(&g_maps_mu);
+}
+
+static void map_unregister(const void *base) {
+    pthread_mutex_lock(&g_maps_mu);
+    for (int i = 0; i < MAP_SLOTS; i++)
+        if (g_maps[i].used && g_maps[i].base == base) g_maps[i].used = 0;
+    pthread_mutex_unlock(&g_maps_mu);
+}
+
+const char *gguf_mapped_path(const void *addr) {
+    const char *a = addr;
+    for (int i = 0; i < MAP_SLOTS; i++)
+        if (g_maps[i].used && a >= g_maps[i].base && a < g_maps[i].base + g_maps[i].size) return g_maps[i].path;
+    return NULL;
+}
+
 static void free_ctx(gguf_ctx *g) {
     if (!g) return;
     if (g->index) {
@@ -286,7 +329,10 @@ static void free_ctx(gguf_ctx *g) {
         free(g->kv);
     }
     free(g->tensors);
-    if (g->map && g->map != MAP_FAILED) munmap(g->map, g->map_size);
+    if (g->map && g->map != MAP_FAILED) {
+        map_unregister(g->map);
+        munmap(g->map, g->map_size);
+    }
     free(g->path);
     free(g);
 }
@@ -328,6 +374,12 @@ gguf_ctx *gguf_open(const char *path, qk_err *err) {
         free_ctx(g);
         return NULL;
     }
+    if (!g->path) {
+        qk_errf(err, "out of memory");
+        free_ctx(g);
+        return NULL;
+    }
+    map_register(g);
     cursor c = {g->map, g->map_size, 0, path, err};
     uint32_t magic;
     uint64_t n_tensors, n_kv;

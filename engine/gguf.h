@@ -88,6 +88,11 @@ typedef struct gguf_ctx {
 gguf_ctx *gguf_open(const char *path, qk_err *err);
 void gguf_close(gguf_ctx *g);
 
+/* The path of the open GGUF file whose mapping contains addr, or NULL. Async-signal-safe
+ * (it reads fixed slots): a SIGBUS handler names the model that was truncated or changed
+ * while mapped. */
+const char *gguf_mapped_path(const void *addr);
+
 /* Lookups: index or -1. */
 int64_t gguf_find_key(const gguf_ctx *g, const char *key);
 const gguf_tensor *gguf_find_tensor(const gguf_ctx *g, const char *name);
@@ -114,8 +119,8 @@ int64_t gguf_tensor_nelements(const gguf_tensor *t);
 
 typedef struct gguf_writer gguf_writer;
 
-/* Start writing `path`. The file is written to "<path>.tmp.<pid>" and renamed to path by
- * gguf_writer_finish(); gguf_writer_abort() (or any failure) removes the temporary. */
+/* Start writing `path`. The file is written to a temporary beside it (afile.h) and renamed
+ * to path by gguf_writer_finish(); gguf_writer_abort() (or any failure) removes it. */
 gguf_writer *gguf_writer_new(const char *path, qk_err *err);
 
 /* Metadata. Keys must be unique: setting a key again replaces its value. */
@@ -149,12 +154,6 @@ int gguf_writer_write_tensor_data(gguf_writer *w, const void *data, size_t nbyte
 int gguf_writer_finish(gguf_writer *w, qk_err *err);
 /* Remove the temporary file and free (safe to call with NULL). */
 void gguf_writer_abort(gguf_writer *w);
-
-/* Remove the temporary files of all writers not yet finished or aborted (up to 8 at a
- * time are tracked). Calls only unlink(), so a tool may call it from a SIGINT / SIGTERM /
- * SIGPIPE handler before re-raising the signal: an interrupted run then leaves no
- * "<path>.tmp.<pid>" behind. */
-void gguf_writer_cleanup_all(void);
 
 /* Total bytes the file will have (known once all tensors are declared). */
 uint64_t gguf_writer_total_size(const gguf_writer *w);

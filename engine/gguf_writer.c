@@ -3,21 +3,19 @@
  *
  * Invariants: tensor data is written in declaration order, each tensor padded to the
  * alignment, and offsets are the running sums llama.cpp's reader expects. The output
- * appears under its final name only after a complete, fsync'ed write; until then it lives
- * in "<path>.tmp.<pid>", which gguf_writer_abort(), a failure, or (from a signal handler)
- * gguf_writer_cleanup_all() removes.
+ * appears under its final name only after a complete, fsync'ed write (afile.h): until then
+ * it is a registered temporary, which gguf_writer_abort(), a failure, or (from a signal
+ * handler) qk_afile_cleanup_all() removes.
  */
 #include "gguf.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "afile.h"
 #include "strtab.h"
 
 typedef struct wkv {
@@ -40,8 +38,8 @@ typedef struct wtensor {
 
 struct gguf_writer {
     char *path;
-    char *tmp_path;
-    FILE *f;
+    qk_afile *out;
+    FILE *f; /* its stream */
     wkv *kv;
     size_t n_kv, cap_kv;
     wtensor *t;
@@ -57,52 +55,12 @@ struct gguf_writer {
     int oom;    /* a setter ran out of memory: gguf_writer_write_header reports it */
 };
 
-/* Temporary files of the writers in progress, for gguf_writer_cleanup_all() (called from
- * signal handlers: it only reads these fixed slots and calls unlink). A path too long
- * for a slot, or a writer beyond the slots, is simply not registered. */
-#define TMP_SLOTS 8
-#define TMP_PATH_MAX 4096
-static char g_tmp_paths[TMP_SLOTS][TMP_PATH_MAX];
-static volatile sig_atomic_t g_tmp_used[TMP_SLOTS];
-static pthread_mutex_t g_tmp_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static void tmp_register(const char *tmp) {
-    if (strlen(tmp) >= TMP_PATH_MAX) return;
-    pthread_mutex_lock(&g_tmp_mu);
-    for (int i = 0; i < TMP_SLOTS; i++)
-        if (!g_tmp_used[i]) {
-            memcpy(g_tmp_paths[i], tmp, strlen(tmp) + 1);
-            atomic_signal_fence(memory_order_seq_cst); /* the path is complete before the flag */
-            g_tmp_used[i] = 1;
-            break;
-        }
-    pthread_mutex_unlock(&g_tmp_mu);
-}
-
-static void tmp_unregister(const char *tmp) {
-    pthread_mutex_lock(&g_tmp_mu);
-    for (int i = 0; i < TMP_SLOTS; i++)
-        if (g_tmp_used[i] && strcmp(g_tmp_paths[i], tmp) == 0) {
-            g_tmp_used[i] = 0;
-            break;
-        }
-    pthread_mutex_unlock(&g_tmp_mu);
-}
-
-void gguf_writer_cleanup_all(void) {
-    for (int i = 0; i < TMP_SLOTS; i++)
-        if (g_tmp_used[i]) unlink(g_tmp_paths[i]);
-}
-
 gguf_writer *gguf_writer_new(const char *path, qk_err *err) {
     gguf_writer *w = calloc(1, sizeof *w);
-    size_t n = strlen(path) + 32;
     if (w) w->path = strdup(path);
-    if (w) w->tmp_path = malloc(n);
-    if (!w || !w->path || !w->tmp_path || qk_strtab_init(&w->ktab, 0) || qk_strtab_init(&w->ttab, 0)) {
+    if (!w || !w->path || qk_strtab_init(&w->ktab, 0) || qk_strtab_init(&w->ttab, 0)) {
         if (w) {
             free(w->path);
-            free(w->tmp_path);
             qk_strtab_free(&w->ktab);
             qk_strtab_free(&w->ttab);
         }
@@ -110,20 +68,16 @@ gguf_writer *gguf_writer_new(const char *path, qk_err *err) {
         qk_errf(err, "out of memory");
         return NULL;
     }
-    snprintf(w->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
     w->alignment = GGUF_DEFAULT_ALIGNMENT;
-    w->f = fopen(w->tmp_path, "wb");
-    if (!w->f) {
-        /* the user's path: the temporary lives in the same directory, so the reason holds */
-        qk_errf(err, "cannot create '%s': %s", path, strerror(errno));
+    w->out = qk_afile_create(path, err);
+    if (!w->out) {
         qk_strtab_free(&w->ktab);
         qk_strtab_free(&w->ttab);
-        free(w->tmp_path);
         free(w->path);
         free(w);
         return NULL;
     }
-    tmp_register(w->tmp_path);
+    w->f = qk_afile_stream(w->out);
     return w;
 }
 
@@ -440,7 +394,7 @@ int gguf_writer_write_header(gguf_writer *w, qk_err *err) {
     }
     put_pad(w, header_size(w));
     w->header_written = 1;
-    if (w->failed) return qk_errf(err, "cannot write '%s': %s", w->tmp_path, strerror(w->failed));
+    if (w->failed) return qk_errf(err, "cannot write '%s': %s", w->path, strerror(w->failed));
     return 0;
 }
 
@@ -453,12 +407,11 @@ int gguf_writer_write_tensor_data(gguf_writer *w, const void *data, size_t nbyte
     put(w, data, nbytes);
     put_pad(w, t->offset + nbytes);
     w->next_tensor++;
-    if (w->failed) return qk_errf(err, "cannot write '%s': %s", w->tmp_path, strerror(w->failed));
+    if (w->failed) return qk_errf(err, "cannot write '%s': %s", w->path, strerror(w->failed));
     return 0;
 }
 
 static void writer_free(gguf_writer *w) {
-    tmp_unregister(w->tmp_path);
     for (size_t i = 0; i < w->n_kv; i++) {
         wkv_clear(&w->kv[i]);
         free(w->kv[i].key);
@@ -472,7 +425,6 @@ static void writer_free(gguf_writer *w) {
     qk_strtab_free(&w->ktab);
     qk_strtab_free(&w->ttab);
     free(w->path);
-    free(w->tmp_path);
     free(w);
 }
 
@@ -481,21 +433,15 @@ int gguf_writer_finish(gguf_writer *w, qk_err *err) {
     if (!w->header_written) rc = gguf_writer_write_header(w, err);
     if (!rc && w->next_tensor != w->n_t)
         rc = qk_errf(err, "internal error: %zu of %zu tensors written", w->next_tensor, w->n_t);
-    if (!rc && (fflush(w->f) != 0 || fsync(fileno(w->f)) != 0))
-        rc = qk_errf(err, "cannot write '%s': %s", w->tmp_path, strerror(errno));
-    if (!rc && w->failed) rc = qk_errf(err, "cannot write '%s': %s", w->tmp_path, strerror(w->failed));
-    if (fclose(w->f) != 0 && !rc) rc = qk_errf(err, "cannot write '%s': %s", w->tmp_path, strerror(errno));
-    w->f = NULL;
-    if (!rc && rename(w->tmp_path, w->path) != 0)
-        rc = qk_errf(err, "cannot rename '%s' to '%s': %s", w->tmp_path, w->path, strerror(errno));
-    if (rc) unlink(w->tmp_path);
+    if (!rc && w->failed) rc = qk_errf(err, "cannot write '%s': %s", w->path, strerror(w->failed));
+    if (rc) qk_afile_abort(w->out);
+    else rc = qk_afile_commit(w->out, err);
     writer_free(w);
     return rc;
 }
 
 void gguf_writer_abort(gguf_writer *w) {
     if (!w) return;
-    if (w->f) fclose(w->f);
-    unlink(w->tmp_path);
+    qk_afile_abort(w->out);
     writer_free(w);
 }

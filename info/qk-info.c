@@ -17,6 +17,7 @@
 
 #include "gguf.h"
 #include "model.h"
+#include "tool.h"
 
 #define MAX_SHOWN 4    /* array elements shown in the human listing */
 #define MAX_STR 48     /* bytes of a string value shown before "..." */
@@ -226,6 +227,7 @@ static void print_json(const gguf_ctx *g, long long file_size) {
 }
 
 int main(int argc, char **argv) {
+    qk_tool_init("qk-info");
     int json = 0;
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {

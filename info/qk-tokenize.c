@@ -20,6 +20,7 @@
 
 #include "gguf.h"
 #include "tokenizer.h"
+#include "tool.h"
 
 static const char *prog = "qk-tokenize";
 
@@ -123,6 +124,7 @@ static char *read_all(FILE *f, size_t *len) {
 }
 
 int main(int argc, char **argv) {
+    qk_tool_init("qk-tokenize");
     const char *model = NULL, *prompt = NULL, *file = NULL;
     int use_stdin = 0, ids_only = 0, no_bos = 0, no_special = 0, no_escape = 0, show_count = 0, stats = 0;
     char msg[1024];

@@ -1,23 +1,22 @@
 /*
  * ppl_logits.c — llama.cpp's base-logits file (read, write, record encoding), qkit's
- * exact-NLL sidecar and per-prompt base file, and the atomic-write helper they share.
- * Formats are documented in ppl_logits.h.
+ * exact-NLL sidecar and per-prompt base file. Formats are documented in ppl_logits.h.
  *
  * Invariants: a reader validates the exact file size against the header before it
  * allocates anything sized by the header; a writer never leaves a partial file at the
- * target path (temporary "<path>.tmp-<pid>", renamed on commit, unlinked on abort or by
- * ppl_afile_cleanup_all from a signal handler).
+ * target path (engine/afile.h: a registered temporary, renamed on commit, removed on abort
+ * or by qk_afile_cleanup_all from a signal handler).
  */
 #include "ppl_logits.h"
 
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "afile.h"
 #include "ppl_simd.h"
 
 /* ---- layout arithmetic ---------------------------------------------------------------- */
@@ -110,112 +109,6 @@ float ppl_logits_rec_logprob(const uint16_t *rec, int32_t i) {
     float scale, mlp;
     ppl_logits_rec_params(rec, &scale, &mlp);
     return scale * rec[4 + i] + mlp;
-}
-
-/* ---- atomic output files ---------------------------------------------------------------- */
-
-#define AFILE_SLOTS 8
-#define AFILE_PATH_MAX 4096
-
-/* Temp paths of open files, for the signal-handler cleanup (fixed storage, no malloc). */
-static char g_tmp_paths[AFILE_SLOTS][AFILE_PATH_MAX];
-static volatile sig_atomic_t g_tmp_used[AFILE_SLOTS];
-
-struct ppl_afile {
-    FILE *f;
-    int slot;
-    char *path;
-};
-
-ppl_afile *ppl_afile_create(const char *path, qk_err *err) {
-    int slot = -1;
-    for (int i = 0; i < AFILE_SLOTS; i++) {
-        if (!g_tmp_used[i]) {
-            slot = i;
-            break;
-        }
-    }
-    if (slot < 0) {
-        qk_errf(err, "too many output files open at once");
-        return NULL;
-    }
-    int n = snprintf(g_tmp_paths[slot], AFILE_PATH_MAX, "%s.tmp-%ld", path, (long)getpid());
-    if (n < 0 || n >= AFILE_PATH_MAX) {
-        qk_errf(err, "output path too long: %s", path);
-        return NULL;
-    }
-    ppl_afile *a = calloc(1, sizeof *a);
-    char *p = strdup(path);
-    if (!a || !p) {
-        free(a);
-        free(p);
-        qk_errf(err, "out of memory");
-        return NULL;
-    }
-    a->f = fopen(g_tmp_paths[slot], "wb");
-    if (!a->f) {
-        qk_errf(err, "cannot create %s: %s — check the directory exists and is writable",
-                g_tmp_paths[slot], strerror(errno));
-        free(a);
-        free(p);
-        return NULL;
-    }
-    g_tmp_used[slot] = 1;
-    a->slot = slot;
-    a->path = p;
-    return a;
-}
-
-int ppl_afile_write(ppl_afile *a, const void *data, size_t n, qk_err *err) {
-    if (n && fwrite(data, 1, n, a->f) != n)
-        return qk_errf(err, "writing %s failed: %s (disk full?)", g_tmp_paths[a->slot],
-                       strerror(errno));
-    return 0;
-}
-
-static void afile_free(ppl_afile *a) {
-    g_tmp_used[a->slot] = 0;
-    free(a->path);
-    free(a);
-}
-
-int ppl_afile_commit(ppl_afile *a, qk_err *err) {
-    const char *tmp = g_tmp_paths[a->slot];
-    int bad = fflush(a->f) != 0 || ferror(a->f);
-    if (!bad) bad = fsync(fileno(a->f)) != 0;
-    int e = errno;
-    if (fclose(a->f) != 0 && !bad) {
-        bad = 1;
-        e = errno;
-    }
-    a->f = NULL;
-    if (bad) {
-        unlink(tmp);
-        qk_errf(err, "writing %s failed: %s (disk full?)", a->path, strerror(e));
-        afile_free(a);
-        return -1;
-    }
-    if (rename(tmp, a->path) != 0) {
-        e = errno;
-        unlink(tmp);
-        qk_errf(err, "cannot rename %s to %s: %s", tmp, a->path, strerror(e));
-        afile_free(a);
-        return -1;
-    }
-    afile_free(a);
-    return 0;
-}
-
-void ppl_afile_abort(ppl_afile *a) {
-    if (!a) return;
-    if (a->f) fclose(a->f);
-    unlink(g_tmp_paths[a->slot]);
-    afile_free(a);
-}
-
-void ppl_afile_cleanup_all(void) {
-    for (int i = 0; i < AFILE_SLOTS; i++)
-        if (g_tmp_used[i]) unlink(g_tmp_paths[i]);
 }
 
 /* ---- small file helpers ----------------------------------------------------------------- */
@@ -367,7 +260,7 @@ void ppl_logits_close(ppl_logits_file *lf) {
 /* ---- 1. base-logits file: writer -------------------------------------------------------- */
 
 struct ppl_logits_writer {
-    ppl_afile *a;
+    qk_afile *a;
     int32_t nv;
     uint64_t n_records, n_written;
 };
@@ -384,7 +277,7 @@ ppl_logits_writer *ppl_logits_create(const char *path, int32_t n_ctx, int32_t n_
         qk_errf(err, "out of memory");
         return NULL;
     }
-    w->a = ppl_afile_create(path, err);
+    w->a = qk_afile_create(path, err);
     if (!w->a) {
         free(w);
         return NULL;
@@ -392,9 +285,9 @@ ppl_logits_writer *ppl_logits_create(const char *path, int32_t n_ctx, int32_t n_
     w->nv = ppl_logits_nv(n_vocab);
     w->n_records = (uint64_t)n_chunk * (uint64_t)ppl_logits_n_scored(n_ctx);
     const int32_t dims[3] = {n_ctx, n_vocab, n_chunk};
-    if (ppl_afile_write(w->a, PPL_LOGITS_MAGIC, 8, err) ||
-        ppl_afile_write(w->a, dims, sizeof dims, err) ||
-        ppl_afile_write(w->a, tokens, (size_t)n_ctx * (size_t)n_chunk * sizeof(int32_t), err)) {
+    if (qk_afile_write(w->a, PPL_LOGITS_MAGIC, 8, err) ||
+        qk_afile_write(w->a, dims, sizeof dims, err) ||
+        qk_afile_write(w->a, tokens, (size_t)n_ctx * (size_t)n_chunk * sizeof(int32_t), err)) {
         ppl_logits_abort(w);
         return NULL;
     }
@@ -405,7 +298,7 @@ int ppl_logits_write_records(ppl_logits_writer *w, const uint16_t *recs, size_t 
                              qk_err *err) {
     if (w->n_written + n_records > w->n_records)
         return qk_errf(err, "internal error: more base-logits records than the header promises");
-    if (ppl_afile_write(w->a, recs, n_records * (size_t)w->nv * sizeof(uint16_t), err)) return -1;
+    if (qk_afile_write(w->a, recs, n_records * (size_t)w->nv * sizeof(uint16_t), err)) return -1;
     w->n_written += n_records;
     return 0;
 }
@@ -417,14 +310,14 @@ int ppl_logits_commit(ppl_logits_writer *w, qk_err *err) {
         ppl_logits_abort(w);
         return -1;
     }
-    int rc = ppl_afile_commit(w->a, err);
+    int rc = qk_afile_commit(w->a, err);
     free(w);
     return rc;
 }
 
 void ppl_logits_abort(ppl_logits_writer *w) {
     if (!w) return;
-    ppl_afile_abort(w->a);
+    qk_afile_abort(w->a);
     free(w);
 }
 
@@ -433,16 +326,16 @@ void ppl_logits_abort(ppl_logits_writer *w) {
 int ppl_nll_write(const char *path, int32_t n_ctx, int32_t n_vocab, int32_t n_chunk,
                   uint64_t tokens_hash, const double *nll, qk_err *err) {
     const int32_t n_scored = ppl_logits_n_scored(n_ctx);
-    ppl_afile *a = ppl_afile_create(path, err);
+    qk_afile *a = qk_afile_create(path, err);
     if (!a) return -1;
     const int32_t dims[4] = {n_ctx, n_vocab, n_chunk, n_scored};
-    if (ppl_afile_write(a, PPL_NLL_MAGIC, 8, err) || ppl_afile_write(a, dims, sizeof dims, err) ||
-        ppl_afile_write(a, &tokens_hash, sizeof tokens_hash, err) ||
-        ppl_afile_write(a, nll, (size_t)n_chunk * (size_t)n_scored * sizeof(double), err)) {
-        ppl_afile_abort(a);
+    if (qk_afile_write(a, PPL_NLL_MAGIC, 8, err) || qk_afile_write(a, dims, sizeof dims, err) ||
+        qk_afile_write(a, &tokens_hash, sizeof tokens_hash, err) ||
+        qk_afile_write(a, nll, (size_t)n_chunk * (size_t)n_scored * sizeof(double), err)) {
+        qk_afile_abort(a);
         return -1;
     }
-    return ppl_afile_commit(a, err);
+    return qk_afile_commit(a, err);
 }
 
 double *ppl_nll_read(const char *path, const ppl_logits_file *base, qk_err *err) {
@@ -492,24 +385,24 @@ fail:
 
 int ppl_prompts_write(const char *path, int32_t n_vocab, const ppl_prompt_rec *recs, int32_t n,
                       qk_err *err) {
-    ppl_afile *a = ppl_afile_create(path, err);
+    qk_afile *a = qk_afile_create(path, err);
     if (!a) return -1;
     const int32_t dims[2] = {n_vocab, n};
-    int rc = ppl_afile_write(a, PPL_PROMPTS_MAGIC, 8, err) ||
-             ppl_afile_write(a, dims, sizeof dims, err);
+    int rc = qk_afile_write(a, PPL_PROMPTS_MAGIC, 8, err) ||
+             qk_afile_write(a, dims, sizeof dims, err);
     for (int32_t i = 0; i < n && !rc; i++) {
         unsigned char b[PPL_PROMPTS_RECORD_BYTES];
         memcpy(b, &recs[i].n_tokens, 4);
         memcpy(b + 4, &recs[i].n_scored, 4);
         memcpy(b + 8, &recs[i].hash, 8);
         memcpy(b + 16, &recs[i].nll_sum, 8);
-        rc = ppl_afile_write(a, b, sizeof b, err);
+        rc = qk_afile_write(a, b, sizeof b, err);
     }
     if (rc) {
-        ppl_afile_abort(a);
+        qk_afile_abort(a);
         return -1;
     }
-    return ppl_afile_commit(a, err);
+    return qk_afile_commit(a, err);
 }
 
 ppl_prompt_rec *ppl_prompts_read(const char *path, int32_t *n_vocab, int32_t *n, qk_err *err) {

@@ -84,22 +84,6 @@ void ppl_logits_rec_params(const uint16_t *rec, float *scale, float *min_log_pro
 /* Reconstructed log p_i = scale·q[i] + min_log_prob (float, as llama.cpp). */
 float ppl_logits_rec_logprob(const uint16_t *rec, int32_t i);
 
-/* ---- atomic output files ------------------------------------------------------------------ */
-
-/* A file being written under "<path>.tmp-<pid>" and renamed to path on commit. Until commit
- * (or after abort) nothing exists at path. */
-typedef struct ppl_afile ppl_afile;
-
-ppl_afile *ppl_afile_create(const char *path, qk_err *err);
-int ppl_afile_write(ppl_afile *a, const void *data, size_t n, qk_err *err);
-/* Flush, close and rename over path; frees a (also on failure, removing the temp file). */
-int ppl_afile_commit(ppl_afile *a, qk_err *err);
-/* Close and delete the temporary file; frees a. NULL is allowed. */
-void ppl_afile_abort(ppl_afile *a);
-/* Remove every temporary file still open (async-signal-safe: only unlink()); for a tool's
- * SIGINT/SIGTERM handler. */
-void ppl_afile_cleanup_all(void);
-
 /* ---- 1. base-logits file: reader ---------------------------------------------------------- */
 
 typedef struct ppl_logits_file {

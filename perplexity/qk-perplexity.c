@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "afile.h"
 #include "model.h"
 #include "paths.h"
 #include "ppl_logits.h"
@@ -29,6 +30,7 @@
 #include "ppl_stats.h"
 #include "threads.h"
 #include "tokenizer.h"
+#include "tool.h"
 
 #define PROG "qk-perplexity"
 
@@ -225,12 +227,6 @@ static char *read_text(const char *path, size_t *len, const char *what) {
     return buf;
 }
 
-static void on_signal(int sig) {
-    ppl_afile_cleanup_all();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
 /* ---- printing the final blocks ------------------------------------------------------- */
 
 static void print_kld_blocks(FILE *out, const ppl_kld_summary *s, const char *base) {
@@ -343,12 +339,12 @@ static int write_json(const char *path, cJSON *j) {
     char *txt = cJSON_Print(j);
     if (!txt) return die("out of memory formatting JSON");
     qk_err err = {{0}};
-    ppl_afile *a = ppl_afile_create(path, &err);
+    qk_afile *a = qk_afile_create(path, &err);
     int rc = 0;
-    if (!a || ppl_afile_write(a, txt, strlen(txt), &err) || ppl_afile_write(a, "\n", 1, &err)) {
-        ppl_afile_abort(a);
+    if (!a || qk_afile_write(a, txt, strlen(txt), &err) || qk_afile_write(a, "\n", 1, &err)) {
+        qk_afile_abort(a);
         rc = die("%s", err.msg);
-    } else if (ppl_afile_commit(a, &err)) {
+    } else if (qk_afile_commit(a, &err)) {
         rc = die("%s", err.msg);
     }
     free(txt);
@@ -518,6 +514,7 @@ done:
 /* ---- main ------------------------------------------------------------------------------ */
 
 int main(int argc, char **argv) {
+    qk_tool_init("qk-perplexity");
     opts o;
     int pr = parse_args(argc, argv, &o);
     if (pr == 2) {
@@ -525,8 +522,6 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (pr || check_files(&o)) return 1;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
 
     qk_err err = {{0}};
     ppl_logits_file *base = NULL;

@@ -17,12 +17,14 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "afile.h"
 #include "ftype.h"
 #include "gguf.h"
 #include "mixture.h"
 #include "mixture_apply.h"
 #include "paths.h"
 #include "threads.h"
+#include "tool.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -90,7 +92,8 @@ static int parse_int(const char *s, int *out) {
     return 0;
 }
 
-static int write_json(const char *path, const qk_quant_opts *o, const char *label, const qk_quant_result *r) {
+static int write_json(const char *path, const qk_quant_opts *o, const char *label, const qk_quant_result *r,
+                      qk_err *err) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "input", o->in_path);
     if (o->out_path && !o->dry_run) cJSON_AddStringToObject(root, "output", o->out_path);
@@ -126,35 +129,25 @@ static int write_json(const char *path, const qk_quant_opts *o, const char *labe
     }
     char *txt = cJSON_Print(root);
     cJSON_Delete(root);
-    if (!txt) return -1;
+    if (!txt) return qk_errf(err, "out of memory");
     int rc = 0;
     if (strcmp(path, "-") == 0) {
         printf("%s\n", txt);
     } else {
-        /* temp + rename, like every other output. */
-        size_t n = strlen(path) + 32;
-        char *tmp = malloc(n);
-        snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-        FILE *f = fopen(tmp, "w");
-        if (!f || fprintf(f, "%s\n", txt) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
-            if (f) unlink(tmp);
+        qk_afile *a = qk_afile_create(path, err);
+        if (!a || qk_afile_write(a, txt, strlen(txt), err) || qk_afile_write(a, "\n", 1, err)) {
+            qk_afile_abort(a);
             rc = -1;
+        } else {
+            rc = qk_afile_commit(a, err);
         }
-        free(tmp);
     }
     free(txt);
     return rc;
 }
 
-/* Ctrl-C, kill, or a closed stdout pipe while the output is being written: remove the
- * temporary file (gguf_writer_cleanup_all only unlinks), then die of the signal. */
-static void on_signal(int sig) {
-    gguf_writer_cleanup_all();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
 int main(int argc, char **argv) {
+    qk_tool_init("qk-quantize");
     qk_quant_opts o = {0};
     qk_mix_params_init(&o.mix);
     const char *json = NULL;
@@ -253,9 +246,6 @@ int main(int argc, char **argv) {
     o.n_threads = threads <= 0 ? qk_cpu_count() : threads;
     o.log = json && strcmp(json, "-") == 0 ? stderr : stdout;
 
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    signal(SIGPIPE, on_signal);
     qk_err err = {{0}};
     /* no output may be the input or the other output (by identity: paths.h) */
     const char *ins[1] = {in}, *outs[2] = {o.dry_run ? NULL : out, json};
@@ -277,9 +267,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "qk-quantize: error: %s\n", err.msg);
         return 1;
     }
-    if (json && write_json(json, &o, label, &res) != 0) {
+    if (json && write_json(json, &o, label, &res, &err) != 0) {
         qk_quant_result_free(&res);
-        return fail("cannot write JSON to '%s'%s", json, "");
+        return fail("--json: %s%s", err.msg, "");
     }
     qk_quant_result_free(&res);
     return 0;

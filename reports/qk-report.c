@@ -9,9 +9,10 @@
 #include <string.h>
 
 #include "report_data.h"
-#include "report_io.h"
+#include "fileio.h"
 #include "report_plot.h"
 #include "report_table.h"
+#include "tool.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -46,6 +47,7 @@ static int die(const char *what, const char *todo) {
 }
 
 int main(int argc, char **argv) {
+    qk_tool_init("qk-report");
     const char *dir = NULL, *outdir = NULL, *base = NULL, *title = NULL, *note = NULL;
     bool plots = true, quiet = false;
     qk_report rep = {0};

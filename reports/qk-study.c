@@ -25,8 +25,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "report_io.h"
+#include "fileio.h"
 #include "report_proc.h"
+#include "tool.h"
 
 #define MAX_TYPES 16
 #define MAX_ARGS 40
@@ -168,7 +169,7 @@ static int run_step(study *s, const char *title, const char *log, const char *ou
     for (int i = 0; argv[i]; i++) qk_sb_printf(&cmd, " %s", argv[i]);
     qk_sb_puts(&cmd, "\n");
     qk_err err;
-    int rc = qk_file_write_atomic(logpath, qk_sb_str(&cmd), cmd.len, &err);
+    int rc = qk_afile_write_all(logpath, qk_sb_str(&cmd), cmd.len, &err);
     qk_sb_free(&cmd);
     if (rc != 0) {
         argv[0] = saved;
@@ -243,13 +244,14 @@ static int merge_bench_csv(const char *outdir, char labels[][128], int n, qk_err
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/bench.csv", outdir);
-    int rc = qk_sb_ok(&sb) ? qk_file_write_atomic(path, qk_sb_str(&sb), sb.len, err)
+    int rc = qk_sb_ok(&sb) ? qk_afile_write_all(path, qk_sb_str(&sb), sb.len, err)
                            : qk_errf(err, "out of memory");
     qk_sb_free(&sb);
     return rc;
 }
 
 int main(int argc, char **argv) {
+    qk_tool_init("qk-study");
     const char *model = NULL, *text = NULL, *outdir = NULL, *types_arg = "Q2_K,Q4_K_M,Q6_K";
     const char *note = NULL;
     const char *ctx = "512", *chunks = NULL, *threads = NULL, *reps = "5", *n_prompt = "512",

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report_io.h"
+#include "fileio.h"
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 

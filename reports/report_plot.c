@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "afile.h"
 #include "report_proc.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -160,13 +162,15 @@ static void first_error_line(const char *log, char *buf, size_t cap) {
 }
 
 int qk_plot_run_gnuplot(const char *gnuplot, const char *dir, const char *name, qk_err *err) {
-    char outvar[256], script[128], tmp[128], log[4096], final_png[4096], tmp_path[4096];
-    snprintf(tmp, sizeof tmp, "%s.png.tmp-%ld", name, (long)getpid());
-    snprintf(outvar, sizeof outvar, "outfile='%s'", tmp);
+    char outvar[4200], script[128], log[4096], final_png[4096];
     snprintf(script, sizeof script, "%s.gp", name);
     snprintf(log, sizeof log, "%s/.%s.gnuplot.log", dir, name);
     snprintf(final_png, sizeof final_png, "%s/%s.png", dir, name);
-    snprintf(tmp_path, sizeof tmp_path, "%s/%s", dir, tmp);
+    /* gnuplot writes into our registered temporary (afile.h), renamed when it is done */
+    qk_afile *png = qk_afile_create(final_png, err);
+    if (!png) return -1;
+    const char *tmp = strrchr(qk_afile_temp_path(png), '/');
+    snprintf(outvar, sizeof outvar, "outfile='%s'", tmp ? tmp + 1 : qk_afile_temp_path(png)); /* gnuplot runs in dir */
     unlink(log);
     char *argv[] = {(char *)gnuplot, "-e", outvar, script, NULL};
     qk_err e;
@@ -174,18 +178,18 @@ int qk_plot_run_gnuplot(const char *gnuplot, const char *dir, const char *name, 
     if (st != 0) {
         char line[300];
         first_error_line(log, line, sizeof line);
-        unlink(tmp_path);
+        qk_afile_abort(png);
         unlink(log);
         if (st < 0) return qk_errf(err, "gnuplot on %s/%s: %s", dir, script, e.msg);
         return qk_errf(err, "gnuplot failed on %s/%s (exit %d): %s", dir, script, st, line);
     }
     unlink(log);
-    if (rename(tmp_path, final_png) != 0) {
-        int en = errno;
-        unlink(tmp_path);
-        return qk_errf(err, "gnuplot produced no %s: %s", final_png, strerror(en));
+    struct stat sb;
+    if (stat(qk_afile_temp_path(png), &sb) != 0 || sb.st_size == 0) {
+        qk_afile_abort(png);
+        return qk_errf(err, "gnuplot produced no %s", final_png);
     }
-    return 0;
+    return qk_afile_commit(png, err);
 }
 
 bool qk_plot_find_gnuplot(char *buf, size_t cap) {
@@ -215,7 +219,7 @@ int qk_report_write_plots(const qk_report *r, const char *dir, bool run_gnuplot,
                 qk_sb_free(&sb);
                 return qk_errf(err, "out of memory");
             }
-            if (qk_file_write_atomic(path, qk_sb_str(&sb), sb.len, err) != 0) {
+            if (qk_afile_write_all(path, qk_sb_str(&sb), sb.len, err) != 0) {
                 qk_sb_free(&sb);
                 return -1;
             }

@@ -23,7 +23,7 @@
 #include <stddef.h>
 
 #include "report_data.h"
-#include "report_io.h"
+#include "fileio.h"
 
 /* Script texts. Each returns false (and appends nothing) when there is nothing to plot:
  * no row with tg results / no row with quality figures. */

@@ -18,7 +18,7 @@
 #define QK_REPORT_TABLE_H
 
 #include "report_data.h"
-#include "report_io.h"
+#include "fileio.h"
 
 /* Column names of results.csv, in order, comma-separated (the header line without "\n"). */
 extern const char qk_report_csv_header[];

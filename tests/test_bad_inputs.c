@@ -27,7 +27,7 @@
  * input directory is unchanged (no file added, none rewritten). A valid tiny model and text are run through the same
  * commands first and must succeed, so a refusal is never an artefact of a broken command.
  *
- * Also: qk-quantize killed by a signal while it writes leaves no temporary file.
+ * Signals, a full disk and a model truncated while mapped: test_faults.c.
  *
  * All cases of a tool are collected before the test fails, so one run shows the whole
  * matrix; QK_BAD_INPUTS_VERBOSE=1 prints every case's verdict and error line.
@@ -572,7 +572,7 @@ START_TEST(test_qk_perplexity) {
     judge_error(&t, "qk-perplexity", "base dir missing",
                 "-m %M -f @I/text.txt -c 8 -t 1 --kl-divergence-base @O/nodir/b.logits", in_path("tiny.gguf"), "nodir");
     judge_error(&t, "qk-perplexity", "json is the text", "-m %M -f @I/text.txt -c 8 --json @I/text.txt",
-                in_path("tiny.gguf"), "also an input");
+                in_path("tiny.gguf"), "is the input");
     judge_error(&t, "qk-perplexity", "odd n_ctx", "-m %M -f @I/text.txt -c 9", in_path("tiny.gguf"), "-c 9");
     judge_error(&t, "qk-perplexity", "n_ctx not a number", "-m %M -f @I/text.txt -c abc", in_path("tiny.gguf"), "abc");
     judge_error(&t, "qk-perplexity", "text too short", "-m %M -f @I/text.txt -c 4096 --json @O/p.json",

@@ -21,7 +21,7 @@
 #include "bench_run.h"
 #include "bench_stats.h"
 #include "bench_sysinfo.h"
-#include "report_io.h"
+#include "fileio.h"
 #include "testutil.h"
 
 #define STORIES "data/models/stories260K/stories260K.gguf"
@@ -491,7 +491,7 @@ START_TEST(errors_are_one_line) {
     /* a file that is not a GGUF model */
     char bad[4200];
     snprintf(bad, sizeof bad, "%s/bad.gguf", qk_test_tmpdir());
-    ck_assert_int_eq(qk_file_write_atomic(bad, "GGUF-not-really", 15, NULL), 0);
+    ck_assert_int_eq(qk_afile_write_all(bad, "GGUF-not-really", 15, NULL), 0);
     snprintf(cmd, sizeof cmd, "%s -m %s -o none", qk_test_bin("qk-bench"), bad);
     rc = qk_test_run(cmd, &out);
     ck_assert_int_ne(rc, 0);

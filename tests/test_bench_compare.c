@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "bench_compare.h"
-#include "report_io.h"
+#include "fileio.h"
 #include "testutil.h"
 
 #define GOLD_SYNTH "golden/bench/synth-qwen2.5-0.5b.llama-bench.csv"
@@ -249,7 +249,7 @@ START_TEST(tool_end_to_end) {
     snprintf(membw, sizeof membw, "%s/membw.csv", qk_test_tmpdir());
     const char *mcsv = "cpu_info,n_threads,buffer_bytes,passes,kernel,best_ns,best_gbs,mean_gbs\n"
                        "\"X\",\"1\",\"1073741824\",\"5\",\"AVX2\",\"100000000\",\"10.737418\",\"9.5\"\n";
-    ck_assert_int_eq(qk_file_write_atomic(membw, mcsv, strlen(mcsv), NULL), 0);
+    ck_assert_int_eq(qk_afile_write_all(membw, mcsv, strlen(mcsv), NULL), 0);
     char gold[1024];
     snprintf(gold, sizeof gold, "%s", qk_test_shared(GOLD_SYNTH));
     snprintf(cmd, sizeof cmd,

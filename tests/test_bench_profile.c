@@ -13,7 +13,7 @@
 #include "bench_profile.h"
 #include "bench_run.h"
 #include "model.h"
-#include "report_io.h"
+#include "fileio.h"
 #include "testutil.h"
 
 #define STORIES "data/models/stories260K/stories260K.gguf"

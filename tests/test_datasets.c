@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "prompts.h"
-#include "report_io.h"
+#include "fileio.h"
 #include "testutil.h"
 #include "wikitext.h"
 
@@ -60,13 +60,13 @@ START_TEST(wikitext_load) {
     /* bad inputs: missing, empty, whitespace only, invalid UTF-8 (message names the line) */
     ck_assert_int_eq(qk_wikitext_load(tmp_path("nope.raw"), &t, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "cannot open"));
-    ck_assert_int_eq(qk_file_write_atomic(tmp_path("empty.raw"), "", 0, NULL), 0);
+    ck_assert_int_eq(qk_afile_write_all(tmp_path("empty.raw"), "", 0, NULL), 0);
     ck_assert_int_eq(qk_wikitext_load(tmp_path("empty.raw"), &t, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "empty"));
-    ck_assert_int_eq(qk_file_write_atomic(tmp_path("ws.raw"), " \n \n\t\n", 6, NULL), 0);
+    ck_assert_int_eq(qk_afile_write_all(tmp_path("ws.raw"), " \n \n\t\n", 6, NULL), 0);
     ck_assert_int_eq(qk_wikitext_load(tmp_path("ws.raw"), &t, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "whitespace"));
-    ck_assert_int_eq(qk_file_write_atomic(tmp_path("bad.raw"), "ok\nok\nb\xe9" "d\n", 10, NULL), 0);
+    ck_assert_int_eq(qk_afile_write_all(tmp_path("bad.raw"), "ok\nok\nb\xe9" "d\n", 10, NULL), 0);
     ck_assert_int_eq(qk_wikitext_load(tmp_path("bad.raw"), &t, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "line 3"));
     ck_assert_ptr_null(t.data);
@@ -179,7 +179,7 @@ START_TEST(prompt_file_roundtrip) {
     set.text[0] = saved;
     qk_prompts_free(&set);
     /* a set file with a blank line is rejected */
-    ck_assert_int_eq(qk_file_write_atomic(tmp_path("blank.prompts"), "a\n\nb\n", 5, NULL), 0);
+    ck_assert_int_eq(qk_afile_write_all(tmp_path("blank.prompts"), "a\n\nb\n", 5, NULL), 0);
     ck_assert_int_eq(qk_prompts_load(tmp_path("blank.prompts"), &back, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "line 2"));
     qk_sb_free(&sb);
@@ -301,7 +301,7 @@ START_TEST(fetch_check_and_local_link) {
     snprintf(dest, sizeof dest, "%s/fetch-dest3/wikitext-2-raw", qk_test_tmpdir());
     ck_assert_int_eq(qk_file_mkdir_p(dest, NULL), 0);
     snprintf(path, sizeof path, "%s/wiki.test.raw", dest);
-    ck_assert_int_eq(qk_file_write_atomic(path, "not wikitext\n", 13, NULL), 0);
+    ck_assert_int_eq(qk_afile_write_all(path, "not wikitext\n", 13, NULL), 0);
     snprintf(cmd, sizeof cmd, "QK_FETCH_NO_DOWNLOAD=1 sh %s --check --text-only %s/fetch-dest3", script,
              qk_test_tmpdir());
     ck_assert_int_ne(qk_test_run(cmd, &out), 0);

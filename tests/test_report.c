@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "report_data.h"
-#include "report_io.h"
+#include "fileio.h"
 #include "report_plot.h"
 #include "report_proc.h"
 #include "report_table.h"
@@ -74,7 +74,7 @@ static char *tpath(const char *dir, const char *name) {
 
 static void put(const char *path, const char *text) {
     qk_err err;
-    ck_assert_msg(qk_file_write_atomic(path, text, strlen(text), &err) == 0, "%s", err.msg);
+    ck_assert_msg(qk_afile_write_all(path, text, strlen(text), &err) == 0, "%s", err.msg);
 }
 
 /* A study-like directory with the crafted inputs; returns its path. */
@@ -114,7 +114,7 @@ START_TEST(io_helpers) {
     ck_assert_uint_eq(len, 14);
     free(t);
     ck_assert_int_eq(qk_file_mkdir_p(f, &err), -1); /* a file is in the way */
-    ck_assert_int_eq(qk_file_write_atomic(tpath(dir, "no/such/dir/x"), "a", 1, &err), -1);
+    ck_assert_int_eq(qk_afile_write_all(tpath(dir, "no/such/dir/x"), "a", 1, &err), -1);
     ck_assert_ptr_null(qk_file_read(tpath(dir, "missing"), NULL, &err));
     ck_assert_ptr_nonnull(strstr(err.msg, "missing"));
     qk_sb sb = {0};

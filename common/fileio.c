@@ -1,8 +1,8 @@
 /*
- * report_io.c — growable text buffer, whole-file read, atomic write, mkdir -p.
- * See report_io.h for the contracts (atomic write = temp file + fsync + rename).
+ * fileio.c — growable text buffer, whole-file read, atomic write, mkdir -p.
+ * See fileio.h for the contracts (atomic write: engine/afile.h).
  */
-#include "report_io.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -108,51 +108,6 @@ char *qk_file_read(const char *path, size_t *len, qk_err *err) {
     return sb.buf;
 }
 
-int qk_file_write_atomic(const char *path, const void *data, size_t len, qk_err *err) {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) return qk_errf(err, "out of memory writing '%s'", path);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return qk_errf(err, "cannot create a file next to '%s': %s", path, strerror(e));
-    }
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            free(tmp);
-            return qk_errf(err, "cannot write '%s': %s", path, strerror(e));
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    /* mkstemp creates 0600; result files are ordinary data files. */
-    mode_t um = umask(0);
-    umask(um);
-    if (fchmod(fd, 0644 & ~um) != 0 || fsync(fd) != 0 || close(fd) != 0) {
-        int e = errno;
-        unlink(tmp);
-        free(tmp);
-        return qk_errf(err, "cannot finish writing '%s': %s", path, strerror(e));
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        free(tmp);
-        return qk_errf(err, "cannot rename the temporary file to '%s': %s", path, strerror(e));
-    }
-    free(tmp);
-    return 0;
-}
 
 int qk_file_mkdir_p(const char *path, qk_err *err) {
     size_t n = strlen(path);

@@ -1,22 +1,20 @@
 /*
- * report_io.h — small file helpers shared by the tool-side code (qk-bench, qk-report,
- * qk-study, the prompt-set writer): a growable text buffer, whole-file reading, atomic
- * file writing and `mkdir -p`.
- *
- * Atomic write protocol: the bytes go to "<path>.tmp.XXXXXX" in the same directory, are
- * fsync'ed, and the temp file is renamed over <path>. A failure at any point removes the
- * temp file and leaves any previous <path> untouched, so readers never see a half file.
+ * fileio.h — small file helpers shared by the tool-side code (qk-bench, qk-report,
+ * qk-study, the prompt-set writer): a growable text buffer, whole-file reading and
+ * `mkdir -p`. Whole files are written atomically with engine/afile.h's
+ * qk_afile_write_all (temporary beside the target, O_EXCL, fsync, rename).
  *
  * Like the engine, these functions never print and never exit: they return 0 / -1 (or
  * NULL) and fill a qk_err.
  */
-#ifndef QK_REPORT_IO_H
-#define QK_REPORT_IO_H
+#ifndef QK_FILEIO_H
+#define QK_FILEIO_H
 
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "afile.h" /* qk_afile_write_all: the atomic write */
 #include "error.h"
 
 /* A growable, always NUL-terminated byte buffer. Zero-initialise ({0}) before use.
@@ -41,9 +39,6 @@ void qk_sb_free(qk_sb *sb);
 /* Read a whole file into a malloc'd NUL-terminated buffer (*len excludes the NUL; len
  * may be NULL). Errors: cannot open/read (message names the path and errno text). */
 char *qk_file_read(const char *path, size_t *len, qk_err *err);
-
-/* Write `len` bytes to `path` atomically (see above). mode 0644 (before umask). */
-int qk_file_write_atomic(const char *path, const void *data, size_t len, qk_err *err);
 
 /* Create a directory and its missing parents (mode 0755). An existing directory is
  * success; an existing non-directory is an error. */
