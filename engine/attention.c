@@ -20,13 +20,8 @@
 #include "quants_avx2_common.h"
 #endif
 
-/* pv_f16 rounds each product and each sum: no contraction into FMA. */
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-
+/* pv_f16 rounds each product and each sum: no contraction into FMA (the engine is built
+ * with -ffp-contract=off, CMakeLists.txt). */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>

@@ -23,14 +23,7 @@
  *   default path against llama.cpp and tests/test_quantize_cli.c compares the two.
  */
 /* Bit-exactness needs every a*b+c rounded twice, as in llama.cpp's FMA-free build of
- * ggml-quants.c: forbid contraction into fused multiply-add even if this file is built
- * with -march=native in GNU C mode (qkit's own -std=c11 build already implies it). */
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-
+ * ggml-quants.c: the engine is built with -ffp-contract=off (CMakeLists.txt). */
 #include <math.h>
 #include <string.h>
 

@@ -32,15 +32,9 @@
  * unsigned codes x signed activations, then VPMADDWD against the 16-bit sub-block scales)
  * is the one ggml's x86 kernels use (ggml/src/ggml-cpu/arch/x86/quants.c).
  */
-/* The dequantizers must not fuse their multiply and subtract (see their section): keep
- * that true even in a GNU-mode (-std=gnu11) build, where GCC would otherwise contract.
- * The dot products' explicit _mm256_fmadd_ps are unaffected. */
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-
+/* The dequantizers must not fuse their multiply and subtract (see their section): the
+ * engine is built with -ffp-contract=off (CMakeLists.txt). The dot products' explicit
+ * _mm256_fmadd_ps are unaffected. */
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>

@@ -17,16 +17,9 @@
 #include "quants_kfit.h"
 
 /* Bit-exactness needs every a*b+c rounded twice, as in llama.cpp's FMA-free build of
- * ggml-quants.c: forbid contraction into fused multiply-add even if this file is built
- * with -march=native in GNU C mode (qkit's own -std=c11 build already implies it).
- * Measured: built with gcc -std=gnu11 -march=native and no pragma (so with FMA), only 1 to
- * 6 of the 43 K-quant tensors of each wiki-qwen2-13m golden file still hash-match. */
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-
+ * ggml-quants.c: the engine is built with -ffp-contract=off (CMakeLists.txt). Measured:
+ * built with gcc -std=gnu11 -march=native and contraction allowed (so with FMA), only 1
+ * to 6 of the 43 K-quant tensors of each wiki-qwen2-13m golden file still hash-match. */
 #include <math.h>
 
 /* Weight of x under make_qx_quants' rmse_type when no importance weights are given. */
@@ -256,7 +249,7 @@ void qk_set_scale_q3_K(int j, uint8_t *q, int sc) {
 /* ------------------------------------------------------------------------------------ */
 /* Lane j of group g (two groups of 8 lanes, __m256 each) is sub-block 8g+j and runs the
  * scalar function's steps for it, in the same order, with the same IEEE single-precision
- * operations (AVX2 only, no FMA: the target does not enable it, and the pragma above
+ * operations (AVX2 only, no FMA: the target does not enable it, and -ffp-contract=off
  * forbids contraction anyway). Each lane's running sums are sequential over the elements
  * exactly as in the scalar loop, so every sum, scale and code equals what the scalar
  * function gives that sub-block; branches on a lane's values become per-lane selects.

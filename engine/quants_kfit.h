@@ -4,10 +4,10 @@
  *
  * Every function here reproduces the helper of the same name (without the qk_ prefix) in
  * llama.cpp's ggml/src/ggml-quants.c, operation for operation, in single-precision float
- * with no fused multiply-add (quants_kfit.c and quants_k.c forbid FP contraction with a
- * pragma; qkit's -std=c11 build gives -ffp-contract=off anyway). That is what makes the
- * quantizers bit-exact: the golden llama.cpp build evidently ran ggml-quants.c without
- * FMA (plain x86-64 SSE2 float; with contraction most golden hashes stop matching).
+ * with no fused multiply-add (the engine is built with -ffp-contract=off: CMakeLists.txt).
+ * That is what makes the quantizers bit-exact: the golden llama.cpp build evidently ran
+ * ggml-quants.c without FMA (plain x86-64 SSE2 float; with contraction most golden hashes
+ * stop matching).
  * See llama-cpp-reference.md §2.2.
  */
 #ifndef QK_QUANTS_KFIT_H

@@ -21,9 +21,10 @@
  * tensors of wiki-qwen2-13m came out different. So this file must be compiled without
  * FP contraction. GCC in ISO C mode (-std=c11, as CMakeLists.txt sets) never contracts,
  * but in GNU C mode with FMA instructions enabled (-march=native) it contracts across
- * statements; clang contracts within one expression. The pragmas below turn it off for
- * this file in both cases (checked: gcc 12 -std=gnu11 -march=native and clang 14
- * -march=native both fail the golden test without them and pass with them). llama.cpp
+ * statements; clang contracts within one expression. The engine is built with
+ * -ffp-contract=off (CMakeLists.txt), which turns it off in both cases (checked: gcc 12
+ * -std=gnu11 -march=native and clang 14 -march=native both fail the golden test with
+ * contraction allowed and pass without). llama.cpp
  * builds ggml-quants.c into ggml-base, without the -march=native flags of ggml-cpu, which
  * is presumably why its reference quantizers round every product.
  *
@@ -33,12 +34,6 @@
 #include <string.h>
 
 #include "quants.h"
-
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__) && defined(__FP_FAST_FMAF)
-#pragma GCC optimize("fp-contract=off")
-#endif
 
 /* IQ4_NL's 16 non-linear levels (ggml-common.h kvalues_iq4nl). */
 const int8_t qk_kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10,

@@ -53,16 +53,10 @@
  *
  * Dequantizers: the same float bits as quants_legacy.c's (see their section).
  */
-/* The dequantizers must round q*d and q*d + m separately, as the scalar ones do: keep
- * that true in a GNU-mode (-std=gnu11) build too, where GCC would contract across the
- * intrinsics (they are plain vector * and + in GCC's headers). The explicit
+/* The dequantizers must round q*d and q*d + m separately, as the scalar ones do: the
+ * engine is built with -ffp-contract=off (CMakeLists.txt), without which GCC contracts
+ * across the intrinsics (plain vector * and + in its headers). The explicit
  * _mm256_fmadd_ps of the dot products are unaffected. */
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
@@ -618,7 +612,7 @@ QK_AVX2 static void act_q8_1_avx2(const float *x, void *vy, int64_t k) {
  * widened 8 at a time to int32 and converted to float (exact), then multiplied by the
  * block's d: the float operations of quants_legacy.c, one multiply (q * d and d * q give
  * the same bits: IEEE multiplication is commutative, and q is never NaN), and for the _1
- * types one add of m after it, separately rounded (no FMA: see the pragma above; as q*d
+ * types one add of m after it, separately rounded (no FMA: -ffp-contract=off; as q*d
  * is exact here, at most 7 + 11 significant bits, the add is the only rounding). d and m
  * come from half_table, i.e. from qk_half_to_float itself; a signalling-NaN d or m is
  * quieted by the multiply or add in both versions alike. The one case where the bits can

@@ -14,13 +14,7 @@
 #endif
 
 /* Each a*b+c below is written as an explicit fused multiply-add or as a separately
- * rounded product; no contraction may change that. */
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-
+ * rounded product; no contraction may change that (-ffp-contract=off, CMakeLists.txt). */
 /* Constants of the algorithm (ggml vec.h ggml_v_expf; ARM optimized-routines expf). */
 #define VEXP_SHIFT 0x1.8p23f    /* 1.5·2^23: adding it rounds to an integer */
 #define VEXP_LOG2E 0x1.715476p+0f

@@ -5,7 +5,7 @@ set -e
 B=${1:-build-fuzz}/fuzz
 mkdir -p "$B/seeds" "$B/corpus" "$B/artifacts"
 PKG="openblas libutf8proc libcjson"
-CF="-g -O1 -D_GNU_SOURCE -Wall -Wextra -Iengine $(pkg-config --cflags $PKG)"
+CF="-g -O1 -D_GNU_SOURCE -ffp-contract=off -Wall -Wextra -Iengine -Icommon $(pkg-config --cflags $PKG)"
 LIBS="$(pkg-config --libs $PKG) -lm -lpthread"
 clang $CF -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     tests/fuzz/fuzz_gguf.c engine/*.c $LIBS -o "$B/fuzz_gguf"
