@@ -268,9 +268,9 @@ int ppl_run_perplexity(const qk_model *m, const int32_t *tokens, size_t n_tokens
     const int32_t n_ctx = p->n_ctx, n_vocab = m->hp.n_vocab;
     if (n_tokens < 2 * (size_t)n_ctx)
         return qk_errf(err,
-                       "the text tokenizes to only %zu tokens; at least 2·n_ctx = %d are needed — "
+                       "the text tokenizes to only %zu tokens; at least 2·n_ctx = %lld are needed — "
                        "use a longer text or a smaller -c",
-                       n_tokens, 2 * n_ctx);
+                       n_tokens, 2 * (long long)n_ctx);
     const int32_t first = n_ctx / 2, n_scored = ppl_logits_n_scored(n_ctx);
     const size_t n_max = n_tokens / (size_t)n_ctx;
     const int32_t n_chunk = (int32_t)((p->n_chunks > 0 && (size_t)p->n_chunks < n_max) ? (size_t)p->n_chunks : n_max);

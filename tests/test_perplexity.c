@@ -511,6 +511,12 @@ START_TEST(test_cli_errors) {
     expect_error("must be even", NULL, NULL, "-m %s -f %s -c 255", m, w);
     expect_error("must be even", NULL, NULL, "-m %s -f %s -c 4", m, w);
     expect_error("expects an integer", NULL, NULL, "-m %s -f %s -c abc", m, w);
+    /* bounds: no overflow in n_ctx arithmetic or thread counts, no unbounded read */
+    expect_error("-c expects an integer from 1 to 16777216, got '2000000000'", NULL, NULL, "-m %s -f %s -c 2000000000",
+                 m, w);
+    expect_error("-t expects an integer from 0 to 4096", NULL, NULL, "-m %s -f %s -t 99999", m, w);
+    expect_error("-b expects an integer from 1 to 16777216", NULL, NULL, "-m %s -f %s -b 0", m, w);
+    expect_error("larger than 1024 MiB", base, js, "-m %s -f /dev/zero --kl-divergence-base %s --json %s", m, base, js);
     expect_error("unknown option", NULL, NULL, "-m %s -f %s --frobnicate", m, w);
     expect_error("--ppl-output-type", NULL, NULL, "-m %s -f %s --ppl-output-type 2", m, w);
     expect_error("needs --kl-divergence-base", NULL, NULL, "-m %s --kl-divergence", m);
