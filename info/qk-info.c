@@ -35,22 +35,37 @@ static void usage(FILE *f) {
             "  -h, --help  this help\n");
 }
 
+/* s[0..len) for a terminal: control characters (C0, DEL, and C1 as UTF-8 U+0080..U+009F,
+ * which some terminals obey) and backslashes escaped, '"' too when quote, cut at max bytes
+ * of input ("..." marks the cut). A hostile file's names cannot drive the terminal. */
+static const char *esc(char *out, size_t cap, const char *s, uint64_t len, uint64_t max, int quote) {
+    size_t o = 0;
+    const uint64_t n = len > max ? max : len;
+#define PUT(...) (o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, __VA_ARGS__))
+    if (quote) PUT("\"");
+    for (uint64_t i = 0; i < n && o < cap; i++) {
+        const unsigned char c = (unsigned char)s[i];
+        if (c == '\n') PUT("\\n");
+        else if (c == '\t') PUT("\\t");
+        else if (c == '\r') PUT("\\r");
+        else if (c == '"' && quote) PUT("\\\"");
+        else if (c == '\\') PUT("\\\\");
+        else if (c < 0x20 || c == 0x7f) PUT("\\x%02x", c);
+        else if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 && (unsigned char)s[i + 1] <= 0x9f)
+            PUT("\\u%04x", (unsigned char)s[++i]);
+        else PUT("%c", c);
+    }
+    if (len > n) PUT("...");
+    if (quote) PUT("\"");
+#undef PUT
+    if (o >= cap && cap >= 4) memcpy(out + cap - 4, "...", 4); /* out of room: cut visibly */
+    return out;
+}
+
 /* A string value, escaped and cut at MAX_STR bytes. */
 static void put_str(FILE *f, const char *s, uint64_t len, int quote) {
-    if (quote) fputc('"', f);
-    uint64_t n = len > MAX_STR ? MAX_STR : len;
-    for (uint64_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\n') fputs("\\n", f);
-        else if (c == '\t') fputs("\\t", f);
-        else if (c == '\r') fputs("\\r", f);
-        else if (c == '"' && quote) fputs("\\\"", f);
-        else if (c == '\\') fputs("\\\\", f);
-        else if (c < 0x20 || c == 0x7f) fprintf(f, "\\x%02x", c);
-        else fputc(c, f);
-    }
-    if (len > n) fputs("...", f);
-    if (quote) fputc('"', f);
+    char buf[8 * MAX_STR + 16];
+    fputs(esc(buf, sizeof buf, s, len, MAX_STR, quote), f);
 }
 
 static void put_num(FILE *f, gguf_vtype t, const void *p) {
@@ -78,7 +93,9 @@ static void print_kv(FILE *f, uint64_t idx, const gguf_kv *kv) {
         snprintf(tname, sizeof tname, "arr[%s,%llu]", gguf_vtype_name(kv->arr_type), (unsigned long long)kv->n);
     else
         snprintf(tname, sizeof tname, "%s", gguf_vtype_name(kv->type));
-    fprintf(f, "  [%3llu] %-42s %-16s = ", (unsigned long long)idx, kv->key, tname);
+    char key[1024];
+    fprintf(f, "  [%3llu] %-42s %-16s = ", (unsigned long long)idx, esc(key, sizeof key, kv->key, strlen(kv->key), 200, 0),
+            tname);
     if (kv->type == GGUF_TYPE_STRING) {
         put_str(f, kv->strs[0].ptr, kv->strs[0].len, 0);
     } else if (kv->type == GGUF_TYPE_ARRAY) {
@@ -134,8 +151,10 @@ static void print_human(const gguf_ctx *g, long long file_size) {
     for (uint64_t i = 0; i < g->n_kv; i++) print_kv(stdout, i, &g->kv[i]);
 
     int w = 4;
+    char name[8 * GGUF_MAX_NAME + 16];
     for (uint64_t i = 0; i < g->n_tensors; i++) {
-        int l = (int)strlen(g->tensors[i].name);
+        const char *t = g->tensors[i].name;
+        int l = (int)strlen(esc(name, sizeof name, t, strlen(t), GGUF_MAX_NAME, 0));
         if (l > w) w = l;
     }
     printf("\ntensors (offset from the start of the tensor data):\n");
@@ -144,7 +163,8 @@ static void print_human(const gguf_ctx *g, long long file_size) {
         const gguf_tensor *t = &g->tensors[i];
         char sh[96];
         shape_str(t, sh, sizeof sh);
-        printf("  %5llu  %-*s  %-6s  %-24s  %12llu  %12zu\n", (unsigned long long)i, w, t->name,
+        printf("  %5llu  %-*s  %-6s  %-24s  %12llu  %12zu\n", (unsigned long long)i, w,
+               esc(name, sizeof name, t->name, strlen(t->name), GGUF_MAX_NAME, 0),
                qk_type_name(t->type), sh, (unsigned long long)t->offset, t->nbytes);
     }
     printf("\ntotal: %llu tensors, %llu parameters (%.2f M), %llu bytes of tensor data (%.2f MiB), %.2f bpw\n",

@@ -631,6 +631,27 @@ START_TEST(info_tool) {
         ck_assert_msg(count_lines(err) == 1 && strncmp(err, "qk-info: error: ", 16) == 0, "%s", err);
         free(err);
     }
+
+    /* Terminal escapes in a key, a string value and a tensor name (ESC, BEL, and U+009B,
+     * the 8-bit CSI) are printed escaped: the file cannot drive the terminal. */
+    char evil[PATH_CAP];
+    snprintf(evil, sizeof evil, "%s/info-evil.gguf", qk_test_tmpdir());
+    qk_err e = {{0}};
+    gguf_writer *w = gguf_writer_new(evil, &e);
+    ck_assert_msg(w != NULL, "%s", e.msg);
+    gguf_writer_set_str(w, "evil\x1b[31mkey", "val\x1b]0;title\x07 \xc2\x9b" "2J");
+    const int64_t ne[1] = {32};
+    ck_assert_int_eq(gguf_writer_add_tensor(w, "t\x1b[2J", QK_TYPE_F32, 1, ne, &e), 0);
+    ck_assert_int_eq(gguf_writer_write_header(w, &e), 0);
+    float zero[32] = {0};
+    ck_assert_int_eq(gguf_writer_write_tensor_data(w, zero, sizeof zero, &e), 0);
+    ck_assert_msg(gguf_writer_finish(w, &e) == 0, "%s", e.msg);
+    snprintf(cmd, sizeof cmd, "%s %s", qk_test_bin("qk-info"), evil);
+    char *o = NULL;
+    ck_assert_int_eq(qk_test_run(cmd, &o), 0);
+    ck_assert_msg(!strchr(o, 0x1b) && !strchr(o, 0x07) && !strstr(o, "\xc2\x9b"), "raw control bytes: %s", o);
+    ck_assert_msg(strstr(o, "evil\\x1b[31mkey") && strstr(o, "t\\x1b[2J") && strstr(o, "\\u009b2J"), "%s", o);
+    free(o);
 }
 END_TEST
 
