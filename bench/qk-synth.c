@@ -317,7 +317,8 @@ int main(int argc, char **argv) {
         rc = gguf_writer_add_tensor(w, ts[i].name, ts[i].type, (uint32_t)ts[i].n_dims, ne, &err) < 0;
     }
     if (!rc) rc = gguf_writer_write_header(w, &err);
-    qk_pool *pool = qk_pool_new(n_threads);
+    qk_pool *pool = rc ? NULL : qk_pool_new(n_threads);
+    if (!rc && !pool) rc = qk_errf(&err, "cannot start %d worker threads", n_threads) != 0;
     size_t cap = 0;
     void *buf = NULL;
     int tty = isatty(STDERR_FILENO);
@@ -327,6 +328,10 @@ int main(int argc, char **argv) {
         if (bytes > cap) {
             free(buf);
             buf = malloc(cap = bytes);
+            if (!buf) {
+                rc = qk_errf(&err, "out of memory for tensor '%s' (%zu bytes)", ts[i].name, bytes) != 0;
+                break;
+            }
         }
         fill_job job = {&ts[i], seed * 0x9e3779b97f4a7c15ull + (uint64_t)i * 0x632be59bd9b4e019ull, buf};
         qk_pool_run(pool, fill_task, &job);
