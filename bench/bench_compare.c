@@ -77,8 +77,10 @@ static int add_record(qk_bench_cmp_set *s, const field_src *f, const char *what,
     if (!mt) return qk_errf(err, "%s: record %d has no 'model_type' field", what, rec + 1);
     snprintf(r.model_type, sizeof r.model_type, "%s", mt);
     double x;
-    if (get_num(f, "model_size", false, &x, what, rec, err) == 0) r.model_size = (uint64_t)x;
-    if (get_num(f, "model_n_params", false, &x, what, rec, err) == 0) r.model_n_params = (uint64_t)x;
+    /* sizes outside [0, 2^53] are no count: left 0 (a cast of them would be undefined) */
+    if (get_num(f, "model_size", false, &x, what, rec, err) == 0 && x >= 0 && x <= 0x1p53) r.model_size = (uint64_t)x;
+    if (get_num(f, "model_n_params", false, &x, what, rec, err) == 0 && x >= 0 && x <= 0x1p53)
+        r.model_n_params = (uint64_t)x;
     if (get_int(f, "n_threads", &r.n_threads, what, rec, err) != 0 ||
         get_int(f, "n_prompt", &r.n_prompt, what, rec, err) != 0 ||
         get_int(f, "n_gen", &r.n_gen, what, rec, err) != 0 ||

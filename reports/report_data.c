@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,13 @@ static bool get_num(const cJSON *o, const char *key, double *v) {
 static double num_or(const cJSON *o, const char *key, double dflt) {
     double v;
     return get_num(o, key, &v) ? v : dflt;
+}
+
+/* A count: a whole number in [0, max], or dflt (values outside an integer type's range
+ * must not be converted to it: undefined behaviour). */
+static double count_or(const cJSON *o, const char *key, double max, double dflt) {
+    double v;
+    return get_num(o, key, &v) && v >= 0 && v <= max && v == floor(v) ? v : dflt;
 }
 
 static const char *get_str(const cJSON *o, const char *key) {
@@ -116,12 +124,11 @@ int qk_report_add_ppl(qk_report *r, const char *path, qk_err *err) {
     row->has_ppl = true;
     row->ppl = ppl;
     row->ppl_unc = num_or(j, "ppl_unc", 0.0);
-    row->n_ctx = (int)num_or(j, "n_ctx", 0);
-    row->n_chunks = (int)num_or(j, "n_chunks", 0);
-    row->n_tokens_scored = (long long)num_or(j, "n_tokens_scored", 0);
-    double v;
-    if (get_num(j, "model_size_bytes", &v) && v > 0) row->size_bytes = (uint64_t)v;
-    if (get_num(j, "n_params", &v) && v > 0) row->n_params = (uint64_t)v;
+    row->n_ctx = (int)count_or(j, "n_ctx", INT_MAX, 0);
+    row->n_chunks = (int)count_or(j, "n_chunks", INT_MAX, 0);
+    row->n_tokens_scored = (long long)count_or(j, "n_tokens_scored", 0x1p53, 0);
+    row->size_bytes = (uint64_t)count_or(j, "model_size_bytes", 0x1p53, 0);
+    row->n_params = (uint64_t)count_or(j, "n_params", 0x1p53, 0);
 
     const cJSON *kld = cJSON_GetObjectItemCaseSensitive(j, "kld");
     const cJSON *exact = cJSON_GetObjectItemCaseSensitive(j, "exact");
@@ -136,6 +143,7 @@ int qk_report_add_ppl(qk_report *r, const char *path, qk_err *err) {
         row->same_top_unc = num_or(kld, "same_top_unc", 0.0);
         const cJSON *src = kld;
         row->quality_src = "kld";
+        double v;
         if (cJSON_IsObject(exact) && get_num(exact, "ppl_ratio", &v)) {
             src = exact;
             row->quality_src = "exact";
@@ -177,11 +185,11 @@ int qk_report_add_bench(qk_report *r, const char *path, qk_err *err) {
     cJSON_ArrayForEach(t, j) {
         idx++;
         const char *model = get_str(t, "model_filename");
-        double n_prompt, n_gen, ts, n_threads;
-        if (!cJSON_IsObject(t) || !model || !get_num(t, "n_prompt", &n_prompt) ||
-            !get_num(t, "n_gen", &n_gen) || !get_num(t, "avg_ts", &ts) ||
-            !get_num(t, "n_threads", &n_threads)) {
-            qk_errf(err, "'%s': record %d lacks model_filename/n_prompt/n_gen/n_threads/avg_ts",
+        double ts;
+        const double n_prompt = count_or(t, "n_prompt", INT_MAX, -1), n_gen = count_or(t, "n_gen", INT_MAX, -1),
+                     n_threads = count_or(t, "n_threads", INT_MAX, -1);
+        if (!cJSON_IsObject(t) || !model || n_prompt < 0 || n_gen < 0 || !get_num(t, "avg_ts", &ts) || n_threads < 0) {
+            qk_errf(err, "'%s': record %d lacks model_filename/n_prompt/n_gen/n_threads/avg_ts (or a count is not a whole number)",
                     path, idx);
             goto done;
         }
@@ -193,9 +201,8 @@ int qk_report_add_bench(qk_report *r, const char *path, qk_err *err) {
         }
         const char *mt = get_str(t, "model_type");
         if (mt) snprintf(row->model_type, sizeof row->model_type, "%s", mt);
-        double v;
-        if (!row->size_bytes && get_num(t, "model_size", &v) && v > 0) row->size_bytes = (uint64_t)v;
-        if (!row->n_params && get_num(t, "model_n_params", &v) && v > 0) row->n_params = (uint64_t)v;
+        if (!row->size_bytes) row->size_bytes = (uint64_t)count_or(t, "model_size", 0x1p53, 0);
+        if (!row->n_params) row->n_params = (uint64_t)count_or(t, "model_n_params", 0x1p53, 0);
         double sd = num_or(t, "stddev_ts", 0.0);
         if (n_prompt > 0 && n_gen == 0 && (!row->has_pp || n_threads >= row->pp_threads)) {
             row->has_pp = true;

@@ -329,6 +329,16 @@ START_TEST(explicit_inputs_and_errors) {
     ck_assert_int_ne(qk_test_run(cmd, &out), 0);
     ck_assert_ptr_nonnull(strstr(out, "no numeric \"ppl\""));
     free(out);
+    /* counts out of any integer range: not converted (undefined behaviour), a bench record
+     * with one is refused; the perplexity file's are ignored */
+    put(tpath(bad_dir, "ppl/X.json"), "{\"ppl\": 12.5, \"n_ctx\": 1e300, \"n_chunks\": -5, \"model_size_bytes\": 1e30}");
+    ck_assert_int_eq(qk_file_mkdir_p(tpath(bad_dir, "bench"), NULL), 0);
+    put(tpath(bad_dir, "bench/X.json"), "[{\"model_filename\": \"m.gguf\", \"n_prompt\": 1e20, \"n_gen\": 0, "
+                                        "\"n_threads\": 2, \"avg_ts\": 10}]");
+    ck_assert_int_ne(qk_test_run(cmd, &out), 0);
+    ck_assert_msg(strstr(out, "not a whole number") != NULL, "%s", out);
+    free(out);
+    unlink(tpath(bad_dir, "bench/X.json"));
     /* an empty directory */
     snprintf(cmd, sizeof cmd, "%s -d %s", qk_test_bin("qk-report"), tpath(qk_test_tmpdir(), "explicit-out"));
     ck_assert_int_ne(qk_test_run(cmd, &out), 0);
