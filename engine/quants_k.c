@@ -160,7 +160,9 @@ static void quantize_block_q2_K(const float *x, block_q2_K *y) {
     if (max_min > 0) {
         float iscale = q4scale / max_min;
         for (int j = 0; j < QK_K / 16; j++)
-            y->scales[j] = (uint8_t)(y->scales[j] | (qk_nearest_int(iscale * mins[j]) << 4));
+            /* unsigned shift: the same low bits as ggml's int shift, without the undefined
+             * behaviour of shifting a negative value (NaN/huge input gives one) */
+            y->scales[j] = (uint8_t)(y->scales[j] | ((unsigned)qk_nearest_int(iscale * mins[j]) << 4));
         y->dmin = qk_float_to_half(max_min / q4scale);
     } else {
         y->dmin = qk_float_to_half(0.f);

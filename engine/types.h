@@ -35,6 +35,13 @@ typedef enum qk_type {
     QK_TYPE_COUNT = 40 /* one past the largest id the table may hold */
 } qk_type;
 
+/* Alignment: every row or block pointer passed to the functions below must be aligned as
+ * its type's widest field requires — 4 bytes for F32 and Q8_K (float scales), 2 for the
+ * others (fp16 scales, F16/BF16 elements). Rows of a GGUF tensor always are (gguf.c
+ * rejects tensor data that is not 4-byte aligned, and every type's bytes per block is a
+ * multiple of its alignment); an odd address would be undefined behaviour in the scalar
+ * kernels. No vector alignment is assumed. */
+
 /* Convert n elements (n a multiple of blck_size) of a row to float. */
 typedef void (*qk_to_float_fn)(const void *src, float *dst, int64_t n);
 /* Quantize n floats (n a multiple of blck_size) into blocks of the type. */

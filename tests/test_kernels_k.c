@@ -31,7 +31,8 @@
  *   rounding ties (x*iscale = k + 0.5), and NaN / inf inputs;
  * - the SIMD dequantizers (the table's to_float) give the same float bits as
  *   qk_dequantize_row_* (NaN payloads included) and write nothing past the row, at every
- *   length 256 .. 4864, from odd input addresses and into unaligned outputs: on blocks of
+ *   length 256 .. 4864, from input addresses off the vector alignment (2 bytes past it: the
+ *   blocks' own fp16 alignment) and into unaligned outputs: on blocks of
  *   random bytes (every code, scale, min, hmask/qh bit) with random finite fp16 d/dmin of
  *   any exponent, and with random d/dmin bits; on Gaussian rows through the reference
  *   quantizers; on edge blocks (d/dmin = +-0, fp16 subnormals, largest finite, +-inf,
@@ -452,13 +453,13 @@ static qk_half rng_finite_half(void) {
 START_TEST(test_to_float_random) {
     const int t = _i;
     qk_to_float_fn f = simd_to_float(t);
-    static uint8_t wbuf[MAX_LEN / QK_K * sizeof(block_q6_K) + 1];
+    _Alignas(64) static uint8_t wbuf[MAX_LEN / QK_K * sizeof(block_q6_K) + 2];
     rng_seed(500 + (uint64_t)t);
     int tested = 0;
     for (int n = QK_K; n <= MAX_LEN; n += QK_K) {
         for (int trial = 0; trial < 12; trial++) {
-            /* odd trials read the blocks from an odd address */
-            uint8_t *w = wbuf + (trial & 1);
+            /* odd trials read the blocks from 2 bytes past the vector alignment */
+            uint8_t *w = wbuf + 2 * (trial & 1);
             const int nb = n / QK_K;
             rng_bytes(w, (size_t)nb * KK[t].bsize);
             if (trial < 10)
