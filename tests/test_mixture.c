@@ -169,7 +169,7 @@ static int check_model_goldens(const char *model, const char *base_rel) {
             n_imatrix++;
             continue;
         }
-        char path[4200];
+        char path[4400];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         glog G;
         read_log(path, &G);

@@ -155,7 +155,7 @@ static int sweep(const char *model, const char *base_rel) {
         char type[32];
         snprintf(type, sizeof type, "%.*s", (int)(len - ml - 5), e->d_name + ml + 1);
         if (qk_test_golden_is_imatrix(type)) continue; /* made with --imatrix */
-        char tsv[PATH_CAP], out[PATH_CAP], args[8192];
+        char tsv[2 * PATH_CAP + 64], out[PATH_CAP], args[8192];
         snprintf(tsv, sizeof tsv, "%s/%s.%s.tsv", dir, model, type);
         snprintf(out, sizeof out, "%s/sweep-%s-%s.gguf", qk_test_tmpdir(), model, type);
         threads = 3 - threads; /* alternate 1 and 2 threads: the bytes must not depend on it */
