@@ -374,17 +374,21 @@ int qk_bpe_tokenize(const qk_vocab *v, const char *text, size_t len, qk_ids *out
             }
         }
         size_t out_before = out->n;
-        if (!grow((void **)&word, &word_cap, wl * 4, 1) || !grow((void **)&s.enc, &s.enc_cap, wl * 8, 1))
-            goto oom_cache;
-        size_t nb = 0;
-        for (size_t i = 0; i < wl; i++) nb += qk_utf8_encode(c[i], (char *)word + nb);
-        size_t ne = 0;
-        for (size_t i = 0; i < nb; i++) {
-            const uint8_t *e = v->bpe_enc[word[i]];
-            s.enc[ne++] = (char)e[0];
-            if (v->bpe_enc_len[word[i]] == 2) s.enc[ne++] = (char)e[1];
+        /* a word longer than QK_TOK_MAX_RUN characters is merged piece by piece */
+        for (size_t p0 = 0; p0 < wl; p0 += QK_TOK_MAX_RUN) {
+            const size_t pl = wl - p0 < QK_TOK_MAX_RUN ? wl - p0 : QK_TOK_MAX_RUN;
+            if (!grow((void **)&word, &word_cap, pl * 4, 1) || !grow((void **)&s.enc, &s.enc_cap, pl * 8, 1))
+                goto oom_cache;
+            size_t nb = 0;
+            for (size_t i = 0; i < pl; i++) nb += qk_utf8_encode(c[p0 + i], (char *)word + nb);
+            size_t ne = 0;
+            for (size_t i = 0; i < nb; i++) {
+                const uint8_t *e = v->bpe_enc[word[i]];
+                s.enc[ne++] = (char)e[0];
+                if (v->bpe_enc_len[word[i]] == 2) s.enc[ne++] = (char)e[1];
+            }
+            if (bpe_word(&s, word, nb, ne, out)) goto oom_cache;
         }
-        if (bpe_word(&s, word, nb, ne, out)) goto oom_cache;
         if (ce && qk_span_cache_fill(&cache, ce, out_before, out->n)) goto oom_cache;
     }
     qk_span_cache_free(&cache);

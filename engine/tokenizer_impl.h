@@ -98,6 +98,15 @@ typedef struct qk_ids {
     size_t n, cap;
 } qk_ids;
 
+/* Longest run, in UTF-8 characters, that is merged as one piece: a pre-tokenizer word
+ * (BPE) or an SPM segment that no exact cut splits. A longer run (a megabyte of one letter
+ * or of spaces; no natural text has one: wiki.test.raw's longest run without a space is 33 bytes) is
+ * merged in consecutive pieces of this many characters. llama.cpp merges it whole, so only
+ * tokens at the joins of such a run can differ from llama.cpp; in exchange the merge state
+ * stays bounded (about 60 bytes per character of the piece: symbols, queue, encodings)
+ * instead of growing with the run. */
+#define QK_TOK_MAX_RUN ((size_t)1 << 20)
+
 /* ---- tokenizer_buf.c ---- */
 int qk_ids_push(qk_ids *ids, int32_t id);
 

@@ -26,7 +26,9 @@
  * merges inside a segment happen in the same relative order as in the single global
  * queue (same scores, same left-to-right tie order), so the output is identical.
  * Segments repeat (words), so each segment's tokens are cached for the call
- * (qk_span_cache). Every lookup hashes a span of the escaped text in place.
+ * (qk_span_cache). Every lookup hashes a span of the escaped text in place. A segment
+ * that no cut ends within QK_TOK_MAX_RUN characters is merged in pieces of that size
+ * (tokenizer_impl.h: the one place where the output can differ from llama.cpp's).
  */
 #include "tokenizer_impl.h"
 
@@ -100,9 +102,16 @@ static bool try_add(const qk_vocab *v, const char *text, const sym *s, heap *h, 
     return heap_push(h, b);
 }
 
+static const char SP[3] = {'\xE2', '\x96', '\x81'}; /* U+2581 "▁" */
+
+/* A cut goes before a "▁" at byte off of the escaped text e whose preceding 3 bytes are
+ * not "▁" (used only when v->spm_split). */
+static bool is_cut(const char *e, size_t elen, size_t off) {
+    return off + 3 <= elen && memcmp(e + off, SP, 3) == 0 && (off < 3 || memcmp(e + off - 3, SP, 3) != 0);
+}
+
 int qk_spm_tokenize(const qk_vocab *v, const char *text, size_t len, bool add_prefix,
                     qk_ids *out, qk_err *err) {
-    static const char SP[3] = {'\xE2', '\x96', '\x81'}; /* U+2581 */
     size_t n_sp = add_prefix;
     for (size_t i = 0; i < len; i++) n_sp += text[i] == ' ';
     size_t elen = len + 2 * n_sp + add_prefix;
@@ -112,9 +121,10 @@ int qk_spm_tokenize(const qk_vocab *v, const char *text, size_t len, bool add_pr
     int rc = -1;
     heap h = {0};
     qk_span_cache cache = {0};
+    sym *s = NULL;
+    size_t s_cap = 0;
     char *e = malloc(elen);
-    sym *s = malloc(elen * sizeof *s);
-    if (!e || !s) goto oom;
+    if (!e) goto oom;
 
     /* 1. prefix and escape */
     size_t k = 0;
@@ -131,48 +141,48 @@ int qk_spm_tokenize(const qk_vocab *v, const char *text, size_t len, bool add_pr
         }
     }
 
-    /* 2. one symbol per UTF-8 character */
-    int32_t n = 0;
-    for (size_t off = 0; off < elen;) {
-        size_t cl = qk_utf8_len((unsigned char)e[off]);
-        if (cl > elen - off) cl = elen - off;
-        s[n].off = (uint32_t)off;
-        s[n].n = (uint32_t)cl;
-        off += cl;
-        n++;
-    }
-
-    /* 3-4, per independent segment [a, b) */
+    /* 2-4, per independent segment [seg_off, seg_end) of e, at most QK_TOK_MAX_RUN
+     * characters (symbols exist for one segment at a time) */
     if (qk_span_cache_init(&cache, e)) goto oom;
-    for (int32_t a = 0; a < n;) {
-        int32_t b = a + 1;
-        if (v->spm_split)
-            while (b < n && !(s[b].n == 3 && memcmp(e + s[b].off, SP, 3) == 0 &&
-                              (s[b].off < 3 || memcmp(e + s[b].off - 3, SP, 3) != 0)))
-                b++;
-        else
-            b = n;
+    for (size_t seg_off = 0, seg_end; seg_off < elen; seg_off = seg_end) {
+        int32_t n = 0;
+        seg_end = seg_off;
+        do {
+            size_t cl = qk_utf8_len((unsigned char)e[seg_end]);
+            seg_end += cl < elen - seg_end ? cl : elen - seg_end;
+            n++;
+        } while (seg_end < elen && (size_t)n < QK_TOK_MAX_RUN && !(v->spm_split && is_cut(e, elen, seg_end)));
+
         /* a segment seen before in this fragment gives the same tokens (exact: its merges
          * depend on its bytes only) */
-        size_t seg_off = s[a].off, seg_end = b < n ? s[b].off : elen;
         qk_span_entry *ce = NULL;
         if (v->spm_split && seg_end - seg_off <= CACHE_MAX_BYTES) {
             ce = qk_span_cache_slot(&cache, seg_off, (uint32_t)(seg_end - seg_off));
             if (ce->key_len) {
                 if (qk_span_cache_copy(ce, out)) goto oom;
-                a = b;
                 continue;
             }
         }
         size_t out_before = out->n;
-        for (int32_t i = a; i < b; i++) {
-            s[i].prev = i == a ? -1 : i - 1;
-            s[i].next = i + 1 == b ? -1 : i + 1;
+
+        /* 2. one symbol per UTF-8 character */
+        if ((size_t)n > s_cap) {
+            sym *ns = realloc(s, (size_t)n * sizeof *s);
+            if (!ns) goto oom;
+            s = ns;
+            s_cap = (size_t)n;
+        }
+        uint32_t o = (uint32_t)seg_off;
+        for (int32_t i = 0; i < n; i++) {
+            size_t cl = qk_utf8_len((unsigned char)e[o]);
+            if (cl > elen - o) cl = elen - o;
+            s[i] = (sym){.prev = i - 1, .next = i + 1 == n ? -1 : i + 1, .off = o, .n = (uint32_t)cl};
+            o += (uint32_t)cl;
         }
 
         /* 3. merge by score */
         h.n = 0;
-        for (int32_t i = a + 1; i < b; i++)
+        for (int32_t i = 1; i < n; i++)
             if (!try_add(v, e, s, &h, i - 1, i)) goto oom;
         while (h.n > 0) {
             bigram bg = heap_pop(&h);
@@ -186,7 +196,7 @@ int qk_spm_tokenize(const qk_vocab *v, const char *text, size_t len, bool add_pr
         }
 
         /* 4. emit tokens, byte tokens for unknown pieces */
-        for (int32_t i = a; i != -1; i = s[i].next) {
+        for (int32_t i = 0; i != -1; i = s[i].next) {
             int32_t id = qk_vocab_find(v, e + s[i].off, s[i].n);
             if (id >= 0) {
                 if (qk_ids_push(out, id)) goto oom;
@@ -203,7 +213,6 @@ int qk_spm_tokenize(const qk_vocab *v, const char *text, size_t len, bool add_pr
             }
         }
         if (ce && qk_span_cache_fill(&cache, ce, out_before, out->n)) goto oom;
-        a = b;
     }
     rc = 0;
     goto done;

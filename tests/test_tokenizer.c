@@ -225,6 +225,50 @@ END_TEST
 START_TEST(wiki_qwen2) { wiki_check(QWEN2_VOCAB, 0, 0); }
 END_TEST
 
+/* Runs longer than QK_TOK_MAX_RUN characters (a long run of one letter, of spaces) are
+ * merged piece by piece: they round-trip, every id is in range, and a BPE word of
+ * k * QK_TOK_MAX_RUN + r letters gives the tokens of its pieces tokenized alone. */
+static void long_runs(const char *vocab_rel) {
+    qk_vocab *v = load_vocab(vocab_rel);
+    const size_t len = 2 * QK_TOK_MAX_RUN + 777;
+    char *text = malloc(len);
+    ck_assert_ptr_nonnull(text);
+    for (int kind = 0; kind < 2; kind++) {
+        memset(text, kind ? ' ' : 'a', len);
+        size_t n;
+        int32_t *ids = tok(v, text, len, false, false, &n);
+        ck_assert_msg(n > 0 && n <= len, "%s: %zu tokens for %zu bytes", vocab_rel, n, len);
+        for (size_t i = 0; i < n; i++) ck_assert_int_lt(ids[i], qk_vocab_n_tokens(v));
+        char *d = qk_detokenize(v, ids, n, false);
+        ck_assert_ptr_nonnull(d);
+        ck_assert_msg(strlen(d) == len && memcmp(d, text, len) == 0, "%s: a run of %zu '%c' does not round-trip",
+                      vocab_rel, len, text[0]);
+        free(d);
+        if (qk_vocab_kind_of(v) == QK_VOCAB_BPE && kind == 0) {
+            size_t n1, n2;
+            int32_t *a = tok(v, text, QK_TOK_MAX_RUN, false, false, &n1);
+            int32_t *b = tok(v, text, 777, false, false, &n2);
+            ck_assert_uint_eq(n, 2 * n1 + n2);
+            ck_assert(memcmp(ids, a, n1 * sizeof *a) == 0 && memcmp(ids + n1, a, n1 * sizeof *a) == 0 &&
+                      memcmp(ids + 2 * n1, b, n2 * sizeof *b) == 0);
+            free(a);
+            free(b);
+        }
+        free(ids);
+    }
+    free(text);
+    qk_vocab_free(v);
+}
+
+START_TEST(long_runs_spm) { long_runs(SPM_VOCAB); }
+END_TEST
+
+START_TEST(long_runs_gpt2) { long_runs(GPT2_VOCAB); }
+END_TEST
+
+START_TEST(long_runs_qwen2) { long_runs(QWEN2_VOCAB); }
+END_TEST
+
 /* ---------------------------------------------------------------- specials ----------- */
 
 START_TEST(bos_eos_handling) {
@@ -633,6 +677,12 @@ static Suite *suite(void) {
     tcase_add_test(t, wiki_spm_llama2);
     tcase_add_test(t, wiki_spm_stories260k);
     tcase_add_test(t, wiki_qwen2);
+    suite_add_tcase(s, t);
+    t = tcase_create("long_runs");
+    tcase_set_timeout(t, 120); /* 4 MiB per vocabulary, 1-2 s each; several times that under ASan */
+    tcase_add_test(t, long_runs_spm);
+    tcase_add_test(t, long_runs_gpt2);
+    tcase_add_test(t, long_runs_qwen2);
     suite_add_tcase(s, t);
     t = tcase_create("behaviour");
     tcase_add_test(t, bos_eos_handling);
