@@ -132,6 +132,13 @@ int qk_prompts_load(const char *path, qk_prompt_set *out, qk_err *err) {
             return qk_errf(err, "'%s' line %zu is blank (a prompt set has one prompt per line)",
                            path, line_no);
         }
+        /* what qk_prompts_write cannot write back (a NUL is not valid UTF-8 here, above) */
+        if (memchr(data + off, '\r', n)) {
+            qk_prompts_free(out);
+            free(data);
+            return qk_errf(err, "'%s' line %zu holds a carriage return inside the line — a prompt set is "
+                           "plain text, one prompt per line", path, line_no);
+        }
         if (push(out, &cap, data + off, n, 0, err) != 0) {
             qk_prompts_free(out);
             free(data);

@@ -52,7 +52,7 @@ int qk_prompts_build(const char *text, size_t len, const qk_prompt_rules *rules,
 int qk_prompts_write(const char *path, const qk_prompt_set *set, qk_err *err);
 
 /* Read a prompt-set file: every line is one prompt ("\r\n" tolerated). Errors: missing
- * file, invalid UTF-8, no prompts, a blank line. */
+ * file, invalid UTF-8, no prompts, a blank line, a line holding '\r'. */
 int qk_prompts_load(const char *path, qk_prompt_set *out, qk_err *err);
 
 void qk_prompts_free(qk_prompt_set *set);

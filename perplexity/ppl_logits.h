@@ -128,7 +128,7 @@ void ppl_logits_abort(ppl_logits_writer *w);
 int ppl_nll_write(const char *path, int32_t n_ctx, int32_t n_vocab, int32_t n_chunk,
                   uint64_t tokens_hash, const double *nll, qk_err *err);
 /* Read path and check it belongs to base (same n_ctx, n_vocab, n_chunk, n_scored, token hash,
- * exact size, finite non-negative values). Returns a malloc'd array of
+ * exact size, finite values >= -1e-3: an NLL is >= 0 up to rounding). Returns a malloc'd array of
  * base->n_chunk·base->n_scored doubles, or NULL with err set. */
 double *ppl_nll_read(const char *path, const ppl_logits_file *base, qk_err *err);
 

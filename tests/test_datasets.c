@@ -182,6 +182,14 @@ START_TEST(prompt_file_roundtrip) {
     ck_assert_int_eq(qk_afile_write_all(tmp_path("blank.prompts"), "a\n\nb\n", 5, NULL), 0);
     ck_assert_int_eq(qk_prompts_load(tmp_path("blank.prompts"), &back, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "line 2"));
+    /* so is one whose line holds what the writer refuses (found by tests/fuzz/fuzz_files.c)
+     * or a C string cannot hold */
+    ck_assert_int_eq(qk_afile_write_all(tmp_path("cr.prompts"), "a\r\nb\rc\n", 7, NULL), 0);
+    ck_assert_int_eq(qk_prompts_load(tmp_path("cr.prompts"), &back, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "line 2 holds a carriage return"));
+    ck_assert_int_eq(qk_afile_write_all(tmp_path("nul.prompts"), "a\nb\0c\n", 6, NULL), 0);
+    ck_assert_int_eq(qk_prompts_load(tmp_path("nul.prompts"), &back, &err), -1);
+    ck_assert_msg(strstr(err.msg, "is not valid UTF-8 (offset 3)"), "%s", err.msg);
     qk_sb_free(&sb);
 }
 END_TEST

@@ -7,7 +7,10 @@
  *   tensor, dequantization of the first and last row of small tensors →
  *   qk_vocab_load → tokenize (a fixed text and the input's last 96 bytes) / detokenize /
  *   token pieces →
- *   qk_model_load → qk_context_new (n_ctx 8) → qk_decode of 2 tokens, then 1 more.
+ *   qk_model_load → qk_context_new (n_ctx 8) → qk_decode of 2 tokens, then 1 more →
+ *   qk_quantize_file to one of six targets (chosen by the input's last byte) into a
+ *   private temporary directory, and gguf_open of what it wrote (the writer's output must
+ *   be a GGUF the reader accepts, with the planned tensor count).
  * Property checked besides the sanitizers: every failure is a -1/NULL with a non-empty,
  * one-line message (the project rule for bad input); the harness aborts otherwise.
  *
@@ -18,45 +21,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "forward.h"
+#include "ftype.h"
+#include "fuzz_common.h"
 #include "gguf.h"
+#include "mixture_apply.h"
 #include "model.h"
 #include "tokenizer.h"
 #include "types.h"
 
-static int g_fd = -1;
-static char g_path[64];
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+static fuzz_file g_in;
+static char g_out[96];  /* quantize output path, in a directory of this process */
+static FILE *g_devnull; /* the quantize log */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
     setenv("OPENBLAS_NUM_THREADS", "1", 1);
-    g_fd = memfd_create("fuzz.gguf", 0);
-    if (g_fd < 0) {
-        perror("memfd_create");
-        abort();
-    }
-    snprintf(g_path, sizeof g_path, "/proc/self/fd/%d", g_fd);
+    fuzz_file_init(&g_in, "fuzz.gguf");
+    char dir[] = "/tmp/qk-fuzz-XXXXXX";
+    if (!mkdtemp(dir) || !(g_devnull = fopen("/dev/null", "w"))) abort();
+    snprintf(g_out, sizeof g_out, "%s/out.gguf", dir);
     return 0;
 }
 
-/* A failed call must leave one non-empty line in err. */
-static void check_err(const qk_err *e, const char *where) {
-    if (e->msg[0] == 0) {
-        fprintf(stderr, "fuzz: %s failed with an empty error message\n", where);
-        abort();
-    }
-    if (strchr(e->msg, '\n')) {
-        fprintf(stderr, "fuzz: %s error message is not one line: %s\n", where, e->msg);
-        abort();
-    }
-}
+#define check_err fuzz_check_err
 
 static void inside(const gguf_ctx *g, const void *p, uint64_t n, const char *what) {
     const uint8_t *b = g->map, *q = p;
@@ -175,11 +166,35 @@ static void exercise_model(const qk_model *m) {
     qk_context_free(c);
 }
 
+/* Quantize what the model loader accepted, then read the result back. */
+static void exercise_quantize(const uint8_t *data, size_t size) {
+    static const char *const targets[] = {"Q4_K_M", "Q2_K", "Q6_K", "Q8_0", "Q4_0", "COPY"};
+    const char *t = targets[(size ? data[size - 1] : 0) % (sizeof targets / sizeof targets[0])];
+    qk_quant_opts o = {.in_path = g_in.path, .out_path = g_out, .ftype_label = t, .n_threads = 1,
+                       .log = g_devnull};
+    qk_mix_params_init(&o.mix);
+    o.mix.only_copy = strcmp(t, "COPY") == 0;
+    o.mix.ftype = o.mix.only_copy ? 0 : qk_ftype_parse(t)->id;
+    qk_quant_result res;
+    qk_err err = {{0}};
+    if (qk_quantize_file(&o, &res, &err) != 0) {
+        check_err(&err, "qk_quantize_file");
+    } else {
+        gguf_ctx *g = gguf_open(g_out, &err);
+        FUZZ_ASSERT(g, "the quantized file does not open: %s", err.msg);
+        FUZZ_ASSERT(g->n_tensors == res.n_tensors, "%llu tensors written, %zu planned",
+                    (unsigned long long)g->n_tensors, res.n_tensors);
+        gguf_close(g);
+    }
+    qk_quant_result_free(&res);
+    unlink(g_out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (ftruncate(g_fd, 0) != 0 || pwrite(g_fd, data, size, 0) != (ssize_t)size) abort();
+    fuzz_file_set(&g_in, data, size);
 
     qk_err err = {{0}};
-    gguf_ctx *g = gguf_open(g_path, &err);
+    gguf_ctx *g = gguf_open(g_in.path, &err);
     if (!g) {
         check_err(&err, "gguf_open");
         return 0;
@@ -193,8 +208,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check_err(&err, "qk_vocab_load");
     }
     gguf_close(g);
+    exercise_quantize(data, size);
 
-    qk_model *m = qk_model_load(g_path, &err);
+    qk_model *m = qk_model_load(g_in.path, &err);
     if (m) {
         exercise_model(m);
         qk_model_free(m);
