@@ -86,9 +86,14 @@ char *qk_file_read(const char *path, size_t *len, qk_err *err) {
     qk_sb sb = {0};
     char chunk[65536];
     size_t r;
-    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0) qk_sb_append(&sb, chunk, r);
+    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0 && sb.len <= QK_FILE_READ_MAX) qk_sb_append(&sb, chunk, r);
     int bad = ferror(f);
     fclose(f);
+    if (sb.len > QK_FILE_READ_MAX) { /* e.g. /dev/zero: refuse before memory runs out */
+        qk_sb_free(&sb);
+        qk_errf(err, "'%s' is larger than %zu MiB — use a smaller file", path, QK_FILE_READ_MAX >> 20);
+        return NULL;
+    }
     if (bad) {
         qk_sb_free(&sb);
         qk_errf(err, "cannot read '%s'", path);

@@ -1,11 +1,14 @@
 /* paths.c — input/output identity checks (see paths.h). */
 #include "paths.h"
 
+#include <errno.h>
 #include <libgen.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct path_id {
     bool known;       /* false: the directory does not exist either */
@@ -73,4 +76,35 @@ int qk_paths_check(const char *const *inputs, size_t n_inputs, const char *const
     for (size_t i = 0; i < n_inputs + n_outputs; i++) free(id[i].copy);
     free(id);
     return rc;
+}
+
+int qk_paths_check_output(const char *path, qk_err *err) {
+    if (!path || !path[0]) return qk_errf(err, "no output file given — name an output .gguf file");
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return qk_errf(err, "output '%s' is a directory — give a file name", path);
+    const char *slash = strrchr(path, '/');
+    if (slash && slash[1] == 0)
+        return qk_errf(err, "output '%s' ends with '/' — give a file name", path);
+    char dir[4096];
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else if ((size_t)(slash - path) >= sizeof dir) return qk_errf(err, "output path '%.200s...' is too long", path);
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (stat(dir, &st) != 0) {
+        if (errno == ENOENT)
+            return qk_errf(err, "output directory '%s' does not exist — create it or choose another output path",
+                           dir);
+        if (errno == ENOTDIR)
+            return qk_errf(err, "output directory '%s' is not a directory (part of it is a file) — fix the output path",
+                           dir);
+        return qk_errf(err, "cannot use output directory '%s': %s — choose another output path", dir,
+                       strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode))
+        return qk_errf(err, "output directory '%s' is not a directory — fix the output path", dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return qk_errf(err, "output directory '%s' is not writable (%s) — choose another output path", dir,
+                       strerror(errno));
+    return 0;
 }

@@ -21,4 +21,13 @@
 int qk_paths_check(const char *const *inputs, size_t n_inputs, const char *const *outputs, size_t n_outputs,
                    qk_err *err);
 
+/* Check, before anything is printed or computed, that an output file can be created at
+ * path: the path does not name a directory, and its directory (the part before the last
+ * '/', "." when there is none) exists, is a directory, and is writable and searchable by
+ * this process (access(2) W_OK|X_OK). Returns 0, or -1 with err naming the path or its
+ * directory and what to do. It does not create anything; a later create can still fail
+ * (disk full, races), and the writers report that. "Before anything": qk_quantize_file
+ * calls it right after reading the input header, before its first log line. */
+int qk_paths_check_output(const char *path, qk_err *err);
+
 #endif

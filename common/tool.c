@@ -51,3 +51,5 @@ void qk_tool_init(const char *prog) {
     sa.sa_flags = SA_SIGINFO;
     sigaction(SIGBUS, &sa, NULL);
 }
+
+const char *qk_tool_prog(void) { return g_prog; }

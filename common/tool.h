@@ -18,4 +18,7 @@
 
 void qk_tool_init(const char *prog);
 
+/* The name given to qk_tool_init ("qkit" before it), for messages. */
+const char *qk_tool_prog(void);
+
 #endif

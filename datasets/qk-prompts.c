@@ -6,9 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "prompts.h"
-#include "wikitext.h"
 #include "tool.h"
+#include "wikitext.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -27,70 +28,66 @@ static void usage(FILE *f) {
         QK_PROMPTS_DEFAULT_N, QK_PROMPTS_DEFAULT_MIN, QK_PROMPTS_DEFAULT_MAX);
 }
 
-static int die(const char *what, const char *todo) {
-    if (todo) fprintf(stderr, "qk-prompts: error: %s — %s\n", what, todo);
-    else fprintf(stderr, "qk-prompts: error: %s\n", what);
-    return 1;
-}
+typedef struct opts {
+    const char *in, *out;
+    qk_prompt_rules rules;
+} opts;
 
-static int parse_size(const char *s, long lo, long *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > 100000000L) return -1;
-    *out = v;
-    return 0;
+static int parse_args(int argc, char **argv, opts *o) {
+    static const struct option LONG[] = {{"file", required_argument, NULL, 'f'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"min-chars", required_argument, NULL, 'A'},
+                                         {"max-chars", required_argument, NULL, 'B'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    o->rules = qk_prompt_rules_default();
+    int c;
+    int64_t x;
+    while ((c = qk_cli_next(argc, argv, ":f:o:n:h", LONG)) != -1) {
+        switch (c) {
+        case 'f': o->in = optarg; break;
+        case 'o': o->out = optarg; break;
+        case 'n':
+            if (qk_cli_i32("-n", optarg, 1, 100000000, &o->rules.n_max)) return QK_CLI_ERROR;
+            break;
+        case 'A':
+            if (qk_cli_int("--min-chars", optarg, 0, 100000000, &x)) return QK_CLI_ERROR;
+            o->rules.min_chars = (size_t)x;
+            break;
+        case 'B':
+            if (qk_cli_int("--max-chars", optarg, 1, 100000000, &x)) return QK_CLI_ERROR;
+            o->rules.max_chars = (size_t)x;
+            break;
+        case 'h': usage(stdout); return QK_CLI_DONE;
+        default: return QK_CLI_ERROR;
+        }
+    }
+    if (optind < argc) return qk_cli_error("unexpected argument '%s' — run qk-prompts --help", argv[optind]);
+    if (!o->in || !o->out) return qk_cli_error("both -f TEXT and -o OUT are required — run qk-prompts --help");
+    return QK_CLI_RUN;
 }
 
 int main(int argc, char **argv) {
     qk_tool_init("qk-prompts");
-    const char *in = NULL, *outp = NULL;
-    qk_prompt_rules rules = qk_prompt_rules_default();
-    char msg[1024];
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            snprintf(msg, sizeof msg, "unknown option or missing value: '%s'", a);
-            return die(msg, "see qk-prompts --help");
-        }
-        const char *v = argv[++i];
-        long x;
-        if (!strcmp(a, "-f") || !strcmp(a, "--file")) in = v;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) outp = v;
-        else if (!strcmp(a, "-n")) {
-            if (parse_size(v, 1, &x) != 0) return die("-n wants an integer >= 1", NULL);
-            rules.n_max = (int)x;
-        } else if (!strcmp(a, "--min-chars")) {
-            if (parse_size(v, 0, &x) != 0) return die("--min-chars wants an integer >= 0", NULL);
-            rules.min_chars = (size_t)x;
-        } else if (!strcmp(a, "--max-chars")) {
-            if (parse_size(v, 1, &x) != 0) return die("--max-chars wants an integer >= 1", NULL);
-            rules.max_chars = (size_t)x;
-        } else {
-            snprintf(msg, sizeof msg, "unknown option '%s'", a);
-            return die(msg, "see qk-prompts --help");
-        }
-    }
-    if (!in || !outp) return die("both -f TEXT and -o OUT are required", "see qk-prompts --help");
+    opts o = {0};
+    int rc = parse_args(argc, argv, &o);
+    if (rc) return rc < 0;
 
     qk_text text;
     qk_err err;
-    if (qk_wikitext_load(in, &text, &err) != 0) return die(err.msg, "pass a UTF-8 text file");
+    if (qk_wikitext_load(o.in, &text, &err) != 0) return qk_fail("%s — pass a UTF-8 text file", err.msg);
     qk_prompt_set set;
-    if (qk_prompts_build(text.data, text.len, &rules, &set, &err) != 0) {
+    if (qk_prompts_build(text.data, text.len, &o.rules, &set, &err) != 0) {
         qk_text_free(&text);
-        return die(err.msg, "check the text and the length bounds");
+        return qk_fail("%s — check the text and the length bounds", err.msg);
     }
     qk_text_free(&text);
-    if (qk_prompts_write(outp, &set, &err) != 0) {
+    if (qk_prompts_write(o.out, &set, &err) != 0) {
         qk_prompts_free(&set);
-        return die(err.msg, "check that the output directory exists and is writable");
+        return qk_fail("%s — check that the output directory exists and is writable", err.msg);
     }
-    fprintf(stderr, "qk-prompts: wrote %d prompt%s to %s%s\n", set.n, set.n == 1 ? "" : "s",
-            outp, set.n < rules.n_max ? " (fewer lines qualified than asked for)" : "");
+    fprintf(stderr, "qk-prompts: wrote %d prompt%s to %s%s\n", set.n, set.n == 1 ? "" : "s", o.out,
+            set.n < o.rules.n_max ? " (fewer lines qualified than asked for)" : "");
     qk_prompts_free(&set);
     return 0;
 }

@@ -125,8 +125,7 @@ static int parse_args(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--chunks")) iv = &o->n_chunks, lo = -1;
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) iv = &o->n_threads, lo = 0, hi = QK_CLI_MAX_THREADS;
         else iv = &o->out_type, lo = 0, hi = 1;
-        qk_err e = {{0}};
-        if (iv && qk_cli_i32(a, v, lo, hi, iv, &e)) return die("%s", e.msg);
+        if (iv && qk_cli_i32(a, v, lo, hi, iv)) return 1;
     }
     if (!o->model) return die("no model given — use -m MODEL.gguf");
     if (o->ctx_given && (o->n_ctx < 8 || o->n_ctx % 2 != 0))

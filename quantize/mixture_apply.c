@@ -107,37 +107,6 @@ static void print_summary(FILE *f, const qk_quant_opts *o, const qk_quant_result
 
 /* ----------------------------------------------------------------- the job ---------- */
 
-int qk_quant_check_output_path(const char *path, qk_err *err) {
-    if (!path || !path[0]) return qk_errf(err, "no output file given — name an output .gguf file");
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return qk_errf(err, "output '%s' is a directory — give a file name", path);
-    const char *slash = strrchr(path, '/');
-    if (slash && slash[1] == 0)
-        return qk_errf(err, "output '%s' ends with '/' — give a file name", path);
-    char dir[4096];
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == path) snprintf(dir, sizeof dir, "/");
-    else if ((size_t)(slash - path) >= sizeof dir) return qk_errf(err, "output path '%.200s...' is too long", path);
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    if (stat(dir, &st) != 0) {
-        if (errno == ENOENT)
-            return qk_errf(err, "output directory '%s' does not exist — create it or choose another output path",
-                           dir);
-        if (errno == ENOTDIR)
-            return qk_errf(err, "output directory '%s' is not a directory (part of it is a file) — fix the output path",
-                           dir);
-        return qk_errf(err, "cannot use output directory '%s': %s — choose another output path", dir,
-                       strerror(errno));
-    }
-    if (!S_ISDIR(st.st_mode))
-        return qk_errf(err, "output directory '%s' is not a directory — fix the output path", dir);
-    if (access(dir, W_OK | X_OK) != 0)
-        return qk_errf(err, "output directory '%s' is not writable (%s) — choose another output path", dir,
-                       strerror(errno));
-    return 0;
-}
-
 /* Per-tensor log line, called by the pipeline after each write. */
 typedef struct log_ctx {
     FILE *log;
@@ -219,7 +188,7 @@ int qk_quantize_file(const qk_quant_opts *o, qk_quant_result *res, qk_err *err) 
         goto done;
     }
     /* before the first log line: a bad output path must leave stdout empty */
-    if (!o->dry_run && o->out_path && qk_quant_check_output_path(o->out_path, err)) goto done;
+    if (!o->dry_run && o->out_path && qk_paths_check_output(o->out_path, err)) goto done;
     if (!o->dry_run && o->out_path && qk_paths_check(&o->in_path, 1, &o->out_path, 1, err)) goto done;
 
     /* Model facts for the rules. */

@@ -70,15 +70,6 @@ typedef struct qk_quant_result {
 int qk_quantize_file(const qk_quant_opts *o, qk_quant_result *res, qk_err *err);
 void qk_quant_result_free(qk_quant_result *res);
 
-/* Check, before anything is printed or computed, that an output file can be created at
- * path: the path does not name a directory, and its directory (the part before the last
- * '/', "." when there is none) exists, is a directory, and is writable and searchable by
- * this process (access(2) W_OK|X_OK). Returns 0, or -1 with err naming the path or its
- * directory and what to do. It does not create anything; a later create can still fail
- * (disk full, races), and the writers report that. qk_quantize_file calls it for out_path
- * (unless dry_run) right after reading the input header, before its first log line. */
-int qk_quant_check_output_path(const char *path, qk_err *err);
-
 /* Effective bits per weight of a result's output: 8 * dst_bytes / n_params. */
 double qk_quant_bpw(const qk_quant_result *res);
 

@@ -255,7 +255,7 @@ int main(int argc, char **argv) {
     }
     /* the JSON file is written last: check where it goes before any work or output (the
      * GGUF output path is checked by qk_quantize_file, also before its first line) */
-    if (json && strcmp(json, "-") != 0 && qk_quant_check_output_path(json, &err) != 0) {
+    if (json && strcmp(json, "-") != 0 && qk_paths_check_output(json, &err) != 0) {
         fprintf(stderr, "qk-quantize: error: --json: %s\n", err.msg);
         return 1;
     }
