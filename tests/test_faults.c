@@ -5,6 +5,9 @@
  * was sent, and in every case no temporary or partial output left behind (common/tool.h,
  * engine/afile.h).
  *
+ * Also: a full disk for the small outputs (JSON, bench results, report tables), and kill -9
+ * at random points (the target absent or complete, never partial).
+ *
  * Each case runs a real tool through bash on stories260K (small and fast), writing a
  * base-logits file of many chunks so that the run is long enough to be interrupted: the
  * script waits until the tool's registered temporary ("<out>.tmp.XXXXXX") exists, then
@@ -152,6 +155,108 @@ START_TEST(test_truncated_model_is_one_error) {
 }
 END_TEST
 
+/* A full disk for the small outputs (ulimit -f 0: no regular file can grow; the tools'
+ * stderr goes through a pipe to a reader started before the limit): qk-quantize --json,
+ * qk-perplexity --json, qk-bench --output-file and qk-report's tables each fail with exit
+ * 1 and one error line naming the target, and the file that was there before is unchanged
+ * (the directory is left as it was). */
+START_TEST(test_full_disk_small_outputs) {
+    char script[65536], m[4096], w[4096], q[4096], p[4096], b[4096], r[4096];
+    snprintf(m, sizeof m, "%s", qk_test_shared(STORIES));
+    snprintf(w, sizeof w, "%s", qk_test_shared(WIKI));
+    snprintf(q, sizeof q, "%s", qk_test_bin("qk-quantize")); /* all return one static buffer */
+    snprintf(p, sizeof p, "%s", qk_test_bin("qk-perplexity"));
+    snprintf(b, sizeof b, "%s", qk_test_bin("qk-bench"));
+    snprintf(r, sizeof r, "%s", qk_test_bin("qk-report"));
+    snprintf(script, sizeof script,
+             "cd %s && mkdir -p full && cd full\n"
+             "%s -m %s -f %s -c 128 --chunks 2 -t 1 --json ok.json > /dev/null 2>&1 || echo setup-failed\n"
+             "mkdir rep && for f in q.json p.json b.json rep/results.md rep/results.csv; do echo old > $f; done\n"
+             "ls -lR > before.txt\n"
+             "full() { name=$1; shift; (exec 2> >(cat > err-$name.txt); ulimit -f 0; \"$@\" > /dev/null); echo rc-$name=$?; }\n"
+             "full q %s %s F16 --dry-run --json q.json\n"
+             "full p %s -m %s -f %s -c 128 --chunks 2 -t 1 --json p.json\n"
+             "full b %s -m %s -p 16 -n 4 -r 1 -t 1 --output-file b.json\n"
+             "full r %s --ppl ok.json -o rep -q --no-plots\n"
+             "sleep 0.2; ls -lR > after.txt; diff before.txt after.txt | grep -v 'err-\\|before.txt\\|after.txt\\|^[0-9,]*[acd][0-9,]*$\\|^---$\\|total ' && echo dir-changed\n"
+             "for f in q.json p.json b.json rep/results.md rep/results.csv; do [ \"$(cat $f)\" = old ] || echo changed-$f; done\n"
+             "for n in q p b r; do echo \"$n: $(grep -c error: err-$n.txt) $(tail -n 1 err-$n.txt)\"; done\n",
+             qk_test_tmpdir(), p, m, w, q, m, p, m, w, b, m, r);
+    char *o = bash(script);
+    ck_assert_msg(!strstr(o, "setup-failed") && !strstr(o, "dir-changed") && !strstr(o, "changed-"), "%s", o);
+    static const char *const want[][2] = {{"q", "qk-quantize: error: "}, {"p", "qk-perplexity: error: "},
+                                          {"b", "qk-bench: error: "}, {"r", "qk-report: error: "}};
+    static const char *const target[] = {"q.json", "p.json", "b.json", "results."};
+    for (int i = 0; i < 4; i++) {
+        char rc[32], line[64];
+        snprintf(rc, sizeof rc, "rc-%s=1\n", want[i][0]);
+        snprintf(line, sizeof line, "%s: 1 %s", want[i][0], want[i][1]);
+        ck_assert_msg(strstr(o, rc), "%s: want exit 1: %s", want[i][0], o);
+        const char *l = strstr(o, line);
+        ck_assert_msg(l, "%s: want one error line: %s", want[i][0], o);
+        const char *eol = strchr(l, '\n');
+        ck_assert_msg(eol && memmem(l, (size_t)(eol - l), target[i], strlen(target[i])) &&
+                          memmem(l, (size_t)(eol - l), "File too large", 14),
+                      "%s: the error line must name %s and the cause: %s", want[i][0], target[i], o);
+    }
+    free(o);
+}
+END_TEST
+
+/* kill -9 at pseudo-random points of a run (bash's RANDOM, fixed seed; delays spread over
+ * 1.2x the run's own duration): nothing can clean up after SIGKILL, but the target is
+ * either absent or complete — byte-identical to an uninterrupted run's — never partial
+ * (a temporary "<target>.tmp.XXXXXX" may stay behind). qk-quantize (wiki-qwen2-13m to
+ * Q4_K_M) and qk-perplexity writing a base-logits file and its .nll sidecar. */
+static void kill9_runs(const char *name, const char *cmd, const char *const *targets, int n_targets) {
+    char script[65536], list[512] = "";
+    for (int i = 0; i < n_targets; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s ", targets[i]);
+    snprintf(script, sizeof script,
+             "cd %s && mkdir -p %s && cd %s\n"
+             "run() { %s > /dev/null 2>&1; }\n"
+             "t0=$(date +%%s%%N); run; t1=$(date +%%s%%N); ms=$(( (t1 - t0) / 1000000 ))\n"
+             "for t in %s; do [ -s $t ] || echo setup-failed; mv $t ref-$t; done\n"
+             "RANDOM=1234\n"
+             "for i in 1 2 3 4 5 6 7 8 9 10; do\n"
+             "  d=$(( RANDOM %% (ms * 12 / 10 + 1) ))\n"
+             "  run & pid=$!\n"
+             "  sleep $(printf '%%d.%%03d' $((d / 1000)) $((d %% 1000))); kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null\n"
+             "  for t in %s; do\n"
+             "    if [ ! -e $t ]; then echo absent; elif cmp -s $t ref-$t; then echo complete; else echo PARTIAL $t after ${d}ms; fi\n"
+             "    rm -f $t $t.tmp.*\n"
+             "  done\n"
+             "done\n",
+             qk_test_tmpdir(), name, name, cmd, list, list);
+    char *o = bash(script);
+    ck_assert_msg(!strstr(o, "setup-failed") && !strstr(o, "PARTIAL"), "%s: %s", name, o);
+    int absent = 0;
+    for (const char *x = o; (x = strstr(x, "absent")); x++) absent++;
+    /* most kills must land inside the run, or the test says nothing */
+    ck_assert_msg(absent >= 3 * n_targets, "%s: only %d of %d kills interrupted the run: %s", name, absent,
+                  10 * n_targets, o);
+    free(o);
+}
+
+START_TEST(test_kill9_quantize) {
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd, "%s %s q.gguf Q4_K_M 1", qk_test_bin("qk-quantize"),
+             qk_test_shared("data/models/wiki-qwen2-13m/wiki-qwen2-13m-f16.gguf"));
+    const char *t[] = {"q.gguf"};
+    kill9_runs("kill9q", cmd, t, 1);
+}
+END_TEST
+
+START_TEST(test_kill9_perplexity) {
+    char cmd[9000], m[4096];
+    snprintf(m, sizeof m, "%s", qk_test_shared(STORIES));
+    snprintf(cmd, sizeof cmd, "%s -m %s -f %s -c 256 --chunks 100 -b 16 -t 1 --kl-divergence-base k.kld",
+             qk_test_bin("qk-perplexity"), m, qk_test_shared(WIKI));
+    const char *t[] = {"k.kld", "k.kld.nll"};
+    kill9_runs("kill9p", cmd, t, 2);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("faults");
     TCase *tc = tcase_create("faults");
@@ -160,6 +265,9 @@ int main(void) {
     tcase_add_test(tc, test_sigpipe_leaves_nothing);
     tcase_add_test(tc, test_file_size_limit_is_one_error);
     tcase_add_test(tc, test_truncated_model_is_one_error);
+    tcase_add_test(tc, test_full_disk_small_outputs);
+    tcase_add_test(tc, test_kill9_quantize);
+    tcase_add_test(tc, test_kill9_perplexity);
     suite_add_tcase(s, tc);
     return qk_test_main(s);
 }

@@ -679,7 +679,6 @@ static Suite *suite(void) {
     tcase_add_test(t, wiki_qwen2);
     suite_add_tcase(s, t);
     t = tcase_create("long_runs");
-    tcase_set_timeout(t, 120); /* 4 MiB per vocabulary, 1-2 s each; several times that under ASan */
     tcase_add_test(t, long_runs_spm);
     tcase_add_test(t, long_runs_gpt2);
     tcase_add_test(t, long_runs_qwen2);
