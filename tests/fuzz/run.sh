@@ -40,6 +40,7 @@ done
 for ph in $pids; do
     h=${ph#*:}
     stats=$(grep -E '^#[0-9]+' "$h/log.txt" | tail -1)
-    n=$(ls "$h/artifacts" | wc -l)
-    echo "$h: $stats | findings: $n"
+    n=$(ls "$h/artifacts" | grep -c -E '^(crash|leak|timeout|oom)-' || true)
+    slow=$(ls "$h/artifacts" | grep -c '^slow-unit-' || true)
+    echo "$h: $stats | findings: $n | slow units (>10 s, noted only): $slow"
 done
