@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +44,11 @@ int qk_cli_next(int argc, char *const argv[], const char *shortopts, const struc
     const char *name = optopt && strncmp(arg, "--", 2) != 0 ? shortname : arg;
     char word[128];
     snprintf(word, sizeof word, "%.*s", (int)strcspn(name, "="), name);
+    bool known = false; /* "--name=value" for a long option that takes no value */
+    for (const struct option *o = longopts; o && o->name && name == arg && strchr(arg, '='); o++)
+        known |= strcmp(word + 2, o->name) == 0;
     if (c == ':') qk_cli_error("option '%s' needs a value — run %s --help", word, qk_tool_prog());
+    else if (known) qk_cli_error("option '%s' takes no value — run %s --help", word, qk_tool_prog());
     else qk_cli_error("unknown option '%s' — run %s --help", word, qk_tool_prog());
     return '?';
 }

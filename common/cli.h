@@ -44,8 +44,9 @@ int qk_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* getopt_long with the tools' error handling: shortopts must start with ':'. Returns the
  * option's value (optarg holds its argument), -1 after the last option (optind indexes the
- * first operand), or '?' after printing "unknown option 'X' — run PROG --help" or
- * "option 'X' needs a value — run PROG --help". */
+ * first operand), or '?' after printing "unknown option 'X' — run PROG --help",
+ * "option 'X' needs a value — ..." or "option 'X' takes no value — ...". A leading '-' before
+ * the ':' (operands returned in order as option 1, optarg = the operand) is allowed. */
 int qk_cli_next(int argc, char *const argv[], const char *shortopts, const struct option *longopts);
 
 /* A whole decimal number (optional sign, no trailing characters) in [min, max] into *out.

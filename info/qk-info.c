@@ -10,11 +10,13 @@
  * stderr and exit status 1. --json prints the same facts as one JSON object instead.
  */
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli.h"
 #include "gguf.h"
 #include "model.h"
 #include "tool.h"
@@ -246,39 +248,41 @@ static void print_json(const gguf_ctx *g, long long file_size) {
     cJSON_Delete(root);
 }
 
-int main(int argc, char **argv) {
-    qk_tool_init("qk-info");
-    int json = 0;
-    const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            json = 1;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "qk-info: error: unknown option '%s' — run qk-info --help\n", argv[i]);
-            return 1;
-        } else if (path) {
-            fprintf(stderr, "qk-info: error: more than one file given ('%s') — qk-info takes one GGUF file\n", argv[i]);
-            return 1;
-        } else {
-            path = argv[i];
+typedef struct opts {
+    const char *path;
+    bool json;
+} opts;
+
+static int parse_args(int argc, char **argv, opts *o) {
+    enum { OPT_JSON = 256 };
+    static const struct option LONG[] = {{"json", no_argument, NULL, OPT_JSON}, {"help", no_argument, NULL, 'h'}, {0}};
+    int c;
+    while ((c = qk_cli_next(argc, argv, ":h", LONG)) != -1) {
+        switch (c) {
+        case OPT_JSON: o->json = true; break;
+        case 'h': usage(stdout); return QK_CLI_DONE;
+        default: return QK_CLI_ERROR;
         }
     }
-    if (!path) {
-        fprintf(stderr, "qk-info: error: no file given — usage: qk-info [--json] FILE.gguf\n");
-        return 1;
-    }
+    if (optind == argc) return qk_cli_error("no file given — usage: qk-info [--json] FILE.gguf");
+    if (argc - optind > 1)
+        return qk_cli_error("more than one file given ('%s') — qk-info takes one GGUF file", argv[optind + 1]);
+    o->path = argv[optind];
+    return QK_CLI_RUN;
+}
+
+int main(int argc, char **argv) {
+    qk_tool_init("qk-info");
+    opts o = {0};
+    int rc = parse_args(argc, argv, &o);
+    if (rc) return rc < 0;
+
     qk_err err = {{0}};
-    gguf_ctx *g = gguf_open(path, &err);
-    if (!g) {
-        fprintf(stderr, "qk-info: error: %s\n", err.msg);
-        return 1;
-    }
+    gguf_ctx *g = gguf_open(o.path, &err);
+    if (!g) return qk_fail("%s", err.msg);
     struct stat st;
-    long long size = stat(path, &st) == 0 ? (long long)st.st_size : -1;
-    if (json) print_json(g, size);
+    long long size = stat(o.path, &st) == 0 ? (long long)st.st_size : -1;
+    if (o.json) print_json(g, size);
     else print_human(g, size);
     gguf_close(g);
     return 0;

@@ -12,17 +12,17 @@
  * are processed (unless --no-escape). Errors: one line on stderr, exit status 1.
  */
 #include <ctype.h>
-#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "cli.h"
+#include "clock.h"
+#include "fileio.h"
 #include "gguf.h"
 #include "tokenizer.h"
 #include "tool.h"
-
-static const char *prog = "qk-tokenize";
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -52,15 +52,11 @@ static void usage(FILE *f) {
             "\n"
             "example:\n"
             "  %s -m qwen2-vocab.gguf -p \"Hello world\" --ids\n",
-            prog, prog);
+            qk_tool_prog(), qk_tool_prog());
 }
 
-/* One error line; the hint is left out when the message already carries one. */
-static int fail(const char *what, const char *todo) {
-    if (todo && strstr(what, " — ")) todo = NULL;
-    fprintf(stderr, "%s: error: %s%s%s\n", prog, what, todo ? " — " : "", todo ? todo : "");
-    return 1;
-}
+/* " — todo" for an error message that does not carry its own "what to do" yet, else "". */
+static const char *hint(const char *msg, const char *todo) { return strstr(msg, " — ") ? "" : todo; }
 
 /* llama.cpp common string_process_escapes: \n \r \t \' \" \\ and \xHH; others kept. */
 static size_t process_escapes(char *s, size_t n) {
@@ -98,165 +94,150 @@ static size_t process_escapes(char *s, size_t n) {
 }
 
 /* Read a whole stream into a malloc'd buffer. */
-static char *read_all(FILE *f, size_t *len) {
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    if (!buf) return NULL;
-    for (;;) {
-        if (n == cap) {
-            char *b = realloc(buf, cap *= 2);
-            if (!b) {
-                free(buf);
-                return NULL;
-            }
-            buf = b;
+typedef struct opts {
+    const char *model, *prompt, *file;
+    bool use_stdin, ids_only, no_bos, no_special, no_escape, show_count, stats;
+} opts;
+
+static int parse_args(int argc, char **argv, opts *o) {
+    enum { OPT_STDIN = 256, OPT_IDS, OPT_NO_BOS, OPT_NO_SPECIAL, OPT_NO_ESCAPE, OPT_SHOW_COUNT, OPT_STATS };
+    static const struct option LONG[] = {{"model", required_argument, NULL, 'm'},
+                                         {"prompt", required_argument, NULL, 'p'},
+                                         {"file", required_argument, NULL, 'f'},
+                                         {"stdin", no_argument, NULL, OPT_STDIN},
+                                         {"ids", no_argument, NULL, OPT_IDS},
+                                         {"no-bos", no_argument, NULL, OPT_NO_BOS},
+                                         {"no-parse-special", no_argument, NULL, OPT_NO_SPECIAL},
+                                         {"no-escape", no_argument, NULL, OPT_NO_ESCAPE},
+                                         {"show-count", no_argument, NULL, OPT_SHOW_COUNT},
+                                         {"stats", no_argument, NULL, OPT_STATS},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    int c;
+    while ((c = qk_cli_next(argc, argv, ":m:p:f:h", LONG)) != -1) {
+        switch (c) {
+        case 'm': o->model = optarg; break;
+        case 'p': o->prompt = optarg; break;
+        case 'f': o->file = optarg; break;
+        case OPT_STDIN: o->use_stdin = true; break;
+        case OPT_IDS: o->ids_only = true; break;
+        case OPT_NO_BOS: o->no_bos = true; break;
+        case OPT_NO_SPECIAL: o->no_special = true; break;
+        case OPT_NO_ESCAPE: o->no_escape = true; break;
+        case OPT_SHOW_COUNT: o->show_count = true; break;
+        case OPT_STATS: o->stats = true; break;
+        case 'h': usage(stdout); return QK_CLI_DONE;
+        default: return QK_CLI_ERROR;
         }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) break;
     }
-    if (ferror(f)) {
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
+    if (optind < argc) return qk_cli_error("unexpected argument '%s' — run qk-tokenize --help", argv[optind]);
+    if (!o->model) return qk_cli_error("no model given — pass a GGUF file with -m MODEL");
+    if ((o->prompt != NULL) + (o->file != NULL) + o->use_stdin != 1)
+        return qk_cli_error("give exactly one text source — use one of -p TEXT, -f FILE or --stdin");
+    return QK_CLI_RUN;
 }
 
-int main(int argc, char **argv) {
-    qk_tool_init("qk-tokenize");
-    const char *model = NULL, *prompt = NULL, *file = NULL;
-    int use_stdin = 0, ids_only = 0, no_bos = 0, no_special = 0, no_escape = 0, show_count = 0, stats = 0;
-    char msg[1024];
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has_val = i + 1 < argc;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            if (!has_val) goto missing;
-            model = argv[++i];
-        } else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) {
-            if (!has_val) goto missing;
-            prompt = argv[++i];
-        } else if (!strcmp(a, "-f") || !strcmp(a, "--file")) {
-            if (!has_val) goto missing;
-            file = argv[++i];
-        } else if (!strcmp(a, "--stdin")) {
-            use_stdin = 1;
-        } else if (!strcmp(a, "--ids")) {
-            ids_only = 1;
-        } else if (!strcmp(a, "--no-bos")) {
-            no_bos = 1;
-        } else if (!strcmp(a, "--no-parse-special")) {
-            no_special = 1;
-        } else if (!strcmp(a, "--no-escape")) {
-            no_escape = 1;
-        } else if (!strcmp(a, "--show-count")) {
-            show_count = 1;
-        } else if (!strcmp(a, "--stats")) {
-            stats = 1;
-        } else {
-            snprintf(msg, sizeof msg, "unknown option '%s'", a);
-            return fail(msg, "see --help");
-        }
-        continue;
-    missing:
-        snprintf(msg, sizeof msg, "option %s needs a value", a);
-        return fail(msg, "see --help");
-    }
-    if (!model) return fail("no model given", "pass a GGUF file with -m MODEL");
-    if ((prompt != NULL) + (file != NULL) + use_stdin != 1)
-        return fail("give exactly one text source", "use one of -p TEXT, -f FILE or --stdin");
-
-    /* the text */
-    char *text = NULL;
-    size_t len = 0;
-    if (prompt) {
-        len = strlen(prompt);
-        text = malloc(len + 1);
-        if (!text) return fail("out of memory", NULL);
-        memcpy(text, prompt, len + 1);
-        if (!no_escape) len = process_escapes(text, len);
-    } else if (file) {
-        FILE *f = fopen(file, "rb");
-        if (!f) {
-            snprintf(msg, sizeof msg, "cannot open text file '%s': %s", file, strerror(errno));
-            return fail(msg, "check the path given to -f");
-        }
-        text = read_all(f, &len);
-        fclose(f);
-        if (!text) {
-            snprintf(msg, sizeof msg, "cannot read text file '%s'", file);
-            return fail(msg, "check that it is a readable regular file");
-        }
+/* The text to tokenize (-p TEXT with escapes processed unless --no-escape, -f FILE or
+ * standard input) into a malloc'd *text. Returns 0, or prints the error and returns 1. */
+static int load_text(const opts *o, char **text, size_t *len) {
+    if (o->prompt) {
+        *len = strlen(o->prompt);
+        if (!(*text = malloc(*len + 1))) return qk_fail("out of memory");
+        memcpy(*text, o->prompt, *len + 1);
+        if (!o->no_escape) *len = process_escapes(*text, *len);
     } else {
-        text = read_all(stdin, &len);
-        if (!text) return fail("cannot read standard input", NULL);
+        qk_err err;
+        const char *path = o->file ? o->file : "/dev/stdin";
+        if (!(*text = qk_file_read(path, len, &err)))
+            return qk_fail("%s%s", err.msg,
+                           hint(err.msg, o->file ? " — check the path given to -f" : " — check standard input"));
     }
-    if (len == 0) {
-        free(text);
-        return fail("the text is empty", "give a non-empty -p TEXT, -f FILE or --stdin input");
+    if (*len == 0) {
+        free(*text);
+        return qk_fail("the text is empty — give a non-empty -p TEXT, -f FILE or --stdin input");
     }
+    return 0;
+}
 
-    /* the vocabulary */
+/* The vocabulary of the GGUF file at path (its metadata only), or NULL after printing the
+ * error. */
+static qk_vocab *load_vocab(const char *path) {
     qk_err err = {{0}};
-    gguf_ctx *g = gguf_open(model, &err);
+    gguf_ctx *g = gguf_open(path, &err);
     if (!g) {
-        free(text);
-        return fail(err.msg, "pass a GGUF model or vocab file with -m");
+        qk_fail("%s%s", err.msg, hint(err.msg, " — pass a GGUF model or vocab file with -m"));
+        return NULL;
     }
     qk_vocab *v = qk_vocab_load(g, &err);
     gguf_close(g);
-    if (!v) {
-        free(text);
-        return fail(err.msg, "qk-tokenize needs tokenizer.ggml.* metadata of a supported tokenizer");
-    }
+    if (!v)
+        qk_fail("%s%s", err.msg,
+                hint(err.msg, " — qk-tokenize needs tokenizer.ggml.* metadata of a supported tokenizer"));
+    return v;
+}
 
-    const bool add_special = qk_vocab_add_bos(v) && !no_bos;
-    int32_t *ids = NULL;
-    size_t n = 0;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = qk_tokenize(v, text, len, add_special, !no_special, &ids, &n, &err);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (rc) {
-        free(text);
-        qk_vocab_free(v);
-        return fail(err.msg, NULL);
-    }
-
+/* The tokens on stdout: "[1, 2, 3]" with ids_only, else one "%6d -> 'piece'" line each.
+ * Returns 0, or prints the error and returns 1. */
+static int print_tokens(const qk_vocab *v, const int32_t *ids, size_t n, bool ids_only) {
     if (ids_only) {
         fputc('[', stdout);
         for (size_t i = 0; i < n; i++) printf(i ? ", %d" : "%d", ids[i]);
         fputs("]\n", stdout);
-    } else {
-        char small[256];
-        for (size_t i = 0; i < n; i++) {
-            int pl = qk_token_to_piece(v, ids[i], small, sizeof small, true);
-            char *p = small;
-            if (pl > (int)sizeof small) {
-                p = malloc((size_t)pl);
-                if (!p) return fail("out of memory", NULL);
-                qk_token_to_piece(v, ids[i], p, (size_t)pl, true);
-            }
-            printf("%6d -> '", ids[i]);
-            fwrite(p, 1, pl > 0 ? (size_t)pl : 0, stdout);
-            fputs("'\n", stdout);
-            if (p != small) free(p);
+        return 0;
+    }
+    char small[256];
+    for (size_t i = 0; i < n; i++) {
+        int pl = qk_token_to_piece(v, ids[i], small, sizeof small, true);
+        char *p = small;
+        if (pl > (int)sizeof small) {
+            p = malloc((size_t)pl);
+            if (!p) return qk_fail("out of memory");
+            qk_token_to_piece(v, ids[i], p, (size_t)pl, true);
         }
+        printf("%6d -> '", ids[i]);
+        fwrite(p, 1, pl > 0 ? (size_t)pl : 0, stdout);
+        fputs("'\n", stdout);
+        if (p != small) free(p);
     }
-    if (show_count) printf("Total number of tokens: %zu\n", n);
-    if (stats) {
-        double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-        fprintf(stderr, "%s: %zu bytes -> %zu tokens in %.3f s (%.1f MB/s)\n", prog, len, n, s,
-                s > 0 ? (double)len / s / 1e6 : 0.0);
+    return 0;
+}
+
+/* Everything the tool prints after tokenizing: the tokens, --show-count's total and
+ * --stats' line on stderr (len bytes tokenized in secs). Returns 0, or prints the error and
+ * returns 1. */
+static int print_result(const opts *o, const qk_vocab *v, const int32_t *ids, size_t n, size_t len, double secs) {
+    if (print_tokens(v, ids, n, o->ids_only)) return 1;
+    if (o->show_count) printf("Total number of tokens: %zu\n", n);
+    if (o->stats)
+        fprintf(stderr, "qk-tokenize: %zu bytes -> %zu tokens in %.3f s (%.1f MB/s)\n", len, n, secs,
+                secs > 0 ? (double)len / secs / 1e6 : 0.0);
+    if (fflush(stdout) != 0 || ferror(stdout)) return qk_fail("cannot write to standard output");
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    qk_tool_init("qk-tokenize");
+    opts o = {0};
+    int rc = parse_args(argc, argv, &o);
+    if (rc) return rc < 0;
+
+    char *text = NULL;
+    size_t len = 0;
+    if (load_text(&o, &text, &len)) return 1;
+    qk_vocab *v = load_vocab(o.model);
+    if (!v) {
+        free(text);
+        return 1;
     }
-    int out_err = fflush(stdout) != 0 || ferror(stdout);
+    int32_t *ids = NULL;
+    size_t n = 0;
+    qk_err err = {{0}};
+    const uint64_t t0 = qk_now_ns();
+    rc = qk_tokenize(v, text, len, qk_vocab_add_bos(v) && !o.no_bos, !o.no_special, &ids, &n, &err);
+    const double secs = 1e-9 * (double)(qk_now_ns() - t0);
+    rc = rc ? qk_fail("%s", err.msg) : print_result(&o, v, ids, n, len, secs);
     free(ids);
     free(text);
     qk_vocab_free(v);
-    if (out_err) return fail("cannot write to standard output", NULL);
-    return 0;
+    return rc;
 }

@@ -10,7 +10,7 @@
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "afile.h"
+#include "cli.h"
 #include "ftype.h"
 #include "gguf.h"
 #include "mixture.h"
@@ -64,13 +65,6 @@ static void usage(FILE *f) {
             "example: qk-quantize model-f16.gguf model-Q4_K_M.gguf Q4_K_M 4\n");
 }
 
-static int fail(const char *fmt, const char *a, const char *b) {
-    fprintf(stderr, "qk-quantize: error: ");
-    fprintf(stderr, fmt, a, b);
-    fputc('\n', stderr);
-    return 1;
-}
-
 typedef struct target {
     bool copy;
     const qk_ftype_info *fi;
@@ -81,15 +75,6 @@ static int parse_target(const char *s, target *t) {
     t->copy = strcasecmp(s, "COPY") == 0;
     t->fi = t->copy ? NULL : qk_ftype_parse(s);
     return t->copy || t->fi ? 0 : -1;
-}
-
-static int parse_int(const char *s, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < -1000000 || v > 1000000) return -1;
-    *out = (int)v;
-    return 0;
 }
 
 static int write_json(const char *path, const qk_quant_opts *o, const char *label, const qk_quant_result *r,
@@ -146,131 +131,178 @@ static int write_json(const char *path, const qk_quant_opts *o, const char *labe
     return rc;
 }
 
-int main(int argc, char **argv) {
-    qk_tool_init("qk-quantize");
-    qk_quant_opts o = {0};
-    qk_mix_params_init(&o.mix);
-    const char *json = NULL;
-    const char *pos[4];
-    int npos = 0, threads = -1, threads_flag = 0;
+typedef struct opts {
+    qk_quant_opts q;    /* what qk_quantize_file gets */
+    const char *json;   /* --json FILE, NULL for none */
+    char out_buf[4096]; /* the default output path */
+} opts;
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--allow-requantize") == 0) {
-            o.mix.allow_requantize = true;
-        } else if (strcmp(a, "--leave-output-tensor") == 0) {
-            o.mix.leave_output_tensor = true;
-        } else if (strcmp(a, "--pure") == 0) {
-            o.mix.pure = true;
-        } else if (strcmp(a, "--no-fallback") == 0) {
-            o.mix.no_fallback = true;
-        } else if (strcmp(a, "--dry-run") == 0) {
-            o.dry_run = true;
-        } else if (strcmp(a, "--output-tensor-type") == 0 || strcmp(a, "--token-embedding-type") == 0) {
-            qk_type t;
-            if (!next) return fail("%s needs a type name (e.g. q8_0)%s", a, "");
-            if (qk_type_from_name(next, &t) != 0)
-                return fail("%s: unknown ggml type '%s' — use a name such as q8_0, q6_K, f16", a, next);
-            if (a[2] == 'o') o.mix.output_tensor_type = (int)t;
-            else o.mix.token_embedding_type = (int)t;
-            i++;
-        } else if (strcmp(a, "--json") == 0) {
-            if (!next) return fail("%s needs a file name (or - for stdout)%s", a, "");
-            json = next;
-            i++;
-        } else if (strcmp(a, "-t") == 0 || strcmp(a, "--threads") == 0) {
-            if (!next || parse_int(next, &threads) != 0) return fail("%s needs an integer%s", a, "");
-            threads_flag = 1;
-            i++;
-        } else if (strcmp(a, "--imatrix") == 0 || strcmp(a, "--include-weights") == 0 ||
-                   strcmp(a, "--exclude-weights") == 0 || strcmp(a, "--keep-split") == 0 ||
-                   strcmp(a, "--override-kv") == 0) {
-            return fail("%s is not supported by qkit (no importance matrix, split or KV overrides)%s", a, "");
-        } else if (a[0] == '-' && a[1] != 0 && !(a[1] >= '0' && a[1] <= '9')) {
-            return fail("unknown option '%s' — run qk-quantize --help%s", a, "");
-        } else {
-            if (npos == 4) return fail("too many arguments ('%s') — run qk-quantize --help%s", a, "");
-            pos[npos++] = a;
-        }
-    }
+/* A negative number ("-1"), which is an operand (nthreads), not an option, as in
+ * llama-quantize. */
+static bool is_number_operand(const char *a) { return a[0] == '-' && a[1] >= '0' && a[1] <= '9'; }
+
+/* The operands IN [OUT] TYPE [nthreads] (pos[0..npos)) into o; threads: -t's value when
+ * threads_set. As llama-quantize, OUT is optional when the 2nd operand parses as a type. */
+static int parse_operands(const char *const *pos, int npos, int32_t threads, bool threads_set, opts *o) {
     if (npos < 2) {
         usage(stderr);
-        return fail("missing arguments: IN.gguf and TYPE are required%s%s", "", "");
+        return qk_cli_error("missing arguments: IN.gguf and TYPE are required");
     }
-
-    /* IN [OUT] TYPE [nthreads]: as llama-quantize, OUT is optional when the 2nd argument
-     * parses as a type. */
     target tg;
-    const char *in = pos[0], *out = NULL, *type_s;
-    char out_buf[4096];
-    int k = 1;
-    if (parse_target(pos[1], &tg) == 0) {
-        type_s = pos[1];
-        k = 2;
-    } else if (npos >= 3) {
+    const char *out = NULL;
+    int k = 2;
+    if (parse_target(pos[1], &tg) != 0) {
+        const char *type_s = npos >= 3 ? pos[2] : pos[1];
+        if (npos < 3 || parse_target(type_s, &tg) != 0)
+            return qk_cli_error("unknown quantization type '%s' — run qk-quantize --help for the list", type_s);
         out = pos[1];
-        type_s = pos[2];
         k = 3;
-        if (parse_target(type_s, &tg) != 0)
-            return fail("unknown quantization type '%s' — run qk-quantize --help for the list%s", type_s, "");
-    } else {
-        return fail("unknown quantization type '%s' — run qk-quantize --help for the list%s", pos[1], "");
     }
     if (k < npos) {
-        if (parse_int(pos[k], &threads) != 0) return fail("nthreads must be an integer, not '%s'%s", pos[k], "");
-        if (threads_flag) return fail("threads given twice (-t and nthreads)%s%s", "", "");
+        if (qk_cli_i32("nthreads", pos[k], -QK_CLI_MAX_THREADS, QK_CLI_MAX_THREADS, &threads)) return QK_CLI_ERROR;
+        if (threads_set) return qk_cli_error("threads given twice (-t and nthreads)");
         k++;
     }
-    if (k < npos) return fail("unexpected argument '%s' — run qk-quantize --help%s", pos[k], "");
+    if (k < npos) return qk_cli_error("unexpected argument '%s' — run qk-quantize --help", pos[k]);
     if (!tg.copy && !qk_ftype_supported(tg.fi))
-        return fail("type %s is not supported by qkit: %s", tg.fi->name, tg.fi->summary);
-    const char *label = tg.copy ? "COPY" : tg.fi->name;
-    if (!out) {
-        const char *slash = strrchr(in, '/');
-        int dl = slash ? (int)(slash - in + 1) : 0;
-        snprintf(out_buf, sizeof out_buf, "%.*sggml-model-%s.gguf", dl, in, label);
-        out = out_buf;
+        return qk_cli_error("type %s is not supported by qkit: %s", tg.fi->name, tg.fi->summary);
+    o->q.ftype_label = tg.copy ? "COPY" : tg.fi->name;
+    if (!out) { /* <dir of IN>/ggml-model-<TYPE>.gguf */
+        const char *slash = strrchr(pos[0], '/');
+        snprintf(o->out_buf, sizeof o->out_buf, "%.*sggml-model-%s.gguf", slash ? (int)(slash - pos[0] + 1) : 0,
+                 pos[0], o->q.ftype_label);
+        out = o->out_buf;
     }
-    if (access(in, R_OK) != 0)
-        return fail("cannot read '%s': %s — check the path", in, strerror(errno));
+    o->q.in_path = pos[0];
+    o->q.out_path = out;
+    o->q.mix.only_copy = tg.copy;
+    o->q.mix.ftype = tg.copy ? 0 : tg.fi->id;
+    o->q.n_threads = threads <= 0 ? qk_cpu_count() : threads;
+    o->q.log = o->json && strcmp(o->json, "-") == 0 ? stderr : stdout;
+    return QK_CLI_RUN;
+}
 
-    o.in_path = in;
-    o.out_path = out;
-    o.mix.only_copy = tg.copy;
-    o.mix.ftype = tg.copy ? 0 : tg.fi->id;
-    o.ftype_label = label;
-    o.n_threads = threads <= 0 ? qk_cpu_count() : threads;
-    o.log = json && strcmp(json, "-") == 0 ? stderr : stdout;
+enum { OPT_ALLOW_REQUANTIZE = 256, OPT_LEAVE_OUTPUT, OPT_PURE, OPT_NO_FALLBACK, OPT_DRY_RUN, OPT_OUTPUT_TYPE,
+       OPT_EMBEDDING_TYPE, OPT_JSON, OPT_UNSUPPORTED };
+
+static const struct option LONG[] = {
+    {"allow-requantize", no_argument, NULL, OPT_ALLOW_REQUANTIZE},
+    {"leave-output-tensor", no_argument, NULL, OPT_LEAVE_OUTPUT},
+    {"pure", no_argument, NULL, OPT_PURE},
+    {"no-fallback", no_argument, NULL, OPT_NO_FALLBACK},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"output-tensor-type", required_argument, NULL, OPT_OUTPUT_TYPE},
+    {"token-embedding-type", required_argument, NULL, OPT_EMBEDDING_TYPE},
+    {"json", required_argument, NULL, OPT_JSON},
+    {"threads", required_argument, NULL, 't'},
+    {"help", no_argument, NULL, 'h'},
+    /* llama-quantize's options that qkit refuses (the values are never looked at) */
+    {"imatrix", optional_argument, NULL, OPT_UNSUPPORTED},
+    {"include-weights", optional_argument, NULL, OPT_UNSUPPORTED + 1},
+    {"exclude-weights", optional_argument, NULL, OPT_UNSUPPORTED + 2},
+    {"keep-split", optional_argument, NULL, OPT_UNSUPPORTED + 3},
+    {"override-kv", optional_argument, NULL, OPT_UNSUPPORTED + 4},
+    {0}};
+
+/* --output-tensor-type / --token-embedding-type T (opt) into *type. */
+static int parse_type_option(const char *opt, const char *v, int *type) {
+    qk_type t;
+    if (qk_type_from_name(v, &t) != 0)
+        return qk_cli_error("%s: unknown ggml type '%s' — use a name such as q8_0, q6_K, f16", opt, v);
+    *type = (int)t;
+    return 0;
+}
+
+/* The name of LONG's option whose value is val. */
+static const char *long_name(int val) {
+    const struct option *l = LONG;
+    while (l->name && l->val != val) l++;
+    return l->name;
+}
+
+/* One more operand (at most four). */
+static int add_operand(const char **pos, int *npos, const char *a) {
+    if (*npos == 4) return qk_cli_error("too many arguments ('%s') — run qk-quantize --help", a);
+    pos[(*npos)++] = a;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, opts *o) {
+    qk_mix_params_init(&o->q.mix);
+    const char *pos[4];
+    int npos = 0, c;
+    int32_t threads = -1;
+    bool threads_set = false;
+    /* shortopts "-..." returns the operands in order (c == 1), so that a negative number is
+     * taken as an operand (nthreads) before getopt would read it as an option */
+    while (optind < argc) {
+        if (is_number_operand(argv[optind])) {
+            if (add_operand(pos, &npos, argv[optind++])) return QK_CLI_ERROR;
+            continue;
+        }
+        if ((c = qk_cli_next(argc, argv, "-:t:h", LONG)) == -1) break; /* after "--": operands only */
+        switch (c) {
+        case 1:
+            if (add_operand(pos, &npos, optarg)) return QK_CLI_ERROR;
+            break;
+        case OPT_ALLOW_REQUANTIZE: o->q.mix.allow_requantize = true; break;
+        case OPT_LEAVE_OUTPUT: o->q.mix.leave_output_tensor = true; break;
+        case OPT_PURE: o->q.mix.pure = true; break;
+        case OPT_NO_FALLBACK: o->q.mix.no_fallback = true; break;
+        case OPT_DRY_RUN: o->q.dry_run = true; break;
+        case OPT_OUTPUT_TYPE:
+            if (parse_type_option("--output-tensor-type", optarg, &o->q.mix.output_tensor_type)) return QK_CLI_ERROR;
+            break;
+        case OPT_EMBEDDING_TYPE:
+            if (parse_type_option("--token-embedding-type", optarg, &o->q.mix.token_embedding_type))
+                return QK_CLI_ERROR;
+            break;
+        case OPT_JSON: o->json = optarg; break;
+        case 't':
+            if (qk_cli_i32("-t", optarg, -QK_CLI_MAX_THREADS, QK_CLI_MAX_THREADS, &threads)) return QK_CLI_ERROR;
+            threads_set = true;
+            break;
+        case 'h': usage(stdout); return QK_CLI_DONE;
+        case '?': return QK_CLI_ERROR;
+        default: /* OPT_UNSUPPORTED + i */
+            return qk_cli_error("--%s is not supported by qkit (no importance matrix, split or KV overrides)",
+                                long_name(c));
+        }
+    }
+    for (; optind < argc; optind++)
+        if (add_operand(pos, &npos, argv[optind])) return QK_CLI_ERROR;
+    return parse_operands(pos, npos, threads, threads_set, o);
+}
+
+/* Quantize (qk_quantize_file) and write the --json report. Returns main's exit status. */
+static int quantize(const opts *o) {
+    qk_err err = {{0}};
+    qk_quant_result res;
+    if (qk_quantize_file(&o->q, &res, &err) != 0) {
+        fflush(stdout);
+        qk_quant_result_free(&res);
+        return qk_fail("%s", err.msg);
+    }
+    int rc = o->json && write_json(o->json, &o->q, o->q.ftype_label, &res, &err) != 0;
+    qk_quant_result_free(&res);
+    return rc ? qk_fail("--json: %s", err.msg) : 0;
+}
+
+int main(int argc, char **argv) {
+    qk_tool_init("qk-quantize");
+    opts o = {0};
+    int rc = parse_args(argc, argv, &o);
+    if (rc) return rc < 0;
+    if (access(o.q.in_path, R_OK) != 0)
+        return qk_fail("cannot read '%s': %s — check the path", o.q.in_path, strerror(errno));
 
     qk_err err = {{0}};
     /* no output may be the input or the other output (by identity: paths.h) */
-    const char *ins[1] = {in}, *outs[2] = {o.dry_run ? NULL : out, json};
-    if (qk_paths_check(ins, 1, outs, 2, &err)) {
-        fprintf(stderr, "qk-quantize: error: %s\n", err.msg);
-        return 1;
-    }
+    const char *ins[1] = {o.q.in_path}, *outs[2] = {o.q.dry_run ? NULL : o.q.out_path, o.json};
+    if (qk_paths_check(ins, 1, outs, 2, &err)) return qk_fail("%s", err.msg);
     /* the JSON file is written last: check where it goes before any work or output (the
      * GGUF output path is checked by qk_quantize_file, also before its first line) */
-    if (json && strcmp(json, "-") != 0 && qk_paths_check_output(json, &err) != 0) {
-        fprintf(stderr, "qk-quantize: error: --json: %s\n", err.msg);
-        return 1;
-    }
-    qk_quant_result res;
-    int rc = qk_quantize_file(&o, &res, &err);
-    if (rc != 0) {
-        fflush(stdout);
-        qk_quant_result_free(&res);
-        fprintf(stderr, "qk-quantize: error: %s\n", err.msg);
-        return 1;
-    }
-    if (json && write_json(json, &o, label, &res, &err) != 0) {
-        qk_quant_result_free(&res);
-        return fail("--json: %s%s", err.msg, "");
-    }
-    qk_quant_result_free(&res);
-    return 0;
+    if (o.json && strcmp(o.json, "-") != 0 && qk_paths_check_output(o.json, &err) != 0)
+        return qk_fail("--json: %s", err.msg);
+    return quantize(&o);
 }
