@@ -79,7 +79,7 @@ int qk_paths_check(const char *const *inputs, size_t n_inputs, const char *const
 }
 
 int qk_paths_check_output(const char *path, qk_err *err) {
-    if (!path || !path[0]) return qk_errf(err, "no output file given — name an output .gguf file");
+    if (!path || !path[0]) return qk_errf(err, "no output file given — name an output file");
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return qk_errf(err, "output '%s' is a directory — give a file name", path);

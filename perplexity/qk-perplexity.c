@@ -12,8 +12,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +22,7 @@
 #include "clock.h"
 #include "afile.h"
 #include "cli.h"
+#include "fileio.h"
 #include "model.h"
 #include "paths.h"
 #include "ppl_logits.h"
@@ -39,6 +38,7 @@ typedef struct opts {
     const char *model, *text, *base, *prompts, *json;
     int32_t n_ctx, n_batch, n_chunks, n_threads, out_type;
     bool ctx_given, kld;
+    char nll[4200]; /* BASE.nll, the exact-NLL sidecar ("" without a base) */
 } opts;
 
 static void usage(FILE *f) {
@@ -77,152 +77,111 @@ static void usage(FILE *f) {
             qk_cpu_count());
 }
 
-static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int die(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, PROG ": error: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    return 1;
+/* Long-only options. */
+enum { OPT_CHUNKS = 256, OPT_BASE, OPT_KLD, OPT_PROMPTS, OPT_JSON, OPT_OUT_TYPE };
+
+/* The options' combinations, once all are read. */
+static int check_args(int argc, char **argv, opts *o) {
+    if (optind < argc) return qk_cli_error("unexpected argument '%s' — run " PROG " --help", argv[optind]);
+    if (!o->model) return qk_cli_error("no model given — use -m MODEL.gguf");
+    if (o->ctx_given && (o->n_ctx < 8 || o->n_ctx % 2 != 0))
+        return qk_cli_error("-c %d: n_ctx must be even and at least 8", o->n_ctx);
+    if (o->n_chunks == 0) return qk_cli_error("--chunks %d: use N >= 1, or -1 for all", o->n_chunks);
+    if (o->kld && !o->base)
+        return qk_cli_error("--kl-divergence needs --kl-divergence-base FILE (the base model's log-probs)");
+    if (!o->kld && !o->prompts && !o->text) return qk_cli_error("no text given — use -f FILE (e.g. wiki.test.raw)");
+    if (o->base && snprintf(o->nll, sizeof o->nll, "%s.nll", o->base) >= (int)sizeof o->nll)
+        return qk_cli_error("path too long: %s", o->base);
+    return QK_CLI_RUN;
 }
 
-/* Returns 0 to go on, 1 on error (message printed), 2 for --help. */
 static int parse_args(int argc, char **argv, opts *o) {
+    static const struct option LONG[] = {{"help", no_argument, NULL, 'h'},
+                                         {"model", required_argument, NULL, 'm'},
+                                         {"file", required_argument, NULL, 'f'},
+                                         {"ctx-size", required_argument, NULL, 'c'},
+                                         {"batch-size", required_argument, NULL, 'b'},
+                                         {"chunks", required_argument, NULL, OPT_CHUNKS},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"kl-divergence-base", required_argument, NULL, OPT_BASE},
+                                         {"save-all-logits", required_argument, NULL, OPT_BASE},
+                                         {"kl-divergence", no_argument, NULL, OPT_KLD},
+                                         {"prompts", required_argument, NULL, OPT_PROMPTS},
+                                         {"ppl-output-type", required_argument, NULL, OPT_OUT_TYPE},
+                                         {"json", required_argument, NULL, OPT_JSON},
+                                         {0}};
     memset(o, 0, sizeof *o);
     o->n_ctx = 512;
     o->n_batch = 2048;
     o->n_chunks = -1;
     o->n_threads = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return 2;
-        if (!strcmp(a, "--kl-divergence")) {
-            o->kld = true;
-            continue;
-        }
-        const bool takes = !strcmp(a, "-m") || !strcmp(a, "--model") || !strcmp(a, "-f") ||
-                           !strcmp(a, "--file") || !strcmp(a, "-c") || !strcmp(a, "--ctx-size") ||
-                           !strcmp(a, "-b") || !strcmp(a, "--batch-size") || !strcmp(a, "--chunks") ||
-                           !strcmp(a, "-t") || !strcmp(a, "--threads") ||
-                           !strcmp(a, "--kl-divergence-base") || !strcmp(a, "--save-all-logits") ||
-                           !strcmp(a, "--prompts") || !strcmp(a, "--json") ||
-                           !strcmp(a, "--ppl-output-type");
-        if (!takes) return die("unknown option '%s' — see " PROG " --help", a);
-        if (i + 1 >= argc) return die("option %s needs a value — see " PROG " --help", a);
-        const char *v = argv[++i];
-        int32_t *iv = NULL, lo = 1, hi = INT32_MAX;
-        if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
-        else if (!strcmp(a, "-f") || !strcmp(a, "--file")) o->text = v;
-        else if (!strcmp(a, "--kl-divergence-base") || !strcmp(a, "--save-all-logits")) o->base = v;
-        else if (!strcmp(a, "--prompts")) o->prompts = v;
-        else if (!strcmp(a, "--json")) o->json = v;
-        else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) {
-            iv = &o->n_ctx, hi = QK_CLI_MAX_TOKENS;
+    int c, bad = 0;
+    while (!bad && (c = qk_cli_next(argc, argv, ":hm:f:c:b:t:", LONG)) != -1) {
+        switch (c) {
+        case 'h': usage(stdout); return QK_CLI_DONE;
+        case 'm': o->model = optarg; break;
+        case 'f': o->text = optarg; break;
+        case 'c':
+            bad = qk_cli_i32("-c", optarg, 1, QK_CLI_MAX_TOKENS, &o->n_ctx);
             o->ctx_given = true;
-        } else if (!strcmp(a, "-b") || !strcmp(a, "--batch-size")) iv = &o->n_batch, hi = QK_CLI_MAX_TOKENS;
-        else if (!strcmp(a, "--chunks")) iv = &o->n_chunks, lo = -1;
-        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) iv = &o->n_threads, lo = 0, hi = QK_CLI_MAX_THREADS;
-        else iv = &o->out_type, lo = 0, hi = 1;
-        if (iv && qk_cli_i32(a, v, lo, hi, iv)) return 1;
+            break;
+        case 'b': bad = qk_cli_i32("-b", optarg, 1, QK_CLI_MAX_TOKENS, &o->n_batch); break;
+        case OPT_CHUNKS: bad = qk_cli_i32("--chunks", optarg, -1, INT32_MAX, &o->n_chunks); break;
+        case 't': bad = qk_cli_i32("-t", optarg, 0, QK_CLI_MAX_THREADS, &o->n_threads); break;
+        case OPT_BASE: o->base = optarg; break;
+        case OPT_KLD: o->kld = true; break;
+        case OPT_PROMPTS: o->prompts = optarg; break;
+        case OPT_OUT_TYPE: bad = qk_cli_i32("--ppl-output-type", optarg, 0, 1, &o->out_type); break;
+        case OPT_JSON: o->json = optarg; break;
+        default: return QK_CLI_ERROR; /* qk_cli_next printed the error */
+        }
     }
-    if (!o->model) return die("no model given — use -m MODEL.gguf");
-    if (o->ctx_given && (o->n_ctx < 8 || o->n_ctx % 2 != 0))
-        return die("-c %d: n_ctx must be even and at least 8", o->n_ctx);
-    if (o->n_chunks == 0 || o->n_chunks < -1) return die("--chunks %d: use N >= 1, or -1 for all", o->n_chunks);
-    if (o->kld && !o->base)
-        return die("--kl-divergence needs --kl-divergence-base FILE (the base model's log-probs)");
-    if (!o->kld && !o->prompts && !o->text) return die("no text given — use -f FILE (e.g. wiki.test.raw)");
-    /* no output may be an input or another output, by identity (paths.h); the base file
-     * is an input with --kl-divergence, else an output, and so is its .nll sidecar (written
-     * beside it unless --prompts) */
-    static char nll[4200];
-    if (o->base && snprintf(nll, sizeof nll, "%s.nll", o->base) >= (int)sizeof nll) return die("path too long: %s", o->base);
-    const char *base_nll = o->base && !o->prompts ? nll : NULL;
-    const char *inputs[5] = {o->model, o->text, o->prompts, o->kld ? o->base : NULL,
-                             o->kld ? base_nll : NULL};
-    const char *outputs[3] = {o->kld ? NULL : o->base, o->kld ? NULL : base_nll, o->json};
-    qk_err err = {{0}};
-    if (qk_paths_check(inputs, 5, outputs, 3, &err)) return die("%s", err.msg);
-    return 0;
+    return bad ? QK_CLI_ERROR : check_args(argc, argv, o);
 }
 
 /* Checks made before the model is loaded, so that a wrong path fails in milliseconds
- * instead of after a long load or a whole evaluation: the text (or prompt file) must
- * exist, not be a directory, and not be an empty regular file (a pipe is read as it
- * comes), and every output file's directory must exist and be writable. Returns 0, or 1 after printing the error. */
+ * instead of after a long load or a whole evaluation: no output may be an input or another
+ * output, by identity (paths.h); the text (or prompt file) must exist, not be a directory,
+ * and not be an empty regular file (a pipe is read as it comes); and every output file's
+ * directory must exist and be writable (paths.h). Returns 0, or 1 after printing the error. */
 static int check_files(const opts *o) {
+    /* the base file is an input with --kl-divergence, else an output, and so is its .nll
+     * sidecar (written beside it unless --prompts) */
+    const char *base_nll = o->base && !o->prompts ? o->nll : NULL;
+    const char *inputs[5] = {o->model, o->text, o->prompts, o->kld ? o->base : NULL, o->kld ? base_nll : NULL};
+    const char *outputs[3] = {o->kld ? NULL : o->base, o->kld ? NULL : base_nll, o->json};
+    qk_err err = {{0}};
+    if (qk_paths_check(inputs, 5, outputs, 3, &err)) return qk_fail("%s", err.msg);
     const char *in[2] = {o->kld || o->prompts ? NULL : o->text, o->prompts}; /* -f is not read then */
     const char *what[2] = {"text file", "prompt file"};
     for (int k = 0; k < 2; k++) {
         struct stat st;
         if (!in[k]) continue;
-        if (stat(in[k], &st) != 0) return die("cannot open %s %s: %s", what[k], in[k], strerror(errno));
-        if (S_ISDIR(st.st_mode)) return die("%s %s is a directory", what[k], in[k]);
-        if (S_ISREG(st.st_mode) && st.st_size == 0) return die("%s %s is empty", what[k], in[k]); /* pipes: read_text */
+        if (stat(in[k], &st) != 0) return qk_fail("cannot open %s %s: %s", what[k], in[k], strerror(errno));
+        if (S_ISDIR(st.st_mode)) return qk_fail("%s %s is a directory", what[k], in[k]);
+        if (S_ISREG(st.st_mode) && st.st_size == 0) /* pipes: read_text */
+            return qk_fail("%s %s is empty", what[k], in[k]);
     }
     const char *out[2] = {o->kld ? NULL : o->base, o->json};
-    for (int k = 0; k < 2; k++) {
-        if (!out[k]) continue;
-        const char *slash = strrchr(out[k], '/');
-        char *dir = slash ? strndup(out[k], (size_t)(slash - out[k]) + 1) : strdup(".");
-        struct stat st;
-        const bool exists = dir && stat(dir, &st) == 0;
-        const bool ok = exists && S_ISDIR(st.st_mode) && access(dir, W_OK | X_OK) == 0;
-        free(dir);
-        if (!ok)
-            return die("cannot write %s: its directory %s — create it or choose another path", out[k],
-                       exists ? "is not writable" : "does not exist");
-    }
+    for (int k = 0; k < 2; k++)
+        if (out[k] && qk_paths_check_output(out[k], &err)) return qk_fail("%s", err.msg);
     return 0;
 }
 
-/* The longest text read (-f, --prompts): 1 GiB, ~800x WikiText-2's test split and short of
- * what the token arrays and the machine's memory allow. */
-#define MAX_TEXT_BYTES ((size_t)1 << 30)
-
+/* The whole text (-f, --prompts; at most QK_FILE_READ_MAX bytes), NUL-terminated, or NULL
+ * after printing the error; an empty text is an error. */
 static char *read_text(const char *path, size_t *len, const char *what) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        die("cannot open %s %s: %s", what, path, strerror(errno));
+    qk_err err = {{0}};
+    char *buf = qk_file_read(path, len, &err);
+    if (!buf) {
+        qk_fail("%s: %s", what, err.msg);
         return NULL;
     }
-    size_t cap = 1 << 20, n = 0, r;
-    char *buf = malloc(cap + 1);
-    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap && cap >= MAX_TEXT_BYTES) { /* e.g. -f /dev/zero: refuse before memory runs out */
-            free(buf);
-            fclose(f);
-            die("%s %s is larger than %zu MiB — use a shorter text", what, path, MAX_TEXT_BYTES >> 20);
-            return NULL;
-        }
-        if (n == cap) {
-            char *nb = realloc(buf, 2 * cap + 1);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    const bool bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) {
+    if (*len == 0) {
         free(buf);
-        die("reading %s %s failed", what, path);
+        qk_fail("%s %s is empty", what, path);
         return NULL;
     }
-    buf[n] = 0;
-    if (n == 0) {
-        free(buf);
-        die("%s %s is empty", what, path);
-        return NULL;
-    }
-    *len = n;
     return buf;
 }
 
@@ -336,15 +295,15 @@ static void json_kld(cJSON *j, const ppl_kld_summary *s) {
 
 static int write_json(const char *path, cJSON *j) {
     char *txt = cJSON_Print(j);
-    if (!txt) return die("out of memory formatting JSON");
+    if (!txt) return qk_fail("out of memory formatting JSON");
     qk_err err = {{0}};
     qk_afile *a = qk_afile_create(path, &err);
     int rc = 0;
     if (!a || qk_afile_write(a, txt, strlen(txt), &err) || qk_afile_write(a, "\n", 1, &err)) {
         qk_afile_abort(a);
-        rc = die("%s", err.msg);
+        rc = qk_fail("%s", err.msg);
     } else if (qk_afile_commit(a, &err)) {
-        rc = die("%s", err.msg);
+        rc = qk_fail("%s", err.msg);
     }
     free(txt);
     return rc;
@@ -383,7 +342,7 @@ static int tokenize_prompts(const qk_vocab *v, char *text, size_t len, int32_t *
                 *n_out = n;
                 *toks = t;
                 *lens = l;
-                return die("tokenizing prompt %d failed: %s", n + 1, err.msg);
+                return qk_fail("tokenizing prompt %d failed: %s", n + 1, err.msg);
             }
             l[n++] = (int32_t)nt;
         }
@@ -399,7 +358,7 @@ oom:
     *toks = NULL;
     *lens = NULL;
     *n_out = 0;
-    return die("out of memory reading prompts");
+    return qk_fail("out of memory reading prompts");
 }
 
 static int run_prompts(const opts *o, const qk_model *m, const ppl_run_params *rp, cJSON *jroot_out[1],
@@ -414,7 +373,7 @@ static int run_prompts(const opts *o, const qk_model *m, const ppl_run_params *r
     double *lq = NULL, *lb = NULL, *ratio = NULL;
     if (rc) goto done;
     if (n == 0) {
-        rc = die("prompt file %s has no non-empty lines", o->prompts);
+        rc = qk_fail("prompt file %s has no non-empty lines", o->prompts);
         goto done;
     }
     int32_t b_vocab = 0, b_n = 0;
@@ -422,35 +381,35 @@ static int run_prompts(const opts *o, const qk_model *m, const ppl_run_params *r
         qk_err err = {{0}};
         brecs = ppl_prompts_read(o->base, &b_vocab, &b_n, &err);
         if (!brecs) {
-            rc = die("%s", err.msg);
+            rc = qk_fail("%s", err.msg);
             goto done;
         }
         if (b_vocab != m->hp.n_vocab) {
-            rc = die("%s was made with n_vocab %d, the model has %d", o->base, b_vocab, m->hp.n_vocab);
+            rc = qk_fail("%s was made with n_vocab %d, the model has %d", o->base, b_vocab, m->hp.n_vocab);
             goto done;
         }
         if (b_n != n) {
-            rc = die("%s holds %d prompts but %s has %d — use the same prompt file", o->base, b_n,
-                     o->prompts, n);
+            rc = qk_fail("%s holds %d prompts but %s has %d — use the same prompt file", o->base, b_n,
+                         o->prompts, n);
             goto done;
         }
     }
     recs = calloc((size_t)n, sizeof *recs);
     if (!recs) {
-        rc = die("out of memory");
+        rc = qk_fail("out of memory");
         goto done;
     }
     for (int32_t i = 0; o->kld && i < n; i++) {
         if (brecs[i].hash != ppl_tokens_hash(toks[i], (size_t)lens[i]) || brecs[i].n_tokens != lens[i]) {
-            rc = die("prompt %d tokenizes differently from the base run (%d vs %d tokens) — the "
-                     "base was made from another prompt file or vocabulary",
-                     i + 1, lens[i], brecs[i].n_tokens);
+            rc = qk_fail("prompt %d tokenizes differently from the base run (%d vs %d tokens) — the "
+                         "base was made from another prompt file or vocabulary",
+                         i + 1, lens[i], brecs[i].n_tokens);
             goto done;
         }
     }
     qk_err err = {{0}};
     if (ppl_run_prompts(m, toks, lens, n, rp, recs, res, &err)) {
-        rc = die("%s", err.msg);
+        rc = qk_fail("%s", err.msg);
         goto done;
     }
     fprintf(rp->out, "\nPrompts: %d, tokens scored: %llu, pooled PPL = %.4f +/- %.5f\n", n,
@@ -475,7 +434,7 @@ static int run_prompts(const opts *o, const qk_model *m, const ppl_run_params *r
         lb = malloc((size_t)n * sizeof *lb);
         ratio = malloc((size_t)n * sizeof *ratio);
         if (!lq || !lb || !ratio) {
-            rc = die("out of memory");
+            rc = qk_fail("out of memory");
             goto done;
         }
         for (int32_t i = 0; i < n; i++) {
@@ -493,7 +452,7 @@ static int run_prompts(const opts *o, const qk_model *m, const ppl_run_params *r
         jnum(pj, "cor_ln_ppl", cor);
     } else if (o->base) {
         if (ppl_prompts_write(o->base, m->hp.n_vocab, recs, n, &err)) {
-            rc = die("%s", err.msg);
+            rc = qk_fail("%s", err.msg);
             goto done;
         }
         fprintf(stderr, PROG ": saved per-prompt NLLs to %s\n", o->base);
@@ -510,105 +469,121 @@ done:
     return rc;
 }
 
+/* ---- the three modes --------------------------------------------------------------------- */
+
+/* --kl-divergence without --prompts: open and check the base file before the model is
+ * loaded; its n_ctx becomes ours. Returns NULL after printing the error. */
+static ppl_logits_file *open_base(opts *o) {
+    qk_err err = {{0}};
+    ppl_logits_file *base = ppl_logits_open(o->base, &err);
+    if (!base) {
+        qk_fail("%s", err.msg);
+        return NULL;
+    }
+    if (o->ctx_given && o->n_ctx != base->n_ctx) {
+        qk_fail("%s was computed with n_ctx = %d but -c is %d — pass -c %d or leave -c out", o->base,
+                base->n_ctx, o->n_ctx, base->n_ctx);
+        ppl_logits_close(base);
+        return NULL;
+    }
+    o->n_ctx = base->n_ctx;
+    if (o->text) fprintf(stderr, PROG ": note: -f %s is not read; the tokens come from %s\n", o->text, o->base);
+    return base;
+}
+
+/* The model, with a tokenizer; its summary line and the n_ctx warning on stderr. Returns
+ * NULL after printing the error. */
+static qk_model *load_model(const opts *o) {
+    qk_err err = {{0}};
+    qk_model *m = qk_model_load(o->model, &err);
+    if (!m) {
+        qk_fail("cannot load model %s: %s", o->model, err.msg);
+        return NULL;
+    }
+    if (!m->vocab) {
+        qk_model_free(m);
+        qk_fail("model %s has no tokenizer", o->model);
+        return NULL;
+    }
+    fprintf(stderr, PROG ": model %s: n_vocab %d, %.2f M params, %.2f MiB\n", o->model,
+            m->hp.n_vocab, m->n_params / 1e6, m->n_bytes / 1048576.0);
+    if (!o->prompts && o->n_ctx > m->hp.n_ctx_train)
+        fprintf(stderr, PROG ": warning: n_ctx %d is larger than the model's training context %d\n",
+                o->n_ctx, m->hp.n_ctx_train);
+    return m;
+}
+
+/* KL divergence against the base file (and its exact-NLL sidecar when there is one). */
+static int run_kld(const opts *o, const qk_model *m, ppl_logits_file *base, const ppl_run_params *rp,
+                   cJSON **j, ppl_run_result *res) {
+    qk_err err = {{0}};
+    double *exact = NULL;
+    if (access(o->nll, F_OK) == 0) {
+        exact = ppl_nll_read(o->nll, base, &err);
+        if (!exact) fprintf(stderr, PROG ": warning: ignoring %s: %s\n", o->nll, err.msg);
+    }
+    ppl_kld_summary s;
+    int rc = 0;
+    if (ppl_run_kld(m, base, exact, rp, &s, res, &err)) {
+        rc = qk_fail("%s", err.msg);
+    } else {
+        if (s.has_percentiles) print_kld_blocks(stdout, &s, o->base);
+        else fprintf(stderr, PROG ": fewer than 100 tokens scored: no statistics blocks\n");
+        *j = json_common(o, m, res);
+        json_kld(*j, &s);
+    }
+    free(exact);
+    return rc;
+}
+
+/* Perplexity of the text (-f), saving the base file when --kl-divergence-base is given. */
+static int run_text(const opts *o, const qk_model *m, const ppl_run_params *rp, cJSON **j, ppl_run_result *res) {
+    size_t len = 0;
+    char *text = read_text(o->text, &len, "text file");
+    if (!text) return 1;
+    fprintf(stderr, PROG ": tokenizing the input ..\n");
+    const uint64_t t0 = qk_now_ns();
+    int32_t *tokens = NULL;
+    size_t n_tokens = 0;
+    qk_err err = {{0}};
+    int rc = 0;
+    if (qk_tokenize(m->vocab, text, len, true, false, &tokens, &n_tokens, &err)) {
+        rc = qk_fail("tokenizing %s failed: %s", o->text, err.msg);
+    } else {
+        fprintf(stderr, PROG ": tokenization took %g ms (%zu tokens)\n", (double)(qk_now_ns() - t0) / 1e6,
+                n_tokens);
+        if (ppl_run_perplexity(m, tokens, n_tokens, rp, o->base, res, &err)) rc = qk_fail("%s", err.msg);
+        else *j = json_common(o, m, res);
+    }
+    free(tokens);
+    free(text);
+    return rc;
+}
+
 /* ---- main ------------------------------------------------------------------------------ */
 
 int main(int argc, char **argv) {
-    qk_tool_init("qk-perplexity");
+    qk_tool_init(PROG);
     opts o;
-    int pr = parse_args(argc, argv, &o);
-    if (pr == 2) {
-        usage(stdout);
-        return 0;
-    }
-    if (pr || check_files(&o)) return 1;
+    int rc = parse_args(argc, argv, &o);
+    if (rc) return rc < 0;
+    if (check_files(&o)) return 1;
 
-    qk_err err = {{0}};
     ppl_logits_file *base = NULL;
-    double *exact = NULL;
-    if (o.kld && !o.prompts) { /* validate the base file before loading the model */
-        base = ppl_logits_open(o.base, &err);
-        if (!base) return die("%s", err.msg);
-        if (o.ctx_given && o.n_ctx != base->n_ctx) {
-            const int32_t bc = base->n_ctx;
-            ppl_logits_close(base);
-            return die("%s was computed with n_ctx = %d but -c is %d — pass -c %d or leave -c out",
-                       o.base, bc, o.n_ctx, bc);
-        }
-        o.n_ctx = base->n_ctx;
-        if (o.text)
-            fprintf(stderr, PROG ": note: -f %s is not read; the tokens come from %s\n", o.text, o.base);
-    }
-
-    qk_model *m = qk_model_load(o.model, &err);
+    if (o.kld && !o.prompts && !(base = open_base(&o))) return 1; /* before the model: fail fast */
+    qk_model *m = load_model(&o);
     if (!m) {
         ppl_logits_close(base);
-        return die("cannot load model %s: %s", o.model, err.msg);
+        return 1;
     }
-    if (!m->vocab) {
-        ppl_logits_close(base);
-        qk_model_free(m);
-        return die("model %s has no tokenizer", o.model);
-    }
-    fprintf(stderr, PROG ": model %s: n_vocab %d, %.2f M params, %.2f MiB\n", o.model,
-            m->hp.n_vocab, m->n_params / 1e6, m->n_bytes / 1048576.0);
-    if (!o.prompts && o.n_ctx > m->hp.n_ctx_train)
-        fprintf(stderr, PROG ": warning: n_ctx %d is larger than the model's training context %d\n",
-                o.n_ctx, m->hp.n_ctx_train);
     ppl_run_params rp = {o.n_ctx, o.n_batch, o.n_chunks, o.n_threads, o.out_type, stdout, stderr};
     ppl_run_result res;
     cJSON *j = NULL;
-    int rc = 0;
-
-    if (o.prompts) {
-        rc = run_prompts(&o, m, &rp, &j, &res);
-    } else if (o.kld) {
-        char *np = malloc(strlen(o.base) + 5);
-        if (np) {
-            strcpy(np, o.base);
-            strcat(np, ".nll");
-            if (access(np, F_OK) == 0) {
-                exact = ppl_nll_read(np, base, &err);
-                if (!exact) fprintf(stderr, PROG ": warning: ignoring %s: %s\n", np, err.msg);
-            }
-            free(np);
-        }
-        ppl_kld_summary s;
-        if (ppl_run_kld(m, base, exact, &rp, &s, &res, &err)) {
-            rc = die("%s", err.msg);
-        } else {
-            if (s.has_percentiles) print_kld_blocks(stdout, &s, o.base);
-            else fprintf(stderr, PROG ": fewer than 100 tokens scored: no statistics blocks\n");
-            j = json_common(&o, m, &res);
-            json_kld(j, &s);
-        }
-    } else {
-        size_t len = 0;
-        char *text = read_text(o.text, &len, "text file");
-        if (!text) {
-            rc = 1;
-        } else {
-            fprintf(stderr, PROG ": tokenizing the input ..\n");
-            const uint64_t t0 = qk_now_ns();
-            int32_t *tokens = NULL;
-            size_t n_tokens = 0;
-            if (qk_tokenize(m->vocab, text, len, true, false, &tokens, &n_tokens, &err)) {
-                rc = die("tokenizing %s failed: %s", o.text, err.msg);
-            } else {
-                fprintf(stderr, PROG ": tokenization took %g ms (%zu tokens)\n", (double)(qk_now_ns() - t0) / 1e6,
-                        n_tokens);
-                if (ppl_run_perplexity(m, tokens, n_tokens, &rp, o.base, &res, &err)) {
-                    rc = die("%s", err.msg);
-                } else {
-                    j = json_common(&o, m, &res);
-                }
-            }
-            free(tokens);
-            free(text);
-        }
-    }
+    if (o.prompts) rc = run_prompts(&o, m, &rp, &j, &res);
+    else if (o.kld) rc = run_kld(&o, m, base, &rp, &j, &res);
+    else rc = run_text(&o, m, &rp, &j, &res);
     if (!rc && j && o.json) rc = write_json(o.json, j);
     cJSON_Delete(j);
-    free(exact);
     ppl_logits_close(base);
     qk_model_free(m);
     return rc;

@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report_data.h"
+#include "cli.h"
 #include "fileio.h"
+#include "report_data.h"
 #include "report_plot.h"
 #include "report_table.h"
 #include "tool.h"
@@ -40,100 +41,134 @@ static void usage(FILE *f) {
         "  -h, --help           show this help\n");
 }
 
-static int die(const char *what, const char *todo) {
-    if (todo) fprintf(stderr, "qk-report: error: %s — %s\n", what, todo);
-    else fprintf(stderr, "qk-report: error: %s\n", what);
-    return 1;
+/* One --ppl or --bench file, in command-line order (a bench record joins the row of a
+ * perplexity file read before it, see report_data.h). */
+typedef struct input {
+    bool bench;
+    const char *path;
+} input;
+
+typedef struct opts {
+    const char *dir, *outdir, *base, *title, *note;
+    bool plots, quiet;
+    input *inputs; /* argc entries (malloc'd); n_inputs used */
+    int n_inputs;
+} opts;
+
+/* Long-only options. */
+enum { OPT_PPL = 256, OPT_BENCH, OPT_BASE, OPT_TITLE, OPT_NOTE, OPT_NO_PLOTS };
+
+static int read_options(int argc, char **argv, opts *o) {
+    static const struct option LONG[] = {{"dir", required_argument, NULL, 'd'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"ppl", required_argument, NULL, OPT_PPL},
+                                         {"bench", required_argument, NULL, OPT_BENCH},
+                                         {"base", required_argument, NULL, OPT_BASE},
+                                         {"title", required_argument, NULL, OPT_TITLE},
+                                         {"note", required_argument, NULL, OPT_NOTE},
+                                         {"no-plots", no_argument, NULL, OPT_NO_PLOTS},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    int c;
+    while ((c = qk_cli_next(argc, argv, ":d:o:qh", LONG)) != -1) {
+        switch (c) {
+        case 'd': o->dir = optarg; break;
+        case 'o': o->outdir = optarg; break;
+        case OPT_PPL:
+        case OPT_BENCH: o->inputs[o->n_inputs++] = (input){c == OPT_BENCH, optarg}; break;
+        case OPT_BASE: o->base = optarg; break;
+        case OPT_TITLE: o->title = optarg; break;
+        case OPT_NOTE: o->note = optarg; break;
+        case OPT_NO_PLOTS: o->plots = false; break;
+        case 'q': o->quiet = true; break;
+        case 'h': usage(stdout); return QK_CLI_DONE;
+        default: return QK_CLI_ERROR; /* qk_cli_next printed the error */
+        }
+    }
+    if (optind < argc) return qk_cli_error("unexpected argument '%s' — run qk-report --help", argv[optind]);
+    if (!o->dir && o->n_inputs == 0)
+        return qk_cli_error("no input — pass -d OUTDIR or --ppl/--bench files with -o OUTDIR");
+    if (!o->dir && !o->outdir) return qk_cli_error("no output directory — pass -o OUTDIR");
+    if (!o->outdir) o->outdir = o->dir;
+    return QK_CLI_RUN;
+}
+
+/* Fills o; o->inputs is freed unless the tool is to run. */
+static int parse_args(int argc, char **argv, opts *o) {
+    *o = (opts){.plots = true};
+    if (!(o->inputs = calloc((size_t)argc, sizeof *o->inputs))) return qk_cli_error("out of memory");
+    const int rc = read_options(argc, argv, o);
+    if (rc != QK_CLI_RUN) {
+        free(o->inputs);
+        o->inputs = NULL;
+    }
+    return rc;
+}
+
+/* The --ppl/--bench files in their order, then -d's directory, then --base. Returns 0 or 1
+ * (error printed). */
+static int load_results(const opts *o, qk_report *rep) {
+    qk_err err;
+    for (int i = 0; i < o->n_inputs; i++) {
+        const input *in = &o->inputs[i];
+        if ((in->bench ? qk_report_add_bench : qk_report_add_ppl)(rep, in->path, &err) != 0)
+            return qk_fail("%s — pass the JSON files qk-perplexity --json / qk-bench -o json wrote", err.msg);
+    }
+    if (o->dir && qk_report_load_dir(rep, o->dir, &err) != 0)
+        return qk_fail("%s — run qk-study first, or pass --ppl/--bench files", err.msg);
+    if (o->base && qk_report_set_base(rep, o->base, &err) != 0)
+        return qk_fail("%s — --base takes a label shown in the table", err.msg);
+    qk_report_finish(rep);
+    return 0;
+}
+
+/* results.csv, results.md and the charts in o->outdir. Returns 0 or 1 (error printed). */
+static int write_results(const opts *o, const qk_report *rep, qk_plot_result *pr) {
+    char path[4096];
+    qk_err err;
+    snprintf(path, sizeof path, "%s/results.csv", o->outdir);
+    if (qk_report_write_csv(rep, path, &err) != 0)
+        return qk_fail("%s — check OUTDIR exists and is writable", err.msg);
+    snprintf(path, sizeof path, "%s/results.md", o->outdir);
+    if (qk_report_write_md(rep, path, o->title, o->note, &err) != 0)
+        return qk_fail("%s — check OUTDIR exists and is writable", err.msg);
+    if (qk_report_write_plots(rep, o->outdir, o->plots, pr, &err) != 0)
+        return qk_fail("%s — see the .gp script next to it", err.msg);
+    return 0;
+}
+
+/* The table on stdout (unless -q), then what was written and what was not on stderr. */
+static void print_summary(const opts *o, const qk_report *rep, const qk_plot_result *pr) {
+    if (!o->quiet) {
+        qk_sb sb = {0};
+        qk_report_render_md(&sb, rep, o->title, o->note);
+        fputs(qk_sb_str(&sb), stdout);
+        qk_sb_free(&sb);
+    }
+    fprintf(stderr, "qk-report: wrote %s/results.csv, results.md", o->outdir);
+    if (pr->tg_script) fprintf(stderr, ", tg.gp%s", pr->tg_png ? " + tg.png" : "");
+    if (pr->quality_script) fprintf(stderr, ", quality.gp%s", pr->quality_png ? " + quality.png" : "");
+    fprintf(stderr, "\n");
+    if (o->plots && !pr->gnuplot_found && (pr->tg_script || pr->quality_script))
+        fprintf(stderr, "qk-report: warning: gnuplot not found — charts not drawn "
+                        "(install gnuplot-nox and run: gnuplot tg.gp)\n");
+    if (!pr->tg_script) fprintf(stderr, "qk-report: note: no tgN results — no tg chart\n");
+    if (!pr->quality_script) fprintf(stderr, "qk-report: note: no KLD results — no quality chart\n");
 }
 
 int main(int argc, char **argv) {
     qk_tool_init("qk-report");
-    const char *dir = NULL, *outdir = NULL, *base = NULL, *title = NULL, *note = NULL;
-    bool plots = true, quiet = false;
+    opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc) return rc < 0;
+
     qk_report rep = {0};
-    qk_err err;
-    char msg[1024];
-    int n_inputs = 0;
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            qk_report_free(&rep);
-            return 0;
-        }
-        if (!strcmp(a, "--no-plots")) { plots = false; continue; }
-        if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) { quiet = true; continue; }
-        if (i + 1 >= argc) {
-            snprintf(msg, sizeof msg, "unknown option or missing value: '%s'", a);
-            qk_report_free(&rep);
-            return die(msg, "see qk-report --help");
-        }
-        const char *v = argv[++i];
-        int rc = 0;
-        if (!strcmp(a, "-d") || !strcmp(a, "--dir")) dir = v;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) outdir = v;
-        else if (!strcmp(a, "--base")) base = v;
-        else if (!strcmp(a, "--title")) title = v;
-        else if (!strcmp(a, "--note")) note = v;
-        else if (!strcmp(a, "--ppl")) { rc = qk_report_add_ppl(&rep, v, &err); n_inputs++; }
-        else if (!strcmp(a, "--bench")) { rc = qk_report_add_bench(&rep, v, &err); n_inputs++; }
-        else {
-            snprintf(msg, sizeof msg, "unknown option '%s'", a);
-            qk_report_free(&rep);
-            return die(msg, "see qk-report --help");
-        }
-        if (rc != 0) {
-            qk_report_free(&rep);
-            return die(err.msg, "pass the JSON files qk-perplexity --json / qk-bench -o json wrote");
-        }
-    }
-    if (dir) {
-        if (qk_report_load_dir(&rep, dir, &err) != 0) {
-            qk_report_free(&rep);
-            return die(err.msg, "run qk-study first, or pass --ppl/--bench files");
-        }
-        if (!outdir) outdir = dir;
-    } else if (n_inputs == 0) {
-        return die("no input", "pass -d OUTDIR or --ppl/--bench files with -o OUTDIR");
-    }
-    if (!outdir) {
-        qk_report_free(&rep);
-        return die("no output directory", "pass -o OUTDIR");
-    }
-    if (base && qk_report_set_base(&rep, base, &err) != 0) {
-        qk_report_free(&rep);
-        return die(err.msg, "--base takes a label shown in the table");
-    }
-    qk_report_finish(&rep);
-
-    char path[4096];
-    int status = 0;
-    snprintf(path, sizeof path, "%s/results.csv", outdir);
-    if (qk_report_write_csv(&rep, path, &err) != 0) status = die(err.msg, "check OUTDIR exists and is writable");
-    snprintf(path, sizeof path, "%s/results.md", outdir);
-    if (!status && qk_report_write_md(&rep, path, title, note, &err) != 0)
-        status = die(err.msg, "check OUTDIR exists and is writable");
-    qk_plot_result pr;
-    if (!status && qk_report_write_plots(&rep, outdir, plots, &pr, &err) != 0)
-        status = die(err.msg, "see the .gp script next to it");
-    if (!status) {
-        if (!quiet) {
-            qk_sb sb = {0};
-            qk_report_render_md(&sb, &rep, title, note);
-            fputs(qk_sb_str(&sb), stdout);
-            qk_sb_free(&sb);
-        }
-        fprintf(stderr, "qk-report: wrote %s/results.csv, results.md", outdir);
-        if (pr.tg_script) fprintf(stderr, ", tg.gp%s", pr.tg_png ? " + tg.png" : "");
-        if (pr.quality_script) fprintf(stderr, ", quality.gp%s", pr.quality_png ? " + quality.png" : "");
-        fprintf(stderr, "\n");
-        if (plots && !pr.gnuplot_found && (pr.tg_script || pr.quality_script))
-            fprintf(stderr, "qk-report: warning: gnuplot not found — charts not drawn "
-                            "(install gnuplot-nox and run: gnuplot tg.gp)\n");
-        if (!pr.tg_script) fprintf(stderr, "qk-report: note: no tgN results — no tg chart\n");
-        if (!pr.quality_script) fprintf(stderr, "qk-report: note: no KLD results — no quality chart\n");
-    }
+    qk_plot_result pr = {0};
+    rc = load_results(&o, &rep);
+    if (!rc) rc = write_results(&o, &rep, &pr);
+    if (!rc) print_summary(&o, &rep, &pr);
     qk_report_free(&rep);
-    return status;
+    free(o.inputs);
+    return rc;
 }

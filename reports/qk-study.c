@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cli.h"
 #include "fileio.h"
 #include "report_proc.h"
 #include "tool.h"
@@ -59,10 +60,59 @@ static void usage(FILE *f) {
         "  -h, --help           show this help\n");
 }
 
-static int die(const char *what, const char *todo) {
-    if (todo) fprintf(stderr, "qk-study: error: %s — %s\n", what, todo);
-    else fprintf(stderr, "qk-study: error: %s\n", what);
-    return 1;
+typedef struct opts {
+    const char *model, *text, *outdir, *types, *base_label, *note;
+    int32_t n_ctx, n_chunks, n_threads, reps, n_prompt, n_gen; /* n_chunks, n_threads: 0 = not given */
+    bool resume, plots;
+} opts;
+
+/* Long-only options. */
+enum { OPT_TYPES = 256, OPT_CHUNKS, OPT_BASE_LABEL, OPT_NOTE, OPT_RESUME, OPT_NO_PLOTS };
+
+static int parse_args(int argc, char **argv, opts *o) {
+    static const struct option LONG[] = {{"model", required_argument, NULL, 'm'},
+                                         {"file", required_argument, NULL, 'f'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"types", required_argument, NULL, OPT_TYPES},
+                                         {"ctx-size", required_argument, NULL, 'c'},
+                                         {"chunks", required_argument, NULL, OPT_CHUNKS},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"repetitions", required_argument, NULL, 'r'},
+                                         {"n-prompt", required_argument, NULL, 'p'},
+                                         {"n-gen", required_argument, NULL, 'n'},
+                                         {"base-label", required_argument, NULL, OPT_BASE_LABEL},
+                                         {"note", required_argument, NULL, OPT_NOTE},
+                                         {"resume", no_argument, NULL, OPT_RESUME},
+                                         {"no-plots", no_argument, NULL, OPT_NO_PLOTS},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    *o = (opts){.types = "Q2_K,Q4_K_M,Q6_K", .n_ctx = 512, .reps = 5, .n_prompt = 512, .n_gen = 128, .plots = true};
+    int c, bad = 0; /* the numbers' bounds: what the tool each is passed to accepts, and at least 1 */
+    while (!bad && (c = qk_cli_next(argc, argv, ":m:f:o:c:t:r:p:n:h", LONG)) != -1) {
+        switch (c) {
+        case 'm': o->model = optarg; break;
+        case 'f': o->text = optarg; break;
+        case 'o': o->outdir = optarg; break;
+        case OPT_TYPES: o->types = optarg; break;
+        case OPT_BASE_LABEL: o->base_label = optarg; break;
+        case OPT_NOTE: o->note = optarg; break;
+        case OPT_RESUME: o->resume = true; break;
+        case OPT_NO_PLOTS: o->plots = false; break;
+        case 'c': bad = qk_cli_i32("-c", optarg, 1, QK_CLI_MAX_TOKENS, &o->n_ctx); break;
+        case OPT_CHUNKS: bad = qk_cli_i32("--chunks", optarg, 1, INT32_MAX, &o->n_chunks); break;
+        case 't': bad = qk_cli_i32("-t", optarg, 1, QK_CLI_MAX_THREADS, &o->n_threads); break;
+        case 'r': bad = qk_cli_i32("-r", optarg, 1, 1000000, &o->reps); break;
+        case 'p': bad = qk_cli_i32("-p", optarg, 1, QK_CLI_MAX_TOKENS, &o->n_prompt); break;
+        case 'n': bad = qk_cli_i32("-n", optarg, 1, QK_CLI_MAX_TOKENS, &o->n_gen); break;
+        case 'h': usage(stdout); return QK_CLI_DONE;
+        default: return QK_CLI_ERROR; /* qk_cli_next printed the error */
+        }
+    }
+    if (bad) return QK_CLI_ERROR;
+    if (optind < argc) return qk_cli_error("unexpected argument '%s' — run qk-study --help", argv[optind]);
+    if (!o->model || !o->text || !o->outdir)
+        return qk_cli_error("-m BASE.gguf, -f TEXT and -o OUTDIR are required — run qk-study --help");
+    return QK_CLI_RUN;
 }
 
 static double now_s(void) {
@@ -140,13 +190,95 @@ static bool has_text(const char *path) {
     return c != EOF;
 }
 
+/* The inputs, checked before anything runs. Returns 0 or 1 (error printed). */
+static int check_inputs(const opts *o) {
+    if (!qk_file_exists(o->model))
+        return qk_fail("base model '%s' %s — datasets/fetch.sh DEST downloads Qwen2.5-0.5B-Instruct F16", o->model,
+                       input_problem(o->model));
+    if (!qk_file_exists(o->text) || !has_text(o->text))
+        return qk_fail("text '%s' %s — datasets/fetch.sh DEST fetches wiki.test.raw", o->text,
+                       qk_file_exists(o->text) ? "is empty or only whitespace" : input_problem(o->text));
+    return 0;
+}
+
 typedef struct study {
+    const opts *o;
     char bindir[4096];
     const char *outdir;
     int step, n_steps;
     double t_start;
     bool resume;
+    char types_buf[1024];
+    char *types[MAX_TYPES]; /* in types_buf */
+    int n_types;
+    char base_label[128];
+    char qpath[MAX_TYPES][4200]; /* OUTDIR/models/<stem>-<TYPE>.gguf */
+    char logits[4200];           /* OUTDIR/base.logits */
+    char ctx[16], chunks[16], threads[16], reps[16], n_prompt[16], n_gen[16]; /* the numbers as arguments */
 } study;
+
+/* Model k: 0 = the base, 1..n_types = the quantized ones. */
+static const char *model_label(const study *s, int k) { return k == 0 ? s->base_label : s->types[k - 1]; }
+static const char *model_path(const study *s, int k) { return k == 0 ? s->o->model : s->qpath[k - 1]; }
+
+/* --types and the base label. Returns 0 or 1 (error printed). */
+static int plan_models(study *s) {
+    const opts *o = s->o;
+    snprintf(s->types_buf, sizeof s->types_buf, "%s", o->types);
+    for (char *t = strtok(s->types_buf, ","); t; t = strtok(NULL, ",")) {
+        if (s->n_types == MAX_TYPES) return qk_fail("too many --types — at most 16");
+        if (!label_ok(t))
+            return qk_fail("bad type name '%s' in --types — use llama.cpp ftype names such as Q4_K_M", t);
+        s->types[s->n_types++] = t;
+    }
+    if (s->n_types == 0) return qk_fail("--types is empty — e.g. --types Q2_K,Q4_K_M,Q6_K");
+    if (o->base_label) snprintf(s->base_label, sizeof s->base_label, "%s", o->base_label);
+    else guess_base_label(o->model, s->base_label, sizeof s->base_label);
+    if (!label_ok(s->base_label)) return qk_fail("bad --base-label — letters, digits, '_', '-', '.'");
+    for (int k = 0; k < s->n_types; k++)
+        if (!strcmp(s->types[k], s->base_label))
+            return qk_fail("type '%s' is also the base label — pass --base-label with another name", s->types[k]);
+    return 0;
+}
+
+/* The sibling tools, OUTDIR and its subdirectories, the output paths and the number
+ * arguments. Returns 0 or 1 (error printed). */
+static int prepare(study *s) {
+    const opts *o = s->o;
+    s->outdir = o->outdir;
+    s->resume = o->resume;
+    s->n_steps = s->n_types /* quantize */ + 1 /* base ppl */ + s->n_types /* kld */ +
+                 (s->n_types + 1) /* bench */ + 1 /* report */;
+    s->t_start = now_s();
+    qk_err err;
+    if (qk_proc_self_dir(s->bindir, sizeof s->bindir, &err) != 0) return qk_fail("%s", err.msg);
+    static const char *const tools[] = {"qk-quantize", "qk-perplexity", "qk-bench", "qk-report"};
+    for (size_t k = 0; k < 4; k++) {
+        char p[4200], found[4200];
+        snprintf(p, sizeof p, "%s/%s", s->bindir, tools[k]);
+        if (!qk_proc_find_in_path(p, found, sizeof found))
+            return qk_fail("%s not found next to qk-study (%s) — build all tools (cmake --build BUILD)", tools[k],
+                           s->bindir);
+    }
+    static const char *const subdirs[] = {"", "/models", "/ppl", "/bench", "/logs"};
+    for (size_t k = 0; k < 5; k++) {
+        char d[4200];
+        snprintf(d, sizeof d, "%s%s", s->outdir, subdirs[k]);
+        if (qk_file_mkdir_p(d, &err) != 0) return qk_fail("%s — choose a writable OUTDIR", err.msg);
+    }
+    char stem[512];
+    model_stem(o->model, stem, sizeof stem);
+    for (int k = 0; k < s->n_types; k++)
+        snprintf(s->qpath[k], sizeof s->qpath[k], "%s/models/%s-%s.gguf", s->outdir, stem, s->types[k]);
+    snprintf(s->logits, sizeof s->logits, "%s/base.logits", s->outdir);
+    snprintf(s->ctx, sizeof s->ctx, "%d", o->n_ctx);
+    snprintf(s->chunks, sizeof s->chunks, "%d", o->n_chunks);
+    snprintf(s->threads, sizeof s->threads, "%d", o->n_threads);
+    snprintf(s->reps, sizeof s->reps, "%d", o->reps);
+    snprintf(s->n_prompt, sizeof s->n_prompt, "%d", o->n_prompt);
+    snprintf(s->n_gen, sizeof s->n_gen, "%d", o->n_gen);
+    return 0;
+}
 
 /* Run one step: argv (argv[0] = tool name, resolved in bindir), log file logs/<log>.log.
  * `output` (may be NULL) is the step's main output for --resume. */
@@ -173,7 +305,7 @@ static int run_step(study *s, const char *title, const char *log, const char *ou
     qk_sb_free(&cmd);
     if (rc != 0) {
         argv[0] = saved;
-        return die(err.msg, "check that OUTDIR is writable");
+        return qk_fail("%s — check that OUTDIR is writable", err.msg);
     }
     fprintf(stderr, "qk-study: [%d/%d] %s ...\n", s->step, s->n_steps, title);
     double t0 = now_s();
@@ -187,6 +319,9 @@ static int run_step(study *s, const char *title, const char *log, const char *ou
                 title, el, tot);
         return 0;
     }
+    if (st < 0)
+        return qk_fail("step %d/%d '%s' failed after %s: %s — see %s", s->step, s->n_steps, title, el, err.msg,
+                       logpath);
     /* last non-empty line of the log, usually the tool's own error line */
     char last[400] = "";
     char *text = qk_file_read(logpath, NULL, NULL);
@@ -197,38 +332,68 @@ static int run_step(study *s, const char *title, const char *log, const char *ou
         snprintf(last, sizeof last, "%s", p ? p + 1 : text);
         free(text);
     }
-    char msg[2048];
-    if (st < 0)
-        snprintf(msg, sizeof msg, "step %d/%d '%s' failed after %s: %s", s->step, s->n_steps, title,
-                 el, err.msg);
-    else
-        snprintf(msg, sizeof msg, "step %d/%d '%s' failed after %s (exit %d): %s", s->step,
-                 s->n_steps, title, el, st, last);
-    char todo[4500];
-    snprintf(todo, sizeof todo, "see %s", logpath);
-    return die(msg, todo);
+    return qk_fail("step %d/%d '%s' failed after %s (exit %d): %s — see %s", s->step, s->n_steps, title, el, st,
+                   last, logpath);
 }
 
-/* av = qk-perplexity -m MODEL <common arguments> [--kl-divergence] --json JSON, NULL-ended
- * (steps 2 and 3). */
-static void ppl_argv(char **av, const char *model, char *const *common, int n_common, bool kld, char *json) {
+/* 1. qk-quantize BASE OUTDIR/models/<stem>-<TYPE>.gguf TYPE [threads], for each type. */
+static int quantize_all(study *s) {
+    char title[256], logname[160];
+    for (int k = 0; k < s->n_types; k++) {
+        char *av[MAX_ARGS] = {"qk-quantize", (char *)s->o->model, s->qpath[k], s->types[k], NULL};
+        if (s->o->n_threads) av[4] = s->threads, av[5] = NULL;
+        snprintf(title, sizeof title, "quantize %s", s->types[k]);
+        snprintf(logname, sizeof logname, "quantize-%s", s->types[k]);
+        if (run_step(s, title, logname, s->qpath[k], av) != 0) return 1;
+    }
+    return 0;
+}
+
+/* av = qk-perplexity -m MODEL -f TEXT -c N [--chunks N] [-t N] --kl-divergence-base
+ * OUTDIR/base.logits [--kl-divergence] --json JSON, NULL-ended (steps 2 and 3). */
+static void ppl_argv(study *s, char **av, const char *model, bool kld, char *json) {
     int n = 0;
     av[n++] = "qk-perplexity";
     av[n++] = "-m";
     av[n++] = (char *)model;
-    for (int i = 0; i < n_common; i++) av[n++] = common[i];
+    av[n++] = "-f";
+    av[n++] = (char *)s->o->text;
+    av[n++] = "-c";
+    av[n++] = s->ctx;
+    if (s->o->n_chunks) av[n++] = "--chunks", av[n++] = s->chunks;
+    if (s->o->n_threads) av[n++] = "-t", av[n++] = s->threads;
+    av[n++] = "--kl-divergence-base";
+    av[n++] = s->logits;
     if (kld) av[n++] = "--kl-divergence";
     av[n++] = "--json";
     av[n++] = json;
     av[n] = NULL;
 }
 
+/* 2. the base's perplexity, writing base.logits and its exact-NLL sidecar; 3. perplexity
+ * and KLD of each quantized model against it. */
+static int perplexity_all(study *s) {
+    char *av[MAX_ARGS], json[4200], title[256], logname[160];
+    for (int k = 0; k <= s->n_types; k++) {
+        const char *label = model_label(s, k);
+        snprintf(json, sizeof json, "%s/ppl/%s.json", s->outdir, label);
+        ppl_argv(s, av, model_path(s, k), k > 0, json);
+        if (k == 0) snprintf(title, sizeof title, "perplexity %s (base logits)", label);
+        else snprintf(title, sizeof title, "perplexity + KLD %s", label);
+        snprintf(logname, sizeof logname, "ppl-%s", label);
+        /* the base step is resumed only when both the JSON and the logits exist */
+        const char *out = k > 0 || qk_file_exists(s->logits) ? json : NULL;
+        if (run_step(s, title, logname, out, av) != 0) return 1;
+    }
+    return 0;
+}
+
 /* OUTDIR/bench.csv: the per-model CSVs under one header. */
-static int merge_bench_csv(const char *outdir, char labels[][128], int n, qk_err *err) {
+static int merge_bench_csv(const study *s, qk_err *err) {
     qk_sb sb = {0};
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i <= s->n_types; i++) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/bench/%s.csv", outdir, labels[i]);
+        snprintf(path, sizeof path, "%s/bench/%s.csv", s->outdir, model_label(s, i));
         char *text = qk_file_read(path, NULL, err);
         if (!text) {
             qk_sb_free(&sb);
@@ -243,189 +408,34 @@ static int merge_bench_csv(const char *outdir, char labels[][128], int n, qk_err
         free(text);
     }
     char path[4096];
-    snprintf(path, sizeof path, "%s/bench.csv", outdir);
+    snprintf(path, sizeof path, "%s/bench.csv", s->outdir);
     int rc = qk_sb_ok(&sb) ? qk_afile_write_all(path, qk_sb_str(&sb), sb.len, err)
                            : qk_errf(err, "out of memory");
     qk_sb_free(&sb);
     return rc;
 }
 
-int main(int argc, char **argv) {
-    qk_tool_init("qk-study");
-    const char *model = NULL, *text = NULL, *outdir = NULL, *types_arg = "Q2_K,Q4_K_M,Q6_K";
-    const char *note = NULL;
-    const char *ctx = "512", *chunks = NULL, *threads = NULL, *reps = "5", *n_prompt = "512",
-               *n_gen = "128";
-    char base_label[128] = "";
-    bool resume = false, plots = true;
-    char msg[4400];
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
-        if (!strcmp(a, "--resume")) { resume = true; continue; }
-        if (!strcmp(a, "--no-plots")) { plots = false; continue; }
-        if (i + 1 >= argc) {
-            snprintf(msg, sizeof msg, "unknown option or missing value: '%s'", a);
-            return die(msg, "see qk-study --help");
-        }
-        const char *v = argv[++i];
-        bool numeric = false;
-        if (!strcmp(a, "-m") || !strcmp(a, "--model")) model = v;
-        else if (!strcmp(a, "-f") || !strcmp(a, "--file")) text = v;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) outdir = v;
-        else if (!strcmp(a, "--types")) types_arg = v;
-        else if (!strcmp(a, "--base-label")) snprintf(base_label, sizeof base_label, "%s", v);
-        else if (!strcmp(a, "--note")) note = v;
-        else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { ctx = v; numeric = true; }
-        else if (!strcmp(a, "--chunks")) { chunks = v; numeric = true; }
-        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { threads = v; numeric = true; }
-        else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) { reps = v; numeric = true; }
-        else if (!strcmp(a, "-p") || !strcmp(a, "--n-prompt")) { n_prompt = v; numeric = true; }
-        else if (!strcmp(a, "-n") || !strcmp(a, "--n-gen")) { n_gen = v; numeric = true; }
-        else {
-            snprintf(msg, sizeof msg, "unknown option '%s'", a);
-            return die(msg, "see qk-study --help");
-        }
-        if (numeric) {
-            char *end;
-            long x = strtol(v, &end, 10);
-            if (!*v || *end || x < 1) {
-                snprintf(msg, sizeof msg, "%s wants a positive integer, got '%s'", a, v);
-                return die(msg, NULL);
-            }
-        }
-    }
-    if (!model || !text || !outdir)
-        return die("-m BASE.gguf, -f TEXT and -o OUTDIR are required", "see qk-study --help");
-    if (!qk_file_exists(model)) {
-        snprintf(msg, sizeof msg, "base model '%s' %s", model, input_problem(model));
-        return die(msg, "datasets/fetch.sh DEST downloads Qwen2.5-0.5B-Instruct F16");
-    }
-    if (!qk_file_exists(text) || !has_text(text)) {
-        snprintf(msg, sizeof msg, "text '%s' %s", text,
-                 qk_file_exists(text) ? "is empty or only whitespace" : input_problem(text));
-        return die(msg, "datasets/fetch.sh DEST fetches wiki.test.raw");
-    }
-
-    /* types */
-    char types_buf[1024];
-    char *types[MAX_TYPES];
-    int n_types = 0;
-    snprintf(types_buf, sizeof types_buf, "%s", types_arg);
-    for (char *t = strtok(types_buf, ","); t; t = strtok(NULL, ",")) {
-        if (n_types == MAX_TYPES) return die("too many --types", "at most 16");
-        if (!label_ok(t)) {
-            snprintf(msg, sizeof msg, "bad type name '%s' in --types", t);
-            return die(msg, "use llama.cpp ftype names such as Q4_K_M");
-        }
-        types[n_types++] = t;
-    }
-    if (n_types == 0) return die("--types is empty", "e.g. --types Q2_K,Q4_K_M,Q6_K");
-    if (!base_label[0]) guess_base_label(model, base_label, sizeof base_label);
-    if (!label_ok(base_label)) return die("bad --base-label", "letters, digits, '_', '-', '.'");
-    for (int k = 0; k < n_types; k++)
-        if (!strcmp(types[k], base_label)) {
-            snprintf(msg, sizeof msg, "type '%s' is also the base label", types[k]);
-            return die(msg, "pass --base-label with another name");
-        }
-
-    study s;
-    memset(&s, 0, sizeof s);
-    s.outdir = outdir;
-    s.resume = resume;
-    s.n_steps = n_types /* quantize */ + 1 /* base ppl */ + n_types /* kld */ +
-                (n_types + 1) /* bench */ + 1 /* report */;
-    s.t_start = now_s();
-    qk_err err;
-    if (qk_proc_self_dir(s.bindir, sizeof s.bindir, &err) != 0) return die(err.msg, NULL);
-    static const char *const tools[] = {"qk-quantize", "qk-perplexity", "qk-bench", "qk-report"};
-    for (size_t k = 0; k < 4; k++) {
-        char p[4200], found[4200];
-        snprintf(p, sizeof p, "%s/%s", s.bindir, tools[k]);
-        if (!qk_proc_find_in_path(p, found, sizeof found)) {
-            snprintf(msg, sizeof msg, "%s not found next to qk-study (%s)", tools[k], s.bindir);
-            return die(msg, "build all tools (cmake --build BUILD)");
-        }
-    }
-    static const char *const subdirs[] = {"", "/models", "/ppl", "/bench", "/logs"};
-    for (size_t k = 0; k < 5; k++) {
-        char d[4200];
-        snprintf(d, sizeof d, "%s%s", outdir, subdirs[k]);
-        if (qk_file_mkdir_p(d, &err) != 0) return die(err.msg, "choose a writable OUTDIR");
-    }
-
-    char stem[512];
-    model_stem(model, stem, sizeof stem);
-    char qpath[MAX_TYPES][4200];
-    for (int k = 0; k < n_types; k++)
-        snprintf(qpath[k], sizeof qpath[k], "%s/models/%s-%s.gguf", outdir, stem, types[k]);
-    char logits[4200], json[4200], title[256], logname[160];
-    snprintf(logits, sizeof logits, "%s/base.logits", outdir);
-
-    /* 1. quantize */
-    for (int k = 0; k < n_types; k++) {
-        char *av[MAX_ARGS] = {"qk-quantize", (char *)model, qpath[k], types[k], NULL};
-        if (threads) av[4] = (char *)threads, av[5] = NULL;
-        snprintf(title, sizeof title, "quantize %s", types[k]);
-        snprintf(logname, sizeof logname, "quantize-%s", types[k]);
-        if (run_step(&s, title, logname, qpath[k], av) != 0) return 1;
-    }
-
-    /* perplexity arguments shared by steps 2 and 3 */
-    char *ppl_common[12];
-    int n_common = 0;
-    ppl_common[n_common++] = "-f";
-    ppl_common[n_common++] = (char *)text;
-    ppl_common[n_common++] = "-c";
-    ppl_common[n_common++] = (char *)ctx;
-    if (chunks) ppl_common[n_common++] = "--chunks", ppl_common[n_common++] = (char *)chunks;
-    if (threads) ppl_common[n_common++] = "-t", ppl_common[n_common++] = (char *)threads;
-    ppl_common[n_common++] = "--kl-divergence-base";
-    ppl_common[n_common++] = logits;
-
-    /* 2. base perplexity, writing base.logits and its exact-NLL sidecar */
-    {
-        char *av[MAX_ARGS];
-        snprintf(json, sizeof json, "%s/ppl/%s.json", outdir, base_label);
-        ppl_argv(av, model, ppl_common, n_common, false, json);
-        snprintf(title, sizeof title, "perplexity %s (base logits)", base_label);
-        snprintf(logname, sizeof logname, "ppl-%s", base_label);
-        /* resume only when both the JSON and the logits exist */
-        const char *out = qk_file_exists(logits) ? json : NULL;
-        if (run_step(&s, title, logname, out, av) != 0) return 1;
-    }
-
-    /* 3. KLD of each quant against the base */
-    for (int k = 0; k < n_types; k++) {
-        char *av[MAX_ARGS];
-        snprintf(json, sizeof json, "%s/ppl/%s.json", outdir, types[k]);
-        ppl_argv(av, qpath[k], ppl_common, n_common, true, json);
-        snprintf(title, sizeof title, "perplexity + KLD %s", types[k]);
-        snprintf(logname, sizeof logname, "ppl-%s", types[k]);
-        if (run_step(&s, title, logname, json, av) != 0) return 1;
-    }
-
-    /* 4. speed of every model */
-    char labels[MAX_TYPES + 1][128];
-    for (int k = 0; k <= n_types; k++) {
-        const char *label = k == 0 ? base_label : types[k - 1];
-        const char *mp = k == 0 ? model : qpath[k - 1];
-        snprintf(labels[k], sizeof labels[k], "%s", label);
+/* 4. qk-bench -m MODEL -p P -n N -r R [-t T] --output-file OUTDIR/bench/<LABEL>.json
+ * --output-file OUTDIR/bench/<LABEL>.csv for every model, then OUTDIR/bench.csv. */
+static int bench_all(study *s) {
+    char title[256], logname[160];
+    for (int k = 0; k <= s->n_types; k++) {
+        const char *label = model_label(s, k);
         char jpath[4200], cpath[4200];
-        snprintf(jpath, sizeof jpath, "%s/bench/%s.json", outdir, label);
-        snprintf(cpath, sizeof cpath, "%s/bench/%s.csv", outdir, label);
+        snprintf(jpath, sizeof jpath, "%s/bench/%s.json", s->outdir, label);
+        snprintf(cpath, sizeof cpath, "%s/bench/%s.csv", s->outdir, label);
         char *av[MAX_ARGS];
         int n = 0;
         av[n++] = "qk-bench";
         av[n++] = "-m";
-        av[n++] = (char *)mp;
+        av[n++] = (char *)model_path(s, k);
         av[n++] = "-p";
-        av[n++] = (char *)n_prompt;
+        av[n++] = s->n_prompt;
         av[n++] = "-n";
-        av[n++] = (char *)n_gen;
+        av[n++] = s->n_gen;
         av[n++] = "-r";
-        av[n++] = (char *)reps;
-        if (threads) av[n++] = "-t", av[n++] = (char *)threads;
+        av[n++] = s->reps;
+        if (s->o->n_threads) av[n++] = "-t", av[n++] = s->threads;
         av[n++] = "-o";
         av[n++] = "md";
         av[n++] = "--progress";
@@ -437,40 +447,59 @@ int main(int argc, char **argv) {
         snprintf(title, sizeof title, "bench %s", label);
         snprintf(logname, sizeof logname, "bench-%s", label);
         const char *out = qk_file_exists(cpath) ? jpath : NULL;
-        if (run_step(&s, title, logname, out, av) != 0) return 1;
+        if (run_step(s, title, logname, out, av) != 0) return 1;
     }
-    if (merge_bench_csv(outdir, labels, n_types + 1, &err) != 0)
-        return die(err.msg, "check OUTDIR/bench/");
+    qk_err err;
+    if (merge_bench_csv(s, &err) != 0) return qk_fail("%s — check OUTDIR/bench/", err.msg);
+    return 0;
+}
 
-    /* 5. report */
-    {
-        char *av[MAX_ARGS];
-        int n = 0;
-        av[n++] = "qk-report";
-        av[n++] = "-d";
-        av[n++] = (char *)outdir;
-        av[n++] = "--base";
-        av[n++] = base_label;
-        if (!plots) av[n++] = "--no-plots";
-        if (note) {
-            av[n++] = "--note";
-            av[n++] = (char *)note;
-        }
-        av[n] = NULL;
-        s.resume = false; /* the report is cheap: always rebuild it */
-        if (run_step(&s, "report", "report", NULL, av) != 0) return 1;
+/* 5. qk-report -d OUTDIR --base LABEL [--no-plots] [--note NOTE], never skipped (it is
+ * cheap). */
+static int report(study *s) {
+    char *av[MAX_ARGS];
+    int n = 0;
+    av[n++] = "qk-report";
+    av[n++] = "-d";
+    av[n++] = (char *)s->outdir;
+    av[n++] = "--base";
+    av[n++] = s->base_label;
+    if (!s->o->plots) av[n++] = "--no-plots";
+    if (s->o->note) {
+        av[n++] = "--note";
+        av[n++] = (char *)s->o->note;
     }
+    av[n] = NULL;
+    s->resume = false;
+    return run_step(s, "report", "report", NULL, av) != 0;
+}
+
+/* The closing line on stderr, the table (results.md) on stdout. */
+static void finish(const study *s) {
     char tot[32];
-    fmt_elapsed(now_s() - s.t_start, tot, sizeof tot);
+    fmt_elapsed(now_s() - s->t_start, tot, sizeof tot);
     fprintf(stderr, "qk-study: finished in %s — results in %s/results.md (table), results.csv, "
-                    "tg.png, quality.png\n", tot, outdir);
-    /* show the table */
+                    "tg.png, quality.png\n", tot, s->outdir);
     char md[4200];
-    snprintf(md, sizeof md, "%s/results.md", outdir);
+    snprintf(md, sizeof md, "%s/results.md", s->outdir);
     char *table = qk_file_read(md, NULL, NULL);
     if (table) {
         fputs(table, stdout);
         free(table);
     }
+}
+
+int main(int argc, char **argv) {
+    qk_tool_init("qk-study");
+    opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc) return rc < 0;
+    if (check_inputs(&o)) return 1;
+
+    static study s; /* ~80 KiB of paths */
+    s.o = &o;
+    if (plan_models(&s) || prepare(&s)) return 1;
+    if (quantize_all(&s) || perplexity_all(&s) || bench_all(&s) || report(&s)) return 1;
+    finish(&s);
     return 0;
 }
