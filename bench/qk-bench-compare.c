@@ -7,9 +7,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "bench_compare.h"
+#include "cli.h"
 #include "fileio.h"
 #include "report_plot.h"
 #include "tool.h"
@@ -43,109 +43,141 @@ static void usage(FILE *f) {
         "directory; then ignoring case), else the same model_type and model_n_params.\n");
 }
 
-static int die(const char *what, const char *todo) {
-    if (todo && *todo) fprintf(stderr, "qk-bench-compare: error: %s — %s\n", what, todo);
-    else fprintf(stderr, "qk-bench-compare: error: %s\n", what);
-    return 1;
+typedef struct opts {
+    const char *ours_files[MAX_FILES], *ref_files[MAX_FILES];
+    int n_ours, n_ref;
+    const char *membw_file, *out_dir, *ref_name, *note;
+    bool plots;
+    qk_bench_cmp_membw *ref_membw; /* --ref-membw, parsed (malloc'd; NULL when not given) */
+    int n_ref_membw;
+} opts;
+
+static int parse_args(int argc, char **argv, opts *o) {
+    enum { OPT_OURS = 256, OPT_REF, OPT_MEMBW, OPT_REF_MEMBW, OPT_REF_NAME, OPT_NOTE, OPT_NO_PLOTS };
+    static const struct option LONG[] = {{"ours", required_argument, NULL, OPT_OURS},
+                                         {"ref", required_argument, NULL, OPT_REF},
+                                         {"membw", required_argument, NULL, OPT_MEMBW},
+                                         {"ref-membw", required_argument, NULL, OPT_REF_MEMBW},
+                                         {"ref-name", required_argument, NULL, OPT_REF_NAME},
+                                         {"note", required_argument, NULL, OPT_NOTE},
+                                         {"no-plots", no_argument, NULL, OPT_NO_PLOTS},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    *o = (opts){.ref_name = "llama.cpp", .plots = true};
+    const char *ref_membw_list = NULL;
+    int c;
+    while ((c = qk_cli_next(argc, argv, ":o:h", LONG)) != -1) {
+        switch (c) {
+        case OPT_OURS:
+        case OPT_REF: {
+            int *n = c == OPT_OURS ? &o->n_ours : &o->n_ref;
+            if (*n == MAX_FILES) return qk_cli_error("too many input files — merge them first");
+            (c == OPT_OURS ? o->ours_files : o->ref_files)[(*n)++] = optarg;
+            break;
+        }
+        case OPT_MEMBW: o->membw_file = optarg; break;
+        case OPT_REF_MEMBW: ref_membw_list = optarg; break;
+        case 'o': o->out_dir = optarg; break;
+        case OPT_REF_NAME: o->ref_name = optarg; break;
+        case OPT_NOTE: o->note = optarg; break;
+        case OPT_NO_PLOTS: o->plots = false; break;
+        case 'h': usage(stdout); return QK_CLI_DONE;
+        default: return QK_CLI_ERROR;
+        }
+    }
+    if (optind < argc) return qk_cli_error("unexpected argument '%s' — run qk-bench-compare --help", argv[optind]);
+    if (o->n_ours == 0) return qk_cli_error("no qkit results given — pass --ours bench.json");
+    if (!o->out_dir) return qk_cli_error("no output directory given — pass -o DIR");
+    qk_err err;
+    if (ref_membw_list && qk_bench_cmp_parse_membw_list(ref_membw_list, &o->ref_membw, &o->n_ref_membw, &err) != 0)
+        return qk_cli_error("%s — run qk-bench-compare --help", err.msg);
+    return QK_CLI_RUN;
+}
+
+/* What the report is made from. */
+typedef struct inputs {
+    qk_bench_cmp_set ours, ref;
+    qk_bench_cmp_membw *membw; /* --membw (malloc'd; NULL when not given) */
+    int n_membw;
+} inputs;
+
+static void inputs_free(inputs *in) {
+    qk_bench_cmp_free(&in->ours);
+    qk_bench_cmp_free(&in->ref);
+    free(in->membw);
+}
+
+/* Read every --ours, --ref and --membw file. Returns 0, or prints the error and returns 1. */
+static int load_inputs(const opts *o, inputs *in) {
+    qk_err err;
+    for (int k = 0; k < o->n_ours; k++)
+        if (qk_bench_cmp_load(&in->ours, o->ours_files[k], &err) != 0)
+            return qk_fail("%s — pass a qk-bench -o csv or -o json file", err.msg);
+    for (int k = 0; k < o->n_ref; k++)
+        if (qk_bench_cmp_load(&in->ref, o->ref_files[k], &err) != 0)
+            return qk_fail("%s — pass a llama-bench -o csv or -o json file", err.msg);
+    if (o->membw_file && qk_bench_cmp_load_membw(o->membw_file, &in->membw, &in->n_membw, &err) != 0)
+        return qk_fail("%s — pass a qk-bench --membw -o csv or -o json file", err.msg);
+    return 0;
+}
+
+/* OUTDIR/compare.md, written atomically, then printed on stdout. */
+static int write_report(const opts *o, const inputs *in) {
+    qk_sb md = {0};
+    qk_bench_cmp_render_md(&md, &in->ours, &in->ref, in->membw, in->n_membw, o->ref_membw, o->n_ref_membw,
+                           o->ref_name, o->note);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/compare.md", o->out_dir);
+    qk_err err;
+    int status = 0;
+    if (!qk_sb_ok(&md)) status = qk_fail("out of memory");
+    else if (qk_afile_write_all(path, md.buf, md.len, &err) != 0)
+        status = qk_fail("%s — check that the directory is writable", err.msg);
+    else fputs(qk_sb_str(&md), stdout);
+    qk_sb_free(&md);
+    return status;
+}
+
+/* OUTDIR/pp.gp and OUTDIR/tg.gp (each when there are such tests), and their PNGs when
+ * gnuplot is found. */
+static int write_plots(const opts *o, const inputs *in) {
+    char gp[4096];
+    const bool have_gp = qk_plot_find_gnuplot(gp, sizeof gp);
+    const char *kinds[2] = {"pp", "tg"};
+    qk_err err;
+    int status = 0;
+    for (int c = 0; c < 2 && status == 0; c++) {
+        qk_sb sb = {0};
+        if (qk_bench_cmp_render_gp(&sb, kinds[c], &in->ours, &in->ref, o->ref_name)) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s.gp", o->out_dir, kinds[c]);
+            if (!qk_sb_ok(&sb)) status = qk_fail("out of memory");
+            else if (qk_afile_write_all(path, sb.buf, sb.len, &err) != 0)
+                status = qk_fail("%s — check that the directory is writable", err.msg);
+            else if (have_gp && qk_plot_run_gnuplot(gp, o->out_dir, kinds[c], &err) != 0)
+                status = qk_fail("%s — fix the script or pass --no-plots", err.msg);
+        }
+        qk_sb_free(&sb);
+    }
+    if (status == 0 && !have_gp) fprintf(stderr, "qk-bench-compare: gnuplot not found: wrote the .gp scripts, no PNG\n");
+    return status;
 }
 
 int main(int argc, char **argv) {
     qk_tool_init("qk-bench-compare");
-    const char *ours_files[MAX_FILES], *ref_files[MAX_FILES];
-    int n_ours = 0, n_ref = 0;
-    const char *membw_file = NULL, *ref_membw_list = NULL, *out_dir = NULL, *ref_name = "llama.cpp", *note = NULL;
-    bool plots = true;
-    char msg[1024];
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--no-plots")) {
-            plots = false;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            snprintf(msg, sizeof msg, "unknown option or missing value: '%s'", a);
-            return die(msg, "see qk-bench-compare --help");
-        }
-        const char *v = argv[++i];
-        if (!strcmp(a, "--ours") || !strcmp(a, "--ref")) {
-            bool ours = !strcmp(a, "--ours");
-            int *n = ours ? &n_ours : &n_ref;
-            if (*n == MAX_FILES) return die("too many input files", "merge them first");
-            (ours ? ours_files : ref_files)[(*n)++] = v;
-        } else if (!strcmp(a, "--membw")) {
-            membw_file = v;
-        } else if (!strcmp(a, "--ref-membw")) {
-            ref_membw_list = v;
-        } else if (!strcmp(a, "-o")) {
-            out_dir = v;
-        } else if (!strcmp(a, "--ref-name")) {
-            ref_name = v;
-        } else if (!strcmp(a, "--note")) {
-            note = v;
-        } else {
-            snprintf(msg, sizeof msg, "unknown option '%s'", a);
-            return die(msg, "see qk-bench-compare --help");
-        }
-    }
-    if (n_ours == 0) return die("no qkit results given", "pass --ours bench.json");
-    if (!out_dir) return die("no output directory given", "pass -o DIR");
+    opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc) return rc < 0;
 
+    inputs in = {0};
     qk_err err;
-    qk_bench_cmp_set ours = {0}, ref = {0};
-    qk_bench_cmp_membw *membw = NULL, *ref_membw = NULL;
-    int n_membw = 0, n_ref_membw = 0, status = 0;
-    if (ref_membw_list && qk_bench_cmp_parse_membw_list(ref_membw_list, &ref_membw, &n_ref_membw, &err) != 0)
-        status = die(err.msg, "see qk-bench-compare --help");
-    for (int k = 0; k < n_ours && status == 0; k++)
-        if (qk_bench_cmp_load(&ours, ours_files[k], &err) != 0)
-            status = die(err.msg, "pass a qk-bench -o csv or -o json file");
-    for (int k = 0; k < n_ref && status == 0; k++)
-        if (qk_bench_cmp_load(&ref, ref_files[k], &err) != 0)
-            status = die(err.msg, "pass a llama-bench -o csv or -o json file");
-    if (status == 0 && membw_file && qk_bench_cmp_load_membw(membw_file, &membw, &n_membw, &err) != 0)
-        status = die(err.msg, "pass a qk-bench --membw -o csv or -o json file");
-    if (status == 0 && qk_file_mkdir_p(out_dir, &err) != 0)
-        status = die(err.msg, "choose another -o directory");
-
-    qk_sb md = {0};
-    if (status == 0) {
-        qk_bench_cmp_render_md(&md, &ours, &ref, membw, n_membw, ref_membw, n_ref_membw, ref_name, note);
-        char path[4096];
-        snprintf(path, sizeof path, "%s/compare.md", out_dir);
-        if (!qk_sb_ok(&md)) status = die("out of memory", NULL);
-        else if (qk_afile_write_all(path, md.buf, md.len, &err) != 0)
-            status = die(err.msg, "check that the directory is writable");
-        else fputs(qk_sb_str(&md), stdout);
-    }
-    if (status == 0 && plots) {
-        char gp[4096];
-        bool have_gp = qk_plot_find_gnuplot(gp, sizeof gp);
-        const char *kinds[2] = {"pp", "tg"};
-        for (int c = 0; c < 2 && status == 0; c++) {
-            qk_sb sb = {0};
-            if (qk_bench_cmp_render_gp(&sb, kinds[c], &ours, &ref, ref_name)) {
-                char path[4096];
-                snprintf(path, sizeof path, "%s/%s.gp", out_dir, kinds[c]);
-                if (!qk_sb_ok(&sb)) status = die("out of memory", NULL);
-                else if (qk_afile_write_all(path, sb.buf, sb.len, &err) != 0)
-                    status = die(err.msg, "check that the directory is writable");
-                else if (have_gp && qk_plot_run_gnuplot(gp, out_dir, kinds[c], &err) != 0)
-                    status = die(err.msg, "fix the script or pass --no-plots");
-            }
-            qk_sb_free(&sb);
-        }
-        if (status == 0 && !have_gp)
-            fprintf(stderr, "qk-bench-compare: gnuplot not found: wrote the .gp scripts, no PNG\n");
-    }
-    qk_sb_free(&md);
-    free(membw);
-    free(ref_membw);
-    qk_bench_cmp_free(&ours);
-    qk_bench_cmp_free(&ref);
-    if (fflush(stdout) != 0 && status == 0) status = die("cannot write to stdout", NULL);
+    int status = load_inputs(&o, &in);
+    if (status == 0 && qk_file_mkdir_p(o.out_dir, &err) != 0)
+        status = qk_fail("%s — choose another -o directory", err.msg);
+    if (status == 0) status = write_report(&o, &in);
+    if (status == 0 && o.plots) status = write_plots(&o, &in);
+    inputs_free(&in);
+    free(o.ref_membw);
+    if (fflush(stdout) != 0 && status == 0) status = qk_fail("cannot write to stdout");
     return status;
 }

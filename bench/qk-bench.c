@@ -6,14 +6,10 @@
  * bench_membw.c and the generation roofline bench_roofline.c. This file is only the
  * command line.
  */
-#include <errno.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "bench_matrix.h"
 #include "bench_membw.h"
@@ -23,11 +19,14 @@
 #include "bench_run.h"
 #include "bench_stats.h"
 #include "bench_sysinfo.h"
-#include "model.h"
+#include "cli.h"
 #include "fileio.h"
+#include "model.h"
+#include "paths.h"
 #include "tool.h"
 
 #define MAX_OUT_FILES 8
+#define MAX_LIST 64 /* values in one -p/-n/-b/-t option (repeats add more) */
 #define MIB ((size_t)1 << 20)
 
 static void usage(FILE *f, int def_threads) {
@@ -64,9 +63,9 @@ static void usage(FILE *f, int def_threads) {
         "  --membw                  only measure the memory read bandwidth (no model): sum a\n"
         "                           large buffer with each -t thread count, best of the\n"
         "                           passes, in GB/s (1e9 bytes/s); -o csv|json|md as above\n"
-        "  --membw-mib N            probe buffer size in MiB (default here: %zu = 1 GiB, or 2x\n"
-        "                           the last-level cache if larger, at most half the free\n"
-        "                           memory)\n"
+        "  --membw-mib N            probe buffer size in MiB (default: 1 GiB, or 2x the\n"
+        "                           last-level cache if larger, at most half the free\n"
+        "                           memory; here %zu)\n"
         "  --membw-passes N         timed passes per thread count (default: 5)\n"
         "  --membw-gbs X            use X GB/s for the roofline instead of measuring\n"
         "  --no-roofline            no roofline (and no bandwidth probe)\n"
@@ -88,12 +87,187 @@ static void usage(FILE *f, int def_threads) {
         def_threads, qk_membw_default_bytes() / MIB);
 }
 
-static int die(const char *what, const char *todo) {
-    if (todo && strstr(what, " — ")) todo = NULL; /* the message already says what to do */
-    if (todo && *todo) fprintf(stderr, "qk-bench: error: %s — %s\n", what, todo);
-    else fprintf(stderr, "qk-bench: error: %s\n", what);
-    return 1;
+typedef struct opts {
+    qk_bench_params p;
+    int def_threads; /* the physical cores */
+    qk_bench_format fmt_out, fmt_err;
+    const char *out_files[MAX_OUT_FILES];
+    int n_out_files;
+    bool progress, membw_mode, roofline, profile;
+    size_t membw_bytes;
+    int32_t membw_passes;
+    double membw_gbs; /* 0: measure */
+} opts;
+
+static int add_models(qk_bench_params *p, char *arg) {
+    /* llama-bench splits -m values on ',' too */
+    for (char *tok = strtok(arg, ","); tok; tok = strtok(NULL, ",")) {
+        const char **nm = realloc(p->models, sizeof(char *) * (size_t)(p->n_models + 1));
+        if (!nm) return -1;
+        p->models = nm;
+        p->models[p->n_models++] = tok;
+    }
+    return 0;
 }
+
+/* Frees what the argument parsing allocated in p (safe on a partly filled p). */
+static void params_free(qk_bench_params *p) {
+    free(p->models);
+    qk_int_list_free(&p->n_prompt);
+    qk_int_list_free(&p->n_gen);
+    qk_int_list_free(&p->pg);
+    qk_int_list_free(&p->n_batch);
+    qk_int_list_free(&p->n_threads);
+}
+
+/* Append a comma list of integers in [min, max] ("512,1024") to l. */
+static int add_list(const char *opt, const char *v, int32_t min, int32_t max, qk_int_list *l) {
+    int32_t vals[MAX_LIST];
+    size_t n;
+    if (qk_cli_i32_list(opt, v, min, max, vals, MAX_LIST, &n)) return QK_CLI_ERROR;
+    for (size_t k = 0; k < n; k++)
+        if (qk_int_list_push(l, vals[k], NULL) != 0) return qk_cli_error("out of memory");
+    return QK_CLI_RUN;
+}
+
+/* -pg PP,TG: one pair per option. */
+static int add_pair(const char *v, qk_int_list *pg) {
+    qk_int_list pair = {0};
+    int rc = add_list("-pg", v, 0, QK_CLI_MAX_TOKENS, &pair);
+    if (rc == QK_CLI_RUN && pair.n != 2) rc = qk_cli_error("-pg takes one pair 'PP,TG', got '%s' — run qk-bench --help", v);
+    for (int k = 0; rc == QK_CLI_RUN && k < 2; k++)
+        if (qk_int_list_push(pg, pair.v[k], NULL) != 0) rc = qk_cli_error("out of memory");
+    qk_int_list_free(&pair);
+    return rc;
+}
+
+static int set_format(const char *opt, const char *v, qk_bench_format *f) {
+    if (qk_bench_format_parse(v, f) != 0)
+        return qk_cli_error("%s: unknown output format '%s' (csv, json, md, none) — run qk-bench --help", opt, v);
+    return QK_CLI_RUN;
+}
+
+static int add_out_file(opts *o, const char *path) {
+    if (qk_bench_format_from_path(path) == QK_BENCH_FMT_NONE)
+        return qk_cli_error("--output-file: cannot tell the format of '%s' (use .csv, .json or .md) — run qk-bench --help",
+                            path);
+    if (o->n_out_files == MAX_OUT_FILES)
+        return qk_cli_error("at most %d --output-file options — run qk-bench --help", MAX_OUT_FILES);
+    o->out_files[o->n_out_files++] = path;
+    return QK_CLI_RUN;
+}
+
+enum {
+    OPT_OE = 256, OPT_PG, OPT_OUTPUT_FILE, OPT_PROGRESS, OPT_MEMBW, OPT_MEMBW_MIB, OPT_MEMBW_PASSES,
+    OPT_MEMBW_GBS, OPT_NO_ROOFLINE, OPT_PROFILE
+};
+
+/* The next option as qk_cli_next reads it, but for llama-bench's two-letter -oe and -pg
+ * (which getopt would read as -o e and -p g): those return OPT_OE / OPT_PG with optarg set.
+ * qk-bench takes no operands, so one is an error here, before getopt would move past it. */
+static int next_option(int argc, char **argv) {
+    static const struct option LONG[] = {{"help", no_argument, NULL, 'h'},
+                                         {"repetitions", required_argument, NULL, 'r'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"output-err", required_argument, NULL, OPT_OE},
+                                         {"output-file", required_argument, NULL, OPT_OUTPUT_FILE},
+                                         {"progress", no_argument, NULL, OPT_PROGRESS},
+                                         {"model", required_argument, NULL, 'm'},
+                                         {"n-prompt", required_argument, NULL, 'p'},
+                                         {"n-gen", required_argument, NULL, 'n'},
+                                         {"batch-size", required_argument, NULL, 'b'},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"membw", no_argument, NULL, OPT_MEMBW},
+                                         {"membw-mib", required_argument, NULL, OPT_MEMBW_MIB},
+                                         {"membw-passes", required_argument, NULL, OPT_MEMBW_PASSES},
+                                         {"membw-gbs", required_argument, NULL, OPT_MEMBW_GBS},
+                                         {"no-roofline", no_argument, NULL, OPT_NO_ROOFLINE},
+                                         {"profile", no_argument, NULL, OPT_PROFILE},
+                                         {0}};
+    const char *a = optind < argc ? argv[optind] : NULL;
+    if (a && (a[0] != '-' || !a[1])) {
+        qk_cli_error("unexpected argument '%s' — run qk-bench --help", a);
+        return '?';
+    }
+    if (a && (!strcmp(a, "-oe") || !strcmp(a, "-pg"))) {
+        if (optind + 1 >= argc) {
+            qk_cli_error("option '%s' needs a value — run qk-bench --help", a);
+            return '?';
+        }
+        optarg = argv[optind + 1];
+        optind += 2;
+        return a[1] == 'o' ? OPT_OE : OPT_PG;
+    }
+    return qk_cli_next(argc, argv, ":m:p:n:b:t:r:o:h", LONG);
+}
+
+/* Apply option c (its value in v). */
+static int set_option(opts *o, int c, char *v) {
+    int64_t mib;
+    switch (c) {
+    case 'm': return add_models(&o->p, v) != 0 ? qk_cli_error("out of memory") : QK_CLI_RUN;
+    case 'p': return add_list("-p", v, 0, QK_CLI_MAX_TOKENS, &o->p.n_prompt);
+    case 'n': return add_list("-n", v, 0, QK_CLI_MAX_TOKENS, &o->p.n_gen);
+    case OPT_PG: return add_pair(v, &o->p.pg);
+    case 'b': return add_list("-b", v, 1, QK_CLI_MAX_TOKENS, &o->p.n_batch);
+    case 't': return add_list("-t", v, 1, QK_CLI_MAX_THREADS, &o->p.n_threads);
+    case 'r': return qk_cli_i32("-r", v, 1, 1000000, &o->p.reps);
+    case 'o': return set_format("-o", v, &o->fmt_out);
+    case OPT_OE: return set_format("-oe", v, &o->fmt_err);
+    case OPT_OUTPUT_FILE: return add_out_file(o, v);
+    case OPT_PROGRESS: o->progress = true; return QK_CLI_RUN;
+    case OPT_MEMBW: o->membw_mode = true; return QK_CLI_RUN;
+    case OPT_MEMBW_MIB:
+        if (qk_cli_int("--membw-mib", v, 1, 1048576, &mib)) return QK_CLI_ERROR;
+        o->membw_bytes = (size_t)mib * MIB;
+        return QK_CLI_RUN;
+    case OPT_MEMBW_PASSES: return qk_cli_i32("--membw-passes", v, 1, 1000, &o->membw_passes);
+    case OPT_MEMBW_GBS: return qk_cli_double("--membw-gbs", v, 1e-3, 1e6, &o->membw_gbs);
+    case OPT_NO_ROOFLINE: o->roofline = false; return QK_CLI_RUN;
+    case OPT_PROFILE: o->profile = true; return QK_CLI_RUN;
+    case 'h':
+        usage(stdout, o->def_threads);
+        return fflush(stdout) != 0 ? qk_cli_error("cannot write to stdout") : QK_CLI_DONE;
+    default: return QK_CLI_ERROR; /* the error is printed */
+    }
+}
+
+/* After the last option: -m or --membw (not both), and the default of each list. */
+static int finish_options(opts *o, int argc, char **argv) {
+    if (optind < argc) return qk_cli_error("unexpected argument '%s' — run qk-bench --help", argv[optind]);
+    if (o->membw_mode && o->p.n_models > 0)
+        return qk_cli_error("--membw measures the memory only and takes no -m — run qk-bench -m MODEL separately (it "
+                            "measures the bandwidth itself)");
+    if (!o->membw_mode && o->p.n_models == 0)
+        return qk_cli_error("no model given — pass -m MODEL.gguf (or --membw for the bandwidth probe)");
+    qk_bench_params *p = &o->p;
+    if ((p->n_prompt.n == 0 && qk_int_list_push(&p->n_prompt, 512, NULL) != 0) ||
+        (p->n_gen.n == 0 && qk_int_list_push(&p->n_gen, 128, NULL) != 0) ||
+        (p->n_batch.n == 0 && qk_int_list_push(&p->n_batch, 2048, NULL) != 0) ||
+        (p->n_threads.n == 0 && qk_int_list_push(&p->n_threads, o->def_threads, NULL) != 0))
+        return qk_cli_error("out of memory");
+    return QK_CLI_RUN;
+}
+
+static int parse_args(int argc, char **argv, opts *o) {
+    memset(o, 0, sizeof *o);
+    o->def_threads = qk_bench_default_threads();
+    o->p.reps = 5;
+    o->fmt_out = QK_BENCH_FMT_MD;
+    o->fmt_err = QK_BENCH_FMT_NONE;
+    o->roofline = true;
+    o->membw_bytes = qk_membw_default_bytes();
+    o->membw_passes = 5;
+    int c, rc = QK_CLI_RUN;
+    while (rc == QK_CLI_RUN && (c = next_option(argc, argv)) != -1) rc = set_option(o, c, optarg);
+    if (rc == QK_CLI_RUN) rc = finish_options(o, argc, argv);
+    if (rc != QK_CLI_RUN) params_free(&o->p);
+    return rc;
+}
+
+/* " — what to do" for an error line, or "" when the message already says (engine
+ * messages often do). */
+static const char *unless_said(const qk_err *err, const char *todo) { return strstr(err->msg, " — ") ? "" : todo; }
 
 /* --profile: the test's table on stderr, at once (the result tables come later). */
 static void print_profile(const qk_bench_result *r) {
@@ -143,60 +317,13 @@ static void membw_progress(void *user, int n_threads, size_t bytes, int passes) 
             (double)bytes / (double)MIB, n_threads, passes);
 }
 
-/* Write each finished buffer to its output file atomically. */
-static int write_out_files(const char *const *paths, qk_sb *sbs, int n) {
-    qk_err err;
-    for (int k = 0; k < n; k++) {
-        if (!qk_sb_ok(&sbs[k])) return die("out of memory while formatting results", NULL);
-        if (qk_afile_write_all(paths[k], sbs[k].buf, sbs[k].len, &err) != 0)
-            return die(err.msg, "check that the directory exists and is writable");
-    }
-    return 0;
-}
-
-/* --membw: probe only, print in every requested format. */
-static int run_membw_mode(const qk_int_list *threads, size_t bytes, int passes, bool progress,
-                          qk_bench_format fmt_out, qk_bench_format fmt_err,
-                          const char *const *out_files, int n_out_files) {
-    qk_membw_result *res = calloc((size_t)threads->n, sizeof *res);
-    if (!res) return die("out of memory", NULL);
-    qk_err err;
-    if (qk_membw_measure(threads->v, threads->n, bytes, passes, membw_progress, &progress, res,
-                         &err) != 0) {
-        free(res);
-        return die(err.msg, "try a smaller --membw-mib or fewer threads");
-    }
-    char cpu_info[256];
-    qk_bench_cpu_info(cpu_info, sizeof cpu_info);
-    qk_sb sb_out = {0}, sb_err = {0}, sb_files[MAX_OUT_FILES];
-    qk_bench_print_membw(&sb_out, fmt_out, cpu_info, res, threads->n);
-    qk_bench_print_membw(&sb_err, fmt_err, cpu_info, res, threads->n);
-    for (int k = 0; k < n_out_files; k++) {
-        memset(&sb_files[k], 0, sizeof sb_files[k]);
-        qk_bench_print_membw(&sb_files[k], qk_bench_format_from_path(out_files[k]), cpu_info, res,
-                             threads->n);
-    }
-    int status = 0;
-    if (!qk_sb_ok(&sb_out) || !qk_sb_ok(&sb_err)) {
-        status = die("out of memory while formatting results", NULL);
-    } else {
-        size_t po = 0, pe = 0;
-        flush_new(stdout, &sb_out, &po);
-        flush_new(stderr, &sb_err, &pe);
-        status = write_out_files(out_files, sb_files, n_out_files);
-    }
-    for (int k = 0; k < n_out_files; k++) qk_sb_free(&sb_files[k]);
-    qk_sb_free(&sb_out);
-    qk_sb_free(&sb_err);
-    free(res);
-    return status;
-}
-
 /* Bandwidth per thread count for the roofline of the tgN tests: gbs[i] for the thread
  * count tests[i].n_threads (0 for tests that are not tgN). Measured once for every
- * distinct thread count, or fixed_gbs for all when > 0. */
-static int roofline_bandwidth(const qk_bench_test *tests, int n_tests, double fixed_gbs,
-                              size_t bytes, int passes, bool progress, double *gbs) {
+ * distinct thread count, or --membw-gbs for all when given. Returns 0, or prints the
+ * error and returns 1. */
+static int roofline_bandwidth(const qk_bench_test *tests, int n_tests, const opts *o, double *gbs) {
+    const double fixed_gbs = o->membw_gbs;
+    bool progress = o->progress;
     int counts[64], n_counts = 0;
     for (int i = 0; i < n_tests; i++) {
         gbs[i] = 0;
@@ -209,9 +336,10 @@ static int roofline_bandwidth(const qk_bench_test *tests, int n_tests, double fi
     qk_membw_result res[64];
     if (fixed_gbs <= 0) {
         qk_err err;
-        if (qk_membw_measure(counts, n_counts, bytes, passes, membw_progress, &progress, res,
+        if (qk_membw_measure(counts, n_counts, o->membw_bytes, o->membw_passes, membw_progress, &progress, res,
                              &err) != 0)
-            return die(err.msg, "pass --membw-gbs X, a smaller --membw-mib, or --no-roofline");
+            return qk_fail("%s%s", err.msg,
+                           unless_said(&err, " — pass --membw-gbs X, a smaller --membw-mib, or --no-roofline"));
     }
     for (int i = 0; i < n_tests; i++) {
         if (tests[i].n_prompt != 0 || tests[i].n_gen <= 0) continue;
@@ -229,289 +357,230 @@ static int roofline_bandwidth(const qk_bench_test *tests, int n_tests, double fi
     return 0;
 }
 
-static int add_models(qk_bench_params *p, char *arg) {
-    /* llama-bench splits -m values on ',' too */
-    for (char *tok = strtok(arg, ","); tok; tok = strtok(NULL, ",")) {
-        const char **nm = realloc(p->models, sizeof(char *) * (size_t)(p->n_models + 1));
-        if (!nm) return -1;
-        p->models = nm;
-        p->models[p->n_models++] = tok;
+
+/* Fail before printing anything when a model cannot be loaded (the weights are mapped, not
+ * read, so this costs little) or an output file cannot be written. Returns 0, or prints
+ * the error and returns 1. */
+static int check_inputs(const opts *o) {
+    qk_err err;
+    for (int i = 0; i < o->p.n_models; i++) {
+        qk_model *m = qk_model_load(o->p.models[i], &err);
+        if (!m)
+            return qk_fail("cannot load model '%s': %s%s", o->p.models[i], err.msg,
+                           unless_said(&err, " — check the path and that it is a GGUF model qkit supports"));
+        qk_model_free(m);
+    }
+    for (int k = 0; k < o->n_out_files; k++)
+        if (qk_paths_check_output(o->out_files[k], &err) != 0) return qk_fail("%s", err.msg);
+    return 0;
+}
+
+/* Where the results go, one buffer each: stdout and stderr (printed as each piece is
+ * formatted), then each --output-file (written whole at the end). */
+enum { SINK_OUT, SINK_ERR, SINK_FILES };
+typedef struct sinks {
+    qk_sb sb[SINK_FILES + MAX_OUT_FILES];
+    qk_bench_format fmt[SINK_FILES + MAX_OUT_FILES];
+    size_t printed[SINK_FILES]; /* bytes of stdout's and stderr's buffers already printed */
+    int n;
+} sinks;
+
+static void sinks_init(sinks *s, const opts *o) {
+    memset(s, 0, sizeof *s);
+    s->fmt[SINK_OUT] = o->fmt_out;
+    s->fmt[SINK_ERR] = o->fmt_err;
+    for (int k = 0; k < o->n_out_files; k++) s->fmt[SINK_FILES + k] = qk_bench_format_from_path(o->out_files[k]);
+    s->n = SINK_FILES + o->n_out_files;
+}
+
+static void sinks_free(sinks *s) {
+    for (int k = 0; k < s->n; k++) qk_sb_free(&s->sb[k]);
+}
+
+/* Print what the stdout and stderr buffers gained since the last call. */
+static void sinks_flush(sinks *s) {
+    flush_new(stdout, &s->sb[SINK_OUT], &s->printed[SINK_OUT]);
+    flush_new(stderr, &s->sb[SINK_ERR], &s->printed[SINK_ERR]);
+}
+
+static bool sinks_std_ok(const sinks *s) { return qk_sb_ok(&s->sb[SINK_OUT]) && qk_sb_ok(&s->sb[SINK_ERR]); }
+
+/* The md or json format goes to some destination (the roofline shows only in those). */
+static bool sinks_show_roofline(const sinks *s) {
+    bool shows = false;
+    for (int k = 0; k < s->n; k++) shows |= s->fmt[k] == QK_BENCH_FMT_MD || s->fmt[k] == QK_BENCH_FMT_JSON;
+    return shows;
+}
+
+/* Write each finished --output-file buffer atomically. Returns 0, or prints the error and
+ * returns 1. */
+static int sinks_write_files(const sinks *s, const opts *o) {
+    qk_err err;
+    for (int k = 0; k < o->n_out_files; k++) {
+        const qk_sb *sb = &s->sb[SINK_FILES + k];
+        if (!qk_sb_ok(sb)) return qk_fail("out of memory while formatting results");
+        if (qk_afile_write_all(o->out_files[k], sb->buf, sb->len, &err) != 0)
+            return qk_fail("%s%s", err.msg, unless_said(&err, " — check that the directory exists and is writable"));
     }
     return 0;
 }
 
-/* Frees what the argument parsing allocated in p (safe on a partly filled p). */
-static void params_free(qk_bench_params *p) {
-    free(p->models);
-    qk_int_list_free(&p->n_prompt);
-    qk_int_list_free(&p->n_gen);
-    qk_int_list_free(&p->pg);
-    qk_int_list_free(&p->n_batch);
-    qk_int_list_free(&p->n_threads);
-}
-
-int main(int argc, char **argv) {
-    qk_tool_init("qk-bench");
-    int def_threads = qk_bench_default_threads();
-    qk_bench_params p;
-    memset(&p, 0, sizeof p);
-    p.reps = 5;
-    qk_bench_format fmt_out = QK_BENCH_FMT_MD, fmt_err = QK_BENCH_FMT_NONE;
-    const char *out_files[MAX_OUT_FILES];
-    int n_out_files = 0;
-    bool progress = false, membw_mode = false, roofline = true, profile = false;
-    size_t membw_bytes = qk_membw_default_bytes();
-    int membw_passes = 5;
-    double membw_gbs = 0;
+/* --membw: probe only, print in every requested format. */
+static int run_membw_mode(const opts *o) {
+    const qk_int_list *threads = &o->p.n_threads;
+    qk_membw_result *res = calloc((size_t)threads->n, sizeof *res);
+    if (!res) return qk_fail("out of memory");
     qk_err err;
-    char msg[1024];
-    /* everything freed at `done`, so every error path below can jump there */
-    int status = 0;
-    qk_bench_test *tests = NULL;
-    int n_tests = 0;
-    double *test_gbs = NULL;
-    qk_bench_roofline_row *rl_rows = NULL;
-    qk_sb sb_out = {0}, sb_err = {0}, sb_files[MAX_OUT_FILES];
-    int n_sb_files = 0;
-#define FAIL(expr)        \
-    do {                  \
-        status = (expr);  \
-        goto done;        \
-    } while (0)
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout, def_threads);
-            goto done;
-        }
-        if (!strcmp(a, "--progress")) {
-            progress = true;
-            continue;
-        }
-        if (!strcmp(a, "--membw")) {
-            membw_mode = true;
-            continue;
-        }
-        if (!strcmp(a, "--no-roofline")) {
-            roofline = false;
-            continue;
-        }
-        if (!strcmp(a, "--profile")) {
-            profile = true;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            snprintf(msg, sizeof msg, "unknown option or missing value: '%s'", a);
-            FAIL(die(msg, "see qk-bench --help"));
-        }
-        char *v = argv[++i];
-        int rc = 0;
-        if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            if (add_models(&p, v) != 0) FAIL(die("out of memory", NULL));
-        } else if (!strcmp(a, "-p") || !strcmp(a, "--n-prompt")) {
-            rc = qk_int_list_parse(&p.n_prompt, v, 0, &err);
-        } else if (!strcmp(a, "-n") || !strcmp(a, "--n-gen")) {
-            rc = qk_int_list_parse(&p.n_gen, v, 0, &err);
-        } else if (!strcmp(a, "-pg")) {
-            qk_int_list pair = {0};
-            rc = qk_int_list_parse(&pair, v, 0, &err);
-            if (rc == 0 && pair.n != 2) rc = qk_errf(&err, "-pg takes one pair 'PP,TG', got '%s'", v);
-            for (int k = 0; rc == 0 && k < 2; k++) rc = qk_int_list_push(&p.pg, pair.v[k], &err);
-            qk_int_list_free(&pair);
-        } else if (!strcmp(a, "-b") || !strcmp(a, "--batch-size")) {
-            rc = qk_int_list_parse(&p.n_batch, v, 1, &err);
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-            rc = qk_int_list_parse(&p.n_threads, v, 1, &err);
-        } else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) {
-            char *end;
-            long r = strtol(v, &end, 10);
-            if (*v == 0 || *end || r < 1 || r > 1000000)
-                rc = qk_errf(&err, "-r wants an integer >= 1, got '%s'", v);
-            else p.reps = (int)r;
-        } else if (!strcmp(a, "--membw-mib") || !strcmp(a, "--membw-passes")) {
-            char *end;
-            long r = strtol(v, &end, 10);
-            bool mib = !strcmp(a, "--membw-mib");
-            if (*v == 0 || *end || r < 1 || r > (mib ? 1048576 : 1000))
-                rc = qk_errf(&err, "%s wants an integer in [1, %d], got '%s'", a,
-                             mib ? 1048576 : 1000, v);
-            else if (mib) membw_bytes = (size_t)r * MIB;
-            else membw_passes = (int)r;
-        } else if (!strcmp(a, "--membw-gbs")) {
-            char *end;
-            double x = strtod(v, &end);
-            if (*v == 0 || *end || !(x > 0) || !isfinite(x))
-                rc = qk_errf(&err, "--membw-gbs wants a bandwidth > 0 in GB/s, got '%s'", v);
-            else membw_gbs = x;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            if (qk_bench_format_parse(v, &fmt_out) != 0)
-                rc = qk_errf(&err, "unknown output format '%s' (csv, json, md, none)", v);
-        } else if (!strcmp(a, "-oe") || !strcmp(a, "--output-err")) {
-            if (qk_bench_format_parse(v, &fmt_err) != 0)
-                rc = qk_errf(&err, "unknown output format '%s' (csv, json, md, none)", v);
-        } else if (!strcmp(a, "--output-file")) {
-            if (qk_bench_format_from_path(v) == QK_BENCH_FMT_NONE)
-                rc = qk_errf(&err, "cannot tell the format of '%s' (use .csv, .json or .md)", v);
-            else if (n_out_files == MAX_OUT_FILES)
-                rc = qk_errf(&err, "at most %d --output-file options", MAX_OUT_FILES);
-            else out_files[n_out_files++] = v;
-        } else {
-            snprintf(msg, sizeof msg, "unknown option '%s'", a);
-            FAIL(die(msg, "see qk-bench --help"));
-        }
-        if (rc != 0) {
-            snprintf(msg, sizeof msg, "%s: %s", a, err.msg);
-            FAIL(die(msg, "see qk-bench --help"));
-        }
+    bool progress = o->progress;
+    if (qk_membw_measure(threads->v, threads->n, o->membw_bytes, o->membw_passes, membw_progress, &progress, res,
+                         &err) != 0) {
+        free(res);
+        return qk_fail("%s%s", err.msg, unless_said(&err, " — try a smaller --membw-mib or fewer threads"));
     }
-    if (membw_mode && p.n_models > 0)
-        FAIL(die("--membw measures the memory only and takes no -m",
-                 "run qk-bench -m MODEL separately (it measures the bandwidth itself)"));
-    if (!membw_mode && p.n_models == 0)
-        FAIL(die("no model given", "pass -m MODEL.gguf (or --membw for the bandwidth probe)"));
-    if (p.n_prompt.n == 0) qk_int_list_push(&p.n_prompt, 512, NULL);
-    if (p.n_gen.n == 0) qk_int_list_push(&p.n_gen, 128, NULL);
-    if (p.n_batch.n == 0) qk_int_list_push(&p.n_batch, 2048, NULL);
-    if (p.n_threads.n == 0) qk_int_list_push(&p.n_threads, def_threads, NULL);
-
-    /* Fail before printing anything when a model cannot be loaded (the weights are
-     * mapped, not read, so this costs little) or an output file cannot be written. */
-    for (int i = 0; i < p.n_models && !membw_mode; i++) {
-        qk_model *m = qk_model_load(p.models[i], &err);
-        if (!m) {
-            snprintf(msg, sizeof msg, "cannot load model '%s': %s", p.models[i], err.msg);
-            FAIL(die(msg, "check the path and that it is a GGUF model qkit supports"));
-        }
-        qk_model_free(m);
-    }
-    for (int k = 0; k < n_out_files; k++) {
-        char dir[4096];
-        const char *slash = strrchr(out_files[k], '/');
-        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - out_files[k]) + 1 : 1,
-                 slash ? out_files[k] : ".");
-        struct stat st;
-        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) != 0) {
-            const bool missing = stat(dir, &st) != 0;
-            snprintf(msg, sizeof msg, "cannot write '%.400s': directory '%.400s' %s", out_files[k], dir,
-                     missing ? "does not exist" : "is not a writable directory");
-            FAIL(die(msg, "create it or choose another --output-file"));
-        }
-    }
-
-    if (membw_mode) {
-        status = run_membw_mode(&p.n_threads, membw_bytes, membw_passes, progress, fmt_out, fmt_err,
-                                out_files, n_out_files);
-        goto done;
-    }
-
-    if (qk_bench_expand(&p, &tests, &n_tests, &err) != 0) FAIL(die(err.msg, "check -p/-n/-pg"));
-
-    /* The roofline shows only in md and json: skip the probe when nothing prints it. */
-    bool shows_roofline = fmt_out == QK_BENCH_FMT_MD || fmt_out == QK_BENCH_FMT_JSON ||
-                          fmt_err == QK_BENCH_FMT_MD || fmt_err == QK_BENCH_FMT_JSON;
-    for (int k = 0; k < n_out_files; k++) {
-        qk_bench_format f = qk_bench_format_from_path(out_files[k]);
-        shows_roofline |= f == QK_BENCH_FMT_MD || f == QK_BENCH_FMT_JSON;
-    }
-    test_gbs = calloc((size_t)n_tests, sizeof *test_gbs);
-    rl_rows = calloc((size_t)n_tests, sizeof *rl_rows);
-    int n_rl_rows = 0;
-    if (!test_gbs || !rl_rows) FAIL(die("out of memory", NULL));
-    if (roofline && shows_roofline &&
-        roofline_bandwidth(tests, n_tests, membw_gbs, membw_bytes, membw_passes, progress,
-                           test_gbs) != 0)
-        FAIL(1);
-
     char cpu_info[256];
     qk_bench_cpu_info(cpu_info, sizeof cpu_info);
-    qk_bench_env env = {qk_bench_build_commit(), 0, cpu_info,
-                        p.n_batch.n > 1 || p.n_batch.v[0] != 2048};
-
-    /* One buffer per destination: stdout, stderr, each output file. */
-    qk_bench_format f_files[MAX_OUT_FILES];
-    size_t printed_out = 0, printed_err = 0;
-    for (int k = 0; k < n_out_files; k++, n_sb_files++) {
-        memset(&sb_files[k], 0, sizeof sb_files[k]);
-        f_files[k] = qk_bench_format_from_path(out_files[k]);
-        qk_bench_print_header(&sb_files[k], f_files[k], &env);
+    sinks s;
+    sinks_init(&s, o);
+    for (int k = 0; k < s.n; k++) qk_bench_print_membw(&s.sb[k], s.fmt[k], cpu_info, res, threads->n);
+    int status;
+    if (!sinks_std_ok(&s)) {
+        status = qk_fail("out of memory while formatting results");
+    } else {
+        sinks_flush(&s);
+        status = sinks_write_files(&s, o);
     }
-    qk_bench_print_header(&sb_out, fmt_out, &env);
-    qk_bench_print_header(&sb_err, fmt_err, &env);
-    flush_new(stdout, &sb_out, &printed_out);
-    flush_new(stderr, &sb_err, &printed_err);
+    sinks_free(&s);
+    free(res);
+    return status;
+}
 
+/* A model benchmark: the expanded test matrix, the roofline and the destinations. */
+typedef struct bench {
+    const opts *o;
+    qk_bench_test *tests;
+    int n_tests;
+    double *gbs;                    /* per test: the bandwidth of its roofline, 0 for none */
+    qk_bench_roofline_row *rl_rows; /* the md roofline table */
+    int n_rl_rows;
+    char cpu_info[256];
+    qk_bench_env env;
+    sinks out;
+} bench;
+
+static void bench_free(bench *b) {
+    free(b->tests);
+    free(b->gbs);
+    free(b->rl_rows);
+    sinks_free(&b->out);
+}
+
+/* Expand the matrix, measure the roofline bandwidth when it shows, and print the headers.
+ * Returns 0, or prints the error and returns 1. */
+static int bench_start(bench *b, const opts *o) {
+    memset(b, 0, sizeof *b);
+    b->o = o;
+    sinks_init(&b->out, o);
+    qk_err err;
+    if (qk_bench_expand(&o->p, &b->tests, &b->n_tests, &err) != 0)
+        return qk_fail("%s%s", err.msg, unless_said(&err, " — check -p/-n/-pg"));
+    b->gbs = calloc((size_t)b->n_tests, sizeof *b->gbs);
+    b->rl_rows = calloc((size_t)b->n_tests, sizeof *b->rl_rows);
+    if (!b->gbs || !b->rl_rows) return qk_fail("out of memory");
+    if (o->roofline && sinks_show_roofline(&b->out) && roofline_bandwidth(b->tests, b->n_tests, o, b->gbs) != 0)
+        return 1;
+    qk_bench_cpu_info(b->cpu_info, sizeof b->cpu_info);
+    b->env = (qk_bench_env){qk_bench_build_commit(), 0, b->cpu_info,
+                            o->p.n_batch.n > 1 || o->p.n_batch.v[0] != 2048};
+    for (int k = 0; k < b->out.n; k++) qk_bench_print_header(&b->out.sb[k], b->out.fmt[k], &b->env);
+    sinks_flush(&b->out);
+    return 0;
+}
+
+/* Test i is done: its roofline (tgN with a bandwidth), its --profile table, and its record
+ * in every destination. */
+static void bench_record(bench *b, const qk_model *model, int i, qk_bench_result *r) {
+    const qk_bench_test *t = &b->tests[i];
+    qk_err err;
+    if (b->gbs[i] > 0) {
+        qk_bench_summary su = qk_bench_summarize(r->samples_ns, r->n_samples, t->n_gen);
+        double wb = (double)qk_roofline_weight_bytes(model);
+        double kb = qk_roofline_kv_bytes_model(model, 0, t->n_gen);
+        if (qk_roofline_compute(wb, kb, b->gbs[i], su.avg_ts, &r->roofline, &err) == 0) {
+            r->has_roofline = true;
+            qk_bench_roofline_row_from(&b->rl_rows[b->n_rl_rows++], r);
+        }
+    }
+    if (b->o->profile) print_profile(r);
+    for (int k = 0; k < b->out.n; k++) qk_bench_print_test(&b->out.sb[k], b->out.fmt[k], &b->env, r, i);
+    sinks_flush(&b->out);
+}
+
+/* Run every test, loading each model once (the tests of a model are adjacent). Returns 0,
+ * or prints the error and returns 1. */
+static int bench_run_tests(bench *b) {
+    const opts *o = b->o;
     qk_model *model = NULL;
-    int model_index = -1;
-    progress_ctx pc = {progress, 0, n_tests};
-    for (int i = 0; i < n_tests; i++) {
-        const qk_bench_test *t = &tests[i];
+    int model_index = -1, status = 0;
+    qk_err err;
+    progress_ctx pc = {o->progress, 0, b->n_tests};
+    for (int i = 0; i < b->n_tests && status == 0; i++) {
+        const qk_bench_test *t = &b->tests[i];
         if (t->model_index != model_index) {
             qk_model_free(model);
-            model = NULL;
-            if (progress) fprintf(stderr, "qk-bench: loading %s\n", t->model);
+            if (o->progress) fprintf(stderr, "qk-bench: loading %s\n", t->model);
             model = qk_model_load(t->model, &err);
             if (!model) {
-                snprintf(msg, sizeof msg, "cannot load model '%s': %s", t->model, err.msg);
-                status = die(msg, "check the path and that it is a GGUF model qkit supports");
+                status = qk_fail("cannot load model '%s': %s%s", t->model, err.msg,
+                                 unless_said(&err, " — check the path and that it is a GGUF model qkit supports"));
                 break;
             }
             model_index = t->model_index;
         }
         pc.index = i;
         qk_bench_result r;
-        if (qk_bench_run_test(model, t, p.reps, profile, on_progress, &pc, &r, &err) != 0) {
-            snprintf(msg, sizeof msg, "%s: %s", t->model, err.msg);
-            status = die(msg, "try fewer tokens (-p/-n) or threads");
+        if (qk_bench_run_test(model, t, o->p.reps, o->profile, on_progress, &pc, &r, &err) != 0) {
+            status = qk_fail("%s: %s%s", t->model, err.msg, unless_said(&err, " — try fewer tokens (-p/-n) or threads"));
             break;
         }
-        if (test_gbs[i] > 0) {
-            qk_bench_summary su = qk_bench_summarize(r.samples_ns, r.n_samples, t->n_gen);
-            double wb = (double)qk_roofline_weight_bytes(model);
-            double kb = qk_roofline_kv_bytes_model(model, 0, t->n_gen);
-            if (qk_roofline_compute(wb, kb, test_gbs[i], su.avg_ts, &r.roofline, &err) == 0) {
-                r.has_roofline = true;
-                qk_bench_roofline_row_from(&rl_rows[n_rl_rows++], &r);
-            }
-        }
-        if (profile) print_profile(&r);
-        qk_bench_print_test(&sb_out, fmt_out, &env, &r, i);
-        qk_bench_print_test(&sb_err, fmt_err, &env, &r, i);
-        for (int k = 0; k < n_out_files; k++) qk_bench_print_test(&sb_files[k], f_files[k], &env, &r, i);
-        flush_new(stdout, &sb_out, &printed_out);
-        flush_new(stderr, &sb_err, &printed_err);
+        bench_record(b, model, i, &r);
         qk_bench_result_free(&r);
     }
     qk_model_free(model);
-
-    if (status == 0) {
-        qk_bench_print_footer(&sb_out, fmt_out, &env, n_tests);
-        qk_bench_print_footer(&sb_err, fmt_err, &env, n_tests);
-        qk_bench_print_roofline(&sb_out, fmt_out, rl_rows, n_rl_rows);
-        qk_bench_print_roofline(&sb_err, fmt_err, rl_rows, n_rl_rows);
-        flush_new(stdout, &sb_out, &printed_out);
-        flush_new(stderr, &sb_err, &printed_err);
-        for (int k = 0; k < n_out_files && status == 0; k++) {
-            qk_bench_print_footer(&sb_files[k], f_files[k], &env, n_tests);
-            qk_bench_print_roofline(&sb_files[k], f_files[k], rl_rows, n_rl_rows);
-            if (!qk_sb_ok(&sb_files[k])) {
-                status = die("out of memory while formatting results", NULL);
-            } else if (qk_afile_write_all(out_files[k], sb_files[k].buf, sb_files[k].len, &err) != 0) {
-                status = die(err.msg, "check that the directory exists and is writable");
-            }
-        }
-        if (status == 0 && (!qk_sb_ok(&sb_out) || !qk_sb_ok(&sb_err)))
-            status = die("out of memory while formatting results", NULL);
-    }
-done:
-    for (int k = 0; k < n_sb_files; k++) qk_sb_free(&sb_files[k]);
-    qk_sb_free(&sb_out);
-    qk_sb_free(&sb_err);
-    free(tests);
-    free(test_gbs);
-    free(rl_rows);
-    params_free(&p);
-    if (fflush(stdout) != 0 && status == 0) status = die("cannot write to stdout", NULL);
     return status;
-#undef FAIL
+}
+
+/* The footers and roofline tables, then the --output-file files. Returns 0, or prints the
+ * error and returns 1. */
+static int bench_finish(bench *b) {
+    sinks *s = &b->out;
+    for (int k = 0; k < s->n; k++) {
+        qk_bench_print_footer(&s->sb[k], s->fmt[k], &b->env, b->n_tests);
+        qk_bench_print_roofline(&s->sb[k], s->fmt[k], b->rl_rows, b->n_rl_rows);
+    }
+    sinks_flush(s);
+    int status = sinks_write_files(s, b->o);
+    if (status == 0 && !sinks_std_ok(s)) status = qk_fail("out of memory while formatting results");
+    return status;
+}
+
+static int run_bench_mode(const opts *o) {
+    bench b;
+    int status = bench_start(&b, o);
+    if (status == 0) status = bench_run_tests(&b);
+    if (status == 0) status = bench_finish(&b);
+    bench_free(&b);
+    return status;
+}
+
+int main(int argc, char **argv) {
+    qk_tool_init("qk-bench");
+    opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc) return rc < 0;
+
+    int status = check_inputs(&o);
+    if (status == 0) status = o.membw_mode ? run_membw_mode(&o) : run_bench_mode(&o);
+    params_free(&o.p);
+    if (fflush(stdout) != 0 && status == 0) status = qk_fail("cannot write to stdout");
+    return status;
 }

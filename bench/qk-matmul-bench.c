@@ -13,21 +13,20 @@
  * relative difference above 1e-3 is reported as an error (they may differ only by
  * summation order).
  */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "bench_matrix.h"
-#include "error.h"
+#include "cli.h"
 #include "matmul.h"
 #include "threads.h"
-#include "types.h"
 #include "tool.h"
+#include "types.h"
 
 #define MAX_ITEMS 32
+#define MAX_M (MAX_ITEMS * 4) /* token counts m */
 
 static const char *DEFAULT_TYPES = "F32,F16,BF16,Q4_0,Q4_1,Q5_0,Q5_1,Q8_0,IQ4_NL,Q2_K,Q3_K,Q4_K,Q5_K,Q6_K";
 static const char *DEFAULT_M = "1,2,4,8,12,16,20,24,28,32,40,48,64,128,512";
@@ -64,12 +63,6 @@ static void usage(FILE *f) {
         "table (md only), the suggested switch-over per type and thread count: the smallest\n"
         "m from which sgemm is at least as fast at every larger measured m.\n",
         DEFAULT_TYPES, DEFAULT_M, DEFAULT_SHAPES, QK_MATMUL_TILE_FLOATS);
-}
-
-static int die(const char *what, const char *todo) {
-    if (todo) fprintf(stderr, "qk-matmul-bench: error: %s — %s\n", what, todo);
-    else fprintf(stderr, "qk-matmul-bench: error: %s\n", what);
-    return 1;
 }
 
 static clockid_t clock_id = CLOCK_MONOTONIC;
@@ -122,45 +115,6 @@ static double best_of(int reps, qk_pool *pool, qk_matmul_scratch *sc, qk_type t,
     return best;
 }
 
-static int parse_shapes(const char *s, shape *out, int *n, qk_err *err) {
-    *n = 0;
-    const char *p = s;
-    while (*p) {
-        char *end;
-        errno = 0;
-        long long k = strtoll(p, &end, 10);
-        if (end == p || (*end != 'x' && *end != 'X')) return qk_errf(err, "bad shape in '%s' (want KxN)", s);
-        p = end + 1;
-        long long nn = strtoll(p, &end, 10);
-        if (end == p || errno || k < 1 || nn < 1 || k > (1 << 20) || nn > (1 << 20))
-            return qk_errf(err, "bad shape in '%s' (want KxN, 1..1048576 each)", s);
-        if (*n == MAX_ITEMS) return qk_errf(err, "at most %d shapes", MAX_ITEMS);
-        out[(*n)++] = (shape){k, nn};
-        p = end;
-        if (*p == ',') p++;
-        else if (*p) return qk_errf(err, "bad shape list '%s'", s);
-    }
-    if (*n == 0) return qk_errf(err, "empty shape list");
-    return 0;
-}
-
-static int parse_types(const char *s, qk_type *out, int *n, qk_err *err) {
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", s);
-    *n = 0;
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        qk_type t;
-        if (qk_type_from_name(tok, &t)) return qk_errf(err, "unknown type '%s'", tok);
-        const qk_type_traits *tt = qk_type_get(t);
-        if (!tt->vec_dot || !tt->to_float || !tt->quantize_ref)
-            return qk_errf(err, "type %s cannot be a matmul weight", tok);
-        if (*n == MAX_ITEMS) return qk_errf(err, "at most %d types", MAX_ITEMS);
-        out[(*n)++] = t;
-    }
-    if (*n == 0) return qk_errf(err, "empty type list");
-    return 0;
-}
-
 /* Largest |a-b| relative to the largest |b|. */
 static double rel_diff(const float *a, const float *b, size_t n) {
     double d = 0, mx = 1e-30;
@@ -172,216 +126,358 @@ static double rel_diff(const float *a, const float *b, size_t n) {
     return d / mx;
 }
 
-int main(int argc, char **argv) {
-    qk_tool_init("qk-matmul-bench");
-    const char *types_s = DEFAULT_TYPES, *m_s = DEFAULT_M, *shapes_s = DEFAULT_SHAPES, *fmt = "md";
-    qk_int_list threads = {0}, ms = {0}, tiles = {0};
-    int reps = 5;
-    double min_ms = 20;
-    qk_err err;
-    char msg[600];
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            snprintf(msg, sizeof msg, "unknown option or missing value: '%s'", a);
-            return die(msg, "see qk-matmul-bench --help");
-        }
-        const char *v = argv[++i];
-        int rc = 0;
-        if (!strcmp(a, "--types")) types_s = v;
-        else if (!strcmp(a, "--m")) m_s = v;
-        else if (!strcmp(a, "--shapes")) shapes_s = v;
-        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) rc = qk_int_list_parse(&threads, v, 1, &err);
-        else if (!strcmp(a, "--tile")) rc = qk_int_list_parse(&tiles, v, 1, &err);
-        else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) {
-            char *end;
-            long r = strtol(v, &end, 10);
-            if (!*v || *end || r < 1 || r > 1000) rc = qk_errf(&err, "-r wants 1..1000, got '%s'", v);
-            reps = (int)r;
-        } else if (!strcmp(a, "--min-ms")) {
-            char *end;
-            min_ms = strtod(v, &end);
-            if (!*v || *end || !(min_ms >= 0 && min_ms <= 1e5)) rc = qk_errf(&err, "--min-ms wants 0..100000, got '%s'", v);
-        } else if (!strcmp(a, "--clock")) {
-            if (!strcmp(v, "wall")) clock_id = CLOCK_MONOTONIC;
-            else if (!strcmp(v, "cpu")) clock_id = CLOCK_PROCESS_CPUTIME_ID;
-            else rc = qk_errf(&err, "unknown clock '%s' (wall, cpu)", v);
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            fmt = v;
-            if (strcmp(v, "md") && strcmp(v, "csv") && strcmp(v, "json"))
-                rc = qk_errf(&err, "unknown output format '%s' (md, csv, json)", v);
-        } else {
-            snprintf(msg, sizeof msg, "unknown option '%s'", a);
-            return die(msg, "see qk-matmul-bench --help");
-        }
-        if (rc) {
-            snprintf(msg, sizeof msg, "%s: %s", a, err.msg);
-            return die(msg, "see qk-matmul-bench --help");
-        }
-    }
+
+typedef enum out_format { FMT_MD, FMT_CSV, FMT_JSON } out_format;
+
+typedef struct opts {
     qk_type types[MAX_ITEMS];
+    int n_types;
     shape shapes[MAX_ITEMS];
-    int n_types, n_shapes;
-    if (parse_types(types_s, types, &n_types, &err) || parse_shapes(shapes_s, shapes, &n_shapes, &err) ||
-        (ms.n == 0 && qk_int_list_parse(&ms, m_s, 1, &err)) || (threads.n == 0 && qk_int_list_push(&threads, 1, &err)) ||
-        (tiles.n == 0 && qk_int_list_push(&tiles, QK_MATMUL_TILE_FLOATS, &err)))
-        return die(err.msg, "see qk-matmul-bench --help");
-    if (tiles.n > MAX_ITEMS) return die("too many --tile values", "at most 32");
+    int n_shapes;
+    int32_t ms[MAX_M], threads[MAX_ITEMS], tiles[MAX_ITEMS];
+    size_t n_m, n_threads, n_tiles;
+    int32_t reps;
+    double min_ms;
+    clockid_t clock;
+    out_format fmt;
+} opts;
 
-    int64_t max_m = 0, max_k = 0, max_n = 0;
-    for (int i = 0; i < ms.n; i++) max_m = ms.v[i] > max_m ? ms.v[i] : max_m;
-    for (int i = 0; i < n_shapes; i++) {
-        max_k = shapes[i].k > max_k ? shapes[i].k : max_k;
-        max_n = shapes[i].n > max_n ? shapes[i].n : max_n;
+/* --types: comma-separated ggml type names, each one a matmul can take as its weight. */
+static int parse_types(const char *v, opts *o) {
+    o->n_types = 0;
+    for (const char *p = v;; p++) {
+        char name[64];
+        const size_t len = strcspn(p, ",");
+        if (len == 0 || len >= sizeof name)
+            return qk_cli_error("--types: bad type list '%s' — run qk-matmul-bench --help", v);
+        memcpy(name, p, len);
+        name[len] = 0;
+        qk_type t;
+        if (qk_type_from_name(name, &t)) return qk_cli_error("--types: unknown type '%s' — run qk-matmul-bench --help", name);
+        const qk_type_traits *tt = qk_type_get(t);
+        if (!tt->vec_dot || !tt->to_float || !tt->quantize_ref)
+            return qk_cli_error("--types: type %s cannot be a matmul weight — run qk-matmul-bench --help", name);
+        if (o->n_types == MAX_ITEMS) return qk_cli_error("--types: at most %d types — run qk-matmul-bench --help", MAX_ITEMS);
+        o->types[o->n_types++] = t;
+        p += len;
+        if (!*p) return 0;
     }
-    float *x = malloc(sizeof(float) * (size_t)(max_m * max_k));
-    float *y = malloc(sizeof(float) * (size_t)(max_m * max_n));
-    float *y_ref = malloc(sizeof(float) * (size_t)(max_m * max_n));
-    float *wsrc = malloc(sizeof(float) * (size_t)max_k);
-    if (!x || !y || !y_ref || !wsrc) return die("out of memory", NULL);
-    uint64_t seed = 0x9E3779B97F4A7C15ULL;
-    for (int64_t i = 0; i < max_m * max_k; i++) x[i] = frand(&seed);
+}
 
-    int fail = 0;
-    if (!strcmp(fmt, "md")) {
+/* --shapes: comma-separated KxN, each of K and N from 1 to 2^20. */
+static int parse_shapes(const char *v, opts *o) {
+    o->n_shapes = 0;
+    for (const char *p = v;; p++) {
+        char item[64];
+        const size_t len = strcspn(p, ",");
+        char *x = NULL;
+        if (len > 0 && len < sizeof item) {
+            memcpy(item, p, len);
+            item[len] = 0;
+            x = strpbrk(item, "xX");
+        }
+        if (!x) return qk_cli_error("--shapes: bad shape list '%s' (want KxN,...) — run qk-matmul-bench --help", v);
+        if (o->n_shapes == MAX_ITEMS) return qk_cli_error("--shapes: at most %d shapes — run qk-matmul-bench --help", MAX_ITEMS);
+        *x = 0;
+        shape *sh = &o->shapes[o->n_shapes++];
+        if (qk_cli_int("--shapes K", item, 1, 1 << 20, &sh->k) || qk_cli_int("--shapes N", x + 1, 1, 1 << 20, &sh->n))
+            return QK_CLI_ERROR;
+        p += len;
+        if (!*p) return 0;
+    }
+}
+
+/* Append a comma list of integers to list[*n]: a repeated option adds to the list, up to
+ * cap values in all. */
+static int append_list(const char *opt, const char *v, int32_t min, int32_t max, int32_t *list, size_t *n, size_t cap) {
+    int32_t vals[MAX_M];
+    size_t k;
+    if (qk_cli_i32_list(opt, v, min, max, vals, cap, &k)) return QK_CLI_ERROR;
+    if (*n + k > cap) return qk_cli_error("%s: at most %zu values in all — run qk-matmul-bench --help", opt, cap);
+    memcpy(list + *n, vals, k * sizeof *vals);
+    *n += k;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, opts *o) {
+    enum { OPT_TYPES = 256, OPT_M, OPT_SHAPES, OPT_TILE, OPT_MIN_MS, OPT_CLOCK };
+    static const struct option LONG[] = {{"types", required_argument, NULL, OPT_TYPES},
+                                         {"m", required_argument, NULL, OPT_M},
+                                         {"shapes", required_argument, NULL, OPT_SHAPES},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"tile", required_argument, NULL, OPT_TILE},
+                                         {"repetitions", required_argument, NULL, 'r'},
+                                         {"min-ms", required_argument, NULL, OPT_MIN_MS},
+                                         {"clock", required_argument, NULL, OPT_CLOCK},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    memset(o, 0, sizeof *o);
+    o->reps = 5;
+    o->min_ms = 20;
+    o->clock = CLOCK_MONOTONIC;
+    o->fmt = FMT_MD;
+    parse_types(DEFAULT_TYPES, o);
+    parse_shapes(DEFAULT_SHAPES, o);
+    qk_cli_i32_list("--m", DEFAULT_M, 1, QK_CLI_MAX_TOKENS, o->ms, MAX_M, &o->n_m);
+    int c;
+    while ((c = qk_cli_next(argc, argv, ":t:r:o:h", LONG)) != -1) {
+        int rc = 0;
+        switch (c) {
+        case OPT_TYPES: rc = parse_types(optarg, o); break;
+        case OPT_M: rc = qk_cli_i32_list("--m", optarg, 1, QK_CLI_MAX_TOKENS, o->ms, MAX_M, &o->n_m); break;
+        case OPT_SHAPES: rc = parse_shapes(optarg, o); break;
+        case 't': rc = append_list("-t", optarg, 1, QK_CLI_MAX_THREADS, o->threads, &o->n_threads, MAX_ITEMS); break;
+        case OPT_TILE: rc = append_list("--tile", optarg, 1, 1 << 30, o->tiles, &o->n_tiles, MAX_ITEMS); break;
+        case 'r': rc = qk_cli_i32("-r", optarg, 1, 1000, &o->reps); break;
+        case OPT_MIN_MS: rc = qk_cli_double("--min-ms", optarg, 0, 1e5, &o->min_ms); break;
+        case OPT_CLOCK:
+            if (!strcmp(optarg, "wall")) o->clock = CLOCK_MONOTONIC;
+            else if (!strcmp(optarg, "cpu")) o->clock = CLOCK_PROCESS_CPUTIME_ID;
+            else rc = qk_cli_error("--clock: unknown clock '%s' (wall, cpu) — run qk-matmul-bench --help", optarg);
+            break;
+        case 'o':
+            if (!strcmp(optarg, "md")) o->fmt = FMT_MD;
+            else if (!strcmp(optarg, "csv")) o->fmt = FMT_CSV;
+            else if (!strcmp(optarg, "json")) o->fmt = FMT_JSON;
+            else rc = qk_cli_error("-o: unknown output format '%s' (md, csv, json) — run qk-matmul-bench --help", optarg);
+            break;
+        case 'h': usage(stdout); return QK_CLI_DONE;
+        default: return QK_CLI_ERROR;
+        }
+        if (rc) return QK_CLI_ERROR;
+    }
+    if (optind < argc) return qk_cli_error("unexpected argument '%s' — run qk-matmul-bench --help", argv[optind]);
+    if (o->n_threads == 0) o->threads[o->n_threads++] = 1;
+    if (o->n_tiles == 0) o->tiles[o->n_tiles++] = QK_MATMUL_TILE_FLOATS;
+    return QK_CLI_RUN;
+}
+
+/* One run over every type, thread count and m: the inputs and what was printed. */
+typedef struct run {
+    const opts *o;
+    float *x;           /* activations, max m x max K, reproducible */
+    float *y, *y_ref;   /* outputs of the sgemm and vec_dot paths, max m x max N */
+    float *wsrc;        /* one weight row before quantization */
+    uint64_t seed;
+    int fail;           /* a call failed or the paths disagreed */
+    int first_json;
+    char suggest[MAX_ITEMS * MAX_ITEMS][96]; /* the md tail: suggested switch-over lines */
+    int n_suggest;
+} run;
+
+static void run_free(run *r) {
+    free(r->x);
+    free(r->y);
+    free(r->y_ref);
+    free(r->wsrc);
+}
+
+/* Buffers for the largest m and shape, and the activations. Returns 0 or -1 (out of memory). */
+static int run_init(run *r, const opts *o) {
+    memset(r, 0, sizeof *r);
+    r->o = o;
+    r->seed = 0x9E3779B97F4A7C15ULL;
+    r->first_json = 1;
+    int64_t max_m = 0, max_k = 0, max_n = 0;
+    for (size_t i = 0; i < o->n_m; i++) max_m = o->ms[i] > max_m ? o->ms[i] : max_m;
+    for (int i = 0; i < o->n_shapes; i++) {
+        max_k = o->shapes[i].k > max_k ? o->shapes[i].k : max_k;
+        max_n = o->shapes[i].n > max_n ? o->shapes[i].n : max_n;
+    }
+    r->x = malloc(sizeof(float) * (size_t)(max_m * max_k));
+    r->y = malloc(sizeof(float) * (size_t)(max_m * max_n));
+    r->y_ref = malloc(sizeof(float) * (size_t)(max_m * max_n));
+    r->wsrc = malloc(sizeof(float) * (size_t)max_k);
+    if (!r->x || !r->y || !r->y_ref || !r->wsrc) return -1;
+    for (int64_t i = 0; i < max_m * max_k; i++) r->x[i] = frand(&r->seed);
+    return 0;
+}
+
+static const char *path_name(qk_type t, int64_t m, int64_t k) {
+    return qk_matmul_choose(t, m, k) == QK_MATMUL_SGEMM ? "sgemm" : "vec_dot";
+}
+
+static void print_head(const opts *o) {
+    if (o->fmt == FMT_MD) {
         printf("| type | threads | m | shapes | vec_dot GFLOP/s |");
-        for (int ti = 0; ti < tiles.n; ti++) printf(" sgemm tile=%d GFLOP/s |", tiles.v[ti]);
+        for (size_t ti = 0; ti < o->n_tiles; ti++) printf(" sgemm tile=%d GFLOP/s |", o->tiles[ti]);
         printf(" faster | auto |\n|---|--:|--:|---|--:|");
-        for (int ti = 0; ti < tiles.n; ti++) printf("--:|");
+        for (size_t ti = 0; ti < o->n_tiles; ti++) printf("--:|");
         printf("---|---|\n");
-    } else if (!strcmp(fmt, "csv")) {
+    } else if (o->fmt == FMT_CSV) {
         printf("type,threads,m,k,n,path,tile_floats,seconds,gflops,auto_path\n");
     } else {
         printf("[");
     }
-    int first_json = 1;
-    char suggest[MAX_ITEMS * MAX_ITEMS][96];
-    int n_suggest = 0;
+}
 
-    for (int ti = 0; ti < n_types; ti++) {
-        const qk_type t = types[ti];
-        const qk_type_traits *tt = qk_type_get(t);
-        void *w[MAX_ITEMS] = {0};
-        char shape_names[256] = "";
-        for (int si = 0; si < n_shapes; si++) {
-            if (shapes[si].k % tt->blck_size) continue;
-            size_t row = qk_row_size(t, shapes[si].k);
-            w[si] = malloc(row * (size_t)shapes[si].n);
-            if (!w[si]) return die("out of memory", NULL);
-            for (int64_t r = 0; r < shapes[si].n; r++) {
-                for (int64_t l = 0; l < shapes[si].k; l++) wsrc[l] = frand(&seed);
-                tt->quantize_ref(wsrc, (uint8_t *)w[si] + r * row, shapes[si].k);
-            }
-            size_t len = strlen(shape_names);
-            snprintf(shape_names + len, sizeof shape_names - len, "%s%lldx%lld", len ? "," : "",
-                     (long long)shapes[si].k, (long long)shapes[si].n);
-        }
-        if (!shape_names[0]) {
-            fprintf(stderr, "qk-matmul-bench: %s: no shape has K a multiple of %lld, skipped\n", tt->name,
-                    (long long)tt->blck_size);
-            continue;
-        }
-        for (int hi = 0; hi < threads.n; hi++) {
-            qk_pool *pool = qk_pool_new(threads.v[hi]);
-            if (!pool) return die("cannot start the worker threads", "try fewer -t");
-            qk_matmul_scratch sc = {0};
-            point pts[MAX_ITEMS * 4];
-            int np = ms.n < MAX_ITEMS * 4 ? ms.n : MAX_ITEMS * 4;
-            for (int mi = 0; mi < np; mi++) {
-                const int64_t m = ms.v[mi];
-                point *pt = &pts[mi];
-                memset(pt, 0, sizeof *pt);
-                fprintf(stderr, "qk-matmul-bench: %s t=%d m=%lld\n", tt->name, threads.v[hi], (long long)m);
-                for (int si = 0; si < n_shapes; si++) {
-                    if (!w[si]) continue;
-                    const shape *sh = &shapes[si];
-                    pt->flops += 2.0 * (double)m * (double)sh->k * (double)sh->n;
-                    pt->n_shapes++;
-                    sc.force_path = QK_MATMUL_VEC_DOT;
-                    double sd = best_of(reps, pool, &sc, t, w[si], sh, x, m, y_ref, min_ms * 1e-3, &fail);
-                    pt->dot_s += sd;
-                    if (!strcmp(fmt, "csv"))
-                        printf("%s,%d,%lld,%lld,%lld,vec_dot,0,%.9f,%.3f,%s\n", tt->name, threads.v[hi], (long long)m,
-                               (long long)sh->k, (long long)sh->n, sd, 2.0 * m * sh->k * sh->n / sd * 1e-9,
-                               qk_matmul_choose(t, m, sh->k) == QK_MATMUL_SGEMM ? "sgemm" : "vec_dot");
-                    sc.force_path = QK_MATMUL_SGEMM;
-                    for (int ki = 0; ki < tiles.n; ki++) {
-                        sc.tile_floats = tiles.v[ki];
-                        double sg = best_of(reps, pool, &sc, t, w[si], sh, x, m, y, min_ms * 1e-3, &fail);
-                        pt->gemm_s[ki] += sg;
-                        double d = rel_diff(y, y_ref, (size_t)(m * sh->n));
-                        if (d > 1e-3) {
-                            fprintf(stderr, "qk-matmul-bench: error: %s m=%lld %lldx%lld: paths differ by %.3g — a bug\n",
-                                    tt->name, (long long)m, (long long)sh->k, (long long)sh->n, d);
-                            fail = 1;
-                        }
-                        if (!strcmp(fmt, "csv"))
-                            printf("%s,%d,%lld,%lld,%lld,sgemm,%d,%.9f,%.3f,%s\n", tt->name, threads.v[hi],
-                                   (long long)m, (long long)sh->k, (long long)sh->n, tiles.v[ki], sg,
-                                   2.0 * m * sh->k * sh->n / sg * 1e-9,
-                                   qk_matmul_choose(t, m, sh->k) == QK_MATMUL_SGEMM ? "sgemm" : "vec_dot");
-                    }
-                    sc.tile_floats = 0;
-                }
-                double best_g = INFINITY;
-                for (int ki = 0; ki < tiles.n; ki++) best_g = pt->gemm_s[ki] < best_g ? pt->gemm_s[ki] : best_g;
-                const char *faster = best_g < pt->dot_s ? "sgemm" : "vec_dot";
-                const char *autop = qk_matmul_choose(t, m, shapes[0].k) == QK_MATMUL_SGEMM ? "sgemm" : "vec_dot";
-                if (!strcmp(fmt, "md")) {
-                    printf("| %s | %d | %lld | %s | %.1f |", tt->name, threads.v[hi], (long long)m, shape_names,
-                           pt->flops / pt->dot_s * 1e-9);
-                    for (int ki = 0; ki < tiles.n; ki++) printf(" %.1f |", pt->flops / pt->gemm_s[ki] * 1e-9);
-                    printf(" %s | %s |\n", faster, autop);
-                } else if (!strcmp(fmt, "json")) {
-                    printf("%s\n  {\"type\": \"%s\", \"threads\": %d, \"m\": %lld, \"shapes\": \"%s\", "
-                           "\"vec_dot_gflops\": %.3f, \"sgemm_gflops\": [",
-                           first_json ? "" : ",", tt->name, threads.v[hi], (long long)m, shape_names,
-                           pt->flops / pt->dot_s * 1e-9);
-                    for (int ki = 0; ki < tiles.n; ki++)
-                        printf("%s{\"tile_floats\": %d, \"gflops\": %.3f}", ki ? ", " : "", tiles.v[ki],
-                               pt->flops / pt->gemm_s[ki] * 1e-9);
-                    printf("], \"faster\": \"%s\", \"auto\": \"%s\"}", faster, autop);
-                    first_json = 0;
-                }
-                fflush(stdout);
-            }
-            /* suggested switch-over: smallest m from which sgemm wins at every larger m */
-            int64_t from = -1;
-            for (int mi = np - 1; mi >= 0; mi--) {
-                double best_g = INFINITY;
-                for (int ki = 0; ki < tiles.n; ki++) best_g = pts[mi].gemm_s[ki] < best_g ? pts[mi].gemm_s[ki] : best_g;
-                if (best_g <= pts[mi].dot_s) from = ms.v[mi];
-                else break;
-            }
-            if (n_suggest < MAX_ITEMS * MAX_ITEMS) {
-                if (from < 0)
-                    snprintf(suggest[n_suggest++], sizeof suggest[0], "%s t=%d: vec_dot at every measured m (auto: sgemm from m=%lld)",
-                             tt->name, threads.v[hi], (long long)qk_matmul_blas_min_m(t));
-                else
-                    snprintf(suggest[n_suggest++], sizeof suggest[0], "%s t=%d: sgemm from m=%lld (auto: from m=%lld)",
-                             tt->name, threads.v[hi], (long long)from, (long long)qk_matmul_blas_min_m(t));
-            }
-            qk_matmul_scratch_free(&sc);
-            qk_pool_free(pool);
-        }
-        for (int si = 0; si < n_shapes; si++) free(w[si]);
-    }
-    if (!strcmp(fmt, "json")) printf("\n]\n");
-    if (!strcmp(fmt, "md")) {
+static void print_tail(const run *r) {
+    if (r->o->fmt == FMT_JSON) printf("\n]\n");
+    if (r->o->fmt == FMT_MD) {
         printf("\nsuggested switch-over (measured m only):\n");
-        for (int i = 0; i < n_suggest; i++) printf("  %s\n", suggest[i]);
+        for (int i = 0; i < r->n_suggest; i++) printf("  %s\n", r->suggest[i]);
     }
-    free(x);
-    free(y);
-    free(y_ref);
-    free(wsrc);
-    qk_int_list_free(&threads);
-    qk_int_list_free(&ms);
-    qk_int_list_free(&tiles);
-    if (fail) return die("some measurements failed (see above)", NULL);
+}
+
+/* Random weights of type t for each shape whose K is a multiple of its block (w[si], NULL
+ * for the others; malloc'd), and those shapes' names ("896x4864,...") in names. Returns 0
+ * or -1 (out of memory). */
+static int make_weights(run *r, qk_type t, void **w, char *names, size_t cap) {
+    const qk_type_traits *tt = qk_type_get(t);
+    names[0] = 0;
+    for (int si = 0; si < r->o->n_shapes; si++) {
+        const shape *sh = &r->o->shapes[si];
+        if (sh->k % tt->blck_size) continue;
+        size_t row = qk_row_size(t, sh->k);
+        w[si] = malloc(row * (size_t)sh->n);
+        if (!w[si]) return -1;
+        for (int64_t i = 0; i < sh->n; i++) {
+            for (int64_t l = 0; l < sh->k; l++) r->wsrc[l] = frand(&r->seed);
+            tt->quantize_ref(r->wsrc, (uint8_t *)w[si] + i * row, sh->k);
+        }
+        size_t len = strlen(names);
+        snprintf(names + len, cap - len, "%s%lldx%lld", len ? "," : "", (long long)sh->k, (long long)sh->n);
+    }
     return 0;
+}
+
+/* Time one (type, threads, m) point on every shape with weights: the vec_dot path, then
+ * the sgemm path per tile size, checking that the two agree (csv: a line per timing). */
+static void measure_point(run *r, qk_pool *pool, qk_matmul_scratch *sc, qk_type t, void *const *w, int n_threads,
+                          int64_t m, point *pt) {
+    const opts *o = r->o;
+    const char *name = qk_type_get(t)->name;
+    const double min_s = o->min_ms * 1e-3;
+    memset(pt, 0, sizeof *pt);
+    fprintf(stderr, "qk-matmul-bench: %s t=%d m=%lld\n", name, n_threads, (long long)m);
+    for (int si = 0; si < o->n_shapes; si++) {
+        if (!w[si]) continue;
+        const shape *sh = &o->shapes[si];
+        pt->flops += 2.0 * (double)m * (double)sh->k * (double)sh->n;
+        pt->n_shapes++;
+        sc->force_path = QK_MATMUL_VEC_DOT;
+        double sd = best_of(o->reps, pool, sc, t, w[si], sh, r->x, m, r->y_ref, min_s, &r->fail);
+        pt->dot_s += sd;
+        if (o->fmt == FMT_CSV)
+            printf("%s,%d,%lld,%lld,%lld,vec_dot,0,%.9f,%.3f,%s\n", name, n_threads, (long long)m, (long long)sh->k,
+                   (long long)sh->n, sd, 2.0 * m * sh->k * sh->n / sd * 1e-9, path_name(t, m, sh->k));
+        sc->force_path = QK_MATMUL_SGEMM;
+        for (size_t ki = 0; ki < o->n_tiles; ki++) {
+            sc->tile_floats = o->tiles[ki];
+            double sg = best_of(o->reps, pool, sc, t, w[si], sh, r->x, m, r->y, min_s, &r->fail);
+            pt->gemm_s[ki] += sg;
+            double d = rel_diff(r->y, r->y_ref, (size_t)(m * sh->n));
+            if (d > 1e-3) {
+                fprintf(stderr, "qk-matmul-bench: error: %s m=%lld %lldx%lld: paths differ by %.3g — a bug\n", name,
+                        (long long)m, (long long)sh->k, (long long)sh->n, d);
+                r->fail = 1;
+            }
+            if (o->fmt == FMT_CSV)
+                printf("%s,%d,%lld,%lld,%lld,sgemm,%d,%.9f,%.3f,%s\n", name, n_threads, (long long)m, (long long)sh->k,
+                       (long long)sh->n, o->tiles[ki], sg, 2.0 * m * sh->k * sh->n / sg * 1e-9, path_name(t, m, sh->k));
+        }
+        sc->tile_floats = 0;
+    }
+}
+
+/* The fastest sgemm time of a point, over the tile sizes. */
+static double best_gemm(const opts *o, const point *pt) {
+    double best = INFINITY;
+    for (size_t ki = 0; ki < o->n_tiles; ki++) best = pt->gemm_s[ki] < best ? pt->gemm_s[ki] : best;
+    return best;
+}
+
+/* The point's md row or json record (csv printed its lines as it measured). */
+static void print_point(run *r, qk_type t, int n_threads, int64_t m, const char *shape_names, const point *pt) {
+    const opts *o = r->o;
+    const char *name = qk_type_get(t)->name;
+    const char *faster = best_gemm(o, pt) < pt->dot_s ? "sgemm" : "vec_dot";
+    const char *autop = path_name(t, m, o->shapes[0].k);
+    if (o->fmt == FMT_MD) {
+        printf("| %s | %d | %lld | %s | %.1f |", name, n_threads, (long long)m, shape_names,
+               pt->flops / pt->dot_s * 1e-9);
+        for (size_t ki = 0; ki < o->n_tiles; ki++) printf(" %.1f |", pt->flops / pt->gemm_s[ki] * 1e-9);
+        printf(" %s | %s |\n", faster, autop);
+    } else if (o->fmt == FMT_JSON) {
+        printf("%s\n  {\"type\": \"%s\", \"threads\": %d, \"m\": %lld, \"shapes\": \"%s\", "
+               "\"vec_dot_gflops\": %.3f, \"sgemm_gflops\": [",
+               r->first_json ? "" : ",", name, n_threads, (long long)m, shape_names, pt->flops / pt->dot_s * 1e-9);
+        for (size_t ki = 0; ki < o->n_tiles; ki++)
+            printf("%s{\"tile_floats\": %d, \"gflops\": %.3f}", ki ? ", " : "", o->tiles[ki],
+                   pt->flops / pt->gemm_s[ki] * 1e-9);
+        printf("], \"faster\": \"%s\", \"auto\": \"%s\"}", faster, autop);
+        r->first_json = 0;
+    }
+    fflush(stdout);
+}
+
+/* The suggested switch-over for a type and thread count: the smallest m from which sgemm
+ * wins at every larger measured m. */
+static void add_suggestion(run *r, qk_type t, int n_threads, const point *pts) {
+    const opts *o = r->o;
+    int64_t from = -1;
+    for (int mi = (int)o->n_m - 1; mi >= 0; mi--) {
+        if (best_gemm(o, &pts[mi]) <= pts[mi].dot_s) from = o->ms[mi];
+        else break;
+    }
+    if (r->n_suggest == MAX_ITEMS * MAX_ITEMS) return;
+    const char *name = qk_type_get(t)->name;
+    char *line = r->suggest[r->n_suggest++];
+    if (from < 0)
+        snprintf(line, sizeof r->suggest[0], "%s t=%d: vec_dot at every measured m (auto: sgemm from m=%lld)", name,
+                 n_threads, (long long)qk_matmul_blas_min_m(t));
+    else
+        snprintf(line, sizeof r->suggest[0], "%s t=%d: sgemm from m=%lld (auto: from m=%lld)", name, n_threads,
+                 (long long)from, (long long)qk_matmul_blas_min_m(t));
+}
+
+/* Every m for one type and thread count. Returns 0, or prints the error and returns 1. */
+static int bench_threads(run *r, qk_type t, void *const *w, const char *shape_names, int n_threads) {
+    qk_pool *pool = qk_pool_new(n_threads);
+    if (!pool) return qk_fail("cannot start the worker threads — try fewer -t");
+    qk_matmul_scratch sc = {0};
+    point pts[MAX_M];
+    for (size_t mi = 0; mi < r->o->n_m; mi++) {
+        measure_point(r, pool, &sc, t, w, n_threads, r->o->ms[mi], &pts[mi]);
+        print_point(r, t, n_threads, r->o->ms[mi], shape_names, &pts[mi]);
+    }
+    add_suggestion(r, t, n_threads, pts);
+    qk_matmul_scratch_free(&sc);
+    qk_pool_free(pool);
+    return 0;
+}
+
+/* Every thread count for one weight type (skipped, with a note, when no shape fits its
+ * block size). Returns 0, or prints the error and returns 1. */
+static int bench_type(run *r, qk_type t) {
+    const qk_type_traits *tt = qk_type_get(t);
+    void *w[MAX_ITEMS] = {0};
+    char shape_names[256];
+    int status = 0;
+    if (make_weights(r, t, w, shape_names, sizeof shape_names) != 0) status = qk_fail("out of memory");
+    else if (!shape_names[0])
+        fprintf(stderr, "qk-matmul-bench: %s: no shape has K a multiple of %lld, skipped\n", tt->name,
+                (long long)tt->blck_size);
+    for (size_t hi = 0; hi < r->o->n_threads && status == 0 && shape_names[0]; hi++)
+        status = bench_threads(r, t, w, shape_names, r->o->threads[hi]);
+    for (int si = 0; si < r->o->n_shapes; si++) free(w[si]);
+    return status;
+}
+
+int main(int argc, char **argv) {
+    qk_tool_init("qk-matmul-bench");
+    opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc) return rc < 0;
+
+    clock_id = o.clock;
+    static run r; /* ~100 KiB of suggestion lines */
+    int status = run_init(&r, &o) != 0 ? qk_fail("out of memory") : 0;
+    if (status == 0) print_head(&o);
+    for (int ti = 0; ti < o.n_types && status == 0; ti++) status = bench_type(&r, o.types[ti]);
+    if (status == 0) print_tail(&r);
+    run_free(&r);
+    if (status == 0 && r.fail) status = qk_fail("some measurements failed (see above)");
+    return status;
 }

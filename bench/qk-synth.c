@@ -15,22 +15,19 @@
  *   llama-3.2-1b  llama n_embd 2048, 16 layers, n_ff 8192, 32/8 heads, vocab 128256, tied
  *   smollm2-135m  llama n_embd 576,  30 layers, n_ff 1536, 9/3 heads,  vocab 49152,  tied
  */
-#include <errno.h>
-#include <stdbool.h>
 #include <stdint.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "fp16.h"
+#include "cli.h"
 #include "gguf.h"
+#include "paths.h"
 #include "threads.h"
-#include "types.h"
 #include "tool.h"
+#include "types.h"
 
 typedef struct shape {
     const char *name, *arch;
@@ -119,120 +116,138 @@ static void add_spec(tensor_spec *v, int *n, const char *name, int n_dims, int64
     t->kind = kind;
 }
 
-/* A whole decimal number in [lo, hi]; 0 when it parses. */
-static int parse_num(const char *s, unsigned long long lo, unsigned long long hi, unsigned long long *out) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi) return -1;
-    *out = v;
+typedef struct opts {
+    const shape *sh;
+    const char *vocab_path, *out_path;
+    qk_type wtype;
+    uint64_t seed;
+    int n_threads; /* 0: all CPUs */
+    int n_layer;   /* --layers, else the shape's */
+} opts;
+
+static int parse_args(int argc, char **argv, opts *o) {
+    static const struct option LONG[] = {{"shape", required_argument, NULL, 'S'},
+                                         {"vocab", required_argument, NULL, 'V'},
+                                         {"type", required_argument, NULL, 'T'},
+                                         {"seed", required_argument, NULL, 's'},
+                                         {"layers", required_argument, NULL, 'L'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    const char *shape_name = NULL, *type_name = "F16";
+    int64_t seed = 42;
+    int32_t layers = 0;
+    *o = (opts){0};
+    int c;
+    while ((c = qk_cli_next(argc, argv, ":o:t:h", LONG)) != -1) {
+        switch (c) {
+        case 'S': shape_name = optarg; break;
+        case 'V': o->vocab_path = optarg; break;
+        case 'o': o->out_path = optarg; break;
+        case 'T': type_name = optarg; break;
+        case 's':
+            if (qk_cli_int("--seed", optarg, 0, INT64_MAX, &seed)) return QK_CLI_ERROR;
+            break;
+        case 'L':
+            if (qk_cli_i32("--layers", optarg, 1, 4096, &layers)) return QK_CLI_ERROR;
+            break;
+        case 't':
+            if (qk_cli_i32("-t", optarg, 0, QK_CLI_MAX_THREADS, &o->n_threads)) return QK_CLI_ERROR;
+            break;
+        case 'h': usage(stdout); return QK_CLI_DONE;
+        default: return QK_CLI_ERROR;
+        }
+    }
+    if (optind < argc) return qk_cli_error("unexpected argument '%s' — run qk-synth --help", argv[optind]);
+    if (!shape_name || !o->vocab_path || !o->out_path)
+        return qk_cli_error("--shape, --vocab and -o are required — run qk-synth --help");
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        if (!strcasecmp(shapes[i].name, shape_name)) o->sh = &shapes[i];
+    if (!o->sh)
+        return qk_cli_error("unknown shape '%s' — use qwen2.5-0.5b, qwen2.5-1.5b, llama-3.2-1b or smollm2-135m",
+                            shape_name);
+    if (qk_type_from_name(type_name, &o->wtype) ||
+        (o->wtype != QK_TYPE_F16 && o->wtype != QK_TYPE_F32 && o->wtype != QK_TYPE_BF16))
+        return qk_cli_error("--type must be F16, F32 or BF16 (got '%s')", type_name);
+    o->seed = (uint64_t)seed;
+    o->n_layer = layers > 0 ? layers : o->sh->n_layer;
+    return QK_CLI_RUN;
+}
+
+/* Open the vocab GGUF and check its tokenizer against the shape: a token list (its key
+ * index in *tokens) of at most n_vocab tokens, and per-token arrays of the same length (the
+ * padding copies them into n_vocab-sized buffers). Returns 0, or prints the error and
+ * returns 1. */
+static int open_vocab(const opts *o, gguf_ctx **out, int64_t *tokens) {
+    qk_err err = {{0}};
+    gguf_ctx *voc = gguf_open(o->vocab_path, &err);
+    if (!voc) return qk_fail("%s", err.msg);
+    const int64_t ti = gguf_find_key(voc, "tokenizer.ggml.tokens");
+    if (ti < 0 || voc->kv[ti].arr_type != GGUF_TYPE_STRING) {
+        gguf_close(voc);
+        return qk_fail("%s has no tokenizer.ggml.tokens — pass a model or vocab GGUF", o->vocab_path);
+    }
+    const uint64_t n_tok = voc->kv[ti].n;
+    if (n_tok > (uint64_t)o->sh->n_vocab) {
+        gguf_close(voc);
+        return qk_fail("%s has %llu tokens, more than %s's %d", o->vocab_path, (unsigned long long)n_tok,
+                       o->sh->name, o->sh->n_vocab);
+    }
+    static const char *const per_token[] = {"tokenizer.ggml.token_type", "tokenizer.ggml.scores"};
+    for (size_t k = 0; k < 2; k++) {
+        const int64_t ki = gguf_find_key(voc, per_token[k]);
+        if (ki >= 0 && voc->kv[ki].type == GGUF_TYPE_ARRAY && voc->kv[ki].n != n_tok) {
+            const unsigned long long n_ki = voc->kv[ki].n;
+            gguf_close(voc);
+            return qk_fail("%s has %llu entries in %s for %llu tokens — the vocab file is corrupt", o->vocab_path,
+                           n_ki, per_token[k], (unsigned long long)n_tok);
+        }
+    }
+    *out = voc;
+    *tokens = ti;
     return 0;
 }
 
-int main(int argc, char **argv) {
-    qk_tool_init("qk-synth");
-    const char *shape_name = NULL, *vocab_path = NULL, *out_path = NULL, *type_name = "F16";
-    uint64_t seed = 42;
-    int n_threads = 0, layers = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
+/* The vocab's token list (key index ti) padded with "[PADi]" UNUSED tokens up to n_vocab,
+ * with its token types and scores padded to match. */
+static void write_padded_tokenizer(gguf_writer *w, const gguf_ctx *voc, int64_t ti, int n_vocab) {
+    const gguf_kv *tk = &voc->kv[ti];
+    const uint64_t n_tok = tk->n;
+    const char **toks = malloc(sizeof(char *) * (size_t)n_vocab);
+    char **own = malloc(sizeof(char *) * (size_t)n_vocab);
+    for (uint64_t i = 0; i < (uint64_t)n_vocab; i++) {
+        if (i < n_tok) {
+            own[i] = strndup(tk->strs[i].ptr, tk->strs[i].len);
+        } else {
+            own[i] = malloc(32);
+            snprintf(own[i], 32, "[PAD%llu]", (unsigned long long)i);
         }
-        static const char *const known[] = {"--shape", "--vocab", "-o", "--type", "--seed", "--layers", "-t"};
-        bool ok = false;
-        for (size_t k = 0; k < sizeof known / sizeof *known; k++) ok |= !strcmp(a, known[k]);
-        if (!ok) {
-            fprintf(stderr, "qk-synth: error: unknown option '%s' (see --help)\n", a);
-            return 1;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "qk-synth: error: %s needs a value (see --help)\n", a);
-            return 1;
-        }
-        const char *v = argv[++i];
-        unsigned long long num = 0;
-        const bool is_seed = !strcmp(a, "--seed"), is_layers = !strcmp(a, "--layers");
-        if (is_seed || is_layers || !strcmp(a, "-t")) { /* -t 0: all CPUs */
-            const unsigned long long lo = is_layers ? 1 : 0, hi = is_seed ? UINT64_MAX : 4096;
-            if (parse_num(v, lo, hi, &num) != 0) {
-                fprintf(stderr, "qk-synth: error: %s wants an integer in [%llu, %llu], got '%s'\n", a, lo, hi, v);
-                return 1;
-            }
-        }
-        if (!strcmp(a, "--shape")) shape_name = v;
-        else if (!strcmp(a, "--vocab")) vocab_path = v;
-        else if (!strcmp(a, "-o")) out_path = v;
-        else if (!strcmp(a, "--type")) type_name = v;
-        else if (!strcmp(a, "--seed")) seed = num;
-        else if (!strcmp(a, "--layers")) layers = (int)num;
-        else n_threads = (int)num;
+        toks[i] = own[i];
     }
-    if (!shape_name || !vocab_path || !out_path) {
-        fprintf(stderr, "qk-synth: error: --shape, --vocab and -o are required (see --help)\n");
-        return 1;
+    gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks, (uint64_t)n_vocab);
+    for (int i = 0; i < n_vocab; i++) free(own[i]);
+    free(own);
+    free(toks);
+    const int64_t ty = gguf_find_key(voc, "tokenizer.ggml.token_type");
+    if (ty >= 0 && voc->kv[ty].arr_type == GGUF_TYPE_INT32) {
+        int32_t *types = malloc(sizeof(int32_t) * (size_t)n_vocab);
+        memcpy(types, voc->kv[ty].data, sizeof(int32_t) * (size_t)voc->kv[ty].n);
+        for (uint64_t i = voc->kv[ty].n; i < (uint64_t)n_vocab; i++) types[i] = 5; /* UNUSED */
+        gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, (uint64_t)n_vocab);
+        free(types);
     }
-    const shape *sh = NULL;
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
-        if (!strcasecmp(shapes[i].name, shape_name)) sh = &shapes[i];
-    if (!sh) {
-        fprintf(stderr, "qk-synth: error: unknown shape '%s' — use qwen2.5-0.5b, qwen2.5-1.5b, llama-3.2-1b or smollm2-135m\n",
-                shape_name);
-        return 1;
+    const int64_t sc = gguf_find_key(voc, "tokenizer.ggml.scores");
+    if (sc >= 0 && voc->kv[sc].arr_type == GGUF_TYPE_FLOAT32) {
+        float *scores = calloc((size_t)n_vocab, sizeof(float));
+        memcpy(scores, voc->kv[sc].data, sizeof(float) * (size_t)voc->kv[sc].n);
+        gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores, (uint64_t)n_vocab);
+        free(scores);
     }
-    qk_type wtype;
-    if (qk_type_from_name(type_name, &wtype) || (wtype != QK_TYPE_F16 && wtype != QK_TYPE_F32 && wtype != QK_TYPE_BF16)) {
-        fprintf(stderr, "qk-synth: error: --type must be F16, F32 or BF16 (got '%s')\n", type_name);
-        return 1;
-    }
-    int n_layer = layers > 0 ? layers : sh->n_layer;
+}
 
-    struct stat st_in, st_out;
-    if (stat(vocab_path, &st_in) == 0 && stat(out_path, &st_out) == 0 && st_in.st_dev == st_out.st_dev &&
-        st_in.st_ino == st_out.st_ino) {
-        fprintf(stderr, "qk-synth: error: output '%s' is the vocab file — choose another output name\n", out_path);
-        return 1;
-    }
-
-    qk_err err = {{0}};
-    gguf_ctx *voc = gguf_open(vocab_path, &err);
-    if (!voc) {
-        fprintf(stderr, "qk-synth: error: %s\n", err.msg);
-        return 1;
-    }
-    int64_t ti = gguf_find_key(voc, "tokenizer.ggml.tokens");
-    if (ti < 0 || voc->kv[ti].arr_type != GGUF_TYPE_STRING) {
-        fprintf(stderr, "qk-synth: error: %s has no tokenizer.ggml.tokens — pass a model or vocab GGUF\n", vocab_path);
-        gguf_close(voc);
-        return 1;
-    }
-    uint64_t n_tok = voc->kv[ti].n;
-    if (n_tok > (uint64_t)sh->n_vocab) {
-        fprintf(stderr, "qk-synth: error: %s has %llu tokens, more than %s's %d\n", vocab_path,
-                (unsigned long long)n_tok, sh->name, sh->n_vocab);
-        gguf_close(voc);
-        return 1;
-    }
-
-    /* the padding below copies these arrays into n_vocab-sized buffers */
-    static const char *const per_token[] = {"tokenizer.ggml.token_type", "tokenizer.ggml.scores"};
-    for (size_t k = 0; k < 2; k++) {
-        int64_t ki = gguf_find_key(voc, per_token[k]);
-        if (ki >= 0 && voc->kv[ki].type == GGUF_TYPE_ARRAY && voc->kv[ki].n != n_tok) {
-            fprintf(stderr, "qk-synth: error: %s has %llu entries in %s for %llu tokens — the vocab file is corrupt\n",
-                    vocab_path, (unsigned long long)voc->kv[ki].n, per_token[k], (unsigned long long)n_tok);
-            gguf_close(voc);
-            return 1;
-        }
-    }
-
-    gguf_writer *w = gguf_writer_new(out_path, &err);
-    if (!w) {
-        fprintf(stderr, "qk-synth: error: %s\n", err.msg);
-        gguf_close(voc);
-        return 1;
-    }
+/* The hyper-parameters llama.cpp reads for the architecture, and every tokenizer.* key of
+ * the vocab (token lists padded to n_vocab). */
+static void write_metadata(gguf_writer *w, const opts *o, const gguf_ctx *voc, int64_t ti) {
+    const shape *sh = o->sh;
     char key[128], name[96];
     const char *A = sh->arch;
     gguf_writer_set_str(w, "general.architecture", A);
@@ -241,59 +256,32 @@ int main(int argc, char **argv) {
 #define KEY(suffix) (snprintf(key, sizeof key, "%s.%s", A, suffix), key)
     gguf_writer_set_u32(w, KEY("context_length"), (uint32_t)sh->n_ctx);
     gguf_writer_set_u32(w, KEY("embedding_length"), (uint32_t)sh->n_embd);
-    gguf_writer_set_u32(w, KEY("block_count"), (uint32_t)n_layer);
+    gguf_writer_set_u32(w, KEY("block_count"), (uint32_t)o->n_layer);
     gguf_writer_set_u32(w, KEY("feed_forward_length"), (uint32_t)sh->n_ff);
     gguf_writer_set_u32(w, KEY("attention.head_count"), (uint32_t)sh->n_head);
     gguf_writer_set_u32(w, KEY("attention.head_count_kv"), (uint32_t)sh->n_head_kv);
     gguf_writer_set_f32(w, KEY("rope.freq_base"), sh->rope_base);
     gguf_writer_set_f32(w, KEY("attention.layer_norm_rms_epsilon"), sh->rms_eps);
 #undef KEY
-    gguf_writer_set_u32(w, "general.file_type", wtype == QK_TYPE_F32 ? 0 : wtype == QK_TYPE_F16 ? 1 : 32);
-    /* tokenizer: every tokenizer.* key, with token lists padded to n_vocab */
+    gguf_writer_set_u32(w, "general.file_type", o->wtype == QK_TYPE_F32 ? 0 : o->wtype == QK_TYPE_F16 ? 1 : 32);
     for (uint64_t i = 0; i < voc->n_kv; i++)
         if (!strncmp(voc->kv[i].key, "tokenizer.", 10)) gguf_writer_copy_kv(w, &voc->kv[i]);
-    if (n_tok < (uint64_t)sh->n_vocab) {
-        const gguf_kv *tk = &voc->kv[ti];
-        const char **toks = malloc(sizeof(char *) * (size_t)sh->n_vocab);
-        char **own = malloc(sizeof(char *) * (size_t)sh->n_vocab);
-        for (uint64_t i = 0; i < (uint64_t)sh->n_vocab; i++) {
-            if (i < n_tok) {
-                own[i] = strndup(tk->strs[i].ptr, tk->strs[i].len);
-            } else {
-                own[i] = malloc(32);
-                snprintf(own[i], 32, "[PAD%llu]", (unsigned long long)i);
-            }
-            toks[i] = own[i];
-        }
-        gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks, (uint64_t)sh->n_vocab);
-        for (int i = 0; i < sh->n_vocab; i++) free(own[i]);
-        free(own);
-        free(toks);
-        int64_t ty = gguf_find_key(voc, "tokenizer.ggml.token_type");
-        if (ty >= 0 && voc->kv[ty].arr_type == GGUF_TYPE_INT32) {
-            int32_t *types = malloc(sizeof(int32_t) * (size_t)sh->n_vocab);
-            memcpy(types, voc->kv[ty].data, sizeof(int32_t) * (size_t)voc->kv[ty].n);
-            for (uint64_t i = voc->kv[ty].n; i < (uint64_t)sh->n_vocab; i++) types[i] = 5; /* UNUSED */
-            gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, (uint64_t)sh->n_vocab);
-            free(types);
-        }
-        int64_t sc = gguf_find_key(voc, "tokenizer.ggml.scores");
-        if (sc >= 0 && voc->kv[sc].arr_type == GGUF_TYPE_FLOAT32) {
-            float *scores = calloc((size_t)sh->n_vocab, sizeof(float));
-            memcpy(scores, voc->kv[sc].data, sizeof(float) * (size_t)voc->kv[sc].n);
-            gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores, (uint64_t)sh->n_vocab);
-            free(scores);
-        }
-    }
+    if (voc->kv[ti].n < (uint64_t)sh->n_vocab) write_padded_tokenizer(w, voc, ti, sh->n_vocab);
+}
 
-    /* tensors, in llama.cpp's usual order */
-    int max_t = 3 + 12 * n_layer, n = 0;
-    tensor_spec *ts = calloc((size_t)max_t, sizeof *ts);
-    int64_t E = sh->n_embd, hd = E / sh->n_head, nq = hd * sh->n_head, nkv = hd * sh->n_head_kv;
-    add_spec(ts, &n, "token_embd.weight", 2, E, sh->n_vocab, wtype, 0);
-    for (int il = 0; il < n_layer; il++) {
-        char b[96];
-#define T(suffix, nd, a, c, kind) (snprintf(b, sizeof b, "blk.%d.%s", il, suffix), add_spec(ts, &n, b, nd, a, c, wtype, kind))
+/* The model's tensors, in llama.cpp's usual order (calloc'd, *n of them; NULL when out of
+ * memory). */
+static tensor_spec *tensor_specs(const opts *o, int *n) {
+    const shape *sh = o->sh;
+    tensor_spec *ts = calloc((size_t)(3 + 12 * o->n_layer), sizeof *ts);
+    if (!ts) return NULL;
+    *n = 0;
+    const qk_type wtype = o->wtype;
+    const int64_t E = sh->n_embd, hd = E / sh->n_head, nq = hd * sh->n_head, nkv = hd * sh->n_head_kv;
+    add_spec(ts, n, "token_embd.weight", 2, E, sh->n_vocab, wtype, 0);
+    for (int il = 0; il < o->n_layer; il++) {
+        char b[64];
+#define T(suffix, nd, a, c, kind) (snprintf(b, sizeof b, "blk.%d.%s", il, suffix), add_spec(ts, n, b, nd, a, c, wtype, kind))
         T("attn_norm.weight", 1, E, 1, 1);
         T("attn_q.weight", 2, E, nq, 0);
         T("attn_k.weight", 2, E, nkv, 0);
@@ -310,18 +298,24 @@ int main(int argc, char **argv) {
         T("ffn_down.weight", 2, sh->n_ff, E, 0);
 #undef T
     }
-    add_spec(ts, &n, "output_norm.weight", 1, E, 1, wtype, 1);
+    add_spec(ts, n, "output_norm.weight", 1, E, 1, wtype, 1);
+    return ts;
+}
+
+/* Declare the n tensors, write the header, then fill each tensor (o->n_threads workers)
+ * and write its data, with a progress line on a terminal. Returns 0 or -1 (err set). */
+static int write_tensors(gguf_writer *w, const opts *o, const tensor_spec *ts, int n, qk_err *err) {
     int rc = 0;
     for (int i = 0; i < n && !rc; i++) {
         int64_t ne[2] = {ts[i].ne[0], ts[i].ne[1]};
-        rc = gguf_writer_add_tensor(w, ts[i].name, ts[i].type, (uint32_t)ts[i].n_dims, ne, &err) < 0;
+        rc = gguf_writer_add_tensor(w, ts[i].name, ts[i].type, (uint32_t)ts[i].n_dims, ne, err) < 0;
     }
-    if (!rc) rc = gguf_writer_write_header(w, &err);
-    qk_pool *pool = rc ? NULL : qk_pool_new(n_threads);
-    if (!rc && !pool) rc = qk_errf(&err, "cannot start %d worker threads", n_threads) != 0;
+    if (!rc) rc = gguf_writer_write_header(w, err);
+    qk_pool *pool = rc ? NULL : qk_pool_new(o->n_threads);
+    if (!rc && !pool) rc = qk_errf(err, "cannot start %d worker threads", o->n_threads) != 0;
     size_t cap = 0;
     void *buf = NULL;
-    int tty = isatty(STDERR_FILENO);
+    const int tty = isatty(STDERR_FILENO);
     for (int i = 0; i < n && !rc; i++) {
         int64_t rows = ts[i].n_dims == 2 ? ts[i].ne[1] : 1;
         size_t bytes = qk_row_size(ts[i].type, ts[i].ne[0]) * (size_t)rows;
@@ -329,25 +323,49 @@ int main(int argc, char **argv) {
             free(buf);
             buf = malloc(cap = bytes);
             if (!buf) {
-                rc = qk_errf(&err, "out of memory for tensor '%s' (%zu bytes)", ts[i].name, bytes) != 0;
+                rc = qk_errf(err, "out of memory for tensor '%s' (%zu bytes)", ts[i].name, bytes) != 0;
                 break;
             }
         }
-        fill_job job = {&ts[i], seed * 0x9e3779b97f4a7c15ull + (uint64_t)i * 0x632be59bd9b4e019ull, buf};
+        fill_job job = {&ts[i], o->seed * 0x9e3779b97f4a7c15ull + (uint64_t)i * 0x632be59bd9b4e019ull, buf};
         qk_pool_run(pool, fill_task, &job);
-        rc = gguf_writer_write_tensor_data(w, buf, bytes, &err);
+        rc = gguf_writer_write_tensor_data(w, buf, bytes, err);
         if (tty && (i % 16 == 15 || i == n - 1)) fprintf(stderr, "\rqk-synth: %d/%d tensors", i + 1, n);
     }
     if (tty) fprintf(stderr, "\n");
     free(buf);
     qk_pool_free(pool);
+    return rc ? -1 : 0;
+}
+
+int main(int argc, char **argv) {
+    qk_tool_init("qk-synth");
+    opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc) return rc < 0;
+
+    qk_err err = {{0}};
+    if (qk_paths_check(&o.vocab_path, 1, &o.out_path, 1, &err) != 0)
+        return qk_fail("output '%s' is the vocab file — choose another output name", o.out_path);
+    gguf_ctx *voc = NULL;
+    int64_t ti = -1;
+    if (open_vocab(&o, &voc, &ti) != 0) return 1;
+    gguf_writer *w = gguf_writer_new(o.out_path, &err);
+    if (!w) {
+        gguf_close(voc);
+        return qk_fail("%s", err.msg);
+    }
+    write_metadata(w, &o, voc, ti);
+    int n = 0;
+    tensor_spec *ts = tensor_specs(&o, &n);
+    rc = ts ? write_tensors(w, &o, ts, n, &err) : qk_errf(&err, "out of memory");
     free(ts);
     gguf_close(voc);
     if (rc || gguf_writer_finish(w, &err)) {
         if (rc) gguf_writer_abort(w);
-        fprintf(stderr, "qk-synth: error: %s\n", err.msg);
-        return 1;
+        return qk_fail("%s", err.msg);
     }
-    printf("qk-synth: wrote %s (%s shapes, %d layers, %s)\n", out_path, sh->name, n_layer, qk_type_name(wtype));
+    printf("qk-synth: wrote %s (%s shapes, %d layers, %s)\n", o.out_path, o.sh->name, o.n_layer,
+           qk_type_name(o.wtype));
     return 0;
 }
