@@ -2,14 +2,14 @@
  * bench_compare_plot.c — the gnuplot scripts of qk-bench-compare: pp.gp and tg.gp, qkit's
  * t/s next to the reference's per model and thread count (clustered bars with sample-sd
  * error bars), plus this machine's roofline limit for tg. Contents: bench_compare.h; the
- * script conventions (terminal, outfile variable) are report_plot.h's.
+ * script conventions (terminal, outfile variable) are plot.h's.
  */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "bench_compare.h"
-#include "report_plot.h"
+#include "plot.h"
 
 /* A data value, or NaN (gnuplot skips undefined values: no bar). */
 static void gp_num(qk_sb *out, double v, bool have) {

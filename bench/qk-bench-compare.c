@@ -11,7 +11,7 @@
 #include "bench_compare.h"
 #include "cli.h"
 #include "fileio.h"
-#include "report_plot.h"
+#include "plot.h"
 #include "tool.h"
 
 #define MAX_FILES 32

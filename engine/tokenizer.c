@@ -27,10 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int32_t qk_vocab_find(const qk_vocab *v, const char *s, size_t len) {
-    return qk_strtab_find(&v->tab, v->text, v->len, s, len);
-}
-
 /* ------------------------------------------------------------------ loading ---------- */
 
 /* Optional integer key: 0 absent, 1 present (value in *out), -1 present but not an integer. */
@@ -194,19 +190,6 @@ static int load_specials(qk_vocab *v, const gguf_ctx *g, qk_err *err) {
     return 0;
 }
 
-/* True if every U+2581 inside a token (not at offset 0) directly follows another U+2581:
- * then no token can span a "▁" that follows something else (see tokenizer_spm.c). */
-static bool spm_can_split(const qk_vocab *v) {
-    static const char SP[3] = {'\xE2', '\x96', '\x81'};
-    for (int32_t i = 0; i < v->n_tokens; i++) {
-        const char *t = v->text[i];
-        size_t l = v->len[i];
-        for (size_t k = 1; k + 3 <= l; k++)
-            if (memcmp(t + k, SP, 3) == 0 && (k < 3 || memcmp(t + k - 3, SP, 3) != 0)) return false;
-    }
-    return true;
-}
-
 static bool str_is(gguf_str s, const char *lit) { return s.len == strlen(lit) && memcmp(s.ptr, lit, s.len) == 0; }
 
 qk_vocab *qk_vocab_load(const gguf_ctx *g, qk_err *err) {
@@ -271,7 +254,7 @@ qk_vocab *qk_vocab_load(const gguf_ctx *g, qk_err *err) {
     if (load_tokens(v, g, toks, err) || load_scores_types(v, g, err) || load_specials(v, g, err)) goto fail;
 
     if (v->kind == QK_VOCAB_SPM) {
-        v->spm_split = spm_can_split(v);
+        v->spm_split = qk_spm_can_split(v);
         for (int b = 0; b < 256; b++) {
             char hex[8], raw = (char)b;
             snprintf(hex, sizeof hex, "<0x%02X>", b);

@@ -135,11 +135,17 @@ int qk_span_cache_copy(const qk_span_entry *e, qk_ids *out);
 /* Record that the span of slot e produced out->v[from, to); may grow the table. */
 int qk_span_cache_fill(qk_span_cache *c, qk_span_entry *e, size_t from, size_t to);
 
-/* ---- tokenizer.c ---- */
-/* Vocab id of a text, -1 if absent (llama_vocab::text_to_token). */
-int32_t qk_vocab_find(const qk_vocab *v, const char *s, size_t len);
+/* Vocab id of a text, -1 if absent (llama_vocab::text_to_token). Inline: the tokenizers
+ * below call it, and tokenizer.c calls them. */
+static inline int32_t qk_vocab_find(const qk_vocab *v, const char *s, size_t len) {
+    return qk_strtab_find(&v->tab, (const char *const *)v->text, v->len, s, len);
+}
 
 /* ---- tokenizer_spm.c ---- */
+/* True if every U+2581 inside a token (not at offset 0) directly follows another U+2581:
+ * then no token can span a cut (a "▁" that follows something else), and a fragment can be
+ * merged segment by segment (sets qk_vocab.spm_split at load). */
+bool qk_spm_can_split(const qk_vocab *v);
 /* Tokenize one raw-text fragment (llm_tokenizer_spm_session::tokenize after the caller's
  * prefix/escape step is folded in: add_prefix prepends ' '; spaces become U+2581). */
 int qk_spm_tokenize(const qk_vocab *v, const char *text, size_t len, bool add_prefix,

@@ -110,6 +110,13 @@ static bool is_cut(const char *e, size_t elen, size_t off) {
     return off + 3 <= elen && memcmp(e + off, SP, 3) == 0 && (off < 3 || memcmp(e + off - 3, SP, 3) != 0);
 }
 
+bool qk_spm_can_split(const qk_vocab *v) {
+    for (int32_t i = 0; i < v->n_tokens; i++)
+        for (size_t k = 1; k < v->len[i]; k++)
+            if (is_cut(v->text[i], v->len[i], k)) return false;
+    return true;
+}
+
 int qk_spm_tokenize(const qk_vocab *v, const char *text, size_t len, bool add_prefix,
                     qk_ids *out, qk_err *err) {
     size_t n_sp = add_prefix;

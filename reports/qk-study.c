@@ -27,7 +27,7 @@
 
 #include "cli.h"
 #include "fileio.h"
-#include "report_proc.h"
+#include "proc.h"
 #include "tool.h"
 
 #define MAX_TYPES 16

@@ -14,7 +14,7 @@
 #include "report_data.h"
 #include "fileio.h"
 #include "report_plot.h"
-#include "report_proc.h"
+#include "proc.h"
 #include "report_table.h"
 #include "testutil.h"
 

@@ -1,8 +1,8 @@
 /*
- * report_proc.c — fork/exec of external programs with an optional working directory and
- * log file; executable directory lookup. See report_proc.h.
+ * proc.c — fork/exec of external programs with an optional working directory and
+ * log file; executable directory lookup. See proc.h.
  */
-#include "report_proc.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>

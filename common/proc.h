@@ -1,12 +1,12 @@
 /*
- * report_proc.h — running external programs for qk-study (the sibling qk-* tools) and
- * qk-report (gnuplot), and finding the running executable's directory.
+ * proc.h — running external programs (qk-study runs the sibling qk-* tools, the charts
+ * run gnuplot) and finding the running executable's directory.
  *
  * Programs are started with fork + execv/execvp (no shell, so arguments need no quoting),
  * optionally in another working directory, with stdout and stderr appended to a log file.
  */
-#ifndef QK_REPORT_PROC_H
-#define QK_REPORT_PROC_H
+#ifndef QK_PROC_H
+#define QK_PROC_H
 
 #include <stdbool.h>
 #include <stddef.h>
