@@ -69,7 +69,7 @@ int qk_cli_int(const char *opt, const char *v, int64_t min, int64_t max, int64_t
 }
 
 int qk_cli_i32(const char *opt, const char *v, int32_t min, int32_t max, int32_t *out) {
-    int64_t x;
+    int64_t x = 0;
     if (qk_cli_int(opt, v, min, max, &x)) return -1;
     *out = (int32_t)x;
     return 0;

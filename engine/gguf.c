@@ -381,7 +381,7 @@ gguf_ctx *gguf_open(const char *path, qk_err *err) {
     }
     map_register(g);
     cursor c = {g->map, g->map_size, 0, path, err};
-    uint32_t magic;
+    uint32_t magic = 0;
     uint64_t n_tensors, n_kv;
     rd_u32(&c, &magic, "magic");
     if (magic != GGUF_MAGIC) {

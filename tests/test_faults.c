@@ -59,7 +59,7 @@ static int rc_of(const char *out) {
 /* A qk-perplexity run writing OUT (a base-logits file of 800 chunks of stories260K, -b 16:
  * seconds of work), started in the background; the script waits for its temporary. */
 static void start_ppl(char *buf, size_t cap, const char *out, const char *model, const char *pipe_to) {
-    char m[4096], w[4096];
+    char m[4200], w[4096];
     snprintf(m, sizeof m, "%s", model ? model : qk_test_shared(STORIES));
     snprintf(w, sizeof w, "%s", qk_test_shared(WIKI));
     snprintf(buf, cap,
