@@ -18,30 +18,6 @@ int qk_int_list_push(qk_int_list *l, int v, qk_err *err) {
     return 0;
 }
 
-int qk_int_list_parse(qk_int_list *l, const char *s, int min_value, qk_err *err) {
-    if (!s || !*s) return qk_errf(err, "empty value list");
-    const char *p = s;
-    for (;;) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        char tok[32];
-        if (n == 0 || n >= sizeof tok) return qk_errf(err, "bad number list '%s'", s);
-        memcpy(tok, p, n);
-        tok[n] = 0;
-        for (size_t i = 0; i < n; i++)
-            if (tok[i] < '0' || tok[i] > '9')
-                return qk_errf(err, "'%s' in '%s' is not a non-negative integer", tok, s);
-        errno = 0;
-        long v = strtol(tok, NULL, 10);
-        if (errno || v > INT_MAX) return qk_errf(err, "'%s' is too large", tok);
-        if (v < min_value) return qk_errf(err, "'%s' is below the minimum %d", tok, min_value);
-        if (qk_int_list_push(l, (int)v, err) != 0) return -1;
-        if (!comma) break;
-        p = comma + 1;
-    }
-    return 0;
-}
-
 void qk_int_list_free(qk_int_list *l) {
     free(l->v);
     l->v = NULL;

@@ -25,9 +25,6 @@ typedef struct qk_int_list {
     int n;
 } qk_int_list;
 
-/* Append the comma-separated integers of s ("512", "1,2,4") to l. Every value must be a
- * plain decimal integer >= min_value. Errors name the offending text. */
-int qk_int_list_parse(qk_int_list *l, const char *s, int min_value, qk_err *err);
 /* Append one value. */
 int qk_int_list_push(qk_int_list *l, int v, qk_err *err);
 void qk_int_list_free(qk_int_list *l);

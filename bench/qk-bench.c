@@ -123,7 +123,7 @@ static void params_free(qk_bench_params *p) {
 /* Append a comma list of integers in [min, max] ("512,1024") to l. */
 static int add_list(const char *opt, const char *v, int32_t min, int32_t max, qk_int_list *l) {
     int32_t vals[MAX_LIST];
-    size_t n;
+    size_t n = 0;
     if (qk_cli_i32_list(opt, v, min, max, vals, MAX_LIST, &n)) return QK_CLI_ERROR;
     for (size_t k = 0; k < n; k++)
         if (qk_int_list_push(l, vals[k], NULL) != 0) return qk_cli_error("out of memory");
@@ -265,10 +265,6 @@ static int parse_args(int argc, char **argv, opts *o) {
     return rc;
 }
 
-/* " — what to do" for an error line, or "" when the message already says (engine
- * messages often do). */
-static const char *unless_said(const qk_err *err, const char *todo) { return strstr(err->msg, " — ") ? "" : todo; }
-
 /* --profile: the test's table on stderr, at once (the result tables come later). */
 static void print_profile(const qk_bench_result *r) {
     qk_bench_profile_row rows[QK_BENCH_PROFILE_MAX_ROWS];
@@ -339,7 +335,7 @@ static int roofline_bandwidth(const qk_bench_test *tests, int n_tests, const opt
         if (qk_membw_measure(counts, n_counts, o->membw_bytes, o->membw_passes, membw_progress, &progress, res,
                              &err) != 0)
             return qk_fail("%s%s", err.msg,
-                           unless_said(&err, " — pass --membw-gbs X, a smaller --membw-mib, or --no-roofline"));
+                           qk_hint(err.msg, " — pass --membw-gbs X, a smaller --membw-mib, or --no-roofline"));
     }
     for (int i = 0; i < n_tests; i++) {
         if (tests[i].n_prompt != 0 || tests[i].n_gen <= 0) continue;
@@ -367,7 +363,7 @@ static int check_inputs(const opts *o) {
         qk_model *m = qk_model_load(o->p.models[i], &err);
         if (!m)
             return qk_fail("cannot load model '%s': %s%s", o->p.models[i], err.msg,
-                           unless_said(&err, " — check the path and that it is a GGUF model qkit supports"));
+                           qk_hint(err.msg, " — check the path and that it is a GGUF model qkit supports"));
         qk_model_free(m);
     }
     for (int k = 0; k < o->n_out_files; k++)
@@ -420,7 +416,7 @@ static int sinks_write_files(const sinks *s, const opts *o) {
         const qk_sb *sb = &s->sb[SINK_FILES + k];
         if (!qk_sb_ok(sb)) return qk_fail("out of memory while formatting results");
         if (qk_afile_write_all(o->out_files[k], sb->buf, sb->len, &err) != 0)
-            return qk_fail("%s%s", err.msg, unless_said(&err, " — check that the directory exists and is writable"));
+            return qk_fail("%s%s", err.msg, qk_hint(err.msg, " — check that the directory exists and is writable"));
     }
     return 0;
 }
@@ -435,7 +431,7 @@ static int run_membw_mode(const opts *o) {
     if (qk_membw_measure(threads->v, threads->n, o->membw_bytes, o->membw_passes, membw_progress, &progress, res,
                          &err) != 0) {
         free(res);
-        return qk_fail("%s%s", err.msg, unless_said(&err, " — try a smaller --membw-mib or fewer threads"));
+        return qk_fail("%s%s", err.msg, qk_hint(err.msg, " — try a smaller --membw-mib or fewer threads"));
     }
     char cpu_info[256];
     qk_bench_cpu_info(cpu_info, sizeof cpu_info);
@@ -482,7 +478,7 @@ static int bench_start(bench *b, const opts *o) {
     sinks_init(&b->out, o);
     qk_err err;
     if (qk_bench_expand(&o->p, &b->tests, &b->n_tests, &err) != 0)
-        return qk_fail("%s%s", err.msg, unless_said(&err, " — check -p/-n/-pg"));
+        return qk_fail("%s%s", err.msg, qk_hint(err.msg, " — check -p/-n/-pg"));
     b->gbs = calloc((size_t)b->n_tests, sizeof *b->gbs);
     b->rl_rows = calloc((size_t)b->n_tests, sizeof *b->rl_rows);
     if (!b->gbs || !b->rl_rows) return qk_fail("out of memory");
@@ -531,7 +527,7 @@ static int bench_run_tests(bench *b) {
             model = qk_model_load(t->model, &err);
             if (!model) {
                 status = qk_fail("cannot load model '%s': %s%s", t->model, err.msg,
-                                 unless_said(&err, " — check the path and that it is a GGUF model qkit supports"));
+                                 qk_hint(err.msg, " — check the path and that it is a GGUF model qkit supports"));
                 break;
             }
             model_index = t->model_index;
@@ -539,7 +535,7 @@ static int bench_run_tests(bench *b) {
         pc.index = i;
         qk_bench_result r;
         if (qk_bench_run_test(model, t, o->p.reps, o->profile, on_progress, &pc, &r, &err) != 0) {
-            status = qk_fail("%s: %s%s", t->model, err.msg, unless_said(&err, " — try fewer tokens (-p/-n) or threads"));
+            status = qk_fail("%s: %s%s", t->model, err.msg, qk_hint(err.msg, " — try fewer tokens (-p/-n) or threads"));
             break;
         }
         bench_record(b, model, i, &r);

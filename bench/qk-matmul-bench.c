@@ -187,18 +187,6 @@ static int parse_shapes(const char *v, opts *o) {
     }
 }
 
-/* Append a comma list of integers to list[*n]: a repeated option adds to the list, up to
- * cap values in all. */
-static int append_list(const char *opt, const char *v, int32_t min, int32_t max, int32_t *list, size_t *n, size_t cap) {
-    int32_t vals[MAX_M];
-    size_t k;
-    if (qk_cli_i32_list(opt, v, min, max, vals, cap, &k)) return QK_CLI_ERROR;
-    if (*n + k > cap) return qk_cli_error("%s: at most %zu values in all — run qk-matmul-bench --help", opt, cap);
-    memcpy(list + *n, vals, k * sizeof *vals);
-    *n += k;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, opts *o) {
     enum { OPT_TYPES = 256, OPT_M, OPT_SHAPES, OPT_TILE, OPT_MIN_MS, OPT_CLOCK };
     static const struct option LONG[] = {{"types", required_argument, NULL, OPT_TYPES},
@@ -225,10 +213,13 @@ static int parse_args(int argc, char **argv, opts *o) {
         int rc = 0;
         switch (c) {
         case OPT_TYPES: rc = parse_types(optarg, o); break;
-        case OPT_M: rc = qk_cli_i32_list("--m", optarg, 1, QK_CLI_MAX_TOKENS, o->ms, MAX_M, &o->n_m); break;
+        case OPT_M: /* replaces the default list */
+            o->n_m = 0;
+            rc = qk_cli_i32_list("--m", optarg, 1, QK_CLI_MAX_TOKENS, o->ms, MAX_M, &o->n_m);
+            break;
         case OPT_SHAPES: rc = parse_shapes(optarg, o); break;
-        case 't': rc = append_list("-t", optarg, 1, QK_CLI_MAX_THREADS, o->threads, &o->n_threads, MAX_ITEMS); break;
-        case OPT_TILE: rc = append_list("--tile", optarg, 1, 1 << 30, o->tiles, &o->n_tiles, MAX_ITEMS); break;
+        case 't': rc = qk_cli_i32_list("-t", optarg, 1, QK_CLI_MAX_THREADS, o->threads, MAX_ITEMS, &o->n_threads); break;
+        case OPT_TILE: rc = qk_cli_i32_list("--tile", optarg, 1, 1 << 30, o->tiles, MAX_ITEMS, &o->n_tiles); break;
         case 'r': rc = qk_cli_i32("-r", optarg, 1, 1000, &o->reps); break;
         case OPT_MIN_MS: rc = qk_cli_double("--min-ms", optarg, 0, 1e5, &o->min_ms); break;
         case OPT_CLOCK:

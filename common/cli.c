@@ -1,6 +1,7 @@
 /* cli.c — the tools' option parsing, bounded numbers and error line (see cli.h). */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -33,6 +34,8 @@ int qk_cli_error(const char *fmt, ...) {
     return QK_CLI_ERROR;
 }
 
+const char *qk_hint(const char *msg, const char *todo) { return strstr(msg, " — ") ? "" : todo; }
+
 int qk_cli_next(int argc, char *const argv[], const char *shortopts, const struct option *longopts) {
     opterr = 0;
     const int prev = optind;
@@ -53,8 +56,10 @@ int qk_cli_next(int argc, char *const argv[], const char *shortopts, const struc
     return '?';
 }
 
+/* Leading white space, which strtoll and strtod skip, is refused too. */
 static int parse_ll(const char *v, long long *x) {
     char *end;
+    if (isspace((unsigned char)*v)) return -1;
     errno = 0;
     *x = strtoll(v, &end, 10);
     return errno || end == v || *end ? -1 : 0;
@@ -79,27 +84,29 @@ int qk_cli_double(const char *opt, const char *v, double min, double max, double
     char *end;
     errno = 0;
     const double x = strtod(v, &end);
-    if (errno || end == v || *end || !isfinite(x) || x < min || x > max)
+    if (errno || end == v || *end || isspace((unsigned char)*v) || !isfinite(x) || x < min || x > max)
         return qk_cli_error("%s expects a number from %g to %g, got '%s'", opt, min, max, v);
     *out = x;
     return 0;
 }
 
 int qk_cli_i32_list(const char *opt, const char *v, int32_t min, int32_t max, int32_t *out, size_t cap, size_t *n) {
-    *n = 0;
+    size_t k = *n;
     for (const char *p = v;; p++) {
         char item[32];
         const size_t len = strcspn(p, ",");
         long long x;
-        if (len == 0 || len >= sizeof item || *n == cap) goto bad;
+        if (len == 0 || len >= sizeof item || k == cap) goto bad;
         memcpy(item, p, len);
         item[len] = 0;
         if (parse_ll(item, &x) || x < min || x > max) goto bad;
-        out[(*n)++] = (int32_t)x;
+        out[k++] = (int32_t)x;
         p += len;
-        if (!*p) return 0;
+        if (!*p) break;
     }
+    *n = k;
+    return 0;
 bad:
-    return qk_cli_error("%s expects a comma-separated list of up to %zu integers from %d to %d, got '%s'", opt, cap,
-                        min, max, v);
+    return qk_cli_error("%s expects a comma-separated list of integers from %d to %d (up to %zu in all), got '%s'", opt,
+                        min, max, cap, v);
 }

@@ -41,6 +41,9 @@ enum { QK_CLI_RUN = 0, QK_CLI_DONE = 1, QK_CLI_ERROR = -1 };
 int qk_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The same line; returns QK_CLI_ERROR, for parse_args. */
 int qk_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* todo (" — what to do"), or "" when msg already says what to do (holds " — "): for
+ * `qk_fail("%s%s", err.msg, qk_hint(err.msg, " — check the path"))`. */
+const char *qk_hint(const char *msg, const char *todo);
 
 /* getopt_long with the tools' error handling: shortopts must start with ':'. Returns the
  * option's value (optarg holds its argument), -1 after the last option (optind indexes the
@@ -57,9 +60,10 @@ int qk_cli_i32(const char *opt, const char *v, int32_t min, int32_t max, int32_t
 /* A finite decimal number (strtod syntax, no trailing characters) in [min, max]; prints
  * "OPT expects a number from MIN to MAX, got 'V'" otherwise. */
 int qk_cli_double(const char *opt, const char *v, double min, double max, double *out);
-/* A comma-separated list of integers in [min, max] ("512,1024"), at most cap of them, into
- * out[] (*n set). Prints "OPT expects a comma-separated list of up to CAP integers from MIN to
- * MAX, got 'V'" otherwise. */
+/* Append a comma-separated list of integers in [min, max] ("512,1024") to out[*n..cap)
+ * (*n counts what out holds: 0 at first, so a repeated option adds up). Prints "OPT expects
+ * a comma-separated list of integers from MIN to MAX (up to CAP in all), got 'V'"
+ * otherwise, and leaves out and *n as they were. */
 int qk_cli_i32_list(const char *opt, const char *v, int32_t min, int32_t max, int32_t *out, size_t cap, size_t *n);
 
 #endif

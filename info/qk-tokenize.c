@@ -55,9 +55,6 @@ static void usage(FILE *f) {
             qk_tool_prog(), qk_tool_prog());
 }
 
-/* " — todo" for an error message that does not carry its own "what to do" yet, else "". */
-static const char *hint(const char *msg, const char *todo) { return strstr(msg, " — ") ? "" : todo; }
-
 /* llama.cpp common string_process_escapes: \n \r \t \' \" \\ and \xHH; others kept. */
 static size_t process_escapes(char *s, size_t n) {
     size_t o = 0;
@@ -150,7 +147,7 @@ static int load_text(const opts *o, char **text, size_t *len) {
         const char *path = o->file ? o->file : "/dev/stdin";
         if (!(*text = qk_file_read(path, len, &err)))
             return qk_fail("%s%s", err.msg,
-                           hint(err.msg, o->file ? " — check the path given to -f" : " — check standard input"));
+                           qk_hint(err.msg, o->file ? " — check the path given to -f" : " — check standard input"));
     }
     if (*len == 0) {
         free(*text);
@@ -165,14 +162,14 @@ static qk_vocab *load_vocab(const char *path) {
     qk_err err = {{0}};
     gguf_ctx *g = gguf_open(path, &err);
     if (!g) {
-        qk_fail("%s%s", err.msg, hint(err.msg, " — pass a GGUF model or vocab file with -m"));
+        qk_fail("%s%s", err.msg, qk_hint(err.msg, " — pass a GGUF model or vocab file with -m"));
         return NULL;
     }
     qk_vocab *v = qk_vocab_load(g, &err);
     gguf_close(g);
     if (!v)
         qk_fail("%s%s", err.msg,
-                hint(err.msg, " — qk-tokenize needs tokenizer.ggml.* metadata of a supported tokenizer"));
+                qk_hint(err.msg, " — qk-tokenize needs tokenizer.ggml.* metadata of a supported tokenizer"));
     return v;
 }
 
