@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "fileio.h"
 #include "plot.h"
+#include "paths.h"
 #include "tool.h"
 
 #define MAX_FILES 32
@@ -89,6 +90,19 @@ static int parse_args(int argc, char **argv, opts *o) {
     if (o->n_ours == 0) return qk_cli_error("no qkit results given — pass --ours bench.json");
     if (!o->out_dir) return qk_cli_error("no output directory given — pass -o DIR");
     qk_err err;
+    /* no input may be one of the files written into OUTDIR (by identity: paths.h) */
+    static char outs[5][4200];
+    static const char *const names[5] = {"compare.md", "pp.gp", "tg.gp", "pp.png", "tg.png"};
+    const char *out_paths[5], *in_paths[2 * MAX_FILES + 1];
+    size_t n_in = 0;
+    for (int k = 0; k < 5; k++) {
+        snprintf(outs[k], sizeof outs[k], "%s/%s", o->out_dir, names[k]);
+        out_paths[k] = outs[k];
+    }
+    for (int k = 0; k < o->n_ours; k++) in_paths[n_in++] = o->ours_files[k];
+    for (int k = 0; k < o->n_ref; k++) in_paths[n_in++] = o->ref_files[k];
+    if (o->membw_file) in_paths[n_in++] = o->membw_file;
+    if (qk_paths_check(in_paths, n_in, out_paths, 5, &err) != 0) return qk_cli_error("%s", err.msg);
     if (ref_membw_list && qk_bench_cmp_parse_membw_list(ref_membw_list, &o->ref_membw, &o->n_ref_membw, &err) != 0)
         return qk_cli_error("%s — run qk-bench-compare --help", err.msg);
     return QK_CLI_RUN;

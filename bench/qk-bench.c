@@ -368,6 +368,9 @@ static int check_inputs(const opts *o) {
     }
     for (int k = 0; k < o->n_out_files; k++)
         if (qk_paths_check_output(o->out_files[k], &err) != 0) return qk_fail("%s", err.msg);
+    /* no --output-file may be a model or another --output-file (by identity: paths.h) */
+    if (qk_paths_check(o->p.models, (size_t)o->p.n_models, o->out_files, (size_t)o->n_out_files, &err) != 0)
+        return qk_fail("%s", err.msg);
     return 0;
 }
 

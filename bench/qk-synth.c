@@ -87,6 +87,7 @@ typedef struct fill_job {
     const tensor_spec *t;
     uint64_t seed;
     void *out;
+    int oom; /* set by a worker that could not allocate its row buffer */
 } fill_job;
 
 static void fill_task(void *arg, int ith, int nth) {
@@ -94,6 +95,10 @@ static void fill_task(void *arg, int ith, int nth) {
     const tensor_spec *t = j->t;
     int64_t rows = t->n_dims == 2 ? t->ne[1] : 1, cols = t->ne[0];
     float *tmp = malloc(sizeof(float) * (size_t)cols);
+    if (!tmp) {
+        __atomic_store_n(&j->oom, 1, __ATOMIC_RELAXED);
+        return;
+    }
     size_t row_bytes = qk_row_size(t->type, cols);
     const qk_type_traits *tt = qk_type_get(t->type);
     for (int64_t r = ith; r < rows; r += nth) {
@@ -208,45 +213,49 @@ static int open_vocab(const opts *o, gguf_ctx **out, int64_t *tokens) {
 }
 
 /* The vocab's token list (key index ti) padded with "[PADi]" UNUSED tokens up to n_vocab,
- * with its token types and scores padded to match. */
-static void write_padded_tokenizer(gguf_writer *w, const gguf_ctx *voc, int64_t ti, int n_vocab) {
+ * with its token types and scores padded to match. Returns 0, or -1 when out of memory. */
+static int write_padded_tokenizer(gguf_writer *w, const gguf_ctx *voc, int64_t ti, int n_vocab) {
     const gguf_kv *tk = &voc->kv[ti];
     const uint64_t n_tok = tk->n;
+    int rc = -1;
     const char **toks = malloc(sizeof(char *) * (size_t)n_vocab);
-    char **own = malloc(sizeof(char *) * (size_t)n_vocab);
+    char **own = calloc((size_t)n_vocab, sizeof(char *));
+    int32_t *types = malloc(sizeof(int32_t) * (size_t)n_vocab);
+    float *scores = calloc((size_t)n_vocab, sizeof(float));
+    if (!toks || !own || !types || !scores) goto done;
     for (uint64_t i = 0; i < (uint64_t)n_vocab; i++) {
         if (i < n_tok) {
             own[i] = strndup(tk->strs[i].ptr, tk->strs[i].len);
-        } else {
-            own[i] = malloc(32);
+        } else if ((own[i] = malloc(32))) {
             snprintf(own[i], 32, "[PAD%llu]", (unsigned long long)i);
         }
-        toks[i] = own[i];
+        if (!(toks[i] = own[i])) goto done;
     }
     gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks, (uint64_t)n_vocab);
-    for (int i = 0; i < n_vocab; i++) free(own[i]);
-    free(own);
-    free(toks);
     const int64_t ty = gguf_find_key(voc, "tokenizer.ggml.token_type");
     if (ty >= 0 && voc->kv[ty].arr_type == GGUF_TYPE_INT32) {
-        int32_t *types = malloc(sizeof(int32_t) * (size_t)n_vocab);
         memcpy(types, voc->kv[ty].data, sizeof(int32_t) * (size_t)voc->kv[ty].n);
         for (uint64_t i = voc->kv[ty].n; i < (uint64_t)n_vocab; i++) types[i] = 5; /* UNUSED */
         gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, (uint64_t)n_vocab);
-        free(types);
     }
     const int64_t sc = gguf_find_key(voc, "tokenizer.ggml.scores");
     if (sc >= 0 && voc->kv[sc].arr_type == GGUF_TYPE_FLOAT32) {
-        float *scores = calloc((size_t)n_vocab, sizeof(float));
         memcpy(scores, voc->kv[sc].data, sizeof(float) * (size_t)voc->kv[sc].n);
         gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores, (uint64_t)n_vocab);
-        free(scores);
     }
+    rc = 0;
+done:
+    for (int i = 0; own && i < n_vocab; i++) free(own[i]);
+    free(own);
+    free(toks);
+    free(types);
+    free(scores);
+    return rc;
 }
 
 /* The hyper-parameters llama.cpp reads for the architecture, and every tokenizer.* key of
- * the vocab (token lists padded to n_vocab). */
-static void write_metadata(gguf_writer *w, const opts *o, const gguf_ctx *voc, int64_t ti) {
+ * the vocab (token lists padded to n_vocab). Returns 0, or -1 when out of memory. */
+static int write_metadata(gguf_writer *w, const opts *o, const gguf_ctx *voc, int64_t ti) {
     const shape *sh = o->sh;
     char key[128], name[96];
     const char *A = sh->arch;
@@ -266,7 +275,7 @@ static void write_metadata(gguf_writer *w, const opts *o, const gguf_ctx *voc, i
     gguf_writer_set_u32(w, "general.file_type", o->wtype == QK_TYPE_F32 ? 0 : o->wtype == QK_TYPE_F16 ? 1 : 32);
     for (uint64_t i = 0; i < voc->n_kv; i++)
         if (!strncmp(voc->kv[i].key, "tokenizer.", 10)) gguf_writer_copy_kv(w, &voc->kv[i]);
-    if (voc->kv[ti].n < (uint64_t)sh->n_vocab) write_padded_tokenizer(w, voc, ti, sh->n_vocab);
+    return voc->kv[ti].n < (uint64_t)sh->n_vocab ? write_padded_tokenizer(w, voc, ti, sh->n_vocab) : 0;
 }
 
 /* The model's tensors, in llama.cpp's usual order (calloc'd, *n of them; NULL when out of
@@ -327,9 +336,10 @@ static int write_tensors(gguf_writer *w, const opts *o, const tensor_spec *ts, i
                 break;
             }
         }
-        fill_job job = {&ts[i], o->seed * 0x9e3779b97f4a7c15ull + (uint64_t)i * 0x632be59bd9b4e019ull, buf};
+        fill_job job = {&ts[i], o->seed * 0x9e3779b97f4a7c15ull + (uint64_t)i * 0x632be59bd9b4e019ull, buf, 0};
         qk_pool_run(pool, fill_task, &job);
-        rc = gguf_writer_write_tensor_data(w, buf, bytes, err);
+        rc = job.oom ? qk_errf(err, "out of memory filling tensor '%s'", ts[i].name) != 0
+                     : gguf_writer_write_tensor_data(w, buf, bytes, err);
         if (tty && (i % 16 == 15 || i == n - 1)) fprintf(stderr, "\rqk-synth: %d/%d tensors", i + 1, n);
     }
     if (tty) fprintf(stderr, "\n");
@@ -355,10 +365,10 @@ int main(int argc, char **argv) {
         gguf_close(voc);
         return qk_fail("%s", err.msg);
     }
-    write_metadata(w, &o, voc, ti);
     int n = 0;
-    tensor_spec *ts = tensor_specs(&o, &n);
-    rc = ts ? write_tensors(w, &o, ts, n, &err) : qk_errf(&err, "out of memory");
+    tensor_spec *ts = NULL;
+    if (write_metadata(w, &o, voc, ti) || !(ts = tensor_specs(&o, &n))) rc = qk_errf(&err, "out of memory");
+    else rc = write_tensors(w, &o, ts, n, &err);
     free(ts);
     gguf_close(voc);
     if (rc || gguf_writer_finish(w, &err)) {

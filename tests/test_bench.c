@@ -22,6 +22,7 @@
 #include "bench_stats.h"
 #include "bench_sysinfo.h"
 #include "fileio.h"
+#include "afile.h"
 #include "testutil.h"
 
 #define STORIES "data/models/stories260K/stories260K.gguf"
@@ -611,6 +612,27 @@ START_TEST(membw_tool_json_md_and_errors) {
     ck_assert_int_ne(rc, 0);
     ck_assert_ptr_nonnull(strstr(out, "--membw-gbs expects a number from 0.001 to 1e+06, got '-3'"));
     free(out);
+    /* an --output-file that is the model (another name for it) is refused; the model's
+     * bytes are unchanged */
+    char model[4200], sha_before[65], sha_after[65];
+    size_t len;
+    snprintf(model, sizeof model, "%s/m.gguf", dir);
+    char *bytes = qk_test_read_file(qk_test_shared(STORIES), &len);
+    ck_assert_ptr_nonnull(bytes);
+    ck_assert_int_eq(qk_afile_write_all(model, bytes, len, NULL), 0);
+    qk_test_sha256_hex(bytes, len, sha_before);
+    free(bytes);
+    snprintf(cmd, sizeof cmd, "%s -m %s -p 8 -n 0 -r 1 --output-file %s/../membw/m.gguf", qk_test_bin("qk-bench"), model,
+             dir);
+    rc = qk_test_run(cmd, &out);
+    ck_assert_int_ne(rc, 0);
+    ck_assert_msg(strstr(out, "qk-bench: error:") && strstr(out, "m.gguf"), "%s", out);
+    free(out);
+    bytes = qk_test_read_file(model, &len);
+    ck_assert_ptr_nonnull(bytes);
+    qk_test_sha256_hex(bytes, len, sha_after);
+    free(bytes);
+    ck_assert_str_eq(sha_after, sha_before);
 }
 END_TEST
 

@@ -296,6 +296,22 @@ START_TEST(tool_end_to_end) {
     free(out);
     snprintf(path, sizeof path, "%s/y", qk_test_tmpdir());
     ck_assert_int_ne(access(path, F_OK), 0);
+    /* an input that is one of the outputs (compare.md of this run, named another way) is
+     * refused before anything is written; its bytes are unchanged */
+    snprintf(path, sizeof path, "%s/compare.md", dir);
+    char *before = qk_test_read_file(path, NULL);
+    ck_assert_ptr_nonnull(before);
+    snprintf(cmd, sizeof cmd, "%s --ours %s --ref %s/./compare.md -o %s", qk_test_bin("qk-bench-compare"), gold, dir,
+             dir);
+    rc = qk_test_run(cmd, &out);
+    ck_assert_int_ne(rc, 0);
+    ck_assert_msg(strstr(out, "qk-bench-compare: error:") && strstr(out, "compare.md"), "%s", out);
+    free(out);
+    char *after = qk_test_read_file(path, NULL);
+    ck_assert_ptr_nonnull(after);
+    ck_assert_str_eq(after, before);
+    free(before);
+    free(after);
 }
 END_TEST
 
