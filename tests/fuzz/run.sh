@@ -14,7 +14,7 @@ pids=""
 for h in $TARGETS; do
     case $h in
     gguf) extra="-dict=../../tests/fuzz/gguf.dict -max_len=65536" ;;
-    tokenizer) extra="-max_len=1048578" ;; # 2 selector bytes + 1 MiB of text
+    tokenizer) extra="-max_len=1048578 -len_control=0" ;; # 2 selector bytes + up to 1 MiB of text at once
     *) extra="-max_len=262144" ;;
     esac
     # a finding (crash, leak, timeout, sanitizer report, failed property) stops that harness
