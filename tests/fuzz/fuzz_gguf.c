@@ -47,8 +47,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     return 0;
 }
 
-#define check_err fuzz_check_err
-
 static void inside(const gguf_ctx *g, const void *p, uint64_t n, const char *what) {
     const uint8_t *b = g->map, *q = p;
     if (n == 0) return;
@@ -109,7 +107,7 @@ static void exercise_vocab(const qk_vocab *v, const uint8_t *data, size_t size) 
         size_t n = 0;
         qk_err err = {{0}};
         if (qk_tokenize(v, text, len, special, special, &ids, &n, &err) != 0) {
-            check_err(&err, "qk_tokenize");
+            fuzz_check_err(&err, "qk_tokenize");
             continue;
         }
         for (size_t i = 0; i < n; i++)
@@ -139,7 +137,7 @@ static void exercise_model(const qk_model *m) {
     qk_context_params p = {.n_ctx = 8, .n_seq = 1, .n_batch = 4, .n_threads = 1};
     qk_context *c = qk_context_new(m, p, &err);
     if (!c) {
-        check_err(&err, "qk_context_new");
+        fuzz_check_err(&err, "qk_context_new");
         return;
     }
     int32_t nv = m->hp.n_vocab;
@@ -147,7 +145,7 @@ static void exercise_model(const qk_model *m) {
     int8_t lg[2] = {1, 1};
     qk_batch b = {2, tok, pos, seq, lg};
     if (qk_decode(c, &b, &err) != 0) {
-        check_err(&err, "qk_decode");
+        fuzz_check_err(&err, "qk_decode");
     } else {
         int32_t n_out = 0;
         const float *l = qk_get_logits(c, &n_out);
@@ -156,13 +154,13 @@ static void exercise_model(const qk_model *m) {
         (void)sink;
         int32_t t3 = nv / 2, p3 = 2;
         qk_batch b3 = {1, &t3, &p3, seq, NULL};
-        if (qk_decode(c, &b3, &err) != 0) check_err(&err, "qk_decode");
+        if (qk_decode(c, &b3, &err) != 0) fuzz_check_err(&err, "qk_decode");
     }
     /* invalid batches must be refused, not crash */
     int32_t bad = nv;
     qk_batch bb = {1, &bad, pos, seq, NULL};
     if (qk_decode(c, &bb, &err) == 0) abort();
-    check_err(&err, "qk_decode(bad token)");
+    fuzz_check_err(&err, "qk_decode(bad token)");
     qk_context_free(c);
 }
 
@@ -178,7 +176,7 @@ static void exercise_quantize(const uint8_t *data, size_t size) {
     qk_quant_result res;
     qk_err err = {{0}};
     if (qk_quantize_file(&o, &res, &err) != 0) {
-        check_err(&err, "qk_quantize_file");
+        fuzz_check_err(&err, "qk_quantize_file");
     } else {
         gguf_ctx *g = gguf_open(g_out, &err);
         FUZZ_ASSERT(g, "the quantized file does not open: %s", err.msg);
@@ -196,7 +194,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     qk_err err = {{0}};
     gguf_ctx *g = gguf_open(g_in.path, &err);
     if (!g) {
-        check_err(&err, "gguf_open");
+        fuzz_check_err(&err, "gguf_open");
         return 0;
     }
     exercise_reader(g);
@@ -205,7 +203,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         exercise_vocab(v, data, size);
         qk_vocab_free(v);
     } else {
-        check_err(&err, "qk_vocab_load");
+        fuzz_check_err(&err, "qk_vocab_load");
     }
     gguf_close(g);
     exercise_quantize(data, size);
@@ -215,7 +213,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         exercise_model(m);
         qk_model_free(m);
     } else {
-        check_err(&err, "qk_model_load");
+        fuzz_check_err(&err, "qk_model_load");
     }
     return 0;
 }
