@@ -91,7 +91,7 @@ static int parse_args(int argc, char **argv, opts *o) {
     if (!o->out_dir) return qk_cli_error("no output directory given — pass -o DIR");
     qk_err err;
     /* no input may be one of the files written into OUTDIR (by identity: paths.h) */
-    static char outs[5][4200];
+    char outs[5][4200];
     static const char *const names[5] = {"compare.md", "pp.gp", "tg.gp", "pp.png", "tg.png"};
     const char *out_paths[5], *in_paths[2 * MAX_FILES + 1];
     size_t n_in = 0;
