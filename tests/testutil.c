@@ -124,7 +124,7 @@ int qk_test_main(Suite *s) {
     qk_test_tmpdir();
     const char *part = getenv("QK_TEST_PART");
     const char *prog = program_invocation_short_name;
-    char exclude[128] = "";
+    char exclude[512] = "";
     const char *include = NULL;
     if (part && *part && strcmp(part, "main") != 0) {
         size_t i = 0;
@@ -151,6 +151,11 @@ int qk_test_main(Suite *s) {
                        CPU_TAGS[i].what, cpu_tag_reason(i));
         }
     }
+    /* Check's own CK_EXCLUDE_TAGS (which srunner_run_tagged does not read) adds to the list */
+    const char *user_exclude = getenv("CK_EXCLUDE_TAGS");
+    if (user_exclude && *user_exclude)
+        snprintf(exclude + strlen(exclude), sizeof exclude - strlen(exclude), "%s%s", exclude[0] ? " " : "",
+                 user_exclude);
     SRunner *sr = srunner_create(s);
     srunner_run_tagged(sr, getenv("CK_RUN_SUITE"), getenv("CK_RUN_CASE"), include, exclude[0] ? exclude : NULL,
                        CK_NORMAL);
