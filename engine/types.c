@@ -11,7 +11,7 @@
 #include "quants.h"
 
 #define ROWA(id, nm, blck, size, q, tof, qref, ff, act, vdt, vd) \
-    [id] = {nm, blck, size, q, tof, qref, ff, act, vdt, vd}
+    [id] = {nm, blck, size, q, tof, qref, ff, act, NULL, vdt, vd}
 /* Types whose activation conversion is their reference quantizer's bytes. */
 #define ROW(id, nm, blck, size, q, tof, qref, ff, vdt, vd) ROWA(id, nm, blck, size, q, tof, qref, ff, ff, vdt, vd)
 

@@ -46,6 +46,10 @@ typedef enum qk_type {
 typedef void (*qk_to_float_fn)(const void *src, float *dst, int64_t n);
 /* Quantize n floats (n a multiple of blck_size) into blocks of the type. */
 typedef void (*qk_from_float_fn)(const float *src, void *dst, int64_t n);
+/* Quantize n floats (one row; n a multiple of blck_size) with importance weights qw[n]
+ * (the imatrix's per-column weights of that row, imatrix.h): llama.cpp's quantize_T with
+ * quant_weights != NULL, i.e. its quantize_row_T_impl. */
+typedef void (*qk_from_float_w_fn)(const float *src, void *dst, int64_t n, const float *qw);
 /* *s = dot(x, y) over n elements; x is a row of the weight type, y a row of its
  * vec_dot_type (the activations, already converted). */
 typedef void (*qk_vec_dot_fn)(int n, float *s, const void *x, const void *y);
@@ -73,6 +77,9 @@ typedef struct qk_type_traits {
                                     * writes, which for Q8_0/Q8_1 are NOT the reference's
                                     * (quants_legacy.c, qk_quantize_row_q8_0_act); for every
                                     * other type the same bytes as from_float */
+    qk_from_float_w_fn quantize_imat; /* with an imatrix, bit-exact to llama.cpp; NULL:
+                                       * the type ignores importance weights (F32, F16,
+                                       * BF16, Q8_0 as in llama.cpp) and from_float is used */
     qk_type vec_dot_type;      /* type the activations are converted to for vec_dot */
     qk_vec_dot_fn vec_dot;     /* weight row . activation row */
     qk_vec_dot4_fn vec_dot4;   /* four rows at once, same results; NULL: none (SIMD
