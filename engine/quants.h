@@ -9,6 +9,10 @@
  *   qk_quantize_row_T_ref(const float *x, void *y, int64_t k)  — llama.cpp's reference
  *       quantizer (quantize_row_T_ref, the path llama-quantize takes without an imatrix);
  *       output must be bit-identical to llama.cpp's. k is a multiple of the block size.
+ *   qk_quantize_row_T_imat(const float *x, void *y, int64_t k, const float *qw) — with
+ *       importance weights: llama.cpp's quantize_T with quant_weights (quantize_row_T_impl,
+ *       the path llama-quantize --imatrix takes) for one row, qw[k] being the row's column
+ *       weights; bit-identical to llama.cpp's output too.
  *   qk_dequantize_row_T(const void *x, float *y, int64_t k)    — dequantize_row_T.
  *   qk_vec_dot_T_U(int n, float *s, const void *x, const void *y) — dot product of a
  *       row of T with a row of its activation type U (Q8_0, Q8_1 or Q8_K), scalar
@@ -16,7 +20,7 @@
  *
  * Files: quants_float.c (F32/F16/BF16), quants_legacy.c (32-element types and IQ4_NL),
  * quants_k.c (K-quants and Q8_K), quants_kfit.c (the scale/min searches shared by the
- * K-quant reference quantizers).
+ * K-quant quantizers), quants_k_imat.c and quants_legacy_imat.c (the _imat quantizers).
  */
 #ifndef QK_QUANTS_H
 #define QK_QUANTS_H
@@ -91,6 +95,12 @@ void qk_quantize_row_q8_1_ref(const float *x, void *y, int64_t k);
 void qk_quantize_row_q8_0_act(const float *x, void *y, int64_t k);
 void qk_quantize_row_q8_1_act(const float *x, void *y, int64_t k);
 void qk_quantize_row_iq4_nl_ref(const float *x, void *y, int64_t k);
+/* With importance weights (quants_legacy_imat.c); Q8_0 has none (llama.cpp ignores them). */
+void qk_quantize_row_q4_0_imat(const float *x, void *y, int64_t k, const float *qw);
+void qk_quantize_row_q4_1_imat(const float *x, void *y, int64_t k, const float *qw);
+void qk_quantize_row_q5_0_imat(const float *x, void *y, int64_t k, const float *qw);
+void qk_quantize_row_q5_1_imat(const float *x, void *y, int64_t k, const float *qw);
+void qk_quantize_row_iq4_nl_imat(const float *x, void *y, int64_t k, const float *qw);
 void qk_dequantize_row_q4_0(const void *x, float *y, int64_t k);
 void qk_dequantize_row_q4_1(const void *x, float *y, int64_t k);
 void qk_dequantize_row_q5_0(const void *x, float *y, int64_t k);
@@ -112,6 +122,12 @@ void qk_quantize_row_q4_K_ref(const float *x, void *y, int64_t k);
 void qk_quantize_row_q5_K_ref(const float *x, void *y, int64_t k);
 void qk_quantize_row_q6_K_ref(const float *x, void *y, int64_t k);
 void qk_quantize_row_q8_K_ref(const float *x, void *y, int64_t k);
+/* With importance weights (quants_k_imat.c). */
+void qk_quantize_row_q2_K_imat(const float *x, void *y, int64_t k, const float *qw);
+void qk_quantize_row_q3_K_imat(const float *x, void *y, int64_t k, const float *qw);
+void qk_quantize_row_q4_K_imat(const float *x, void *y, int64_t k, const float *qw);
+void qk_quantize_row_q5_K_imat(const float *x, void *y, int64_t k, const float *qw);
+void qk_quantize_row_q6_K_imat(const float *x, void *y, int64_t k, const float *qw);
 void qk_dequantize_row_q2_K(const void *x, float *y, int64_t k);
 void qk_dequantize_row_q3_K(const void *x, float *y, int64_t k);
 void qk_dequantize_row_q4_K(const void *x, float *y, int64_t k);

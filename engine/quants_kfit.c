@@ -1,7 +1,8 @@
 /*
- * quants_kfit.c — the scale/min searches used by the K-quant reference quantizers
- * (quants_k.c): ggml's make_qx_quants, make_q3_quants and make_qkx2_quants, plus the
- * 6-bit scale packing of Q3_K and Q4_K/Q5_K.
+ * quants_kfit.c — the scale/min searches used by the K-quant quantizers (quants_k.c,
+ * and with importance weights quants_k_imat.c / quants_legacy_imat.c): ggml's
+ * make_qx_quants, make_q3_quants, make_qkx2_quants, make_qkx3_quants and make_qp_quants,
+ * plus the 6-bit scale packing of Q3_K and Q4_K/Q5_K.
  *
  * Invariant: bit-exact with llama.cpp's ggml/src/ggml-quants.c (commit c392e50). Every
  * float expression below is evaluated in the same order, in float, as there; products
@@ -223,6 +224,86 @@ float qk_make_qkx2_quants(int n, int nmax, const float *x, const float *weights,
     return scale;
 }
 
+float qk_make_qkx3_quants(int n, int nmax, const float *x, const float *weights, uint8_t *L,
+                          float *the_min, uint8_t *Laux, float rmin, float rdelta, int nstep,
+                          int use_mad) {
+    return qk_make_qkx2_quants(n, nmax, x, weights, L, the_min, Laux, rmin, rdelta, nstep, use_mad);
+}
+
+/* Weighted squared error of x against l/iscale for codes nearest(iscale*x) capped at nmax
+ * (make_qp_quants' score of one candidate scale). */
+static float qp_error(int n, int nmax, const float *x, const float *qw, float iscale) {
+    const float scale = 1 / iscale;
+    float err = 0.0f;
+    for (int i = 0; i < n; i++) {
+        int l = KMIN(nmax, qk_nearest_int(iscale * x[i]));
+        float diff = x[i] - scale * (float)l;
+        err += qw[i] * diff * diff;
+    }
+    return err;
+}
+
+float qk_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *qw) {
+    float max = 0.0f;
+    for (int i = 0; i < n; i++) max = KMAX(max, x[i]);
+    if (max == 0.0f) {
+        for (int i = 0; i < n; i++) L[i] = 0;
+        return 0.0f;
+    }
+    /* The start scale's error uses the codes uncapped but stored in 8 bits. */
+    float iscale = (float)nmax / max;
+    const float scale = 1 / iscale;
+    float best = 0.0f;
+    for (int i = 0; i < n; i++) {
+        L[i] = (uint8_t)qk_nearest_int(iscale * x[i]);
+        float diff = x[i] - scale * (float)L[i];
+        best += qw[i] * diff * diff;
+    }
+    for (int is = -4; is <= 4; is++) {
+        if (is == 0) continue;
+        const float iscale_is = (0.1f * (float)is + (float)nmax) / max;
+        const float err = qp_error(n, nmax, x, qw, iscale_is);
+        if (err < best) {
+            best = err;
+            iscale = iscale_is;
+        }
+    }
+    float sumlx = 0.0f, suml2 = 0.0f;
+    for (int i = 0; i < n; i++) {
+        int l = KMIN(nmax, qk_nearest_int(iscale * x[i]));
+        L[i] = (uint8_t)l;
+        float fl = (float)l;
+        sumlx += qw[i] * x[i] * fl;
+        suml2 += qw[i] * fl * fl;
+    }
+    /* Coordinate descent on one code at a time; the stored (8-bit) code is what the sums
+     * hold. */
+    for (int itry = 0; itry < 5; itry++) {
+        int n_changed = 0;
+        for (int i = 0; i < n; i++) {
+            const float w = qw[i], li = (float)L[i];
+            float slx = sumlx - w * x[i] * li;
+            float sl2 = suml2 - w * li * li;
+            if (slx > 0 && sl2 > 0) {
+                int new_l = KMIN(nmax, qk_nearest_int(x[i] * sl2 / slx));
+                if (new_l != L[i]) {
+                    float fl = (float)new_l;
+                    slx += w * x[i] * fl;
+                    sl2 += w * fl * fl;
+                    if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+                        L[i] = (uint8_t)new_l;
+                        sumlx = slx;
+                        suml2 = sl2;
+                        n_changed++;
+                    }
+                }
+            }
+        }
+        if (!n_changed) break;
+    }
+    return sumlx / suml2;
+}
+
 void qk_set_scale_min_k4(int j, uint8_t *q, uint8_t sc, uint8_t m) {
     if (j < 4) {
         q[j] = (uint8_t)((q[j] & 0xC0) | (sc & 63));
@@ -436,18 +517,21 @@ KFIT_AVX2 void qk_make_qkx2_quants_x16(int n, int nmax, const float *x, const fl
     }
 }
 
-KFIT_AVX2 void qk_make_qx_quants_x16(int n, int nmax, const float *x, int8_t *L, float *scales) {
-    _Alignas(32) float xt[NG * QK_KFIT_X16_MAXN * 8];
+/* make_qx_quants with rmse_type 1 for 16 sub-blocks: weights qw (laid out as x), or
+ * w = x^2 when qw is NULL. */
+KFIT_AVX2 static void qx_x16(int n, int nmax, const float *x, const float *qw, int8_t *L, float *scales) {
+    _Alignas(32) float xt[NG * QK_KFIT_X16_MAXN * 8], wt[NG * QK_KFIT_X16_MAXN * 8];
     __m256i Lb[NG][QK_KFIT_X16_MAXN], La[NG][QK_KFIT_X16_MAXN];
     __m256 w[NG][QK_KFIT_X16_MAXN], wx[NG][QK_KFIT_X16_MAXN];
     transpose_x16(x, n, xt);
+    if (qw) transpose_x16(qw, n, wt);
     const __m256 zero = _mm256_setzero_ps();
     __m256 vmax[NG], tiny[NG];
     absmax_x16(n, xt, vmax, tiny);
     FOR_G
         for (int i = 0; i < n; i++) {
             const __m256 xi = _mm256_load_ps(xt + (g * n + i) * 8);
-            w[g][i] = _mm256_mul_ps(xi, xi);       /* rmse_type 1: w = x^2 */
+            w[g][i] = qw ? _mm256_load_ps(wt + (g * n + i) * 8) : _mm256_mul_ps(xi, xi);
             wx[g][i] = _mm256_mul_ps(w[g][i], xi); /* w*x, the first product of w*x*l */
         }
 
@@ -496,6 +580,14 @@ KFIT_AVX2 void qk_make_qx_quants_x16(int n, int nmax, const float *x, int8_t *L,
     /* Codes are stored + nmax; an all-tiny sub-block has codes 0 and scale 0. */
     untranspose_codes(n, (const __m256i(*)[QK_KFIT_X16_MAXN])Lb, tiny, nmax, (uint8_t *)L);
     FOR_G _mm256_storeu_ps(scales + 8 * g, sel_x8(tiny[g], scale[g], zero));
+}
+
+void qk_make_qx_quants_x16(int n, int nmax, const float *x, int8_t *L, float *scales) {
+    qx_x16(n, nmax, x, NULL, L, scales);
+}
+
+void qk_make_qx_quants_w_x16(int n, int nmax, const float *x, const float *qw, int8_t *L, float *scales) {
+    qx_x16(n, nmax, x, qw, L, scales);
 }
 
 KFIT_AVX2 void qk_make_q3_quants_x16(int n, int nmax, const float *x, int8_t *L, float *scales) {
@@ -588,10 +680,73 @@ void qk_make_qx_quants_x16(int n, int nmax, const float *x, int8_t *L, float *sc
     for (int j = 0; j < 16; j++) scales[j] = qk_make_qx_quants(n, nmax, x + j * n, L + j * n, 1, NULL);
 }
 
+void qk_make_qx_quants_w_x16(int n, int nmax, const float *x, const float *qw, int8_t *L, float *scales) {
+    for (int j = 0; j < 16; j++) scales[j] = qk_make_qx_quants(n, nmax, x + j * n, L + j * n, 1, qw + j * n);
+}
+
 void qk_make_q3_quants_x16(int n, int nmax, const float *x, int8_t *L, float *scales) {
     for (int j = 0; j < 16; j++) scales[j] = qk_make_q3_quants(n, nmax, x + j * n, L + j * n, 1);
 }
 #endif
+
+/* Batch b of a qk_make_*_quants_n call as 16 full lanes: sub-blocks [b, b + cnt) of x (and
+ * w when non-NULL) copied to xp (wp), the 16 - cnt free lanes filled with copies of the
+ * batch's first sub-block (their results are dropped). */
+static void pad_batch(int n, int cnt, const float *x, const float *w, float *xp, float *wp) {
+    memcpy(xp, x, sizeof(float) * (size_t)(cnt * n));
+    if (w) memcpy(wp, w, sizeof(float) * (size_t)(cnt * n));
+    for (int j = cnt; j < 16; j++) {
+        memcpy(xp + j * n, x, sizeof(float) * (size_t)n);
+        if (w) memcpy(wp + j * n, w, sizeof(float) * (size_t)n);
+    }
+}
+
+void qk_make_qkx3_quants_n(int nsub, int n, int nmax, const float *x, const float *weights, uint8_t *L,
+                           float *the_mins, float *scales, float rmin, float rdelta, int nstep, int use_mad) {
+    if (!qk_kfit_have_x16()) {
+        uint8_t Laux[QK_KFIT_X16_MAXN];
+        for (int j = 0; j < nsub; j++)
+            scales[j] = qk_make_qkx3_quants(n, nmax, x + j * n, weights + j * n, L + j * n, &the_mins[j], Laux,
+                                            rmin, rdelta, nstep, use_mad);
+        return;
+    }
+    for (int b = 0; b < nsub; b += 16) {
+        const int cnt = nsub - b < 16 ? nsub - b : 16;
+        const float *xb = x + b * n, *wb = weights + b * n;
+        if (cnt == 16) {
+            qk_make_qkx2_quants_x16(n, nmax, xb, wb, L + b * n, the_mins + b, scales + b, rmin, rdelta, nstep,
+                                    use_mad);
+            continue;
+        }
+        float xp[16 * QK_KFIT_X16_MAXN], wp[16 * QK_KFIT_X16_MAXN], mp[16], sp[16];
+        uint8_t Lp[16 * QK_KFIT_X16_MAXN];
+        pad_batch(n, cnt, xb, wb, xp, wp);
+        qk_make_qkx2_quants_x16(n, nmax, xp, wp, Lp, mp, sp, rmin, rdelta, nstep, use_mad);
+        memcpy(L + b * n, Lp, (size_t)(cnt * n));
+        memcpy(the_mins + b, mp, sizeof(float) * (size_t)cnt);
+        memcpy(scales + b, sp, sizeof(float) * (size_t)cnt);
+    }
+}
+
+void qk_make_qx_quants_n(int nsub, int n, int nmax, const float *x, const float *qw, int8_t *L, float *scales) {
+    if (!qk_kfit_have_x16()) {
+        for (int j = 0; j < nsub; j++) scales[j] = qk_make_qx_quants(n, nmax, x + j * n, L + j * n, 1, qw + j * n);
+        return;
+    }
+    for (int b = 0; b < nsub; b += 16) {
+        const int cnt = nsub - b < 16 ? nsub - b : 16;
+        if (cnt == 16) {
+            qk_make_qx_quants_w_x16(n, nmax, x + b * n, qw + b * n, L + b * n, scales + b);
+            continue;
+        }
+        float xp[16 * QK_KFIT_X16_MAXN], wp[16 * QK_KFIT_X16_MAXN], sp[16];
+        int8_t Lp[16 * QK_KFIT_X16_MAXN];
+        pad_batch(n, cnt, x + b * n, qw + b * n, xp, wp);
+        qk_make_qx_quants_w_x16(n, nmax, xp, wp, Lp, sp);
+        memcpy(L + b * n, Lp, (size_t)(cnt * n));
+        memcpy(scales + b, sp, sizeof(float) * (size_t)cnt);
+    }
+}
 
 void qk_requant(int n, const float *x, float d, float dm, int lo, int hi, uint8_t *L) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))

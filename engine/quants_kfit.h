@@ -1,6 +1,7 @@
 /*
  * quants_kfit.h — internal: the scale/min searches and scale packing shared by the K-quant
- * reference quantizers in quants_k.c. Not part of the public engine API.
+ * reference quantizers in quants_k.c and the importance-weighted quantizers in
+ * quants_k_imat.c and quants_legacy_imat.c. Not part of the public engine API.
  *
  * Every function here reproduces the helper of the same name (without the qk_ prefix) in
  * llama.cpp's ggml/src/ggml-quants.c, operation for operation, in single-precision float
@@ -85,11 +86,36 @@ float qk_make_qkx2_quants(int n, int nmax, const float *x, const float *weights,
                           int use_mad);
 
 /*
+ * Asymmetric search of the importance-weighted quantizers, ggml make_qkx3_quants. ggml's
+ * function is make_qkx2_quants with two differences: weights NULL means w = x^2, and the
+ * flat test is max <= min instead of max == min. The second never matters (max >= min
+ * always holds once min is clamped to <= 0, and a NaN makes both tests false), and every
+ * caller (the *_impl quantizers) passes weights, so weights must be non-NULL here and the
+ * result is exactly qk_make_qkx2_quants' (the batch version is qk_make_qkx2_quants_x16).
+ */
+float qk_make_qkx3_quants(int n, int nmax, const float *x, const float *weights, uint8_t *L,
+                          float *the_min, uint8_t *Laux, float rmin, float rdelta, int nstep,
+                          int use_mad);
+
+/*
+ * Quantization of non-negative sub-block scales (or mins) against their weights, ggml
+ * make_qp_quants: codes L[i] in [0, nmax] with x ~= d*L[i]; returns d. Starts from
+ * iscale = nmax/max (max = largest x, at least 0; max == 0 -> L = 0, returns 0), tries
+ * iscale = (nmax + 0.1*is)/max for is = +-1..+-4 keeping the lowest sum qw*(x - l/iscale)^2,
+ * then up to 5 coordinate-descent passes raising (sum qw*x*l)^2 / sum qw*l^2; returns
+ * sum qw*x*l / sum qw*l^2. Codes are capped at nmax but not floored: a negative x gives a
+ * negative code stored modulo 256, as ggml's uint8_t does (the later arithmetic then uses
+ * the wrapped value, as there). qw must be non-NULL.
+ */
+float qk_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *qw);
+
+/*
  * Batch versions: 16 independent sub-blocks of n <= QK_KFIT_X16_MAXN values, x (and
  * weights, L) holding sub-block j at offset j*n. Each gives exactly what 16 calls of the
  * scalar function give (codes, scales[j], the_mins[j]): the same float operations in the
  * same order, one sub-block per SIMD lane. qk_make_qx_quants_x16 is make_qx_quants with
- * rmse_type 1 and no importance weights (Q6_K's case), qk_make_q3_quants_x16 is
+ * rmse_type 1 and no importance weights (Q6_K's case), qk_make_qx_quants_w_x16 the same
+ * with importance weights (the _imat quantizers' case), qk_make_q3_quants_x16 is
  * make_q3_quants with do_rmse (Q3_K's case). Call them only when qk_kfit_have_x16() is
  * true (x86-64 with AVX2, QK_FORCE_SCALAR unset; cpu.h); elsewhere they fall back to the
  * scalar loop.
@@ -100,7 +126,22 @@ void qk_make_qkx2_quants_x16(int n, int nmax, const float *x, const float *weigh
                              float *the_mins, float *scales, float rmin, float rdelta, int nstep,
                              int use_mad);
 void qk_make_qx_quants_x16(int n, int nmax, const float *x, int8_t *L, float *scales);
+/* make_qx_quants with rmse_type 1 and importance weights qw (laid out as x). */
+void qk_make_qx_quants_w_x16(int n, int nmax, const float *x, const float *qw, int8_t *L, float *scales);
 void qk_make_q3_quants_x16(int n, int nmax, const float *x, int8_t *L, float *scales);
+
+/*
+ * Any number nsub of sub-blocks of n <= QK_KFIT_X16_MAXN values (laid out as for the batch
+ * versions): qk_make_qkx3_quants (weights non-NULL), respectively qk_make_qx_quants with
+ * rmse_type 1 and weights qw (non-NULL), for each sub-block j, results in L + j*n,
+ * scales[j] (and the_mins[j]). With qk_kfit_have_x16() the sub-blocks go through the batch
+ * versions 16 at a time, a last partial batch padded with copies of its first sub-block
+ * whose results are dropped; otherwise through the scalar functions. Same results either
+ * way.
+ */
+void qk_make_qkx3_quants_n(int nsub, int n, int nmax, const float *x, const float *weights, uint8_t *L,
+                           float *the_mins, float *scales, float rmin, float rdelta, int nstep, int use_mad);
+void qk_make_qx_quants_n(int nsub, int n, int nmax, const float *x, const float *qw, int8_t *L, float *scales);
 
 /*
  * The K-quants' final re-quantization of one sub-block against its stored scale:

@@ -10,10 +10,17 @@
 #include "cpu.h"
 #include "quants.h"
 
+/* vec_dot4 starts NULL everywhere (SIMD builds install it). */
+#define ROWX(id, nm, blck, size, q, tof, qref, ff, act, imat, vdt, vd) \
+    [id] = {nm, blck, size, q, tof, qref, ff, act, imat, vdt, vd, NULL}
+/* Types without an importance-weighted quantizer (quantize_imat NULL). */
 #define ROWA(id, nm, blck, size, q, tof, qref, ff, act, vdt, vd) \
-    [id] = {nm, blck, size, q, tof, qref, ff, act, NULL, vdt, vd}
+    ROWX(id, nm, blck, size, q, tof, qref, ff, act, NULL, vdt, vd)
 /* Types whose activation conversion is their reference quantizer's bytes. */
 #define ROW(id, nm, blck, size, q, tof, qref, ff, vdt, vd) ROWA(id, nm, blck, size, q, tof, qref, ff, ff, vdt, vd)
+/* The same, with an importance-weighted quantizer imat. */
+#define ROWI(id, nm, blck, size, q, tof, qref, ff, imat, vdt, vd) \
+    ROWX(id, nm, blck, size, q, tof, qref, ff, ff, imat, vdt, vd)
 
 static qk_type_traits table[QK_TYPE_COUNT] = {
     ROW(QK_TYPE_F32, "F32", 1, 4, 0, qk_to_float_f32, qk_copy_row_f32, qk_copy_row_f32,
@@ -22,32 +29,41 @@ static qk_type_traits table[QK_TYPE_COUNT] = {
         qk_quantize_row_f16, QK_TYPE_F16, qk_vec_dot_f16),
     ROW(QK_TYPE_BF16, "BF16", 1, 2, 0, qk_dequantize_row_bf16, qk_quantize_row_bf16,
         qk_quantize_row_bf16, QK_TYPE_BF16, qk_vec_dot_bf16),
-    ROW(QK_TYPE_Q4_0, "Q4_0", QK4_0, sizeof(block_q4_0), 1, qk_dequantize_row_q4_0,
-        qk_quantize_row_q4_0_ref, qk_quantize_row_q4_0_ref, QK_TYPE_Q8_0, qk_vec_dot_q4_0_q8_0),
-    ROW(QK_TYPE_Q4_1, "Q4_1", QK4_1, sizeof(block_q4_1), 1, qk_dequantize_row_q4_1,
-        qk_quantize_row_q4_1_ref, qk_quantize_row_q4_1_ref, QK_TYPE_Q8_1, qk_vec_dot_q4_1_q8_1),
-    ROW(QK_TYPE_Q5_0, "Q5_0", QK5_0, sizeof(block_q5_0), 1, qk_dequantize_row_q5_0,
-        qk_quantize_row_q5_0_ref, qk_quantize_row_q5_0_ref, QK_TYPE_Q8_0, qk_vec_dot_q5_0_q8_0),
-    ROW(QK_TYPE_Q5_1, "Q5_1", QK5_1, sizeof(block_q5_1), 1, qk_dequantize_row_q5_1,
-        qk_quantize_row_q5_1_ref, qk_quantize_row_q5_1_ref, QK_TYPE_Q8_1, qk_vec_dot_q5_1_q8_1),
+    ROWI(QK_TYPE_Q4_0, "Q4_0", QK4_0, sizeof(block_q4_0), 1, qk_dequantize_row_q4_0,
+         qk_quantize_row_q4_0_ref, qk_quantize_row_q4_0_ref,
+         qk_quantize_row_q4_0_imat, QK_TYPE_Q8_0, qk_vec_dot_q4_0_q8_0),
+    ROWI(QK_TYPE_Q4_1, "Q4_1", QK4_1, sizeof(block_q4_1), 1, qk_dequantize_row_q4_1,
+         qk_quantize_row_q4_1_ref, qk_quantize_row_q4_1_ref,
+         qk_quantize_row_q4_1_imat, QK_TYPE_Q8_1, qk_vec_dot_q4_1_q8_1),
+    ROWI(QK_TYPE_Q5_0, "Q5_0", QK5_0, sizeof(block_q5_0), 1, qk_dequantize_row_q5_0,
+         qk_quantize_row_q5_0_ref, qk_quantize_row_q5_0_ref,
+         qk_quantize_row_q5_0_imat, QK_TYPE_Q8_0, qk_vec_dot_q5_0_q8_0),
+    ROWI(QK_TYPE_Q5_1, "Q5_1", QK5_1, sizeof(block_q5_1), 1, qk_dequantize_row_q5_1,
+         qk_quantize_row_q5_1_ref, qk_quantize_row_q5_1_ref,
+         qk_quantize_row_q5_1_imat, QK_TYPE_Q8_1, qk_vec_dot_q5_1_q8_1),
     ROWA(QK_TYPE_Q8_0, "Q8_0", QK8_0, sizeof(block_q8_0), 1, qk_dequantize_row_q8_0,
          qk_quantize_row_q8_0_ref, qk_quantize_row_q8_0_ref, qk_quantize_row_q8_0_act, QK_TYPE_Q8_0,
          qk_vec_dot_q8_0_q8_0),
     ROWA(QK_TYPE_Q8_1, "Q8_1", QK8_1, sizeof(block_q8_1), 1, qk_dequantize_row_q8_1,
          qk_quantize_row_q8_1_ref, qk_quantize_row_q8_1_ref, qk_quantize_row_q8_1_act, QK_TYPE_Q8_1, NULL),
-    ROW(QK_TYPE_IQ4_NL, "IQ4_NL", QK4_NL, sizeof(block_iq4_nl), 1, qk_dequantize_row_iq4_nl,
-        qk_quantize_row_iq4_nl_ref, qk_quantize_row_iq4_nl_ref, QK_TYPE_Q8_0,
-        qk_vec_dot_iq4_nl_q8_0),
-    ROW(QK_TYPE_Q2_K, "Q2_K", QK_K, sizeof(block_q2_K), 1, qk_dequantize_row_q2_K,
-        qk_quantize_row_q2_K_ref, qk_quantize_row_q2_K_ref, QK_TYPE_Q8_K, qk_vec_dot_q2_K_q8_K),
-    ROW(QK_TYPE_Q3_K, "Q3_K", QK_K, sizeof(block_q3_K), 1, qk_dequantize_row_q3_K,
-        qk_quantize_row_q3_K_ref, qk_quantize_row_q3_K_ref, QK_TYPE_Q8_K, qk_vec_dot_q3_K_q8_K),
-    ROW(QK_TYPE_Q4_K, "Q4_K", QK_K, sizeof(block_q4_K), 1, qk_dequantize_row_q4_K,
-        qk_quantize_row_q4_K_ref, qk_quantize_row_q4_K_ref, QK_TYPE_Q8_K, qk_vec_dot_q4_K_q8_K),
-    ROW(QK_TYPE_Q5_K, "Q5_K", QK_K, sizeof(block_q5_K), 1, qk_dequantize_row_q5_K,
-        qk_quantize_row_q5_K_ref, qk_quantize_row_q5_K_ref, QK_TYPE_Q8_K, qk_vec_dot_q5_K_q8_K),
-    ROW(QK_TYPE_Q6_K, "Q6_K", QK_K, sizeof(block_q6_K), 1, qk_dequantize_row_q6_K,
-        qk_quantize_row_q6_K_ref, qk_quantize_row_q6_K_ref, QK_TYPE_Q8_K, qk_vec_dot_q6_K_q8_K),
+    ROWI(QK_TYPE_IQ4_NL, "IQ4_NL", QK4_NL, sizeof(block_iq4_nl), 1, qk_dequantize_row_iq4_nl,
+         qk_quantize_row_iq4_nl_ref, qk_quantize_row_iq4_nl_ref,
+         qk_quantize_row_iq4_nl_imat, QK_TYPE_Q8_0, qk_vec_dot_iq4_nl_q8_0),
+    ROWI(QK_TYPE_Q2_K, "Q2_K", QK_K, sizeof(block_q2_K), 1, qk_dequantize_row_q2_K,
+         qk_quantize_row_q2_K_ref, qk_quantize_row_q2_K_ref,
+         qk_quantize_row_q2_K_imat, QK_TYPE_Q8_K, qk_vec_dot_q2_K_q8_K),
+    ROWI(QK_TYPE_Q3_K, "Q3_K", QK_K, sizeof(block_q3_K), 1, qk_dequantize_row_q3_K,
+         qk_quantize_row_q3_K_ref, qk_quantize_row_q3_K_ref,
+         qk_quantize_row_q3_K_imat, QK_TYPE_Q8_K, qk_vec_dot_q3_K_q8_K),
+    ROWI(QK_TYPE_Q4_K, "Q4_K", QK_K, sizeof(block_q4_K), 1, qk_dequantize_row_q4_K,
+         qk_quantize_row_q4_K_ref, qk_quantize_row_q4_K_ref,
+         qk_quantize_row_q4_K_imat, QK_TYPE_Q8_K, qk_vec_dot_q4_K_q8_K),
+    ROWI(QK_TYPE_Q5_K, "Q5_K", QK_K, sizeof(block_q5_K), 1, qk_dequantize_row_q5_K,
+         qk_quantize_row_q5_K_ref, qk_quantize_row_q5_K_ref,
+         qk_quantize_row_q5_K_imat, QK_TYPE_Q8_K, qk_vec_dot_q5_K_q8_K),
+    ROWI(QK_TYPE_Q6_K, "Q6_K", QK_K, sizeof(block_q6_K), 1, qk_dequantize_row_q6_K,
+         qk_quantize_row_q6_K_ref, qk_quantize_row_q6_K_ref,
+         qk_quantize_row_q6_K_imat, QK_TYPE_Q8_K, qk_vec_dot_q6_K_q8_K),
     ROW(QK_TYPE_Q8_K, "Q8_K", QK_K, sizeof(block_q8_K), 1, qk_dequantize_row_q8_K,
         qk_quantize_row_q8_K_ref, qk_quantize_row_q8_K_ref, QK_TYPE_Q8_K, NULL),
 };
