@@ -5,8 +5,9 @@
  * llama_tensor_get_type (per-tensor type, fallback) and llama_model_quantize_impl (which
  * tensors are quantized, default type per ftype, overrides, the attn_v count). Only the
  * branches reachable from the ftypes qkit can write are kept (the IQ1/IQ2/IQ3/TQ recipes
- * are refused up front); no importance matrix is ever present, so the imatrix-only
- * branches (Q4_0/Q5_0 ffn_down) never fire.
+ * are refused up front). The importance-matrix branches (Q4_0/Q5_0 and IQ4_NL ffn_down,
+ * Q2_K_S) follow qk_mix_params.has_imatrix; the --tensor-type rules come after the
+ * mixture and before the fallback (mixture.h, steps 4-5).
  *
  * Invariant: the layer counters (i_attention_wv, i_ffn_down, ...) advance only over
  * tensors that are quantized and go through the rules, in the sorted write order —
@@ -104,6 +105,7 @@ typedef struct mix_state {
     int n_attention_wv, i_attention_wv;
     int n_layer, i_ffn_down, i_ffn_gate, i_ffn_up;
     int n_checked, n_fallback;
+    bool mix_on;          /* llama_tensor_get_type runs (quantized default, not --pure) */
 } mix_state;
 
 static int64_t blck(qk_type t) { return qk_type_get(t)->blck_size; }
@@ -123,13 +125,13 @@ static int layer_info(const mix_state *s, int counter, const char *name, int *i_
     return 0;
 }
 
-/* llama_tensor_get_type: the rules' type for a quantizable tensor, then the fallback.
- * new_type enters as the ftype's default type. */
-static int tensor_get_type(mix_state *s, const qk_mix_tensor *t, qk_type new_type, qk_mix_choice *c,
-                           qk_err *err) {
+/* llama_tensor_get_type without its fallback: the mixture's type for a quantizable tensor
+ * into *out (which enters as the ftype's default type); advances the layer counters. */
+static int mixture_type(mix_state *s, const qk_mix_tensor *t, qk_type *out, qk_err *err) {
     const qk_mix_params *p = s->p;
     const uint32_t ft = s->ftype;
     const char *name = t->name;
+    qk_type new_type = *out;
 
     if (strcmp(name, "output.weight") == 0 || (!s->has_output && strcmp(name, "token_embd.weight") == 0)) {
         /* The output matrix (or the tied embedding that serves as it). */
@@ -147,6 +149,8 @@ static int tensor_get_type(mix_state *s, const qk_mix_tensor *t, qk_type new_typ
         int i = s->i_attention_wv, n = s->n_attention_wv;
         if (ft == QK_FTYPE_MOSTLY_Q2_K) {
             new_type = s->n_gqa >= 4 ? QK_TYPE_Q4_K : QK_TYPE_Q3_K;
+        } else if (ft == QK_FTYPE_MOSTLY_Q2_K_S && s->n_gqa >= 4) {
+            new_type = QK_TYPE_Q4_K;
         } else if (ft == QK_FTYPE_MOSTLY_Q3_K_M) {
             new_type = i < 2 ? QK_TYPE_Q5_K : QK_TYPE_Q4_K;
         } else if (ft == QK_FTYPE_MOSTLY_Q3_K_L) {
@@ -169,6 +173,8 @@ static int tensor_get_type(mix_state *s, const qk_mix_tensor *t, qk_type new_typ
         if (layer_info(s, s->i_ffn_down, name, &i, err)) return -1;
         if (ft == QK_FTYPE_MOSTLY_Q2_K) {
             new_type = QK_TYPE_Q3_K;
+        } else if (ft == QK_FTYPE_MOSTLY_Q2_K_S) {
+            if (i < n / 8) new_type = QK_TYPE_Q4_K;
         } else if (ft == QK_FTYPE_MOSTLY_Q3_K_M) {
             new_type = i < n / 16 ? QK_TYPE_Q5_K
                        : (!s->is_falcon || qk_mix_use_more_bits(i, n)) ? QK_TYPE_Q4_K
@@ -180,12 +186,16 @@ static int tensor_get_type(mix_state *s, const qk_mix_tensor *t, qk_type new_typ
                 new_type = i < n / 16 ? QK_TYPE_Q6_K : qk_mix_use_more_bits(i, n) ? QK_TYPE_Q5_K : QK_TYPE_Q4_K;
             else if (qk_mix_use_more_bits(i, n))
                 new_type = QK_TYPE_Q6_K;
-        } else if (i < n / 8 && ft == QK_FTYPE_MOSTLY_IQ4_NL) {
-            new_type = QK_TYPE_Q5_K; /* upstream: only without an imatrix, always the case here */
+        } else if (i < n / 8 && ft == QK_FTYPE_MOSTLY_IQ4_NL && !p->has_imatrix) {
+            new_type = QK_TYPE_Q5_K;
         } else if (ft == QK_FTYPE_MOSTLY_Q5_K_M && qk_mix_use_more_bits(i, n)) {
             new_type = QK_TYPE_Q6_K;
         } else if (ft == QK_FTYPE_MOSTLY_Q4_K_S && !s->is_falcon && i < n / 8) {
             new_type = QK_TYPE_Q5_K;
+        } else if ((ft == QK_FTYPE_MOSTLY_Q4_0 || ft == QK_FTYPE_MOSTLY_Q5_0) && p->has_imatrix && i < n / 8) {
+            /* upstream guards the first ffn_down layers of Q4_0/Q5_0, but only with an imatrix
+             * (without one the output stays what it always was) */
+            new_type = ft == QK_FTYPE_MOSTLY_Q4_0 ? QK_TYPE_Q4_1 : QK_TYPE_Q5_1;
         }
         s->i_ffn_down++;
     } else if (contains(name, "attn_output.weight")) {
@@ -215,28 +225,63 @@ static int tensor_get_type(mix_state *s, const qk_mix_tensor *t, qk_type new_typ
         if (layer_info(s, s->i_ffn_up, name, &i, err)) return -1;
         s->i_ffn_up++;
     }
+    *out = new_type;
+    return 0;
+}
 
-    /* Fallback when the row length is not a multiple of the chosen type's block. */
-    c->wanted = new_type;
+/* The fallback type of t for rows its blocks do not divide ([U]: Q2_K/Q3_K -> IQ4_NL, ...),
+ * QK_TYPE_COUNT for none. */
+static qk_type fallback_of(qk_type t) {
+    switch (t) {
+    case QK_TYPE_Q2_K:
+    case QK_TYPE_Q3_K: return QK_TYPE_IQ4_NL;
+    case QK_TYPE_Q4_K: return QK_TYPE_Q5_0;
+    case QK_TYPE_Q5_K: return QK_TYPE_Q5_1;
+    case QK_TYPE_Q6_K: return QK_TYPE_Q8_0;
+    default: return QK_TYPE_COUNT;
+    }
+}
+
+/* The last rule whose pattern matches name: its 1-based index, or 0. Counts every match
+ * (for the "matches no tensor" warning). */
+static int match_rule(const qk_mix_params *p, const char *name) {
+    int hit = 0;
+    for (size_t r = 0; r < p->n_rules; r++)
+        if (regexec(&p->rules[r].re, name, 0, NULL, 0) == 0) {
+            p->rules[r].n_matched++;
+            hit = (int)r + 1;
+        }
+    return hit;
+}
+
+/* The fallback step (the end of llama_tensor_get_type): c->type = new_type when its blocks
+ * divide the rows, else the fallback type, counted. c->rule says whether a rule chose it. */
+static int fit(mix_state *s, const qk_mix_tensor *t, qk_type new_type, qk_mix_choice *c, qk_err *err) {
+    const qk_mix_params *p = s->p;
+    const char *name = t->name;
+    c->wanted = c->type = new_type;
     if (t->ne[0] % blck(new_type) == 0) {
-        s->n_checked++;
-        c->type = new_type;
+        s->n_checked += s->mix_on;
         return 0;
     }
-    qk_type fb;
-    switch (new_type) {
-    case QK_TYPE_Q2_K:
-    case QK_TYPE_Q3_K: fb = QK_TYPE_IQ4_NL; break;
-    case QK_TYPE_Q4_K: fb = QK_TYPE_Q5_0; break;
-    case QK_TYPE_Q5_K: fb = QK_TYPE_Q5_1; break;
-    case QK_TYPE_Q6_K: fb = QK_TYPE_Q8_0; break;
-    default:
+    qk_type fb = fallback_of(new_type);
+    if (c->rule && (fb == QK_TYPE_COUNT || p->pure || p->no_fallback)) {
+        const qk_mix_rule *r = &p->rules[c->rule - 1];
+        return qk_errf(err,
+                       "tensor '%s' has rows of %lld values: rule %d '%s' (%s) asks for %s, whose blocks of %lld "
+                       "do not divide them, and %s — change the rule's pattern or type",
+                       name, (long long)t->ne[0], c->rule, r->text, r->origin, qk_type_name(new_type),
+                       (long long)blck(new_type),
+                       fb == QK_TYPE_COUNT ? "that type has no fallback"
+                       : p->pure          ? "--pure allows no fallback"
+                                          : "--no-fallback was given");
+    }
+    if (fb == QK_TYPE_COUNT)
         return qk_errf(err,
                        "tensor '%s' has rows of %lld values, not a multiple of the %lld required by %s, and "
                        "%s has no fallback type (llama-quantize fails here too) — choose a K-quant type or F16",
                        name, (long long)t->ne[0], (long long)blck(new_type), qk_type_name(new_type),
                        qk_type_name(new_type));
-    }
     if (t->ne[0] % blck(fb) != 0) fb = QK_TYPE_F16;
     if (p->no_fallback)
         return qk_errf(err,
@@ -302,7 +347,10 @@ int qk_mix_plan(const qk_mix_params *p, const qk_mix_model *m, const qk_mix_tens
     if (!p->only_copy) {
         const qk_ftype_info *fi = qk_ftype_by_id(p->ftype);
         if (!fi) return qk_errf(err, "unknown ftype %u", p->ftype);
-        if (!qk_ftype_supported(fi))
+        if (fi->id == QK_FTYPE_MOSTLY_Q2_K_S && !p->has_imatrix)
+            return qk_errf(err, "Q2_K_S needs an importance matrix (llama-quantize refuses it without one) — "
+                                "pass --imatrix FILE, or use Q2_K");
+        if (!qk_ftype_supported(fi) && fi->id != QK_FTYPE_MOSTLY_Q2_K_S)
             return qk_errf(err, "ftype %s is not supported by qkit (%s)", fi->name, fi->summary);
         default_type = (qk_type)fi->default_type;
     }
@@ -314,6 +362,11 @@ int qk_mix_plan(const qk_mix_params *p, const qk_mix_model *m, const qk_mix_tens
                        qk_type_name((uint32_t)p->token_embedding_type));
 
     const bool rules = !p->only_copy && !p->pure && qk_type_get(default_type)->is_quantized;
+    /* the --tensor-type rules: whenever the default type is quantized (so not for COPY or
+     * F16/BF16/F32 targets, as upstream), --pure or not */
+    const bool tt_rules = !p->only_copy && p->n_rules > 0 && qk_type_get(default_type)->is_quantized;
+    s.mix_on = rules;
+    for (size_t r = 0; r < p->n_rules; r++) p->rules[r].n_matched = 0;
     for (size_t i = 0; i < n; i++) {
         if (contains(t[i].name, "attn_v.weight") || contains(t[i].name, "attn_qkv.weight") ||
             contains(t[i].name, "attn_kv_b.weight"))
@@ -339,11 +392,21 @@ int qk_mix_plan(const qk_mix_params *p, const qk_mix_model *m, const qk_mix_tens
         c->eligible = is_quantizable(p, ti);
         if (!c->eligible) continue;
 
+        /* --token-embedding-type / --output-tensor-type name this tensor: they win */
+        const bool over = (p->token_embedding_type >= 0 && strcmp(ti->name, "token_embd.weight") == 0) ||
+                          (p->output_tensor_type >= 0 && strcmp(ti->name, "output.weight") == 0);
         qk_type new_type = default_type;
         c->wanted = new_type;
-        if (rules) {
-            c->type = new_type;
-            if (tensor_get_type(&s, ti, new_type, c, err)) return -1;
+        if (rules && mixture_type(&s, ti, &new_type, err)) return -1;
+        if (tt_rules) {
+            const int r = match_rule(p, ti->name);
+            if (r && !over) {
+                c->rule = r;
+                new_type = p->rules[r - 1].type;
+            }
+        }
+        if (rules || c->rule) {
+            if (fit(&s, ti, new_type, c, err)) return -1;
             new_type = c->type;
         }
         /* The command-line overrides win (applied again after the rules, as upstream). */
@@ -365,6 +428,14 @@ int qk_mix_plan(const qk_mix_params *p, const qk_mix_model *m, const qk_mix_tens
                                    : " — choose another type for it");
         c->quantize = new_type != ti->type;
         if (!c->quantize) continue;
+        /* llama-quantize: "Missing importance matrix for tensor X in a very low-bit
+         * quantization" (of the types qkit has, only Q2_K within Q2_K_S needs one) */
+        if (p->ftype == QK_FTYPE_MOSTLY_Q2_K_S && new_type == QK_TYPE_Q2_K && !ti->has_weights &&
+            strcmp(ti->name, "token_embd.weight") != 0)
+            return qk_errf(err,
+                           "tensor '%s' is Q2_K in a Q2_K_S model but the importance matrix has no entry for it "
+                           "(llama-quantize refuses such a tensor) — use an imatrix that covers it, or Q2_K",
+                           ti->name);
         const qk_type_traits *src = qk_type_get(ti->type);
         if (src->is_quantized && !p->allow_requantize)
             return qk_errf(err,

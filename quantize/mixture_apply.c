@@ -65,8 +65,24 @@ static int32_t kv_int(const gguf_ctx *g, const char *arch, const char *suffix, i
 
 /* ---------------------------------------------------------------- reporting --------- */
 
-static void print_tensor(FILE *f, size_t k, size_t n, const qk_quant_tensor *t) {
+/* The log's view of the job, for the per-tensor lines. */
+typedef struct log_ctx {
+    FILE *log;
+    const qk_quant_result *r;
+    const qk_mix_params *mix; /* for the rules' texts */
+    bool imatrix;             /* an importance matrix is in use */
+} log_ctx;
+
+/* " (rule K: TEXT)" after the line of a tensor whose type a rule set. */
+static void print_rule(FILE *f, const log_ctx *lc, const qk_quant_tensor *t) {
+    if (t->choice.rule > 0) fprintf(f, " (rule %d: %s)", t->choice.rule, lc->mix->rules[t->choice.rule - 1].text);
+    fputc('\n', f);
+}
+
+static void print_tensor(const log_ctx *lc, size_t k, const qk_quant_tensor *t) {
+    FILE *f = lc->log;
     if (!f) return;
+    const size_t n = lc->r->n_tensors;
     char sb[16], db[16], wb[16];
     qk_mix_ggml_name(t->src_type, sb);
     qk_mix_ggml_name(t->choice.type, db);
@@ -77,13 +93,15 @@ static void print_tensor(FILE *f, size_t k, size_t n, const qk_quant_tensor *t) 
                 "fallback quantization %s\n",
                 t->name, (long long)t->ne[0], (long long)t->ne[1],
                 (long long)qk_type_get(t->choice.wanted)->blck_size, wb, db);
+    if (lc->imatrix && t->choice.quantize && !t->imatrix)
+        fprintf(f, "%s: no importance data for it in the imatrix: quantized without\n", t->name);
     fprintf(f, "[%4zu/%4zu] %36s - [%5lld, %5lld, %5lld, %5lld], type = %6s, ", k + 1, n, t->name,
             (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2], (long long)t->ne[3], sb);
     if (t->choice.quantize)
-        fprintf(f, "converting to %s .. size = %8.2f MiB -> %8.2f MiB\n", db, t->src_bytes / MIB,
-                t->dst_bytes / MIB);
+        fprintf(f, "converting to %s .. size = %8.2f MiB -> %8.2f MiB", db, t->src_bytes / MIB, t->dst_bytes / MIB);
     else
-        fprintf(f, "size = %8.3f MB\n", t->src_bytes / MIB);
+        fprintf(f, "size = %8.3f MB", t->src_bytes / MIB);
+    print_rule(f, lc, t);
     fflush(f);
 }
 
@@ -105,21 +123,50 @@ static void print_summary(FILE *f, const qk_quant_opts *o, const qk_quant_result
     fflush(f);
 }
 
+/* The lines after the header: the importance matrix in use, and warnings for rules that
+ * match no tensor (or cannot apply at all). */
+static void print_setup(FILE *f, const qk_quant_opts *o, const qk_quant_result *r) {
+    if (o->imatrix.path) {
+        fprintf(f, "qk-quantize: imatrix '%s': %lld entries, dataset '%s', %d chunks", o->imatrix.path,
+                (long long)r->imatrix_read, r->imatrix_dataset, r->imatrix_chunks);
+        if (o->imatrix.n_include || o->imatrix.n_exclude)
+            fprintf(f, "; %lld selected by --%s-weights", (long long)r->imatrix_used,
+                    o->imatrix.n_include ? "include" : "exclude");
+        fputc('\n', f);
+        if (r->imatrix_used == 0)
+            fprintf(f, "warning: no importance matrix entry is left: quantizing as without one\n");
+    }
+    const qk_mix_params *p = &o->mix;
+    const qk_ftype_info *fi = p->only_copy ? NULL : qk_ftype_by_id(p->ftype);
+    const qk_type_traits *dt = fi ? qk_type_get((uint32_t)fi->default_type) : NULL;
+    const bool applies = dt && dt->is_quantized;
+    if (p->n_rules && !applies) {
+        fprintf(f, "warning: the --tensor-type rules apply only when TYPE is a quantized type (as in llama-quantize): "
+                   "all %zu ignored\n", p->n_rules);
+        return;
+    }
+    for (size_t i = 0; i < p->n_rules; i++)
+        if (p->rules[i].n_matched == 0)
+            fprintf(f, "warning: rule %zu '%s' (%s) matches no quantized tensor\n", i + 1, p->rules[i].text,
+                    p->rules[i].origin);
+}
+
 /* ----------------------------------------------------------------- the job ---------- */
 
 /* Per-tensor log line, called by the pipeline after each write. */
-typedef struct log_ctx {
-    FILE *log;
-    const qk_quant_result *r;
-} log_ctx;
-
 static void log_written(size_t k, void *arg) {
     const log_ctx *lc = arg;
-    print_tensor(lc->log, k, lc->r->n_tensors, &lc->r->tensors[k]);
+    print_tensor(lc, k, &lc->r->tensors[k]);
 }
 
-static int write_output(const qk_quant_opts *o, gguf_ctx *g, const size_t *order, qk_quant_result *r,
-                        qk_err *err) {
+/* Free the n pipeline entries' weights and the array. */
+static void free_pipe(qk_pipe_tensor *pt, size_t n) {
+    for (size_t k = 0; pt && k < n; k++) free((void *)pt[k].weights);
+    free(pt);
+}
+
+static int write_output(const qk_quant_opts *o, gguf_ctx *g, const size_t *order, const qk_imx *x,
+                        const log_ctx *lc, qk_quant_result *r, qk_err *err) {
     const int n_threads = o->n_threads > 0 ? o->n_threads : qk_cpu_count();
     r->n_threads = n_threads;
     qk_pipe_tensor *pt = calloc(r->n_tensors ? r->n_tensors : 1, sizeof *pt);
@@ -131,6 +178,12 @@ static int write_output(const qk_quant_opts *o, gguf_ctx *g, const size_t *order
         pt[k].src = gt;
         pt[k].dst_type = t->choice.type;
         pt[k].dst_bytes = t->dst_bytes;
+        if (t->imatrix) { /* the importance weights of its entry, one row per matrix */
+            if (!(pt[k].weights = qk_imx_weights(qk_imx_find(x, t->name)))) {
+                free_pipe(pt, r->n_tensors);
+                return qk_errf(err, "out of memory");
+            }
+        }
         if (t->choice.quantize)
             pt[k].mode = QK_PIPE_CONVERT;
         else if (!st->is_quantized && st->to_float)
@@ -140,7 +193,7 @@ static int write_output(const qk_quant_opts *o, gguf_ctx *g, const size_t *order
     }
     gguf_writer *w = gguf_writer_new(o->out_path, err);
     if (!w) {
-        free(pt);
+        free_pipe(pt, r->n_tensors);
         return -1;
     }
     for (uint64_t i = 0; i < g->n_kv; i++) gguf_writer_copy_kv(w, &g->kv[i]);
@@ -152,18 +205,19 @@ static int write_output(const qk_quant_opts *o, gguf_ctx *g, const size_t *order
         gguf_writer_remove_key(w, "general.file_type");
         gguf_writer_set_u32(w, "general.file_type", r->file_type);
     }
+    /* then the imatrix keys, as llama-quantize's KV overrides come after both */
+    qk_imx_write_keys(x, o->imatrix.path, w);
     for (size_t k = 0; k < r->n_tensors; k++) {
         const qk_quant_tensor *t = &r->tensors[k];
         if (gguf_writer_add_tensor(w, t->name, t->choice.type, t->n_dims, t->ne, err) < 0) goto fail;
     }
     if (gguf_writer_write_header(w, err)) goto fail;
-    log_ctx lc = {o->log, r};
-    if (qk_mix_pipeline_run(w, pt, r->n_tensors, n_threads, log_written, &lc, err)) goto fail;
-    free(pt);
+    if (qk_mix_pipeline_run(w, pt, r->n_tensors, n_threads, log_written, (void *)lc, err)) goto fail;
+    free_pipe(pt, r->n_tensors);
     r->file_bytes = gguf_writer_total_size(w);
     return gguf_writer_finish(w, err);
 fail:
-    free(pt);
+    free_pipe(pt, r->n_tensors);
     gguf_writer_abort(w);
     return -1;
 }
@@ -178,6 +232,7 @@ int qk_quantize_file(const qk_quant_opts *o, qk_quant_result *res, qk_err *err) 
     qk_mix_tensor *mt = NULL;
     size_t *order = NULL;
     qk_mix_choice *ch = NULL;
+    qk_imx x = {0};
 
     gguf_ctx *g = gguf_open(o->in_path, err);
     if (!g) goto done;
@@ -204,6 +259,22 @@ int qk_quantize_file(const qk_quant_opts *o, qk_quant_result *res, qk_err *err) 
         m.n_expert = kv_int(g, arch, "expert_count", 0);
     }
 
+    /* The importance matrix, selected and checked against the model. */
+    if (qk_imx_load(&o->imatrix, g, &x, err)) goto done;
+    qk_mix_params mp = o->mix;
+    mp.has_imatrix = x.sel.n_entries > 0;
+    if (o->imatrix.path && !mp.has_imatrix && !mp.only_copy && mp.ftype == QK_FTYPE_MOSTLY_Q2_K_S) {
+        qk_errf(err, "Q2_K_S needs importance data, but --%s-weights left no entry of '%s' — select some",
+                o->imatrix.n_include ? "include" : "exclude", o->imatrix.path);
+        goto done;
+    }
+    if (o->imatrix.path) {
+        r->imatrix_read = x.n_read;
+        r->imatrix_used = x.sel.n_entries;
+        r->imatrix_chunks = x.im->chunk_count;
+        snprintf(r->imatrix_dataset, sizeof r->imatrix_dataset, "%s", qk_imx_dataset(&x));
+    }
+
     size_t n = g->n_tensors;
     mt = calloc(n ? n : 1, sizeof *mt);
     order = calloc(n ? n : 1, sizeof *order);
@@ -218,8 +289,9 @@ int qk_quantize_file(const qk_quant_opts *o, qk_quant_result *res, qk_err *err) 
         mt[i].name = t->name;
         memcpy(mt[i].ne, t->ne, sizeof mt[i].ne);
         mt[i].type = t->type;
+        mt[i].has_weights = qk_imx_find(&x, t->name) != NULL;
     }
-    if (qk_mix_plan(&o->mix, &m, mt, n, order, ch, &r->mix, err)) goto done;
+    if (qk_mix_plan(&mp, &m, mt, n, order, ch, &r->mix, err)) goto done;
 
     r->n_tensors = n;
     for (size_t k = 0; k < n; k++) {
@@ -230,6 +302,7 @@ int qk_quantize_file(const qk_quant_opts *o, qk_quant_result *res, qk_err *err) 
         memcpy(t->ne, gt->ne, sizeof t->ne);
         t->src_type = gt->type;
         t->choice = ch[order[k]];
+        t->imatrix = t->choice.quantize && mt[order[k]].has_weights;
         int64_t nel = gguf_tensor_nelements(gt);
         t->src_bytes = gt->nbytes;
         t->dst_bytes = (uint64_t)(nel / t->ne[0]) * qk_row_size(t->choice.type, t->ne[0]);
@@ -254,16 +327,18 @@ int qk_quantize_file(const qk_quant_opts *o, qk_quant_result *res, qk_err *err) 
         fprintf(o->log, "qk-quantize: %s: %llu tensors, %llu KV pairs, arch '%s', %d layers, n_head %d, n_head_kv %d\n",
                 o->in_path, (unsigned long long)g->n_tensors, (unsigned long long)g->n_kv, arch, m.n_layer,
                 m.n_head, m.n_head_kv);
+        print_setup(o->log, o, r);
     }
     double tq = now_ms();
+    const log_ctx lc = {o->log, r, &o->mix, mp.has_imatrix};
     if (o->dry_run) {
-        for (size_t k = 0; k < n; k++) print_tensor(o->log, k, n, &r->tensors[k]);
+        for (size_t k = 0; k < n; k++) print_tensor(&lc, k, &r->tensors[k]);
     } else {
         if (!o->out_path) {
             qk_errf(err, "no output file given");
             goto done;
         }
-        if (write_output(o, g, order, r, err)) goto done;
+        if (write_output(o, g, order, &x, &lc, r, err)) goto done;
     }
     r->quantize_ms = now_ms() - tq;
     r->total_ms = now_ms() - t0;
@@ -273,6 +348,7 @@ done:
     free(mt);
     free(order);
     free(ch);
+    qk_imx_free(&x);
     if (g) gguf_close(g);
     if (!res) qk_quant_result_free(&local);
     return rc;

@@ -10,7 +10,12 @@
  *  - tensors are written in the mixture's order (layer number, then name), each padded to
  *    the alignment; a converted tensor is turned into F32 row by row with its type's
  *    to_float and then quantized with the output type's from_float, which gives the bytes
- *    of llama.cpp's reference quantizer quantize_ref (types.h; no imatrix);
+ *    of llama.cpp's reference quantizer quantize_ref (types.h) — or, with an importance
+ *    matrix entry for the tensor, with its quantize_imat (imatrix_use.h, which also says
+ *    which quantize.imatrix.* keys are written);
+ *  - --tensor-type rules (mixture.h) set types; each tensor's log line names the rule
+ *    that set its type ("(rule 2: ffn_down=q6_k)"), and a rule that matches no tensor gets
+ *    a warning line in the log;
  *  - every F32/F16/BF16 input row (and every row that is dequantized) is checked for
  *    NaN/Inf first: a non-finite weight is an error naming the tensor and the row;
  *  - the output goes to a temporary file that is renamed into place only when complete:
@@ -28,12 +33,15 @@
 #include <stdio.h>
 
 #include "error.h"
+#include "imatrix_use.h"
 #include "mixture.h"
 
 typedef struct qk_quant_opts {
     const char *in_path;
     const char *out_path;   /* may be NULL for a dry run */
-    qk_mix_params mix;      /* ftype, COPY, --pure, overrides, ... */
+    qk_mix_params mix;      /* ftype, COPY, --pure, overrides, rules, ... (has_imatrix is
+                             * set from the imatrix by qk_quantize_file) */
+    qk_imx_opts imatrix;    /* --imatrix, --include-weights, --exclude-weights */
     const char *ftype_label; /* what to call the target in the log ("Q4_K_M", "COPY") */
     int n_threads;          /* <= 0: all online CPUs */
     bool dry_run;           /* decide and report, convert and write nothing */
@@ -49,6 +57,8 @@ typedef struct qk_quant_tensor {
     qk_mix_choice choice;   /* output type, fallback, ... */
     uint64_t src_bytes;     /* tensor data bytes in the input */
     uint64_t dst_bytes;     /* in the output */
+    bool imatrix;           /* converted, with its imatrix entry passed to the quantizer
+                             * (a type without quantize_imat, e.g. Q8_0, ignores it) */
 } qk_quant_tensor;
 
 typedef struct qk_quant_result {
@@ -61,6 +71,10 @@ typedef struct qk_quant_result {
     qk_mix_summary mix;        /* fallback counts */
     uint32_t file_type;        /* general.file_type written (0xffffffff: none) */
     int n_threads;
+    int64_t imatrix_read;      /* entries in the --imatrix file (0: none given) */
+    int64_t imatrix_used;      /* of those, selected by --include/--exclude-weights */
+    int32_t imatrix_chunks;    /* its chunk count */
+    char imatrix_dataset[128]; /* its first dataset, as written to the output ("" none) */
     double quantize_ms;        /* conversion + writing */
     double total_ms;           /* including reading and planning */
 } qk_quant_result;

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 typedef struct tstate {
-    int64_t ne0, nrows, chunk_rows, n_chunks;
+    int64_t ne0, ne1, ne2, nrows, chunk_rows, n_chunks;
     size_t src_row, dst_row; /* bytes per row */
     int64_t handed, finished; /* chunks */
     int64_t bad_row;          /* first non-finite row seen, or -1 */
@@ -131,11 +131,21 @@ static void do_chunk(qpipe *P, size_t k, int64_t c, float *buf) {
     if (t->mode == QK_PIPE_CONVERT) drop_pages(P, src, (size_t)nr * s->src_row); /* read: let it go */
     const int64_t bad = first_nonfinite(buf, nr * s->ne0);
     if (bad < 0 && t->mode == QK_PIPE_CONVERT) {
-        /* from_float gives quantize_ref's bytes (types.h contract), faster where a SIMD
-         * version is installed (F16, BF16, Q8_0); the reference when there is none. */
         const qk_type_traits *dt = qk_type_get(t->dst_type);
-        const qk_from_float_fn q = dt->from_float ? dt->from_float : dt->quantize_ref;
-        q(buf, s->buf + (size_t)r * s->dst_row, nr * s->ne0);
+        uint8_t *dst = s->buf + (size_t)r * s->dst_row;
+        if (t->weights && dt->quantize_imat) {
+            /* with importance weights: one row at a time, each with its matrix's weights
+             * (row i of the tensor belongs to matrix (i / ne1) % ne2) */
+            for (int64_t i = 0; i < nr; i++) {
+                const int64_t mat = ((r + i) / s->ne1) % s->ne2;
+                dt->quantize_imat(buf + i * s->ne0, dst + (size_t)i * s->dst_row, s->ne0, t->weights + mat * s->ne0);
+            }
+        } else {
+            /* from_float gives quantize_ref's bytes (types.h contract), faster where a SIMD
+             * version is installed (F16, BF16, Q8_0); the reference when there is none. */
+            const qk_from_float_fn q = dt->from_float ? dt->from_float : dt->quantize_ref;
+            q(buf, dst, nr * s->ne0);
+        }
     }
     pthread_mutex_lock(&P->mu);
     if (bad >= 0 && (s->bad_row < 0 || r + bad / s->ne0 < s->bad_row)) s->bad_row = r + bad / s->ne0;
@@ -183,6 +193,8 @@ int qk_mix_pipeline_run(gguf_writer *w, const qk_pipe_tensor *t, size_t n, int n
         if (t[k].mode == QK_PIPE_COPY) continue; /* no chunks */
         const gguf_tensor *g = t[k].src;
         s->ne0 = g->ne[0];
+        s->ne1 = g->ne[1] > 0 ? g->ne[1] : 1;
+        s->ne2 = g->ne[2] > 0 ? g->ne[2] : 1;
         s->nrows = g->ne[1] * g->ne[2] * g->ne[3]; /* unused dims are 1 */
         s->chunk_rows = QK_PIPE_CHUNK_FLOATS / s->ne0 > 0 ? QK_PIPE_CHUNK_FLOATS / s->ne0 : 1;
         s->n_chunks = (s->nrows + s->chunk_rows - 1) / s->chunk_rows;

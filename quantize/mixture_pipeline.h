@@ -12,7 +12,9 @@
  *  - a chunk is turned into F32 with the input type's to_float, checked for NaN/Inf, and
  *    (CONVERT) quantized with the output type's from_float (quantize_ref's bytes,
  *    types.h; quantize_ref itself when from_float is NULL) into the tensor's output
- *    buffer; its input pages are then released from this process's map (MADV_DONTNEED on
+ *    buffer — or, when the tensor has importance weights and the output type a
+ *    quantize_imat, row by row with quantize_imat and the weights of the row's matrix
+ *    (llama.cpp's ggml_quantize_chunk with an imatrix); its input pages are then released from this process's map (MADV_DONTNEED on
  *    the read-only file map: they stay in the page cache);
  *  - the calling thread writes each tensor as soon as it is complete, in order, while the
  *    workers go on, then calls done(k) and frees the buffer. Output buffers of tensors
@@ -45,6 +47,9 @@ typedef struct qk_pipe_tensor {
     qk_type dst_type;       /* CONVERT: output type */
     qk_pipe_mode mode;
     size_t dst_bytes;       /* bytes written for this tensor (CHECK/COPY: src->nbytes) */
+    const float *weights;   /* CONVERT: importance weights, [ne[2]][ne[0]] (one row of ne[0]
+                             * per matrix: per expert for a 3-D tensor), or NULL for none;
+                             * ignored when dst_type has no quantize_imat. Read only */
 } qk_pipe_tensor;
 
 /* Called on the calling thread after tensor k (0-based, file order) has been written. */

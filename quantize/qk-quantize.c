@@ -4,9 +4,10 @@
  *
  *   qk-quantize [options] IN.gguf [OUT.gguf] TYPE [nthreads]
  *
- * Parses the arguments, runs qk_quantize_file (mixture_apply.c) and turns an error into one
- * line on stderr with a non-zero exit. Per-tensor lines and the summary go to stdout (to
- * stderr when --json - puts the JSON on stdout).
+ * Parses the arguments (the --tensor-type rules with tensor_rules.c), runs qk_quantize_file
+ * (mixture_apply.c) and turns an error into one line on stderr with a non-zero exit.
+ * Per-tensor lines and the summary go to stdout (to stderr when --json - puts the JSON on
+ * stdout).
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include "mixture.h"
 #include "mixture_apply.h"
 #include "paths.h"
+#include "tensor_rules.h"
 #include "threads.h"
 #include "tool.h"
 
@@ -41,22 +43,48 @@ static void usage(FILE *f) {
             "  --leave-output-tensor       do not quantize output.weight. default: off\n"
             "  --pure                      no mixture: every quantizable tensor gets TYPE's default type\n"
             "                              and there are no fallbacks (as llama.cpp 2025-02). default: off\n"
-            "  --output-tensor-type T      ggml type for output.weight (or the tied token_embd), e.g. q8_0\n"
-            "  --token-embedding-type T    ggml type for token_embd.weight\n"
+            "  --output-tensor-type T      ggml type for output.weight (or the tied token_embd), e.g. q8_0.\n"
+            "                              default: the mixture's\n"
+            "  --token-embedding-type T    ggml type for token_embd.weight. default: the mixture's\n"
             "  --no-fallback               refuse (error naming the tensor) where the mixture would fall\n"
             "                              back to another type because ne[0] is not divisible. default: off\n"
-            "  --dry-run                   print the per-tensor types and sizes, write nothing\n"
+            "  --tensor-type REGEX=TYPE    give the tensors whose name REGEX matches the ggml type TYPE\n"
+            "                              (e.g. 'ffn_down=q6_k', 'blk\\.[0-3]\\.attn_v=q8_0'); repeatable.\n"
+            "                              When two rules match a tensor, the LAST one given wins. Rules\n"
+            "                              replace the mixture's type (also under --pure) and fall back like\n"
+            "                              it when ne[0] is not divisible; a rule whose type cannot hold the\n"
+            "                              rows and has no fallback (--pure, --no-fallback, Q8_0, ...) is an\n"
+            "                              error. --output-tensor-type / --token-embedding-type win over them;\n"
+            "                              F16/BF16/F32/COPY targets ignore them (as llama-quantize). REGEX:\n"
+            "                              POSIX extended regex, searched anywhere in the name and lower-cased\n"
+            "                              first as llama.cpp does; unlike llama.cpp's C++ std::regex\n"
+            "                              (ECMAScript) there is no \\d (write [0-9]), no lazy quantifiers,\n"
+            "                              look-ahead or (?:). A rule that matches nothing is a warning.\n"
+            "                              default: none\n"
+            "  --tensor-type-file FILE     more rules, one REGEX=TYPE per line ('#' comments, blank lines\n"
+            "                              skipped), in order at the option's place. default: none\n"
+            "  --imatrix FILE              importance matrix (llama-imatrix's legacy .dat or GGUF): tensors\n"
+            "                              with an entry are quantized with their weights; writes the\n"
+            "                              quantize.imatrix.* keys; Q4_0/Q5_0 then give the first eighth of\n"
+            "                              ffn_down Q4_1/Q5_1, and Q2_K_S becomes possible. default: none\n"
+            "  --include-weights NAME      use the imatrix only for tensors whose name contains NAME\n"
+            "                              (repeatable). default: all entries\n"
+            "  --exclude-weights NAME      do not use it for tensors whose name contains NAME (repeatable;\n"
+            "                              not with --include-weights). default: none\n"
+            "  --dry-run                   print the per-tensor types and sizes, write nothing. default: off\n"
             "  --json FILE                 also write the plan and summary as JSON (FILE '-' = stdout;\n"
-            "                              the human report then goes to stderr)\n"
-            "  -t, --threads N             worker threads (same as the nthreads argument)\n"
+            "                              the human report then goes to stderr). default: none\n"
+            "  -t, --threads N             worker threads (same as the nthreads argument). default: all CPUs\n"
             "  -h, --help                  this help\n"
             "\n"
             "TYPE (case-insensitive; or the integer llama_ftype id):\n",
             qk_cpu_count());
     for (size_t i = 0; i < qk_ftype_count(); i++) {
         const qk_ftype_info *fi = qk_ftype_at(i);
-        if (!qk_ftype_supported(fi)) continue;
-        fprintf(f, "  %2u  %-7s : %s\n", fi->id, fi->name, fi->summary);
+        if (fi->id == QK_FTYPE_MOSTLY_Q2_K_S)
+            fprintf(f, "  %2u  %-7s : %s\n", fi->id, fi->name, "Q2_K mix for use with --imatrix (required)");
+        else if (qk_ftype_supported(fi))
+            fprintf(f, "  %2u  %-7s : %s\n", fi->id, fi->name, fi->summary);
     }
     fprintf(f,
             "      Q3_K, Q4_K, Q5_K : aliases for Q3_K_M, Q4_K_M, Q5_K_M\n"
@@ -75,6 +103,37 @@ static int parse_target(const char *s, target *t) {
     t->copy = strcasecmp(s, "COPY") == 0;
     t->fi = t->copy ? NULL : qk_ftype_parse(s);
     return t->copy || t->fi ? 0 : -1;
+}
+
+/* Rule k (1-based) of o as a JSON object. */
+static cJSON *rule_json(const qk_quant_opts *o, int k) {
+    const qk_mix_rule *rl = &o->mix.rules[k - 1];
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "index", k);
+    cJSON_AddStringToObject(j, "rule", rl->text);
+    cJSON_AddStringToObject(j, "origin", rl->origin);
+    cJSON_AddStringToObject(j, "type", qk_type_name(rl->type));
+    return j;
+}
+
+/* The imatrix and the rules, top-level. */
+static void add_imatrix_rules_json(cJSON *root, const qk_quant_opts *o, const qk_quant_result *r) {
+    if (o->imatrix.path) {
+        cJSON *im = cJSON_AddObjectToObject(root, "imatrix");
+        cJSON_AddStringToObject(im, "file", o->imatrix.path);
+        cJSON_AddStringToObject(im, "dataset", r->imatrix_dataset);
+        cJSON_AddNumberToObject(im, "entries_read", (double)r->imatrix_read);
+        cJSON_AddNumberToObject(im, "entries_count", (double)r->imatrix_used);
+        cJSON_AddNumberToObject(im, "chunks_count", r->imatrix_chunks);
+    } else {
+        cJSON_AddNullToObject(root, "imatrix");
+    }
+    cJSON *rules = cJSON_AddArrayToObject(root, "rules");
+    for (size_t i = 0; i < o->mix.n_rules; i++) {
+        cJSON *j = rule_json(o, (int)i + 1);
+        cJSON_AddNumberToObject(j, "n_matched", o->mix.rules[i].n_matched);
+        cJSON_AddItemToArray(rules, j);
+    }
 }
 
 static int write_json(const char *path, const qk_quant_opts *o, const char *label, const qk_quant_result *r,
@@ -96,6 +155,7 @@ static int write_json(const char *path, const qk_quant_opts *o, const char *labe
     cJSON_AddNumberToObject(root, "n_threads", r->n_threads);
     cJSON_AddNumberToObject(root, "quantize_ms", r->quantize_ms);
     cJSON_AddNumberToObject(root, "total_ms", r->total_ms);
+    add_imatrix_rules_json(root, o, r);
     cJSON *arr = cJSON_AddArrayToObject(root, "tensors");
     for (size_t k = 0; k < r->n_tensors; k++) {
         const qk_quant_tensor *t = &r->tensors[k];
@@ -108,6 +168,9 @@ static int write_json(const char *path, const qk_quant_opts *o, const char *labe
         cJSON_AddBoolToObject(o2, "converted", t->choice.quantize);
         cJSON_AddBoolToObject(o2, "fallback", t->choice.fallback);
         if (t->choice.fallback) cJSON_AddStringToObject(o2, "wanted", qk_type_name(t->choice.wanted));
+        if (t->choice.rule > 0) cJSON_AddItemToObject(o2, "rule", rule_json(o, t->choice.rule));
+        else cJSON_AddNullToObject(o2, "rule");
+        cJSON_AddBoolToObject(o2, "imatrix", t->imatrix);
         cJSON_AddNumberToObject(o2, "src_bytes", (double)t->src_bytes);
         cJSON_AddNumberToObject(o2, "bytes", (double)t->dst_bytes);
         cJSON_AddItemToArray(arr, o2);
@@ -135,7 +198,16 @@ typedef struct opts {
     qk_quant_opts q;    /* what qk_quantize_file gets */
     const char *json;   /* --json FILE, NULL for none */
     char out_buf[4096]; /* the default output path */
+    qk_rule_list rules; /* --tensor-type / --tensor-type-file, in order (q.mix.rules) */
+    const char **include, **exclude; /* --include/--exclude-weights (argv strings) */
+    size_t n_include, n_exclude;
 } opts;
+
+static void opts_free(opts *o) {
+    qk_rules_free(&o->rules);
+    free(o->include);
+    free(o->exclude);
+}
 
 /* A negative number ("-1"), which is an operand (nthreads), not an option, as in
  * llama-quantize. */
@@ -164,7 +236,10 @@ static int parse_operands(const char *const *pos, int npos, int32_t threads, boo
         k++;
     }
     if (k < npos) return qk_cli_error("unexpected argument '%s' — run qk-quantize --help", pos[k]);
-    if (!tg.copy && !qk_ftype_supported(tg.fi))
+    if (!tg.copy && tg.fi->id == QK_FTYPE_MOSTLY_Q2_K_S && !o->q.imatrix.path)
+        return qk_cli_error("Q2_K_S needs an importance matrix (llama-quantize refuses it without one) — "
+                            "pass --imatrix FILE, or use Q2_K");
+    if (!tg.copy && !qk_ftype_supported(tg.fi) && tg.fi->id != QK_FTYPE_MOSTLY_Q2_K_S)
         return qk_cli_error("type %s is not supported by qkit: %s", tg.fi->name, tg.fi->summary);
     o->q.ftype_label = tg.copy ? "COPY" : tg.fi->name;
     if (!out) { /* <dir of IN>/ggml-model-<TYPE>.gguf */
@@ -183,7 +258,8 @@ static int parse_operands(const char *const *pos, int npos, int32_t threads, boo
 }
 
 enum { OPT_ALLOW_REQUANTIZE = 256, OPT_LEAVE_OUTPUT, OPT_PURE, OPT_NO_FALLBACK, OPT_DRY_RUN, OPT_OUTPUT_TYPE,
-       OPT_EMBEDDING_TYPE, OPT_JSON, OPT_UNSUPPORTED };
+       OPT_EMBEDDING_TYPE, OPT_JSON, OPT_TENSOR_TYPE, OPT_TENSOR_TYPE_FILE, OPT_IMATRIX, OPT_INCLUDE, OPT_EXCLUDE,
+       OPT_UNSUPPORTED };
 
 static const struct option LONG[] = {
     {"allow-requantize", no_argument, NULL, OPT_ALLOW_REQUANTIZE},
@@ -194,14 +270,16 @@ static const struct option LONG[] = {
     {"output-tensor-type", required_argument, NULL, OPT_OUTPUT_TYPE},
     {"token-embedding-type", required_argument, NULL, OPT_EMBEDDING_TYPE},
     {"json", required_argument, NULL, OPT_JSON},
+    {"tensor-type", required_argument, NULL, OPT_TENSOR_TYPE},
+    {"tensor-type-file", required_argument, NULL, OPT_TENSOR_TYPE_FILE},
+    {"imatrix", required_argument, NULL, OPT_IMATRIX},
+    {"include-weights", required_argument, NULL, OPT_INCLUDE},
+    {"exclude-weights", required_argument, NULL, OPT_EXCLUDE},
     {"threads", required_argument, NULL, 't'},
     {"help", no_argument, NULL, 'h'},
     /* llama-quantize's options that qkit refuses (the values are never looked at) */
-    {"imatrix", optional_argument, NULL, OPT_UNSUPPORTED},
-    {"include-weights", optional_argument, NULL, OPT_UNSUPPORTED + 1},
-    {"exclude-weights", optional_argument, NULL, OPT_UNSUPPORTED + 2},
-    {"keep-split", optional_argument, NULL, OPT_UNSUPPORTED + 3},
-    {"override-kv", optional_argument, NULL, OPT_UNSUPPORTED + 4},
+    {"keep-split", optional_argument, NULL, OPT_UNSUPPORTED},
+    {"override-kv", optional_argument, NULL, OPT_UNSUPPORTED + 1},
     {0}};
 
 /* --output-tensor-type / --token-embedding-type T (opt) into *type. */
@@ -227,8 +305,35 @@ static int add_operand(const char **pos, int *npos, const char *a) {
     return 0;
 }
 
+/* A --tensor-type rule (file: a --tensor-type-file) into o->rules. */
+static int parse_rule(opts *o, const char *v, bool file) {
+    qk_err err = {{0}};
+    if ((file ? qk_rules_add_file(&o->rules, v, &err) : qk_rules_add(&o->rules, v, "--tensor-type", &err)) != 0)
+        return qk_cli_error("%s", err.msg);
+    o->q.mix.rules = o->rules.v;
+    o->q.mix.n_rules = o->rules.n;
+    return 0;
+}
+
+/* What the imatrix options need of each other. */
+static int check_imatrix_opts(opts *o) {
+    if ((o->n_include || o->n_exclude) && !o->q.imatrix.path)
+        return qk_cli_error("--%s-weights without --imatrix — add --imatrix FILE",
+                            o->n_include ? "include" : "exclude");
+    if (o->n_include && o->n_exclude)
+        return qk_cli_error("--include-weights and --exclude-weights cannot be combined — use one of them");
+    o->q.imatrix.include = o->include;
+    o->q.imatrix.n_include = o->n_include;
+    o->q.imatrix.exclude = o->exclude;
+    o->q.imatrix.n_exclude = o->n_exclude;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, opts *o) {
     qk_mix_params_init(&o->q.mix);
+    o->include = calloc((size_t)argc, sizeof *o->include); /* at most one per argument */
+    o->exclude = calloc((size_t)argc, sizeof *o->exclude);
+    if (!o->include || !o->exclude) return qk_cli_error("out of memory");
     const char *pos[4];
     int npos = 0, c;
     int32_t threads = -1;
@@ -258,6 +363,16 @@ static int parse_args(int argc, char **argv, opts *o) {
                 return QK_CLI_ERROR;
             break;
         case OPT_JSON: o->json = optarg; break;
+        case OPT_TENSOR_TYPE:
+        case OPT_TENSOR_TYPE_FILE:
+            if (parse_rule(o, optarg, c == OPT_TENSOR_TYPE_FILE)) return QK_CLI_ERROR;
+            break;
+        case OPT_IMATRIX:
+            if (o->q.imatrix.path) return qk_cli_error("--imatrix given twice — give one importance matrix");
+            o->q.imatrix.path = optarg;
+            break;
+        case OPT_INCLUDE: o->include[o->n_include++] = optarg; break;
+        case OPT_EXCLUDE: o->exclude[o->n_exclude++] = optarg; break;
         case 't':
             if (qk_cli_i32("-t", optarg, -QK_CLI_MAX_THREADS, QK_CLI_MAX_THREADS, &threads)) return QK_CLI_ERROR;
             threads_set = true;
@@ -265,12 +380,12 @@ static int parse_args(int argc, char **argv, opts *o) {
         case 'h': usage(stdout); return QK_CLI_DONE;
         case '?': return QK_CLI_ERROR;
         default: /* OPT_UNSUPPORTED + i */
-            return qk_cli_error("--%s is not supported by qkit (no importance matrix, split or KV overrides)",
-                                long_name(c));
+            return qk_cli_error("--%s is not supported by qkit (no split output or KV overrides)", long_name(c));
         }
     }
     for (; optind < argc; optind++)
         if (add_operand(pos, &npos, argv[optind])) return QK_CLI_ERROR;
+    if (check_imatrix_opts(o)) return QK_CLI_ERROR;
     return parse_operands(pos, npos, threads, threads_set, o);
 }
 
@@ -288,21 +403,27 @@ static int quantize(const opts *o) {
     return rc ? qk_fail("--json: %s", err.msg) : 0;
 }
 
+/* Check the paths, then quantize. Returns main's exit status. */
+static int run(const opts *o) {
+    if (access(o->q.in_path, R_OK) != 0)
+        return qk_fail("cannot read '%s': %s — check the path", o->q.in_path, strerror(errno));
+    qk_err err = {{0}};
+    /* no output may be an input or the other output (by identity: paths.h) */
+    const char *ins[2] = {o->q.in_path, o->q.imatrix.path};
+    const char *outs[2] = {o->q.dry_run ? NULL : o->q.out_path, o->json};
+    if (qk_paths_check(ins, o->q.imatrix.path ? 2 : 1, outs, 2, &err)) return qk_fail("%s", err.msg);
+    /* the JSON file is written last: check where it goes before any work or output (the
+     * GGUF output path is checked by qk_quantize_file, also before its first line) */
+    if (o->json && strcmp(o->json, "-") != 0 && qk_paths_check_output(o->json, &err) != 0)
+        return qk_fail("--json: %s", err.msg);
+    return quantize(o);
+}
+
 int main(int argc, char **argv) {
     qk_tool_init("qk-quantize");
     opts o = {0};
     int rc = parse_args(argc, argv, &o);
-    if (rc) return rc < 0;
-    if (access(o.q.in_path, R_OK) != 0)
-        return qk_fail("cannot read '%s': %s — check the path", o.q.in_path, strerror(errno));
-
-    qk_err err = {{0}};
-    /* no output may be the input or the other output (by identity: paths.h) */
-    const char *ins[1] = {o.q.in_path}, *outs[2] = {o.q.dry_run ? NULL : o.q.out_path, o.json};
-    if (qk_paths_check(ins, 1, outs, 2, &err)) return qk_fail("%s", err.msg);
-    /* the JSON file is written last: check where it goes before any work or output (the
-     * GGUF output path is checked by qk_quantize_file, also before its first line) */
-    if (o.json && strcmp(o.json, "-") != 0 && qk_paths_check_output(o.json, &err) != 0)
-        return qk_fail("--json: %s", err.msg);
-    return quantize(&o);
+    rc = rc ? rc < 0 : run(&o);
+    opts_free(&o);
+    return rc;
 }

@@ -7,7 +7,14 @@
  * tensor, the order and ggml type of the golden .tsv; the tensors that fell back must be
  * exactly those the log warns about, and the "k of n tensor(s) required fallback" counts
  * must match. A .log with no .tsv is a failed llama-quantize run: the plan must fail too,
- * naming the tensor llama-quantize stopped at.
+ * naming the tensor llama-quantize stopped at. The --imatrix runs (<model>.imat.<TYPE>,
+ * c392e50 with the .dat; <model>.imatg.<TYPE>, current llama.cpp with the GGUF imatrix)
+ * are planned with has_imatrix set; for imatg only the fallback count is compared (current
+ * llama.cpp prints its fallback warnings before the tensor lines).
+ *
+ * Then the cases without golden files: importance-matrix branches (Q4_0/Q5_0/IQ4_NL
+ * ffn_down, Q2_K_S) on a synthetic Qwen2.5-0.5B, and the --tensor-type rules (which one
+ * wins, against the mixture, the overrides, the fallback, --pure, --no-fallback).
  */
 #include <dirent.h>
 #include <math.h>
@@ -19,6 +26,7 @@
 #include "gguf.h"
 #include "mixture.h"
 #include "model.h"
+#include "tensor_rules.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------------ helpers ---------- */
@@ -113,6 +121,7 @@ typedef struct glog {
     int warn_k, warn_n; /* -1 when the log has no WARNING line */
     int failed;
     char failed_at[80];
+    int n_falling_back; /* current llama.cpp's "-> falling back to" warnings */
 } glog;
 
 static void read_log(const char *path, glog *L) {
@@ -125,6 +134,7 @@ static void read_log(const char *path, glog *L) {
         int i, n;
         char name[80];
         if (sscanf(line, "[ %d/ %d] %79s -", &i, &n, name) == 3) snprintf(current, sizeof current, "%s", name);
+        if (strstr(line, "falling back to")) L->n_falling_back++;
         if (strstr(line, "using fallback quantization")) {
             ck_assert_int_lt(L->n_fb_names, 128);
             snprintf(L->fallback[L->n_fb_names++], 80, "%s", current);
@@ -165,10 +175,9 @@ static int check_model_goldens(const char *model, const char *base_rel) {
             continue;
         char tname[32];
         snprintf(tname, sizeof tname, "%.*s", (int)(len - ml - 5), e->d_name + ml + 1);
-        if (qk_test_golden_is_imatrix(tname)) {
-            n_imatrix++;
-            continue;
-        }
+        const bool imatrix = qk_test_golden_is_imatrix(tname);
+        const bool current = strncmp(tname, "imatg.", 6) == 0; /* current llama.cpp's log */
+        n_imatrix += imatrix;
         char path[4400];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         glog G;
@@ -178,11 +187,12 @@ static int check_model_goldens(const char *model, const char *base_rel) {
         int have_tsv = f != NULL;
         if (f) fclose(f);
 
-        const qk_ftype_info *fi = qk_ftype_parse(tname);
+        const qk_ftype_info *fi = qk_ftype_parse(imatrix ? strchr(tname, '.') + 1 : tname);
         ck_assert_msg(fi != NULL, "%s: unknown type %s", model, tname);
         qk_mix_params p;
         qk_mix_params_init(&p);
         p.ftype = fi->id;
+        p.has_imatrix = imatrix;
         qk_mix_summary sum;
         qk_err err = {{0}};
         int rc = qk_mix_plan(&p, &L.m, L.t, L.n, order, ch, &sum, &err);
@@ -208,12 +218,14 @@ static int check_model_goldens(const char *model, const char *base_rel) {
                 ck_assert_msg(strcmp(rows[k].type, qk_type_name(c->type)) == 0, "%s %s %s: golden %s, plan %s",
                               model, tname, t->name, rows[k].type, qk_type_name(c->type));
                 ck_assert_str_eq(rows[k].ne, ne);
-                ck_assert_msg(c->fallback == in_list(&G, t->name), "%s %s %s: fallback %d, log says %d", model,
-                              tname, t->name, c->fallback, in_list(&G, t->name));
+                ck_assert_msg(current || c->fallback == in_list(&G, t->name), "%s %s %s: fallback %d, log says %d",
+                              model, tname, t->name, c->fallback, in_list(&G, t->name));
                 n_fb += c->fallback;
             }
-            ck_assert_int_eq(n_fb, G.n_fb_names);
-            if (G.warn_k >= 0) {
+            ck_assert_int_eq(n_fb, current ? G.n_falling_back : G.n_fb_names);
+            if (current) {
+                ck_assert_int_eq(sum.n_fallback, G.n_falling_back);
+            } else if (G.warn_k >= 0) {
                 ck_assert_int_eq(sum.n_fallback, G.warn_k);
                 ck_assert_int_eq(sum.n_checked, G.warn_n);
             } else {
@@ -228,20 +240,22 @@ static int check_model_goldens(const char *model, const char *base_rel) {
     free(order);
     free(ch);
     free_tlist(&L);
-    printf("%s: %d golden runs checked (%d succeeded, %d failed in llama.cpp); %d --imatrix runs left out\n",
-           model, checked, n_ok, n_fail, n_imatrix);
+    printf("%s: %d golden runs checked (%d succeeded, %d failed in llama.cpp), %d of them --imatrix runs\n", model,
+           checked, n_ok, n_fail, n_imatrix);
     return checked;
 }
 
 START_TEST(golden_wiki_qwen2) {
     int n = check_model_goldens("wiki-qwen2-13m", "data/models/wiki-qwen2-13m/wiki-qwen2-13m-f16.gguf");
-    ck_assert_int_ge(n, 13); /* IQ4_NL, Q2_K, Q3_K_M, Q4_0/1, Q4_K_S/M, Q5_0/1, Q5_K_S/M, Q6_K, Q8_0 */
+    /* IQ4_NL, Q2_K, Q3_K_M, Q4_0/1, Q4_K_S/M, Q5_0/1, Q5_K_S/M, Q6_K, Q8_0; the same 13 with
+     * the .dat imatrix, 8 with the GGUF one */
+    ck_assert_int_ge(n, 13 + 13 + 8);
 }
 END_TEST
 
 START_TEST(golden_stories260k) {
     int n = check_model_goldens("stories260K", "data/models/stories260K/stories260K.gguf");
-    ck_assert_int_ge(n, 13);
+    ck_assert_int_ge(n, 13 + 13); /* with and without the .dat imatrix */
 }
 END_TEST
 
@@ -255,7 +269,7 @@ typedef struct synth {
 
 static void add(synth *S, const char *name, int64_t ne0, int64_t ne1, qk_type type) {
     snprintf(S->names[S->n], 64, "%s", name);
-    S->t[S->n] = (qk_mix_tensor){S->names[S->n], {ne0, ne1, 1, 1}, type};
+    S->t[S->n] = (qk_mix_tensor){S->names[S->n], {ne0, ne1, 1, 1}, type, false};
     S->n++;
 }
 
@@ -620,9 +634,12 @@ END_TEST
 
 START_TEST(order_and_helpers) {
     qk_mix_tensor t[] = {
-        {"blk.10.attn_q.weight", {8, 8, 1, 1}, QK_TYPE_F32}, {"blk.9.ffn_up.weight", {8, 8, 1, 1}, QK_TYPE_F32},
-        {"token_embd.weight", {8, 8, 1, 1}, QK_TYPE_F32},    {"blk.9.attn_q.weight", {8, 8, 1, 1}, QK_TYPE_F32},
-        {"output_norm.weight", {8, 1, 1, 1}, QK_TYPE_F32},   {"blk.0.ffn_down.weight", {8, 8, 1, 1}, QK_TYPE_F32},
+        {"blk.10.attn_q.weight", {8, 8, 1, 1}, QK_TYPE_F32, false},
+        {"blk.9.ffn_up.weight", {8, 8, 1, 1}, QK_TYPE_F32, false},
+        {"token_embd.weight", {8, 8, 1, 1}, QK_TYPE_F32, false},
+        {"blk.9.attn_q.weight", {8, 8, 1, 1}, QK_TYPE_F32, false},
+        {"output_norm.weight", {8, 1, 1, 1}, QK_TYPE_F32, false},
+        {"blk.0.ffn_down.weight", {8, 8, 1, 1}, QK_TYPE_F32, false},
     };
     size_t order[6];
     qk_mix_order(t, 6, order);
@@ -660,6 +677,137 @@ START_TEST(order_and_helpers) {
 }
 END_TEST
 
+/* ------------------------------------------- importance matrix and --tensor-type ------ */
+
+static qk_type synth_type(const synth *S, const qk_mix_choice *ch, const char *name) {
+    for (size_t i = 0; i < S->n; i++)
+        if (strcmp(S->t[i].name, name) == 0) return ch[i].type;
+    ck_abort_msg("no tensor %s", name);
+    return QK_TYPE_COUNT;
+}
+
+/* The has_imatrix branches of llama_tensor_get_type on 24 layers (first eighth: 0-2). */
+START_TEST(imatrix_branches) {
+    synth S;
+    qk_mix_model m;
+    make_qwen25_05b(&S, &m);
+    size_t order[300];
+    qk_mix_choice ch[300];
+    qk_err err = {{0}};
+    qk_mix_params p;
+    static const struct { uint32_t ftype; qk_type plain, early; bool with; } cases[] = {
+        {QK_FTYPE_MOSTLY_Q4_0, QK_TYPE_Q4_0, QK_TYPE_Q4_1, true},
+        {QK_FTYPE_MOSTLY_Q4_0, QK_TYPE_Q4_0, QK_TYPE_Q4_0, false},
+        {QK_FTYPE_MOSTLY_Q5_0, QK_TYPE_Q5_0, QK_TYPE_Q5_1, true},
+        {QK_FTYPE_MOSTLY_Q5_0, QK_TYPE_Q5_0, QK_TYPE_Q5_0, false},
+        {QK_FTYPE_MOSTLY_IQ4_NL, QK_TYPE_IQ4_NL, QK_TYPE_IQ4_NL, true}, /* IQ4_NL's Q5_K only without */
+        {QK_FTYPE_MOSTLY_IQ4_NL, QK_TYPE_IQ4_NL, QK_TYPE_Q5_K, false}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        qk_mix_params_init(&p);
+        p.ftype = cases[c].ftype;
+        p.has_imatrix = cases[c].with;
+        ck_assert_msg(qk_mix_plan(&p, &m, S.t, S.n, order, ch, NULL, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(synth_type(&S, ch, "blk.2.ffn_down.weight"), cases[c].early);
+        ck_assert_int_eq(synth_type(&S, ch, "blk.3.ffn_down.weight"), cases[c].plain);
+    }
+    /* Q2_K_S: refused without an imatrix; with one, attn_v Q4_K (n_gqa 7, falls back to
+     * Q5_0 on 896 columns), ffn_down Q4_K in layers 0-2, and every Q2_K tensor needs data */
+    qk_mix_params_init(&p);
+    p.ftype = QK_FTYPE_MOSTLY_Q2_K_S;
+    ck_assert(qk_mix_plan(&p, &m, S.t, S.n, order, ch, NULL, &err) != 0);
+    ck_assert_msg(strstr(err.msg, "Q2_K_S needs an importance matrix"), "%s", err.msg);
+    p.has_imatrix = true;
+    for (size_t i = 0; i < S.n; i++) S.t[i].has_weights = strcmp(S.t[i].name, "token_embd.weight") != 0;
+    ck_assert_msg(qk_mix_plan(&p, &m, S.t, S.n, order, ch, NULL, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(synth_type(&S, ch, "blk.0.attn_v.weight"), QK_TYPE_Q5_0);
+    ck_assert_int_eq(synth_type(&S, ch, "blk.2.ffn_down.weight"), QK_TYPE_Q4_K);
+    ck_assert_int_eq(synth_type(&S, ch, "blk.3.ffn_down.weight"), QK_TYPE_Q2_K);
+    ck_assert_int_eq(synth_type(&S, ch, "blk.3.ffn_up.weight"), QK_TYPE_IQ4_NL);
+    S.t[S.n - 2 - 12 * 10].has_weights = false; /* blk.10.ffn_down.weight */
+    ck_assert_str_eq(S.t[S.n - 2 - 12 * 10].name, "blk.10.ffn_down.weight");
+    ck_assert(qk_mix_plan(&p, &m, S.t, S.n, order, ch, NULL, &err) != 0);
+    ck_assert_msg(strstr(err.msg, "'blk.10.ffn_down.weight'") && strstr(err.msg, "no entry"), "%s", err.msg);
+}
+END_TEST
+
+/* Plan L as ftype with the rules (NULL-terminated); returns qk_mix_plan's result. */
+static int plan_rules(tlist *L, qk_mix_params *p, qk_rule_list *R, const char *const *rules, qk_mix_choice *ch,
+                      qk_mix_summary *sum, qk_err *err) {
+    size_t order[128];
+    qk_rules_free(R);
+    for (; *rules; rules++) ck_assert_msg(qk_rules_add(R, *rules, "--tensor-type", err) == 0, "%s", err->msg);
+    p->rules = R->v;
+    p->n_rules = R->n;
+    return qk_mix_plan(p, &L->m, L->t, L->n, order, ch, sum, err);
+}
+
+#define RULES(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+START_TEST(tensor_type_rules) {
+    tlist W, St;
+    load_tlist(&W, "data/models/wiki-qwen2-13m/wiki-qwen2-13m-f16.gguf");
+    load_tlist(&St, "data/models/stories260K/stories260K.gguf");
+    qk_mix_choice ch[128];
+    qk_mix_summary sum;
+    qk_err err = {{0}};
+    qk_rule_list R = {0};
+    qk_mix_params p;
+#define PLAN(L, ftype_, ...) \
+    (qk_mix_params_init(&p), p.ftype = (ftype_), plan_rules(L, &p, &R, RULES(__VA_ARGS__), ch, &sum, &err))
+#define TYPE(L, name) (find(L, ch, name)->type)
+    /* Last match wins; rule index 1-based; n_matched counts the tensors tried. */
+    ck_assert_msg(PLAN(&W, QK_FTYPE_MOSTLY_Q4_K_M, "attn=q8_0", "attn_v=Q5_K") == 0, "%s", err.msg);
+    ck_assert_int_eq(TYPE(&W, "blk.2.attn_v.weight"), QK_TYPE_Q5_K);
+    ck_assert_int_eq(find(&W, ch, "blk.2.attn_v.weight")->rule, 2);
+    ck_assert_int_eq(TYPE(&W, "blk.2.attn_q.weight"), QK_TYPE_Q8_0);
+    ck_assert_int_eq(find(&W, ch, "blk.2.ffn_up.weight")->rule, 0);
+    ck_assert_int_eq(R.v[0].n_matched, 24); /* attn_q/k/v/output x 6 (not attn_norm, biases) */
+    ck_assert_int_eq(R.v[1].n_matched, 6);
+    ck_assert(PLAN(&W, QK_FTYPE_MOSTLY_Q4_K_M, "attn_v=q5_k", "attn=q8_0") == 0);
+    ck_assert_int_eq(TYPE(&W, "blk.2.attn_v.weight"), QK_TYPE_Q8_0);
+    /* Rule vs mixture: the layer counters advance as without rules (blk.5 keeps Q6_K);
+     * the pattern is lower-cased and searched, not matched whole. */
+    ck_assert(PLAN(&W, QK_FTYPE_MOSTLY_Q4_K_M, "BLK\\.2\\.ATTN_V=q8_0") == 0);
+    ck_assert_int_eq(TYPE(&W, "blk.2.attn_v.weight"), QK_TYPE_Q8_0);
+    ck_assert_int_eq(TYPE(&W, "blk.5.attn_v.weight"), QK_TYPE_Q6_K);
+    ck_assert_int_eq(TYPE(&W, "blk.1.attn_v.weight"), QK_TYPE_Q4_K);
+    /* Overrides: --token-embedding-type wins over a rule (rule 0); a tied embedding's
+     * --output-tensor-type is its mixture type, which a rule replaces. */
+    qk_mix_params_init(&p);
+    p.ftype = QK_FTYPE_MOSTLY_Q4_K_M;
+    p.token_embedding_type = QK_TYPE_Q8_0;
+    ck_assert(plan_rules(&W, &p, &R, RULES("token_embd=q5_k"), ch, &sum, &err) == 0);
+    ck_assert(TYPE(&W, "token_embd.weight") == QK_TYPE_Q8_0 && find(&W, ch, "token_embd.weight")->rule == 0);
+    qk_mix_params_init(&p);
+    p.ftype = QK_FTYPE_MOSTLY_Q4_K_M;
+    p.output_tensor_type = QK_TYPE_Q8_0;
+    ck_assert(plan_rules(&W, &p, &R, RULES("token_embd=q5_k"), ch, &sum, &err) == 0);
+    ck_assert_int_eq(TYPE(&W, "token_embd.weight"), QK_TYPE_Q5_K);
+    /* --pure: rules still apply; norms are never tried. */
+    qk_mix_params_init(&p);
+    p.ftype = QK_FTYPE_MOSTLY_Q4_K_M;
+    p.pure = true;
+    ck_assert(plan_rules(&W, &p, &R, RULES("ffn_down=q8_0"), ch, &sum, &err) == 0);
+    ck_assert(TYPE(&W, "blk.0.ffn_down.weight") == QK_TYPE_Q8_0 && TYPE(&W, "blk.0.ffn_up.weight") == QK_TYPE_Q4_K);
+    ck_assert(PLAN(&W, QK_FTYPE_MOSTLY_Q4_K_M, "norm=q8_0") == 0);
+    ck_assert(TYPE(&W, "output_norm.weight") == QK_TYPE_F32 && R.v[0].n_matched == 0);
+    /* Fallback: a rule's Q6_K on 64 columns falls back to Q8_0 (counted); a rule's Q8_0
+     * fits, so those tensors need no fallback any more (stories: 36 of 37 without). */
+    ck_assert(PLAN(&St, QK_FTYPE_MOSTLY_Q4_K_M, "attn_q=q6_k") == 0);
+    const qk_mix_choice *c = find(&St, ch, "blk.0.attn_q.weight");
+    ck_assert(c->type == QK_TYPE_Q8_0 && c->wanted == QK_TYPE_Q6_K && c->fallback && c->rule == 1);
+    ck_assert(sum.n_fallback == 36 && sum.n_checked == 37);
+    ck_assert(PLAN(&St, QK_FTYPE_MOSTLY_Q4_K_M, "attn_q=q8_0") == 0);
+    ck_assert(TYPE(&St, "blk.0.attn_q.weight") == QK_TYPE_Q8_0 && sum.n_fallback == 31);
+    /* (refused rule types, F16 targets: tests/test_quantize_imatrix.c) */
+#undef PLAN
+#undef TYPE
+    qk_rules_free(&R);
+    free_tlist(&W);
+    free_tlist(&St);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("mixture");
     TCase *tc = tcase_create("mixture");
@@ -673,6 +821,8 @@ int main(void) {
     tcase_add_test(tc, pure_and_no_fallback_errors);
     tcase_add_test(tc, requantize_and_bad_models);
     tcase_add_test(tc, order_and_helpers);
+    tcase_add_test(tc, imatrix_branches);
+    tcase_add_test(tc, tensor_type_rules);
     suite_add_tcase(s, tc);
     return qk_test_main(s);
 }
