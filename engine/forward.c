@@ -46,6 +46,8 @@ struct qk_context {
     size_t logits_cap;       /* floats */
     int32_t n_outputs;
     qk_profile *prof;        /* NULL: not profiling */
+    qk_matmul_hook hook;     /* NULL: none (qk_context_set_matmul_hook) */
+    void *hook_arg;
 };
 
 static size_t cache_index(const qk_context *c, int il, int seq, int pos) {
@@ -171,7 +173,15 @@ static void rope(float *v, int n_heads, int head_dim, int n_rot, int pos, float 
 
 void qk_context_set_profile(qk_context *c, qk_profile *p) { c->prof = p; }
 
+void qk_context_set_matmul_hook(qk_context *c, qk_matmul_hook fn, void *arg) {
+    c->hook = fn;
+    c->hook_arg = fn ? arg : NULL;
+}
+
+/* y = x·wᵀ for m rows; the matmul hook sees the input first (outside the profile's
+ * timing, so that a profile of a hooked run still measures the matmuls alone). */
 static int matmul(qk_context *c, const gguf_tensor *w, const float *x, int m, float *y) {
+    if (c->hook) c->hook(c->hook_arg, w, x, m);
     const uint64_t t0 = c->prof ? qk_now_ns() : 0;
     const int rc = qk_matmul(c->pool, &c->mm, w->type, w->data, w->ne[0], w->ne[1], x, m, y);
     if (c->prof && w->type < QK_TYPE_COUNT) {

@@ -77,4 +77,22 @@ typedef struct qk_profile {
  * The caller keeps p alive while attached. */
 void qk_context_set_profile(qk_context *c, qk_profile *p);
 
+/* A look at every weight matmul's input (qk-imatrix collects its importance matrix with
+ * it; llama.cpp's equivalent is the scheduler's eval callback on GGML_OP_MUL_MAT).
+ * Called by qk_decode on the calling thread, right before the product Y = X·Wᵀ runs,
+ * once per weight matrix multiplied: w is the model's weight tensor (w->name as in the
+ * GGUF file, w->ne[0] = k input columns), x its m input rows of k F32 values, row-major
+ * (x[r·k + j]), valid only during the call. The weights, in the order a layer multiplies
+ * them: blk.N.attn_q, attn_k, attn_v (all three read the same x), attn_output,
+ * ffn_gate, ffn_up (the same x), ffn_down; then the lm_head (output.weight, or
+ * token_embd.weight when the model ties them) with one row per token whose logits were
+ * requested, when there is one. Consecutive calls for the weights of one layer with the
+ * same x pointer and m read the same data, so a hook may reuse per-input work
+ * (q/k/v, gate/up). The hook must not call into c. */
+typedef void (*qk_matmul_hook)(void *arg, const gguf_tensor *w, const float *x, int64_t m);
+
+/* Call fn(arg, …) for every weight matmul of qk_decode from now on; fn NULL detaches.
+ * The caller keeps arg alive while attached. Costs one test per matmul when detached. */
+void qk_context_set_matmul_hook(qk_context *c, qk_matmul_hook fn, void *arg);
+
 #endif

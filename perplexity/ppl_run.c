@@ -256,15 +256,25 @@ static int32_t seqs_per_pass(int32_t n_ctx, int32_t n_batch, int32_t n_pieces) {
 }
 
 /* Chunks i .. i+nb-1 of the n_ctx-token chunks at tokens as pieces, each scored from its
- * middle: positions n_ctx/2 .. n_ctx-2 predict the next token (llama.cpp's protocol). */
-static void chunk_pieces(ppl_piece *pc, const int32_t *tokens, int32_t i, int32_t nb, int32_t n_ctx) {
+ * middle: positions n_ctx/2 .. n_ctx-2 predict the next token (llama.cpp's protocol).
+ * all: logits of positions 0 .. n_ctx-1 instead (llama-imatrix's logits_all). */
+static void chunk_pieces(ppl_piece *pc, const int32_t *tokens, int32_t i, int32_t nb, int32_t n_ctx, bool all) {
     for (int32_t s = 0; s < nb; s++)
-        pc[s] = (ppl_piece){tokens + (size_t)(i + s) * n_ctx, n_ctx, n_ctx / 2, n_ctx - 2};
+        pc[s] = all ? (ppl_piece){tokens + (size_t)(i + s) * n_ctx, n_ctx, 0, n_ctx - 1}
+                    : (ppl_piece){tokens + (size_t)(i + s) * n_ctx, n_ctx, n_ctx / 2, n_ctx - 2};
 }
 
 int ppl_run_perplexity(const qk_model *m, const int32_t *tokens, size_t n_tokens,
                        const ppl_run_params *p, const char *save_base, ppl_run_result *res,
                        qk_err *err) {
+    return ppl_run_perplexity_ex(m, tokens, n_tokens, p, NULL, save_base, res, err);
+}
+
+int ppl_run_perplexity_ex(const qk_model *m, const int32_t *tokens, size_t n_tokens,
+                          const ppl_run_params *p, const ppl_run_extra *x, const char *save_base,
+                          ppl_run_result *res, qk_err *err) {
+    static const ppl_run_extra none = {0};
+    if (!x) x = &none;
     const int32_t n_ctx = p->n_ctx, n_vocab = m->hp.n_vocab;
     if (n_tokens < 2 * (size_t)n_ctx)
         return qk_errf(err,
@@ -277,8 +287,13 @@ int ppl_run_perplexity(const qk_model *m, const int32_t *tokens, size_t n_tokens
     const int32_t n_seq = seqs_per_pass(n_ctx, p->n_batch, n_chunk);
     const int32_t nv = ppl_logits_nv(n_vocab);
 
+    /* rows of logits per chunk, and the first scored one among them */
+    const int32_t n_rows = x->all_logits ? n_ctx : n_scored, row0 = x->all_logits ? first : 0;
+    const char *prog = x->prog ? x->prog : "qk-perplexity";
+
     ppl_eval e;
     if (eval_init(&e, m, n_ctx, p->n_batch, n_seq, p->n_threads, true, err)) return -1;
+    if (x->hook) qk_context_set_matmul_hook(e.ctx, x->hook, x->hook_arg);
     int rc = -1;
     ppl_logits_writer *w = NULL;
     uint16_t *recs = NULL;
@@ -299,28 +314,28 @@ int ppl_run_perplexity(const qk_model *m, const int32_t *tokens, size_t n_tokens
         strcat(nll_path, ".nll");
         w = ppl_logits_create(save_base, n_ctx, n_vocab, n_chunk, tokens, err);
         if (!w) goto done;
-        if (p->log) fprintf(p->log, "qk-perplexity: saving all logits to %s\n", save_base);
+        if (p->log) fprintf(p->log, "%s: saving all logits to %s\n", prog, save_base);
     }
     if (p->log) {
-        fprintf(p->log, "qk-perplexity: calculating perplexity over %d chunks, n_ctx=%d, "
-                "batch_size=%d, n_seq=%d\n", n_chunk, n_ctx, p->n_batch, n_seq);
+        fprintf(p->log, "%s: calculating perplexity over %d chunks, n_ctx=%d, "
+                "batch_size=%d, n_seq=%d\n", prog, n_chunk, n_ctx, p->n_batch, n_seq);
         fflush(p->log);
     }
 
     ppl_nll_acc acc = {0};
     progress pg;
-    progress_init(&pg, p, "qk-perplexity");
+    progress_init(&pg, p, prog);
     const double t0 = now_s();
     ppl_piece pc[64];
     for (int32_t i = 0; i < n_chunk; i += n_seq) {
         const int32_t nb = n_seq < n_chunk - i ? n_seq : n_chunk - i;
         const double tg = now_s();
-        chunk_pieces(pc, tokens, i, nb, n_ctx);
+        chunk_pieces(pc, tokens, i, nb, n_ctx, x->all_logits);
         const float *logits = eval_pieces(&e, pc, nb, err);
         if (!logits) goto done;
         for (int32_t s = 0; s < nb; s++) {
             const int32_t c = i + s;
-            rows_job job = {logits + (size_t)s * n_scored * n_vocab, n_vocab, n_scored,
+            rows_job job = {logits + ((size_t)s * n_rows + row0) * n_vocab, n_vocab, n_scored,
                             tokens + (size_t)c * n_ctx + first + 1, nll_all + (size_t)c * n_scored,
                             recs, nv, NULL, NULL};
             qk_pool_run(e.pool, rows_task, &job);
@@ -435,7 +450,7 @@ int ppl_run_kld(const qk_model *m, ppl_logits_file *base, const double *base_exa
         const int32_t nb = n_seq < n_chunk - i ? n_seq : n_chunk - i;
         const double tg = now_s();
         if (ppl_logits_read_chunks(base, nb, brecs, err)) goto done;
-        chunk_pieces(pc, base->tokens, i, nb, n_ctx);
+        chunk_pieces(pc, base->tokens, i, nb, n_ctx, false);
         const float *logits = eval_pieces(&e, pc, nb, err);
         if (!logits) goto done;
         if (i == 0) {

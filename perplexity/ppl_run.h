@@ -10,7 +10,8 @@
  * n_ctx > n_batch a chunk takes several decodes. If the vocabulary adds BOS, the first token
  * of every chunk is replaced by BOS for the forward pass only. Positions first = n_ctx/2 …
  * n_ctx−2 are scored, each predicting the next token: n_ctx − 1 − n_ctx/2 per chunk; logits
- * are requested for those positions only.
+ * are requested for those positions only (ppl_run_perplexity_ex can ask for all, and attach
+ * a matmul hook: qk-imatrix runs llama-imatrix's protocol this way).
  *
  * Output: running values on p->out exactly as llama.cpp prints them ("[1]664.7906,[2]…"
  * then "Final estimate: PPL = %.4f +/- %.5f"; --ppl-output-type 1 prints a table), and the
@@ -25,6 +26,7 @@
 #include <stdio.h>
 
 #include "error.h"
+#include "forward.h"
 #include "model.h"
 #include "ppl_logits.h"
 #include "ppl_stats.h"
@@ -38,6 +40,16 @@ typedef struct ppl_run_params {
     FILE *out;           /* results (stdout) */
     FILE *log;           /* timing/progress (stderr); NULL: silent */
 } ppl_run_params;
+
+/* What qk-imatrix adds to the chunked PPL run (ppl_run_perplexity_ex). */
+typedef struct ppl_run_extra {
+    const char *prog;    /* name on the log lines; NULL: "qk-perplexity" */
+    qk_matmul_hook hook; /* attached to the forward pass (forward.h); NULL: none */
+    void *hook_arg;
+    bool all_logits;     /* request the logits of every token of a chunk, not only of the
+                          * scored ones, as llama-imatrix does (logits_all: its lm_head then
+                          * multiplies every row); the PPL is the same */
+} ppl_run_extra;
 
 typedef struct ppl_run_result {
     int32_t n_ctx, n_batch, n_seq, n_chunks, n_vocab, n_threads;
@@ -54,6 +66,14 @@ typedef struct ppl_run_result {
 int ppl_run_perplexity(const qk_model *m, const int32_t *tokens, size_t n_tokens,
                        const ppl_run_params *p, const char *save_base, ppl_run_result *res,
                        qk_err *err);
+
+/* ppl_run_perplexity with x's additions (x NULL: the same run). With x->hook, every
+ * qk_decode of the run calls it for each weight matmul; chunks are decoded n_seq =
+ * max(1, n_batch / n_ctx) at a time, so a caller that wants one chunk per pass (llama-
+ * imatrix's protocol) passes n_batch <= n_ctx. */
+int ppl_run_perplexity_ex(const qk_model *m, const int32_t *tokens, size_t n_tokens,
+                          const ppl_run_params *p, const ppl_run_extra *x, const char *save_base,
+                          ppl_run_result *res, qk_err *err);
 
 /* --kl-divergence: evaluates the base file's own tokens (p->n_ctx must equal base->n_ctx and
  * the model's n_vocab base->n_vocab, else an error), prints the per-chunk table, and fills
