@@ -2,11 +2,14 @@
  * qk-study — the whole quantization case study in one command, by running the sibling
  * tools (found next to this executable through /proc/self/exe):
  *
- *   1. qk-quantize BASE OUTDIR/models/<stem>-<TYPE>.gguf TYPE [threads]     for each type
+ *   0. with --imatrix-text: qk-imatrix -m BASE -f CALIBRATION -o OUTDIR/imatrix.gguf
+ *   1. qk-quantize BASE OUTDIR/models/<stem>-<TYPE>.gguf TYPE [threads]     for each type;
+ *      with an imatrix also qk-quantize --imatrix IMATRIX BASE
+ *      OUTDIR/models/<stem>-<TYPE>-imat.gguf TYPE [threads], labelled <TYPE>-imat
  *   2. qk-perplexity -m BASE -f TEXT ... --kl-divergence-base OUTDIR/base.logits
  *        --json OUTDIR/ppl/<BASE_LABEL>.json        (also writes the exact-NLL sidecar)
  *   3. qk-perplexity -m QUANT -f TEXT ... --kl-divergence-base OUTDIR/base.logits
- *        --kl-divergence --json OUTDIR/ppl/<TYPE>.json                       for each type
+ *        --kl-divergence --json OUTDIR/ppl/<LABEL>.json               for each quantized model
  *   4. qk-bench -m MODEL -p P -n N -r R [-t T] --output-file OUTDIR/bench/<LABEL>.json
  *        --output-file OUTDIR/bench/<LABEL>.csv                          for every model;
  *      then OUTDIR/bench.csv = all of them in one llama-bench CSV
@@ -27,10 +30,13 @@
 
 #include "cli.h"
 #include "fileio.h"
+#include "paths.h"
 #include "proc.h"
+#include "report_data.h" /* QK_REPORT_IMAT_SUFFIX: the -imat labels */
 #include "tool.h"
 
 #define MAX_TYPES 16
+#define MAX_MODELS (1 + 2 * MAX_TYPES) /* the base, each type without and with an imatrix */
 #define MAX_ARGS 40
 
 static void usage(FILE *f) {
@@ -52,6 +58,13 @@ static void usage(FILE *f) {
         "  -r, --repetitions N  qk-bench repetitions (default: 5)\n"
         "  -p, --n-prompt N     qk-bench prompt test size (default: 512)\n"
         "  -n, --n-gen N        qk-bench generation test size (default: 128)\n"
+        "  --imatrix FILE       also quantize every type with this importance matrix (qk-imatrix\n"
+        "                       or llama-imatrix output, GGUF or .dat): each type is reported\n"
+        "                       twice, without and with it (labels TYPE and TYPE" QK_REPORT_IMAT_SUFFIX ")\n"
+        "  --imatrix-text FILE  as --imatrix, computing it first with qk-imatrix on FILE into\n"
+        "                       OUTDIR/imatrix.gguf; FILE must not be the evaluation text (e.g.\n"
+        "                       ../shared/data/calibration/wiki.test.tail.raw)\n"
+        "  --imatrix-chunks N   qk-imatrix chunks of -c tokens (default: 100)\n"
         "  --base-label L       label of the base model (default: from its file name:\n"
         "                       F16, BF16 or F32, else \"base\")\n"
         "  --note TEXT          a paragraph for results.md (e.g. why this model was used)\n"
@@ -61,13 +74,15 @@ static void usage(FILE *f) {
 }
 
 typedef struct opts {
-    const char *model, *text, *outdir, *types, *base_label, *note;
+    const char *model, *text, *outdir, *types, *base_label, *note, *imatrix, *imatrix_text;
     int32_t n_ctx, n_chunks, n_threads, reps, n_prompt, n_gen; /* n_chunks, n_threads: 0 = not given */
+    int32_t imatrix_chunks;
     bool resume, plots;
 } opts;
 
 /* Long-only options. */
-enum { OPT_TYPES = 256, OPT_CHUNKS, OPT_BASE_LABEL, OPT_NOTE, OPT_RESUME, OPT_NO_PLOTS };
+enum { OPT_TYPES = 256, OPT_CHUNKS, OPT_BASE_LABEL, OPT_NOTE, OPT_RESUME, OPT_NO_PLOTS, OPT_IMATRIX,
+       OPT_IMATRIX_TEXT, OPT_IMATRIX_CHUNKS };
 
 static int parse_args(int argc, char **argv, opts *o) {
     static const struct option LONG[] = {{"model", required_argument, NULL, 'm'},
@@ -82,11 +97,15 @@ static int parse_args(int argc, char **argv, opts *o) {
                                          {"n-gen", required_argument, NULL, 'n'},
                                          {"base-label", required_argument, NULL, OPT_BASE_LABEL},
                                          {"note", required_argument, NULL, OPT_NOTE},
+                                         {"imatrix", required_argument, NULL, OPT_IMATRIX},
+                                         {"imatrix-text", required_argument, NULL, OPT_IMATRIX_TEXT},
+                                         {"imatrix-chunks", required_argument, NULL, OPT_IMATRIX_CHUNKS},
                                          {"resume", no_argument, NULL, OPT_RESUME},
                                          {"no-plots", no_argument, NULL, OPT_NO_PLOTS},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
-    *o = (opts){.types = "Q2_K,Q4_K_M,Q6_K", .n_ctx = 512, .reps = 5, .n_prompt = 512, .n_gen = 128, .plots = true};
+    *o = (opts){.types = "Q2_K,Q4_K_M,Q6_K", .n_ctx = 512, .reps = 5, .n_prompt = 512, .n_gen = 128, .plots = true,
+              .imatrix_chunks = 100};
     int c, bad = 0; /* the numbers' bounds: what the tool each is passed to accepts, and at least 1 */
     while (!bad && (c = qk_cli_next(argc, argv, ":m:f:o:c:t:r:p:n:h", LONG)) != -1) {
         switch (c) {
@@ -96,6 +115,9 @@ static int parse_args(int argc, char **argv, opts *o) {
         case OPT_TYPES: o->types = optarg; break;
         case OPT_BASE_LABEL: o->base_label = optarg; break;
         case OPT_NOTE: o->note = optarg; break;
+        case OPT_IMATRIX: o->imatrix = optarg; break;
+        case OPT_IMATRIX_TEXT: o->imatrix_text = optarg; break;
+        case OPT_IMATRIX_CHUNKS: bad = qk_cli_i32("--imatrix-chunks", optarg, 1, INT32_MAX, &o->imatrix_chunks); break;
         case OPT_RESUME: o->resume = true; break;
         case OPT_NO_PLOTS: o->plots = false; break;
         case 'c': bad = qk_cli_i32("-c", optarg, 1, QK_CLI_MAX_TOKENS, &o->n_ctx); break;
@@ -112,6 +134,8 @@ static int parse_args(int argc, char **argv, opts *o) {
     if (optind < argc) return qk_cli_error("unexpected argument '%s' — run qk-study --help", argv[optind]);
     if (!o->model || !o->text || !o->outdir)
         return qk_cli_error("-m BASE.gguf, -f TEXT and -o OUTDIR are required — run qk-study --help");
+    if (o->imatrix && o->imatrix_text)
+        return qk_cli_error("--imatrix and --imatrix-text exclude each other — give the file or the text to make it from");
     return QK_CLI_RUN;
 }
 
@@ -198,6 +222,20 @@ static int check_inputs(const opts *o) {
     if (!qk_file_exists(o->text) || !has_text(o->text))
         return qk_fail("text '%s' %s — datasets/fetch.sh DEST fetches wiki.test.raw", o->text,
                        qk_file_exists(o->text) ? "is empty or only whitespace" : input_problem(o->text));
+    if (o->imatrix && !qk_file_exists(o->imatrix))
+        return qk_fail("imatrix '%s' %s — make one with qk-imatrix, or pass --imatrix-text FILE", o->imatrix,
+                       input_problem(o->imatrix));
+    if (o->imatrix_text) {
+        if (!qk_file_exists(o->imatrix_text) || !has_text(o->imatrix_text))
+            return qk_fail("imatrix text '%s' %s — e.g. ../shared/data/calibration/wiki.test.tail.raw", o->imatrix_text,
+                           qk_file_exists(o->imatrix_text) ? "is empty or only whitespace"
+                                                           : input_problem(o->imatrix_text));
+        /* calibrating on the evaluation text would flatter the imatrix models */
+        const char *eval[] = {o->text}, *calib[] = {o->imatrix_text};
+        if (qk_paths_check(eval, 1, calib, 1, NULL) != 0)
+            return qk_fail("--imatrix-text '%s' is the evaluation text — calibrate on other text, e.g. "
+                           "../shared/data/calibration/wiki.test.tail.raw", o->imatrix_text);
+    }
     return 0;
 }
 
@@ -211,15 +249,19 @@ typedef struct study {
     char types_buf[1024];
     char *types[MAX_TYPES]; /* in types_buf */
     int n_types;
-    char base_label[128];
-    char qpath[MAX_TYPES][4200]; /* OUTDIR/models/<stem>-<TYPE>.gguf */
+    const char *imatrix;    /* the imatrix the -imat models use; NULL: none */
+    char imatrix_out[4200]; /* OUTDIR/imatrix.gguf (--imatrix-text) */
+    /* model k: 0 the base, 1..n_types the types, then (with an imatrix) the types again */
+    int n_models;
+    char label[MAX_MODELS][160];
+    char path[MAX_MODELS][4200]; /* the base, OUTDIR/models/<stem>-<LABEL>.gguf */
     char logits[4200];           /* OUTDIR/base.logits */
     char ctx[16], chunks[16], threads[16], reps[16], n_prompt[16], n_gen[16]; /* the numbers as arguments */
 } study;
 
-/* Model k: 0 = the base, 1..n_types = the quantized ones. */
-static const char *model_label(const study *s, int k) { return k == 0 ? s->base_label : s->types[k - 1]; }
-static const char *model_path(const study *s, int k) { return k == 0 ? s->o->model : s->qpath[k - 1]; }
+/* The ftype of quantized model k >= 1, and whether it uses the imatrix. */
+static const char *model_type(const study *s, int k) { return s->types[(k - 1) % s->n_types]; }
+static bool model_imat(const study *s, int k) { return k > s->n_types; }
 
 /* --types and the base label. Returns 0 or 1 (error printed). */
 static int plan_models(study *s) {
@@ -232,12 +274,18 @@ static int plan_models(study *s) {
         s->types[s->n_types++] = t;
     }
     if (s->n_types == 0) return qk_fail("--types is empty — e.g. --types Q2_K,Q4_K_M,Q6_K");
-    if (o->base_label) snprintf(s->base_label, sizeof s->base_label, "%s", o->base_label);
-    else guess_base_label(o->model, s->base_label, sizeof s->base_label);
-    if (!label_ok(s->base_label)) return qk_fail("bad --base-label — letters, digits, '_', '-', '.'");
-    for (int k = 0; k < s->n_types; k++)
-        if (!strcmp(s->types[k], s->base_label))
-            return qk_fail("type '%s' is also the base label — pass --base-label with another name", s->types[k]);
+    if (o->base_label) snprintf(s->label[0], sizeof s->label[0], "%s", o->base_label);
+    else guess_base_label(o->model, s->label[0], sizeof s->label[0]);
+    if (!label_ok(s->label[0])) return qk_fail("bad --base-label — letters, digits, '_', '-', '.'");
+    s->imatrix = o->imatrix;
+    s->n_models = 1 + s->n_types * (o->imatrix || o->imatrix_text ? 2 : 1);
+    for (int k = 1; k < s->n_models; k++) {
+        snprintf(s->label[k], sizeof s->label[k], "%s%s", model_type(s, k), model_imat(s, k) ? QK_REPORT_IMAT_SUFFIX : "");
+        for (int j = 0; j < k; j++)
+            if (!strcmp(s->label[j], s->label[k]))
+                return qk_fail("'%s' is in --types twice or is also the base label — list each type once, or "
+                               "pass --base-label with another name", s->label[k]);
+    }
     return 0;
 }
 
@@ -247,13 +295,13 @@ static int prepare(study *s) {
     const opts *o = s->o;
     s->outdir = o->outdir;
     s->resume = o->resume;
-    s->n_steps = s->n_types /* quantize */ + 1 /* base ppl */ + s->n_types /* kld */ +
-                 (s->n_types + 1) /* bench */ + 1 /* report */;
+    s->n_steps = (o->imatrix_text ? 1 : 0) + (s->n_models - 1) /* quantize */ + 1 /* base ppl */ +
+                 (s->n_models - 1) /* kld */ + s->n_models /* bench */ + 1 /* report */;
     s->t_start = now_s();
     qk_err err;
     if (qk_proc_self_dir(s->bindir, sizeof s->bindir, &err) != 0) return qk_fail("%s", err.msg);
-    static const char *const tools[] = {"qk-quantize", "qk-perplexity", "qk-bench", "qk-report"};
-    for (size_t k = 0; k < 4; k++) {
+    static const char *const tools[] = {"qk-quantize", "qk-perplexity", "qk-bench", "qk-report", "qk-imatrix"};
+    for (size_t k = 0; k < (o->imatrix_text ? 5u : 4u); k++) {
         char p[4200], found[4200];
         snprintf(p, sizeof p, "%s/%s", s->bindir, tools[k]);
         if (!qk_proc_find_in_path(p, found, sizeof found))
@@ -268,8 +316,13 @@ static int prepare(study *s) {
     }
     char stem[512];
     model_stem(o->model, stem, sizeof stem);
-    for (int k = 0; k < s->n_types; k++)
-        snprintf(s->qpath[k], sizeof s->qpath[k], "%s/models/%s-%s.gguf", s->outdir, stem, s->types[k]);
+    snprintf(s->path[0], sizeof s->path[0], "%s", o->model);
+    for (int k = 1; k < s->n_models; k++)
+        snprintf(s->path[k], sizeof s->path[k], "%s/models/%s-%s.gguf", s->outdir, stem, s->label[k]);
+    if (o->imatrix_text) {
+        snprintf(s->imatrix_out, sizeof s->imatrix_out, "%s/imatrix.gguf", s->outdir);
+        s->imatrix = s->imatrix_out;
+    }
     snprintf(s->logits, sizeof s->logits, "%s/base.logits", s->outdir);
     snprintf(s->ctx, sizeof s->ctx, "%d", o->n_ctx);
     snprintf(s->chunks, sizeof s->chunks, "%d", o->n_chunks);
@@ -336,15 +389,35 @@ static int run_step(study *s, const char *title, const char *log, const char *ou
                    last, logpath);
 }
 
-/* 1. qk-quantize BASE OUTDIR/models/<stem>-<TYPE>.gguf TYPE [threads], for each type. */
+/* 0. qk-imatrix -m BASE -f CALIBRATION -o OUTDIR/imatrix.gguf -c N --chunks N [-t N]
+ * (--imatrix-text only). */
+static int imatrix_step(study *s) {
+    if (!s->o->imatrix_text) return 0;
+    char chunks[16];
+    snprintf(chunks, sizeof chunks, "%d", s->o->imatrix_chunks);
+    char *av[MAX_ARGS] = {"qk-imatrix", "-m", (char *)s->o->model, "-f", (char *)s->o->imatrix_text,
+                          "-o", s->imatrix_out, "-c", s->ctx, "--chunks", chunks, NULL};
+    if (s->o->n_threads) av[11] = "-t", av[12] = s->threads, av[13] = NULL;
+    return run_step(s, "imatrix", "imatrix", s->imatrix_out, av) != 0;
+}
+
+/* 1. qk-quantize [--imatrix IMATRIX] BASE OUTDIR/models/<stem>-<LABEL>.gguf TYPE [threads],
+ * for each quantized model. */
 static int quantize_all(study *s) {
-    char title[256], logname[160];
-    for (int k = 0; k < s->n_types; k++) {
-        char *av[MAX_ARGS] = {"qk-quantize", (char *)s->o->model, s->qpath[k], s->types[k], NULL};
-        if (s->o->n_threads) av[4] = s->threads, av[5] = NULL;
-        snprintf(title, sizeof title, "quantize %s", s->types[k]);
-        snprintf(logname, sizeof logname, "quantize-%s", s->types[k]);
-        if (run_step(s, title, logname, s->qpath[k], av) != 0) return 1;
+    char title[256], logname[200];
+    for (int k = 1; k < s->n_models; k++) {
+        char *av[MAX_ARGS];
+        int n = 0;
+        av[n++] = "qk-quantize";
+        if (model_imat(s, k)) av[n++] = "--imatrix", av[n++] = (char *)s->imatrix;
+        av[n++] = (char *)s->o->model;
+        av[n++] = s->path[k];
+        av[n++] = (char *)model_type(s, k);
+        if (s->o->n_threads) av[n++] = s->threads;
+        av[n] = NULL;
+        snprintf(title, sizeof title, "quantize %s", s->label[k]);
+        snprintf(logname, sizeof logname, "quantize-%s", s->label[k]);
+        if (run_step(s, title, logname, s->path[k], av) != 0) return 1;
     }
     return 0;
 }
@@ -373,14 +446,14 @@ static void ppl_argv(study *s, char **av, const char *model, bool kld, char *jso
 /* 2. the base's perplexity, writing base.logits and its exact-NLL sidecar; 3. perplexity
  * and KLD of each quantized model against it. */
 static int perplexity_all(study *s) {
-    char *av[MAX_ARGS], json[4200], title[256], logname[160];
-    for (int k = 0; k <= s->n_types; k++) {
-        const char *label = model_label(s, k);
+    char *av[MAX_ARGS], json[4200], title[256], logname[200];
+    for (int k = 0; k < s->n_models; k++) {
+        const char *label = s->label[k];
         snprintf(json, sizeof json, "%s/ppl/%s.json", s->outdir, label);
-        ppl_argv(s, av, model_path(s, k), k > 0, json);
-        if (k == 0) snprintf(title, sizeof title, "perplexity %s (base logits)", label);
-        else snprintf(title, sizeof title, "perplexity + KLD %s", label);
-        snprintf(logname, sizeof logname, "ppl-%s", label);
+        ppl_argv(s, av, s->path[k], k > 0, json);
+        if (k == 0) snprintf(title, sizeof title, "perplexity %.159s (base logits)", label);
+        else snprintf(title, sizeof title, "perplexity + KLD %.159s", label);
+        snprintf(logname, sizeof logname, "ppl-%.159s", label);
         /* the base step is resumed only when both the JSON and the logits exist */
         const char *out = k > 0 || qk_file_exists(s->logits) ? json : NULL;
         if (run_step(s, title, logname, out, av) != 0) return 1;
@@ -391,9 +464,9 @@ static int perplexity_all(study *s) {
 /* OUTDIR/bench.csv: the per-model CSVs under one header. */
 static int merge_bench_csv(const study *s, qk_err *err) {
     qk_sb sb = {0};
-    for (int i = 0; i <= s->n_types; i++) {
+    for (int i = 0; i < s->n_models; i++) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/bench/%s.csv", s->outdir, model_label(s, i));
+        snprintf(path, sizeof path, "%s/bench/%s.csv", s->outdir, s->label[i]);
         char *text = qk_file_read(path, NULL, err);
         if (!text) {
             qk_sb_free(&sb);
@@ -419,8 +492,8 @@ static int merge_bench_csv(const study *s, qk_err *err) {
  * --output-file OUTDIR/bench/<LABEL>.csv for every model, then OUTDIR/bench.csv. */
 static int bench_all(study *s) {
     char title[256], logname[160];
-    for (int k = 0; k <= s->n_types; k++) {
-        const char *label = model_label(s, k);
+    for (int k = 0; k < s->n_models; k++) {
+        const char *label = s->label[k];
         char jpath[4200], cpath[4200];
         snprintf(jpath, sizeof jpath, "%s/bench/%s.json", s->outdir, label);
         snprintf(cpath, sizeof cpath, "%s/bench/%s.csv", s->outdir, label);
@@ -428,7 +501,7 @@ static int bench_all(study *s) {
         int n = 0;
         av[n++] = "qk-bench";
         av[n++] = "-m";
-        av[n++] = (char *)model_path(s, k);
+        av[n++] = s->path[k];
         av[n++] = "-p";
         av[n++] = s->n_prompt;
         av[n++] = "-n";
@@ -463,7 +536,7 @@ static int report(study *s) {
     av[n++] = "-d";
     av[n++] = (char *)s->outdir;
     av[n++] = "--base";
-    av[n++] = s->base_label;
+    av[n++] = s->label[0];
     if (!s->o->plots) av[n++] = "--no-plots";
     if (s->o->note) {
         av[n++] = "--note";
@@ -496,10 +569,10 @@ int main(int argc, char **argv) {
     if (rc) return rc < 0;
     if (check_inputs(&o)) return 1;
 
-    static study s; /* ~80 KiB of paths */
+    static study s; /* ~150 KiB of paths */
     s.o = &o;
     if (plan_models(&s) || prepare(&s)) return 1;
-    if (quantize_all(&s) || perplexity_all(&s) || bench_all(&s) || report(&s)) return 1;
+    if (imatrix_step(&s) || quantize_all(&s) || perplexity_all(&s) || bench_all(&s) || report(&s)) return 1;
     finish(&s);
     return 0;
 }

@@ -160,11 +160,16 @@ done:
 
 /* ---- bench files ------------------------------------------------------------------------ */
 
-/* bench-only rows: "model-Q4_K_M.gguf" -> "Q4_K_M" */
+/* bench-only rows: "model-Q4_K_M.gguf" -> "Q4_K_M", "model-Q4_K_M-imat.gguf" -> "Q4_K_M-imat" */
 static void label_from_model(const char *model, char *out, size_t cap) {
     char s[256];
     stem(model, s, sizeof s);
     const char *dash = strrchr(s, '-');
+    if (dash && dash > s && !strcmp(dash, QK_REPORT_IMAT_SUFFIX)) {
+        const char *d2 = dash - 1;
+        while (d2 > s && *d2 != '-') d2--;
+        if (*d2 == '-') dash = d2;
+    }
     const char *l = dash && dash[1] ? dash + 1 : s;
     size_t n = strlen(l);
     if (n >= cap) n = cap - 1;
@@ -306,6 +311,11 @@ void qk_report_finish(qk_report *r) {
     }
     if (!any_base && any_kld && n_plain == 1) r->rows[plain].is_base = true;
     if (r->n > 1) qsort(r->rows, (size_t)r->n, sizeof *r->rows, cmp_rows);
+}
+
+bool qk_report_is_imatrix(const qk_report_row *row) {
+    const size_t n = strlen(row->label), k = strlen(QK_REPORT_IMAT_SUFFIX);
+    return n > k && !strcmp(row->label + n - k, QK_REPORT_IMAT_SUFFIX);
 }
 
 double qk_report_bpw(const qk_report_row *row) {

@@ -15,7 +15,7 @@
  * directory and ".json" (qk-study writes OUTDIR/ppl/<TYPE>.json). Bench records join the
  * row whose model path is the same string, else whose model file name (basename) is the
  * same; a bench-only model gets a row labelled by its file name's last '-' part
- * ("model-Q4_K_M.gguf" -> "Q4_K_M"). Per row, the ppN test (n_gen = 0) and the tgN test
+ * ("model-Q4_K_M.gguf" -> "Q4_K_M", "model-Q4_K_M-imat.gguf" -> "Q4_K_M-imat"). Per row, the ppN test (n_gen = 0) and the tgN test
  * (n_prompt = 0) with the most threads are kept (the later one on a tie).
  *
  * Quality figures: PPL ratio and Cor(ln PPL) come from "exact" when present, else from
@@ -76,6 +76,11 @@ int qk_report_set_base(qk_report *r, const char *label, qk_err *err);
 /* Choose the base (if not set) and sort: base first, then by size descending, then by
  * label. Call once after adding everything. */
 void qk_report_finish(qk_report *r);
+
+/* Label suffix of a model quantized with an importance matrix ("Q4_K_M-imat", qk-study
+ * --imatrix): such rows are reported as their own series (quality chart, CSV column). */
+#define QK_REPORT_IMAT_SUFFIX "-imat"
+bool qk_report_is_imatrix(const qk_report_row *row);
 
 /* Bits per weight: 8 * size_bytes / n_params (0 when unknown). */
 double qk_report_bpw(const qk_report_row *row);

@@ -53,61 +53,76 @@ bool qk_report_render_tg_gp(qk_sb *out, const qk_report *r) {
     return true;
 }
 
-bool qk_report_render_quality_gp(qk_sb *out, const qk_report *r) {
-    int n_kld = 0, n_ratio = 0;
-    bool all_pos = true;
+/* One data block of the quality chart: "label size value unc" for every row with a size
+ * and the figure (kld: mean KLD; else PPL ratio − 1 in %, the base at 0), of one series
+ * (imatrix or not). Returns the number of points. */
+static int quality_block(qk_sb *out, const qk_report *r, const char *name, bool kld, bool imatrix) {
+    int n = 0;
+    qk_sb_printf(out, "$%s << EOD\n", name);
     for (int i = 0; i < r->n; i++) {
         const qk_report_row *w = &r->rows[i];
-        if (!w->size_bytes) continue;
-        if (w->has_kld && isfinite(w->mean_kld)) {
-            n_kld++;
-            if (!(w->mean_kld > 0)) all_pos = false;
-        }
-        if ((w->has_kld && isfinite(w->ppl_ratio)) || (w->is_base && w->has_ppl)) n_ratio++;
+        if (!w->size_bytes || qk_report_is_imatrix(w) != imatrix) continue;
+        double v, u;
+        if (kld && w->has_kld && isfinite(w->mean_kld)) v = w->mean_kld, u = w->mean_kld_unc;
+        else if (!kld && w->has_kld && isfinite(w->ppl_ratio)) v = (w->ppl_ratio - 1.0) * 100.0, u = w->ppl_ratio_unc * 100.0;
+        else if (!kld && w->is_base && w->has_ppl) v = 0, u = 0;
+        else continue;
+        qk_plot_gp_string(out, w->label);
+        qk_sb_printf(out, " %.6g %.8g %.8g\n", (double)w->size_bytes / MIB, v, u);
+        n++;
     }
-    if (n_kld == 0) return false;
-    qk_plot_gp_preamble(out, "quality", "model size vs mean KLD and vs PPL ratio", 1200, 520);
-    qk_sb_puts(out, "# columns: model, size (MiB), value, uncertainty\n$kld << EOD\n");
+    qk_sb_puts(out, "EOD\n");
+    return n;
+}
+
+/* The plot command of one panel: the series without an imatrix (labels above right) and,
+ * when present, the one with (another colour and marker, labels below right). */
+static void quality_plot(qk_sb *out, const char *block, const char *colour, int n_plain, int n_imat) {
+    const char *sep = "plot";
+    if (n_plain > 0) {
+        qk_sb_printf(out, "%s $%s using 2:3:4 with yerrorbars pt 7 ps 1.2 lc rgb \"%s\" title \"without imatrix\", \\\n"
+                          "     $%s using 2:3:1 with labels offset 1.5,0.8 left notitle",
+                     sep, block, colour, block);
+        sep = ", \\\n    ";
+    }
+    if (n_imat > 0)
+        qk_sb_printf(out, "%s $%si using 2:3:4 with yerrorbars pt 5 ps 1.1 lc rgb \"#7d3c98\" title \"with imatrix\", \\\n"
+                          "     $%si using 2:3:1 with labels offset 1.5,-0.8 left notitle",
+                     sep, block, block);
+    qk_sb_puts(out, "\n");
+}
+
+bool qk_report_render_quality_gp(qk_sb *out, const qk_report *r) {
+    bool all_pos = true;
+    int n_kld = 0, n_imat = 0;
     for (int i = 0; i < r->n; i++) {
         const qk_report_row *w = &r->rows[i];
         if (!w->size_bytes || !w->has_kld || !isfinite(w->mean_kld)) continue;
-        qk_plot_gp_string(out, w->label);
-        qk_sb_printf(out, " %.6g %.8g %.8g\n", (double)w->size_bytes / MIB, w->mean_kld,
-                     w->mean_kld_unc);
+        n_kld++;
+        n_imat += qk_report_is_imatrix(w);
+        if (!(w->mean_kld > 0)) all_pos = false;
     }
-    qk_sb_puts(out, "EOD\n$ratio << EOD\n");
-    for (int i = 0; i < r->n; i++) {
-        const qk_report_row *w = &r->rows[i];
-        if (!w->size_bytes) continue;
-        if (w->has_kld && isfinite(w->ppl_ratio)) {
-            qk_plot_gp_string(out, w->label);
-            qk_sb_printf(out, " %.6g %.8g %.8g\n", (double)w->size_bytes / MIB,
-                         (w->ppl_ratio - 1.0) * 100.0, w->ppl_ratio_unc * 100.0);
-        } else if (w->is_base && w->has_ppl) {
-            qk_plot_gp_string(out, w->label);
-            qk_sb_printf(out, " %.6g 0 0\n", (double)w->size_bytes / MIB);
-        }
-    }
-    qk_sb_puts(out, "EOD\n"
-                    "set multiplot layout 1,2 title \"Quality vs size (error bars: \xc2\xb1 uncertainty)\"\n"
-                    "set grid\n"
-                    "set key off\n"
-                    "set xlabel \"model size (MiB)\"\n"
+    if (n_kld == 0) return false;
+    qk_plot_gp_preamble(out, "quality", "model size vs mean KLD and vs PPL ratio", 1200, 520);
+    qk_sb_puts(out, "# columns: model, size (MiB), value, uncertainty\n");
+    const int k_plain = quality_block(out, r, "kld", true, false), k_imat = quality_block(out, r, "kldi", true, true);
+    const int r_plain = quality_block(out, r, "ratio", false, false), r_imat = quality_block(out, r, "ratioi", false, true);
+    qk_sb_puts(out, "set multiplot layout 1,2 title \"Quality vs size (error bars: \xc2\xb1 uncertainty)\"\n"
+                    "set grid\n");
+    /* one legend (left panel) when there are two series */
+    qk_sb_puts(out, n_imat > 0 ? "set key top right box opaque\n" : "set key off\n");
+    qk_sb_puts(out, "set xlabel \"model size (MiB)\"\n"
                     "set offsets graph 0.08, graph 0.08, graph 0.1, graph 0.1\n"
                     "set title \"Mean KL divergence from the base\"\n"
                     "set ylabel \"mean KLD (nats)\"\n");
     if (all_pos) qk_sb_puts(out, "set logscale y\nset format y \"%g\"\n");
-    qk_sb_puts(out,
-        "plot $kld using 2:3:4 with yerrorbars pt 7 ps 1.2 lc rgb \"#b03a2e\", \\\n"
-        "     $kld using 2:3:1 with labels offset 1.5,0.8 left\n"
-        "unset logscale y\n"
-        "set format y \"% h\"\n"
-        "set title \"Perplexity ratio to the base\"\n"
-        "set ylabel \"PPL ratio \xe2\x88\x92 1 (%)\"\n");
-    if (n_ratio > 0)
-        qk_sb_puts(out,
-            "plot $ratio using 2:3:4 with yerrorbars pt 7 ps 1.2 lc rgb \"#1f618d\", \\\n"
-            "     $ratio using 2:3:1 with labels offset 1.5,0.8 left\n");
+    quality_plot(out, "kld", "#b03a2e", k_plain, k_imat);
+    qk_sb_puts(out, "set key off\n"
+                    "unset logscale y\n"
+                    "set format y \"% h\"\n"
+                    "set title \"Perplexity ratio to the base\"\n"
+                    "set ylabel \"PPL ratio \xe2\x88\x92 1 (%)\"\n");
+    if (r_plain + r_imat > 0) quality_plot(out, "ratio", "#1f618d", r_plain, r_imat);
     qk_sb_puts(out, "unset multiplot\n");
     return true;
 }

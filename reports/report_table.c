@@ -17,7 +17,7 @@ const char qk_report_csv_header[] =
     "pp_tokens,pp_threads,pp_ts,pp_ts_sd,tg_tokens,tg_threads,tg_ts,tg_ts_sd,"
     "ppl,ppl_unc,n_ctx,n_chunks,n_tokens_scored,quality_source,ppl_ratio,ppl_ratio_unc,"
     "ppl_ratio_m1_pct,ppl_ratio_m1_pct_unc,cor_ln_ppl_pct,mean_kld,mean_kld_unc,"
-    "same_top_pct,same_top_pct_unc";
+    "same_top_pct,same_top_pct_unc,imatrix";
 
 /* ---- CSV -------------------------------------------------------------------------------- */
 
@@ -78,7 +78,7 @@ void qk_report_render_csv(qk_sb *out, const qk_report *r) {
         csv_num(out, q, w->mean_kld_unc);
         csv_num(out, q && w->has_same_top, w->same_top * 100.0);
         csv_num(out, q && w->has_same_top, w->same_top_unc * 100.0);
-        qk_sb_append(out, "\n", 1);
+        qk_sb_printf(out, ",%d\n", qk_report_is_imatrix(w) ? 1 : 0);
     }
 }
 
@@ -202,6 +202,12 @@ void qk_report_render_md(qk_sb *out, const qk_report *r, const char *title, cons
         qk_sb_puts(out, "- Mean KLD and same top: KL divergence from the base's token "
                         "distribution and the rate at which both models rank the same token "
                         "first (llama.cpp's --kl-divergence statistics).\n");
+    for (int i = 0; i < r->n; i++)
+        if (qk_report_is_imatrix(&r->rows[i])) {
+            qk_sb_puts(out, "- TYPE" QK_REPORT_IMAT_SUFFIX ": TYPE quantized with an importance matrix (qk-quantize "
+                            "--imatrix), beside TYPE quantized without one.\n");
+            break;
+        }
     qk_sb_puts(out, "- size: tensor data in MiB; bpw = 8 \xc3\x97 bytes / parameters.\n");
 }
 

@@ -11,8 +11,12 @@
 #      line before it starts, and results.md says which model it used and why.
 # Only when neither the default nor the fallback exists is it an error, naming both paths.
 #
+# With IMATRIX (a file) or IMATRIX_TEXT (a calibration text) every type is also quantized
+# with an importance matrix (qk-study --imatrix / --imatrix-text).
+#
 # usage: scripts/study.sh BUILD_DIR DATA_DIR OUT TYPES CHUNKS CTX [THREADS]
-#   (the Makefile passes its variables; MODEL and TEXT come from the environment)
+#   (the Makefile passes its variables; MODEL, TEXT, IMATRIX and IMATRIX_TEXT come from the
+#   environment)
 set -euo pipefail
 
 [ $# -ge 6 ] || { echo "usage: scripts/study.sh BUILD_DIR DATA_DIR OUT TYPES CHUNKS CTX [THREADS]" >&2; exit 2; }
@@ -49,4 +53,6 @@ fi
 args=(-m "$model" -f "$text" -o "$out" --types "$types" --chunks "$chunks" -c "$ctx")
 [ -n "$threads" ] && args+=(-t "$threads")
 [ -n "$note" ] && args+=(--note "$note")
+[ -n "${IMATRIX:-}" ] && args+=(--imatrix "$IMATRIX")
+[ -n "${IMATRIX_TEXT:-}" ] && args+=(--imatrix-text "$IMATRIX_TEXT")
 exec "$build/bin/qk-study" "${args[@]}"

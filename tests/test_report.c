@@ -204,7 +204,7 @@ START_TEST(table_values_and_rounding) {
     ck_assert(strncmp(c, qk_report_csv_header, strlen(qk_report_csv_header)) == 0);
     int cols = 1;
     for (const char *p = qk_report_csv_header; *p; p++) cols += *p == ',';
-    ck_assert_int_eq(cols, 31);
+    ck_assert_int_eq(cols, 32);
     int lines = 0;
     for (const char *p = c; *p;) {
         const char *nl = strchr(p, '\n');
@@ -217,7 +217,7 @@ START_TEST(table_values_and_rounding) {
     }
     ck_assert_int_eq(lines, 5);
     ck_assert_ptr_nonnull(strstr(c, "\nQ4_K_M,m/base-Q4_K_M.gguf,qwen2 1B Q4_K - Medium,0,391839232,"));
-    ck_assert_ptr_nonnull(strstr(c, ",exact,1.03125,0.00390625,3.125,0.390625,98.4375,0.03125,0.0009765625,87.5,0.78125\n"));
+    ck_assert_ptr_nonnull(strstr(c, ",exact,1.03125,0.00390625,3.125,0.390625,98.4375,0.03125,0.0009765625,87.5,0.78125,0\n"));
     ck_assert_ptr_nonnull(strstr(c, "\nF16,m/base-f16.gguf,qwen2 1B F16,1,988208640,"));
     qk_sb_free(&csv);
 
@@ -226,6 +226,56 @@ START_TEST(table_values_and_rounding) {
     qk_report_finish(&r);
     ck_assert_str_eq(r.rows[0].label, "Q8_0");
     ck_assert_int_eq(qk_report_set_base(&r, "nope", &err), -1);
+    qk_report_free(&r);
+}
+END_TEST
+
+/* A type quantized with and without an imatrix (qk-study --imatrix): the "-imat" row is
+ * flagged in the CSV, named in the notes, and drawn as a second series with one legend;
+ * a bench-only "-imat" file gets the full label. */
+START_TEST(imatrix_series) {
+    char dir[4300];
+    snprintf(dir, sizeof dir, "%s", make_inputs("imat"));
+    char *imat = strdup(PPL_Q4);
+    char *at = strstr(imat, "Q4_K_M.gguf");
+    ck_assert_ptr_nonnull(at);
+    memcpy(at, "Q4_K_M.ggux", 11); /* another model file: its own row */
+    put(tpath(dir, "ppl/Q4_K_M-imat.json"), imat);
+    free(imat);
+    put(tpath(dir, "bench/x.json"),
+        "[{\"model_filename\":\"m/base-Q6_K-imat.gguf\",\"n_threads\":2,\"n_prompt\":0,\"n_gen\":128,"
+        "\"avg_ts\":40,\"stddev_ts\":1}]");
+    qk_report r = {0};
+    qk_err err;
+    ck_assert_msg(qk_report_load_dir(&r, dir, &err) == 0, "%s", err.msg);
+    qk_report_finish(&r);
+    int n_imat = 0;
+    for (int i = 0; i < r.n; i++) {
+        const bool want = !strcmp(r.rows[i].label, "Q4_K_M-imat") || !strcmp(r.rows[i].label, "Q6_K-imat");
+        ck_assert_msg(qk_report_is_imatrix(&r.rows[i]) == want, "%s", r.rows[i].label);
+        n_imat += want;
+    }
+    ck_assert_int_eq(n_imat, 2);
+    qk_sb csv = {0}, md = {0}, gp = {0};
+    qk_report_render_csv(&csv, &r);
+    ck_assert_ptr_nonnull(strstr(qk_sb_str(&csv), "\nQ4_K_M-imat,m/base-Q4_K_M.ggux,"));
+    ck_assert_ptr_nonnull(strstr(qk_sb_str(&csv), ",87.5,0.78125,1\n"));
+    ck_assert_ptr_nonnull(strstr(qk_sb_str(&csv), ",87.5,0.78125,0\n"));
+    qk_report_render_md(&md, &r, NULL, NULL);
+    ck_assert_ptr_nonnull(strstr(qk_sb_str(&md), "| Q4_K_M-imat |"));
+    ck_assert_ptr_nonnull(strstr(qk_sb_str(&md), "- TYPE-imat: TYPE quantized with an importance matrix"));
+    ck_assert(qk_report_render_quality_gp(&gp, &r));
+    const char *q = qk_sb_str(&gp);
+    const char *plain = strstr(q, "$kld << EOD\n"), *with = strstr(q, "$kldi << EOD\n");
+    ck_assert(plain && with && plain < with);
+    ck_assert_ptr_nonnull(strstr(with, "\"Q4_K_M-imat\" 373.687 0.03125 0.0009765625\nEOD\n"));
+    ck_assert_ptr_null(memmem(plain, (size_t)(with - plain), "imat", 4)); /* not in the plain series */
+    ck_assert_ptr_nonnull(strstr(q, "title \"without imatrix\""));
+    ck_assert_ptr_nonnull(strstr(q, "title \"with imatrix\""));
+    ck_assert_ptr_nonnull(strstr(q, "set key top right box opaque\n"));
+    qk_sb_free(&csv);
+    qk_sb_free(&md);
+    qk_sb_free(&gp);
     qk_report_free(&r);
 }
 END_TEST
@@ -349,13 +399,27 @@ END_TEST
 
 /* ---- qk-study end to end ---------------------------------------------------------------- */
 
+/* The two inputs in buffers of their own (qk_test_shared has one buffer per thread, so two
+ * calls in one argument list would name the same file twice). */
+static const char *stories_path(void) {
+    static char p[4096];
+    snprintf(p, sizeof p, "%s", qk_test_shared(STORIES));
+    return p;
+}
+
+static const char *wiki_path(void) {
+    static char p[4096];
+    snprintf(p, sizeof p, "%s", qk_test_shared(WIKI));
+    return p;
+}
+
 START_TEST(study_end_to_end) {
     char dir[4300];
     snprintf(dir, sizeof dir, "%s", tpath(qk_test_tmpdir(), "study"));
     char cmd[16384], *out = NULL;
     snprintf(cmd, sizeof cmd,
              "%s -m %s -f %s -o %s --types Q6_K,Q4_K_M -c 128 --chunks 4 -t 2 -r 2 -p 16 -n 4 --no-plots",
-             qk_test_bin("qk-study"), qk_test_shared(STORIES), qk_test_shared(WIKI), dir);
+             qk_test_bin("qk-study"), stories_path(), wiki_path(), dir);
     int rc = qk_test_run(cmd, &out);
     ck_assert_msg(rc == 0, "qk-study failed: %s", out);
     ck_assert_ptr_nonnull(strstr(out, "qk-study: [1/9] quantize Q6_K"));
@@ -396,7 +460,7 @@ START_TEST(study_end_to_end) {
     qk_report_free(&r);
     /* --resume skips everything but the report */
     snprintf(cmd, sizeof cmd, "%s -m %s -f %s -o %s --types Q6_K,Q4_K_M -c 128 --chunks 4 -t 2 -r 2 -p 16 -n 4 --no-plots --resume",
-             qk_test_bin("qk-study"), qk_test_shared(STORIES), qk_test_shared(WIKI), dir);
+             qk_test_bin("qk-study"), stories_path(), wiki_path(), dir);
     rc = qk_test_run(cmd, &out);
     ck_assert_msg(rc == 0, "%s", out);
     ck_assert_ptr_nonnull(strstr(out, "[1/9] quantize Q6_K: skipped"));
@@ -405,12 +469,60 @@ START_TEST(study_end_to_end) {
 }
 END_TEST
 
+/* --imatrix-text: qk-imatrix runs first on the calibration text, every type is quantized
+ * twice and both rows reach the report; bad imatrix options are refused before any step. */
+START_TEST(study_imatrix) {
+    char dir[4300];
+    snprintf(dir, sizeof dir, "%s", tpath(qk_test_tmpdir(), "study-imat"));
+    char cmd[32768], *out = NULL, calib[4096];
+    snprintf(calib, sizeof calib, "%s", qk_test_shared("data/calibration/wiki.test.tail.raw"));
+    snprintf(cmd, sizeof cmd,
+             "%s -m %s -f %s -o %s --types Q4_K_M --imatrix-text %s --imatrix-chunks 4 -c 128 --chunks 4 -t 2 "
+             "-r 1 -p 16 -n 4 --no-plots",
+             qk_test_bin("qk-study"), stories_path(), wiki_path(), dir, calib);
+    int rc = qk_test_run(cmd, &out);
+    ck_assert_msg(rc == 0, "qk-study failed: %s", out);
+    ck_assert_ptr_nonnull(strstr(out, "qk-study: [1/10] imatrix ..."));
+    ck_assert_ptr_nonnull(strstr(out, "quantize Q4_K_M-imat"));
+    ck_assert_ptr_nonnull(strstr(out, "qk-study: [10/10] report: done in"));
+    free(out);
+    const char *files[] = {"imatrix.gguf", "logs/imatrix.log", "models/stories260K-Q4_K_M-imat.gguf",
+                           "ppl/Q4_K_M-imat.json", "bench/Q4_K_M-imat.json"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+        ck_assert_msg(access(tpath(dir, files[i]), R_OK) == 0, "missing %s", files[i]);
+    char *log = qk_test_read_file(tpath(dir, "logs/quantize-Q4_K_M-imat.log"), NULL);
+    ck_assert_ptr_nonnull(log);
+    ck_assert_msg(strstr(log, "--imatrix ") && strstr(log, "imatrix.gguf"), "%s", log);
+    free(log);
+    char *csv = qk_test_read_file(tpath(dir, "results.csv"), NULL);
+    ck_assert_ptr_nonnull(csv);
+    ck_assert_ptr_nonnull(strstr(csv, "\nQ4_K_M-imat,"));
+    ck_assert_ptr_nonnull(strstr(csv, "\nQ4_K_M,"));
+    free(csv);
+
+    const char *bad[][2] = {{"--imatrix a --imatrix-text b", "exclude each other"},
+                            {"--imatrix-text EVAL", "is the evaluation text"},
+                            {"--imatrix /nonexistent/x.gguf", "not found"}};
+    for (size_t i = 0; i < 3; i++) {
+        char extra[4300];
+        snprintf(extra, sizeof extra, "%s", bad[i][0]);
+        if (strstr(extra, "EVAL")) snprintf(extra, sizeof extra, "--imatrix-text %s", wiki_path());
+        snprintf(cmd, sizeof cmd, "%s -m %s -f %s -o %s %s", qk_test_bin("qk-study"), stories_path(),
+                 wiki_path(), tpath(qk_test_tmpdir(), "study-bad"), extra);
+        rc = qk_test_run(cmd, &out);
+        ck_assert_msg(rc == 1 && strstr(out, "qk-study: error: ") && strstr(out, bad[i][1]) && !strstr(out, "[1/"),
+                      "%s: %s", bad[i][0], out);
+        free(out);
+    }
+}
+END_TEST
+
 START_TEST(study_failure_names_step_and_log) {
     char dir[4300];
     snprintf(dir, sizeof dir, "%s", tpath(qk_test_tmpdir(), "study-fail"));
     char cmd[16384], *out = NULL;
     snprintf(cmd, sizeof cmd, "%s -m %s -f %s -o %s --types NOT_A_TYPE", qk_test_bin("qk-study"),
-             qk_test_shared(STORIES), qk_test_shared(WIKI), dir);
+             stories_path(), wiki_path(), dir);
     int rc = qk_test_run(cmd, &out);
     ck_assert_int_ne(rc, 0);
     const char *e = strstr(out, "qk-study: error: step 1/");
@@ -435,6 +547,7 @@ static Suite *suite(void) {
     tcase_add_test(unit, io_helpers);
     tcase_add_test(unit, proc_helpers);
     tcase_add_test(unit, table_values_and_rounding);
+    tcase_add_test(unit, imatrix_series);
     suite_add_tcase(s, unit);
     TCase *tool = tcase_create("tool");
     tcase_set_timeout(tool, 600);
@@ -442,6 +555,7 @@ static Suite *suite(void) {
     tcase_add_test(tool, explicit_inputs_and_errors);
     tcase_add_test(tool, study_end_to_end);
     tcase_add_test(tool, study_failure_names_step_and_log);
+    tcase_add_test(tool, study_imatrix);
     suite_add_tcase(s, tool);
     return s;
 }
