@@ -13,32 +13,28 @@
  * logits of every token requested (only when they feed output.weight: the PPL needs just
  * the second half's), and the PPL of the second halves printed as it runs. The chunking,
  * BOS handling and PPL are perplexity/ppl_run.c's; what is collected is
- * imatrix_collect.c's.
+ * imatrix_collect.c's; the steps shared with qk-perplexity (input checks, reading, model
+ * loading, tokenizing, JSON output) ppl_tool.c's.
  *
  * Errors: one line on stderr ("qk-imatrix: error: …"), exit status 1, no output file
  * (all are written atomically).
  */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "afile.h"
 #include "cli.h"
-#include "clock.h"
-#include "fileio.h"
 #include "imatrix.h"
 #include "imatrix_collect.h"
 #include "imatrix_stats.h"
 #include "model.h"
 #include "paths.h"
 #include "ppl_run.h"
+#include "ppl_tool.h"
 #include "threads.h"
-#include "tokenizer.h"
 #include "tool.h"
 
 #define PROG "qk-imatrix"
@@ -175,12 +171,7 @@ static int check_files(const opts *o) {
     const char *outputs[2] = {o->out, o->json};
     qk_err err = {{0}};
     if (qk_paths_check(inputs, n, outputs, 2, &err)) return qk_fail("%s", err.msg);
-    struct stat st;
-    if (o->text) {
-        if (stat(o->text, &st) != 0) return qk_fail("cannot open text file %s: %s", o->text, strerror(errno));
-        if (S_ISDIR(st.st_mode)) return qk_fail("text file %s is a directory", o->text);
-        if (S_ISREG(st.st_mode) && st.st_size == 0) return qk_fail("text file %s is empty", o->text);
-    }
+    if (o->text && ppl_tool_check_input(o->text, "text file")) return 1;
     for (int k = 0; k < 2; k++)
         if (outputs[k] && qk_paths_check_output(outputs[k], &err)) return qk_fail("%s", err.msg);
     return 0;
@@ -219,24 +210,11 @@ static qk_imatrix **read_in_files(const opts *o, bool *any_dat) {
     return in;
 }
 
-/* The model with its tokenizer, or NULL after printing the error. */
+/* The model with its tokenizer (its summary line naming a tied lm_head, the n_ctx
+ * warning: ppl_tool.h), or NULL after printing the error. */
 static qk_model *load_model(const opts *o) {
-    qk_err err = {{0}};
-    qk_model *m = qk_model_load(o->model, &err);
-    if (!m) {
-        qk_fail("cannot load model %s: %s", o->model, err.msg);
-        return NULL;
-    }
-    if (!m->vocab) {
-        qk_model_free(m);
-        qk_fail("model %s has no tokenizer", o->model);
-        return NULL;
-    }
-    fprintf(stderr, PROG ": model %s: n_vocab %d, %.2f M params, %.2f MiB%s\n", o->model, m->hp.n_vocab,
-            m->n_params / 1e6, m->n_bytes / 1048576.0, m->tied_output ? ", lm_head tied to token_embd" : "");
-    if (o->n_ctx > m->hp.n_ctx_train)
-        fprintf(stderr, PROG ": warning: n_ctx %d is larger than the model's training context %d\n", o->n_ctx,
-                m->hp.n_ctx_train);
+    qk_model *m = ppl_tool_load_model(o->model, o->n_ctx, true, true);
+    if (!m) return NULL;
     if (o->process_output && m->tied_output)
         fprintf(stderr, PROG ": note: --process-output: the model has no output.weight (its lm_head is "
                 "token_embd.weight), so there is nothing more to collect\n");
@@ -247,22 +225,12 @@ static qk_model *load_model(const opts *o) {
  * trailing '\n' dropped) and --chunk. Returns the malloc'd base array in *base and the
  * first kept token's offset in *skip; 1 after printing the error. */
 static int tokenize_text(const opts *o, const qk_model *m, int32_t **base, size_t *skip, size_t *n_tokens) {
-    qk_err err = {{0}};
     size_t len = 0;
-    char *text = qk_file_read(o->text, &len, &err);
-    if (!text) return qk_fail("text file: %s", err.msg);
-    if (len > 0 && text[len - 1] == '\n') len--;
-    if (len == 0) {
-        free(text);
-        return qk_fail("text file %s is empty", o->text);
-    }
-    fprintf(stderr, PROG ": tokenizing the input ..\n");
-    const uint64_t t0 = qk_now_ns();
-    int rc = qk_tokenize(m->vocab, text, len, true, false, base, n_tokens, &err);
+    char *text = ppl_tool_read_text(o->text, "text file", true, &len);
+    if (!text) return 1;
+    int rc = ppl_tool_tokenize(m, o->text, text, len, base, n_tokens);
     free(text);
-    if (rc) return qk_fail("tokenizing %s failed: %s", o->text, err.msg);
-    fprintf(stderr, PROG ": tokenization took %g ms (%zu tokens)\n", (double)(qk_now_ns() - t0) / 1e6,
-            *n_tokens);
+    if (rc) return 1;
     *skip = 0;
     if (o->i_chunk > 0) {
         /* llama-imatrix: at least (K + 2)·n_ctx + 1 tokens, then the first K·n_ctx go */
@@ -339,11 +307,6 @@ done:
 
 /* ---- JSON ----------------------------------------------------------------------------- */
 
-static void jnum(cJSON *o, const char *k, double v) {
-    if (isfinite(v)) cJSON_AddNumberToObject(o, k, v);
-    else cJSON_AddNullToObject(o, k);
-}
-
 static cJSON *json_summary(const opts *o, const run_info *ri, const qk_imatrix *im, const imatrix_tensor_stats *st) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "tool", PROG);
@@ -356,55 +319,39 @@ static cJSON *json_summary(const opts *o, const run_info *ri, const qk_imatrix *
     cJSON_AddBoolToObject(j, "process_output", o->process_output);
     if (ri->ran) {
         const ppl_run_result *r = &ri->res;
-        jnum(j, "n_ctx", r->n_ctx);
-        jnum(j, "n_batch", r->n_batch);
-        jnum(j, "first_chunk", o->i_chunk);
-        jnum(j, "n_chunks", r->n_chunks);
-        jnum(j, "n_threads", r->n_threads);
-        jnum(j, "n_tokens_evaluated", (double)r->n_evaluated);
-        jnum(j, "n_tokens_scored", (double)r->n_scored);
-        jnum(j, "ppl", r->ppl);
-        jnum(j, "ppl_unc", r->ppl_unc);
-        jnum(j, "seconds", r->seconds);
-        jnum(j, "tokens_per_second", r->seconds > 0 ? (double)r->n_evaluated / r->seconds : NAN);
-        jnum(j, "collected_calls", ri->calls);
+        ppl_tool_jnum(j, "n_ctx", r->n_ctx);
+        ppl_tool_jnum(j, "n_batch", r->n_batch);
+        ppl_tool_jnum(j, "first_chunk", o->i_chunk);
+        ppl_tool_jnum(j, "n_chunks", r->n_chunks);
+        ppl_tool_jnum(j, "n_threads", r->n_threads);
+        ppl_tool_jnum(j, "n_tokens_evaluated", (double)r->n_evaluated);
+        ppl_tool_jnum(j, "n_tokens_scored", (double)r->n_scored);
+        ppl_tool_jnum(j, "ppl", r->ppl);
+        ppl_tool_jnum(j, "ppl_unc", r->ppl_unc);
+        ppl_tool_jnum(j, "seconds", r->seconds);
+        ppl_tool_jnum(j, "tokens_per_second", r->seconds > 0 ? (double)r->n_evaluated / r->seconds : NAN);
+        ppl_tool_jnum(j, "collected_calls", ri->calls);
     }
-    jnum(j, "chunk_count", im->chunk_count);
-    jnum(j, "chunk_size", im->chunk_size);
-    jnum(j, "n_entries", (double)im->n_entries);
+    ppl_tool_jnum(j, "chunk_count", im->chunk_count);
+    ppl_tool_jnum(j, "chunk_size", im->chunk_size);
+    ppl_tool_jnum(j, "n_entries", (double)im->n_entries);
     cJSON *arr = cJSON_AddArrayToObject(j, "entries");
     for (int64_t i = 0; i < im->n_entries; i++) {
         const qk_imatrix_entry *e = &im->entries[i];
         cJSON *x = cJSON_CreateObject();
         cJSON_AddStringToObject(x, "name", e->name);
-        jnum(x, "n_cols", (double)e->n_cols);
-        jnum(x, "n_mat", (double)e->n_mat);
-        jnum(x, "count", e->counts[0]);
-        jnum(x, "sum", st[i].sum);
-        jnum(x, "mean", st[i].mean);
-        jnum(x, "min", st[i].min);
-        jnum(x, "max", st[i].max);
-        jnum(x, "stddev", st[i].stddev);
-        jnum(x, "share_pct", st[i].share);
+        ppl_tool_jnum(x, "n_cols", (double)e->n_cols);
+        ppl_tool_jnum(x, "n_mat", (double)e->n_mat);
+        ppl_tool_jnum(x, "count", e->counts[0]);
+        ppl_tool_jnum(x, "sum", st[i].sum);
+        ppl_tool_jnum(x, "mean", st[i].mean);
+        ppl_tool_jnum(x, "min", st[i].min);
+        ppl_tool_jnum(x, "max", st[i].max);
+        ppl_tool_jnum(x, "stddev", st[i].stddev);
+        ppl_tool_jnum(x, "share_pct", st[i].share);
         cJSON_AddItemToArray(arr, x);
     }
     return j;
-}
-
-static int write_json(const char *path, cJSON *j) {
-    char *txt = cJSON_Print(j);
-    if (!txt) return qk_fail("out of memory formatting JSON");
-    qk_err err = {{0}};
-    qk_afile *a = qk_afile_create(path, &err);
-    int rc = 0;
-    if (!a || qk_afile_write(a, txt, strlen(txt), &err) || qk_afile_write(a, "\n", 1, &err)) {
-        qk_afile_abort(a);
-        rc = qk_fail("%s", err.msg);
-    } else if (qk_afile_commit(a, &err)) {
-        rc = qk_fail("%s", err.msg);
-    }
-    free(txt);
-    return rc;
 }
 
 /* ---- main ------------------------------------------------------------------------------ */
@@ -462,7 +409,7 @@ int main(int argc, char **argv) {
         imatrix_stats_print(stdout, o.text ? o.text : (o.n_in == 1 ? o.in_files[0] : "the combined imatrix"), im, st);
     if (!rc && o.json) {
         cJSON *j = json_summary(&o, &ri, im, st);
-        rc = write_json(o.json, j);
+        rc = ppl_tool_write_json(o.json, j);
         cJSON_Delete(j);
     }
     free(st);

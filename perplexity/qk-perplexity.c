@@ -5,29 +5,26 @@
  *
  * This file only parses options, reads inputs, prints the final statistics blocks and the
  * JSON report (keys: qkit-team.md, "JSON interface"); the protocol lives in ppl_run.c, the
- * formulas in ppl_stats.c, the file formats in ppl_logits.c. Errors: one line on stderr
+ * formulas in ppl_stats.c, the file formats in ppl_logits.c, the steps shared with
+ * qk-imatrix (input checks, reading, model loading, tokenizing, JSON output) in ppl_tool.c. Errors: one line on stderr
  * ("qk-perplexity: error: …") and exit status 1; output files are written atomically, so
  * a failed run leaves none behind.
  */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "afile.h"
 #include "cli.h"
-#include "fileio.h"
 #include "model.h"
 #include "paths.h"
 #include "ppl_logits.h"
 #include "ppl_run.h"
 #include "ppl_stats.h"
+#include "ppl_tool.h"
 #include "threads.h"
 #include "tokenizer.h"
 #include "tool.h"
@@ -154,35 +151,12 @@ static int check_files(const opts *o) {
     if (qk_paths_check(inputs, 5, outputs, 3, &err)) return qk_fail("%s", err.msg);
     const char *in[2] = {o->kld || o->prompts ? NULL : o->text, o->prompts}; /* -f is not read then */
     const char *what[2] = {"text file", "prompt file"};
-    for (int k = 0; k < 2; k++) {
-        struct stat st;
-        if (!in[k]) continue;
-        if (stat(in[k], &st) != 0) return qk_fail("cannot open %s %s: %s", what[k], in[k], strerror(errno));
-        if (S_ISDIR(st.st_mode)) return qk_fail("%s %s is a directory", what[k], in[k]);
-        if (S_ISREG(st.st_mode) && st.st_size == 0) /* pipes: read_text */
-            return qk_fail("%s %s is empty", what[k], in[k]);
-    }
+    for (int k = 0; k < 2; k++)
+        if (in[k] && ppl_tool_check_input(in[k], what[k])) return 1;
     const char *out[2] = {o->kld ? NULL : o->base, o->json};
     for (int k = 0; k < 2; k++)
         if (out[k] && qk_paths_check_output(out[k], &err)) return qk_fail("%s", err.msg);
     return 0;
-}
-
-/* The whole text (-f, --prompts; at most QK_FILE_READ_MAX bytes), NUL-terminated, or NULL
- * after printing the error; an empty text is an error. */
-static char *read_text(const char *path, size_t *len, const char *what) {
-    qk_err err = {{0}};
-    char *buf = qk_file_read(path, len, &err);
-    if (!buf) {
-        qk_fail("%s: %s", what, err.msg);
-        return NULL;
-    }
-    if (*len == 0) {
-        free(buf);
-        qk_fail("%s %s is empty", what, path);
-        return NULL;
-    }
-    return buf;
 }
 
 /* ---- printing the final blocks ------------------------------------------------------- */
@@ -230,29 +204,24 @@ static void print_kld_blocks(FILE *out, const ppl_kld_summary *s, const char *ba
 
 /* ---- JSON ----------------------------------------------------------------------------- */
 
-static void jnum(cJSON *o, const char *k, double v) {
-    if (isfinite(v)) cJSON_AddNumberToObject(o, k, v);
-    else cJSON_AddNullToObject(o, k);
-}
-
 static cJSON *json_common(const opts *o, const qk_model *m, const ppl_run_result *r) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "tool", PROG);
     cJSON_AddStringToObject(j, "model", o->model);
-    jnum(j, "model_size_bytes", (double)m->n_bytes);
-    jnum(j, "n_params", (double)m->n_params);
-    jnum(j, "n_vocab", r->n_vocab);
-    jnum(j, "n_ctx", r->n_ctx);
-    jnum(j, "n_batch", r->n_batch);
-    jnum(j, "n_chunks", r->n_chunks);
-    jnum(j, "n_threads", r->n_threads);
-    jnum(j, "n_tokens_scored", (double)r->n_scored);
-    jnum(j, "n_tokens_evaluated", (double)r->n_evaluated);
-    jnum(j, "ppl", r->ppl);
-    jnum(j, "ppl_unc", r->ppl_unc);
-    jnum(j, "mean_nll", r->mean_nll);
-    jnum(j, "seconds", r->seconds);
-    jnum(j, "tokens_per_second", r->seconds > 0 ? (double)r->n_evaluated / r->seconds : NAN);
+    ppl_tool_jnum(j, "model_size_bytes", (double)m->n_bytes);
+    ppl_tool_jnum(j, "n_params", (double)m->n_params);
+    ppl_tool_jnum(j, "n_vocab", r->n_vocab);
+    ppl_tool_jnum(j, "n_ctx", r->n_ctx);
+    ppl_tool_jnum(j, "n_batch", r->n_batch);
+    ppl_tool_jnum(j, "n_chunks", r->n_chunks);
+    ppl_tool_jnum(j, "n_threads", r->n_threads);
+    ppl_tool_jnum(j, "n_tokens_scored", (double)r->n_scored);
+    ppl_tool_jnum(j, "n_tokens_evaluated", (double)r->n_evaluated);
+    ppl_tool_jnum(j, "ppl", r->ppl);
+    ppl_tool_jnum(j, "ppl_unc", r->ppl_unc);
+    ppl_tool_jnum(j, "mean_nll", r->mean_nll);
+    ppl_tool_jnum(j, "seconds", r->seconds);
+    ppl_tool_jnum(j, "tokens_per_second", r->seconds > 0 ? (double)r->n_evaluated / r->seconds : NAN);
     if (o->text && !o->kld && !o->prompts) cJSON_AddStringToObject(j, "text", o->text);
     if (o->base) cJSON_AddStringToObject(j, "kl_divergence_base", o->base);
     return j;
@@ -268,7 +237,7 @@ static void json_kld(cJSON *j, const ppl_kld_summary *s) {
         {"ppl_diff_unc", s->ppl_diff_unc}, {"mean_kld", s->mean_kld}, {"mean_kld_unc", s->mean_kld_unc},
         {"mean_dp", s->mean_dp}, {"mean_dp_unc", s->mean_dp_unc}, {"rms_dp", s->rms_dp},
         {"rms_dp_unc", s->rms_dp_unc}, {"same_top", s->same_top}, {"same_top_unc", s->same_top_unc}};
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) jnum(k, f[i].key, f[i].v);
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) ppl_tool_jnum(k, f[i].key, f[i].v);
     if (s->has_percentiles) {
         const struct { const char *key; double v; } q[] = {
             {"kld_max", s->kld_max}, {"kld_p99_9", s->kld_p99_9}, {"kld_p99", s->kld_p99},
@@ -279,34 +248,18 @@ static void json_kld(cJSON *j, const ppl_kld_summary *s) {
             {"dp_p90", s->dp_p90}, {"dp_p75", s->dp_p75}, {"dp_median", s->dp_median},
             {"dp_p25", s->dp_p25}, {"dp_p10", s->dp_p10}, {"dp_p5", s->dp_p5}, {"dp_p1", s->dp_p1},
             {"dp_p0_1", s->dp_p0_1}, {"dp_min", s->dp_min}};
-        for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) jnum(k, q[i].key, q[i].v);
+        for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) ppl_tool_jnum(k, q[i].key, q[i].v);
     }
-    jnum(k, "n_tokens", (double)s->n);
+    ppl_tool_jnum(k, "n_tokens", (double)s->n);
     if (s->has_exact) {
         cJSON *e = cJSON_AddObjectToObject(j, "exact");
-        jnum(e, "ppl_base", s->exact.ppl_base);
-        jnum(e, "ppl_ratio", s->exact.ppl_ratio);
-        jnum(e, "ppl_ratio_unc", s->exact.ppl_ratio_unc);
-        jnum(e, "mean_ln_ratio", s->exact.mean_ln_ratio);
-        jnum(e, "mean_ln_ratio_unc", s->exact.mean_ln_ratio_unc);
-        jnum(e, "cor_ln_ppl", s->exact.cor_ln_ppl);
+        ppl_tool_jnum(e, "ppl_base", s->exact.ppl_base);
+        ppl_tool_jnum(e, "ppl_ratio", s->exact.ppl_ratio);
+        ppl_tool_jnum(e, "ppl_ratio_unc", s->exact.ppl_ratio_unc);
+        ppl_tool_jnum(e, "mean_ln_ratio", s->exact.mean_ln_ratio);
+        ppl_tool_jnum(e, "mean_ln_ratio_unc", s->exact.mean_ln_ratio_unc);
+        ppl_tool_jnum(e, "cor_ln_ppl", s->exact.cor_ln_ppl);
     }
-}
-
-static int write_json(const char *path, cJSON *j) {
-    char *txt = cJSON_Print(j);
-    if (!txt) return qk_fail("out of memory formatting JSON");
-    qk_err err = {{0}};
-    qk_afile *a = qk_afile_create(path, &err);
-    int rc = 0;
-    if (!a || qk_afile_write(a, txt, strlen(txt), &err) || qk_afile_write(a, "\n", 1, &err)) {
-        qk_afile_abort(a);
-        rc = qk_fail("%s", err.msg);
-    } else if (qk_afile_commit(a, &err)) {
-        rc = qk_fail("%s", err.msg);
-    }
-    free(txt);
-    return rc;
 }
 
 /* ---- prompts mode ---------------------------------------------------------------------- */
@@ -364,7 +317,7 @@ oom:
 static int run_prompts(const opts *o, const qk_model *m, const ppl_run_params *rp, cJSON *jroot_out[1],
                        ppl_run_result *res) {
     size_t len = 0;
-    char *text = read_text(o->prompts, &len, "prompt file");
+    char *text = ppl_tool_read_text(o->prompts, "prompt file", false, &len);
     if (!text) return 1;
     int32_t **toks = NULL, *lens = NULL, n = 0;
     int rc = tokenize_prompts(m->vocab, text, len, &toks, &lens, &n);
@@ -417,14 +370,14 @@ static int run_prompts(const opts *o, const qk_model *m, const ppl_run_params *r
 
     cJSON *j = json_common(o, m, res);
     cJSON *pj = cJSON_AddObjectToObject(j, "prompts");
-    jnum(pj, "n_prompts", n);
+    ppl_tool_jnum(pj, "n_prompts", n);
     cJSON *arr = cJSON_AddArrayToObject(pj, "per_prompt");
     for (int32_t i = 0; i < n; i++) {
         cJSON *e = cJSON_CreateObject();
-        jnum(e, "index", i);
-        jnum(e, "n_tokens", recs[i].n_tokens);
-        jnum(e, "ppl", exp(recs[i].nll_sum / recs[i].n_scored));
-        jnum(e, "nll_sum", recs[i].nll_sum);
+        ppl_tool_jnum(e, "index", i);
+        ppl_tool_jnum(e, "n_tokens", recs[i].n_tokens);
+        ppl_tool_jnum(e, "ppl", exp(recs[i].nll_sum / recs[i].n_scored));
+        ppl_tool_jnum(e, "nll_sum", recs[i].nll_sum);
         cJSON_AddItemToArray(arr, e);
     }
     jroot_out[0] = j;
@@ -447,9 +400,9 @@ static int run_prompts(const opts *o, const qk_model *m, const ppl_run_params *r
         const double cor = ppl_pearson(lq, lb, (size_t)n);
         fprintf(rp->out, "Mean per-prompt PPL(Q)/PPL(base): %10.6f ± %10.6f\n", mr, se);
         fprintf(rp->out, "Cor(ln(PPL(Q)), ln(PPL(base))) across prompts: %6.2f%%\n", 100.0 * cor);
-        jnum(pj, "mean_ppl_ratio", mr);
-        jnum(pj, "mean_ppl_ratio_unc", se);
-        jnum(pj, "cor_ln_ppl", cor);
+        ppl_tool_jnum(pj, "mean_ppl_ratio", mr);
+        ppl_tool_jnum(pj, "mean_ppl_ratio_unc", se);
+        ppl_tool_jnum(pj, "cor_ln_ppl", cor);
     } else if (o->base) {
         if (ppl_prompts_write(o->base, m->hp.n_vocab, recs, n, &err)) {
             rc = qk_fail("%s", err.msg);
@@ -491,28 +444,6 @@ static ppl_logits_file *open_base(opts *o) {
     return base;
 }
 
-/* The model, with a tokenizer; its summary line and the n_ctx warning on stderr. Returns
- * NULL after printing the error. */
-static qk_model *load_model(const opts *o) {
-    qk_err err = {{0}};
-    qk_model *m = qk_model_load(o->model, &err);
-    if (!m) {
-        qk_fail("cannot load model %s: %s", o->model, err.msg);
-        return NULL;
-    }
-    if (!m->vocab) {
-        qk_model_free(m);
-        qk_fail("model %s has no tokenizer", o->model);
-        return NULL;
-    }
-    fprintf(stderr, PROG ": model %s: n_vocab %d, %.2f M params, %.2f MiB\n", o->model,
-            m->hp.n_vocab, m->n_params / 1e6, m->n_bytes / 1048576.0);
-    if (!o->prompts && o->n_ctx > m->hp.n_ctx_train)
-        fprintf(stderr, PROG ": warning: n_ctx %d is larger than the model's training context %d\n",
-                o->n_ctx, m->hp.n_ctx_train);
-    return m;
-}
-
 /* KL divergence against the base file (and its exact-NLL sidecar when there is one). */
 static int run_kld(const opts *o, const qk_model *m, ppl_logits_file *base, const ppl_run_params *rp,
                    cJSON **j, ppl_run_result *res) {
@@ -539,19 +470,13 @@ static int run_kld(const opts *o, const qk_model *m, ppl_logits_file *base, cons
 /* Perplexity of the text (-f), saving the base file when --kl-divergence-base is given. */
 static int run_text(const opts *o, const qk_model *m, const ppl_run_params *rp, cJSON **j, ppl_run_result *res) {
     size_t len = 0;
-    char *text = read_text(o->text, &len, "text file");
+    char *text = ppl_tool_read_text(o->text, "text file", false, &len);
     if (!text) return 1;
-    fprintf(stderr, PROG ": tokenizing the input ..\n");
-    const uint64_t t0 = qk_now_ns();
     int32_t *tokens = NULL;
     size_t n_tokens = 0;
     qk_err err = {{0}};
-    int rc = 0;
-    if (qk_tokenize(m->vocab, text, len, true, false, &tokens, &n_tokens, &err)) {
-        rc = qk_fail("tokenizing %s failed: %s", o->text, err.msg);
-    } else {
-        fprintf(stderr, PROG ": tokenization took %g ms (%zu tokens)\n", (double)(qk_now_ns() - t0) / 1e6,
-                n_tokens);
+    int rc = ppl_tool_tokenize(m, o->text, text, len, &tokens, &n_tokens);
+    if (!rc) {
         if (ppl_run_perplexity(m, tokens, n_tokens, rp, o->base, res, &err)) rc = qk_fail("%s", err.msg);
         else *j = json_common(o, m, res);
     }
@@ -571,7 +496,9 @@ int main(int argc, char **argv) {
 
     ppl_logits_file *base = NULL;
     if (o.kld && !o.prompts && !(base = open_base(&o))) return 1; /* before the model: fail fast */
-    qk_model *m = load_model(&o);
+    /* its summary line; the n_ctx warning except in --prompts mode (each prompt is cut to
+     * n_ctx tokens, a larger -c changes nothing) */
+    qk_model *m = ppl_tool_load_model(o.model, o.n_ctx, !o.prompts, false);
     if (!m) {
         ppl_logits_close(base);
         return 1;
@@ -582,7 +509,7 @@ int main(int argc, char **argv) {
     if (o.prompts) rc = run_prompts(&o, m, &rp, &j, &res);
     else if (o.kld) rc = run_kld(&o, m, base, &rp, &j, &res);
     else rc = run_text(&o, m, &rp, &j, &res);
-    if (!rc && j && o.json) rc = write_json(o.json, j);
+    if (!rc && j && o.json) rc = ppl_tool_write_json(o.json, j);
     cJSON_Delete(j);
     ppl_logits_close(base);
     qk_model_free(m);

@@ -59,33 +59,8 @@
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
-static char g_cmd[16384];
-
-/* Run qk-imatrix with the given arguments; returns the exit status, *out the merged
- * stdout+stderr (caller frees; NULL: discarded). */
-static int qki(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int qki(char **out, const char *fmt, ...) {
-    int n = snprintf(g_cmd, sizeof g_cmd, "%s ", qk_test_bin("qk-imatrix"));
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(g_cmd + n, sizeof g_cmd - (size_t)n, fmt, ap);
-    va_end(ap);
-    char *o = NULL;
-    int rc = qk_test_run(g_cmd, &o);
-    if (out) *out = o;
-    else free(o);
-    return rc;
-}
-
-static char *sh(const char *rel) { return strdup(qk_test_shared(rel)); }
-
-static char *tmp(const char *name) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s/%s", qk_test_tmpdir(), name);
-    return strdup(buf);
-}
-
-static int exists(const char *p) { return access(p, F_OK) == 0; }
+/* Run qk-imatrix with the given arguments (testutil.h: qk_test_run_tool). */
+#define qki(out, ...) qk_test_run_tool(out, "qk-imatrix", __VA_ARGS__)
 
 /* Run qk-imatrix, which must succeed; returns its output (caller frees). */
 static char *run_ok(const char *args) {
@@ -100,24 +75,6 @@ static qk_imatrix *read_im(const char *path) {
     qk_imatrix *im = qk_imatrix_read(path, &err);
     ck_assert_msg(im != NULL, "%s", err.msg);
     return im;
-}
-
-/* First number after `label` in text. */
-static double after(const char *text, const char *label) {
-    const char *p = strstr(text, label);
-    ck_assert_msg(p != NULL, "'%s' not found", label);
-    p += strlen(label);
-    while (*p == ' ' || *p == ':') p++;
-    char *end;
-    double v = strtod(p, &end);
-    ck_assert_msg(end != p, "no number after '%s'", label);
-    return v;
-}
-
-static int count_substr(const char *s, const char *sub) {
-    int n = 0;
-    for (const char *p = strstr(s, sub); p; p = strstr(p + 1, sub)) n++;
-    return n;
 }
 
 /* Both hold the same entry names and widths, and every column's mean agrees within rel;
@@ -280,8 +237,9 @@ END_TEST
 /* ---- against llama.cpp ----------------------------------------------------------------- */
 
 START_TEST(test_vs_golden) {
-    char *m = sh(F16), *t = sh(CALIB), *gdat = sh(GDAT), *ggguf = sh(GGGUF), *glog_path = sh(GLOG);
-    char *o2 = tmp("g-t2.dat"), *o1 = tmp("g-t1.gguf"), *js = tmp("g-t2.json");
+    char *m = qk_test_shared_dup(F16), *t = qk_test_shared_dup(CALIB), *gdat = qk_test_shared_dup(GDAT),
+         *ggguf = qk_test_shared_dup(GGGUF), *glog_path = qk_test_shared_dup(GLOG);
+    char *o2 = qk_test_tmp_path("g-t2.dat"), *o1 = qk_test_tmp_path("g-t1.gguf"), *js = qk_test_tmp_path("g-t2.json");
     char args[8192];
     snprintf(args, sizeof args, "-m %s -f %s -c 256 --chunks 100 -t 2 --output-format dat -o %s --json %s", m, t,
              o2, js);
@@ -298,12 +256,13 @@ START_TEST(test_vs_golden) {
             char lab[32], fig[64];
             snprintf(lab, sizeof lab, "[%d]", k);
             snprintf(fig, sizeof fig, "PPL [%d] -t %d", k, 2 - v);
-            ck_assert(qk_test_close("imatrix c256x100", fig, after(outs[v], lab), after(glog, lab), PPL_REL, 0));
+            ck_assert(qk_test_close("imatrix c256x100", fig, qk_test_number_after(outs[v], lab),
+                                    qk_test_number_after(glog, lab), PPL_REL, 0));
         }
-        ck_assert(qk_test_close("imatrix c256x100", "final PPL", after(outs[v], "Final estimate: PPL ="),
-                                after(glog, "Final estimate: PPL ="), PPL_REL, 0));
-        ck_assert(qk_test_close("imatrix c256x100", "PPL ±", after(outs[v], "+/-"), after(glog, "+/-"),
-                                PPL_UNC_REL, 0));
+        ck_assert(qk_test_close("imatrix c256x100", "final PPL", qk_test_number_after(outs[v], "Final estimate: PPL ="),
+                                qk_test_number_after(glog, "Final estimate: PPL ="), PPL_REL, 0));
+        ck_assert(qk_test_close("imatrix c256x100", "PPL ±", qk_test_number_after(outs[v], "+/-"),
+                                qk_test_number_after(glog, "+/-"), PPL_UNC_REL, 0));
     }
 
     /* -t 2, .dat vs llama-imatrix c392e50's .dat: same entries, ncall 100 each, last_call 100,
@@ -336,7 +295,7 @@ START_TEST(test_vs_golden) {
     ck_assert_int_eq((int)qk_test_json_num(j, NULL, "chunk_count"), 100);
     ck_assert_int_eq((int)qk_test_json_num(j, NULL, "n_entries"), 42);
     ck_assert_int_eq((int)qk_test_json_num(j, NULL, "n_tokens_evaluated"), 25600);
-    ck_assert(fabs(qk_test_json_num(j, NULL, "ppl") - after(out2, "Final estimate: PPL =")) < 1e-4);
+    ck_assert(fabs(qk_test_json_num(j, NULL, "ppl") - qk_test_number_after(out2, "Final estimate: PPL =")) < 1e-4);
     cJSON_Delete(j);
 
     qk_imatrix_free(ref);
@@ -360,7 +319,7 @@ END_TEST
 /* ---- protocol --------------------------------------------------------------------------- */
 
 START_TEST(test_in_file_halves) {
-    char *m = sh(F16), *t = sh(CALIB);
+    char *m = qk_test_shared_dup(F16), *t = qk_test_shared_dup(CALIB);
     const char *fmt[2] = {"dat", "gguf"};
     char args[8192];
     char *p[2][4]; /* [format][a, b, whole, combined] */
@@ -369,7 +328,7 @@ START_TEST(test_in_file_halves) {
         for (int i = 0; i < 4; i++) {
             char name[64];
             snprintf(name, sizeof name, "half-%s.%s", tag[i], fmt[f]);
-            p[f][i] = tmp(name);
+            p[f][i] = qk_test_tmp_path(name);
         }
     for (int f = 0; f < 2; f++) {
         const char *sel[3] = {"--chunks 3", "--chunk 3 --chunks 3", "--chunks 6"};
@@ -392,7 +351,7 @@ START_TEST(test_in_file_halves) {
         qk_imatrix_free(whole);
     }
     /* mixed: a .dat half and a GGUF half meet in the calls form (the GGUF converted) */
-    char *mixed = tmp("mixed.gguf"), *fresh = tmp("fresh.dat");
+    char *mixed = qk_test_tmp_path("mixed.gguf"), *fresh = qk_test_tmp_path("fresh.dat");
     snprintf(args, sizeof args, "--in-file %s --in-file %s -o %s", p[0][0], p[1][1], mixed);
     free(run_ok(args));
     /* an earlier file plus freshly collected chunks */
@@ -420,7 +379,8 @@ END_TEST
 /* n_batch < n_ctx: one call per pass (c392e50 counts calls: its .dat chunk count is the
  * largest ncall), passes of fewer than 16 tokens not collected; the PPL is unchanged. */
 START_TEST(test_passes_and_calls) {
-    char *m = sh(F16), *t = sh(CALIB), *a = tmp("p128.dat"), *b = tmp("p64.dat"), *c = tmp("p120.gguf");
+    char *m = qk_test_shared_dup(F16), *t = qk_test_shared_dup(CALIB), *a = qk_test_tmp_path("p128.dat"),
+         *b = qk_test_tmp_path("p64.dat"), *c = qk_test_tmp_path("p120.gguf");
     char args[8192];
     snprintf(args, sizeof args, "-m %s -f %s -c 128 --chunks 2 -t 2 --output-format dat -o %s", m, t, a);
     char *oa = run_ok(args);
@@ -429,11 +389,11 @@ START_TEST(test_passes_and_calls) {
     snprintf(args, sizeof args, "-m %s -f %s -c 128 -b 120 --chunks 2 -t 2 -o %s", m, t, c);
     char *oc = run_ok(args);
     ck_assert_msg(strstr(oc, "fewer than 16") != NULL, "%s", oc);
-    const double ppl = after(oa, "Final estimate: PPL =");
-    ck_assert(qk_test_close("imatrix c128x2", "PPL -b 64 vs -b 128", after(ob, "Final estimate: PPL ="), ppl,
-                            PPL_REL, 0));
-    ck_assert(qk_test_close("imatrix c128x2", "PPL -b 120 vs -b 128", after(oc, "Final estimate: PPL ="), ppl,
-                            PPL_REL, 0));
+    const double ppl = qk_test_number_after(oa, "Final estimate: PPL =");
+    ck_assert(qk_test_close("imatrix c128x2", "PPL -b 64 vs -b 128", qk_test_number_after(ob, "Final estimate: PPL ="),
+                            ppl, PPL_REL, 0));
+    ck_assert(qk_test_close("imatrix c128x2", "PPL -b 120 vs -b 128", qk_test_number_after(oc, "Final estimate: PPL ="),
+                            ppl, PPL_REL, 0));
     qk_imatrix *ia = read_im(a), *ib = read_im(b), *ic = read_im(c);
     ck_assert_int_eq(ia->chunk_count, 2);
     assert_counts(ia, 2.0f, "-b 128");
@@ -457,8 +417,9 @@ START_TEST(test_passes_and_calls) {
 END_TEST
 
 START_TEST(test_process_output) {
-    char *st = sh(STORIES), *m = sh(F16), *t = sh(CALIB);
-    char *with = tmp("po.gguf"), *without = tmp("nopo.gguf"), *tied = tmp("tied.gguf");
+    char *st = qk_test_shared_dup(STORIES), *m = qk_test_shared_dup(F16), *t = qk_test_shared_dup(CALIB);
+    char *with = qk_test_tmp_path("po.gguf"), *without = qk_test_tmp_path("nopo.gguf"),
+         *tied = qk_test_tmp_path("tied.gguf");
     char args[8192];
     snprintf(args, sizeof args, "-m %s -f %s -c 128 --chunks 3 -t 2 --process-output -o %s", st, t, with);
     char *ow = run_ok(args);
@@ -479,8 +440,9 @@ START_TEST(test_process_output) {
     ck_assert_ptr_null(qk_imatrix_find(in, "output.weight"));
     /* the PPL and the blk.* sums do not depend on which logits were requested (the layers
      * run the same rows either way: the same bits) */
-    ck_assert(qk_test_close("stories c128x3", "PPL with/without --process-output", after(ow, "Final estimate: PPL ="),
-                            after(on, "Final estimate: PPL ="), 1e-6, 0));
+    ck_assert(qk_test_close("stories c128x3", "PPL with/without --process-output",
+                            qk_test_number_after(ow, "Final estimate: PPL ="),
+                            qk_test_number_after(on, "Final estimate: PPL ="), 1e-6, 0));
     for (int64_t i = 0; i < in->n_entries; i++) {
         const qk_imatrix_entry *a = &in->entries[i], *b = qk_imatrix_find(iw, a->name);
         ck_assert_ptr_nonnull(b);
@@ -507,22 +469,24 @@ START_TEST(test_process_output) {
 END_TEST
 
 START_TEST(test_statistics_and_json) {
-    char *st = sh(STORIES), *t = sh(CALIB), *o = tmp("stat.gguf"), *js = tmp("stat.json");
+    char *st = qk_test_shared_dup(STORIES), *t = qk_test_shared_dup(CALIB), *o = qk_test_tmp_path("stat.gguf"),
+         *js = qk_test_tmp_path("stat.json");
     char args[8192];
     snprintf(args, sizeof args, "-m %s -f %s -c 128 --chunks 2 -t 2 -o %s", st, t, o);
     free(run_ok(args));
     /* statistics of a file, without -f: nothing written (run in a directory of its own,
      * where the default output name would appear) */
-    char *dir = tmp("statdir"), *dflt = tmp("statdir/imatrix.gguf");
+    char *dir = qk_test_tmp_path("statdir"), *dflt = qk_test_tmp_path("statdir/imatrix.gguf");
     ck_assert_int_eq(mkdir(dir, 0755), 0);
-    snprintf(g_cmd, sizeof g_cmd, "cd %s && %s --in-file %s --show-statistics --json %s", dir,
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "cd %s && %s --in-file %s --show-statistics --json %s", dir,
              qk_test_bin("qk-imatrix"), o, js);
     char *out = NULL;
-    ck_assert_int_eq(qk_test_run(g_cmd, &out), 0);
+    ck_assert_int_eq(qk_test_run(cmd, &out), 0);
     ck_assert_msg(strstr(out, "Computing tensor statistics") && strstr(out, "ffn_down") &&
                       strstr(out, "Computing layer statistics (5 layers)"),
                   "%s", out);
-    ck_assert(!exists(dflt));
+    ck_assert(!qk_test_exists(dflt));
     free(dir);
     free(dflt);
     cJSON *j = qk_test_read_json(js);
@@ -559,27 +523,13 @@ START_TEST(test_statistics_and_json) {
 END_TEST
 
 /* One failing run: non-zero exit, one error line containing needle, none of the outputs. */
-static void expect_error(const char *needle, const char *o1, const char *o2, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void expect_error(const char *needle, const char *o1, const char *o2, const char *fmt, ...) {
-    char args[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    char *out;
-    int rc = qki(&out, "%s", args);
-    ck_assert_msg(rc != 0, "expected failure: %s\n%s", args, out);
-    ck_assert_msg(count_substr(out, "qk-imatrix: error: ") == 1, "one error line: %s\n%s", args, out);
-    ck_assert_msg(strstr(out, needle) != NULL, "'%s' not in: %s", needle, out);
-    if (o1) ck_assert_msg(!exists(o1), "%s left behind by: %s", o1, args);
-    if (o2) ck_assert_msg(!exists(o2), "%s left behind by: %s", o2, args);
-    free(out);
-}
+#define expect_error(...) qk_test_expect_tool_error("qk-imatrix", __VA_ARGS__)
 
 START_TEST(test_cli_errors) {
-    char *m = sh(F16), *t = sh(CALIB), *o = tmp("err.gguf"), *js = tmp("err.json"), *shortf = tmp("short.txt"),
-         *mid = tmp("mid.txt"), *empty = tmp("empty.txt"), *good = tmp("good.dat");
+    char *m = qk_test_shared_dup(F16), *t = qk_test_shared_dup(CALIB), *o = qk_test_tmp_path("err.gguf"),
+         *js = qk_test_tmp_path("err.json"), *shortf = qk_test_tmp_path("short.txt"),
+         *mid = qk_test_tmp_path("mid.txt"), *empty = qk_test_tmp_path("empty.txt"),
+         *good = qk_test_tmp_path("good.dat");
     FILE *f = fopen(shortf, "w");
     fputs("A short text that tokenizes to far fewer than 512 tokens .\n", f);
     fclose(f);
@@ -639,13 +589,13 @@ START_TEST(test_cli_errors) {
     expect_error("is the input", NULL, NULL, "-m %s -f %s --in-file %s -o %s/./good.dat", m, t, good,
                  qk_test_tmpdir());
     expect_error("are the same file", NULL, NULL, "-m %s -f %s -o %s --json %s", m, t, o, o);
-    ck_assert(!exists(o));
+    ck_assert(!qk_test_exists(o));
     gb = qk_test_read_file(good, &lg);
     qk_test_sha256_hex(gb, lg, sha_after);
     free(gb);
     ck_assert_str_eq(sha_before, sha_after);
     /* an in-file made for another model is refused before fresh data is collected */
-    char *st = sh(STORIES);
+    char *st = qk_test_shared_dup(STORIES);
     expect_error("good.dat", o, NULL, "-m %s -f %s -c 64 --chunks 2 --in-file %s -o %s", st, t, good, o);
     free(st);
 

@@ -36,25 +36,8 @@
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
-static char g_cmd[16384];
-
-/* Run qk-perplexity with the given arguments; returns the exit status, *out the merged
- * stdout+stderr (caller frees). */
-static int qkp(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int qkp(char **out, const char *fmt, ...) {
-    int n = snprintf(g_cmd, sizeof g_cmd, "%s ", qk_test_bin("qk-perplexity"));
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(g_cmd + n, sizeof g_cmd - (size_t)n, fmt, ap);
-    va_end(ap);
-    char *o = NULL;
-    int rc = qk_test_run(g_cmd, &o);
-    if (out) *out = o;
-    else free(o);
-    return rc;
-}
-
-static char *sh(const char *rel) { return strdup(qk_test_shared(rel)); }
+/* Run qk-perplexity with the given arguments (testutil.h: qk_test_run_tool). */
+#define qkp(out, ...) qk_test_run_tool(out, "qk-perplexity", __VA_ARGS__)
 
 static char *fmt_path(const char *f, ...) __attribute__((format(printf, 1, 2)));
 static char *fmt_path(const char *f, ...) {
@@ -66,41 +49,21 @@ static char *fmt_path(const char *f, ...) {
     return strdup(buf);
 }
 
-static char *tmp(const char *name) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s/%s", qk_test_tmpdir(), name);
-    return strdup(buf);
-}
-
-static int exists(const char *p) { return access(p, F_OK) == 0; }
-
 /* j.obj.key (short name for the many checks below) */
 static double jget(const cJSON *j, const char *obj, const char *key) { return qk_test_json_num(j, obj, key); }
-
-/* First number after `label` in text (skips spaces and ':'). */
-static double after(const char *text, const char *label) {
-    const char *p = strstr(text, label);
-    ck_assert_msg(p != NULL, "'%s' not found", label);
-    p += strlen(label);
-    while (*p == ' ' || *p == ':') p++;
-    char *end;
-    double v = strtod(p, &end);
-    ck_assert_msg(end != p, "no number after '%s'", label);
-    return v;
-}
 
  /* The number after the "±" that follows `label`. */
 static double unc_after(const char *text, const char *label) {
     const char *p = strstr(text, label);
     ck_assert_msg(p != NULL, "'%s' not found", label);
-    return after(p, "±");
+    return qk_test_number_after(p, "±");
 }
 
 /* Value printed as "[k]v," in a running PPL line. */
 static double running(const char *text, int k) {
     char lab[32];
     snprintf(lab, sizeof lab, "[%d]", k);
-    return after(text, lab);
+    return qk_test_number_after(text, lab);
 }
 
 static void close_rel(double got, double want, double rel, const char *what) {
@@ -112,16 +75,11 @@ static void close_abs(double got, double want, double tol, const char *what) {
     ck_assert_msg(fabs(got - want) <= tol, "%s: got %.8g, want %.8g (±%g)", what, got, want, tol);
 }
 
-static int count_substr(const char *s, const char *sub) {
-    int n = 0;
-    for (const char *p = strstr(s, sub); p; p = strstr(p + 1, sub)) n++;
-    return n;
-}
-
 /* ---- PPL and the base file ------------------------------------------------------------- */
 
 START_TEST(test_ppl_and_base_file_vs_golden) {
-    char *m = sh(F16), *w = sh(WIKI), *base = tmp("f16.c256.kld"), *js = tmp("f16.json");
+    char *m = qk_test_shared_dup(F16), *w = qk_test_shared_dup(WIKI), *base = qk_test_tmp_path("f16.c256.kld"),
+         *js = qk_test_tmp_path("f16.json");
     char *out;
     int rc = qkp(&out, "-m %s -f %s -c 256 --chunks 4 -t 2 --kl-divergence-base %s --json %s %s", m,
                  w, base, js, qk_test_ppl_args());
@@ -135,7 +93,7 @@ START_TEST(test_ppl_and_base_file_vs_golden) {
         snprintf(fig, sizeof fig, "running PPL [%d]", k);
         ck_assert(qk_test_close("F16 base run", fig, running(out, k), running(glog, k), 1e-4, 0));
     }
-    const double final = after(out, "Final estimate: PPL =");
+    const double final = qk_test_number_after(out, "Final estimate: PPL =");
     cJSON *j = qk_test_read_json(js);
     close_rel(jget(j, NULL, "ppl"), final, 1e-6, "JSON ppl");
     ck_assert_int_eq((int)jget(j, NULL, "n_tokens_scored"), 4 * 127);
@@ -209,7 +167,7 @@ END_TEST
 /* ---- KL divergence -------------------------------------------------------------------- */
 
 START_TEST(test_kld_f16_vs_golden_base) {
-    char *m = sh(F16), *g = sh(GKLD), *js = tmp("kld-f16.json");
+    char *m = qk_test_shared_dup(F16), *g = qk_test_shared_dup(GKLD), *js = qk_test_tmp_path("kld-f16.json");
     char *out;
     /* -c left out: taken from the base file; -f not needed */
     int rc = qkp(&out, "-m %s --kl-divergence-base %s --kl-divergence -t 2 --json %s %s", m, g, js,
@@ -264,7 +222,7 @@ static const q4_check Q4KM_FIGURES[] = {
 };
 
 START_TEST(test_kld_q4km_vs_golden_log) {
-    char *m = sh(Q4KM), *g = sh(GKLD), *js = tmp("kld-q4km.json");
+    char *m = qk_test_shared_dup(Q4KM), *g = qk_test_shared_dup(GKLD), *js = qk_test_tmp_path("kld-q4km.json");
     char *out;
     int rc = qkp(&out, "-m %s -c 256 --kl-divergence-base %s --kl-divergence -t 2 --json %s %s", m, g,
                  js, qk_test_ppl_args());
@@ -274,16 +232,18 @@ START_TEST(test_kld_q4km_vs_golden_log) {
     cJSON *j = qk_test_read_json(js);
     const char *what = "llama.cpp's Q4_K_M (4 chunks)";
     /* depends only on the base file: exact to the printed digits */
-    ck_assert(qk_test_close(what, "ppl_base", jget(j, "kld", "ppl_base"), after(gl, "Mean PPL(base)"), 1e-7, 0));
+    ck_assert(qk_test_close(what, "ppl_base", jget(j, "kld", "ppl_base"), qk_test_number_after(gl, "Mean PPL(base)"),
+                            1e-7, 0));
     int bad = 0;
     for (size_t i = 0; i < sizeof Q4KM_FIGURES / sizeof Q4KM_FIGURES[0]; i++)
-        bad += !qk_test_close(what, Q4KM_FIGURES[i].key, jget(j, "kld", Q4KM_FIGURES[i].key), after(gl, Q4KM_FIGURES[i].label) / Q4KM_FIGURES[i].scale,
+        bad += !qk_test_close(what, Q4KM_FIGURES[i].key, jget(j, "kld", Q4KM_FIGURES[i].key),
+                              qk_test_number_after(gl, Q4KM_FIGURES[i].label) / Q4KM_FIGURES[i].scale,
                               Q4KM_FIGURES[i].rel, Q4KM_FIGURES[i].abs);
     bad += !qk_test_close(what, "mean_kld_unc", jget(j, "kld", "mean_kld_unc"), unc_after(gl, "Mean    KLD:"), 0.05, 0);
     ck_assert_msg(bad == 0, "%s: %d figure(s) outside tolerance (listed above)", what, bad);
     /* the printed blocks carry the same numbers as the JSON */
-    close_rel(after(out, "Mean    KLD:"), jget(j, "kld", "mean_kld"), 1e-3, "printed KLD");
-    ck_assert_int_eq(count_substr(out, "\n   4 "), 1); /* per-chunk table: chunk 4 row */
+    close_rel(qk_test_number_after(out, "Mean    KLD:"), jget(j, "kld", "mean_kld"), 1e-3, "printed KLD");
+    ck_assert_int_eq(qk_test_count_substr(out, "\n   4 "), 1); /* per-chunk table: chunk 4 row */
     ck_assert(strstr(out, "95.0%   KLD:") && strstr(out, " 0.1%   KLD:"));
     cJSON_Delete(j);
     free(gl);
@@ -296,12 +256,12 @@ END_TEST
 
 START_TEST(test_kld_exact_sidecar) {
     /* our own 1-chunk base (with sidecar), then Q4_K_M against it */
-    char *m = sh(F16), *q = sh(Q4KM), *w = sh(WIKI), *base = tmp("f16.c256.1.kld"),
-         *js = tmp("exact.json");
+    char *m = qk_test_shared_dup(F16), *q = qk_test_shared_dup(Q4KM), *w = qk_test_shared_dup(WIKI),
+         *base = qk_test_tmp_path("f16.c256.1.kld"), *js = qk_test_tmp_path("exact.json");
     char *out;
     int rc = qkp(&out, "-m %s -f %s -c 256 --chunks 1 -t 2 --kl-divergence-base %s", m, w, base);
     ck_assert_msg(rc == 0, "%s", out);
-    const double ppl_base = after(out, "Final estimate: PPL =");
+    const double ppl_base = qk_test_number_after(out, "Final estimate: PPL =");
     free(out);
     rc = qkp(&out, "-m %s --kl-divergence-base %s --kl-divergence -t 2 --json %s", q, base, js);
     ck_assert_msg(rc == 0, "%s", out);
@@ -346,7 +306,7 @@ END_TEST
 /* ---- protocol details ------------------------------------------------------------------ */
 
 START_TEST(test_batching_and_threads_do_not_change_ppl) {
-    char *m = sh(F16), *w = sh(WIKI);
+    char *m = qk_test_shared_dup(F16), *w = qk_test_shared_dup(WIKI);
     double v[4];
     /* 4 chunks per pass; 1 per pass; 2 decodes per chunk; 1 thread */
     const char *var[4] = {"-b 256 -t 2", "-b 64 -t 2", "-b 32 -t 2", "-b 256 -t 1"};
@@ -354,7 +314,7 @@ START_TEST(test_batching_and_threads_do_not_change_ppl) {
         char *out;
         int rc = qkp(&out, "-m %s -f %s -c 64 --chunks 4 %s", m, w, var[i]);
         ck_assert_msg(rc == 0, "%s", out);
-        v[i] = after(out, "Final estimate: PPL =");
+        v[i] = qk_test_number_after(out, "Final estimate: PPL =");
         free(out);
     }
     for (int i = 1; i < 4; i++) {
@@ -368,14 +328,14 @@ START_TEST(test_batching_and_threads_do_not_change_ppl) {
 END_TEST
 
 START_TEST(test_output_type_1) {
-    char *m = sh(F16), *w = sh(WIKI), *out;
+    char *m = qk_test_shared_dup(F16), *w = qk_test_shared_dup(WIKI), *out;
     int rc = qkp(&out, "-m %s -f %s -c 64 --chunks 3 --ppl-output-type 1 -t 2", m, w);
     ck_assert_msg(rc == 0, "%s", out);
     /* three table lines "offset PPL mean-NLL se", offsets 0, 64, 128 */
     const char *p = strstr(out, "     128  ");
     ck_assert_msg(p != NULL, "%s", out);
     const double ppl3 = strtod(p + 10, NULL);
-    close_rel(ppl3, after(out, "Final estimate: PPL ="), 1e-6, "last table PPL");
+    close_rel(ppl3, qk_test_number_after(out, "Final estimate: PPL ="), 1e-6, "last table PPL");
     ck_assert(strstr(out, "[1]") == NULL);
     free(out);
     free(m);
@@ -384,8 +344,9 @@ START_TEST(test_output_type_1) {
 END_TEST
 
 START_TEST(test_prompts_mode) {
-    char *m = sh(F16), *q = sh(Q4KM), *pf = tmp("prompts.txt"), *pf2 = tmp("prompts2.txt"),
-         *base = tmp("prompts.base"), *js = tmp("prompts.json");
+    char *m = qk_test_shared_dup(F16), *q = qk_test_shared_dup(Q4KM), *pf = qk_test_tmp_path("prompts.txt"),
+         *pf2 = qk_test_tmp_path("prompts2.txt"), *base = qk_test_tmp_path("prompts.base"),
+         *js = qk_test_tmp_path("prompts.json");
     FILE *f = fopen(pf, "w");
     fputs(" = Robert Boulter = \n\n   \n Robert Boulter is an English film , television and "
           "theatre actor .\r\nHe had a guest @-@ starring role on the television series The Bill "
@@ -397,7 +358,7 @@ START_TEST(test_prompts_mode) {
     char *out;
     int rc = qkp(&out, "-m %s --prompts %s --kl-divergence-base %s --json %s -t 2", m, pf, base, js);
     ck_assert_msg(rc == 0, "%s", out);
-    ck_assert(exists(base));
+    ck_assert(qk_test_exists(base));
     cJSON *j = qk_test_read_json(js);
     const cJSON *pp = cJSON_GetObjectItem(j, "prompts");
     ck_assert_int_eq((int)jget(j, "prompts", "n_prompts"), 4); /* empty/blank lines skipped */
@@ -462,29 +423,14 @@ END_TEST
 /* ---- CLI errors ------------------------------------------------------------------------ */
 
 /* The run must fail with exactly one "error:" line and leave neither base nor JSON. */
-static void expect_error(const char *needle, const char *base, const char *js, const char *fmt,
-                         ...) __attribute__((format(printf, 4, 5)));
-static void expect_error(const char *needle, const char *base, const char *js, const char *fmt,
-                         ...) {
-    char args[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    char *out;
-    int rc = qkp(&out, "%s", args);
-    ck_assert_msg(rc != 0, "expected failure: %s\n%s", args, out);
-    ck_assert_msg(count_substr(out, "qk-perplexity: error: ") == 1, "one error line: %s\n%s", args, out);
-    ck_assert_msg(strstr(out, needle) != NULL, "'%s' not in: %s", needle, out);
-    if (base) ck_assert_msg(!exists(base), "%s left behind by: %s", base, args);
-    if (js) ck_assert_msg(!exists(js), "%s left behind by: %s", js, args);
-    free(out);
-}
+#define expect_error(...) qk_test_expect_tool_error("qk-perplexity", __VA_ARGS__)
 
 START_TEST(test_cli_errors) {
-    char *m = sh(F16), *w = sh(WIKI), *g = sh(GKLD), *st = sh("data/models/stories260K/stories260K.gguf");
-    char *base = tmp("err.kld"), *js = tmp("err.json"), *empty = tmp("empty.txt"),
-         *shortf = tmp("short.txt"), *trunc = tmp("trunc.kld");
+    char *m = qk_test_shared_dup(F16), *w = qk_test_shared_dup(WIKI), *g = qk_test_shared_dup(GKLD),
+         *st = qk_test_shared_dup("data/models/stories260K/stories260K.gguf");
+    char *base = qk_test_tmp_path("err.kld"), *js = qk_test_tmp_path("err.json"),
+         *empty = qk_test_tmp_path("empty.txt"), *shortf = qk_test_tmp_path("short.txt"),
+         *trunc = qk_test_tmp_path("trunc.kld");
     FILE *f = fopen(empty, "w");
     fclose(f);
     f = fopen(shortf, "w");

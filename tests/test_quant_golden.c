@@ -17,7 +17,6 @@
  * FTYPEs with a .log but no .tsv failed in llama.cpp too and are not tested here; neither
  * are the llama-quantize --imatrix outputs (imat.* / imatg.*), which need the imatrix.
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,91 +40,30 @@ typedef struct golden_case {
 static golden_case g_cases[MAX_CASES];
 static int g_n_cases;
 
-typedef struct tsv_line {
-    char name[GGUF_MAX_NAME + 1];
-    char type[32];
-    int n_dims;
-    int64_t ne[GGUF_MAX_DIMS];
-    char sha[65];
-} tsv_line;
-
-/* Parse one "name\ttype\tne0,ne1,..\tsha256" line. Returns 0 or -1. */
-static int parse_tsv_line(char *line, tsv_line *out) {
-    char *f[4];
-    char *save = NULL;
-    for (int i = 0; i < 4; i++) {
-        f[i] = strtok_r(i == 0 ? line : NULL, "\t\r\n", &save);
-        if (!f[i]) return -1;
-    }
-    if (strlen(f[0]) > GGUF_MAX_NAME || strlen(f[1]) >= sizeof out->type || strlen(f[3]) != 64)
-        return -1;
-    strcpy(out->name, f[0]);
-    strcpy(out->type, f[1]);
-    strcpy(out->sha, f[3]);
-    out->n_dims = 0;
-    for (int i = 0; i < GGUF_MAX_DIMS; i++) out->ne[i] = 1;
-    char *p = f[2];
-    while (*p) {
-        if (out->n_dims == GGUF_MAX_DIMS) return -1;
-        char *end;
-        long long v = strtoll(p, &end, 10);
-        if (end == p) return -1;
-        out->ne[out->n_dims++] = v;
-        p = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',') return -1;
-    }
-    return out->n_dims > 0 ? 0 : -1;
-}
-
 /* Add the cases of one model: every <model>.<FTYPE>.tsv in its golden quantize dir. */
 static void collect_model(const char *model, const char *base_rel) {
     char dir_rel[256];
     snprintf(dir_rel, sizeof dir_rel, "golden/%s/quantize", model);
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", qk_test_shared(dir_rel));
-    DIR *d = opendir(dir);
-    if (!d) return; /* test_golden_present reports it */
     size_t mlen = strlen(model);
-    struct dirent *e;
     char names[MAX_CASES][256];
-    int n = 0;
-    while ((e = readdir(d)) != NULL && n < MAX_CASES) {
-        size_t len = strlen(e->d_name);
-        if (len < mlen + 6 || strncmp(e->d_name, model, mlen) != 0 || e->d_name[mlen] != '.' ||
-            strcmp(e->d_name + len - 4, ".tsv") != 0 || len >= sizeof names[0])
-            continue;
-        strcpy(names[n++], e->d_name);
-    }
-    closedir(d);
-    qsort(names, (size_t)n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
     int n_imatrix = 0;
+    /* none when the dir is missing: test_golden_present reports it */
+    const int n = qk_test_golden_tsv_names(dir, model, 0, names, MAX_CASES, &n_imatrix);
     for (int i = 0; i < n && g_n_cases < MAX_CASES; i++) {
         golden_case *c = &g_cases[g_n_cases];
         memset(c, 0, sizeof *c);
         snprintf(c->model, sizeof c->model, "%s", model);
         size_t len = strlen(names[i]);
         snprintf(c->ftype, sizeof c->ftype, "%.*s", (int)(len - mlen - 5), names[i] + mlen + 1);
-        if (qk_test_golden_is_imatrix(c->ftype)) {
-            n_imatrix++;
-            continue;
-        }
         if ((size_t)snprintf(c->tsv, sizeof c->tsv, "%s/%s", dir, names[i]) >= sizeof c->tsv ||
             (size_t)snprintf(c->base, sizeof c->base, "%s", qk_test_shared(base_rel)) >=
                 sizeof c->base)
             continue; /* path too long: test_golden_present will see fewer cases */
         /* the distinct ggml types of the file, in order of first appearance */
-        FILE *f = fopen(c->tsv, "r");
-        if (!f) continue;
-        char line[1024];
-        while (fgets(line, sizeof line, f)) {
-            tsv_line t;
-            qk_type ty;
-            if (parse_tsv_line(line, &t) != 0 || qk_type_from_name(t.type, &ty) != 0) continue;
-            int seen = 0;
-            for (int k = 0; k < c->n_types; k++) seen |= c->types[k] == ty;
-            if (!seen && c->n_types < MAX_TYPES) c->types[c->n_types++] = ty;
-        }
-        fclose(f);
+        c->n_types = qk_test_tsv_types(c->tsv, 0, c->types, MAX_TYPES);
+        if (c->n_types < 0) continue;
         g_n_cases++;
     }
     if (n_imatrix) printf("%s: %d --imatrix golden files left out (they need the imatrix)\n", model, n_imatrix);
@@ -189,18 +127,14 @@ START_TEST(test_golden_type) {
     uint8_t *out = NULL;
     float *row = NULL;
     while (fgets(line, sizeof line, f)) {
-        tsv_line tl;
-        ck_assert_msg(parse_tsv_line(line, &tl) == 0, "%s: bad line: %s", c->tsv, line);
+        qk_test_tsv_line tl;
+        ck_assert_msg(qk_test_parse_tsv_line(line, &tl) == 0, "%s: bad line: %s", c->tsv, line);
         n_lines++;
         qk_type dst;
         ck_assert_msg(qk_type_from_name(tl.type, &dst) == 0, "%s: unknown type %s", c->tsv,
                       tl.type);
         if (dst != want) continue;
-        const gguf_tensor *t = gguf_find_tensor(g, tl.name);
-        ck_assert_msg(t != NULL, "%s: tensor %s not in %s", c->tsv, tl.name, c->base);
-        for (int d = 0; d < GGUF_MAX_DIMS; d++)
-            ck_assert_msg(t->ne[d] == tl.ne[d], "%s: %s ne[%d] = %lld in base, %lld in golden",
-                          c->tsv, tl.name, d, (long long)t->ne[d], (long long)tl.ne[d]);
+        const gguf_tensor *t = qk_test_tsv_tensor(g, &tl, c->tsv, c->base);
         const int64_t ne0 = t->ne[0];
         const size_t nbytes = qk_row_size(dst, ne0) * (size_t)(gguf_tensor_nelements(t) / ne0);
         out = realloc(out, nbytes);

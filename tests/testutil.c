@@ -1,10 +1,12 @@
 /* testutil.c — see testutil.h. */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <errno.h> /* program_invocation_short_name */
 #include <fcntl.h>
 #include <math.h>
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +100,63 @@ int qk_test_run(const char *cmd, char **output) {
     int st = pclose(p);
     if (output) *output = buf; else free(buf);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int qk_test_run_tool(char **output, const char *tool, const char *fmt, ...) {
+    char cmd[16384];
+    const int n = snprintf(cmd, sizeof cmd, "%s ", qk_test_bin(tool));
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
+    va_end(ap);
+    return qk_test_run(cmd, output);
+}
+
+void qk_test_expect_tool_error(const char *tool, const char *needle, const char *o1, const char *o2,
+                               const char *fmt, ...) {
+    char args[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    char *out, line[256];
+    const int rc = qk_test_run_tool(&out, tool, "%s", args);
+    ck_assert_msg(rc != 0, "expected failure: %s\n%s", args, out);
+    snprintf(line, sizeof line, "%s: error: ", tool);
+    ck_assert_msg(qk_test_count_substr(out, line) == 1, "one error line: %s\n%s", args, out);
+    ck_assert_msg(strstr(out, needle) != NULL, "'%s' not in: %s", needle, out);
+    if (o1) ck_assert_msg(!qk_test_exists(o1), "%s left behind by: %s", o1, args);
+    if (o2) ck_assert_msg(!qk_test_exists(o2), "%s left behind by: %s", o2, args);
+    free(out);
+}
+
+char *qk_test_shared_dup(const char *rel) { return strdup(qk_test_shared(rel)); }
+
+char *qk_test_tmp_path(const char *name) {
+    const char *dir = qk_test_tmpdir();
+    const size_t n = strlen(dir) + strlen(name) + 2;
+    char *path = malloc(n);
+    if (path) snprintf(path, n, "%s/%s", dir, name);
+    return path;
+}
+
+int qk_test_exists(const char *path) { return access(path, F_OK) == 0; }
+
+double qk_test_number_after(const char *text, const char *label) {
+    const char *p = strstr(text, label);
+    ck_assert_msg(p != NULL, "'%s' not found", label);
+    p += strlen(label);
+    while (*p == ' ' || *p == ':') p++;
+    char *end;
+    const double v = strtod(p, &end);
+    ck_assert_msg(end != p, "no number after '%s'", label);
+    return v;
+}
+
+int qk_test_count_substr(const char *s, const char *sub) {
+    int n = 0;
+    for (const char *p = strstr(s, sub); p; p = strstr(p + 1, sub)) n++;
+    return n;
 }
 
 /* The instruction-set tags of qk_test_main, and whether the kernels in use have each. */
@@ -196,6 +255,82 @@ int qk_test_golden_is_imatrix(const char *type) {
 }
 
 /* ---- JSON -------------------------------------------------------------------------------- */
+
+int qk_test_parse_tsv_line(char *line, qk_test_tsv_line *out) {
+    char *f[4];
+    char *save = NULL;
+    for (int i = 0; i < 4; i++) {
+        f[i] = strtok_r(i == 0 ? line : NULL, "\t\r\n", &save);
+        if (!f[i]) return -1;
+    }
+    if (strlen(f[0]) > GGUF_MAX_NAME || strlen(f[1]) >= sizeof out->type || strlen(f[3]) != 64) return -1;
+    strcpy(out->name, f[0]);
+    strcpy(out->type, f[1]);
+    strcpy(out->sha, f[3]);
+    out->n_dims = 0;
+    for (int i = 0; i < GGUF_MAX_DIMS; i++) out->ne[i] = 1;
+    for (char *p = f[2]; *p;) {
+        if (out->n_dims == GGUF_MAX_DIMS) return -1;
+        char *end;
+        out->ne[out->n_dims++] = strtoll(p, &end, 10);
+        if (end == p || (*end && *end != ',')) return -1;
+        p = *end ? end + 1 : end;
+    }
+    return out->n_dims > 0 ? 0 : -1;
+}
+
+int qk_test_golden_tsv_names(const char *dir, const char *model, int imatrix, char (*names)[256], int max,
+                             int *n_left_out) {
+    if (n_left_out) *n_left_out = 0;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    const size_t mlen = strlen(model);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < max) {
+        const size_t len = strlen(e->d_name);
+        if (len >= 256 || len < mlen + 6 || strncmp(e->d_name, model, mlen) != 0 || e->d_name[mlen] != '.' ||
+            strcmp(e->d_name + len - 4, ".tsv") != 0)
+            continue;
+        if (!qk_test_golden_is_imatrix(e->d_name + mlen + 1) != !imatrix) {
+            if (n_left_out) (*n_left_out)++;
+            continue;
+        }
+        strcpy(names[n++], e->d_name);
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+    return n;
+}
+
+int qk_test_tsv_types(const char *path, int quantized_only, qk_type *types, int max) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int n = 0;
+    char line[1024];
+    while (fgets(line, sizeof line, f)) {
+        qk_test_tsv_line t;
+        qk_type ty;
+        if (qk_test_parse_tsv_line(line, &t) != 0 || qk_type_from_name(t.type, &ty) != 0) continue;
+        const qk_type_traits *tt = qk_type_get(ty);
+        if (quantized_only && (!tt || !tt->is_quantized)) continue;
+        int seen = 0;
+        for (int k = 0; k < n; k++) seen |= types[k] == ty;
+        if (!seen && n < max) types[n++] = ty;
+    }
+    fclose(f);
+    return n;
+}
+
+const gguf_tensor *qk_test_tsv_tensor(const gguf_ctx *g, const qk_test_tsv_line *tl, const char *tsv,
+                                      const char *base) {
+    const gguf_tensor *t = gguf_find_tensor(g, tl->name);
+    ck_assert_msg(t != NULL, "%s: tensor %s not in %s", tsv, tl->name, base);
+    for (int d = 0; d < GGUF_MAX_DIMS; d++)
+        ck_assert_msg(t->ne[d] == tl->ne[d], "%s: %s ne[%d] = %lld in base, %lld in golden", tsv, tl->name, d,
+                      (long long)t->ne[d], (long long)tl->ne[d]);
+    return t;
+}
 
 cJSON *qk_test_read_json(const char *path) {
     char *t = qk_test_read_file(path, NULL);

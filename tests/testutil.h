@@ -28,6 +28,30 @@ char *qk_test_read_file(const char *path, size_t *len);
 /* Run a shell command, capturing stdout+stderr into a malloc'd string; returns the exit
  * status (or -1). */
 int qk_test_run(const char *cmd, char **output);
+/* Run the built tool "<QK_BIN_DIR>/<tool>" with the arguments formatted from fmt (printf;
+ * the command line is cut at 16 KiB), through qk_test_run: returns the exit status (or
+ * -1), *output the merged stdout+stderr (malloc'd, the caller frees; output NULL: the
+ * output is discarded). */
+int qk_test_run_tool(char **output, const char *tool, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Run the built tool as qk_test_run_tool does; it must fail: a non-zero exit status,
+ * exactly one "<tool>: error: " line, needle somewhere in its output, and neither output
+ * file o1 nor o2 (each may be NULL) left behind. Fails the test otherwise. */
+void qk_test_expect_tool_error(const char *tool, const char *needle, const char *o1, const char *o2,
+                               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* A malloc'd copy of qk_test_shared(rel) (the caller frees), for paths kept across calls. */
+char *qk_test_shared_dup(const char *rel);
+/* "<qk_test_tmpdir()>/<name>", malloc'd (the caller frees); nothing is created. */
+char *qk_test_tmp_path(const char *name);
+/* 1 when path exists (access F_OK), else 0. */
+int qk_test_exists(const char *path);
+
+/* ---- reading tool output ---- */
+
+/* The number (strtod) that follows the first occurrence of label in text, after any
+ * spaces and ':'; fails the test when label or the number is missing. */
+double qk_test_number_after(const char *text, const char *label);
+/* How many times sub occurs in s (overlapping occurrences counted). */
+int qk_test_count_substr(const char *s, const char *sub);
 /* Run a Check suite with CK_NORMAL output; returns the process exit code: 0 all passed,
  * 1 a failure (or nothing ran), QK_TEST_SKIPPED (see below).
  *
@@ -67,6 +91,40 @@ const char *qk_test_ppl_args(void);
  * "imatg." (GGUF imatrix). Those outputs need the importance matrix as an input, so the
  * suites that quantize without one leave them out (and say how many they left out). */
 int qk_test_golden_is_imatrix(const char *type);
+
+/* One line of a golden tensor listing golden/<model>/quantize/<model>.<FTYPE>.tsv
+ * (golden/README.md): "name\ttype\tne0,ne1,..\tsha256" — the tensor's name, its ggml type
+ * name, its shape (unused dims 1) and the sha256 of its bytes in llama-quantize's output. */
+typedef struct qk_test_tsv_line {
+    char name[GGUF_MAX_NAME + 1];
+    char type[32];
+    int n_dims;
+    int64_t ne[GGUF_MAX_DIMS];
+    char sha[65];
+} qk_test_tsv_line;
+
+/* Parse one listing line (line is cut up by strtok_r). Returns 0, or -1 when it is not
+ * such a line (a field missing or too long, a bad shape). */
+int qk_test_parse_tsv_line(char *line, qk_test_tsv_line *out);
+
+/* The listings <model>.<FTYPE>.tsv in dir, sorted by name (strcmp), at most max of them,
+ * each name shorter than 256: with imatrix 1 only those of llama-quantize --imatrix runs
+ * (qk_test_golden_is_imatrix(FTYPE)), with 0 only the others; *n_left_out (may be NULL)
+ * counts the listings of the other kind. Returns how many names it put in names, 0 when
+ * dir cannot be opened. */
+int qk_test_golden_tsv_names(const char *dir, const char *model, int imatrix, char (*names)[256], int max,
+                             int *n_left_out);
+
+/* The distinct types the listing at path names, in order of first appearance, at most max
+ * (lines that do not parse or name no known type are passed over; quantized_only: types
+ * that are not quantized too). Returns how many, or -1 when path cannot be opened. */
+int qk_test_tsv_types(const char *path, int quantized_only, qk_type *types, int max);
+
+/* The tensor of g that listing line tl names (tsv, base: the listing's and the model's
+ * paths, for the messages); fails the test when g has no such tensor or its shape is not
+ * the listed one. */
+const gguf_tensor *qk_test_tsv_tensor(const gguf_ctx *g, const qk_test_tsv_line *tl, const char *tsv,
+                                      const char *base);
 
 /* ---- JSON (cJSON) ---- */
 
