@@ -177,6 +177,20 @@ static const char *cpu_tag_reason(size_t i) {
     return "this CPU (or its OS) does not support it";
 }
 
+int qk_test_sanitized(void) {
+#if defined(__SANITIZE_ADDRESS__)
+    return 1;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    return 1;
+#else
+    return 0;
+#endif
+#else
+    return 0;
+#endif
+}
+
 int qk_test_main(Suite *s) {
     /* Make the temporary directory here, in the parent: Check runs each test in a forked
      * child that may end with _exit on failure, so only the parent can clean up. */

@@ -69,6 +69,12 @@ int qk_test_count_substr(const char *s, const char *sub);
 #define QK_TEST_SKIPPED 77
 int qk_test_main(Suite *s);
 
+/* 1 in a build with AddressSanitizer (tests/run-sanitizers.sh; GCC and clang define
+ * __SANITIZE_ADDRESS__ / __has_feature(address_sanitizer)), else 0. Suites that repeat one
+ * code path over many golden files run fewer of the repeats there (ASan makes them ~10x
+ * slower and finds nothing more in the repeats); each such place says what it leaves out. */
+int qk_test_sanitized(void);
+
 /* ---- floating-point agreement, recorded ---- */
 
 /* 1 when ours is finite and |ours − ref| <= max(rel·|ref|, abs), else 0 (the caller
