@@ -207,15 +207,17 @@ END_TEST
  * 1.2x the run's own duration): nothing can clean up after SIGKILL, but the target is
  * either absent or complete — byte-identical to an uninterrupted run's — never partial
  * (a temporary "<target>.tmp.XXXXXX" may stay behind). qk-quantize (wiki-qwen2-13m to
- * Q4_K_M) and qk-perplexity writing a base-logits file and its .nll sidecar. */
+ * Q4_K_M) and qk-perplexity writing a base-logits file and its .nll sidecar. `run` execs
+ * the tool, so that `run &`'s pid is the tool's own: killing a subshell that waits for it
+ * would leave the tool running on, racing the next runs for the same targets. */
 static void kill9_runs(const char *name, const char *cmd, const char *const *targets, int n_targets) {
     char script[65536], list[512] = "";
     for (int i = 0; i < n_targets; i++)
         snprintf(list + strlen(list), sizeof list - strlen(list), "%s ", targets[i]);
     snprintf(script, sizeof script,
              "cd %s && mkdir -p %s && cd %s\n"
-             "run() { %s > /dev/null 2>&1; }\n"
-             "t0=$(date +%%s%%N); run; t1=$(date +%%s%%N); ms=$(( (t1 - t0) / 1000000 ))\n"
+             "run() { exec %s > /dev/null 2>&1; }\n"
+             "t0=$(date +%%s%%N); (run); t1=$(date +%%s%%N); ms=$(( (t1 - t0) / 1000000 ))\n"
              "for t in %s; do [ -s $t ] || echo setup-failed; mv $t ref-$t; done\n"
              "RANDOM=1234\n"
              "for i in 1 2 3 4 5 6 7 8 9 10; do\n"
