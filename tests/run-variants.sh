@@ -25,6 +25,10 @@
 #   threads1        QK_TEST_PPL_ARGS="-t 1"
 #   scalar-prescott QK_FORCE_SCALAR=1 and OPENBLAS_CORETYPE=Prescott: no SIMD anywhere
 #
+# The kernel variants (scalar, avx2, scalar-prescott) run every suite labelled "numerics";
+# the BLAS variants only those that call sgemm (label "blas"); vecdot, mixed and threads1
+# only those that read QK_TEST_PPL_ARGS (label "batch"): the other suites cannot see them.
+#
 # A core type the CPU cannot run is reported as skipped (OpenBLAS would not run it). Every
 # comparison the suites make with a tolerance is recorded (tests/testutil.h,
 # qk_test_close); the script ends with spread.md in the output directory: per suite and
@@ -93,6 +97,15 @@ setting() {
     esac
 }
 
+# variant -> the ctest label of the suites it can change
+label() {
+    case $1 in
+        blas-*) echo blas ;;
+        vecdot | mixed | threads1) echo batch ;;
+        *) echo numerics ;;
+    esac
+}
+
 failed=()
 skipped=()
 start=$(date +%s)
@@ -111,7 +124,7 @@ for v in "${VARIANTS[@]}"; do
     t0=$(date +%s)
     log="$OUT/$v.log"
     if (cd "$BUILD" && env "${envs[@]}" QK_TEST_SPREAD_LOG="$OUT/spread-$v.tsv" \
-            ctest -L numerics -j "$JOBS" --output-on-failure >"$log" 2>&1); then
+            ctest -L "^$(label "$v")\$" -j "$JOBS" --output-on-failure >"$log" 2>&1); then
         echo "run-variants: $v (${s//+/ }): passed in $(( $(date +%s) - t0 )) s"
     else
         echo "run-variants: $v (${s//+/ }): FAILED — see $log"
