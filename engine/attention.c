@@ -1,15 +1,17 @@
 /*
  * attention.c — causal attention over the F16 KV cache (see attention.h).
  *
- * Work is split into (sequence, head) tasks. A task gathers the batch tokens of its
- * sequence and computes S = Q·Kᵀ over the cached rows 0..L-1 (L = 1 + the largest
- * position among those tokens), the masked softmax and O = P·V. With many tokens of the
- * sequence in the batch, the head's K and V rows are expanded to F32 and both products
- * are OpenBLAS sgemm calls; with a few (generation), S comes from the F16 dot product of
- * each cache row with Q in F16 (the type table's vec_dot, as ggml's batch-1 mul_mat) and
- * O from multiply-adds of the F16 V rows (pv_f16), with nothing expanded: measured on
- * Qwen2.5-0.5B-shaped tg128, 61 -> 20 us per layer at 2 threads. Keys beyond a token's
- * own position are masked out (never read).
+ * Work is split into tasks of one head of one sequence. With few batch tokens of the
+ * sequence (generation), a task takes them all: S comes from the F16 dot product of each
+ * cache row with Q in F16 (the type table's vec_dot, as ggml's batch-1 mul_mat) and
+ * O = P·V from multiply-adds of the F16 V rows (pv_f16), with nothing expanded: measured
+ * on Qwen2.5-0.5B-shaped tg128, 61 -> 20 us per layer at 2 threads. With many (prompt
+ * processing), the threads first expand the sequence's K and V rows to F32 once per kv
+ * head (the heads of a GQA group share them), then each task takes a block of up to
+ * Q_BLOCK tokens and computes S = Q·Kᵀ and O = P·V as OpenBLAS sgemm calls over the
+ * positions 0..L-1 up to the block's largest one only: causal masking leaves the rest
+ * zero, so a prompt costs about half of the full square. Tasks are taken from a counter,
+ * largest L first. Keys beyond a token's own position are masked out (never read).
  */
 #include "attention.h"
 
@@ -24,6 +26,8 @@
  * with -ffp-contract=off, CMakeLists.txt). */
 #include <cblas.h>
 #include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,123 +92,228 @@ static pv_f16_fn pv_f16_pick(void) {
     return pv_f16_scalar;
 }
 
+/* Query tokens per task on the batch path: S for one task is Q_BLOCK x L floats (256 KiB
+ * at L = 1024), which stays in L2 between the two products. */
+#define Q_BLOCK 64
+
+/* One task: head h of sequence si, the sequence's batch tokens [i0, i1) (indices into its
+ * slice of order), whose largest position is L - 1. */
+typedef struct attn_unit {
+    int32_t si, h, i0, i1, L;
+} attn_unit;
+
 typedef struct attn_job {
+    qk_pool *pool;
     const qk_attn_args *a;
     qk_attn_scratch *s;
     int n_seqs;             /* distinct sequences in the batch */
     const int32_t *seq_ids; /* [n_seqs] */
     const int32_t *order;   /* batch indices grouped by sequence */
     const int32_t *start;   /* [n_seqs + 1] offsets into order */
+    const int32_t *L;       /* [n_seqs] 1 + the largest position of the sequence's tokens */
+    const size_t *kv_off;   /* [n_seqs] offset of the sequence's F32 K/V copies in s->kv, or SIZE_MAX
+                             * (few tokens: the cache rows are used in place) */
+    int any_gemm;
+    const attn_unit *units; /* largest L first */
+    int n_units;
+    atomic_int next;        /* units below nth are taken by thread ith at the start */
 } attn_job;
 
-static void attn_task(void *arg, int ith, int nth) {
-    attn_job *j = arg;
+/* The F32 copy of kv head kvh of sequence si: K [L][hd], then V [L][hd]. */
+static float *kv_copy(const attn_job *j, int si, int kvh) {
+    return j->s->kv + j->kv_off[si] + (size_t)kvh * 2 * (size_t)j->L[si] * (size_t)j->a->head_dim;
+}
+
+/* Expand the cache rows of every batch-path sequence to F32, once per kv head (the heads
+ * of a GQA group share them); rows are split evenly between the threads. */
+static void expand_kv(const attn_job *j, int ith, int nth) {
     const qk_attn_args *a = j->a;
-    const int hd = a->head_dim, n_kv = a->n_head_kv * hd, n_q = a->n_head * hd;
-    const int group = a->n_head / a->n_head_kv;
-    const float scale = 1.0f / sqrtf((float)hd);
-    float *work = j->s->buf + (size_t)ith * j->s->per_thread;
+    const int hd = a->head_dim, n_kv = a->n_head_kv * hd;
     const qk_type_traits *f16 = qk_type_get(QK_TYPE_F16);
-    const pv_f16_fn pv_f16 = pv_f16_pick();
-    int tasks = j->n_seqs * a->n_head;
-    for (int task = ith; task < tasks; task += nth) {
-        int si = task / a->n_head, h = task % a->n_head, kvh = h / group;
-        const int32_t *idx = j->order + j->start[si];
-        int m = j->start[si + 1] - j->start[si];
-        int L = 0;
-        for (int i = 0; i < m; i++)
-            if (a->pos[idx[i]] + 1 > L) L = a->pos[idx[i]] + 1;
-        const qk_half *kc = a->k_cache + (size_t)j->seq_ids[si] * a->seq_stride + (size_t)kvh * hd;
-        const qk_half *vc = a->v_cache + (size_t)j->seq_ids[si] * a->seq_stride + (size_t)kvh * hd;
-        const int gemm = m >= GEMM_MIN_TOKENS;
-        float *K = work, *V = K + (size_t)L * hd, *Q = V + (size_t)L * hd, *S = Q + (size_t)m * hd;
-        float *O = S + (size_t)m * L;
-        qk_half *tmp16 = (qk_half *)(O + (size_t)m * hd); /* max(L, m·hd) halves */
-        for (int t = 0; gemm && t < L; t++) {
-            f16->to_float(kc + (size_t)t * n_kv, K + (size_t)t * hd, hd);
-            f16->to_float(vc + (size_t)t * n_kv, V + (size_t)t * hd, hd);
-        }
-        /* S = Q·Kᵀ: sgemm on F32 copies, or (a few tokens) the F16 dot product on the cache
-         * rows and Q in F16, as ggml's batch-1 mul_mat (vec_dot_f16) */
-        if (gemm) {
-            for (int i = 0; i < m; i++)
-                round_f16(f16, a->q + (size_t)idx[i] * n_q + (size_t)h * hd, Q + (size_t)i * hd, hd, tmp16);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, L, hd, 1.0f, Q, hd, K, hd, 0.0f, S, L);
-        } else {
-            for (int i = 0; i < m; i++) {
-                qk_half *q16 = tmp16 + (size_t)i * hd;
-                f16->from_float(a->q + (size_t)idx[i] * n_q + (size_t)h * hd, q16, hd);
-                for (int t = 0; t <= a->pos[idx[i]]; t++) f16->vec_dot(hd, &S[(size_t)i * L + t], kc + (size_t)t * n_kv, q16);
+    int64_t total = 0;
+    for (int si = 0; si < j->n_seqs; si++)
+        if (j->kv_off[si] != SIZE_MAX) total += (int64_t)a->n_head_kv * j->L[si];
+    const int64_t lo = total * ith / nth, hi = total * (ith + 1) / nth;
+    int64_t u = 0;
+    for (int si = 0; si < j->n_seqs && u < hi; si++) {
+        if (j->kv_off[si] == SIZE_MAX) continue;
+        const size_t base = (size_t)j->seq_ids[si] * a->seq_stride;
+        for (int kvh = 0; kvh < a->n_head_kv && u < hi; kvh++, u += j->L[si]) {
+            const int64_t t0 = lo > u ? lo - u : 0, t1 = hi - u < j->L[si] ? hi - u : j->L[si];
+            float *K = kv_copy(j, si, kvh), *V = K + (size_t)j->L[si] * hd;
+            for (int64_t t = t0; t < t1; t++) {
+                const size_t c = base + (size_t)t * n_kv + (size_t)kvh * hd;
+                f16->to_float(a->k_cache + c, K + (size_t)t * hd, hd);
+                f16->to_float(a->v_cache + c, V + (size_t)t * hd, hd);
             }
         }
-        /* P = softmax(S·scale) over t <= pos (masked beyond), rounded to F16 */
-        for (int i = 0; i < m; i++) {
-            float *row = S + (size_t)i * L;
-            int p = a->pos[idx[i]];
-            float max = -INFINITY;
-            for (int t = 0; t <= p; t++) {
-                row[t] *= scale;
-                if (row[t] > max) max = row[t];
-            }
-            const double sum = qk_vec_exp_sub(p + 1, row, row, max); /* ggml's vector exp */
-            const float inv = (float)(1.0 / sum);
-            for (int t = 0; t <= p; t++) row[t] *= inv;
-            round_f16(f16, row, row, p + 1, tmp16);
-            for (int t = p + 1; t < L; t++) row[t] = 0.0f;
-        }
-        /* O = P·V */
-        if (gemm) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hd, L, 1.0f, S, L, V, hd, 0.0f, O, hd);
-        } else {
-            for (int i = 0; i < m; i++) pv_f16(hd, a->pos[idx[i]] + 1, O + (size_t)i * hd, vc, (size_t)n_kv, S + (size_t)i * L);
-        }
-        for (int i = 0; i < m; i++)
-            memcpy(a->out + (size_t)idx[i] * n_q + (size_t)h * hd, O + (size_t)i * hd, sizeof(float) * hd);
     }
 }
 
+static void attn_unit_run(const attn_job *j, const attn_unit *u, float *work, pv_f16_fn pv_f16) {
+    const qk_attn_args *a = j->a;
+    const int hd = a->head_dim, n_kv = a->n_head_kv * hd, n_q = a->n_head * hd;
+    const int kvh = u->h / (a->n_head / a->n_head_kv), h = u->h, L = u->L;
+    const float scale = 1.0f / sqrtf((float)hd);
+    const qk_type_traits *f16 = qk_type_get(QK_TYPE_F16);
+    const int32_t *idx = j->order + j->start[u->si] + u->i0;
+    const int m = u->i1 - u->i0;
+    const int gemm = j->kv_off[u->si] != SIZE_MAX;
+    float *Q = work, *S = Q + (size_t)Q_BLOCK * hd, *O = S + (size_t)Q_BLOCK * L;
+    qk_half *tmp16 = (qk_half *)(O + (size_t)Q_BLOCK * hd); /* max(L, Q_BLOCK·hd) halves */
+    /* S = Q·Kᵀ over positions 0..L-1: sgemm on the F32 copies, or (a few tokens) the F16
+     * dot product on the cache rows and Q in F16, as ggml's batch-1 mul_mat (vec_dot_f16) */
+    const float *K = NULL, *V = NULL;
+    const qk_half *kc = NULL, *vc = NULL;
+    if (gemm) {
+        K = kv_copy(j, u->si, kvh);
+        V = K + (size_t)j->L[u->si] * hd;
+        for (int i = 0; i < m; i++)
+            round_f16(f16, a->q + (size_t)idx[i] * n_q + (size_t)h * hd, Q + (size_t)i * hd, hd, tmp16);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, L, hd, 1.0f, Q, hd, K, hd, 0.0f, S, L);
+    } else {
+        kc = a->k_cache + (size_t)j->seq_ids[u->si] * a->seq_stride + (size_t)kvh * hd;
+        vc = a->v_cache + (size_t)j->seq_ids[u->si] * a->seq_stride + (size_t)kvh * hd;
+        for (int i = 0; i < m; i++) {
+            qk_half *q16 = tmp16 + (size_t)i * hd;
+            f16->from_float(a->q + (size_t)idx[i] * n_q + (size_t)h * hd, q16, hd);
+            for (int t = 0; t <= a->pos[idx[i]]; t++) f16->vec_dot(hd, &S[(size_t)i * L + t], kc + (size_t)t * n_kv, q16);
+        }
+    }
+    /* P = softmax(S·scale) over t <= pos (masked beyond), rounded to F16 */
+    for (int i = 0; i < m; i++) {
+        float *row = S + (size_t)i * L;
+        int p = a->pos[idx[i]];
+        float max = -INFINITY;
+        for (int t = 0; t <= p; t++) {
+            row[t] *= scale;
+            if (row[t] > max) max = row[t];
+        }
+        const double sum = qk_vec_exp_sub(p + 1, row, row, max); /* ggml's vector exp */
+        const float inv = (float)(1.0 / sum);
+        for (int t = 0; t <= p; t++) row[t] *= inv;
+        round_f16(f16, row, row, p + 1, tmp16);
+        for (int t = p + 1; t < L; t++) row[t] = 0.0f;
+    }
+    /* O = P·V */
+    if (gemm) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hd, L, 1.0f, S, L, V, hd, 0.0f, O, hd);
+    } else {
+        for (int i = 0; i < m; i++) pv_f16(hd, a->pos[idx[i]] + 1, O + (size_t)i * hd, vc, (size_t)n_kv, S + (size_t)i * L);
+    }
+    for (int i = 0; i < m; i++)
+        memcpy(a->out + (size_t)idx[i] * n_q + (size_t)h * hd, O + (size_t)i * hd, sizeof(float) * hd);
+}
+
+static void attn_task(void *arg, int ith, int nth) {
+    attn_job *j = arg;
+    if (j->any_gemm) {
+        expand_kv(j, ith, nth);
+        qk_pool_barrier(j->pool);
+    }
+    float *work = j->s->buf + (size_t)ith * j->s->per_thread;
+    const pv_f16_fn pv_f16 = pv_f16_pick();
+    for (int t = ith; t < j->n_units; t = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed))
+        attn_unit_run(j, &j->units[t], work, pv_f16);
+}
+
+/* Largest L first (the most work first, for balance), then in a fixed order. */
+static int unit_cmp(const void *x, const void *y) {
+    const attn_unit *u = x, *v = y;
+    if (u->L != v->L) return u->L > v->L ? -1 : 1;
+    if (u->si != v->si) return u->si < v->si ? -1 : 1;
+    if (u->i0 != v->i0) return u->i0 < v->i0 ? -1 : 1;
+    return (u->h > v->h) - (u->h < v->h);
+}
+
+/* Grow *p to hold n floats (contents not kept). */
+static int grow(float **p, size_t *have, size_t n) {
+    if (n <= *have) return 0;
+    free(*p);
+    *p = malloc(sizeof(float) * n);
+    *have = *p ? n : 0;
+    return *p ? 0 : -1;
+}
+
 int qk_attention(qk_pool *pool, qk_attn_scratch *s, const qk_attn_args *a) {
+    const int n = a->n, hd = a->head_dim;
     /* group batch indices by sequence (stable, so positions stay in batch order) */
-    int32_t *buf = malloc(sizeof(int32_t) * (size_t)(3 * a->n + 1));
-    if (!buf) return -1;
-    int32_t *seq_ids = buf, *order = buf + a->n, *start = buf + 2 * a->n;
-    int n_seqs = 0, max_m = 0, max_L = 0;
-    for (int i = 0; i < a->n; i++) {
+    int32_t *buf = malloc(sizeof(int32_t) * (size_t)(4 * n + 1));
+    size_t *kv_off = malloc(sizeof(size_t) * (size_t)(n > 0 ? n : 1));
+    attn_unit *units = NULL;
+    int rc = -1;
+    if (!buf || !kv_off) goto done;
+    int32_t *seq_ids = buf, *order = buf + n, *start = buf + 2 * n, *L = buf + 3 * n + 1;
+    int n_seqs = 0, max_L = 0, n_units = 0, any_gemm = 0;
+    for (int i = 0; i < n; i++) {
         int known = 0;
         for (int si = 0; si < n_seqs; si++) known |= seq_ids[si] == a->seq[i];
         if (!known) seq_ids[n_seqs++] = a->seq[i];
-        if (a->pos[i] + 1 > max_L) max_L = a->pos[i] + 1;
     }
     int at = 0;
+    size_t kv_floats = 0;
     for (int si = 0; si < n_seqs; si++) {
         start[si] = at;
-        for (int i = 0; i < a->n; i++)
-            if (a->seq[i] == seq_ids[si]) order[at++] = i;
-        if (at - start[si] > max_m) max_m = at - start[si];
+        L[si] = 0;
+        for (int i = 0; i < n; i++)
+            if (a->seq[i] == seq_ids[si]) {
+                order[at++] = i;
+                if (a->pos[i] + 1 > L[si]) L[si] = a->pos[i] + 1;
+            }
+        if (L[si] > max_L) max_L = L[si];
+        const int m = at - start[si];
+        kv_off[si] = SIZE_MAX;
+        if (m >= GEMM_MIN_TOKENS) {
+            kv_off[si] = kv_floats;
+            kv_floats += (size_t)a->n_head_kv * 2 * (size_t)L[si] * (size_t)hd;
+            any_gemm = 1;
+        }
+        n_units += a->n_head * (m >= GEMM_MIN_TOKENS ? (m + Q_BLOCK - 1) / Q_BLOCK : 1);
     }
     start[n_seqs] = at;
-    int nth = qk_pool_size(pool);
-    size_t hd = (size_t)a->head_dim;
-    const size_t halves = (size_t)max_L > (size_t)max_m * hd ? (size_t)max_L : (size_t)max_m * hd;
-    size_t need = 2 * (size_t)max_L * hd + 2 * (size_t)max_m * hd + (size_t)max_m * (size_t)max_L + halves / 2 + 1;
-    if (need > s->per_thread || nth > s->n_threads) {
-        free(s->buf);
-        s->buf = malloc(sizeof(float) * need * (size_t)nth);
-        if (!s->buf) {
-            *s = (qk_attn_scratch){0};
-            free(buf);
-            return -1;
+    units = malloc(sizeof(attn_unit) * (size_t)(n_units > 0 ? n_units : 1));
+    if (!units) goto done;
+    int nu = 0;
+    for (int si = 0; si < n_seqs; si++) {
+        const int m = start[si + 1] - start[si], step = m >= GEMM_MIN_TOKENS ? Q_BLOCK : m;
+        for (int i0 = 0; i0 < m; i0 += step) {
+            const int i1 = i0 + step < m ? i0 + step : m;
+            int Lb = 0;
+            for (int i = i0; i < i1; i++)
+                if (a->pos[order[start[si] + i]] + 1 > Lb) Lb = a->pos[order[start[si] + i]] + 1;
+            for (int h = 0; h < a->n_head; h++) units[nu++] = (attn_unit){si, h, i0, i1, Lb};
         }
+    }
+    qsort(units, (size_t)nu, sizeof *units, unit_cmp);
+    const int nth = qk_pool_size(pool);
+    const size_t halves = (size_t)max_L > (size_t)Q_BLOCK * hd ? (size_t)max_L : (size_t)Q_BLOCK * hd;
+    const size_t need = 2 * (size_t)Q_BLOCK * hd + (size_t)Q_BLOCK * (size_t)max_L + halves / 2 + 1;
+    if (need > s->per_thread || nth > s->n_threads) {
+        size_t have = 0;
+        free(s->buf);
+        s->buf = NULL;
+        s->per_thread = 0;
+        s->n_threads = 0;
+        if (grow(&s->buf, &have, need * (size_t)nth)) goto done;
         s->per_thread = need;
         s->n_threads = nth;
     }
-    attn_job j = {a, s, n_seqs, seq_ids, order, start};
+    if (grow(&s->kv, &s->kv_floats, kv_floats)) goto done;
+    attn_job j = {.pool = pool, .a = a, .s = s, .n_seqs = n_seqs, .seq_ids = seq_ids, .order = order,
+                  .start = start, .L = L, .kv_off = kv_off, .any_gemm = any_gemm, .units = units,
+                  .n_units = nu};
+    atomic_init(&j.next, nth);
     qk_pool_run(pool, attn_task, &j);
+    rc = 0;
+done:
+    free(units);
+    free(kv_off);
     free(buf);
-    return 0;
+    return rc;
 }
 
 void qk_attn_scratch_free(qk_attn_scratch *s) {
     free(s->buf);
+    free(s->kv);
     *s = (qk_attn_scratch){0};
 }

@@ -20,9 +20,11 @@
 #include "threads.h"
 
 typedef struct qk_attn_scratch {
-    float *buf;       /* per-thread work area */
+    float *buf;        /* per-thread work area */
     size_t per_thread; /* floats per thread */
     int n_threads;
+    float *kv;         /* F32 copies of the K/V cache rows (batch path) */
+    size_t kv_floats;
 } qk_attn_scratch;
 
 typedef struct qk_attn_args {

@@ -139,6 +139,12 @@ START_TEST(test_both_paths_match_reference) {
         check(pool, &s, &c, 5, 3, 3);             /* a few tokens: still the F16 path */
         check(pool, &s, &c, 0, c.n_tok, c.n_tok); /* a batch: the sgemm path */
         free_case(&c);
+        /* a prompt of more than one query block (attention.c: 64 tokens), the last one
+         * partial, from an empty cache and after 30 cached positions */
+        make_case(&c, shapes[sh][0], shapes[sh][1], shapes[sh][2], 150);
+        check(pool, &s, &c, 0, c.n_tok, c.n_tok);
+        check(pool, &s, &c, 30, 120, 120);
+        free_case(&c);
     }
     qk_attn_scratch_free(&s);
     qk_pool_free(pool);
