@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "bench_peak.h"
 #include "bench_roofline.h"
 #include "forward.h"
 #include "error.h"
@@ -71,6 +72,8 @@ typedef struct qk_bench_result {
     uint64_t *samples_ns;    /* n_samples wall times, ns (malloc'd) */
     bool has_roofline;       /* tgN test with a known bandwidth (set by the caller) */
     qk_roofline roofline;    /* bench_roofline.h */
+    bool has_pp_ceiling;     /* ppN test with a known arithmetic ceiling (set by the caller) */
+    qk_pp_ceiling pp_ceiling; /* bench_peak.h */
     bool has_profile;        /* profiled (qk-bench --profile) */
     qk_profile profile;      /* forward.h: summed over the timed repetitions */
 } qk_bench_result;

@@ -183,6 +183,17 @@ static void json_test(qk_sb *out, const qk_bench_env *e, const qk_bench_result *
              cJSON_AddNumberToObject(o, "roofline_max_ts", rl->max_ts) &&
              cJSON_AddNumberToObject(o, "roofline_fraction", rl->fraction);
     }
+    if (ok && r->has_pp_ceiling) {
+        const qk_pp_ceiling *pc = &r->pp_ceiling;
+        ok = cJSON_AddStringToObject(o, "peak_kind", pc->kind == QK_PEAK_INT8 ? "int8" : "fp32") &&
+             cJSON_AddStringToObject(o, "peak_isa", pc->isa ? pc->isa : "") &&
+             cJSON_AddNumberToObject(o, "peak_gops", pc->peak_gops) &&
+             cJSON_AddNumberToObject(o, "pp_weight_flops", pc->weight_flops) &&
+             cJSON_AddNumberToObject(o, "pp_attn_flops", pc->attn_flops) &&
+             cJSON_AddNumberToObject(o, "pp_flops_per_token", pc->flops_per_token) &&
+             cJSON_AddNumberToObject(o, "pp_max_ts", pc->max_ts) &&
+             cJSON_AddNumberToObject(o, "pp_ceiling_fraction", pc->fraction);
+    }
     if (ok && r->has_profile) {
         qk_bench_profile_row rows[QK_BENCH_PROFILE_MAX_ROWS];
         const int n = qk_bench_profile_rows(&r->profile, rows);
@@ -344,6 +355,35 @@ void qk_bench_print_roofline(qk_sb *out, qk_bench_format f, const qk_bench_roofl
     }
 }
 
+/* ---- compute-ceiling table (markdown) ------------------------------------------------- */
+
+void qk_bench_pp_row_from(qk_bench_pp_row *row, const qk_bench_result *r) {
+    memset(row, 0, sizeof *row);
+    snprintf(row->model_type, sizeof row->model_type, "%s", r->model_type);
+    qk_bench_test_name(&r->test, row->test, sizeof row->test);
+    row->n_threads = r->test.n_threads;
+    row->pc = r->pp_ceiling;
+}
+
+void qk_bench_print_pp_ceiling(qk_sb *out, qk_bench_format f, const qk_bench_pp_row *rows, int n) {
+    if (f != QK_BENCH_FMT_MD || n <= 0) return;
+    qk_sb_puts(out,
+        "\ncompute ceiling: prompt processing does 2 operations per weight per token (+ attention), "
+        "so max t/s = arithmetic ceiling / operations per token\n\n"
+        "| model                          | threads |          test | GFLOP/token |      ceiling |"
+        "     G op/s |    max t/s |        t/s | of ceiling |\n"
+        "| ------------------------------ | ------: | ------------: | ----------: | ------------ |"
+        " ---------: | ---------: | ---------: | ---------: |\n");
+    for (int i = 0; i < n; i++) {
+        const qk_bench_pp_row *w = &rows[i];
+        char ceil[32];
+        snprintf(ceil, sizeof ceil, "%s %s", w->pc.kind == QK_PEAK_INT8 ? "int8" : "fp32", w->pc.isa ? w->pc.isa : "");
+        qk_sb_printf(out, "| %-30s | %7d | %13s | %11.4f | %-12s | %10.2f | %10.2f | %10.2f | %8.1f %% |\n",
+                     w->model_type, w->n_threads, w->test, w->pc.flops_per_token / 1e9, ceil, w->pc.peak_gops,
+                     w->pc.max_ts, w->pc.measured_ts, w->pc.fraction * 100.0);
+    }
+}
+
 /* ---- the --membw probe ---------------------------------------------------------------- */
 
 /* Append ",", then the printf-formatted value as a quoted CSV field. */
@@ -417,5 +457,93 @@ void qk_bench_print_membw(qk_sb *out, qk_bench_format f, const char *cpu_info,
         }
         qk_sb_printf(out, "\nmemory read bandwidth (GB/s = 1e9 bytes/s), CPU: %s\n",
                      *cpu_info ? cpu_info : "unknown");
+    }
+}
+
+/* ---- the --peak probe ----------------------------------------------------------------- */
+
+static const char *const peak_fields[] = {"cpu_info",    "n_threads",    "isa",          "vector_bits",
+                                          "passes",      "iters",        "fp32_kernel",  "fp32_best_ns",
+                                          "fp32_gflops", "fp32_mean_gflops", "int8_kernel", "int8_best_ns",
+                                          "int8_gops",   "int8_mean_gops"};
+#define N_PEAK_FIELDS ((int)(sizeof peak_fields / sizeof *peak_fields))
+
+static const char *nz(const char *s) { return s ? s : ""; }
+
+static void peak_csv(qk_sb *out, const char *cpu_info, const qk_peak_result *r, int n) {
+    for (int i = 0; i < N_PEAK_FIELDS; i++) {
+        if (i) qk_sb_append(out, ",", 1);
+        qk_sb_puts(out, peak_fields[i]);
+    }
+    qk_sb_append(out, "\n", 1);
+    for (int k = 0; k < n; k++) {
+        qk_bench_csv_quote(out, cpu_info);
+        csv_next_fmt(out, "%d", r[k].n_threads);
+        csv_next_fmt(out, "%s", nz(r[k].isa));
+        csv_next_fmt(out, "%d", r[k].vector_bits);
+        csv_next_fmt(out, "%d", r[k].passes);
+        csv_next_fmt(out, "%" PRIu64, r[k].iters);
+        csv_next_fmt(out, "%s", nz(r[k].fp32_kernel));
+        csv_next_fmt(out, "%" PRIu64, r[k].fp32_best_ns);
+        csv_next_fmt(out, "%f", r[k].fp32_gflops);
+        csv_next_fmt(out, "%f", r[k].fp32_mean_gflops);
+        csv_next_fmt(out, "%s", nz(r[k].int8_kernel));
+        csv_next_fmt(out, "%" PRIu64, r[k].int8_best_ns);
+        csv_next_fmt(out, "%f", r[k].int8_gops);
+        csv_next_fmt(out, "%f", r[k].int8_mean_gops);
+        qk_sb_append(out, "\n", 1);
+    }
+}
+
+static void peak_json(qk_sb *out, const char *cpu_info, const qk_peak_result *r, int n) {
+    cJSON *a = cJSON_CreateArray();
+    bool ok = a != NULL;
+    for (int k = 0; ok && k < n; k++) {
+        cJSON *o = cJSON_CreateObject();
+        ok = o && cJSON_AddItemToArray(a, o) && cJSON_AddStringToObject(o, "cpu_info", cpu_info) &&
+             cJSON_AddNumberToObject(o, "n_threads", r[k].n_threads) &&
+             cJSON_AddStringToObject(o, "isa", nz(r[k].isa)) &&
+             cJSON_AddNumberToObject(o, "vector_bits", r[k].vector_bits) &&
+             cJSON_AddNumberToObject(o, "passes", r[k].passes) &&
+             cJSON_AddNumberToObject(o, "iters", (double)r[k].iters) &&
+             cJSON_AddStringToObject(o, "fp32_kernel", nz(r[k].fp32_kernel)) &&
+             cJSON_AddNumberToObject(o, "fp32_best_ns", (double)r[k].fp32_best_ns) &&
+             cJSON_AddNumberToObject(o, "fp32_gflops", r[k].fp32_gflops) &&
+             cJSON_AddNumberToObject(o, "fp32_mean_gflops", r[k].fp32_mean_gflops) &&
+             cJSON_AddStringToObject(o, "int8_kernel", nz(r[k].int8_kernel)) &&
+             cJSON_AddNumberToObject(o, "int8_best_ns", (double)r[k].int8_best_ns) &&
+             cJSON_AddNumberToObject(o, "int8_gops", r[k].int8_gops) &&
+             cJSON_AddNumberToObject(o, "int8_mean_gops", r[k].int8_mean_gops);
+    }
+    char *text = ok ? cJSON_Print(a) : NULL;
+    if (!text) out->oom = true;
+    else {
+        qk_sb_puts(out, text);
+        qk_sb_puts(out, "\n");
+    }
+    free(text);
+    cJSON_Delete(a);
+}
+
+void qk_bench_print_peak(qk_sb *out, qk_bench_format f, const char *cpu_info,
+                         const qk_peak_result *r, int n) {
+    if (!cpu_info) cpu_info = "";
+    if (f == QK_BENCH_FMT_CSV) {
+        peak_csv(out, cpu_info, r, n);
+    } else if (f == QK_BENCH_FMT_JSON) {
+        peak_json(out, cpu_info, r, n);
+    } else if (f == QK_BENCH_FMT_MD) {
+        qk_sb_puts(out, "| threads | ISA    | FP32 kernel     | GFLOP/s (best) | GFLOP/s (mean) | int8 kernel     |"
+                        " GOP/s (best) | GOP/s (mean) |\n"
+                        "| ------: | ------ | --------------- | -------------: | -------------: | --------------- |"
+                        " -----------: | -----------: |\n");
+        for (int k = 0; k < n; k++)
+            qk_sb_printf(out, "| %7d | %-6s | %-15s | %14.2f | %14.2f | %-15s | %12.2f | %12.2f |\n", r[k].n_threads,
+                         nz(r[k].isa), nz(r[k].fp32_kernel), r[k].fp32_gflops, r[k].fp32_mean_gflops,
+                         nz(r[k].int8_kernel), r[k].int8_gops, r[k].int8_mean_gops);
+        qk_sb_printf(out,
+                     "\narithmetic ceilings (register-resident loops, best of %d passes; FP32: 2 FLOPs per lane per "
+                     "FMA; int8: 2 ops per byte multiply-add), CPU: %s\n",
+                     n > 0 ? r[0].passes : 0, *cpu_info ? cpu_info : "unknown");
     }
 }

@@ -17,9 +17,15 @@
  *   - JSON records of tgN tests with a roofline carry six more fields: "membw_gbs",
  *     "roofline_weight_bytes", "roofline_kv_bytes", "roofline_bytes_per_token",
  *     "roofline_max_ts", "roofline_fraction" (bench_roofline.h; fraction 0..1);
+ *   - JSON records of ppN tests with a compute ceiling carry eight more fields:
+ *     "peak_kind" ("int8" or "fp32"), "peak_isa", "peak_gops" (the ceiling, 1e9 ops/s),
+ *     "pp_weight_flops", "pp_attn_flops", "pp_flops_per_token", "pp_max_ts",
+ *     "pp_ceiling_fraction" (bench_peak.h; fraction 0..1);
  *   - markdown: after the "build:" line, a roofline table of the tgN tests
- *     (qk_bench_print_roofline);
- *   - the --membw probe has its own small CSV / JSON / markdown (qk_bench_print_membw).
+ *     (qk_bench_print_roofline), then a compute-ceiling table of the ppN tests
+ *     (qk_bench_print_pp_ceiling);
+ *   - the --membw and --peak probes have their own small CSV / JSON / markdown
+ *     (qk_bench_print_membw, qk_bench_print_peak).
  *
  * Printers append to a qk_sb so that the same text can go to stdout and to a file.
  */
@@ -30,6 +36,7 @@
 
 #include "bench_matrix.h"
 #include "bench_membw.h"
+#include "bench_peak.h"
 #include "fileio.h"
 
 typedef enum qk_bench_format {
@@ -92,6 +99,33 @@ void qk_bench_roofline_row_from(qk_bench_roofline_row *row, const qk_bench_resul
  * n == 0. */
 void qk_bench_print_roofline(qk_sb *out, qk_bench_format f, const qk_bench_roofline_row *rows,
                              int n);
+
+/* One line of the markdown compute-ceiling table (copied out of a result). */
+typedef struct qk_bench_pp_row {
+    char model_type[128];
+    char test[32]; /* "pp512" */
+    int n_threads;
+    qk_pp_ceiling pc;
+} qk_bench_pp_row;
+
+void qk_bench_pp_row_from(qk_bench_pp_row *row, const qk_bench_result *r);
+
+/* Markdown only (other formats print nothing): a blank line, a title line, then
+ *   | model | threads | test | GFLOP/token | ceiling | G op/s | max t/s | t/s | of ceiling |
+ * with GFLOP/token = flops_per_token / 1e9, ceiling = "int8 AVX512" (kind and
+ * instruction set, or "given" for --peak-gops / --peak-gflops), of ceiling = fraction in
+ * %. Nothing when n == 0. */
+void qk_bench_print_pp_ceiling(qk_sb *out, qk_bench_format f, const qk_bench_pp_row *rows, int n);
+
+/* The --peak probe's results, one record per thread count and instruction set:
+ *   CSV:  header "cpu_info,n_threads,isa,vector_bits,passes,iters,fp32_kernel,
+ *         fp32_best_ns,fp32_gflops,fp32_mean_gflops,int8_kernel,int8_best_ns,int8_gops,
+ *         int8_mean_gops" then quoted values (rates as "%f");
+ *   JSON: an array of objects with those keys (numbers as JSON numbers);
+ *   md:   | threads | ISA | FP32 kernel | GFLOP/s (best) | GFLOP/s (mean) | int8 kernel |
+ *         GOP/s (best) | GOP/s (mean) | then a line naming the CPU and the counting. */
+void qk_bench_print_peak(qk_sb *out, qk_bench_format f, const char *cpu_info,
+                         const qk_peak_result *r, int n);
 
 /* The --membw probe's results, one record per thread count:
  *   CSV:  header "cpu_info,n_threads,buffer_bytes,passes,kernel,best_ns,best_gbs,mean_gbs"

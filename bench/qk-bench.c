@@ -3,8 +3,8 @@
  * llama-bench's command line, test protocol and output formats (llama-cpp-reference.md
  * §1c). The test matrix is bench_matrix.c, the protocol bench_run.c, the statistics
  * bench_stats.c and the printers bench_output.c; the memory-bandwidth probe is
- * bench_membw.c and the generation roofline bench_roofline.c. This file is only the
- * command line.
+ * bench_membw.c, the generation roofline bench_roofline.c, and the arithmetic-ceiling
+ * probe and prompt-processing ceiling bench_peak.c. This file is only the command line.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,6 +14,7 @@
 #include "bench_matrix.h"
 #include "bench_membw.h"
 #include "bench_output.h"
+#include "bench_peak.h"
 #include "bench_profile.h"
 #include "bench_roofline.h"
 #include "bench_run.h"
@@ -33,6 +34,7 @@ static void usage(FILE *f, int def_threads) {
     fprintf(f,
         "usage: qk-bench -m MODEL [-m MODEL ...] [options]\n"
         "       qk-bench --membw [-t N,...] [-o FMT] [--membw-mib N]\n"
+        "       qk-bench --peak [-t N,...] [-o FMT] [--peak-passes N]\n"
         "\n"
         "Measures prompt processing (ppN) and text generation (tgN) speed like llama-bench.\n"
         "Every test parameter takes comma lists or repeats; the full cross-product runs.\n"
@@ -83,7 +85,28 @@ static void usage(FILE *f, int def_threads) {
         "each test is compared with the bandwidth of its own thread count. md prints a\n"
         "roofline table after the build line; json adds membw_gbs, roofline_weight_bytes,\n"
         "roofline_kv_bytes, roofline_bytes_per_token, roofline_max_ts and roofline_fraction\n"
-        "(0..1) to each tg record. The CSV stays exactly llama-bench's.\n",
+        "(0..1) to each tg record. The CSV stays exactly llama-bench's.\n"
+        "\n"
+        "arithmetic ceilings and prompt processing:\n"
+        "  --peak                   only measure the FP32 FMA (GFLOP/s, 2 per lane per FMA) and\n"
+        "                           int8 multiply-add (GOP/s, 2 per byte product) ceilings of\n"
+        "                           each instruction set (AVX2, AVX512; scalar without either)\n"
+        "                           with each -t thread count: register-resident loops, best\n"
+        "                           of the passes (no model); -o csv|json|md as above\n"
+        "  --peak-passes N          timed passes per kernel (default: 5; ~0.4 s per -t value)\n"
+        "  --peak-gflops X          use X GFLOP/s as the FP32 ceiling instead of measuring\n"
+        "  --peak-gops X            use X GOP/s as the int8 ceiling instead of measuring\n"
+        "  --no-peak                no compute ceiling (and no probe)\n"
+        "\n"
+        "For ppN tests the md and json outputs add the compute ceiling: max t/s = ceiling /\n"
+        "operations per token, operations = 2 x the elements of every layer matrix + 2 x the\n"
+        "output matrix once per decode call (only the last token gets logits) + attention\n"
+        "(4 x n_layer x n_head x head_dim per attended position). The ceiling is int8 when\n"
+        "most weights are quantized, else FP32, of the widest instruction set, measured once\n"
+        "per run before the first test with each thread count of the pp tests (unless both\n"
+        "--peak-gflops and --peak-gops are given). md prints a compute-ceiling table; json\n"
+        "adds peak_kind, peak_isa, peak_gops, pp_weight_flops, pp_attn_flops,\n"
+        "pp_flops_per_token, pp_max_ts and pp_ceiling_fraction (0..1) to each pp record.\n",
         def_threads, qk_membw_default_bytes() / MIB);
 }
 
@@ -93,10 +116,11 @@ typedef struct opts {
     qk_bench_format fmt_out, fmt_err;
     const char *out_files[MAX_OUT_FILES];
     int n_out_files;
-    bool progress, membw_mode, roofline, profile;
+    bool progress, membw_mode, roofline, profile, peak_mode, peak;
     size_t membw_bytes;
-    int32_t membw_passes;
-    double membw_gbs; /* 0: measure */
+    int32_t membw_passes, peak_passes;
+    double membw_gbs;     /* 0: measure */
+    double peak_given[2]; /* --peak-gflops, --peak-gops (qk_peak_kind order); 0: measure */
 } opts;
 
 static int add_models(qk_bench_params *p, char *arg) {
@@ -159,7 +183,8 @@ static int add_out_file(opts *o, const char *path) {
 
 enum {
     OPT_OE = 256, OPT_PG, OPT_OUTPUT_FILE, OPT_PROGRESS, OPT_MEMBW, OPT_MEMBW_MIB, OPT_MEMBW_PASSES,
-    OPT_MEMBW_GBS, OPT_NO_ROOFLINE, OPT_PROFILE
+    OPT_MEMBW_GBS, OPT_NO_ROOFLINE, OPT_PROFILE, OPT_PEAK, OPT_PEAK_PASSES, OPT_PEAK_GFLOPS, OPT_PEAK_GOPS,
+    OPT_NO_PEAK
 };
 
 /* The next option as qk_cli_next reads it, but for llama-bench's two-letter -oe and -pg
@@ -183,6 +208,11 @@ static int next_option(int argc, char **argv) {
                                          {"membw-gbs", required_argument, NULL, OPT_MEMBW_GBS},
                                          {"no-roofline", no_argument, NULL, OPT_NO_ROOFLINE},
                                          {"profile", no_argument, NULL, OPT_PROFILE},
+                                         {"peak", no_argument, NULL, OPT_PEAK},
+                                         {"peak-passes", required_argument, NULL, OPT_PEAK_PASSES},
+                                         {"peak-gflops", required_argument, NULL, OPT_PEAK_GFLOPS},
+                                         {"peak-gops", required_argument, NULL, OPT_PEAK_GOPS},
+                                         {"no-peak", no_argument, NULL, OPT_NO_PEAK},
                                          {0}};
     const char *a = optind < argc ? argv[optind] : NULL;
     if (a && (a[0] != '-' || !a[1])) {
@@ -225,6 +255,11 @@ static int set_option(opts *o, int c, char *v) {
     case OPT_MEMBW_GBS: return qk_cli_double("--membw-gbs", v, 1e-3, 1e6, &o->membw_gbs);
     case OPT_NO_ROOFLINE: o->roofline = false; return QK_CLI_RUN;
     case OPT_PROFILE: o->profile = true; return QK_CLI_RUN;
+    case OPT_PEAK: o->peak_mode = true; return QK_CLI_RUN;
+    case OPT_PEAK_PASSES: return qk_cli_i32("--peak-passes", v, 1, 1000, &o->peak_passes);
+    case OPT_PEAK_GFLOPS: return qk_cli_double("--peak-gflops", v, 1e-3, 1e9, &o->peak_given[QK_PEAK_FP32]);
+    case OPT_PEAK_GOPS: return qk_cli_double("--peak-gops", v, 1e-3, 1e9, &o->peak_given[QK_PEAK_INT8]);
+    case OPT_NO_PEAK: o->peak = false; return QK_CLI_RUN;
     case 'h':
         usage(stdout, o->def_threads);
         return fflush(stdout) != 0 ? qk_cli_error("cannot write to stdout") : QK_CLI_DONE;
@@ -238,8 +273,11 @@ static int finish_options(opts *o, int argc, char **argv) {
     if (o->membw_mode && o->p.n_models > 0)
         return qk_cli_error("--membw measures the memory only and takes no -m — run qk-bench -m MODEL separately (it "
                             "measures the bandwidth itself)");
-    if (!o->membw_mode && o->p.n_models == 0)
-        return qk_cli_error("no model given — pass -m MODEL.gguf (or --membw for the bandwidth probe)");
+    if (o->peak_mode && (o->p.n_models > 0 || o->membw_mode))
+        return qk_cli_error("--peak measures the arithmetic ceilings only and takes no -m or --membw — run them "
+                            "separately");
+    if (!o->membw_mode && !o->peak_mode && o->p.n_models == 0)
+        return qk_cli_error("no model given — pass -m MODEL.gguf (or --membw / --peak for the machine probes)");
     qk_bench_params *p = &o->p;
     if ((p->n_prompt.n == 0 && qk_int_list_push(&p->n_prompt, 512, NULL) != 0) ||
         (p->n_gen.n == 0 && qk_int_list_push(&p->n_gen, 128, NULL) != 0) ||
@@ -258,6 +296,8 @@ static int parse_args(int argc, char **argv, opts *o) {
     o->roofline = true;
     o->membw_bytes = qk_membw_default_bytes();
     o->membw_passes = 5;
+    o->peak = true;
+    o->peak_passes = 5;
     int c, rc = QK_CLI_RUN;
     while (rc == QK_CLI_RUN && (c = next_option(argc, argv)) != -1) rc = set_option(o, c, optarg);
     if (rc == QK_CLI_RUN) rc = finish_options(o, argc, argv);
@@ -353,6 +393,25 @@ static int roofline_bandwidth(const qk_bench_test *tests, int n_tests, const opt
     return 0;
 }
 
+static void peak_progress(void *user, int n_threads, const char *isa, int passes) {
+    if (!*(bool *)user) return;
+    fprintf(stderr, "qk-bench: arithmetic ceilings: %s, t=%d, %d passes\n", isa, n_threads, passes);
+}
+
+/* The --peak probe with each of n thread counts: *res (malloc'd, NULL on error) gets
+ * n * qk_peak_n_isas() results. Returns 0, or prints the error and returns 1. */
+static int measure_peak(const opts *o, const int *threads, int n, qk_peak_result **res) {
+    *res = calloc((size_t)n * (size_t)qk_peak_n_isas(), sizeof **res);
+    if (!*res) return qk_fail("out of memory");
+    qk_err err;
+    bool progress = o->progress;
+    if (qk_peak_measure(threads, n, QK_PEAK_DEFAULT_ITERS, o->peak_passes, peak_progress, &progress, *res, &err)) {
+        free(*res);
+        *res = NULL;
+        return qk_fail("%s%s", err.msg, qk_hint(err.msg, " — pass --peak-gflops X and --peak-gops X, or --no-peak"));
+    }
+    return 0;
+}
 
 /* Fail before printing anything when a model cannot be loaded (the weights are mapped, not
  * read, so this costs little) or an output file cannot be written. Returns 0, or prints
@@ -453,6 +512,26 @@ static int run_membw_mode(const opts *o) {
     return status;
 }
 
+/* --peak: probe only, print in every requested format. */
+static int run_peak_mode(const opts *o) {
+    qk_peak_result *res;
+    if (measure_peak(o, o->p.n_threads.v, o->p.n_threads.n, &res) != 0) return 1;
+    char cpu_info[256];
+    qk_bench_cpu_info(cpu_info, sizeof cpu_info);
+    sinks s;
+    sinks_init(&s, o);
+    const int n = o->p.n_threads.n * qk_peak_n_isas();
+    for (int k = 0; k < s.n; k++) qk_bench_print_peak(&s.sb[k], s.fmt[k], cpu_info, res, n);
+    int status = sinks_std_ok(&s) ? 0 : qk_fail("out of memory while formatting results");
+    if (status == 0) {
+        sinks_flush(&s);
+        status = sinks_write_files(&s, o);
+    }
+    sinks_free(&s);
+    free(res);
+    return status;
+}
+
 /* A model benchmark: the expanded test matrix, the roofline and the destinations. */
 typedef struct bench {
     const opts *o;
@@ -461,6 +540,11 @@ typedef struct bench {
     double *gbs;                    /* per test: the bandwidth of its roofline, 0 for none */
     qk_bench_roofline_row *rl_rows; /* the md roofline table */
     int n_rl_rows;
+    bool pp_ceiling;                /* compute ceilings for the ppN tests */
+    qk_peak_result *peak;           /* the probe's results, NULL when not measured */
+    int n_peak;
+    qk_bench_pp_row *pp_rows;       /* the md compute-ceiling table */
+    int n_pp_rows;
     char cpu_info[256];
     qk_bench_env env;
     sinks out;
@@ -470,6 +554,8 @@ static void bench_free(bench *b) {
     free(b->tests);
     free(b->gbs);
     free(b->rl_rows);
+    free(b->peak);
+    free(b->pp_rows);
     sinks_free(&b->out);
 }
 
@@ -484,9 +570,22 @@ static int bench_start(bench *b, const opts *o) {
         return qk_fail("%s%s", err.msg, qk_hint(err.msg, " — check -p/-n/-pg"));
     b->gbs = calloc((size_t)b->n_tests, sizeof *b->gbs);
     b->rl_rows = calloc((size_t)b->n_tests, sizeof *b->rl_rows);
-    if (!b->gbs || !b->rl_rows) return qk_fail("out of memory");
+    b->pp_rows = calloc((size_t)b->n_tests, sizeof *b->pp_rows);
+    if (!b->gbs || !b->rl_rows || !b->pp_rows) return qk_fail("out of memory");
     if (o->roofline && sinks_show_roofline(&b->out) && roofline_bandwidth(b->tests, b->n_tests, o, b->gbs) != 0)
         return 1;
+    /* the arithmetic ceilings, once, for the thread counts of the ppN tests */
+    b->pp_ceiling = o->peak && sinks_show_roofline(&b->out);
+    int counts[64], n_counts = 0;
+    for (int i = 0; b->pp_ceiling && i < b->n_tests; i++) {
+        bool seen = b->tests[i].n_prompt <= 0 || b->tests[i].n_gen != 0;
+        for (int k = 0; k < n_counts; k++) seen |= counts[k] == b->tests[i].n_threads;
+        if (!seen && n_counts < 64) counts[n_counts++] = b->tests[i].n_threads;
+    }
+    if (n_counts > 0 && !(o->peak_given[QK_PEAK_FP32] > 0 && o->peak_given[QK_PEAK_INT8] > 0)) {
+        if (measure_peak(o, counts, n_counts, &b->peak) != 0) return 1;
+        b->n_peak = n_counts * qk_peak_n_isas();
+    }
     qk_bench_cpu_info(b->cpu_info, sizeof b->cpu_info);
     b->env = (qk_bench_env){qk_bench_build_commit(), 0, b->cpu_info,
                             o->p.n_batch.n > 1 || o->p.n_batch.v[0] != 2048};
@@ -507,6 +606,19 @@ static void bench_record(bench *b, const qk_model *model, int i, qk_bench_result
         if (qk_roofline_compute(wb, kb, b->gbs[i], su.avg_ts, &r->roofline, &err) == 0) {
             r->has_roofline = true;
             qk_bench_roofline_row_from(&b->rl_rows[b->n_rl_rows++], r);
+        }
+    }
+    if (b->pp_ceiling && t->n_prompt > 0 && t->n_gen == 0) {
+        const qk_peak_kind kind = qk_peak_model_kind(model);
+        const char *isa = "given";
+        double gops = b->o->peak_given[kind];
+        if (!(gops > 0)) gops = qk_peak_ceiling(b->peak, b->n_peak, t->n_threads, kind, &isa);
+        qk_bench_summary su = qk_bench_summarize(r->samples_ns, r->n_samples, t->n_prompt);
+        if (qk_pp_ceiling_compute(qk_peak_weight_flops_model(model, t->n_prompt, t->n_batch),
+                                  qk_peak_attn_flops_model(model, t->n_prompt), kind, isa, gops, su.avg_ts,
+                                  &r->pp_ceiling, &err) == 0) {
+            r->has_pp_ceiling = true;
+            qk_bench_pp_row_from(&b->pp_rows[b->n_pp_rows++], r);
         }
     }
     if (b->o->profile) print_profile(r);
@@ -555,6 +667,7 @@ static int bench_finish(bench *b) {
     for (int k = 0; k < s->n; k++) {
         qk_bench_print_footer(&s->sb[k], s->fmt[k], &b->env, b->n_tests);
         qk_bench_print_roofline(&s->sb[k], s->fmt[k], b->rl_rows, b->n_rl_rows);
+        qk_bench_print_pp_ceiling(&s->sb[k], s->fmt[k], b->pp_rows, b->n_pp_rows);
     }
     sinks_flush(s);
     int status = sinks_write_files(s, b->o);
@@ -578,7 +691,7 @@ int main(int argc, char **argv) {
     if (rc) return rc < 0;
 
     int status = check_inputs(&o);
-    if (status == 0) status = o.membw_mode ? run_membw_mode(&o) : run_bench_mode(&o);
+    if (status == 0) status = o.membw_mode ? run_membw_mode(&o) : o.peak_mode ? run_peak_mode(&o) : run_bench_mode(&o);
     params_free(&o.p);
     if (fflush(stdout) != 0 && status == 0) status = qk_fail("cannot write to stdout");
     return status;
