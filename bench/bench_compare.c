@@ -65,6 +65,36 @@ static int get_int(const field_src *f, const char *key, int *v, const char *what
     return 0;
 }
 
+/* An optional count: 0 when absent. */
+static int get_opt_int(const field_src *f, const char *key, int *v, const char *what, int rec, qk_err *err) {
+    char tmp[64];
+    *v = 0;
+    if (!src_get(f, key, tmp, sizeof tmp)) return 0;
+    return get_int(f, key, v, what, rec, err);
+}
+
+/* "samples_ts" of a JSON record (an array of positive numbers) into r; absent: NULL. */
+static int get_samples(const field_src *f, qk_bench_cmp_rec *r, const char *what, int rec, qk_err *err) {
+    const cJSON *a = f->obj ? cJSON_GetObjectItemCaseSensitive(f->obj, "samples_ts") : NULL;
+    if (!a) return 0;
+    const int n = cJSON_GetArraySize(a);
+    if (!cJSON_IsArray(a) || n == 0) return qk_errf(err, "%s: record %d: 'samples_ts' is not an array of rates", what, rec + 1);
+    r->samples_ts = malloc(sizeof(double) * (size_t)n);
+    if (!r->samples_ts) return qk_errf(err, "out of memory");
+    const cJSON *x;
+    int k = 0;
+    cJSON_ArrayForEach(x, a) {
+        if (!cJSON_IsNumber(x) || !(x->valuedouble > 0) || !isfinite(x->valuedouble)) {
+            free(r->samples_ts);
+            r->samples_ts = NULL;
+            return qk_errf(err, "%s: record %d: 'samples_ts' holds a value that is not a rate > 0", what, rec + 1);
+        }
+        r->samples_ts[k++] = x->valuedouble;
+    }
+    r->n_samples = n;
+    return 0;
+}
+
 static int add_record(qk_bench_cmp_set *s, const field_src *f, const char *what, int rec,
                       qk_err *err) {
     qk_bench_cmp_rec r;
@@ -98,6 +128,10 @@ static int add_record(qk_bench_cmp_set *s, const field_src *f, const char *what,
         r.roofline_max_ts = m;
         r.roofline_fraction = fr;
     }
+    if (get_opt_int(f, "n_depth", &r.n_depth, what, rec, err) != 0 ||
+        get_opt_int(f, "n_batch", &r.n_batch, what, rec, err) != 0 ||
+        get_opt_int(f, "n_ubatch", &r.n_ubatch, what, rec, err) != 0 || get_samples(f, &r, what, rec, err) != 0)
+        return -1;
     const char *ci = src_get(f, "cpu_info", tmp, sizeof tmp);
     if (ci && !s->cpu_info[0]) snprintf(s->cpu_info, sizeof s->cpu_info, "%s", ci);
     const char *bc = src_get(f, "build_commit", tmp, sizeof tmp);
@@ -105,7 +139,10 @@ static int add_record(qk_bench_cmp_set *s, const field_src *f, const char *what,
     if (s->n == s->cap) {
         int nc = s->cap ? 2 * s->cap : 16;
         qk_bench_cmp_rec *nv = realloc(s->v, sizeof *nv * (size_t)nc);
-        if (!nv) return qk_errf(err, "out of memory");
+        if (!nv) {
+            free(r.samples_ts);
+            return qk_errf(err, "out of memory");
+        }
         s->v = nv;
         s->cap = nc;
     }
@@ -245,6 +282,36 @@ static bool looks_json(const char *text) {
     return *text == '[';
 }
 
+static bool looks_jsonl(const char *text) {
+    while (isspace((unsigned char)*text)) text++;
+    return *text == '{';
+}
+
+/* JSON Lines: one object per non-blank line. */
+static int jsonl_each(const char *text, const char *what, row_fn fn, void *user, qk_err *err) {
+    int rc = 0, rec = 0, line = 0;
+    const char *p = text;
+    while (*p && rc == 0) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        line++;
+        const char *q = p;
+        while (q < p + len && isspace((unsigned char)*q)) q++;
+        if (q < p + len) {
+            cJSON *o = cJSON_ParseWithLength(p, len);
+            if (!o || !cJSON_IsObject(o)) rc = qk_errf(err, "%s: line %d is not a JSON object", what, line);
+            else {
+                field_src f = {NULL, NULL, 0, o};
+                rc = fn(user, &f, rec++, err);
+            }
+            cJSON_Delete(o);
+        }
+        p = nl ? nl + 1 : p + len;
+    }
+    if (rc == 0 && rec == 0) rc = qk_errf(err, "%s: no records", what);
+    return rc;
+}
+
 typedef struct rec_ctx {
     qk_bench_cmp_set *s;
     const char *what;
@@ -258,9 +325,13 @@ static int rec_cb(void *user, const field_src *f, int rec, qk_err *err) {
 int qk_bench_cmp_load_text(qk_bench_cmp_set *s, const char *text, const char *what, qk_err *err) {
     rec_ctx c = {s, what};
     int n0 = s->n;
-    int rc = looks_json(text) ? json_each(text, what, rec_cb, &c, err)
-                              : csv_each(text, what, rec_cb, &c, err);
-    if (rc != 0) s->n = n0;
+    int rc = looks_json(text)    ? json_each(text, what, rec_cb, &c, err)
+             : looks_jsonl(text) ? jsonl_each(text, what, rec_cb, &c, err)
+                                 : csv_each(text, what, rec_cb, &c, err);
+    if (rc != 0) {
+        for (int i = n0; i < s->n; i++) free(s->v[i].samples_ts);
+        s->n = n0;
+    }
     return rc;
 }
 
@@ -274,6 +345,7 @@ int qk_bench_cmp_load(qk_bench_cmp_set *s, const char *path, qk_err *err) {
 }
 
 void qk_bench_cmp_free(qk_bench_cmp_set *s) {
+    for (int i = 0; i < s->n; i++) free(s->v[i].samples_ts);
     free(s->v);
     memset(s, 0, sizeof *s);
 }
@@ -363,7 +435,8 @@ static const char *base_name(const char *path) {
 }
 
 static bool same_test(const qk_bench_cmp_rec *a, const qk_bench_cmp_rec *b) {
-    return a->n_prompt == b->n_prompt && a->n_gen == b->n_gen && a->n_threads == b->n_threads;
+    return a->n_prompt == b->n_prompt && a->n_gen == b->n_gen && a->n_threads == b->n_threads &&
+           a->n_depth == b->n_depth;
 }
 
 int qk_bench_cmp_find(const qk_bench_cmp_set *ref, const qk_bench_cmp_rec *r) {
@@ -386,6 +459,8 @@ void qk_bench_cmp_test_name(const qk_bench_cmp_rec *r, char *buf, size_t cap) {
     if (r->n_prompt > 0 && r->n_gen > 0) snprintf(buf, cap, "pp%d+tg%d", r->n_prompt, r->n_gen);
     else if (r->n_prompt > 0) snprintf(buf, cap, "pp%d", r->n_prompt);
     else snprintf(buf, cap, "tg%d", r->n_gen);
+    size_t n = strlen(buf);
+    if (r->n_depth > 0 && n < cap) snprintf(buf + n, cap - n, " @ d%d", r->n_depth);
 }
 
 void qk_bench_cmp_label(const qk_bench_cmp_rec *r, char *buf, size_t cap) {

@@ -6,16 +6,19 @@
  *
  * Inputs:
  *   - llama-bench CSV (header of field names, then one line per test, RFC 4180 quoting;
- *     llama-cpp-reference.md §1c) or JSON (an array of objects with the same field
- *     names; extra fields allowed). Used: model_filename, model_type, model_size,
+ *     llama-cpp-reference.md §1c), JSON (an array of objects with the same field names;
+ *     extra fields allowed) or JSON Lines (one such object per line: llama-bench's and
+ *     qk-bench's -o jsonl). Used: model_filename, model_type, model_size,
  *     model_n_params, n_threads, n_prompt, n_gen, avg_ts, stddev_ts (required: all but
- *     model_size, model_n_params), cpu_info and build_commit (optional), and from qk-bench's
+ *     model_size, model_n_params), cpu_info and build_commit (optional), n_depth,
+ *     n_batch, n_ubatch (optional, 0 when absent), samples_ts (optional: the
+ *     per-repetition rates, JSON arrays only), and from qk-bench's
  *     JSON the roofline fields "membw_gbs", "roofline_bytes_per_token", "roofline_max_ts",
  *     "roofline_fraction" (bench_output.h) when present;
  *   - the qk-bench --membw JSON or CSV (bench_output.h): n_threads, best_gbs, mean_gbs,
  *     buffer_bytes.
  *
- * Pairing (qk_bench_cmp_find): a reference record with the same n_prompt, n_gen and
+ * Pairing (qk_bench_cmp_find): a reference record with the same n_prompt, n_gen, n_depth and
  * n_threads and (in this order of preference) the same model file name without directory,
  * the same file name ignoring case, or the same model_type and model_n_params.
  *
@@ -40,6 +43,9 @@ typedef struct qk_bench_cmp_rec {
     double avg_ts, stddev_ts;
     bool has_roofline;
     double membw_gbs, bytes_per_token, roofline_max_ts, roofline_fraction;
+    int n_depth, n_batch, n_ubatch; /* 0 when absent */
+    double *samples_ts;             /* per-repetition t/s (malloc'd, owned by the set); NULL when absent */
+    int n_samples;
 } qk_bench_cmp_rec;
 
 typedef struct qk_bench_cmp_set {
@@ -49,8 +55,8 @@ typedef struct qk_bench_cmp_set {
     char build_commit[128]; /* likewise */
 } qk_bench_cmp_set;
 
-/* Append the records of a llama-bench CSV or JSON file (format from the content: a file
- * whose first non-blank byte is '[' is JSON). Errors: unreadable, malformed, a required
+/* Append the records of a llama-bench CSV, JSON or JSON Lines file (format from the
+ * content: a file whose first non-blank byte is '[' is JSON, '{' JSON Lines). Errors: unreadable, malformed, a required
  * field missing (named), no record. */
 int qk_bench_cmp_load(qk_bench_cmp_set *s, const char *path, qk_err *err);
 /* The same from text in memory (`what` names it in errors). */
@@ -75,7 +81,7 @@ int qk_bench_cmp_parse_membw_list(const char *list, qk_bench_cmp_membw **out, in
 /* Index in ref of the record paired with r (rules above), or -1. */
 int qk_bench_cmp_find(const qk_bench_cmp_set *ref, const qk_bench_cmp_rec *r);
 
-/* "pp512", "tg128", "pp512+tg128". */
+/* "pp512", "tg128", "pp512+tg128", with " @ d4096" when n_depth > 0 (llama-bench's names). */
 void qk_bench_cmp_test_name(const qk_bench_cmp_rec *r, char *buf, size_t cap);
 /* File name without directory and ".gguf". */
 void qk_bench_cmp_label(const qk_bench_cmp_rec *r, char *buf, size_t cap);

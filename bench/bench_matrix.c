@@ -4,7 +4,9 @@
  */
 #include "bench_matrix.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,9 +47,11 @@ int qk_bench_expand(const qk_bench_params *p, qk_bench_test **tests, int *n_test
     if (p->pg.n % 2 != 0) return qk_errf(err, "-pg takes pairs 'pp,tg'");
     for (int mi = 0; mi < p->n_models; mi++) {
         for (int bi = 0; bi < p->n_batch.n; bi++) {
+          for (int ui = 0; ui < (p->n_ubatch.n ? p->n_ubatch.n : 1); ui++) {
             for (int ti = 0; ti < p->n_threads.n; ti++) {
-                qk_bench_test base = {p->models[mi], mi, 0, 0, p->n_batch.v[bi],
-                                      p->n_threads.v[ti]};
+              for (int di = 0; di < (p->n_depth.n ? p->n_depth.n : 1); di++) {
+                qk_bench_test base = {p->models[mi], mi, 0, 0, p->n_batch.v[bi], p->n_threads.v[ti],
+                                      p->n_ubatch.n ? p->n_ubatch.v[ui] : 0, p->n_depth.n ? p->n_depth.v[di] : 0};
                 for (int k = 0; k < p->n_prompt.n; k++) {
                     if (p->n_prompt.v[k] == 0) continue;
                     qk_bench_test t = base;
@@ -67,7 +71,9 @@ int qk_bench_expand(const qk_bench_params *p, qk_bench_test **tests, int *n_test
                     t.n_gen = p->pg.v[k + 1];
                     if (add_test(tests, n_tests, &cap, t, err) != 0) goto fail;
                 }
+              }
             }
+          }
         }
     }
     if (*n_tests == 0) {
@@ -86,6 +92,72 @@ void qk_bench_test_name(const qk_bench_test *t, char *buf, size_t cap) {
     if (t->n_prompt > 0 && t->n_gen > 0) snprintf(buf, cap, "pp%d+tg%d", t->n_prompt, t->n_gen);
     else if (t->n_prompt > 0) snprintf(buf, cap, "pp%d", t->n_prompt);
     else snprintf(buf, cap, "tg%d", t->n_gen);
+    size_t n = strlen(buf);
+    if (t->n_depth > 0 && n < cap) snprintf(buf + n, cap - n, " @ d%d", t->n_depth);
+}
+
+/* One unsigned decimal integer at *p (a '-' separates a range, so no sign); advances *p. */
+static bool read_int(const char **p, long *out) {
+    if (!isdigit((unsigned char)**p)) return false;
+    errno = 0;
+    char *end;
+    long x = strtol(*p, &end, 10);
+    if (errno || x > INT_MAX) return false;
+    *p = end;
+    *out = x;
+    return true;
+}
+
+int qk_bench_parse_list(const char *opt, const char *v, int min, int max, int max_values, qk_int_list *l,
+                        qk_err *err) {
+    qk_int_list add = {0};
+    const char *p = v;
+    for (;;) {
+        const char *item = p;
+        long first, last, step = 1;
+        char kind = '+';
+        bool ok = read_int(&p, &first);
+        last = first;
+        if (ok && *p == '-') {
+            p++;
+            ok = read_int(&p, &last);
+            if (ok && (*p == '+' || *p == '*')) {
+                kind = *p++;
+                ok = read_int(&p, &step);
+            }
+            ok = ok && last >= first && (kind == '+' ? step >= 1 : step >= 2 && first >= 1);
+        }
+        ok = ok && (*p == ',' || *p == 0);
+        size_t item_len = strcspn(item, ",");
+        if (!ok) {
+            qk_int_list_free(&add);
+            return qk_errf(err, "%s: bad list item '%.*s': want N, FIRST-LAST, FIRST-LAST+STEP or FIRST-LAST*MULT "
+                                "(STEP >= 1, MULT >= 2, LAST >= FIRST)", opt, (int)item_len, item);
+        }
+        for (long x = first; x <= last; x = kind == '+' ? x + step : x * step) {
+            if (x < min || x > max) {
+                qk_int_list_free(&add);
+                return qk_errf(err, "%s: %ld (in '%.*s') is outside %d..%d", opt, x, (int)item_len, item, min, max);
+            }
+            if (add.n + l->n >= max_values) {
+                qk_int_list_free(&add);
+                return qk_errf(err, "%s: more than %d values", opt, max_values);
+            }
+            if (qk_int_list_push(&add, (int)x, err) != 0) {
+                qk_int_list_free(&add);
+                return -1;
+            }
+        }
+        if (*p == 0) break;
+        p++;
+    }
+    for (int k = 0; k < add.n; k++)
+        if (qk_int_list_push(l, add.v[k], err) != 0) {
+            qk_int_list_free(&add);
+            return -1;
+        }
+    qk_int_list_free(&add);
+    return 0;
 }
 
 void qk_bench_result_free(qk_bench_result *r) {

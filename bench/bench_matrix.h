@@ -5,9 +5,14 @@
  * llama-bench semantics (examples/llama-bench/llama-bench.cpp [U], get_cmd_params_instances;
  * llama-cpp-reference.md §1c): every parameter takes comma lists ("-t 1,2") and may be
  * repeated ("-t 1 -t 2"); the tool runs the full cross-product. Order of the loops, outer
- * to inner: model, n_batch, n_threads, then the tests — every -p value (a "ppN" test,
- * n_gen = 0; a value of 0 is skipped), every -n value ("tgN", n_prompt = 0; 0 skipped),
- * every -pg pair ("ppN+tgM").
+ * to inner: model, n_batch, n_ubatch, n_threads, n_depth, then the tests — every -p value
+ * (a "ppN" test, n_gen = 0; a value of 0 is skipped), every -n value ("tgN", n_prompt = 0;
+ * 0 skipped), every -pg pair ("ppN+tgM").
+ *
+ * List items (qk_bench_parse_list), as llama-bench's parse_int_range [U] reads them:
+ * "N", or a range "FIRST-LAST" (step 1), "FIRST-LAST+STEP" (additive) or "FIRST-LAST*MULT"
+ * (multiplicative), expanded from FIRST while <= LAST: "1-4" = 1,2,3,4;
+ * "0-4096+1024" = 0,1024,2048,3072,4096; "128-1024*2" = 128,256,512,1024.
  */
 #ifndef QK_BENCH_MATRIX_H
 #define QK_BENCH_MATRIX_H
@@ -26,6 +31,12 @@ typedef struct qk_int_list {
     int n;
 } qk_int_list;
 
+/* Append the values of a comma list of items (above) to l, each in [min, max]. Errors
+ * (message in err, naming opt and the item; l unchanged): a malformed item, a value out
+ * of range, LAST < FIRST, a step < 1 or a multiplier < 2, more than max_values values. */
+int qk_bench_parse_list(const char *opt, const char *v, int min, int max, int max_values, qk_int_list *l,
+                        qk_err *err);
+
 /* Append one value. */
 int qk_int_list_push(qk_int_list *l, int v, qk_err *err);
 void qk_int_list_free(qk_int_list *l);
@@ -38,6 +49,8 @@ typedef struct qk_bench_params {
     qk_int_list n_gen;    /* default {128} */
     qk_int_list pg;       /* pairs: pp0, tg0, pp1, tg1, ... (default empty) */
     qk_int_list n_batch;  /* default {2048} */
+    qk_int_list n_ubatch; /* -ub; empty: {0} (not given: decode calls of n_batch, reported as 512) */
+    qk_int_list n_depth;  /* -d; empty: {0} */
     qk_int_list n_threads;
     int reps;             /* default 5, >= 1 */
 } qk_bench_params;
@@ -50,6 +63,8 @@ typedef struct qk_bench_test {
     int n_gen;
     int n_batch;
     int n_threads;
+    int n_ubatch; /* tokens per decode call in the prompt parts (0: n_batch; reported as 512) */
+    int n_depth;  /* tokens in the KV cache before the timed part (untimed fill) */
 } qk_bench_test;
 
 /* Expand the cross-product in llama-bench's order. *tests is malloc'd. A matrix with no
@@ -57,7 +72,8 @@ typedef struct qk_bench_test {
 int qk_bench_expand(const qk_bench_params *p, qk_bench_test **tests, int *n_tests,
                     qk_err *err);
 
-/* "pp512", "tg128" or "pp512+tg128" (llama-bench's test name). */
+/* "pp512", "tg128" or "pp512+tg128", with " @ d4096" when n_depth > 0 (llama-bench's
+ * test names). */
 void qk_bench_test_name(const qk_bench_test *t, char *buf, size_t cap);
 
 /* What one finished test measured, with the model facts the printers need. */
@@ -66,7 +82,8 @@ typedef struct qk_bench_result {
     char model_type[128];    /* qk_model_desc(): "qwen2 1B Q4_K - Medium" */
     uint64_t model_size;     /* bytes of tensor data */
     uint64_t model_n_params; /* total tensor elements */
-    int n_ubatch;            /* reported as llama-bench's default (512); qkit has no ubatch */
+    int n_ubatch;            /* test.n_ubatch, or llama-bench's default 512 when not given */
+    uint64_t peak_rss_bytes; /* peak resident memory of the process during the test (0: unknown) */
     time_t test_time;        /* when the test started (UTC) */
     int n_samples;           /* repetitions */
     uint64_t *samples_ns;    /* n_samples wall times, ns (malloc'd) */

@@ -38,6 +38,8 @@ enum {
 int qk_bench_format_parse(const char *s, qk_bench_format *f) {
     if (!strcmp(s, "csv")) *f = QK_BENCH_FMT_CSV;
     else if (!strcmp(s, "json")) *f = QK_BENCH_FMT_JSON;
+    else if (!strcmp(s, "jsonl")) *f = QK_BENCH_FMT_JSONL;
+    else if (!strcmp(s, "sql")) *f = QK_BENCH_FMT_SQL;
     else if (!strcmp(s, "md")) *f = QK_BENCH_FMT_MD;
     else if (!strcmp(s, "none")) *f = QK_BENCH_FMT_NONE;
     else return -1;
@@ -149,7 +151,8 @@ static void csv_test(qk_sb *out, const qk_bench_env *e, const qk_bench_result *r
 
 /* ---- JSON ----------------------------------------------------------------------------- */
 
-static void json_test(qk_sb *out, const qk_bench_env *e, const qk_bench_result *r, int index) {
+/* One record: pretty-printed after a ",\n" separator (JSON array), or on one line (JSONL). */
+static void json_test(qk_sb *out, const qk_bench_env *e, const qk_bench_result *r, int index, bool line) {
     cJSON *o = cJSON_CreateObject();
     qk_sb v = {0};
     bool ok = o != NULL;
@@ -166,6 +169,8 @@ static void json_test(qk_sb *out, const qk_bench_env *e, const qk_bench_result *
         }
         ok = item && cJSON_AddItemToObject(o, qk_bench_fields[i], item);
     }
+    ok = ok && cJSON_AddNumberToObject(o, "n_depth", r->test.n_depth) &&
+         cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)r->peak_rss_bytes);
     cJSON *ns = ok ? cJSON_AddArrayToObject(o, "samples_ns") : NULL;
     cJSON *ts = ok ? cJSON_AddArrayToObject(o, "samples_ts") : NULL;
     ok = ns && ts;
@@ -208,12 +213,13 @@ static void json_test(qk_sb *out, const qk_bench_env *e, const qk_bench_result *
                  cJSON_AddNumberToObject(row, "gbs", rows[k].gbs);
         }
     }
-    char *text = ok ? cJSON_Print(o) : NULL;
+    char *text = !ok ? NULL : line ? cJSON_PrintUnformatted(o) : cJSON_Print(o);
     if (!text) {
         out->oom = true;
     } else {
-        if (index > 0) qk_sb_puts(out, ",\n");
+        if (index > 0 && !line) qk_sb_puts(out, ",\n");
         qk_sb_puts(out, text);
+        if (line) qk_sb_puts(out, "\n");
     }
     free(text);
     cJSON_Delete(o);
@@ -299,8 +305,9 @@ static void md_test(qk_sb *out, const qk_bench_env *e, const qk_bench_result *r)
 void qk_bench_print_header(qk_sb *out, qk_bench_format f, const qk_bench_env *e) {
     switch (f) {
     case QK_BENCH_FMT_CSV: csv_header(out); break;
-    case QK_BENCH_FMT_JSON: qk_sb_puts(out, "[\n"); break;
+    case QK_BENCH_FMT_JSON: case QK_BENCH_FMT_CIJSON: qk_sb_puts(out, "[\n"); break;
     case QK_BENCH_FMT_MD: md_header(out, e); break;
+    case QK_BENCH_FMT_SQL: qk_bench_sql_header(out); break;
     default: break;
     }
 }
@@ -309,15 +316,18 @@ void qk_bench_print_test(qk_sb *out, qk_bench_format f, const qk_bench_env *e,
                          const qk_bench_result *r, int index) {
     switch (f) {
     case QK_BENCH_FMT_CSV: csv_test(out, e, r); break;
-    case QK_BENCH_FMT_JSON: json_test(out, e, r, index); break;
+    case QK_BENCH_FMT_JSON: json_test(out, e, r, index, false); break;
+    case QK_BENCH_FMT_JSONL: json_test(out, e, r, index, true); break;
     case QK_BENCH_FMT_MD: md_test(out, e, r); break;
+    case QK_BENCH_FMT_SQL: qk_bench_sql_test(out, e, r); break;
+    case QK_BENCH_FMT_CIJSON: qk_bench_cijson_test(out, e, r, index); break;
     default: break;
     }
 }
 
 void qk_bench_print_footer(qk_sb *out, qk_bench_format f, const qk_bench_env *e, int n_tests) {
     switch (f) {
-    case QK_BENCH_FMT_JSON: qk_sb_puts(out, n_tests > 0 ? "\n]\n" : "]\n"); break;
+    case QK_BENCH_FMT_JSON: case QK_BENCH_FMT_CIJSON: qk_sb_puts(out, n_tests > 0 ? "\n]\n" : "]\n"); break;
     case QK_BENCH_FMT_MD:
         qk_sb_printf(out, "\nbuild: %s (%d)\n", e->build_commit ? e->build_commit : "unknown",
                      e->build_number);

@@ -13,7 +13,14 @@
  *   with llama-bench's column widths, size in MiB/GiB, params in M/B, "mean ± sd",
  *   then a blank line and "build: <commit> (<number>)".
  *
+ * JSON Lines: the JSON records, one per line (llama-bench's jsonl printer).
+ * SQL: llama-bench's sql printer: CREATE TABLE IF NOT EXISTS llama_bench with the CSV's
+ *   columns and n_depth (INTEGER for integers and booleans, REAL for floats, TEXT for the
+ *   rest), then one INSERT per test, every value a single-quoted SQL string ('' for ').
+ *
  * qkit additions, outside llama-bench's formats (the CSV stays exactly llama-bench's):
+ *   - JSON/JSONL records carry "n_depth" (llama-bench's later field) and
+ *     "peak_rss_bytes" (the process's peak resident memory during the test; 0: unknown);
  *   - JSON records of tgN tests with a roofline carry six more fields: "membw_gbs",
  *     "roofline_weight_bytes", "roofline_kv_bytes", "roofline_bytes_per_token",
  *     "roofline_max_ts", "roofline_fraction" (bench_roofline.h; fraction 0..1);
@@ -44,11 +51,14 @@ typedef enum qk_bench_format {
     QK_BENCH_FMT_CSV,
     QK_BENCH_FMT_JSON,
     QK_BENCH_FMT_MD,
+    QK_BENCH_FMT_JSONL,  /* JSON Lines: the JSON records, one per line, no array */
+    QK_BENCH_FMT_SQL,    /* bench_sql.c */
+    QK_BENCH_FMT_CIJSON, /* bench_cijson.c (--ci-json; not an -o format) */
 } qk_bench_format;
 
-/* "csv", "json", "md" (and "none"). Returns -1 for anything else. */
+/* "csv", "json", "jsonl", "md", "sql" (and "none"). Returns -1 for anything else. */
 int qk_bench_format_parse(const char *s, qk_bench_format *f);
-/* Format from a file name's extension (.csv, .json, .md); NONE when unknown. */
+/* Format from a file name's extension (.csv, .json, .jsonl, .md, .sql); NONE when unknown. */
 qk_bench_format qk_bench_format_from_path(const char *path);
 
 /* What every record shares: build and machine facts, and markdown column choices. */
@@ -82,6 +92,15 @@ void qk_bench_print_header(qk_sb *out, qk_bench_format f, const qk_bench_env *e)
 void qk_bench_print_test(qk_sb *out, qk_bench_format f, const qk_bench_env *e,
                          const qk_bench_result *r, int index);
 void qk_bench_print_footer(qk_sb *out, qk_bench_format f, const qk_bench_env *e, int n_tests);
+
+/* bench_sql.c: the CREATE TABLE statement, and one INSERT statement per test. */
+void qk_bench_sql_header(qk_sb *out);
+void qk_bench_sql_test(qk_sb *out, const qk_bench_env *e, const qk_bench_result *r);
+
+/* bench_cijson.c: github-action-benchmark's "customBiggerIsBetter" input: a JSON array,
+ * one object per test {"name": "<model file without directory and .gguf> <test> t=<threads>",
+ * "unit": "t/s", "value": mean t/s, "range": "± <sd>", "extra": "<n> repetitions, ..."}. */
+void qk_bench_cijson_test(qk_sb *out, const qk_bench_env *e, const qk_bench_result *r, int index);
 
 /* One line of the markdown roofline table (copied out of a result before it is freed). */
 typedef struct qk_bench_roofline_row {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_sysinfo.h"
 #include "clock.h"
 #include "forward.h"
 #include "tokenizer.h"
@@ -36,13 +37,13 @@ typedef struct bench_state {
     char what[96];            /* test name for error messages */
 } bench_state;
 
-/* Decode n_prompt tokens at positions 0.. in batches of n_batch. */
-static int run_prompt(bench_state *s, int n_prompt, qk_err *err) {
+/* Decode n_prompt tokens at positions n_past.. in batches of n_batch. */
+static int run_prompt(bench_state *s, int n_prompt, int n_past, qk_err *err) {
     int done = 0;
     while (done < n_prompt) {
         int n = n_prompt - done < s->n_batch ? n_prompt - done : s->n_batch;
         for (int i = 0; i < n; i++) {
-            int p = done + i;
+            int p = n_past + done + i;
             s->tok[i] = (p == 0 && s->bos >= 0) ? s->bos : qk_bench_next_token(&s->rng, s->n_vocab);
             s->pos[i] = p;
             s->seq[i] = 0;
@@ -90,11 +91,16 @@ int qk_bench_run_test(const qk_model *m, const qk_bench_test *t, int reps, bool 
     s.n_vocab = m->hp.n_vocab;
     s.bos = (m->vocab && qk_vocab_add_bos(m->vocab)) ? qk_vocab_bos(m->vocab) : -1;
     if (s.bos >= s.n_vocab) s.bos = -1;
-    s.n_batch = t->n_prompt > 0 && t->n_prompt < t->n_batch ? t->n_prompt : t->n_batch;
-    if (t->n_prompt == 0) s.n_batch = 1;
+    if (t->n_depth < 0 || t->n_ubatch < 0) return qk_errf(err, "%s: negative depth or n_ubatch", name);
+    /* decode calls of the prompt parts (the depth fill too): n_ubatch when given, else n_batch */
+    const int chunk = t->n_ubatch > 0 && t->n_ubatch < t->n_batch ? t->n_ubatch : t->n_batch;
+    const int longest = t->n_prompt > t->n_depth ? t->n_prompt : t->n_depth;
+    s.n_batch = longest > 0 && longest < chunk ? longest : chunk;
+    if (longest == 0) s.n_batch = 1;
     s.rng = QK_BENCH_SEED;
 
-    qk_context_params cp = {t->n_prompt + t->n_gen, 1, s.n_batch, t->n_threads};
+    qk_bench_peak_rss_reset();
+    qk_context_params cp = {t->n_depth + t->n_prompt + t->n_gen, 1, s.n_batch, t->n_threads};
     qk_err e;
     s.ctx = qk_context_new(m, cp, &e);
     if (!s.ctx) return qk_errf(err, "%s: cannot create a context: %s", s.what, e.msg);
@@ -113,8 +119,9 @@ int qk_bench_run_test(const qk_model *m, const qk_bench_test *t, int reps, bool 
     /* warm-up: full prompt, then one generated token */
     if (progress) progress(user, t, "warmup", 0, reps);
     qk_kv_clear(s.ctx);
-    if (t->n_prompt > 0 && run_prompt(&s, t->n_prompt, err) != 0) goto done;
-    if (t->n_gen > 0 && run_gen(&s, 1, t->n_prompt, err) != 0) goto done;
+    if (t->n_depth > 0 && run_prompt(&s, t->n_depth, 0, err) != 0) goto done;
+    if (t->n_prompt > 0 && run_prompt(&s, t->n_prompt, t->n_depth, err) != 0) goto done;
+    if (t->n_gen > 0 && run_gen(&s, 1, t->n_depth + t->n_prompt, err) != 0) goto done;
 
     qk_profile prof;
     memset(&prof, 0, sizeof prof);
@@ -122,9 +129,14 @@ int qk_bench_run_test(const qk_model *m, const qk_bench_test *t, int reps, bool 
     for (int r = 0; r < reps; r++) {
         if (progress) progress(user, t, "rep", r + 1, reps);
         qk_kv_clear(s.ctx);
+        if (t->n_depth > 0) { /* the cache before the test: filled, not timed nor profiled */
+            if (profile) qk_context_set_profile(s.ctx, NULL);
+            if (run_prompt(&s, t->n_depth, 0, err) != 0) goto done;
+            if (profile) qk_context_set_profile(s.ctx, &prof);
+        }
         uint64_t t0 = qk_now_ns();
-        if (t->n_prompt > 0 && run_prompt(&s, t->n_prompt, err) != 0) goto done;
-        if (t->n_gen > 0 && run_gen(&s, t->n_gen, t->n_prompt, err) != 0) goto done;
+        if (t->n_prompt > 0 && run_prompt(&s, t->n_prompt, t->n_depth, err) != 0) goto done;
+        if (t->n_gen > 0 && run_gen(&s, t->n_gen, t->n_depth + t->n_prompt, err) != 0) goto done;
         uint64_t dt = qk_now_ns() - t0;
         samples[r] = dt > 0 ? dt : 1;
     }
@@ -133,7 +145,8 @@ int qk_bench_run_test(const qk_model *m, const qk_bench_test *t, int reps, bool 
     qk_model_desc(m, out->model_type, sizeof out->model_type);
     out->model_size = m->n_bytes;
     out->model_n_params = m->n_params;
-    out->n_ubatch = 512;
+    out->n_ubatch = t->n_ubatch > 0 ? t->n_ubatch : 512;
+    out->peak_rss_bytes = qk_bench_peak_rss_bytes();
     out->test_time = started;
     out->n_samples = reps;
     out->samples_ns = samples;

@@ -3,10 +3,16 @@
  * (examples/llama-bench/llama-bench.cpp [U]: main loop, test_prompt, test_gen;
  * llama-cpp-reference.md §1c):
  *
- *   - a fresh qk_context per test, n_ctx = n_prompt + n_gen, one sequence, the test's
- *     thread count; model loading is not timed (the caller loads once per model);
- *   - prompt part: n_prompt tokens decoded in batches of at most n_batch, positions
- *     0..n_prompt-1, only the last token's logits computed (like llama_batch_get_one);
+ *   - a fresh qk_context per test, n_ctx = n_depth + n_prompt + n_gen, one sequence, the
+ *     test's thread count; model loading is not timed (the caller loads once per model);
+ *   - depth (llama-bench -d, tests named "pp512 @ d4096"): before each repetition and the
+ *     warm-up, n_depth pseudo-random tokens are decoded at positions 0..n_depth-1 into the
+ *     cleared cache, untimed and not profiled; the timed parts follow at the positions
+ *     after them;
+ *   - prompt part: n_prompt tokens decoded in batches of at most n_batch (of n_ubatch when
+ *     given and smaller: qkit has no physical batch of its own, so -ub sets the size of the
+ *     decode calls), positions n_depth.., only the last token's logits computed (like
+ *     llama_batch_get_one);
  *     the first token is BOS when the vocabulary adds BOS, the others pseudo-random;
  *   - generation part: n_gen single-token decodes, each waiting for its logits, at the
  *     positions after the prompt part (from an empty cache for a tgN test); the first
@@ -34,7 +40,7 @@ typedef void (*qk_bench_progress_fn)(void *user, const qk_bench_test *t, const c
                                      int rep, int reps);
 
 /* Run test t on model m with `reps` >= 1 repetitions and fill *out (model facts, start
- * time, samples; with `profile`, out->profile summed over the timed repetitions, not the
+ * time, samples, the peak RSS during the test (bench_sysinfo.h); with `profile`, out->profile summed over the timed repetitions, not the
  * warm-up). Errors: context creation (e.g. not enough memory for n_ctx) and any
  * qk_decode failure, with the test named in the message. On error *out holds nothing to
  * free. */

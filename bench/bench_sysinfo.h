@@ -6,6 +6,7 @@
 #define QK_BENCH_SYSINFO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 /* The build's commit: `git describe --always --dirty` at build time (the generated
@@ -24,5 +25,12 @@ int qk_bench_default_threads(void);
 
 /* UTC time in RFC 3339 form "%Y-%m-%dT%H:%M:%SZ" (llama-bench's test_time). buf >= 21. */
 void qk_bench_rfc3339(time_t t, char *buf, size_t cap);
+
+/* Peak resident memory of this process since the last reset, in bytes: VmHWM of
+ * /proc/self/status (Linux); 0 when unknown. The reset writes "5" to /proc/self/clear_refs
+ * (Linux >= 4.0: the high-water mark starts again from the current RSS); without it the
+ * peak is the process's since it started, which is never below the test's. */
+void qk_bench_peak_rss_reset(void);
+uint64_t qk_bench_peak_rss_bytes(void);
 
 #endif

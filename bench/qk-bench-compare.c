@@ -1,14 +1,18 @@
 /*
- * qk-bench-compare — qkit's qk-bench results next to llama-bench's: writes compare.md and
- * the pp/tg charts (gnuplot scripts and PNGs) into a directory. Used by bench/run-bench.sh.
- * Reading, pairing and the report are bench_compare.c; the charts bench_compare_plot.c;
- * this file is only the command line.
+ * qk-bench-compare — two modes:
+ *   - BASE NEW: per test, NEW's speed over BASE's with a confidence interval and a verdict,
+ *     and an optional gate (--fail-above) for CI (bench_regress.c, statistics
+ *     bench_ab_stats.c);
+ *   - --ours/--ref: qkit's qk-bench results next to llama-bench's: compare.md and the
+ *     pp/tg charts (bench_compare.c, bench_compare_plot.c). Used by bench/run-bench.sh.
+ * This file is only the command line.
  */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "bench_compare.h"
+#include "bench_regress.h"
 #include "cli.h"
 #include "fileio.h"
 #include "plot.h"
@@ -19,9 +23,28 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-        "usage: qk-bench-compare --ours FILE [--ref FILE ...] -o OUTDIR [options]\n"
+        "usage: qk-bench-compare [options] BASE NEW\n"
+        "       qk-bench-compare --ours FILE [--ref FILE ...] -o OUTDIR [options]\n"
         "\n"
-        "Compare qk-bench results with llama-bench's, per model, test and thread count.\n"
+        "BASE NEW: is NEW faster or slower than BASE? Both are results of qk-bench or\n"
+        "llama-bench (-o json, jsonl or csv). Per test (same model file name, test, depth,\n"
+        "threads, batch sizes): the ratio NEW/BASE of the geometric mean rates, its\n"
+        "confidence interval by Welch's t on the log rates of the repetitions (samples_ts),\n"
+        "and a verdict: faster or slower when the whole interval lies above or below 1, else\n"
+        "no significant change. Files without samples_ts (llama-bench CSV) use mean ± sd and\n"
+        "--assume-reps repetitions. The markdown table goes to stdout (and OUTDIR/compare.md\n"
+        "with -o). Exit status: 0, 1 on an error, 2 when --fail-above fails.\n"
+        "  --confidence C    confidence level of the intervals, 0.5 to 0.9999 (default: 0.95)\n"
+        "  --fail-above PCT  fail (exit 2) when a test is significantly slower AND its ratio\n"
+        "                    is a slowdown of more than PCT %% (default: no gate)\n"
+        "  --assume-reps N   repetitions behind a record without samples_ts (default: 5,\n"
+        "                    llama-bench's -r default)\n"
+        "  --plot            also write OUTDIR/ratios.gp (and ratios.png when gnuplot is\n"
+        "                    found): the ratios with their intervals; needs -o\n"
+        "  -o DIR            also write compare.md (and the chart) into DIR\n"
+        "\n"
+        "--ours/--ref: compare qk-bench results with llama-bench's, per model, test and thread\n"
+        "count.\n"
         "Writes OUTDIR/compare.md (also printed on stdout), OUTDIR/pp.gp and OUTDIR/tg.gp,\n"
         "and, when gnuplot is found ($QK_GNUPLOT, default gnuplot in $PATH), pp.png and\n"
         "tg.png. All files are written atomically.\n"
@@ -45,6 +68,10 @@ static void usage(FILE *f) {
 }
 
 typedef struct opts {
+    const char *ab[2];        /* BASE NEW (NULL: --ours/--ref mode) */
+    double confidence, fail_above; /* fail_above < 0: no gate */
+    int32_t assume_reps;
+    bool ab_plot;
     const char *ours_files[MAX_FILES], *ref_files[MAX_FILES];
     int n_ours, n_ref;
     const char *membw_file, *out_dir, *ref_name, *note;
@@ -53,8 +80,32 @@ typedef struct opts {
     int n_ref_membw;
 } opts;
 
+/* BASE NEW mode: the two inputs, and none of them one of the files written into -o. */
+static int parse_ab(opts *o, const char *base, const char *new_) {
+    o->ab[0] = base;
+    o->ab[1] = new_;
+    if (o->membw_file || o->note)
+        return qk_cli_error("--membw, --ref-membw and --note belong to --ours/--ref — run qk-bench-compare --help");
+    if (o->ab_plot && !o->out_dir) return qk_cli_error("--plot writes into the -o directory — pass -o DIR");
+    if (o->out_dir) {
+        char outs[3][4200];
+        static const char *const names[3] = {"compare.md", "ratios.gp", "ratios.png"};
+        const char *out_paths[3];
+        for (int k = 0; k < 3; k++) {
+            snprintf(outs[k], sizeof outs[k], "%s/%s", o->out_dir, names[k]);
+            out_paths[k] = outs[k];
+        }
+        qk_err err;
+        if (qk_paths_check(o->ab, 2, out_paths, 3, &err) != 0) return qk_cli_error("%s", err.msg);
+    }
+    return QK_CLI_RUN;
+}
+
 static int parse_args(int argc, char **argv, opts *o) {
-    enum { OPT_OURS = 256, OPT_REF, OPT_MEMBW, OPT_REF_MEMBW, OPT_REF_NAME, OPT_NOTE, OPT_NO_PLOTS };
+    enum {
+        OPT_OURS = 256, OPT_REF, OPT_MEMBW, OPT_REF_MEMBW, OPT_REF_NAME, OPT_NOTE, OPT_NO_PLOTS, OPT_CONF,
+        OPT_FAIL_ABOVE, OPT_ASSUME_REPS, OPT_PLOT
+    };
     static const struct option LONG[] = {{"ours", required_argument, NULL, OPT_OURS},
                                          {"ref", required_argument, NULL, OPT_REF},
                                          {"membw", required_argument, NULL, OPT_MEMBW},
@@ -62,9 +113,14 @@ static int parse_args(int argc, char **argv, opts *o) {
                                          {"ref-name", required_argument, NULL, OPT_REF_NAME},
                                          {"note", required_argument, NULL, OPT_NOTE},
                                          {"no-plots", no_argument, NULL, OPT_NO_PLOTS},
+                                         {"confidence", required_argument, NULL, OPT_CONF},
+                                         {"fail-above", required_argument, NULL, OPT_FAIL_ABOVE},
+                                         {"assume-reps", required_argument, NULL, OPT_ASSUME_REPS},
+                                         {"plot", no_argument, NULL, OPT_PLOT},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
-    *o = (opts){.ref_name = "llama.cpp", .plots = true};
+    *o = (opts){.ref_name = "llama.cpp", .plots = true, .confidence = 0.95, .fail_above = -1, .assume_reps = 5};
+    bool ab_opts = false;
     const char *ref_membw_list = NULL;
     int c;
     while ((c = qk_cli_next(argc, argv, ":o:h", LONG)) != -1) {
@@ -82,11 +138,30 @@ static int parse_args(int argc, char **argv, opts *o) {
         case OPT_REF_NAME: o->ref_name = optarg; break;
         case OPT_NOTE: o->note = optarg; break;
         case OPT_NO_PLOTS: o->plots = false; break;
+        case OPT_CONF:
+            if (qk_cli_double("--confidence", optarg, 0.5, 0.9999, &o->confidence)) return QK_CLI_ERROR;
+            ab_opts = true;
+            break;
+        case OPT_FAIL_ABOVE:
+            if (qk_cli_double("--fail-above", optarg, 0, 100, &o->fail_above)) return QK_CLI_ERROR;
+            ab_opts = true;
+            break;
+        case OPT_ASSUME_REPS:
+            if (qk_cli_i32("--assume-reps", optarg, 2, 1000000, &o->assume_reps)) return QK_CLI_ERROR;
+            ab_opts = true;
+            break;
+        case OPT_PLOT: o->ab_plot = ab_opts = true; break;
         case 'h': usage(stdout); return QK_CLI_DONE;
         default: return QK_CLI_ERROR;
         }
     }
-    if (optind < argc) return qk_cli_error("unexpected argument '%s' — run qk-bench-compare --help", argv[optind]);
+    if (optind < argc && (o->n_ours > 0 || o->n_ref > 0 || argc - optind != 2))
+        return qk_cli_error("unexpected argument '%s' — pass BASE NEW, or --ours/--ref (run qk-bench-compare --help)",
+                            argv[optind]);
+    if (optind < argc && ref_membw_list)
+        return qk_cli_error("--ref-membw belongs to --ours/--ref — run qk-bench-compare --help");
+    if (optind < argc) return parse_ab(o, argv[optind], argv[optind + 1]);
+    if (ab_opts) return qk_cli_error("--confidence, --fail-above, --assume-reps and --plot need BASE NEW — run qk-bench-compare --help");
     if (o->n_ours == 0) return qk_cli_error("no qkit results given — pass --ours bench.json");
     if (!o->out_dir) return qk_cli_error("no output directory given — pass -o DIR");
     qk_err err;
@@ -177,11 +252,64 @@ static int write_plots(const opts *o, const inputs *in) {
     return status;
 }
 
+/* BASE NEW: the report on stdout (and OUTDIR/compare.md, the chart with --plot); exit 2
+ * when the gate fails. */
+static int run_ab(const opts *o) {
+    qk_bench_cmp_set s[2] = {{0}, {0}};
+    qk_bench_regress reg = {0};
+    qk_sb md = {0}, gp = {0};
+    qk_err err;
+    int status = 0;
+    for (int k = 0; k < 2 && status == 0; k++)
+        if (qk_bench_cmp_load(&s[k], o->ab[k], &err) != 0)
+            status = qk_fail("%s — pass a qk-bench or llama-bench -o json, jsonl or csv file", err.msg);
+    if (status == 0 && qk_bench_regress_compute(&s[0], &s[1], o->confidence, o->assume_reps, &reg, &err) != 0)
+        status = qk_fail("%s — compare runs of the same tests", err.msg);
+    if (status == 0) {
+        qk_bench_regress_render_md(&md, &s[0], &s[1], &reg, o->ab[0], o->ab[1], o->fail_above);
+        if (!qk_sb_ok(&md)) status = qk_fail("out of memory");
+    }
+    if (status == 0 && o->out_dir) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/compare.md", o->out_dir);
+        if (qk_file_mkdir_p(o->out_dir, &err) != 0) status = qk_fail("%s — choose another -o directory", err.msg);
+        else if (qk_afile_write_all(path, md.buf, md.len, &err) != 0)
+            status = qk_fail("%s — check that the directory is writable", err.msg);
+    }
+    if (status == 0 && o->ab_plot && qk_bench_regress_render_gp(&gp, "ratios", &s[1], &reg, o->fail_above)) {
+        char path[4200], gnuplot[4096];
+        snprintf(path, sizeof path, "%s/ratios.gp", o->out_dir);
+        if (!qk_sb_ok(&gp)) status = qk_fail("out of memory");
+        else if (qk_afile_write_all(path, gp.buf, gp.len, &err) != 0)
+            status = qk_fail("%s — check that the directory is writable", err.msg);
+        else if (!qk_plot_find_gnuplot(gnuplot, sizeof gnuplot))
+            fprintf(stderr, "qk-bench-compare: gnuplot not found: wrote ratios.gp, no PNG\n");
+        else if (qk_plot_run_gnuplot(gnuplot, o->out_dir, "ratios", &err) != 0)
+            status = qk_fail("%s — fix the script or leave out --plot", err.msg);
+    }
+    if (status == 0) {
+        fputs(qk_sb_str(&md), stdout);
+        if (qk_bench_regress_failures(&reg, o->fail_above) > 0) status = 2;
+    }
+    qk_sb_free(&md);
+    qk_sb_free(&gp);
+    qk_bench_regress_free(&reg);
+    qk_bench_cmp_free(&s[0]);
+    qk_bench_cmp_free(&s[1]);
+    return status;
+}
+
 int main(int argc, char **argv) {
     qk_tool_init("qk-bench-compare");
     opts o;
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc < 0;
+    if (o.ab[0]) {
+        int st = run_ab(&o);
+        free(o.ref_membw);
+        if (fflush(stdout) != 0 && st == 0) st = qk_fail("cannot write to stdout");
+        return st;
+    }
 
     inputs in = {0};
     qk_err err;

@@ -27,7 +27,7 @@
 #include "tool.h"
 
 #define MAX_OUT_FILES 8
-#define MAX_LIST 64 /* values in one -p/-n/-b/-t option (repeats add more) */
+#define MAX_LIST 64 /* values of one list parameter (-p, -n, -b, -ub, -d, -t), repeats included */
 #define MIB ((size_t)1 << 20)
 
 static void usage(FILE *f, int def_threads) {
@@ -42,10 +42,14 @@ static void usage(FILE *f, int def_threads) {
         "options:\n"
         "  -h, --help               show this help\n"
         "  -r, --repetitions N      timed repetitions per test (default: 5)\n"
-        "  -o, --output FMT         csv|json|md|none printed to stdout (default: md)\n"
-        "  -oe, --output-err FMT    csv|json|md|none printed to stderr (default: none)\n"
+        "  -o, --output FMT         csv|json|jsonl|md|sql|none printed to stdout (default: md);\n"
+        "                           sql: llama-bench's llama_bench table (| sqlite3 FILE.db)\n"
+        "  -oe, --output-err FMT    the same printed to stderr (default: none)\n"
         "  --output-file PATH       also write the results to PATH, format from the extension\n"
-        "                           (.csv, .json, .md); written atomically; repeatable\n"
+        "                           (.csv, .json, .jsonl, .md, .sql); written atomically;\n"
+        "                           repeatable\n"
+        "  --ci-json PATH           also write github-action-benchmark's customBiggerIsBetter\n"
+        "                           JSON to PATH: [{name, unit \"t/s\", value, range, extra}]\n"
         "  --progress               print test progress on stderr\n"
         "\n"
         "test parameters:\n"
@@ -54,12 +58,20 @@ static void usage(FILE *f, int def_threads) {
         "  -n, --n-gen N            generated tokens; 0 skips (default: 128)\n"
         "  -pg PP,TG                prompt followed by generation (default: none)\n"
         "  -b, --batch-size N       tokens per decode call in the prompt test (default: 2048)\n"
+        "  -ub, --ubatch-size N     smaller decode calls than -b in the prompt test (default:\n"
+        "                           not set: calls of -b tokens, reported as n_ubatch 512)\n"
+        "  -d, --n-depth N          tokens already in the KV cache when the test starts, filled\n"
+        "                           untimed before each repetition: \"tg128 @ d4096\" (default: 0)\n"
         "  -t, --threads N          threads (default: %d, the physical cores)\n"
+        "Every list item may be a range: FIRST-LAST (step 1), FIRST-LAST+STEP or\n"
+        "FIRST-LAST*MULT, e.g. -t 1-4, -d 0-4096+1024, -p 128-1024*2.\n"
         "\n"
-        "Each test gets a fresh context of n_prompt + n_gen positions, one untimed warm-up\n"
-        "(the full prompt / one generated token), then N timed repetitions from an empty\n"
-        "KV cache. t/s is the mean of the per-repetition rates, +/- their sample standard\n"
-        "deviation. Model loading is not timed. CSV columns are llama-bench's.\n"
+        "Each test gets a fresh context of n_depth + n_prompt + n_gen positions, one untimed\n"
+        "warm-up (the full prompt / one generated token), then N timed repetitions from an\n"
+        "empty KV cache. t/s is the mean of the per-repetition rates, +/- their sample\n"
+        "standard deviation. Model loading is not timed. CSV columns are llama-bench's; json\n"
+        "and jsonl add the per-repetition samples_ns and samples_ts, n_depth and\n"
+        "peak_rss_bytes (the process's peak resident memory during the test).\n"
         "\n"
         "memory bandwidth and the generation roofline:\n"
         "  --membw                  only measure the memory read bandwidth (no model): sum a\n"
@@ -115,6 +127,7 @@ typedef struct opts {
     int def_threads; /* the physical cores */
     qk_bench_format fmt_out, fmt_err;
     const char *out_files[MAX_OUT_FILES];
+    qk_bench_format out_fmt[MAX_OUT_FILES];
     int n_out_files;
     bool progress, membw_mode, roofline, profile, peak_mode, peak;
     size_t membw_bytes;
@@ -141,16 +154,16 @@ static void params_free(qk_bench_params *p) {
     qk_int_list_free(&p->n_gen);
     qk_int_list_free(&p->pg);
     qk_int_list_free(&p->n_batch);
+    qk_int_list_free(&p->n_ubatch);
+    qk_int_list_free(&p->n_depth);
     qk_int_list_free(&p->n_threads);
 }
 
-/* Append a comma list of integers in [min, max] ("512,1024") to l. */
+/* Append a comma list of integers or ranges in [min, max] ("512,1024", "1-4") to l. */
 static int add_list(const char *opt, const char *v, int32_t min, int32_t max, qk_int_list *l) {
-    int32_t vals[MAX_LIST];
-    size_t n = 0;
-    if (qk_cli_i32_list(opt, v, min, max, vals, MAX_LIST, &n)) return QK_CLI_ERROR;
-    for (size_t k = 0; k < n; k++)
-        if (qk_int_list_push(l, vals[k], NULL) != 0) return qk_cli_error("out of memory");
+    qk_err err;
+    if (qk_bench_parse_list(opt, v, min, max, MAX_LIST, l, &err) != 0)
+        return qk_cli_error("%s — run qk-bench --help", err.msg);
     return QK_CLI_RUN;
 }
 
@@ -167,16 +180,19 @@ static int add_pair(const char *v, qk_int_list *pg) {
 
 static int set_format(const char *opt, const char *v, qk_bench_format *f) {
     if (qk_bench_format_parse(v, f) != 0)
-        return qk_cli_error("%s: unknown output format '%s' (csv, json, md, none) — run qk-bench --help", opt, v);
+        return qk_cli_error("%s: unknown output format '%s' (csv, json, jsonl, md, sql, none) — run qk-bench --help",
+                            opt, v);
     return QK_CLI_RUN;
 }
 
-static int add_out_file(opts *o, const char *path) {
-    if (qk_bench_format_from_path(path) == QK_BENCH_FMT_NONE)
-        return qk_cli_error("--output-file: cannot tell the format of '%s' (use .csv, .json or .md) — run qk-bench --help",
-                            path);
+/* --output-file (fmt NONE: from the extension) or --ci-json (fmt CIJSON). */
+static int add_out_file(opts *o, const char *path, qk_bench_format fmt) {
+    if (fmt == QK_BENCH_FMT_NONE && (fmt = qk_bench_format_from_path(path)) == QK_BENCH_FMT_NONE)
+        return qk_cli_error("--output-file: cannot tell the format of '%s' (use .csv, .json, .jsonl, .md or .sql) — run "
+                            "qk-bench --help", path);
     if (o->n_out_files == MAX_OUT_FILES)
-        return qk_cli_error("at most %d --output-file options — run qk-bench --help", MAX_OUT_FILES);
+        return qk_cli_error("at most %d --output-file and --ci-json options — run qk-bench --help", MAX_OUT_FILES);
+    o->out_fmt[o->n_out_files] = fmt;
     o->out_files[o->n_out_files++] = path;
     return QK_CLI_RUN;
 }
@@ -184,11 +200,12 @@ static int add_out_file(opts *o, const char *path) {
 enum {
     OPT_OE = 256, OPT_PG, OPT_OUTPUT_FILE, OPT_PROGRESS, OPT_MEMBW, OPT_MEMBW_MIB, OPT_MEMBW_PASSES,
     OPT_MEMBW_GBS, OPT_NO_ROOFLINE, OPT_PROFILE, OPT_PEAK, OPT_PEAK_PASSES, OPT_PEAK_GFLOPS, OPT_PEAK_GOPS,
-    OPT_NO_PEAK
+    OPT_NO_PEAK, OPT_UB, OPT_CI_JSON
 };
 
-/* The next option as qk_cli_next reads it, but for llama-bench's two-letter -oe and -pg
- * (which getopt would read as -o e and -p g): those return OPT_OE / OPT_PG with optarg set.
+/* The next option as qk_cli_next reads it, but for llama-bench's two-letter -oe, -pg and -ub
+ * (which getopt would read as -o e, -p g, -u b): those return OPT_OE / OPT_PG / OPT_UB with
+ * optarg set.
  * qk-bench takes no operands, so one is an error here, before getopt would move past it. */
 static int next_option(int argc, char **argv) {
     static const struct option LONG[] = {{"help", no_argument, NULL, 'h'},
@@ -202,6 +219,9 @@ static int next_option(int argc, char **argv) {
                                          {"n-gen", required_argument, NULL, 'n'},
                                          {"batch-size", required_argument, NULL, 'b'},
                                          {"threads", required_argument, NULL, 't'},
+                                         {"ubatch-size", required_argument, NULL, OPT_UB},
+                                         {"n-depth", required_argument, NULL, 'd'},
+                                         {"ci-json", required_argument, NULL, OPT_CI_JSON},
                                          {"membw", no_argument, NULL, OPT_MEMBW},
                                          {"membw-mib", required_argument, NULL, OPT_MEMBW_MIB},
                                          {"membw-passes", required_argument, NULL, OPT_MEMBW_PASSES},
@@ -219,16 +239,16 @@ static int next_option(int argc, char **argv) {
         qk_cli_error("unexpected argument '%s' — run qk-bench --help", a);
         return '?';
     }
-    if (a && (!strcmp(a, "-oe") || !strcmp(a, "-pg"))) {
+    if (a && (!strcmp(a, "-oe") || !strcmp(a, "-pg") || !strcmp(a, "-ub"))) {
         if (optind + 1 >= argc) {
             qk_cli_error("option '%s' needs a value — run qk-bench --help", a);
             return '?';
         }
         optarg = argv[optind + 1];
         optind += 2;
-        return a[1] == 'o' ? OPT_OE : OPT_PG;
+        return a[1] == 'o' ? OPT_OE : a[1] == 'p' ? OPT_PG : OPT_UB;
     }
-    return qk_cli_next(argc, argv, ":m:p:n:b:t:r:o:h", LONG);
+    return qk_cli_next(argc, argv, ":m:p:n:b:t:r:o:d:h", LONG);
 }
 
 /* Apply option c (its value in v). */
@@ -240,11 +260,14 @@ static int set_option(opts *o, int c, char *v) {
     case 'n': return add_list("-n", v, 0, QK_CLI_MAX_TOKENS, &o->p.n_gen);
     case OPT_PG: return add_pair(v, &o->p.pg);
     case 'b': return add_list("-b", v, 1, QK_CLI_MAX_TOKENS, &o->p.n_batch);
+    case OPT_UB: return add_list("-ub", v, 1, QK_CLI_MAX_TOKENS, &o->p.n_ubatch);
+    case 'd': return add_list("-d", v, 0, QK_CLI_MAX_TOKENS, &o->p.n_depth);
     case 't': return add_list("-t", v, 1, QK_CLI_MAX_THREADS, &o->p.n_threads);
     case 'r': return qk_cli_i32("-r", v, 1, 1000000, &o->p.reps);
     case 'o': return set_format("-o", v, &o->fmt_out);
     case OPT_OE: return set_format("-oe", v, &o->fmt_err);
-    case OPT_OUTPUT_FILE: return add_out_file(o, v);
+    case OPT_OUTPUT_FILE: return add_out_file(o, v, QK_BENCH_FMT_NONE);
+    case OPT_CI_JSON: return add_out_file(o, v, QK_BENCH_FMT_CIJSON);
     case OPT_PROGRESS: o->progress = true; return QK_CLI_RUN;
     case OPT_MEMBW: o->membw_mode = true; return QK_CLI_RUN;
     case OPT_MEMBW_MIB:
@@ -447,7 +470,7 @@ static void sinks_init(sinks *s, const opts *o) {
     memset(s, 0, sizeof *s);
     s->fmt[SINK_OUT] = o->fmt_out;
     s->fmt[SINK_ERR] = o->fmt_err;
-    for (int k = 0; k < o->n_out_files; k++) s->fmt[SINK_FILES + k] = qk_bench_format_from_path(o->out_files[k]);
+    for (int k = 0; k < o->n_out_files; k++) s->fmt[SINK_FILES + k] = o->out_fmt[k];
     s->n = SINK_FILES + o->n_out_files;
 }
 
@@ -466,7 +489,8 @@ static bool sinks_std_ok(const sinks *s) { return qk_sb_ok(&s->sb[SINK_OUT]) && 
 /* The md or json format goes to some destination (the roofline shows only in those). */
 static bool sinks_show_roofline(const sinks *s) {
     bool shows = false;
-    for (int k = 0; k < s->n; k++) shows |= s->fmt[k] == QK_BENCH_FMT_MD || s->fmt[k] == QK_BENCH_FMT_JSON;
+    for (int k = 0; k < s->n; k++)
+        shows |= s->fmt[k] == QK_BENCH_FMT_MD || s->fmt[k] == QK_BENCH_FMT_JSON || s->fmt[k] == QK_BENCH_FMT_JSONL;
     return shows;
 }
 
@@ -602,13 +626,13 @@ static void bench_record(bench *b, const qk_model *model, int i, qk_bench_result
     if (b->gbs[i] > 0) {
         qk_bench_summary su = qk_bench_summarize(r->samples_ns, r->n_samples, t->n_gen);
         double wb = (double)qk_roofline_weight_bytes(model);
-        double kb = qk_roofline_kv_bytes_model(model, 0, t->n_gen);
+        double kb = qk_roofline_kv_bytes_model(model, t->n_depth, t->n_gen); /* the cache read grows with -d */
         if (qk_roofline_compute(wb, kb, b->gbs[i], su.avg_ts, &r->roofline, &err) == 0) {
             r->has_roofline = true;
             qk_bench_roofline_row_from(&b->rl_rows[b->n_rl_rows++], r);
         }
     }
-    if (b->pp_ceiling && t->n_prompt > 0 && t->n_gen == 0) {
+    if (b->pp_ceiling && t->n_prompt > 0 && t->n_gen == 0 && t->n_depth == 0) { /* attention FLOPs: no depth */
         const qk_peak_kind kind = qk_peak_model_kind(model);
         const char *isa = "given";
         double gops = b->o->peak_given[kind];

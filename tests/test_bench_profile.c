@@ -30,7 +30,7 @@ static double matmul_bytes_per_token(const qk_model *m) {
 }
 
 static qk_bench_result run(const qk_model *m, int n_prompt, int n_gen, int reps, bool profile) {
-    qk_bench_test t = {STORIES, 0, n_prompt, n_gen, 2048, 1};
+    qk_bench_test t = {STORIES, 0, n_prompt, n_gen, 2048, 1, 0, 0};
     qk_bench_result r;
     qk_err err;
     ck_assert_msg(qk_bench_run_test(m, &t, reps, profile, NULL, NULL, &r, &err) == 0, "%s", err.msg);
