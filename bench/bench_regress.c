@@ -4,6 +4,7 @@
  */
 #include "bench_regress.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,4 +204,68 @@ bool qk_bench_regress_render_gp(qk_sb *out, const char *name, const qk_bench_cmp
                      1.0 - fail_above_pct / 100.0, 1.0 - fail_above_pct / 100.0);
     qk_sb_puts(out, "plot $d using 2:1:3:4:ytic(5) with xerrorbars pt 7 ps 1.2\n");
     return true;
+}
+
+int qk_bench_regress_pool(qk_bench_cmp_set *s, qk_err *err) {
+    int n = 0;
+    for (int i = 0; i < s->n; i++) {
+        qk_bench_cmp_rec *r = &s->v[i];
+        int into = -1;
+        for (int k = 0; r->samples_ts && k < n && into < 0; k++) {
+            const qk_bench_cmp_rec *g = &s->v[k];
+            if (g->samples_ts && g->n_prompt == r->n_prompt && g->n_gen == r->n_gen && g->n_depth == r->n_depth &&
+                g->n_threads == r->n_threads && g->n_batch == r->n_batch && g->n_ubatch == r->n_ubatch &&
+                !strcmp(base_name(g->model_filename), base_name(r->model_filename)))
+                into = k;
+        }
+        if (into < 0) {
+            if (n != i) s->v[n] = *r;
+            n++;
+            continue;
+        }
+        qk_bench_cmp_rec *g = &s->v[into];
+        double *nv = realloc(g->samples_ts, sizeof(double) * (size_t)(g->n_samples + r->n_samples));
+        if (!nv) {
+            for (int k = i; k < s->n; k++) free(s->v[k].samples_ts);
+            s->n = n;
+            return qk_errf(err, "out of memory");
+        }
+        memcpy(nv + g->n_samples, r->samples_ts, sizeof(double) * (size_t)r->n_samples);
+        g->samples_ts = nv;
+        g->n_samples += r->n_samples;
+        free(r->samples_ts);
+        double m = 0, ss = 0;
+        for (int k = 0; k < g->n_samples; k++) m += g->samples_ts[k];
+        m /= g->n_samples;
+        for (int k = 0; k < g->n_samples; k++) ss += (g->samples_ts[k] - m) * (g->samples_ts[k] - m);
+        g->avg_ts = m;
+        g->stddev_ts = g->n_samples > 1 ? sqrt(ss / (g->n_samples - 1)) : 0;
+    }
+    s->n = n;
+    return 0;
+}
+
+void qk_bench_regress_render_cijson(qk_sb *out, const qk_bench_cmp_set *new_, const qk_bench_regress *r) {
+    char label[1024], test[96], name[1200], range[64], extra[256];
+    qk_sb_puts(out, "[\n");
+    for (int k = 0; k < r->n; k++) {
+        const qk_bench_regress_row *row = &r->rows[k];
+        const qk_bench_cmp_rec *b = &new_->v[row->new_];
+        qk_bench_cmp_label(b, label, sizeof label);
+        qk_bench_cmp_test_name(b, test, sizeof test);
+        snprintf(name, sizeof name, "%s %s t=%d", label, test, b->n_threads);
+        snprintf(range, sizeof range, "\xc2\xb1 %.2f", b->stddev_ts);
+        snprintf(extra, sizeof extra, "new / base %.3f (%g %% CI %.3f\xe2\x80\x93%.3f): %s", row->ab.ratio,
+                 r->confidence * 100.0, row->ab.lo, row->ab.hi, qk_bench_verdict_name(row->ab.verdict));
+        cJSON *o = cJSON_CreateObject();
+        bool ok = o && cJSON_AddStringToObject(o, "name", name) && cJSON_AddStringToObject(o, "unit", "t/s") &&
+                  cJSON_AddNumberToObject(o, "value", b->avg_ts) && cJSON_AddStringToObject(o, "range", range) &&
+                  cJSON_AddStringToObject(o, "extra", extra);
+        char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
+        if (!text) out->oom = true;
+        else qk_sb_printf(out, "%s%s", text, k + 1 < r->n ? ",\n" : "\n");
+        free(text);
+        cJSON_Delete(o);
+    }
+    qk_sb_puts(out, "]\n");
 }

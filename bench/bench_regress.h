@@ -37,6 +37,13 @@ typedef struct qk_bench_regress {
     double confidence;
 } qk_bench_regress;
 
+/* Pool the records of one test within a set: records with per-repetition rates, the same
+ * model file name (without directory) and the same n_prompt, n_gen, n_depth, n_threads,
+ * n_batch and n_ubatch become the first of them, with the samples concatenated and avg_ts
+ * and stddev_ts recomputed from them (the runs of a gate that alternates two builds over
+ * several rounds). Records without samples stay as they are. Errors: out of memory. */
+int qk_bench_regress_pool(qk_bench_cmp_set *s, qk_err *err);
+
 /* Pair and test every record. confidence in (0, 1); assume_reps >= 2 is the repetition
  * count of records without samples. Errors: out of memory, no pair at all (the message
  * names the first test of NEW). */
@@ -62,5 +69,10 @@ void qk_bench_regress_render_md(qk_sb *out, const qk_bench_cmp_set *base, const 
  * is no row. */
 bool qk_bench_regress_render_gp(qk_sb *out, const char *name, const qk_bench_cmp_set *new_,
                                 const qk_bench_regress *r, double fail_above_pct);
+
+/* github-action-benchmark's customBiggerIsBetter JSON (as qk-bench --ci-json) for the
+ * paired tests of NEW: {"name": "<model> <test> t=<threads>", "unit": "t/s", "value": NEW's
+ * mean t/s, "range": "± <sd>", "extra": "new / base R (C % CI LO–HI): VERDICT"}. */
+void qk_bench_regress_render_cijson(qk_sb *out, const qk_bench_cmp_set *new_, const qk_bench_regress *r);
 
 #endif

@@ -4,6 +4,7 @@
  */
 #include "bench_run.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,16 @@ typedef struct bench_state {
     uint64_t rng;
     int32_t *tok, *pos, *seq; /* n_batch each */
     char what[96];            /* test name for error messages */
+    long delay_us;            /* QK_BENCH_TEST_DELAY_US (bench_run.h): sleep per decoded token */
 } bench_state;
+
+/* The test-only slowdown: delay_us x n_tokens of sleep. */
+static void test_delay(const bench_state *s, int n_tokens) {
+    if (s->delay_us <= 0) return;
+    const long long us = (long long)s->delay_us * n_tokens;
+    struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
 
 /* Decode n_prompt tokens at positions n_past.. in batches of n_batch. */
 static int run_prompt(bench_state *s, int n_prompt, int n_past, qk_err *err) {
@@ -52,6 +62,7 @@ static int run_prompt(bench_state *s, int n_prompt, int n_past, qk_err *err) {
         qk_err e;
         if (qk_decode(s->ctx, &b, &e) != 0)
             return qk_errf(err, "%s: prompt decode failed: %s", s->what, e.msg);
+        test_delay(s, n);
         done += n;
     }
     return 0;
@@ -69,6 +80,7 @@ static int run_gen(bench_state *s, int n_gen, int n_past, qk_err *err) {
         int32_t n_out = 0;
         const float *logits = qk_get_logits(s->ctx, &n_out);
         if (!logits || n_out < 1) return qk_errf(err, "%s: no logits after decode", s->what);
+        test_delay(s, 1);
         token = qk_bench_next_token(&s->rng, s->n_vocab);
     }
     return 0;
@@ -98,6 +110,9 @@ int qk_bench_run_test(const qk_model *m, const qk_bench_test *t, int reps, bool 
     s.n_batch = longest > 0 && longest < chunk ? longest : chunk;
     if (longest == 0) s.n_batch = 1;
     s.rng = QK_BENCH_SEED;
+    const char *delay = getenv("QK_BENCH_TEST_DELAY_US");
+    if (delay) s.delay_us = strtol(delay, NULL, 10);
+    if (s.delay_us < 0 || s.delay_us > 1000000) s.delay_us = 0;
 
     qk_bench_peak_rss_reset();
     qk_context_params cp = {t->n_depth + t->n_prompt + t->n_gen, 1, s.n_batch, t->n_threads};

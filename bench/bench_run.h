@@ -22,6 +22,10 @@
  *   - then `reps` timed repetitions (CLOCK_MONOTONIC, ns), each starting from a cleared
  *     KV cache and timing prompt + generation together.
  *
+ * Test-only slowdown: QK_BENCH_TEST_DELAY_US=N (0..1000000) sleeps N microseconds per
+ * decoded token after each decode call (the depth fill too), a known slowdown with which
+ * to check a regression gate (bench/ci-gate.sh --new-env) end to end. Unset in real runs.
+ *
  * Pseudo-random tokens: llama-bench uses std::rand() % n_vocab without seeding. qkit uses
  * its own fixed-seed generator (splitmix64, reseeded per test), so a test's token stream
  * is the same on every run and does not depend on which tests ran before. The values do

@@ -24,6 +24,7 @@
 static void usage(FILE *f) {
     fprintf(f,
         "usage: qk-bench-compare [options] BASE NEW\n"
+        "       qk-bench-compare [options] --base FILE [--base FILE ...] --new FILE [...]\n"
         "       qk-bench-compare --ours FILE [--ref FILE ...] -o OUTDIR [options]\n"
         "\n"
         "BASE NEW: is NEW faster or slower than BASE? Both are results of qk-bench or\n"
@@ -42,6 +43,10 @@ static void usage(FILE *f) {
         "  --plot            also write OUTDIR/ratios.gp (and ratios.png when gnuplot is\n"
         "                    found): the ratios with their intervals; needs -o\n"
         "  -o DIR            also write compare.md (and the chart) into DIR\n"
+        "  --base FILE, --new FILE  the two sides, each repeatable: the runs of one test\n"
+        "                    in a side's files are pooled (their samples_ts joined)\n"
+        "  --ci-json FILE    write NEW's paired tests as github-action-benchmark\n"
+        "                    customBiggerIsBetter JSON, the ratio and verdict in \"extra\"\n"
         "\n"
         "--ours/--ref: compare qk-bench results with llama-bench's, per model, test and thread\n"
         "count.\n"
@@ -68,7 +73,9 @@ static void usage(FILE *f) {
 }
 
 typedef struct opts {
-    const char *ab[2];        /* BASE NEW (NULL: --ours/--ref mode) */
+    const char *ab[2][MAX_FILES]; /* BASE and NEW files (none: --ours/--ref mode) */
+    int n_ab[2];
+    const char *ci_json;          /* --ci-json */
     double confidence, fail_above; /* fail_above < 0: no gate */
     int32_t assume_reps;
     bool ab_plot;
@@ -80,31 +87,31 @@ typedef struct opts {
     int n_ref_membw;
 } opts;
 
-/* BASE NEW mode: the two inputs, and none of them one of the files written into -o. */
-static int parse_ab(opts *o, const char *base, const char *new_) {
-    o->ab[0] = base;
-    o->ab[1] = new_;
+/* BASE NEW mode: no input may be one of the files written (-o, --ci-json). */
+static int parse_ab(opts *o) {
     if (o->membw_file || o->note)
         return qk_cli_error("--membw, --ref-membw and --note belong to --ours/--ref — run qk-bench-compare --help");
     if (o->ab_plot && !o->out_dir) return qk_cli_error("--plot writes into the -o directory — pass -o DIR");
-    if (o->out_dir) {
-        char outs[3][4200];
-        static const char *const names[3] = {"compare.md", "ratios.gp", "ratios.png"};
-        const char *out_paths[3];
-        for (int k = 0; k < 3; k++) {
-            snprintf(outs[k], sizeof outs[k], "%s/%s", o->out_dir, names[k]);
-            out_paths[k] = outs[k];
-        }
-        qk_err err;
-        if (qk_paths_check(o->ab, 2, out_paths, 3, &err) != 0) return qk_cli_error("%s", err.msg);
+    char outs[3][4200];
+    static const char *const names[3] = {"compare.md", "ratios.gp", "ratios.png"};
+    const char *out_paths[4], *in_paths[2 * MAX_FILES];
+    size_t n_out = 0, n_in = 0;
+    for (int k = 0; o->out_dir && k < 3; k++) {
+        snprintf(outs[k], sizeof outs[k], "%s/%s", o->out_dir, names[k]);
+        out_paths[n_out++] = outs[k];
     }
+    if (o->ci_json) out_paths[n_out++] = o->ci_json;
+    for (int side = 0; side < 2; side++)
+        for (int k = 0; k < o->n_ab[side]; k++) in_paths[n_in++] = o->ab[side][k];
+    qk_err err;
+    if (n_out > 0 && qk_paths_check(in_paths, n_in, out_paths, n_out, &err) != 0) return qk_cli_error("%s", err.msg);
     return QK_CLI_RUN;
 }
 
 static int parse_args(int argc, char **argv, opts *o) {
     enum {
         OPT_OURS = 256, OPT_REF, OPT_MEMBW, OPT_REF_MEMBW, OPT_REF_NAME, OPT_NOTE, OPT_NO_PLOTS, OPT_CONF,
-        OPT_FAIL_ABOVE, OPT_ASSUME_REPS, OPT_PLOT
+        OPT_FAIL_ABOVE, OPT_ASSUME_REPS, OPT_PLOT, OPT_BASE, OPT_NEW, OPT_CI_JSON
     };
     static const struct option LONG[] = {{"ours", required_argument, NULL, OPT_OURS},
                                          {"ref", required_argument, NULL, OPT_REF},
@@ -117,6 +124,9 @@ static int parse_args(int argc, char **argv, opts *o) {
                                          {"fail-above", required_argument, NULL, OPT_FAIL_ABOVE},
                                          {"assume-reps", required_argument, NULL, OPT_ASSUME_REPS},
                                          {"plot", no_argument, NULL, OPT_PLOT},
+                                         {"base", required_argument, NULL, OPT_BASE},
+                                         {"new", required_argument, NULL, OPT_NEW},
+                                         {"ci-json", required_argument, NULL, OPT_CI_JSON},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
     *o = (opts){.ref_name = "llama.cpp", .plots = true, .confidence = 0.95, .fail_above = -1, .assume_reps = 5};
@@ -151,17 +161,36 @@ static int parse_args(int argc, char **argv, opts *o) {
             ab_opts = true;
             break;
         case OPT_PLOT: o->ab_plot = ab_opts = true; break;
+        case OPT_CI_JSON: o->ci_json = optarg; ab_opts = true; break;
+        case OPT_BASE:
+        case OPT_NEW: {
+            const int side = c == OPT_NEW;
+            if (o->n_ab[side] == MAX_FILES) return qk_cli_error("too many input files — merge them first");
+            o->ab[side][o->n_ab[side]++] = optarg;
+            break;
+        }
         case 'h': usage(stdout); return QK_CLI_DONE;
         default: return QK_CLI_ERROR;
         }
     }
-    if (optind < argc && (o->n_ours > 0 || o->n_ref > 0 || argc - optind != 2))
-        return qk_cli_error("unexpected argument '%s' — pass BASE NEW, or --ours/--ref (run qk-bench-compare --help)",
-                            argv[optind]);
-    if (optind < argc && ref_membw_list)
+    const bool ab_flags = o->n_ab[0] > 0 || o->n_ab[1] > 0;
+    if (optind < argc && (o->n_ours > 0 || o->n_ref > 0 || ab_flags || argc - optind != 2))
+        return qk_cli_error("unexpected argument '%s' — pass BASE NEW, --base/--new or --ours/--ref (run "
+                            "qk-bench-compare --help)", argv[optind]);
+    if (ab_flags && (o->n_ab[0] == 0 || o->n_ab[1] == 0))
+        return qk_cli_error("--base and --new go together — pass at least one of each");
+    if (ab_flags && (o->n_ours > 0 || o->n_ref > 0))
+        return qk_cli_error("--base/--new and --ours/--ref are two modes — pass one pair");
+    if ((optind < argc || ab_flags) && ref_membw_list)
         return qk_cli_error("--ref-membw belongs to --ours/--ref — run qk-bench-compare --help");
-    if (optind < argc) return parse_ab(o, argv[optind], argv[optind + 1]);
-    if (ab_opts) return qk_cli_error("--confidence, --fail-above, --assume-reps and --plot need BASE NEW — run qk-bench-compare --help");
+    if (optind < argc) {
+        o->ab[0][o->n_ab[0]++] = argv[optind];
+        o->ab[1][o->n_ab[1]++] = argv[optind + 1];
+    }
+    if (o->n_ab[0] > 0) return parse_ab(o);
+    if (ab_opts)
+        return qk_cli_error("--confidence, --fail-above, --assume-reps, --plot and --ci-json need BASE NEW — run "
+                            "qk-bench-compare --help");
     if (o->n_ours == 0) return qk_cli_error("no qkit results given — pass --ours bench.json");
     if (!o->out_dir) return qk_cli_error("no output directory given — pass -o DIR");
     qk_err err;
@@ -260,13 +289,19 @@ static int run_ab(const opts *o) {
     qk_sb md = {0}, gp = {0};
     qk_err err;
     int status = 0;
-    for (int k = 0; k < 2 && status == 0; k++)
-        if (qk_bench_cmp_load(&s[k], o->ab[k], &err) != 0)
-            status = qk_fail("%s — pass a qk-bench or llama-bench -o json, jsonl or csv file", err.msg);
+    for (int side = 0; side < 2 && status == 0; side++) {
+        for (int k = 0; k < o->n_ab[side] && status == 0; k++)
+            if (qk_bench_cmp_load(&s[side], o->ab[side][k], &err) != 0)
+                status = qk_fail("%s — pass a qk-bench or llama-bench -o json, jsonl or csv file", err.msg);
+        if (status == 0 && qk_bench_regress_pool(&s[side], &err) != 0) status = qk_fail("%s", err.msg);
+    }
     if (status == 0 && qk_bench_regress_compute(&s[0], &s[1], o->confidence, o->assume_reps, &reg, &err) != 0)
         status = qk_fail("%s — compare runs of the same tests", err.msg);
     if (status == 0) {
-        qk_bench_regress_render_md(&md, &s[0], &s[1], &reg, o->ab[0], o->ab[1], o->fail_above);
+        char names[2][4200];
+        for (int side = 0; side < 2; side++)
+            snprintf(names[side], sizeof names[side], "%s%s", o->ab[side][0], o->n_ab[side] > 1 ? " (and more, pooled)" : "");
+        qk_bench_regress_render_md(&md, &s[0], &s[1], &reg, names[0], names[1], o->fail_above);
         if (!qk_sb_ok(&md)) status = qk_fail("out of memory");
     }
     if (status == 0 && o->out_dir) {
@@ -287,6 +322,14 @@ static int run_ab(const opts *o) {
         else if (qk_plot_run_gnuplot(gnuplot, o->out_dir, "ratios", &err) != 0)
             status = qk_fail("%s — fix the script or leave out --plot", err.msg);
     }
+    if (status == 0 && o->ci_json) {
+        qk_sb cj = {0};
+        qk_bench_regress_render_cijson(&cj, &s[1], &reg);
+        if (!qk_sb_ok(&cj)) status = qk_fail("out of memory");
+        else if (qk_afile_write_all(o->ci_json, cj.buf, cj.len, &err) != 0)
+            status = qk_fail("%s — check that the directory exists and is writable", err.msg);
+        qk_sb_free(&cj);
+    }
     if (status == 0) {
         fputs(qk_sb_str(&md), stdout);
         if (qk_bench_regress_failures(&reg, o->fail_above) > 0) status = 2;
@@ -304,7 +347,7 @@ int main(int argc, char **argv) {
     opts o;
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc < 0;
-    if (o.ab[0]) {
+    if (o.n_ab[0] > 0) {
         int st = run_ab(&o);
         free(o.ref_membw);
         if (fflush(stdout) != 0 && st == 0) st = qk_fail("cannot write to stdout");

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# bench/ci-gate.sh — a speed regression gate for CI: is NEW_REF slower than BASE_REF?
+#   1. builds qk-bench (and NEW's qk-bench-compare and qk-synth) for both commits, each in a
+#      temporary git worktree outside the repository (one build when both name one commit);
+#   2. writes a small random-weight model with NEW's qk-synth (no download: the tokenizer
+#      metadata comes from a vocabulary GGUF);
+#   3. runs qk-bench with the two builds interleaved over ROUNDS rounds in ABBA order
+#      (base, new / new, base / ...), so that drift on a shared runner hits both sides;
+#   4. compares them with qk-bench-compare --base ... --new ... (the rounds of a side are
+#      pooled: Welch's t interval on log rates per test) and writes OUT/compare.md (the
+#      table for the pull request), OUT/ratios.gp/.png (when gnuplot is found) and
+#      OUT/bench.json (github-action-benchmark's customBiggerIsBetter format);
+#   5. exits 0, or 2 when a test is significantly slower by more than --fail-above PCT
+#      (1 on any other error).
+#
+# usage: bench/ci-gate.sh [options] BASE_REF NEW_REF
+#   --fail-above PCT   slowdown that fails the gate, when significant (default 5)
+#   --confidence C     confidence of the intervals (default 0.95)
+#   --rounds N         rounds, each running both builds once (default 4)
+#   -r R               qk-bench repetitions per run (default 3)
+#   -t LIST            thread counts (default 1)
+#   -p LIST, -n LIST   prompt and generation tokens (default 64 and 32)
+#   --shape NAME       qk-synth shape (default smollm2-135m); --layers N (default 4)
+#   --vocab FILE       vocabulary GGUF for qk-synth (default: $QK_VOCAB, else
+#                      <shared>/data/tokenizers/llama.cpp/ggml-vocab-llama-spm.gguf)
+#   --shared DIR       the data directory passed to cmake as QK_SHARED_DIR (default:
+#                      $QK_SHARED_DIR, else ../shared beside the repository)
+#   -o DIR             output directory (default bench-gate)
+#   -j N               build jobs (default: the online CPUs)
+#   --new-env VAR=VAL  an environment setting for NEW's runs only (repeatable), e.g.
+#                      QK_BENCH_TEST_DELAY_US=2000 to check that the gate fails
+#   --keep             keep the temporary worktrees and model (their path is printed)
+# BASE_REF and NEW_REF are anything git rev-parse accepts (HEAD~1, main, a SHA).
+set -euo pipefail
+
+FAIL_ABOVE=5 CONF=0.95 ROUNDS=4 REPS=3 THREADS=1 NP=64 NG=32 SHAPE=smollm2-135m LAYERS=4
+VOCAB=${QK_VOCAB:-} SHARED=${QK_SHARED_DIR:-} OUT=bench-gate JOBS=$(nproc 2>/dev/null || echo 2) KEEP=0
+NEW_ENV=()
+die() { echo "ci-gate.sh: error: $*" >&2; exit 1; }
+need() { [ $# -ge 2 ] || die "option $1 needs a value — see --help"; }
+while [ $# -gt 0 ]; do
+    case $1 in
+        --fail-above) need "$@"; FAIL_ABOVE=$2; shift 2 ;;
+        --confidence) need "$@"; CONF=$2; shift 2 ;;
+        --rounds) need "$@"; ROUNDS=$2; shift 2 ;;
+        -r) need "$@"; REPS=$2; shift 2 ;;
+        -t) need "$@"; THREADS=$2; shift 2 ;;
+        -p) need "$@"; NP=$2; shift 2 ;;
+        -n) need "$@"; NG=$2; shift 2 ;;
+        --shape) need "$@"; SHAPE=$2; shift 2 ;;
+        --layers) need "$@"; LAYERS=$2; shift 2 ;;
+        --vocab) need "$@"; VOCAB=$2; shift 2 ;;
+        --shared) need "$@"; SHARED=$2; shift 2 ;;
+        -o) need "$@"; OUT=$2; shift 2 ;;
+        -j) need "$@"; JOBS=$2; shift 2 ;;
+        --new-env) need "$@"; [[ $2 == *=* ]] || die "--new-env takes VAR=VALUE, got '$2'"; NEW_ENV+=("$2"); shift 2 ;;
+        --keep) KEEP=1; shift ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -*) die "unknown option '$1' — see --help" ;;
+        *) break ;;
+    esac
+done
+[ $# -eq 2 ] || die "need BASE_REF NEW_REF — see --help"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "--rounds expects a positive integer, got '$ROUNDS'"
+[[ $REPS =~ ^[1-9][0-9]*$ ]] || die "-r expects a positive integer, got '$REPS'"
+[ $((ROUNDS * REPS)) -ge 2 ] || die "one repetition in all gives no interval — raise --rounds or -r"
+
+REPO=$(git rev-parse --show-toplevel 2>/dev/null) || die "not inside a git repository — run it from the qkit checkout"
+BASE_SHA=$(git -C "$REPO" rev-parse --verify "$1^{commit}" 2>/dev/null) || die "unknown commit '$1' — pass a ref git knows"
+NEW_SHA=$(git -C "$REPO" rev-parse --verify "$2^{commit}" 2>/dev/null) || die "unknown commit '$2' — pass a ref git knows"
+[ -n "$SHARED" ] || SHARED=$(cd "$REPO/.." && pwd)/shared
+[ -n "$VOCAB" ] || VOCAB=$SHARED/data/tokenizers/llama.cpp/ggml-vocab-llama-spm.gguf
+[ -f "$VOCAB" ] || die "no vocabulary GGUF at '$VOCAB' — pass --vocab FILE or set QK_VOCAB"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/qk-ci-gate.XXXXXX")
+cleanup() {
+    for wt in "$WORK"/src-*; do [ -d "$wt" ] && git -C "$REPO" worktree remove --force "$wt" >/dev/null 2>&1; done
+    git -C "$REPO" worktree prune >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+if [ "$KEEP" = 1 ]; then echo "ci-gate.sh: keeping $WORK" >&2; else trap cleanup EXIT; fi
+
+# build SHA -> prints the bin directory
+build() {
+    local sha=$1 wt=$WORK/src-$1
+    if [ ! -x "$wt/build/bin/qk-bench" ]; then
+        git -C "$REPO" worktree add --detach "$wt" "$sha" >/dev/null 2>&1 || die "cannot check out $sha into $wt"
+        echo "ci-gate.sh: building ${sha:0:12}" >&2
+        cmake -S "$wt" -B "$wt/build" -DCMAKE_BUILD_TYPE=Release -DQK_SHARED_DIR="$SHARED" >"$WORK/cmake-$sha.log" 2>&1 ||
+            die "cmake failed for ${sha:0:12} — see the end of $WORK/cmake-$sha.log (run with --keep)"
+        make -C "$wt/build" -j"$JOBS" qk-bench qk-bench-compare qk-synth >"$WORK/make-$sha.log" 2>&1 ||
+            die "build failed for ${sha:0:12} — see $WORK/make-$sha.log (run with --keep)"
+    fi
+    echo "$wt/build/bin"
+}
+BASE_BIN=$(build "$BASE_SHA")
+NEW_BIN=$(build "$NEW_SHA")
+"$NEW_BIN/qk-bench-compare" --help | grep -q -- '--base FILE' ||
+    die "NEW_REF's qk-bench-compare has no BASE NEW mode — NEW_REF must contain bench/ci-gate.sh's tools"
+
+MODEL=$WORK/gate-$SHAPE.gguf
+"$NEW_BIN/qk-synth" --shape "$SHAPE" --layers "$LAYERS" --vocab "$VOCAB" -o "$MODEL" >/dev/null ||
+    die "qk-synth could not write the model — check --shape and --vocab"
+
+# the options a build's qk-bench knows (older builds lack the probes' off switches)
+bench_args() {
+    local help
+    help=$("$1/qk-bench" --help)
+    local a=(-m "$MODEL" -p "$NP" -n "$NG" -t "$THREADS" -r "$REPS" -o json)
+    grep -q -- '--no-roofline' <<<"$help" && a+=(--no-roofline)
+    grep -q -- '--no-peak' <<<"$help" && a+=(--no-peak)
+    printf '%s\n' "${a[@]}"
+}
+mapfile -t BASE_ARGS < <(bench_args "$BASE_BIN")
+mapfile -t NEW_ARGS < <(bench_args "$NEW_BIN")
+
+BASE_FILES=() NEW_FILES=()
+run_side() { # side round
+    local f=$WORK/$1-$2.json
+    if [ "$1" = base ]; then
+        "$BASE_BIN/qk-bench" "${BASE_ARGS[@]}" >"$f" || die "BASE's qk-bench failed in round $2"
+        BASE_FILES+=(--base "$f")
+    else
+        env ${NEW_ENV[@]+"${NEW_ENV[@]}"} "$NEW_BIN/qk-bench" "${NEW_ARGS[@]}" >"$f" || die "NEW's qk-bench failed in round $2"
+        NEW_FILES+=(--new "$f")
+    fi
+}
+for ((k = 1; k <= ROUNDS; k++)); do
+    echo "ci-gate.sh: round $k/$ROUNDS" >&2
+    if ((k % 2)); then run_side base "$k"; run_side new "$k"; else run_side new "$k"; run_side base "$k"; fi
+done
+
+mkdir -p "$OUT"
+set +e
+"$NEW_BIN/qk-bench-compare" --confidence "$CONF" --fail-above "$FAIL_ABOVE" -o "$OUT" --plot \
+    --ci-json "$OUT/bench.json" "${BASE_FILES[@]}" "${NEW_FILES[@]}"
+rc=$?
+set -e
+echo "ci-gate.sh: base ${BASE_SHA:0:12}, new ${NEW_SHA:0:12}: $( [ $rc = 0 ] && echo pass || { [ $rc = 2 ] && echo FAIL || echo error; })" >&2
+exit $rc
