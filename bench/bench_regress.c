@@ -206,7 +206,26 @@ bool qk_bench_regress_render_gp(qk_sb *out, const char *name, const qk_bench_cmp
     return true;
 }
 
-int qk_bench_regress_pool(qk_bench_cmp_set *s, qk_err *err) {
+/* avg_ts and stddev_ts of a record from its samples. */
+static void resummarize(qk_bench_cmp_rec *g) {
+    double m = 0, ss = 0;
+    for (int k = 0; k < g->n_samples; k++) m += g->samples_ts[k];
+    m /= g->n_samples;
+    for (int k = 0; k < g->n_samples; k++) ss += (g->samples_ts[k] - m) * (g->samples_ts[k] - m);
+    g->avg_ts = m;
+    g->stddev_ts = g->n_samples > 1 ? sqrt(ss / (g->n_samples - 1)) : 0;
+}
+
+int qk_bench_regress_pool(qk_bench_cmp_set *s, bool run_means, qk_err *err) {
+    for (int i = 0; run_means && i < s->n; i++) {
+        qk_bench_cmp_rec *r = &s->v[i];
+        if (!r->samples_ts || r->n_samples < 1) continue;
+        double l = 0;
+        for (int k = 0; k < r->n_samples; k++) l += log(r->samples_ts[k]);
+        r->samples_ts[0] = exp(l / r->n_samples);
+        r->n_samples = 1;
+        resummarize(r);
+    }
     int n = 0;
     for (int i = 0; i < s->n; i++) {
         qk_bench_cmp_rec *r = &s->v[i];
@@ -234,12 +253,7 @@ int qk_bench_regress_pool(qk_bench_cmp_set *s, qk_err *err) {
         g->samples_ts = nv;
         g->n_samples += r->n_samples;
         free(r->samples_ts);
-        double m = 0, ss = 0;
-        for (int k = 0; k < g->n_samples; k++) m += g->samples_ts[k];
-        m /= g->n_samples;
-        for (int k = 0; k < g->n_samples; k++) ss += (g->samples_ts[k] - m) * (g->samples_ts[k] - m);
-        g->avg_ts = m;
-        g->stddev_ts = g->n_samples > 1 ? sqrt(ss / (g->n_samples - 1)) : 0;
+        resummarize(g);
     }
     s->n = n;
     return 0;

@@ -41,8 +41,13 @@ typedef struct qk_bench_regress {
  * model file name (without directory) and the same n_prompt, n_gen, n_depth, n_threads,
  * n_batch and n_ubatch become the first of them, with the samples concatenated and avg_ts
  * and stddev_ts recomputed from them (the runs of a gate that alternates two builds over
- * several rounds). Records without samples stay as they are. Errors: out of memory. */
-int qk_bench_regress_pool(qk_bench_cmp_set *s, qk_err *err);
+ * several rounds). Records without samples stay as they are. With run_means, each record
+ * first becomes one sample, the geometric mean of its rates: the runs, not the
+ * repetitions, are then the independent units (repetitions within one run share its
+ * placement in memory, its frequency state and its neighbours, so they understate the
+ * run-to-run spread); a test with a single run per side is then untested. Errors: out of
+ * memory. */
+int qk_bench_regress_pool(qk_bench_cmp_set *s, bool run_means, qk_err *err);
 
 /* Pair and test every record. confidence in (0, 1); assume_reps >= 2 is the repetition
  * count of records without samples. Errors: out of memory, no pair at all (the message

@@ -6,8 +6,10 @@
 #      metadata comes from a vocabulary GGUF);
 #   3. runs qk-bench with the two builds interleaved over ROUNDS rounds in ABBA order
 #      (base, new / new, base / ...), so that drift on a shared runner hits both sides;
-#   4. compares them with qk-bench-compare --base ... --new ... (the rounds of a side are
-#      pooled: Welch's t interval on log rates per test) and writes OUT/compare.md (the
+#   4. compares them with qk-bench-compare --per-run --base ... --new ...: per test, each
+#      run's geometric mean rate is one sample, and Welch's t interval on the log rates of
+#      the two sides' runs decides (runs, not repetitions, are the independent units on a
+#      shared machine), and writes OUT/compare.md (the
 #      table for the pull request), OUT/ratios.gp/.png (when gnuplot is found) and
 #      OUT/bench.json (github-action-benchmark's customBiggerIsBetter format);
 #   5. exits 0, or 2 when a test is significantly slower by more than --fail-above PCT
@@ -16,7 +18,7 @@
 # usage: bench/ci-gate.sh [options] BASE_REF NEW_REF
 #   --fail-above PCT   slowdown that fails the gate, when significant (default 5)
 #   --confidence C     confidence of the intervals (default 0.95)
-#   --rounds N         rounds, each running both builds once (default 4)
+#   --rounds N         rounds, each running both builds once (default 6, at least 2)
 #   -r R               qk-bench repetitions per run (default 3)
 #   -t LIST            thread counts (default 1)
 #   -p LIST, -n LIST   prompt and generation tokens (default 64 and 32)
@@ -30,12 +32,15 @@
 #   --new-env VAR=VAL  an environment setting for NEW's runs only (repeatable), e.g.
 #                      QK_BENCH_TEST_DELAY_US=2000 to check that the gate fails
 #   --keep             keep the temporary worktrees and model (their path is printed)
+#   --base-bin DIR, --new-bin DIR   use these build/bin directories instead of building
+#                      the ref (an earlier build of it, e.g. a CI cache; NEW's must hold
+#                      qk-bench-compare and qk-synth too)
 # BASE_REF and NEW_REF are anything git rev-parse accepts (HEAD~1, main, a SHA).
 set -euo pipefail
 
-FAIL_ABOVE=5 CONF=0.95 ROUNDS=4 REPS=3 THREADS=1 NP=64 NG=32 SHAPE=smollm2-135m LAYERS=4
+FAIL_ABOVE=5 CONF=0.95 ROUNDS=6 REPS=3 THREADS=1 NP=64 NG=32 SHAPE=smollm2-135m LAYERS=4
 VOCAB=${QK_VOCAB:-} SHARED=${QK_SHARED_DIR:-} OUT=bench-gate JOBS=$(nproc 2>/dev/null || echo 2) KEEP=0
-NEW_ENV=()
+NEW_ENV=() POS=() BASE_BIN= NEW_BIN=
 die() { echo "ci-gate.sh: error: $*" >&2; exit 1; }
 need() { [ $# -ge 2 ] || die "option $1 needs a value — see --help"; }
 while [ $# -gt 0 ]; do
@@ -55,17 +60,19 @@ while [ $# -gt 0 ]; do
         -j) need "$@"; JOBS=$2; shift 2 ;;
         --new-env) need "$@"; [[ $2 == *=* ]] || die "--new-env takes VAR=VALUE, got '$2'"; NEW_ENV+=("$2"); shift 2 ;;
         --keep) KEEP=1; shift ;;
+        --base-bin) need "$@"; BASE_BIN=$2; shift 2 ;;
+        --new-bin) need "$@"; NEW_BIN=$2; shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option '$1' — see --help" ;;
-        *) break ;;
+        *) POS+=("$1"); shift ;;
     esac
 done
-[ $# -eq 2 ] || die "need BASE_REF NEW_REF — see --help"
-[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "--rounds expects a positive integer, got '$ROUNDS'"
+[ ${#POS[@]} -eq 2 ] || die "need BASE_REF NEW_REF — see --help"
+set -- "${POS[@]}"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] && [ "$ROUNDS" -ge 2 ] || die "--rounds expects an integer >= 2 (one run per side gives no interval), got '$ROUNDS'"
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "-r expects a positive integer, got '$REPS'"
-[ $((ROUNDS * REPS)) -ge 2 ] || die "one repetition in all gives no interval — raise --rounds or -r"
 
-REPO=$(git rev-parse --show-toplevel 2>/dev/null) || die "not inside a git repository — run it from the qkit checkout"
+REPO=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) || die "$0 is not inside a git checkout — run the repository's bench/ci-gate.sh"
 BASE_SHA=$(git -C "$REPO" rev-parse --verify "$1^{commit}" 2>/dev/null) || die "unknown commit '$1' — pass a ref git knows"
 NEW_SHA=$(git -C "$REPO" rev-parse --verify "$2^{commit}" 2>/dev/null) || die "unknown commit '$2' — pass a ref git knows"
 [ -n "$SHARED" ] || SHARED=$(cd "$REPO/.." && pwd)/shared
@@ -75,7 +82,6 @@ NEW_SHA=$(git -C "$REPO" rev-parse --verify "$2^{commit}" 2>/dev/null) || die "u
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/qk-ci-gate.XXXXXX")
 cleanup() {
     for wt in "$WORK"/src-*; do [ -d "$wt" ] && git -C "$REPO" worktree remove --force "$wt" >/dev/null 2>&1; done
-    git -C "$REPO" worktree prune >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
 if [ "$KEEP" = 1 ]; then echo "ci-gate.sh: keeping $WORK" >&2; else trap cleanup EXIT; fi
@@ -93,8 +99,9 @@ build() {
     fi
     echo "$wt/build/bin"
 }
-BASE_BIN=$(build "$BASE_SHA")
-NEW_BIN=$(build "$NEW_SHA")
+[ -n "$BASE_BIN" ] || BASE_BIN=$(build "$BASE_SHA")
+[ -n "$NEW_BIN" ] || NEW_BIN=$(build "$NEW_SHA")
+[ -x "$BASE_BIN/qk-bench" ] && [ -x "$NEW_BIN/qk-bench" ] || die "no qk-bench in '$BASE_BIN' or '$NEW_BIN'"
 "$NEW_BIN/qk-bench-compare" --help | grep -q -- '--base FILE' ||
     die "NEW_REF's qk-bench-compare has no BASE NEW mode — NEW_REF must contain bench/ci-gate.sh's tools"
 
@@ -133,7 +140,7 @@ done
 mkdir -p "$OUT"
 set +e
 "$NEW_BIN/qk-bench-compare" --confidence "$CONF" --fail-above "$FAIL_ABOVE" -o "$OUT" --plot \
-    --ci-json "$OUT/bench.json" "${BASE_FILES[@]}" "${NEW_FILES[@]}"
+    --per-run --ci-json "$OUT/bench.json" "${BASE_FILES[@]}" "${NEW_FILES[@]}"
 rc=$?
 set -e
 echo "ci-gate.sh: base ${BASE_SHA:0:12}, new ${NEW_SHA:0:12}: $( [ $rc = 0 ] && echo pass || { [ $rc = 2 ] && echo FAIL || echo error; })" >&2

@@ -45,6 +45,9 @@ static void usage(FILE *f) {
         "  -o DIR            also write compare.md (and the chart) into DIR\n"
         "  --base FILE, --new FILE  the two sides, each repeatable: the runs of one test\n"
         "                    in a side's files are pooled (their samples_ts joined)\n"
+        "  --per-run         pool per run: each file's record of a test counts as one\n"
+        "                    sample, the geometric mean of its repetitions (the runs are\n"
+        "                    the independent units; needs several runs per side)\n"
         "  --ci-json FILE    write NEW's paired tests as github-action-benchmark\n"
         "                    customBiggerIsBetter JSON, the ratio and verdict in \"extra\"\n"
         "\n"
@@ -78,7 +81,7 @@ typedef struct opts {
     const char *ci_json;          /* --ci-json */
     double confidence, fail_above; /* fail_above < 0: no gate */
     int32_t assume_reps;
-    bool ab_plot;
+    bool ab_plot, run_means;
     const char *ours_files[MAX_FILES], *ref_files[MAX_FILES];
     int n_ours, n_ref;
     const char *membw_file, *out_dir, *ref_name, *note;
@@ -111,7 +114,7 @@ static int parse_ab(opts *o) {
 static int parse_args(int argc, char **argv, opts *o) {
     enum {
         OPT_OURS = 256, OPT_REF, OPT_MEMBW, OPT_REF_MEMBW, OPT_REF_NAME, OPT_NOTE, OPT_NO_PLOTS, OPT_CONF,
-        OPT_FAIL_ABOVE, OPT_ASSUME_REPS, OPT_PLOT, OPT_BASE, OPT_NEW, OPT_CI_JSON
+        OPT_FAIL_ABOVE, OPT_ASSUME_REPS, OPT_PLOT, OPT_BASE, OPT_NEW, OPT_CI_JSON, OPT_PER_RUN
     };
     static const struct option LONG[] = {{"ours", required_argument, NULL, OPT_OURS},
                                          {"ref", required_argument, NULL, OPT_REF},
@@ -127,6 +130,7 @@ static int parse_args(int argc, char **argv, opts *o) {
                                          {"base", required_argument, NULL, OPT_BASE},
                                          {"new", required_argument, NULL, OPT_NEW},
                                          {"ci-json", required_argument, NULL, OPT_CI_JSON},
+                                         {"per-run", no_argument, NULL, OPT_PER_RUN},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
     *o = (opts){.ref_name = "llama.cpp", .plots = true, .confidence = 0.95, .fail_above = -1, .assume_reps = 5};
@@ -162,6 +166,7 @@ static int parse_args(int argc, char **argv, opts *o) {
             break;
         case OPT_PLOT: o->ab_plot = ab_opts = true; break;
         case OPT_CI_JSON: o->ci_json = optarg; ab_opts = true; break;
+        case OPT_PER_RUN: o->run_means = ab_opts = true; break;
         case OPT_BASE:
         case OPT_NEW: {
             const int side = c == OPT_NEW;
@@ -189,8 +194,8 @@ static int parse_args(int argc, char **argv, opts *o) {
     }
     if (o->n_ab[0] > 0) return parse_ab(o);
     if (ab_opts)
-        return qk_cli_error("--confidence, --fail-above, --assume-reps, --plot and --ci-json need BASE NEW — run "
-                            "qk-bench-compare --help");
+        return qk_cli_error("--confidence, --fail-above, --assume-reps, --plot, --per-run and --ci-json need BASE NEW "
+                            "— run qk-bench-compare --help");
     if (o->n_ours == 0) return qk_cli_error("no qkit results given — pass --ours bench.json");
     if (!o->out_dir) return qk_cli_error("no output directory given — pass -o DIR");
     qk_err err;
@@ -293,7 +298,7 @@ static int run_ab(const opts *o) {
         for (int k = 0; k < o->n_ab[side] && status == 0; k++)
             if (qk_bench_cmp_load(&s[side], o->ab[side][k], &err) != 0)
                 status = qk_fail("%s — pass a qk-bench or llama-bench -o json, jsonl or csv file", err.msg);
-        if (status == 0 && qk_bench_regress_pool(&s[side], &err) != 0) status = qk_fail("%s", err.msg);
+        if (status == 0 && qk_bench_regress_pool(&s[side], o->run_means, &err) != 0) status = qk_fail("%s", err.msg);
     }
     if (status == 0 && qk_bench_regress_compute(&s[0], &s[1], o->confidence, o->assume_reps, &reg, &err) != 0)
         status = qk_fail("%s — compare runs of the same tests", err.msg);

@@ -268,6 +268,34 @@ START_TEST(compare_tool) {
     ck_assert_ptr_nonnull(strstr(out, "(summary)"));
     free(out);
     /* errors: one line each */
+    /* --base/--new pooled runs, --per-run and --ci-json */
+    char *cj = qk_test_tmp_path("cmp.json");
+    rc = qk_test_run_tool(&out, "qk-bench-compare", "--per-run --ci-json %s --base %s --base %s --new %s --new %s", cj,
+                          bp, bp, np, np);
+    ck_assert_msg(rc == 0, "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "(and more, pooled)"));
+    free(out);
+    char *text = qk_test_read_file(cj, NULL);
+    cJSON *j = cJSON_Parse(text);
+    ck_assert_msg(cJSON_IsArray(j) && cJSON_GetArraySize(j) == 3, "%s", text);
+    cJSON *o = cJSON_GetArrayItem(j, 2);
+    ck_assert_str_eq(cJSON_GetObjectItem(o, "name")->valuestring, "m tg16 t=2");
+    ck_assert_str_eq(cJSON_GetObjectItem(o, "unit")->valuestring, "t/s");
+    double geo = 0; /* --per-run: each run is the geometric mean of its rates */
+    const double tg_slow[] = {90, 90.9, 89.1, 90.45, 89.55};
+    for (int k = 0; k < 5; k++) geo += log(tg_slow[k]) / 5;
+    ck_assert_double_eq_tol(cJSON_GetObjectItem(o, "value")->valuedouble, exp(geo), 1e-9);
+    /* two identical runs per side: no spread between runs, the sign decides */
+    ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(o, "extra")->valuestring, "new / base 0.900"));
+    ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(o, "extra")->valuestring, ": slower"));
+    cJSON_Delete(j);
+    free(text);
+    free(cj);
+    /* --per-run with one run per side: untested, so no gate failure */
+    rc = qk_test_run_tool(&out, "qk-bench-compare", "--per-run --fail-above 3 %s %s", bp, np);
+    ck_assert_msg(rc == 0 && strstr(out, "3 untested"), "%s", out);
+    free(out);
+    qk_test_expect_tool_error("qk-bench-compare", "--base and --new go together", NULL, NULL, "--base %s", bp);
     qk_test_expect_tool_error("qk-bench-compare", "unexpected argument", NULL, NULL, "%s", bp);
     qk_test_expect_tool_error("qk-bench-compare", "--plot writes into the -o directory", NULL, NULL, "--plot %s %s",
                               bp, np);
@@ -282,6 +310,72 @@ START_TEST(compare_tool) {
     free(dir);
     qk_sb_free(&tb);
     qk_sb_free(&tn);
+}
+END_TEST
+
+START_TEST(pooling) {
+    qk_sb t = {0};
+    const double r1[] = {100, 110}, r2[] = {90, 120, 100}, r3[] = {50, 50};
+    jl_rec(&t, "a/m.gguf", 0, 16, 0, 2, r1, 2);
+    jl_rec(&t, "a/m.gguf", 0, 16, 0, 4, r3, 2); /* another thread count: not pooled */
+    jl_rec(&t, "b/m.gguf", 0, 16, 0, 2, r2, 3);
+    qk_bench_cmp_set s = {0};
+    qk_err err;
+    ck_assert_int_eq(qk_bench_cmp_load_text(&s, qk_sb_str(&t), "p", &err), 0);
+    ck_assert_int_eq(qk_bench_regress_pool(&s, false, &err), 0);
+    ck_assert_int_eq(s.n, 2);
+    ck_assert_int_eq(s.v[0].n_samples, 5);
+    ck_assert_double_eq(s.v[0].samples_ts[4], 100);
+    ck_assert_double_eq_tol(s.v[0].avg_ts, 104, 1e-12);
+    ck_assert_double_eq_tol(s.v[0].stddev_ts, sqrt((16 + 36 + 196 + 256 + 16) / 4.0), 1e-12);
+    ck_assert_int_eq(s.v[1].n_threads, 4);
+    qk_bench_cmp_free(&s);
+    /* per run: one sample per record, the geometric mean of its rates */
+    ck_assert_int_eq(qk_bench_cmp_load_text(&s, qk_sb_str(&t), "p", &err), 0);
+    ck_assert_int_eq(qk_bench_regress_pool(&s, true, &err), 0);
+    ck_assert_int_eq(s.n, 2);
+    ck_assert_int_eq(s.v[0].n_samples, 2);
+    ck_assert_double_eq_tol(s.v[0].samples_ts[0], sqrt(100.0 * 110.0), 1e-9);
+    ck_assert_double_eq_tol(s.v[0].samples_ts[1], cbrt(90.0 * 120.0 * 100.0), 1e-9);
+    ck_assert_int_eq(s.v[1].n_samples, 1);
+    qk_bench_cmp_free(&s);
+    qk_sb_free(&t);
+}
+END_TEST
+
+/* The repository root, from this file's path (CMake compiles it by absolute path). */
+static const char *repo_root(void) {
+    static char root[4096];
+    snprintf(root, sizeof root, "%s", __FILE__);
+    char *t = strstr(root, "/tests/test_bench_regress.c");
+    if (t) *t = 0;
+    return root;
+}
+
+START_TEST(gate_script_args) {
+    char path[4200], cmd[8400], *out = NULL;
+    snprintf(path, sizeof path, "%s/bench/ci-gate.sh", repo_root());
+    if (!qk_test_exists(path)) {
+        fprintf(stderr, "test_bench_regress: %s not found (built outside the checkout): skipped\n", path);
+        return;
+    }
+    snprintf(cmd, sizeof cmd, "bash %s --help", path);
+    ck_assert_int_eq(qk_test_run(cmd, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "usage: bench/ci-gate.sh [options] BASE_REF NEW_REF"));
+    free(out);
+    const char *bad[][2] = {{"--rounds 1 HEAD HEAD", "--rounds expects an integer >= 2"},
+                            {"HEAD", "need BASE_REF NEW_REF"},
+                            {"--bogus HEAD HEAD", "unknown option '--bogus'"},
+                            {"--new-env X HEAD HEAD", "--new-env takes VAR=VALUE"},
+                            {"no-such-ref-xyz HEAD", "unknown commit 'no-such-ref-xyz'"}};
+    for (int i = 0; i < 5; i++) {
+        snprintf(cmd, sizeof cmd, "bash %s %s 2>&1", path, bad[i][0]);
+        int rc = qk_test_run(cmd, &out);
+        ck_assert_int_eq(rc, 1);
+        ck_assert_msg(strstr(out, bad[i][1]) && strncmp(out, "ci-gate.sh: error: ", 19) == 0, "%s", out);
+        ck_assert_int_eq(qk_test_count_substr(out, "\n"), 1);
+        free(out);
+    }
 }
 END_TEST
 
@@ -421,6 +515,8 @@ static Suite *suite(void) {
     tcase_add_test(tc, pairing_and_gate);
     tcase_add_test(tc, load_formats);
     tcase_add_test(tc, compare_tool);
+    tcase_add_test(tc, pooling);
+    tcase_add_test(tc, gate_script_args);
     tcase_add_test(tc, list_ranges);
     tcase_add_test(tc, bench_outputs);
     tcase_add_test(tc, sql_quoting);
