@@ -57,8 +57,22 @@ static bool side_logs(const qk_bench_cmp_rec *r, int assume_reps, double *mean, 
     return true;
 }
 
+static int compute(const qk_bench_cmp_set *base, const qk_bench_cmp_set *new_, double confidence, int assume_reps,
+                   bool by_index, qk_bench_regress *out, qk_err *err);
+
 int qk_bench_regress_compute(const qk_bench_cmp_set *base, const qk_bench_cmp_set *new_, double confidence,
                              int assume_reps, qk_bench_regress *out, qk_err *err) {
+    return compute(base, new_, confidence, assume_reps, false, out, err);
+}
+
+int qk_bench_regress_compute_paired(const qk_bench_cmp_set *base, const qk_bench_cmp_set *new_, double confidence,
+                                    qk_bench_regress *out, qk_err *err) {
+    if (base->n != new_->n) return qk_errf(err, "paired sets of %d and %d records", base->n, new_->n);
+    return compute(base, new_, confidence, 2, true, out, err);
+}
+
+static int compute(const qk_bench_cmp_set *base, const qk_bench_cmp_set *new_, double confidence, int assume_reps,
+                   bool by_index, qk_bench_regress *out, qk_err *err) {
     memset(out, 0, sizeof *out);
     out->confidence = confidence;
     bool *used = calloc((size_t)base->n + 1, sizeof *used);
@@ -70,7 +84,7 @@ int qk_bench_regress_compute(const qk_bench_cmp_set *base, const qk_bench_cmp_se
     }
     for (int j = 0; j < new_->n; j++) {
         const qk_bench_cmp_rec *r = &new_->v[j];
-        int i = find_pair(base, used, r);
+        int i = by_index ? j : find_pair(base, used, r);
         if (i < 0) {
             out->n_unpaired_new++;
             continue;

@@ -54,6 +54,10 @@ int qk_bench_regress_pool(qk_bench_cmp_set *s, bool run_means, qk_err *err);
  * names the first test of NEW). */
 int qk_bench_regress_compute(const qk_bench_cmp_set *base, const qk_bench_cmp_set *new_, double confidence,
                              int assume_reps, qk_bench_regress *out, qk_err *err);
+/* The same with record i of base paired with record i of new_ (equal counts; qk-bench
+ * --vs, where the two models' file names differ). */
+int qk_bench_regress_compute_paired(const qk_bench_cmp_set *base, const qk_bench_cmp_set *new_, double confidence,
+                                    qk_bench_regress *out, qk_err *err);
 void qk_bench_regress_free(qk_bench_regress *r);
 
 /* Rows failing the gate (above); fail_above_pct < 0: none. */

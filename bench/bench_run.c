@@ -86,92 +86,136 @@ static int run_gen(bench_state *s, int n_gen, int n_past, qk_err *err) {
     return 0;
 }
 
-int qk_bench_run_test(const qk_model *m, const qk_bench_test *t, int reps, bool profile,
-                      qk_bench_progress_fn progress, void *user, qk_bench_result *out,
-                      qk_err *err) {
-    memset(out, 0, sizeof *out);
+struct qk_bench_session {
+    bench_state s;
+    const qk_model *m;
+    qk_bench_test t;
+    int reps;
+    bool profile;
+    qk_profile prof;
+    uint64_t *samples; /* reps */
+    time_t started;
+};
+
+void qk_bench_session_close(qk_bench_session *ss, qk_bench_result *out) {
+    if (!ss) return;
+    if (out) {
+        memset(out, 0, sizeof *out);
+        out->test = ss->t;
+        qk_model_desc(ss->m, out->model_type, sizeof out->model_type);
+        out->model_size = ss->m->n_bytes;
+        out->model_n_params = ss->m->n_params;
+        out->n_ubatch = ss->t.n_ubatch > 0 ? ss->t.n_ubatch : 512;
+        out->peak_rss_bytes = qk_bench_peak_rss_bytes();
+        out->test_time = ss->started;
+        out->n_samples = ss->reps;
+        out->samples_ns = ss->samples;
+        out->has_profile = ss->profile;
+        if (ss->profile) out->profile = ss->prof;
+        ss->samples = NULL;
+    }
+    free(ss->samples);
+    free(ss->s.tok);
+    qk_context_free(ss->s.ctx);
+    free(ss);
+}
+
+int qk_bench_session_open(const qk_model *m, const qk_bench_test *t, int reps, bool profile, qk_bench_session **out,
+                          qk_err *err) {
+    *out = NULL;
     char name[64];
     qk_bench_test_name(t, name, sizeof name);
     if (reps < 1) return qk_errf(err, "%s: repetitions must be >= 1", name);
     if (t->n_prompt < 0 || t->n_gen < 0 || t->n_prompt + t->n_gen <= 0)
         return qk_errf(err, "%s: empty test", name);
     if (t->n_batch < 1) return qk_errf(err, "%s: n_batch must be >= 1", name);
-
-    bench_state s;
-    memset(&s, 0, sizeof s);
-    snprintf(s.what, sizeof s.what, "%s (t=%d)", name, t->n_threads);
-    s.n_vocab = m->hp.n_vocab;
-    s.bos = (m->vocab && qk_vocab_add_bos(m->vocab)) ? qk_vocab_bos(m->vocab) : -1;
-    if (s.bos >= s.n_vocab) s.bos = -1;
     if (t->n_depth < 0 || t->n_ubatch < 0) return qk_errf(err, "%s: negative depth or n_ubatch", name);
+    qk_bench_session *ss = calloc(1, sizeof *ss);
+    if (!ss) return qk_errf(err, "%s: out of memory", name);
+    ss->m = m;
+    ss->t = *t;
+    ss->reps = reps;
+    ss->profile = profile;
+    bench_state *s = &ss->s;
+    snprintf(s->what, sizeof s->what, "%s (t=%d)", name, t->n_threads);
+    s->n_vocab = m->hp.n_vocab;
+    s->bos = (m->vocab && qk_vocab_add_bos(m->vocab)) ? qk_vocab_bos(m->vocab) : -1;
+    if (s->bos >= s->n_vocab) s->bos = -1;
     /* decode calls of the prompt parts (the depth fill too): n_ubatch when given, else n_batch */
     const int chunk = t->n_ubatch > 0 && t->n_ubatch < t->n_batch ? t->n_ubatch : t->n_batch;
     const int longest = t->n_prompt > t->n_depth ? t->n_prompt : t->n_depth;
-    s.n_batch = longest > 0 && longest < chunk ? longest : chunk;
-    if (longest == 0) s.n_batch = 1;
-    s.rng = QK_BENCH_SEED;
+    s->n_batch = longest > 0 && longest < chunk ? longest : chunk;
+    if (longest == 0) s->n_batch = 1;
+    s->rng = QK_BENCH_SEED;
     const char *delay = getenv("QK_BENCH_TEST_DELAY_US");
-    if (delay) s.delay_us = strtol(delay, NULL, 10);
-    if (s.delay_us < 0 || s.delay_us > 1000000) s.delay_us = 0;
+    if (delay) s->delay_us = strtol(delay, NULL, 10);
+    if (s->delay_us < 0 || s->delay_us > 1000000) s->delay_us = 0;
 
     qk_bench_peak_rss_reset();
-    qk_context_params cp = {t->n_depth + t->n_prompt + t->n_gen, 1, s.n_batch, t->n_threads};
+    qk_context_params cp = {t->n_depth + t->n_prompt + t->n_gen, 1, s->n_batch, t->n_threads};
     qk_err e;
-    s.ctx = qk_context_new(m, cp, &e);
-    if (!s.ctx) return qk_errf(err, "%s: cannot create a context: %s", s.what, e.msg);
-
-    uint64_t *samples = calloc((size_t)reps, sizeof(uint64_t));
-    s.tok = malloc(sizeof(int32_t) * (size_t)s.n_batch * 3);
-    int rc = -1;
-    if (!samples || !s.tok) {
-        qk_errf(err, "%s: out of memory", s.what);
-        goto done;
+    s->ctx = qk_context_new(m, cp, &e);
+    if (!s->ctx) {
+        qk_errf(err, "%s: cannot create a context: %s", s->what, e.msg);
+        qk_bench_session_close(ss, NULL);
+        return -1;
     }
-    s.pos = s.tok + s.n_batch;
-    s.seq = s.pos + s.n_batch;
+    ss->samples = calloc((size_t)reps, sizeof(uint64_t));
+    s->tok = malloc(sizeof(int32_t) * (size_t)s->n_batch * 3);
+    if (!ss->samples || !s->tok) {
+        qk_errf(err, "%s: out of memory", s->what);
+        qk_bench_session_close(ss, NULL);
+        return -1;
+    }
+    s->pos = s->tok + s->n_batch;
+    s->seq = s->pos + s->n_batch;
 
-    time_t started = time(NULL);
-    /* warm-up: full prompt, then one generated token */
+    ss->started = time(NULL);
+    /* warm-up: the depth, the full prompt, then one generated token */
+    qk_kv_clear(s->ctx);
+    if ((t->n_depth > 0 && run_prompt(s, t->n_depth, 0, err) != 0) ||
+        (t->n_prompt > 0 && run_prompt(s, t->n_prompt, t->n_depth, err) != 0) ||
+        (t->n_gen > 0 && run_gen(s, 1, t->n_depth + t->n_prompt, err) != 0)) {
+        qk_bench_session_close(ss, NULL);
+        return -1;
+    }
+    if (profile) qk_context_set_profile(s->ctx, &ss->prof);
+    *out = ss;
+    return 0;
+}
+
+int qk_bench_session_rep(qk_bench_session *ss, int r, qk_err *err) {
+    bench_state *s = &ss->s;
+    const qk_bench_test *t = &ss->t;
+    if (r < 0 || r >= ss->reps) return qk_errf(err, "%s: repetition %d out of range", s->what, r);
+    qk_kv_clear(s->ctx);
+    if (t->n_depth > 0) { /* the cache before the test: filled, not timed nor profiled */
+        if (ss->profile) qk_context_set_profile(s->ctx, NULL);
+        if (run_prompt(s, t->n_depth, 0, err) != 0) return -1;
+        if (ss->profile) qk_context_set_profile(s->ctx, &ss->prof);
+    }
+    uint64_t t0 = qk_now_ns();
+    if (t->n_prompt > 0 && run_prompt(s, t->n_prompt, t->n_depth, err) != 0) return -1;
+    if (t->n_gen > 0 && run_gen(s, t->n_gen, t->n_depth + t->n_prompt, err) != 0) return -1;
+    uint64_t dt = qk_now_ns() - t0;
+    ss->samples[r] = dt > 0 ? dt : 1;
+    return 0;
+}
+
+int qk_bench_run_test(const qk_model *m, const qk_bench_test *t, int reps, bool profile,
+                      qk_bench_progress_fn progress, void *user, qk_bench_result *out,
+                      qk_err *err) {
+    memset(out, 0, sizeof *out);
+    qk_bench_session *ss;
     if (progress) progress(user, t, "warmup", 0, reps);
-    qk_kv_clear(s.ctx);
-    if (t->n_depth > 0 && run_prompt(&s, t->n_depth, 0, err) != 0) goto done;
-    if (t->n_prompt > 0 && run_prompt(&s, t->n_prompt, t->n_depth, err) != 0) goto done;
-    if (t->n_gen > 0 && run_gen(&s, 1, t->n_depth + t->n_prompt, err) != 0) goto done;
-
-    qk_profile prof;
-    memset(&prof, 0, sizeof prof);
-    if (profile) qk_context_set_profile(s.ctx, &prof);
+    if (qk_bench_session_open(m, t, reps, profile, &ss, err) != 0) return -1;
     for (int r = 0; r < reps; r++) {
         if (progress) progress(user, t, "rep", r + 1, reps);
-        qk_kv_clear(s.ctx);
-        if (t->n_depth > 0) { /* the cache before the test: filled, not timed nor profiled */
-            if (profile) qk_context_set_profile(s.ctx, NULL);
-            if (run_prompt(&s, t->n_depth, 0, err) != 0) goto done;
-            if (profile) qk_context_set_profile(s.ctx, &prof);
+        if (qk_bench_session_rep(ss, r, err) != 0) {
+            qk_bench_session_close(ss, NULL);
+            return -1;
         }
-        uint64_t t0 = qk_now_ns();
-        if (t->n_prompt > 0 && run_prompt(&s, t->n_prompt, t->n_depth, err) != 0) goto done;
-        if (t->n_gen > 0 && run_gen(&s, t->n_gen, t->n_depth + t->n_prompt, err) != 0) goto done;
-        uint64_t dt = qk_now_ns() - t0;
-        samples[r] = dt > 0 ? dt : 1;
     }
-
-    out->test = *t;
-    qk_model_desc(m, out->model_type, sizeof out->model_type);
-    out->model_size = m->n_bytes;
-    out->model_n_params = m->n_params;
-    out->n_ubatch = t->n_ubatch > 0 ? t->n_ubatch : 512;
-    out->peak_rss_bytes = qk_bench_peak_rss_bytes();
-    out->test_time = started;
-    out->n_samples = reps;
-    out->samples_ns = samples;
-    out->has_profile = profile;
-    if (profile) out->profile = prof;
-    samples = NULL;
-    rc = 0;
-done:
-    free(samples);
-    free(s.tok);
-    qk_context_free(s.ctx);
-    return rc;
+    qk_bench_session_close(ss, out);
+    return 0;
 }

@@ -52,6 +52,17 @@ int qk_bench_run_test(const qk_model *m, const qk_bench_test *t, int reps, bool 
                       qk_bench_progress_fn progress, void *user, qk_bench_result *out,
                       qk_err *err);
 
+/* The same in steps, so that the repetitions of two tests can alternate (qk-bench --vs):
+ * open validates the test, creates the context and runs the warm-up; rep runs timed
+ * repetition r (0 <= r < reps, each once); close fills *out as qk_bench_run_test does
+ * (out NULL: discard) and frees the session (NULL is fine). Errors as above; after a
+ * failed open there is nothing to close, after a failed rep the caller closes. */
+typedef struct qk_bench_session qk_bench_session;
+int qk_bench_session_open(const qk_model *m, const qk_bench_test *t, int reps, bool profile, qk_bench_session **out,
+                          qk_err *err);
+int qk_bench_session_rep(qk_bench_session *s, int r, qk_err *err);
+void qk_bench_session_close(qk_bench_session *s, qk_bench_result *out);
+
 /* The deterministic token generator: next value of state, mapped to [0, n_vocab). */
 int32_t qk_bench_next_token(uint64_t *state, int32_t n_vocab);
 

@@ -4,7 +4,9 @@
  * §1c). The test matrix is bench_matrix.c, the protocol bench_run.c, the statistics
  * bench_stats.c and the printers bench_output.c; the memory-bandwidth probe is
  * bench_membw.c, the generation roofline bench_roofline.c, and the arithmetic-ceiling
- * probe and prompt-processing ceiling bench_peak.c. This file is only the command line.
+ * probe and prompt-processing ceiling bench_peak.c, the interleaved --vs runs bench_vs.c,
+ * the SQL and CI JSON outputs bench_sql.c and bench_cijson.c. This file is only the command
+ * line.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include "bench_run.h"
 #include "bench_stats.h"
 #include "bench_sysinfo.h"
+#include "bench_vs.h"
 #include "cli.h"
 #include "fileio.h"
 #include "model.h"
@@ -51,6 +54,9 @@ static void usage(FILE *f, int def_threads) {
         "  --ci-json PATH           also write github-action-benchmark's customBiggerIsBetter\n"
         "                           JSON to PATH: [{name, unit \"t/s\", value, range, extra}]\n"
         "  --progress               print test progress on stderr\n"
+        "  --vs FILE                run every test on FILE too, the repetitions of the two\n"
+        "                           models interleaved (A B, B A, ...); records of both, and\n"
+        "                           md ends with FILE / MODEL per test with a 95 %% interval\n"
         "\n"
         "test parameters:\n"
         "  -m, --model FILE         GGUF model (required)\n"
@@ -129,6 +135,7 @@ typedef struct opts {
     const char *out_files[MAX_OUT_FILES];
     qk_bench_format out_fmt[MAX_OUT_FILES];
     int n_out_files;
+    const char *vs; /* --vs model (NULL: none) */
     bool progress, membw_mode, roofline, profile, peak_mode, peak;
     size_t membw_bytes;
     int32_t membw_passes, peak_passes;
@@ -200,7 +207,7 @@ static int add_out_file(opts *o, const char *path, qk_bench_format fmt) {
 enum {
     OPT_OE = 256, OPT_PG, OPT_OUTPUT_FILE, OPT_PROGRESS, OPT_MEMBW, OPT_MEMBW_MIB, OPT_MEMBW_PASSES,
     OPT_MEMBW_GBS, OPT_NO_ROOFLINE, OPT_PROFILE, OPT_PEAK, OPT_PEAK_PASSES, OPT_PEAK_GFLOPS, OPT_PEAK_GOPS,
-    OPT_NO_PEAK, OPT_UB, OPT_CI_JSON
+    OPT_NO_PEAK, OPT_UB, OPT_CI_JSON, OPT_VS
 };
 
 /* The next option as qk_cli_next reads it, but for llama-bench's two-letter -oe, -pg and -ub
@@ -222,6 +229,7 @@ static int next_option(int argc, char **argv) {
                                          {"ubatch-size", required_argument, NULL, OPT_UB},
                                          {"n-depth", required_argument, NULL, 'd'},
                                          {"ci-json", required_argument, NULL, OPT_CI_JSON},
+                                         {"vs", required_argument, NULL, OPT_VS},
                                          {"membw", no_argument, NULL, OPT_MEMBW},
                                          {"membw-mib", required_argument, NULL, OPT_MEMBW_MIB},
                                          {"membw-passes", required_argument, NULL, OPT_MEMBW_PASSES},
@@ -269,6 +277,7 @@ static int set_option(opts *o, int c, char *v) {
     case OPT_OUTPUT_FILE: return add_out_file(o, v, QK_BENCH_FMT_NONE);
     case OPT_CI_JSON: return add_out_file(o, v, QK_BENCH_FMT_CIJSON);
     case OPT_PROGRESS: o->progress = true; return QK_CLI_RUN;
+    case OPT_VS: o->vs = v; return QK_CLI_RUN;
     case OPT_MEMBW: o->membw_mode = true; return QK_CLI_RUN;
     case OPT_MEMBW_MIB:
         if (qk_cli_int("--membw-mib", v, 1, 1048576, &mib)) return QK_CLI_ERROR;
@@ -299,6 +308,12 @@ static int finish_options(opts *o, int argc, char **argv) {
     if (o->peak_mode && (o->p.n_models > 0 || o->membw_mode))
         return qk_cli_error("--peak measures the arithmetic ceilings only and takes no -m or --membw — run them "
                             "separately");
+    bool probe_fmt_ok = o->fmt_out <= QK_BENCH_FMT_MD && o->fmt_err <= QK_BENCH_FMT_MD;
+    for (int k = 0; k < o->n_out_files; k++) probe_fmt_ok &= o->out_fmt[k] <= QK_BENCH_FMT_MD;
+    if ((o->membw_mode || o->peak_mode) && !probe_fmt_ok)
+        return qk_cli_error("--membw and --peak write csv, json or md only (no jsonl, sql or --ci-json) — choose one of "
+                            "those");
+    if (o->vs && o->p.n_models == 0) return qk_cli_error("--vs needs -m MODEL to compare with — run qk-bench --help");
     if (!o->membw_mode && !o->peak_mode && o->p.n_models == 0)
         return qk_cli_error("no model given — pass -m MODEL.gguf (or --membw / --peak for the machine probes)");
     qk_bench_params *p = &o->p;
@@ -441,17 +456,20 @@ static int measure_peak(const opts *o, const int *threads, int n, qk_peak_result
  * the error and returns 1. */
 static int check_inputs(const opts *o) {
     qk_err err;
-    for (int i = 0; i < o->p.n_models; i++) {
-        qk_model *m = qk_model_load(o->p.models[i], &err);
+    for (int i = 0; i <= o->p.n_models; i++) {
+        const char *path = i < o->p.n_models ? o->p.models[i] : o->vs;
+        if (!path) break;
+        qk_model *m = qk_model_load(path, &err);
         if (!m)
-            return qk_fail("cannot load model '%s': %s%s", o->p.models[i], err.msg,
+            return qk_fail("cannot load model '%s': %s%s", path, err.msg,
                            qk_hint(err.msg, " — check the path and that it is a GGUF model qkit supports"));
         qk_model_free(m);
     }
     for (int k = 0; k < o->n_out_files; k++)
         if (qk_paths_check_output(o->out_files[k], &err) != 0) return qk_fail("%s", err.msg);
     /* no --output-file may be a model or another --output-file (by identity: paths.h) */
-    if (qk_paths_check(o->p.models, (size_t)o->p.n_models, o->out_files, (size_t)o->n_out_files, &err) != 0)
+    if (qk_paths_check(o->p.models, (size_t)o->p.n_models, o->out_files, (size_t)o->n_out_files, &err) != 0 ||
+        (o->vs && qk_paths_check(&o->vs, 1, o->out_files, (size_t)o->n_out_files, &err) != 0))
         return qk_fail("%s", err.msg);
     return 0;
 }
@@ -572,6 +590,8 @@ typedef struct bench {
     char cpu_info[256];
     qk_bench_env env;
     sinks out;
+    int n_printed;                  /* records printed (two per test with --vs) */
+    qk_bench_cmp_set vs_a, vs_b;    /* --vs: the records of each side, for the comparison */
 } bench;
 
 static void bench_free(bench *b) {
@@ -580,6 +600,8 @@ static void bench_free(bench *b) {
     free(b->rl_rows);
     free(b->peak);
     free(b->pp_rows);
+    qk_bench_cmp_free(&b->vs_a);
+    qk_bench_cmp_free(&b->vs_b);
     sinks_free(&b->out);
 }
 
@@ -593,8 +615,9 @@ static int bench_start(bench *b, const opts *o) {
     if (qk_bench_expand(&o->p, &b->tests, &b->n_tests, &err) != 0)
         return qk_fail("%s%s", err.msg, qk_hint(err.msg, " — check -p/-n/-pg"));
     b->gbs = calloc((size_t)b->n_tests, sizeof *b->gbs);
-    b->rl_rows = calloc((size_t)b->n_tests, sizeof *b->rl_rows);
-    b->pp_rows = calloc((size_t)b->n_tests, sizeof *b->pp_rows);
+    const size_t n_rows = (size_t)b->n_tests * (o->vs ? 2 : 1);
+    b->rl_rows = calloc(n_rows, sizeof *b->rl_rows);
+    b->pp_rows = calloc(n_rows, sizeof *b->pp_rows);
     if (!b->gbs || !b->rl_rows || !b->pp_rows) return qk_fail("out of memory");
     if (o->roofline && sinks_show_roofline(&b->out) && roofline_bandwidth(b->tests, b->n_tests, o, b->gbs) != 0)
         return 1;
@@ -646,7 +669,8 @@ static void bench_record(bench *b, const qk_model *model, int i, qk_bench_result
         }
     }
     if (b->o->profile) print_profile(r);
-    for (int k = 0; k < b->out.n; k++) qk_bench_print_test(&b->out.sb[k], b->out.fmt[k], &b->env, r, i);
+    for (int k = 0; k < b->out.n; k++) qk_bench_print_test(&b->out.sb[k], b->out.fmt[k], &b->env, r, b->n_printed);
+    b->n_printed++;
     sinks_flush(&b->out);
 }
 
@@ -654,10 +678,13 @@ static void bench_record(bench *b, const qk_model *model, int i, qk_bench_result
  * or prints the error and returns 1. */
 static int bench_run_tests(bench *b) {
     const opts *o = b->o;
-    qk_model *model = NULL;
+    qk_model *model = NULL, *model_vs = NULL;
     int model_index = -1, status = 0;
     qk_err err;
     progress_ctx pc = {o->progress, 0, b->n_tests};
+    if (o->vs && !(model_vs = qk_model_load(o->vs, &err)))
+        return qk_fail("cannot load model '%s': %s%s", o->vs, err.msg,
+                       qk_hint(err.msg, " — check the path and that it is a GGUF model qkit supports"));
     for (int i = 0; i < b->n_tests && status == 0; i++) {
         const qk_bench_test *t = &b->tests[i];
         if (t->model_index != model_index) {
@@ -672,15 +699,24 @@ static int bench_run_tests(bench *b) {
             model_index = t->model_index;
         }
         pc.index = i;
-        qk_bench_result r;
-        if (qk_bench_run_test(model, t, o->p.reps, o->profile, on_progress, &pc, &r, &err) != 0) {
+        qk_bench_result r, rv;
+        if (model_vs ? qk_bench_run_pair(model, model_vs, o->vs, t, o->p.reps, o->profile, on_progress, &pc, &r, &rv,
+                                         &err) != 0
+                     : qk_bench_run_test(model, t, o->p.reps, o->profile, on_progress, &pc, &r, &err) != 0) {
             status = qk_fail("%s: %s%s", t->model, err.msg, qk_hint(err.msg, " — try fewer tokens (-p/-n) or threads"));
             break;
         }
         bench_record(b, model, i, &r);
+        if (model_vs) {
+            bench_record(b, model_vs, i, &rv);
+            if (qk_bench_vs_add(&b->vs_a, &r, &err) != 0 || qk_bench_vs_add(&b->vs_b, &rv, &err) != 0)
+                status = qk_fail("%s", err.msg);
+            qk_bench_result_free(&rv);
+        }
         qk_bench_result_free(&r);
     }
     qk_model_free(model);
+    qk_model_free(model_vs);
     return status;
 }
 
@@ -689,9 +725,11 @@ static int bench_run_tests(bench *b) {
 static int bench_finish(bench *b) {
     sinks *s = &b->out;
     for (int k = 0; k < s->n; k++) {
-        qk_bench_print_footer(&s->sb[k], s->fmt[k], &b->env, b->n_tests);
+        qk_bench_print_footer(&s->sb[k], s->fmt[k], &b->env, b->n_printed);
         qk_bench_print_roofline(&s->sb[k], s->fmt[k], b->rl_rows, b->n_rl_rows);
         qk_bench_print_pp_ceiling(&s->sb[k], s->fmt[k], b->pp_rows, b->n_pp_rows);
+        if (s->fmt[k] == QK_BENCH_FMT_MD && b->o->vs)
+            qk_bench_vs_render_md(&s->sb[k], &b->vs_a, &b->vs_b, "the -m model", b->o->vs, 0.95);
     }
     sinks_flush(s);
     int status = sinks_write_files(s, b->o);

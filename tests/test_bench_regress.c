@@ -482,6 +482,40 @@ START_TEST(bench_outputs) {
 }
 END_TEST
 
+/* qk-bench --vs: both models' records per test (A then B), and the comparison in md. */
+START_TEST(bench_vs) {
+    char *model = qk_test_shared_dup(STORIES), *b = qk_test_tmp_path("b-copy.gguf");
+    char cmd[8400], *out = NULL;
+    snprintf(cmd, sizeof cmd, "cp %s %s", model, b);
+    ck_assert_int_eq(qk_test_run(cmd, NULL), 0);
+    int rc = qk_test_run_tool(&out, "qk-bench", "-m %s --vs %s -p 8 -n 4 -t 1 -r 3 -o jsonl --no-roofline --no-peak",
+                              model, b);
+    ck_assert_msg(rc == 0, "%s", out);
+    int n = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"), n++) {
+        cJSON *o = cJSON_Parse(line);
+        ck_assert_msg(cJSON_IsObject(o), "%s", line);
+        ck_assert_str_eq(cJSON_GetObjectItem(o, "model_filename")->valuestring, n % 2 ? b : model);
+        ck_assert_int_eq(cJSON_GetObjectItem(o, "n_prompt")->valueint, n < 2 ? 8 : 0);
+        ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(o, "samples_ts")), 3);
+        cJSON_Delete(o);
+    }
+    ck_assert_int_eq(n, 4);
+    free(out);
+    rc = qk_test_run_tool(&out, "qk-bench", "-m %s --vs %s -p 8 -n 4 -t 1 -r 2 -o md --no-roofline --no-peak", model, b);
+    ck_assert_msg(rc == 0, "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "# Benchmark comparison: new vs base"));
+    ck_assert_ptr_nonnull(strstr(out, "2 tests compared"));
+    ck_assert_int_eq(qk_test_count_substr(out, "| b-copy | "), 2);
+    free(out);
+    qk_test_expect_tool_error("qk-bench", "--vs needs -m MODEL", NULL, NULL, "--vs %s", b);
+    qk_test_expect_tool_error("qk-bench", "cannot load model '/nonexistent.gguf'", NULL, NULL,
+                              "-m %s --vs /nonexistent.gguf -p 8 -n 0 -r 1", model);
+    free(model);
+    free(b);
+}
+END_TEST
+
 /* The SQL printer on a result with a quote in the model name: the quote is doubled. */
 START_TEST(sql_quoting) {
     qk_bench_result r;
@@ -520,6 +554,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, list_ranges);
     tcase_add_test(tc, bench_outputs);
     tcase_add_test(tc, sql_quoting);
+    tcase_add_test(tc, bench_vs);
     suite_add_tcase(s, tc);
     return s;
 }
