@@ -127,11 +127,12 @@ void qk_bench_csv_quote(qk_sb *out, const char *s) {
 
 /* ---- CSV ------------------------------------------------------------------------------ */
 
-static void csv_header(qk_sb *out) {
+static void csv_header(qk_sb *out, const qk_bench_env *e) {
     for (int i = 0; i < QK_BENCH_N_FIELDS; i++) {
         if (i) qk_sb_append(out, ",", 1);
         qk_sb_puts(out, qk_bench_fields[i]);
     }
+    if (e->csv_n_depth) qk_sb_puts(out, ",n_depth");
     qk_sb_append(out, "\n", 1);
 }
 
@@ -144,6 +145,7 @@ static void csv_test(qk_sb *out, const qk_bench_env *e, const qk_bench_result *r
         if (i) qk_sb_append(out, ",", 1);
         qk_bench_csv_quote(out, qk_sb_str(&v));
     }
+    if (e->csv_n_depth) qk_sb_printf(out, ",\"%d\"", r->test.n_depth);
     qk_sb_append(out, "\n", 1);
     if (!qk_sb_ok(&v)) out->oom = true;
     qk_sb_free(&v);
@@ -304,7 +306,7 @@ static void md_test(qk_sb *out, const qk_bench_env *e, const qk_bench_result *r)
 
 void qk_bench_print_header(qk_sb *out, qk_bench_format f, const qk_bench_env *e) {
     switch (f) {
-    case QK_BENCH_FMT_CSV: csv_header(out); break;
+    case QK_BENCH_FMT_CSV: csv_header(out, e); break;
     case QK_BENCH_FMT_JSON: case QK_BENCH_FMT_CIJSON: qk_sb_puts(out, "[\n"); break;
     case QK_BENCH_FMT_MD: md_header(out, e); break;
     case QK_BENCH_FMT_SQL: qk_bench_sql_header(out); break;

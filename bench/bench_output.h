@@ -18,7 +18,9 @@
  *   columns and n_depth (INTEGER for integers and booleans, REAL for floats, TEXT for the
  *   rest), then one INSERT per test, every value a single-quoted SQL string ('' for ').
  *
- * qkit additions, outside llama-bench's formats (the CSV stays exactly llama-bench's):
+ * qkit additions, outside llama-bench's formats (the CSV stays exactly llama-bench's
+ * 32 columns unless a test has a depth: then a 33rd, n_depth, as later llama-bench CSVs
+ * carry it, so that the rows of different depths stay apart):
  *   - JSON/JSONL records carry "n_depth" (llama-bench's later field) and
  *     "peak_rss_bytes" (the process's peak resident memory during the test; 0: unknown);
  *   - JSON records of tgN tests with a roofline carry six more fields: "membw_gbs",
@@ -67,6 +69,7 @@ typedef struct qk_bench_env {
     int build_number;         /* 0 */
     const char *cpu_info;     /* qk_bench_cpu_info() */
     bool md_show_n_batch;     /* markdown: n_batch column (llama-bench: several or non-default) */
+    bool csv_n_depth;         /* CSV: a last column n_depth (set when some -d value is > 0) */
 } qk_bench_env;
 
 #define QK_BENCH_N_FIELDS 32

@@ -35,6 +35,8 @@ static void usage(FILE *f) {
         "no significant change. Files without samples_ts (llama-bench CSV) use mean ± sd and\n"
         "--assume-reps repetitions. The markdown table goes to stdout (and OUTDIR/compare.md\n"
         "with -o). Exit status: 0, 1 on an error, 2 when --fail-above fails.\n"
+        "\n"
+        "BASE NEW options:\n"
         "  --confidence C    confidence level of the intervals, 0.5 to 0.9999 (default: 0.95)\n"
         "  --fail-above PCT  fail (exit 2) when a test is significantly slower AND its ratio\n"
         "                    is a slowdown of more than PCT %% (default: no gate)\n"

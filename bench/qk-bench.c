@@ -634,8 +634,10 @@ static int bench_start(bench *b, const opts *o) {
         b->n_peak = n_counts * qk_peak_n_isas();
     }
     qk_bench_cpu_info(b->cpu_info, sizeof b->cpu_info);
+    bool depth = false;
+    for (int k = 0; k < o->p.n_depth.n; k++) depth |= o->p.n_depth.v[k] > 0;
     b->env = (qk_bench_env){qk_bench_build_commit(), 0, b->cpu_info,
-                            o->p.n_batch.n > 1 || o->p.n_batch.v[0] != 2048};
+                            o->p.n_batch.n > 1 || o->p.n_batch.v[0] != 2048, depth};
     for (int k = 0; k < b->out.n; k++) qk_bench_print_header(&b->out.sb[k], b->out.fmt[k], &b->env);
     sinks_flush(&b->out);
     return 0;

@@ -82,7 +82,7 @@ static char *first_line(const char *text) {
 }
 
 static qk_bench_env test_env(void) {
-    qk_bench_env e = {"unknown", 0, "Test CPU", false};
+    qk_bench_env e = {"unknown", 0, "Test CPU", false, false};
     return e;
 }
 

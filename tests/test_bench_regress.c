@@ -414,9 +414,12 @@ START_TEST(bench_outputs) {
     char *out = NULL;
     int rc = qk_test_run_tool(&out, "qk-bench",
                               "-m %s -p 8 -n 4 -d 0,16 -ub 4 -t 1-2+1 -r 2 -o none --no-roofline --no-peak "
-                              "--output-file %s --output-file %s --ci-json %s",
+                              "--output-file %s --output-file %s --ci-json %s -oe csv",
                               model, jl, sql, ci);
     ck_assert_msg(rc == 0, "%s", out);
+    /* CSV: with a depth, a 33rd column n_depth (stderr here) */
+    ck_assert_ptr_nonnull(strstr(out, ",avg_ts,stddev_ts,n_depth\n"));
+    ck_assert_int_eq(qk_test_count_substr(out, "\",\"16\"\n"), 4);
     free(out);
     /* JSON Lines: one object per line, 2 threads x 2 depths x 2 tests, in llama-bench's order */
     char *text = qk_test_read_file(jl, NULL);
@@ -524,7 +527,7 @@ START_TEST(sql_quoting) {
     uint64_t ns[2] = {1000000, 2000000};
     r.samples_ns = ns;
     r.n_samples = 2;
-    qk_bench_env e = {"abc", 0, "CPU", false};
+    qk_bench_env e = {"abc", 0, "CPU", false, false};
     qk_sb sb = {0};
     qk_bench_print_header(&sb, QK_BENCH_FMT_SQL, &e);
     qk_bench_print_test(&sb, QK_BENCH_FMT_SQL, &e, &r, 0);
