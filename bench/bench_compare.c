@@ -78,7 +78,8 @@ static int get_samples(const field_src *f, qk_bench_cmp_rec *r, const char *what
     const cJSON *a = f->obj ? cJSON_GetObjectItemCaseSensitive(f->obj, "samples_ts") : NULL;
     if (!a) return 0;
     const int n = cJSON_GetArraySize(a);
-    if (!cJSON_IsArray(a) || n == 0) return qk_errf(err, "%s: record %d: 'samples_ts' is not an array of rates", what, rec + 1);
+    if (!cJSON_IsArray(a) || n == 0)
+        return qk_errf(err, "%s: record %d: 'samples_ts' is not an array of rates", what, rec + 1);
     r->samples_ts = malloc(sizeof(double) * (size_t)n);
     if (!r->samples_ts) return qk_errf(err, "out of memory");
     const cJSON *x;

@@ -164,7 +164,8 @@ void qk_bench_regress_render_md(qk_sb *out, const qk_bench_cmp_set *base, const 
     qk_sb_printf(out, "\n- %d test%s compared: %d faster, %d slower, %d no significant change", r->n,
                  r->n == 1 ? "" : "s", r->counts[QK_BENCH_FASTER], r->counts[QK_BENCH_SLOWER],
                  r->counts[QK_BENCH_SAME]);
-    if (r->counts[QK_BENCH_UNTESTED]) qk_sb_printf(out, ", %d untested (fewer than 2 repetitions)", r->counts[QK_BENCH_UNTESTED]);
+    if (r->counts[QK_BENCH_UNTESTED])
+        qk_sb_printf(out, ", %d untested (fewer than 2 repetitions)", r->counts[QK_BENCH_UNTESTED]);
     qk_sb_puts(out, "\n");
     if (r->n_unpaired_base || r->n_unpaired_new)
         qk_sb_printf(out, "- unpaired: %d test%s only in base, %d only in new\n", r->n_unpaired_base,

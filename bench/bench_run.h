@@ -44,8 +44,8 @@ typedef void (*qk_bench_progress_fn)(void *user, const qk_bench_test *t, const c
                                      int rep, int reps);
 
 /* Run test t on model m with `reps` >= 1 repetitions and fill *out (model facts, start
- * time, samples, the peak RSS during the test (bench_sysinfo.h); with `profile`, out->profile summed over the timed repetitions, not the
- * warm-up). Errors: context creation (e.g. not enough memory for n_ctx) and any
+ * time, samples, the peak RSS during the test (bench_sysinfo.h); with `profile`,
+ * out->profile summed over the timed repetitions, not the warm-up). Errors: context creation (e.g. not enough memory for n_ctx) and any
  * qk_decode failure, with the test named in the message. On error *out holds nothing to
  * free. */
 int qk_bench_run_test(const qk_model *m, const qk_bench_test *t, int reps, bool profile,
