@@ -57,7 +57,7 @@ static int get_num(const field_src *f, const char *key, bool required, double *v
 
 static int get_int(const field_src *f, const char *key, int *v, const char *what, int rec,
                    qk_err *err) {
-    double x;
+    double x = 0;
     if (get_num(f, key, true, &x, what, rec, err) != 0) return -1;
     if (x < 0 || x > 1e9 || x != floor(x))
         return qk_errf(err, "%s: record %d: '%s' is not a count: %g", what, rec + 1, key, x);
