@@ -143,8 +143,9 @@ void qk_bench_regress_render_md(qk_sb *out, const qk_bench_cmp_set *base, const 
     side_line(out, "base", base_name_, base);
     side_line(out, "new", new_name, new_);
     qk_sb_printf(out, "\nnew / base is the ratio of the geometric mean rates; the interval is Welch's t "
-                      "interval on the log rates of the repetitions at %g %% confidence. A test is faster or "
-                      "slower only when its whole interval lies above or below 1.\n\n", cpct);
+                      "interval on the log rates of the %s at %g %% confidence. A test is faster or "
+                      "slower only when its whole interval lies above or below 1.\n\n",
+                 r->per_run ? "runs (each run's geometric mean rate is one sample)" : "repetitions", cpct);
     qk_sb_printf(out, "| model | test | threads | base t/s | new t/s | new / base | %g %% CI | p | verdict |\n"
                       "| ----- | ---- | ------: | -------: | ------: | ---------: | :----: | -: | ------- |\n",
                  cpct);

@@ -35,6 +35,7 @@ typedef struct qk_bench_regress {
     int n_unpaired_base, n_unpaired_new;
     int counts[4]; /* per qk_bench_verdict */
     double confidence;
+    bool per_run; /* the samples are per-run means (qk_bench_regress_pool): the report says so */
 } qk_bench_regress;
 
 /* Pool the records of one test within a set: records with per-repetition rates, the same

@@ -304,6 +304,7 @@ static int run_ab(const opts *o) {
     }
     if (status == 0 && qk_bench_regress_compute(&s[0], &s[1], o->confidence, o->assume_reps, &reg, &err) != 0)
         status = qk_fail("%s — compare runs of the same tests", err.msg);
+    reg.per_run = o->run_means;
     if (status == 0) {
         char names[2][4200];
         for (int side = 0; side < 2; side++)

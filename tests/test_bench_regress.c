@@ -274,6 +274,7 @@ START_TEST(compare_tool) {
                           bp, bp, np, np);
     ck_assert_msg(rc == 0, "%s", out);
     ck_assert_ptr_nonnull(strstr(out, "(and more, pooled)"));
+    ck_assert_ptr_nonnull(strstr(out, "log rates of the runs (each run's geometric mean rate is one sample)"));
     free(out);
     char *text = qk_test_read_file(cj, NULL);
     cJSON *j = cJSON_Parse(text);
