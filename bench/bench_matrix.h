@@ -84,6 +84,7 @@ typedef struct qk_bench_result {
     uint64_t model_n_params; /* total tensor elements */
     int n_ubatch;            /* test.n_ubatch, or llama-bench's default 512 when not given */
     uint64_t peak_rss_bytes; /* peak resident memory of the process during the test (0: unknown) */
+    char build_commit[64];   /* "" (this build), or the other build's (qk-bench --binary-vs) */
     time_t test_time;        /* when the test started (UTC) */
     int n_samples;           /* repetitions */
     uint64_t *samples_ns;    /* n_samples wall times, ns (malloc'd) */

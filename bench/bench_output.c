@@ -78,7 +78,9 @@ void qk_bench_field_value(qk_sb *out, const qk_bench_result *r, const qk_bench_e
     qk_bench_summary s = qk_bench_summarize(r->samples_ns, r->n_samples, n_tokens(r));
     char tbuf[32];
     switch (field) {
-    case F_BUILD_COMMIT: qk_sb_puts(out, e->build_commit ? e->build_commit : "unknown"); break;
+    case F_BUILD_COMMIT:
+        qk_sb_puts(out, r->build_commit[0] ? r->build_commit : e->build_commit ? e->build_commit : "unknown");
+        break;
     case F_BUILD_NUMBER: qk_sb_printf(out, "%d", e->build_number); break;
     case F_CPU_INFO: qk_sb_puts(out, e->cpu_info ? e->cpu_info : ""); break;
     case F_GPU_INFO: break; /* "" — no GPU backend */

@@ -39,7 +39,12 @@ int qk_bench_run_pair(const qk_model *ma, const qk_model *mb, const char *path_b
     return 0;
 }
 
-int qk_bench_vs_add(qk_bench_cmp_set *s, const qk_bench_result *r, qk_err *err) {
+int qk_bench_vs_add(qk_bench_cmp_set *s, const qk_bench_result *r, const char *build_commit, const char *cpu_info,
+                    qk_err *err) {
+    if (s->n == 0) {
+        snprintf(s->build_commit, sizeof s->build_commit, "%s", r->build_commit[0] ? r->build_commit : build_commit);
+        snprintf(s->cpu_info, sizeof s->cpu_info, "%s", cpu_info ? cpu_info : "");
+    }
     if (s->n == s->cap) {
         int nc = s->cap ? 2 * s->cap : 16;
         qk_bench_cmp_rec *nv = realloc(s->v, sizeof *nv * (size_t)nc);

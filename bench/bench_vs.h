@@ -19,8 +19,10 @@ int qk_bench_run_pair(const qk_model *ma, const qk_model *mb, const char *path_b
                       bool profile, qk_bench_progress_fn progress, void *user, qk_bench_result *out_a,
                       qk_bench_result *out_b, qk_err *err);
 
-/* Append a result to a comparison set (bench_compare.h), its samples as rates. */
-int qk_bench_vs_add(qk_bench_cmp_set *s, const qk_bench_result *r, qk_err *err);
+/* Append a result to a comparison set (bench_compare.h), its samples as rates; the set's
+ * build_commit (r's own, else `build_commit`) and cpu_info are those of its first record. */
+int qk_bench_vs_add(qk_bench_cmp_set *s, const qk_bench_result *r, const char *build_commit, const char *cpu_info,
+                    qk_err *err);
 
 /* The markdown comparison of the paired records of a (the -m models) and b (--vs), B / A
  * at `confidence`, after a blank line. Nothing when the sets are empty. */

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "bench_binvs.h"
 #include "bench_matrix.h"
 #include "bench_membw.h"
 #include "bench_output.h"
@@ -57,6 +59,9 @@ static void usage(FILE *f, int def_threads) {
         "  --vs FILE                run every test on FILE too, the repetitions of the two\n"
         "                           models interleaved (A B, B A, ...); records of both, and\n"
         "                           md ends with FILE / MODEL per test with a 95 %% interval\n"
+        "  --binary-vs PATH         the same against another qkit build's qk-bench (another\n"
+        "                           commit), one child run of PATH per repetition; its\n"
+        "                           records carry its build_commit\n"
         "\n"
         "test parameters:\n"
         "  -m, --model FILE         GGUF model (required)\n"
@@ -135,7 +140,8 @@ typedef struct opts {
     const char *out_files[MAX_OUT_FILES];
     qk_bench_format out_fmt[MAX_OUT_FILES];
     int n_out_files;
-    const char *vs; /* --vs model (NULL: none) */
+    const char *vs;        /* --vs model (NULL: none) */
+    const char *binary_vs; /* --binary-vs qk-bench (NULL: none) */
     bool progress, membw_mode, roofline, profile, peak_mode, peak;
     size_t membw_bytes;
     int32_t membw_passes, peak_passes;
@@ -207,7 +213,7 @@ static int add_out_file(opts *o, const char *path, qk_bench_format fmt) {
 enum {
     OPT_OE = 256, OPT_PG, OPT_OUTPUT_FILE, OPT_PROGRESS, OPT_MEMBW, OPT_MEMBW_MIB, OPT_MEMBW_PASSES,
     OPT_MEMBW_GBS, OPT_NO_ROOFLINE, OPT_PROFILE, OPT_PEAK, OPT_PEAK_PASSES, OPT_PEAK_GFLOPS, OPT_PEAK_GOPS,
-    OPT_NO_PEAK, OPT_UB, OPT_CI_JSON, OPT_VS
+    OPT_NO_PEAK, OPT_UB, OPT_CI_JSON, OPT_VS, OPT_BINARY_VS
 };
 
 /* The next option as qk_cli_next reads it, but for llama-bench's two-letter -oe, -pg and -ub
@@ -230,6 +236,7 @@ static int next_option(int argc, char **argv) {
                                          {"n-depth", required_argument, NULL, 'd'},
                                          {"ci-json", required_argument, NULL, OPT_CI_JSON},
                                          {"vs", required_argument, NULL, OPT_VS},
+                                         {"binary-vs", required_argument, NULL, OPT_BINARY_VS},
                                          {"membw", no_argument, NULL, OPT_MEMBW},
                                          {"membw-mib", required_argument, NULL, OPT_MEMBW_MIB},
                                          {"membw-passes", required_argument, NULL, OPT_MEMBW_PASSES},
@@ -278,6 +285,7 @@ static int set_option(opts *o, int c, char *v) {
     case OPT_CI_JSON: return add_out_file(o, v, QK_BENCH_FMT_CIJSON);
     case OPT_PROGRESS: o->progress = true; return QK_CLI_RUN;
     case OPT_VS: o->vs = v; return QK_CLI_RUN;
+    case OPT_BINARY_VS: o->binary_vs = v; return QK_CLI_RUN;
     case OPT_MEMBW: o->membw_mode = true; return QK_CLI_RUN;
     case OPT_MEMBW_MIB:
         if (qk_cli_int("--membw-mib", v, 1, 1048576, &mib)) return QK_CLI_ERROR;
@@ -313,7 +321,9 @@ static int finish_options(opts *o, int argc, char **argv) {
     if ((o->membw_mode || o->peak_mode) && !probe_fmt_ok)
         return qk_cli_error("--membw and --peak write csv, json or md only (no jsonl, sql or --ci-json) — choose one of "
                             "those");
-    if (o->vs && o->p.n_models == 0) return qk_cli_error("--vs needs -m MODEL to compare with — run qk-bench --help");
+    if ((o->vs || o->binary_vs) && o->p.n_models == 0)
+        return qk_cli_error("--vs and --binary-vs need -m MODEL — run qk-bench --help");
+    if (o->vs && o->binary_vs) return qk_cli_error("--vs and --binary-vs compare one thing at a time — pass one");
     if (!o->membw_mode && !o->peak_mode && o->p.n_models == 0)
         return qk_cli_error("no model given — pass -m MODEL.gguf (or --membw / --peak for the machine probes)");
     qk_bench_params *p = &o->p;
@@ -465,6 +475,9 @@ static int check_inputs(const opts *o) {
                            qk_hint(err.msg, " — check the path and that it is a GGUF model qkit supports"));
         qk_model_free(m);
     }
+    if (o->binary_vs && access(o->binary_vs, X_OK) != 0)
+        return qk_fail("--binary-vs: '%s' is not an executable file — pass another build's build/bin/qk-bench",
+                       o->binary_vs);
     for (int k = 0; k < o->n_out_files; k++)
         if (qk_paths_check_output(o->out_files[k], &err) != 0) return qk_fail("%s", err.msg);
     /* no --output-file may be a model or another --output-file (by identity: paths.h) */
@@ -615,7 +628,7 @@ static int bench_start(bench *b, const opts *o) {
     if (qk_bench_expand(&o->p, &b->tests, &b->n_tests, &err) != 0)
         return qk_fail("%s%s", err.msg, qk_hint(err.msg, " — check -p/-n/-pg"));
     b->gbs = calloc((size_t)b->n_tests, sizeof *b->gbs);
-    const size_t n_rows = (size_t)b->n_tests * (o->vs ? 2 : 1);
+    const size_t n_rows = (size_t)b->n_tests * (o->vs || o->binary_vs ? 2 : 1);
     b->rl_rows = calloc(n_rows, sizeof *b->rl_rows);
     b->pp_rows = calloc(n_rows, sizeof *b->pp_rows);
     if (!b->gbs || !b->rl_rows || !b->pp_rows) return qk_fail("out of memory");
@@ -702,16 +715,20 @@ static int bench_run_tests(bench *b) {
         }
         pc.index = i;
         qk_bench_result r, rv;
-        if (model_vs ? qk_bench_run_pair(model, model_vs, o->vs, t, o->p.reps, o->profile, on_progress, &pc, &r, &rv,
-                                         &err) != 0
-                     : qk_bench_run_test(model, t, o->p.reps, o->profile, on_progress, &pc, &r, &err) != 0) {
+        const int rc = model_vs ? qk_bench_run_pair(model, model_vs, o->vs, t, o->p.reps, o->profile, on_progress, &pc,
+                                                    &r, &rv, &err)
+                       : o->binary_vs ? qk_bench_run_binary_pair(model, o->binary_vs, t, o->p.reps, o->profile,
+                                                                 on_progress, &pc, &r, &rv, &err)
+                                      : qk_bench_run_test(model, t, o->p.reps, o->profile, on_progress, &pc, &r, &err);
+        if (rc != 0) {
             status = qk_fail("%s: %s%s", t->model, err.msg, qk_hint(err.msg, " — try fewer tokens (-p/-n) or threads"));
             break;
         }
         bench_record(b, model, i, &r);
-        if (model_vs) {
-            bench_record(b, model_vs, i, &rv);
-            if (qk_bench_vs_add(&b->vs_a, &r, &err) != 0 || qk_bench_vs_add(&b->vs_b, &rv, &err) != 0)
+        if (model_vs || o->binary_vs) {
+            bench_record(b, model_vs ? model_vs : model, i, &rv);
+            if (qk_bench_vs_add(&b->vs_a, &r, b->env.build_commit, b->cpu_info, &err) != 0 ||
+                qk_bench_vs_add(&b->vs_b, &rv, b->env.build_commit, b->cpu_info, &err) != 0)
                 status = qk_fail("%s", err.msg);
             qk_bench_result_free(&rv);
         }
@@ -730,8 +747,9 @@ static int bench_finish(bench *b) {
         qk_bench_print_footer(&s->sb[k], s->fmt[k], &b->env, b->n_printed);
         qk_bench_print_roofline(&s->sb[k], s->fmt[k], b->rl_rows, b->n_rl_rows);
         qk_bench_print_pp_ceiling(&s->sb[k], s->fmt[k], b->pp_rows, b->n_pp_rows);
-        if (s->fmt[k] == QK_BENCH_FMT_MD && b->o->vs)
-            qk_bench_vs_render_md(&s->sb[k], &b->vs_a, &b->vs_b, "the -m model", b->o->vs, 0.95);
+        if (s->fmt[k] == QK_BENCH_FMT_MD && (b->o->vs || b->o->binary_vs))
+            qk_bench_vs_render_md(&s->sb[k], &b->vs_a, &b->vs_b, b->o->vs ? "the -m model" : "this build",
+                                  b->o->vs ? b->o->vs : b->o->binary_vs, 0.95);
     }
     sinks_flush(s);
     int status = sinks_write_files(s, b->o);

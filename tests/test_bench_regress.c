@@ -486,7 +486,8 @@ START_TEST(bench_outputs) {
 }
 END_TEST
 
-/* qk-bench --vs: both models' records per test (A then B), and the comparison in md. */
+/* qk-bench --vs and --binary-vs: both sides' records per test (A then B), and the
+ * comparison in md. */
 START_TEST(bench_vs) {
     char *model = qk_test_shared_dup(STORIES), *b = qk_test_tmp_path("b-copy.gguf");
     char cmd[8400], *out = NULL;
@@ -512,7 +513,35 @@ START_TEST(bench_vs) {
     ck_assert_ptr_nonnull(strstr(out, "2 tests compared"));
     ck_assert_int_eq(qk_test_count_substr(out, "| b-copy | "), 2);
     free(out);
-    qk_test_expect_tool_error("qk-bench", "--vs needs -m MODEL", NULL, NULL, "--vs %s", b);
+    /* --binary-vs: this build against a qk-bench binary (here the same one), child runs */
+    char *bin = strdup(qk_test_bin("qk-bench"));
+    rc = qk_test_run_tool(&out, "qk-bench", "-m %s --binary-vs %s -p 8 -n 4 -t 1 -r 3 -o jsonl --no-roofline --no-peak",
+                          model, bin);
+    ck_assert_msg(rc == 0, "%s", out);
+    n = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"), n++) {
+        cJSON *o = cJSON_Parse(line);
+        ck_assert_msg(cJSON_IsObject(o), "%s", line);
+        ck_assert_str_eq(cJSON_GetObjectItem(o, "model_filename")->valuestring, model);
+        ck_assert_int_eq(cJSON_GetObjectItem(o, "n_gen")->valueint, n < 2 ? 0 : 4);
+        const cJSON *ns = cJSON_GetObjectItem(o, "samples_ns");
+        ck_assert_int_eq(cJSON_GetArraySize(ns), 3);
+        for (int k = 0; k < 3; k++) ck_assert(cJSON_GetArrayItem(ns, k)->valuedouble > 0);
+        cJSON_Delete(o);
+    }
+    ck_assert_int_eq(n, 4);
+    free(out);
+    rc = qk_test_run_tool(&out, "qk-bench", "-m %s --binary-vs %s -p 8 -n 0 -t 1 -r 2 --no-roofline --no-peak", model,
+                          bin);
+    ck_assert_msg(rc == 0 && strstr(out, "- base: this build (build ") && strstr(out, "1 test compared"), "%s", out);
+    free(out);
+    qk_test_expect_tool_error("qk-bench", "/bin/false", NULL, NULL,
+                              "-m %s --binary-vs /bin/false -p 8 -n 0 -r 1 --no-roofline --no-peak", model);
+    qk_test_expect_tool_error("qk-bench", "not an executable file", NULL, NULL, "-m %s --binary-vs /nonexistent -p 8",
+                              model);
+    qk_test_expect_tool_error("qk-bench", "pass one", NULL, NULL, "-m %s --vs %s --binary-vs %s", model, b, bin);
+    free(bin);
+    qk_test_expect_tool_error("qk-bench", "need -m MODEL", NULL, NULL, "--vs %s", b);
     qk_test_expect_tool_error("qk-bench", "cannot load model '/nonexistent.gguf'", NULL, NULL,
                               "-m %s --vs /nonexistent.gguf -p 8 -n 0 -r 1", model);
     free(model);
