@@ -86,21 +86,26 @@ cleanup() {
 }
 if [ "$KEEP" = 1 ]; then echo "ci-gate.sh: keeping $WORK" >&2; else trap cleanup EXIT; fi
 
-# build SHA -> prints the bin directory
+# build SHA TARGET... -> prints the bin directory (BASE needs only qk-bench, which older
+# commits have; NEW also the comparison and the model writer)
 build() {
-    local sha=$1 wt=$WORK/src-$1
-    if [ ! -x "$wt/build/bin/qk-bench" ]; then
-        git -C "$REPO" worktree add --detach "$wt" "$sha" >/dev/null 2>&1 || die "cannot check out $sha into $wt"
+    local sha=$1 wt=$WORK/src-$1 t missing=0
+    shift
+    for t in "$@"; do [ -x "$wt/build/bin/$t" ] || missing=1; done
+    if [ "$missing" = 1 ]; then
+        if [ ! -d "$wt" ]; then
+            git -C "$REPO" worktree add --detach "$wt" "$sha" >/dev/null 2>&1 || die "cannot check out $sha into $wt"
+        fi
         echo "ci-gate.sh: building ${sha:0:12}" >&2
         cmake -S "$wt" -B "$wt/build" -DCMAKE_BUILD_TYPE=Release -DQK_SHARED_DIR="$SHARED" >"$WORK/cmake-$sha.log" 2>&1 ||
             die "cmake failed for ${sha:0:12} — see the end of $WORK/cmake-$sha.log (run with --keep)"
-        make -C "$wt/build" -j"$JOBS" qk-bench qk-bench-compare qk-synth >"$WORK/make-$sha.log" 2>&1 ||
+        make -C "$wt/build" -j"$JOBS" "$@" >>"$WORK/make-$sha.log" 2>&1 ||
             die "build failed for ${sha:0:12} — see $WORK/make-$sha.log (run with --keep)"
     fi
     echo "$wt/build/bin"
 }
-[ -n "$BASE_BIN" ] || BASE_BIN=$(build "$BASE_SHA")
-[ -n "$NEW_BIN" ] || NEW_BIN=$(build "$NEW_SHA")
+[ -n "$BASE_BIN" ] || BASE_BIN=$(build "$BASE_SHA" qk-bench)
+[ -n "$NEW_BIN" ] || NEW_BIN=$(build "$NEW_SHA" qk-bench qk-bench-compare qk-synth)
 [ -x "$BASE_BIN/qk-bench" ] && [ -x "$NEW_BIN/qk-bench" ] || die "no qk-bench in '$BASE_BIN' or '$NEW_BIN'"
 "$NEW_BIN/qk-bench-compare" --help | grep -q -- '--base FILE' ||
     die "NEW_REF's qk-bench-compare has no BASE NEW mode — NEW_REF must contain bench/ci-gate.sh's tools"
