@@ -55,8 +55,19 @@ int64_t qk_matmul_blas_min_m(qk_type t) {
     return blas_min_m[t] ? blas_min_m[t] : BLAS_MIN_M_DEFAULT;
 }
 
+/* Token count from which the integer gemm path wins over vec_dot (types with a gemm
+ * kernel). */
+#define GEMM_MIN_M 8
+
+int64_t qk_matmul_gemm_min_m(qk_type t) {
+    const qk_type_traits *tt = qk_type_get(t);
+    return tt && tt->gemm ? GEMM_MIN_M : INT64_MAX;
+}
+
 qk_matmul_path qk_matmul_choose(qk_type t, int64_t m, int64_t k) {
     if (k < QK_MATMUL_SGEMM_MIN_K) return QK_MATMUL_VEC_DOT;
+    const int64_t gm = qk_matmul_gemm_min_m(t);
+    if (gm != INT64_MAX) return m >= gm ? QK_MATMUL_GEMM : QK_MATMUL_VEC_DOT;
     return m >= qk_matmul_blas_min_m(t) ? QK_MATMUL_SGEMM : QK_MATMUL_VEC_DOT;
 }
 
@@ -85,7 +96,9 @@ typedef struct mm_job {
     const float *xa;         /* [m][k] F32 activations for sgemm (xf, or x when no conversion); NULL: vec_dot */
     float *xf;               /* [m][k] written from xq during the conversion; NULL: not needed */
     float *wf;               /* tile_rows·k floats per thread; NULL: W used in place (F32) */
-    int64_t tile_rows;       /* sgemm path: output rows per tile */
+    uint8_t *wp;             /* gemm path: tile_rows·wp_row bytes per thread (64-aligned); NULL: other paths */
+    size_t wp_row;           /* bytes of one packed weight row */
+    int64_t tile_rows;       /* sgemm and gemm paths: output rows per tile */
     int64_t n_tiles;
     atomic_llong next_tile;  /* tiles below nth are taken by thread ith at the start */
     float *y;                /* [m][n] */
@@ -148,6 +161,12 @@ static void gemm_rows(const mm_job *j, float *wf, int64_t r0, int64_t r1) {
                 0.0f, j->y + r0, (int)j->n);
 }
 
+/* gemm path: rows [r0, r1) packed into wp, then multiplied with every token. */
+static void int_gemm_rows(const mm_job *j, uint8_t *wp, const uint8_t *xq, int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) j->tt->gemm_pack(j->w + (size_t)r * j->w_row, wp + (size_t)(r - r0) * j->wp_row, j->k);
+    j->tt->gemm((int)j->k, (int)(r1 - r0), (int)j->m, j->y + r0, (size_t)j->n, wp, j->wp_row, xq, j->xq_row);
+}
+
 static void mm_task(void *arg, int ith, int nth) {
     mm_job *j = arg;
     const uint8_t *xq = (const uint8_t *)j->x;
@@ -155,6 +174,14 @@ static void mm_task(void *arg, int ith, int nth) {
     if (j->xq) {
         xq = convert(j, ith, nth);
         xrow = j->xq_row;
+    }
+    if (j->wp) {
+        uint8_t *wp = j->wp + (size_t)ith * (size_t)j->tile_rows * j->wp_row;
+        for (int64_t c = ith; c < j->n_tiles; c = atomic_fetch_add_explicit(&j->next_tile, 1, memory_order_relaxed)) {
+            const int64_t r0 = c * j->tile_rows, r1 = r0 + j->tile_rows < j->n ? r0 + j->tile_rows : j->n;
+            int_gemm_rows(j, wp, xq, r0, r1);
+        }
+        return;
     }
     if (!j->xa) {
         dot_rows(j, xq, xrow, j->n * ith / nth, j->n * (ith + 1) / nth);
@@ -174,7 +201,8 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
               const float *x, int64_t m, float *y) {
     const qk_type_traits *tt = qk_type_get(wtype);
     const int nth = qk_pool_size(pool);
-    const int path = s->force_path ? s->force_path : (int)qk_matmul_choose(wtype, m, k);
+    int path = s->force_path ? s->force_path : (int)qk_matmul_choose(wtype, m, k);
+    if (path == QK_MATMUL_GEMM && !tt->gemm) path = QK_MATMUL_VEC_DOT;
     mm_job job = {0}, *j = &job;
     j->pool = pool;
     j->tt = tt;
@@ -214,6 +242,20 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
             j->wf = s->wf;
         }
     }
+    if (path == QK_MATMUL_GEMM) {
+        /* tiles of at most QK_MATMUL_GEMM_TILE_BYTES packed bytes, a multiple of 4 rows, and
+         * at least 4 tiles per thread where n allows (the tiles are taken from a counter) */
+        j->wp_row = (size_t)(k / tt->blck_size) * tt->gemm_pack_bsize;
+        int64_t tr = (int64_t)(QK_MATMUL_GEMM_TILE_BYTES / j->wp_row);
+        const int64_t per = cdiv(n, 4 * (int64_t)nth);
+        if (tr > per) tr = per;
+        tr = tr < 4 ? 4 : tr / 4 * 4;
+        j->tile_rows = tr;
+        j->n_tiles = cdiv(n, tr);
+        const size_t need = (size_t)tr * j->wp_row * (size_t)nth + 64;
+        if (grow(&s->wp, &s->wp_size, need)) return -1;
+        j->wp = (uint8_t *)(((uintptr_t)s->wp + 63) & ~(uintptr_t)63);
+    }
     atomic_init(&j->next_tile, nth);
     qk_pool_run(pool, mm_task, j);
     return 0;
@@ -223,5 +265,6 @@ void qk_matmul_scratch_free(qk_matmul_scratch *s) {
     free(s->xq);
     free(s->xf);
     free(s->wf);
+    free(s->wp);
     *s = (qk_matmul_scratch){0};
 }
