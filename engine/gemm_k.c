@@ -11,9 +11,9 @@
 #include "quants_k_pack.h"
 #include "quants_kfit.h"
 
-/* sx and mn of 16-group g from its scale sc and min coefficient mn. */
+/* sc and mn of 16-group g. */
 static inline void set_group(qk_kpack *p, int g, int sc, int mn) {
-    for (int i = 0; i < 8; i++) p->sx[8 * g + i] = (int16_t)sc;
+    p->sc[g] = (int16_t)sc;
     p->mn[g] = (int16_t)mn;
 }
 
@@ -97,7 +97,7 @@ static float dot_kpack(int nb, const qk_kpack *x, const block_q8_K *y, int sym) 
         for (int g = 0; g < 16; g++) {
             int32_t s = 0;
             for (int l = 0; l < 16; l++) s += (int32_t)x[b].q[16 * g + l] * y[b].qs[16 * g + l];
-            isum += x[b].sx[8 * g] * s;
+            isum += x[b].sc[g] * s;
             msum += x[b].mn[g] * y[b].bsums[g];
         }
         if (sym) {

@@ -28,16 +28,16 @@
 #include "quants.h"
 #include "types.h"
 
-/* One decoded K-quant block; 576 bytes, every vector field at a 64-byte offset. */
+/* One decoded K-quant block; 384 bytes (the kernels stream packed tiles from L2, so the
+ * scales stay 16 values and are broadcast to their lanes in registers). */
 typedef struct qk_kpack {
     uint8_t q[QK_K];       /* codes, unsigned (Q2_K 0..3, Q3_K 0..7, Q4_K 0..15, Q5_K 0..31, Q6_K 0..63) */
-    int16_t sx[QK_K / 2];  /* sx[8g .. 8g+7] = scale of 16-group g: the multiplier of each 16-bit
-                            * lane of VPMADDUBSW(q, y) over 32 bytes at 32t (lanes 0-7: group 2t) */
+    int16_t sc[QK_K / 16]; /* scale of each 16-group (Q4_K/Q5_K: each 32-scale twice) */
     int16_t mn[QK_K / 16]; /* per 16-group: min (Q2_K, Q4_K, Q5_K) or offset·scale (Q3_K, Q6_K) */
     float d, dmin;         /* the block's fp16 d and dmin (0 for the symmetric types) */
-    uint8_t pad[24];
+    uint8_t pad[56];
 } qk_kpack;
-_Static_assert(sizeof(qk_kpack) == 576, "qk_kpack size");
+_Static_assert(sizeof(qk_kpack) == 384, "qk_kpack size");
 
 /* gemm_pack for each K type: n elements of one row into n/256 qk_kpack at dst. */
 void qk_gemm_pack_q2_K(const void *x, void *dst, int64_t n);

@@ -106,7 +106,7 @@ static double magnitude(const fixture *f, int r, int c) {
     for (int b = 0; b < f->nb; b++) {
         int64_t isum = 0, msum = 0;
         for (int g = 0; g < 16; g++) {
-            for (int l = 0; l < 16; l++) isum += llabs((int64_t)x[b].sx[8 * g] * x[b].q[16 * g + l] * y[b].qs[16 * g + l]);
+            for (int l = 0; l < 16; l++) isum += llabs((int64_t)x[b].sc[g] * x[b].q[16 * g + l] * y[b].qs[16 * g + l]);
             msum += llabs((int64_t)x[b].mn[g] * y[b].bsums[g]);
         }
         const double dmin = SYM_OF(f->t) ? x[b].d : x[b].dmin;
