@@ -46,6 +46,13 @@ void qk_gemm_pack_q4_K(const void *x, void *dst, int64_t n);
 void qk_gemm_pack_q5_K(const void *x, void *dst, int64_t n);
 void qk_gemm_pack_q6_K(const void *x, void *dst, int64_t n);
 
+/* The same bytes with AVX2 (only when qk_cpu_has_avx2()). */
+void qk_gemm_pack_q2_K_avx2(const void *x, void *dst, int64_t n);
+void qk_gemm_pack_q3_K_avx2(const void *x, void *dst, int64_t n);
+void qk_gemm_pack_q4_K_avx2(const void *x, void *dst, int64_t n);
+void qk_gemm_pack_q5_K_avx2(const void *x, void *dst, int64_t n);
+void qk_gemm_pack_q6_K_avx2(const void *x, void *dst, int64_t n);
+
 /* Scalar kernels (qk_gemm_fn): types with a min / symmetric types. */
 void qk_gemm_kmin_scalar(int n, int nr, int nc, float *s, size_t lds, const void *xp, size_t bxp, const void *y,
                          size_t by);
@@ -65,7 +72,7 @@ void qk_gemm_ksym_vnni(int n, int nr, int nc, float *s, size_t lds, const void *
 
 /* Installs the scalar pack and gemm entries of Q2_K .. Q6_K (every build). */
 void qk_install_gemm_k(qk_type_traits *table);
-/* Replaces the gemm entries by AVX2 kernels (only when qk_cpu_has_avx2()). */
+/* Replaces the gemm and gemm_pack entries by AVX2 kernels (only when qk_cpu_has_avx2()). */
 void qk_install_gemm_k_avx2(qk_type_traits *table);
 /* Replaces them by AVX-512 VNNI kernels (only when qk_cpu_has_avx512vnni()). */
 void qk_install_gemm_k_avx512vnni(qk_type_traits *table);

@@ -15,9 +15,12 @@
  */
 #include <immintrin.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "fp16.h"
 #include "gemm_k.h"
 #include "quants_avx2_common.h"
+#include "quants_kfit.h"
 
 #define QK_AVX512VNNI_GEMM __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
 
@@ -191,6 +194,119 @@ QK_AVX512VNNI_GEMM void qk_gemm_ksym_vnni(int n, int nr, int nc, float *s, size_
     GEMM_DRIVER(4, 4, TILE_4x4_SYM)
 }
 
+/* ---- packers: the same bytes as gemm_k.c's scalar ones (codes unpacked with 16-bit
+ * shifts and byte masks, which drop the bits a shift carries in from the next byte) ---- */
+
+QK_AVX2 static inline __m256i ld(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+QK_AVX2 static inline void st(void *p, __m256i v) { _mm256_store_si256((__m256i *)p, v); }
+/* (v >> k) & m per byte, k a constant 0..7 */
+#define BITS(v, k, m) _mm256_and_si256(_mm256_srli_epi16(v, k), _mm256_set1_epi8(m))
+
+static inline void set_group(qk_kpack *p, int g, int sc, int mn) {
+    p->sc[g] = (int16_t)sc;
+    p->mn[g] = (int16_t)mn;
+}
+
+static void finish(qk_kpack *p, float d, float dmin) {
+    p->d = d;
+    p->dmin = dmin;
+    memset(p->pad, 0, sizeof p->pad);
+}
+
+static void q45_K_scales(qk_kpack *p, const uint8_t *scales) {
+    for (int j = 0; j < 8; j++) {
+        uint8_t sc, m;
+        qk_get_scale_min_k4(j, scales, &sc, &m);
+        set_group(p, 2 * j, sc, m);
+        set_group(p, 2 * j + 1, sc, m);
+    }
+}
+
+QK_AVX2 void qk_gemm_pack_q2_K_avx2(const void *vx, void *dst, int64_t n) {
+    const block_q2_K *x = vx;
+    qk_kpack *p = dst;
+    for (int64_t i = 0; i < n / QK_K; i++, p++) {
+        for (int h = 0; h < 2; h++) {
+            const __m256i q = ld(x[i].qs + 32 * h);
+            st(p->q + 128 * h, BITS(q, 0, 3));
+            st(p->q + 128 * h + 32, BITS(q, 2, 3));
+            st(p->q + 128 * h + 64, BITS(q, 4, 3));
+            st(p->q + 128 * h + 96, BITS(q, 6, 3));
+        }
+        for (int g = 0; g < 16; g++) set_group(p, g, x[i].scales[g] & 0xF, x[i].scales[g] >> 4);
+        finish(p, qk_half_to_float(x[i].d), qk_half_to_float(x[i].dmin));
+    }
+}
+
+QK_AVX2 void qk_gemm_pack_q3_K_avx2(const void *vx, void *dst, int64_t n) {
+    const block_q3_K *x = vx;
+    qk_kpack *p = dst;
+    for (int64_t i = 0; i < n / QK_K; i++, p++) {
+        const __m256i hm = ld(x[i].hmask);
+        for (int h = 0; h < 2; h++) {
+            const __m256i q = ld(x[i].qs + 32 * h);
+            /* group g = 4h + s: low bits at shift 2s, high bit = bit g of hmask[l] */
+            st(p->q + 128 * h, _mm256_or_si256(BITS(q, 0, 3), _mm256_slli_epi16(BITS(hm, 4 * h, 1), 2)));
+            st(p->q + 128 * h + 32, _mm256_or_si256(BITS(q, 2, 3), _mm256_slli_epi16(BITS(hm, 4 * h + 1, 1), 2)));
+            st(p->q + 128 * h + 64, _mm256_or_si256(BITS(q, 4, 3), _mm256_slli_epi16(BITS(hm, 4 * h + 2, 1), 2)));
+            st(p->q + 128 * h + 96, _mm256_or_si256(BITS(q, 6, 3), _mm256_slli_epi16(BITS(hm, 4 * h + 3, 1), 2)));
+        }
+        for (int g = 0; g < 16; g++) {
+            const int sc = qk_get_scale_q3_K(g, x[i].scales);
+            set_group(p, g, sc, 4 * sc);
+        }
+        finish(p, qk_half_to_float(x[i].d), 0.0f);
+    }
+}
+
+QK_AVX2 void qk_gemm_pack_q4_K_avx2(const void *vx, void *dst, int64_t n) {
+    const block_q4_K *x = vx;
+    qk_kpack *p = dst;
+    for (int64_t i = 0; i < n / QK_K; i++, p++) {
+        for (int c = 0; c < 4; c++) {
+            const __m256i q = ld(x[i].qs + 32 * c);
+            st(p->q + 64 * c, BITS(q, 0, 0x0F));
+            st(p->q + 64 * c + 32, BITS(q, 4, 0x0F));
+        }
+        q45_K_scales(p, x[i].scales);
+        finish(p, qk_half_to_float(x[i].d), qk_half_to_float(x[i].dmin));
+    }
+}
+
+QK_AVX2 void qk_gemm_pack_q5_K_avx2(const void *vx, void *dst, int64_t n) {
+    const block_q5_K *x = vx;
+    qk_kpack *p = dst;
+    for (int64_t i = 0; i < n / QK_K; i++, p++) {
+        const __m256i qh = ld(x[i].qh);
+        for (int c = 0; c < 4; c++) {
+            const __m256i q = ld(x[i].qs + 32 * c);
+            /* element 64c + l: 5th bit = bit 2c of qh[l]; 64c + 32 + l: bit 2c + 1 */
+            st(p->q + 64 * c, _mm256_or_si256(BITS(q, 0, 0x0F), _mm256_slli_epi16(BITS(qh, 2 * c, 1), 4)));
+            st(p->q + 64 * c + 32, _mm256_or_si256(BITS(q, 4, 0x0F), _mm256_slli_epi16(BITS(qh, 2 * c + 1, 1), 4)));
+        }
+        q45_K_scales(p, x[i].scales);
+        finish(p, qk_half_to_float(x[i].d), qk_half_to_float(x[i].dmin));
+    }
+}
+
+QK_AVX2 void qk_gemm_pack_q6_K_avx2(const void *vx, void *dst, int64_t n) {
+    const block_q6_K *x = vx;
+    qk_kpack *p = dst;
+    for (int64_t i = 0; i < n / QK_K; i++, p++) {
+        for (int h = 0; h < 2; h++) {
+            /* quarter k of the half: low nibble (k < 2) or high nibble of ql[64h + 32(k&1) + l],
+             * top bits at shift 2k of qh[32h + l] */
+            const __m256i l0 = ld(x[i].ql + 64 * h), l1 = ld(x[i].ql + 64 * h + 32), qh = ld(x[i].qh + 32 * h);
+            st(p->q + 128 * h, _mm256_or_si256(BITS(l0, 0, 0x0F), _mm256_slli_epi16(BITS(qh, 0, 3), 4)));
+            st(p->q + 128 * h + 32, _mm256_or_si256(BITS(l1, 0, 0x0F), _mm256_slli_epi16(BITS(qh, 2, 3), 4)));
+            st(p->q + 128 * h + 64, _mm256_or_si256(BITS(l0, 4, 0x0F), _mm256_slli_epi16(BITS(qh, 4, 3), 4)));
+            st(p->q + 128 * h + 96, _mm256_or_si256(BITS(l1, 4, 0x0F), _mm256_slli_epi16(BITS(qh, 6, 3), 4)));
+        }
+        for (int g = 0; g < 16; g++) set_group(p, g, x[i].scales[g], 32 * x[i].scales[g]);
+        finish(p, qk_half_to_float(x[i].d), 0.0f);
+    }
+}
+
 static void install(qk_type_traits *table, qk_gemm_fn kmin, qk_gemm_fn ksym) {
     table[QK_TYPE_Q2_K].gemm = kmin;
     table[QK_TYPE_Q3_K].gemm = ksym;
@@ -199,6 +315,13 @@ static void install(qk_type_traits *table, qk_gemm_fn kmin, qk_gemm_fn ksym) {
     table[QK_TYPE_Q6_K].gemm = ksym;
 }
 
-void qk_install_gemm_k_avx2(qk_type_traits *table) { install(table, qk_gemm_kmin_avx2, qk_gemm_ksym_avx2); }
+void qk_install_gemm_k_avx2(qk_type_traits *table) {
+    install(table, qk_gemm_kmin_avx2, qk_gemm_ksym_avx2);
+    table[QK_TYPE_Q2_K].gemm_pack = qk_gemm_pack_q2_K_avx2;
+    table[QK_TYPE_Q3_K].gemm_pack = qk_gemm_pack_q3_K_avx2;
+    table[QK_TYPE_Q4_K].gemm_pack = qk_gemm_pack_q4_K_avx2;
+    table[QK_TYPE_Q5_K].gemm_pack = qk_gemm_pack_q5_K_avx2;
+    table[QK_TYPE_Q6_K].gemm_pack = qk_gemm_pack_q6_K_avx2;
+}
 
 void qk_install_gemm_k_avx512vnni(qk_type_traits *table) { install(table, qk_gemm_kmin_vnni, qk_gemm_ksym_vnni); }

@@ -7,7 +7,8 @@
  * blocks and tile shapes that leave partial tiles (nr up to 7 rows, nc up to 9 tokens):
  * - scalar gemm == scalar vec_dot, bit for bit (gemm_k.h: the same float operations in
  *   the same order on the same exact integer block sums);
- * - AVX2 and AVX-512 VNNI gemm == scalar gemm, bit for bit (tagged cases);
+ * - AVX2 and AVX-512 VNNI gemm == scalar gemm, bit for bit, and the AVX2 packers write
+ *   the scalar packers' bytes (tagged cases);
  * - the installed gemm against the installed vec_dot (the AVX2 kernels keep 8 float lanes
  *   and a separate sum of the min terms, both on partial integer sums of either sign):
  *   |Δ| <= 2·(nb + 8)·2^-24·A with nb the blocks per row and
@@ -188,6 +189,28 @@ START_TEST(test_avx2_exact) {
 }
 END_TEST
 
+/* AVX2 packers: the scalar packers' bytes, on the fixture's rows. */
+static void check_pack_exact(const fixture *f, int ti) {
+    static const qk_gemm_pack_fn SCALAR[] = {qk_gemm_pack_q2_K, qk_gemm_pack_q3_K, qk_gemm_pack_q4_K,
+                                             qk_gemm_pack_q5_K, qk_gemm_pack_q6_K};
+    static const qk_gemm_pack_fn AVX2[] = {qk_gemm_pack_q2_K_avx2, qk_gemm_pack_q3_K_avx2, qk_gemm_pack_q4_K_avx2,
+                                           qk_gemm_pack_q5_K_avx2, qk_gemm_pack_q6_K_avx2};
+    uint8_t *a = aligned_alloc(64, f->bxp), *b = aligned_alloc(64, f->bxp);
+    ck_assert(a && b);
+    for (int r = 0; r < f->nr; r++) {
+        memset(a, 0x55, f->bxp);
+        memset(b, 0xAA, f->bxp);
+        SCALAR[ti](xrow(f, r), a, f->n);
+        AVX2[ti](xrow(f, r), b, f->n);
+        ck_assert_msg(memcmp(a, b, f->bxp) == 0, "%s n=%d row %d: AVX2 pack != scalar pack", qk_type_name(f->t), f->n, r);
+    }
+    free(a);
+    free(b);
+}
+
+START_TEST(test_avx2_pack_exact) { for_shapes(_i, check_pack_exact); }
+END_TEST
+
 START_TEST(test_vnni_exact) {
     simd_fn = qk_gemm_kmin_vnni;
     simd_sym_fn = qk_gemm_ksym_vnni;
@@ -205,6 +228,7 @@ static Suite *gemm_suite(void) {
     tc = tcase_create("avx2");
     tcase_set_tags(tc, QK_TEST_TAG_AVX2);
     tcase_add_loop_test(tc, test_avx2_exact, 0, N_TYPES);
+    tcase_add_loop_test(tc, test_avx2_pack_exact, 0, N_TYPES);
     suite_add_tcase(s, tc);
     tc = tcase_create("avx512vnni");
     tcase_set_tags(tc, QK_TEST_TAG_AVX512VNNI);
