@@ -132,15 +132,12 @@ void qk_install_gemm_k(qk_type_traits *table) {
     static const struct {
         qk_type t;
         qk_gemm_pack_fn pack;
-        int sym;
     } rows[] = {
-        {QK_TYPE_Q2_K, qk_gemm_pack_q2_K, 0}, {QK_TYPE_Q3_K, qk_gemm_pack_q3_K, 1},
-        {QK_TYPE_Q4_K, qk_gemm_pack_q4_K, 0}, {QK_TYPE_Q5_K, qk_gemm_pack_q5_K, 0},
-        {QK_TYPE_Q6_K, qk_gemm_pack_q6_K, 1},
+        {QK_TYPE_Q2_K, qk_gemm_pack_q2_K}, {QK_TYPE_Q3_K, qk_gemm_pack_q3_K}, {QK_TYPE_Q4_K, qk_gemm_pack_q4_K},
+        {QK_TYPE_Q5_K, qk_gemm_pack_q5_K}, {QK_TYPE_Q6_K, qk_gemm_pack_q6_K},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         table[rows[i].t].gemm_pack = rows[i].pack;
         table[rows[i].t].gemm_pack_bsize = sizeof(qk_kpack);
-        table[rows[i].t].gemm = rows[i].sym ? qk_gemm_ksym_scalar : qk_gemm_kmin_scalar;
     }
 }

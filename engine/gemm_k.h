@@ -70,7 +70,9 @@ void qk_gemm_kmin_vnni(int n, int nr, int nc, float *s, size_t lds, const void *
 void qk_gemm_ksym_vnni(int n, int nr, int nc, float *s, size_t lds, const void *xp, size_t bxp, const void *y,
                        size_t by);
 
-/* Installs the scalar pack and gemm entries of Q2_K .. Q6_K (every build). */
+/* Installs the scalar gemm_pack entries of Q2_K .. Q6_K (every build). The gemm entries
+ * stay NULL without SIMD: the scalar kernels are the tests' reference, slower than the
+ * dequantize + sgemm path they would replace. */
 void qk_install_gemm_k(qk_type_traits *table);
 /* Replaces the gemm and gemm_pack entries by AVX2 kernels (only when qk_cpu_has_avx2()). */
 void qk_install_gemm_k_avx2(qk_type_traits *table);
