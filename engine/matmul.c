@@ -24,6 +24,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "gemm_f32.h"
+
 /* Up to this many activation elements (m·k), every thread converts all of them into its
  * own buffer: well under a microsecond of duplicated work instead of a barrier. */
 #define PRIVATE_CONVERT_MAX (8 * 1024)
@@ -99,6 +101,9 @@ typedef struct mm_job {
     const float *xa;         /* [m][k] F32 activations for sgemm (xf, or x when no conversion); NULL: vec_dot */
     float *xf;               /* [m][k] written from xq during the conversion; NULL: not needed */
     float *wf;               /* tile_rows·k floats per thread; NULL: W used in place (F32) */
+    qk_type wtype;
+    int own;                 /* sgemm path with qkit's GEMM: its kernel set (gemm_f32.h), wf its
+                              * per-thread scratch; 0: cblas_sgemm */
     uint8_t *wp;             /* gemm path: tile_rows·wp_row bytes per thread (64-aligned); NULL: other paths */
     size_t wp_row;           /* bytes of one packed weight row */
     int64_t tile_rows;       /* sgemm and gemm paths: output rows per tile */
@@ -151,9 +156,15 @@ static void dot_rows(const mm_job *j, const uint8_t *xq, size_t xrow, int64_t r0
     }
 }
 
-/* sgemm path: rows [r0, r1) as one tile, dequantized into wf (W in place for F32). */
+/* sgemm path: rows [r0, r1) as one tile, dequantized into wf (W in place for F32), or
+ * qkit's GEMM with wf as its scratch. */
 static void gemm_rows(const mm_job *j, float *wf, int64_t r0, int64_t r1) {
     const int64_t k = j->k, t = r1 - r0;
+    if (j->own) {
+        qk_gemm_f32(j->own, j->wtype, j->w + (size_t)r0 * j->w_row, j->w_row, t, k, j->xa, (size_t)k, j->m, j->y + r0,
+                    (size_t)j->n, wf);
+        return;
+    }
     const float *wt = (const float *)j->w + r0 * k;
     if (wf) {
         for (int64_t i = 0; i < t; i++) j->tt->to_float(j->w + (size_t)(r0 + i) * j->w_row, wf + i * k, k);
@@ -190,6 +201,17 @@ static void mm_task(void *arg, int ith, int nth) {
         dot_rows(j, xq, xrow, j->n * ith / nth, j->n * (ith + 1) / nth);
         return;
     }
+    if (j->own) {
+        /* tile c: strips [ns·c/n_tiles, ns·(c+1)/n_tiles) of tile_rows (the strip width)
+         * rows each, so that the threads get equal numbers of strips */
+        float *wf = j->wf + (size_t)ith * qk_gemm_f32_scratch_floats(j->own);
+        const int64_t ns = cdiv(j->n, j->tile_rows);
+        for (int64_t c = ith; c < j->n_tiles; c = atomic_fetch_add_explicit(&j->next_tile, 1, memory_order_relaxed)) {
+            const int64_t r0 = ns * c / j->n_tiles * j->tile_rows, e = ns * (c + 1) / j->n_tiles * j->tile_rows;
+            if (r0 < e) gemm_rows(j, wf, r0, e < j->n ? e : j->n);
+        }
+        return;
+    }
     float *wf = j->wf ? j->wf + (size_t)ith * (size_t)(j->tile_rows * j->k) : NULL;
     for (int64_t c = ith; c < j->n_tiles; c = atomic_fetch_add_explicit(&j->next_tile, 1, memory_order_relaxed)) {
         const int64_t r0 = c * j->tile_rows, r1 = r0 + j->tile_rows < j->n ? r0 + j->tile_rows : j->n;
@@ -217,6 +239,7 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
     j->n = n;
     j->m = m;
     j->y = y;
+    j->wtype = wtype;
     if (tt->vec_dot_type != QK_TYPE_F32) {
         j->xq_row = qk_row_size(tt->vec_dot_type, k);
         j->private_xq = nth > 1 && path == QK_MATMUL_VEC_DOT && m * k <= PRIVATE_CONVERT_MAX;
@@ -232,6 +255,21 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
         } else {
             j->xa = x;
         }
+        j->own = qk_gemm_f32_level();
+    }
+    if (path == QK_MATMUL_SGEMM && j->own) {
+        /* qkit's GEMM: tiles of whole strips, at most about QK_GEMM_F32_PANEL_ROWS rows
+         * (or tile_floats / k when set), the same number per thread */
+        const int64_t strip = qk_gemm_f32_strip(j->own), ns = cdiv(n, strip);
+        int64_t per = QK_GEMM_F32_PANEL_ROWS / strip;
+        if (s->tile_floats > 0) per = s->tile_floats / k / strip > 1 ? s->tile_floats / k / strip : 1;
+        j->tile_rows = strip;
+        j->n_tiles = cdiv(cdiv(ns, per), nth) * nth;
+        if (j->n_tiles > ns) j->n_tiles = ns;
+        const size_t need = sizeof(float) * qk_gemm_f32_scratch_floats(j->own) * (size_t)nth;
+        if (grow((void **)&s->wf, &s->wf_size, need)) return -1;
+        j->wf = s->wf;
+    } else if (path == QK_MATMUL_SGEMM) {
         /* tiles of at most about tile_floats floats (at least 16 rows), the same number
          * per thread; F32 weights need no tile: one sgemm per thread */
         const int64_t tf = s->tile_floats > 0 ? s->tile_floats : QK_MATMUL_TILE_FLOATS;
