@@ -102,9 +102,16 @@ int qk_gemm_f32(int level, qk_type wtype, const void *w, size_t w_row, int64_t n
                 const int nt = (int)(m - c0 < N ? m - c0 : N);
                 const float *xb = x + (size_t)c0 * ldx + kb;
                 size_t lx = ldx;
-                if (nt < N) {
-                    /* last, partial group: its rows and N - nt rows of zeros */
-                    memset(xt, 0, sizeof(float) * (size_t)N * (size_t)kc);
+                qk_gemm_f32_kern_fn kern = ks.kern;
+                int width = N;
+                for (int i = 0; i < ks.n_tail; i++)
+                    if (nt <= ks.tail_tokens[i]) {
+                        kern = ks.tail[i];
+                        width = ks.tail_tokens[i];
+                    }
+                if (nt < width) {
+                    /* last, partial group: its rows and width - nt rows of zeros */
+                    memset(xt, 0, sizeof(float) * (size_t)width * (size_t)kc);
                     for (int t = 0; t < nt; t++) memcpy(xt + (size_t)t * kc, xb + (size_t)t * ldx, sizeof(float) * (size_t)kc);
                     xb = xt;
                     lx = (size_t)kc;
@@ -112,7 +119,7 @@ int qk_gemm_f32(int level, qk_type wtype, const void *w, size_t w_row, int64_t n
                 float *yb = y + (size_t)c0 * ldy + r0;
                 for (int64_t s = 0; s < rn; s += S) {
                     const int nr = (int)(rn - s < S ? rn - s : S);
-                    ks.kern(kc, panel + (size_t)s * (size_t)kc, xb, lx, yb + s, ldy, nr, nt, kb > 0);
+                    kern(kc, panel + (size_t)s * (size_t)kc, xb, lx, yb + s, ldy, nr, nt, kb > 0);
                 }
             }
         }

@@ -85,6 +85,11 @@ typedef struct qk_gemm_f32_kernels {
     int tokens; /* N */
     qk_gemm_f32_pack_fn pack;
     qk_gemm_f32_kern_fn kern;
+    /* optional narrower kernels for the last, partial token group: tail[i] takes
+     * tail_tokens[i] tokens (decreasing, each < N); the narrowest that fits is used */
+    int n_tail;
+    int tail_tokens[2];
+    qk_gemm_f32_kern_fn tail[2];
 } qk_gemm_f32_kernels;
 void qk_gemm_f32_get_avx2(qk_gemm_f32_kernels *out);
 void qk_gemm_f32_get_avx512(qk_gemm_f32_kernels *out);

@@ -14,8 +14,8 @@
  * needs no row tail. Every conversion is exact (a signalling F16 NaN comes out quiet,
  * which no product can tell apart).
  *
- * Microkernel: S x N accumulators (AVX-512: 2 x 12 zmm = 24 of the 32 registers; AVX2:
- * 2 x 6 ymm = 12 of 16), all zero; for each l the strip's S weights are two vector loads
+ * Microkernel: S x N accumulators (AVX-512: 2 x 12 zmm = 24 of the 32 registers, with
+ * 8- and 4-token variants for the last token group; AVX2: 2 x 6 ymm = 12 of 16), all zero; for each l the strip's S weights are two vector loads
  * and each of the N activations x[t][l] is broadcast and multiplied into its two
  * accumulators with FMA. With 24 independent FMA chains the FMA latency (4 cycles) is
  * covered at two FMAs per cycle. Then Y is stored (or added to), masked to nr rows and nt
@@ -124,17 +124,17 @@ QK_AVX512_GEMM static void pack_avx512(const qk_type_traits *tt, qk_type wtype, 
     }
 }
 
-#define ZN 12
-
-QK_AVX512_GEMM static void kern_avx512(int kc, const float *wp, const float *x, size_t ldx, float *y, size_t ldy, int nr,
-                                       int nt, int acc) {
-    __m512 c[ZN][2];
+/* The microkernel for N = zn tokens (a compile-time constant in each instance below). */
+QK_AVX512_GEMM static inline __attribute__((always_inline)) void kern_avx512(const int zn, int kc, const float *wp,
+                                                                             const float *x, size_t ldx, float *y,
+                                                                             size_t ldy, int nr, int nt, int acc) {
+    __m512 c[12][2];
 #pragma GCC unroll 12
-    for (int t = 0; t < ZN; t++) c[t][0] = c[t][1] = _mm512_setzero_ps();
+    for (int t = 0; t < zn; t++) c[t][0] = c[t][1] = _mm512_setzero_ps();
     for (int l = 0; l < kc; l++) {
         const __m512 w0 = _mm512_load_ps(wp + (size_t)l * 32), w1 = _mm512_load_ps(wp + (size_t)l * 32 + 16);
 #pragma GCC unroll 12
-        for (int t = 0; t < ZN; t++) {
+        for (int t = 0; t < zn; t++) {
             const __m512 b = _mm512_set1_ps(x[(size_t)t * ldx + (size_t)l]);
             c[t][0] = _mm512_fmadd_ps(w0, b, c[t][0]);
             c[t][1] = _mm512_fmadd_ps(w1, b, c[t][1]);
@@ -143,7 +143,7 @@ QK_AVX512_GEMM static void kern_avx512(int kc, const float *wp, const float *x, 
     const __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
     const __mmask16 m1 = nr >= 32 ? 0xFFFF : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
 #pragma GCC unroll 12
-    for (int t = 0; t < ZN; t++) {
+    for (int t = 0; t < zn; t++) {
         if (t >= nt) break;
         float *yt = y + (size_t)t * ldy;
         __m512 v0 = c[t][0], v1 = c[t][1];
@@ -156,8 +156,29 @@ QK_AVX512_GEMM static void kern_avx512(int kc, const float *wp, const float *x, 
     }
 }
 
+/* 12 tokens for the bulk (24 accumulators), 8 and 4 for the last group of m tokens so
+ * that a small m wastes less work on zero padding. */
+QK_AVX512_GEMM static void kern_avx512_12(int kc, const float *wp, const float *x, size_t ldx, float *y, size_t ldy,
+                                          int nr, int nt, int acc) {
+    kern_avx512(12, kc, wp, x, ldx, y, ldy, nr, nt, acc);
+}
+QK_AVX512_GEMM static void kern_avx512_8(int kc, const float *wp, const float *x, size_t ldx, float *y, size_t ldy,
+                                         int nr, int nt, int acc) {
+    kern_avx512(8, kc, wp, x, ldx, y, ldy, nr, nt, acc);
+}
+QK_AVX512_GEMM static void kern_avx512_4(int kc, const float *wp, const float *x, size_t ldx, float *y, size_t ldy,
+                                         int nr, int nt, int acc) {
+    kern_avx512(4, kc, wp, x, ldx, y, ldy, nr, nt, acc);
+}
+
 void qk_gemm_f32_get_avx512(qk_gemm_f32_kernels *out) {
-    *out = (qk_gemm_f32_kernels){.strip = 32, .tokens = ZN, .pack = pack_avx512, .kern = kern_avx512};
+    *out = (qk_gemm_f32_kernels){.strip = 32,
+                                 .tokens = 12,
+                                 .pack = pack_avx512,
+                                 .kern = kern_avx512_12,
+                                 .n_tail = 2,
+                                 .tail_tokens = {8, 4},
+                                 .tail = {kern_avx512_8, kern_avx512_4}};
 }
 
 /* ------------------------------------------------------------------ AVX2 ---------- */

@@ -9,7 +9,8 @@
  * rows [n·ith/nth, n·(ith+1)/nth) — measured faster than handing out chunks of rows from
  * a shared counter (each chunk restarts the hardware prefetcher: 3–9% slower at m = 1);
  * sgemm path: the rows are cut into equal tiles that the threads take from a shared
- * counter (a tile is milliseconds of work, so taking one costs nothing).
+ * counter (a tile is milliseconds of work, so taking one costs nothing); with qkit's
+ * GEMM (gemm_f32.h) the tiles are whole strips of rows, the same number per thread.
  *
  * Invariants: the weight bytes are never modified; converted activations are read only
  * after the barrier (or only by the thread that wrote them); every output element is

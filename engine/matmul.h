@@ -12,7 +12,10 @@
  *   - sgemm path (many tokens): the converted activations are expanded back to F32
  *     (exactly the values vec_dot would see), each thread dequantizes tiles of W (up to
  *     QK_MATMUL_TILE_FLOATS floats) to F32 (F32 weights are used in place) and calls
- *     OpenBLAS cblas_sgemm (single-threaded; our pool provides the parallelism);
+ *     OpenBLAS cblas_sgemm (single-threaded; our pool provides the parallelism) — or,
+ *     where the CPU has AVX2 (qk_gemm_f32_level), each thread runs qkit's own FP32 GEMM
+ *     (gemm_f32.h) on tiles of whole weight strips, which converts W panel by panel
+ *     itself and does not depend on the OpenBLAS build or OPENBLAS_CORETYPE;
  *   - gemm path (many tokens, types with a gemm kernel: the K-quants): each thread decodes
  *     tiles of W with the type's gemm_pack (integer codes and scales) and runs the type's
  *     integer gemm kernel over all m converted activation rows.
@@ -34,7 +37,7 @@
 typedef enum qk_matmul_path {
     QK_MATMUL_AUTO = 0,    /* by type and m (qk_matmul_blas_min_m) — the default */
     QK_MATMUL_VEC_DOT = 1, /* vec_dot for every (row, token) */
-    QK_MATMUL_SGEMM = 2,   /* dequantized tiles + cblas_sgemm */
+    QK_MATMUL_SGEMM = 2,   /* dequantized tiles + cblas_sgemm, or qkit's FP32 GEMM (gemm_f32.h) */
     QK_MATMUL_GEMM = 3,    /* integer GEMM (types with a gemm kernel in the type table only) */
 } qk_matmul_path;
 
@@ -45,13 +48,15 @@ typedef struct qk_matmul_scratch {
     size_t xq_size;
     float *xf;       /* activations expanded to F32 (sgemm path) */
     size_t xf_size;
-    float *wf;       /* per-thread F32 weight tiles (sgemm path) */
+    float *wf;       /* per-thread F32 weight tiles, or gemm_f32 scratch (sgemm path) */
     size_t wf_size;
     void *wp;        /* per-thread packed weight tiles (gemm path; used 64-byte aligned) */
     size_t wp_size;
     /* Tuning knobs for benchmarks and tests; 0 = the default. */
     int force_path;      /* a qk_matmul_path */
-    int64_t tile_floats; /* floats per dequantized weight tile (default QK_MATMUL_TILE_FLOATS) */
+    int64_t tile_floats; /* floats per dequantized weight tile (default QK_MATMUL_TILE_FLOATS);
+                          * with qkit's GEMM: about tile_floats / k rows per tile (default
+                          * QK_GEMM_F32_PANEL_ROWS) */
 } qk_matmul_scratch;
 
 /* Default upper bound of one thread's dequantized weight tile, in floats (16 MiB per
