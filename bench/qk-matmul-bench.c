@@ -58,7 +58,8 @@ static void usage(FILE *f) {
         "                        counts the workers' waiting)\n"
         "  -o, --output FMT      md|csv|json on stdout (default: md)\n"
         "\n"
-        "Columns: GFLOP/s (2*m*K*N per call) of the vec_dot path and of the sgemm path (per\n"
+        "Columns: GFLOP/s (2*m*K*N per call) of the vec_dot path, of the integer gemm path\n"
+        "(types with a gemm kernel, else -) and of the sgemm path (per\n"
         "tile size), the faster one, and the path the engine takes today (auto). After the\n"
         "table (md only), the suggested switch-over per type and thread count: the smallest\n"
         "m from which sgemm is at least as fast at every larger measured m.\n",
@@ -88,6 +89,7 @@ typedef struct shape {
 typedef struct point {
     double dot_s;             /* seconds per call set (summed over shapes) */
     double gemm_s[MAX_ITEMS]; /* per tile size */
+    double igemm_s;           /* integer gemm path; 0: the type has none */
     double flops;
     int n_shapes;
 } point;
@@ -286,18 +288,19 @@ static int run_init(run *r, const opts *o) {
 }
 
 static const char *path_name(qk_type t, int64_t m, int64_t k) {
-    return qk_matmul_choose(t, m, k) == QK_MATMUL_SGEMM ? "sgemm" : "vec_dot";
+    const qk_matmul_path p = qk_matmul_choose(t, m, k);
+    return p == QK_MATMUL_SGEMM ? "sgemm" : p == QK_MATMUL_GEMM ? "gemm" : "vec_dot";
 }
 
 static void print_head(const opts *o) {
     if (o->fmt == FMT_MD) {
-        printf("| type | threads | m | shapes | vec_dot GFLOP/s |");
+        printf("| type | threads | m | shapes | vec_dot GFLOP/s | int gemm GFLOP/s |");
         for (size_t ti = 0; ti < o->n_tiles; ti++) printf(" sgemm tile=%d GFLOP/s |", o->tiles[ti]);
-        printf(" faster | auto |\n|---|--:|--:|---|--:|");
+        printf(" faster | auto |\n|---|--:|--:|---|--:|--:|");
         for (size_t ti = 0; ti < o->n_tiles; ti++) printf("--:|");
         printf("---|---|\n");
     } else if (o->fmt == FMT_CSV) {
-        printf("type,threads,m,k,n,path,tile_floats,seconds,gflops,auto_path\n");
+        printf("type,threads,m,k,n,path,tile_floats,seconds,gflops,auto_path\n"); /* path: vec_dot, gemm, sgemm */
     } else {
         printf("[");
     }
@@ -353,6 +356,20 @@ static void measure_point(run *r, qk_pool *pool, qk_matmul_scratch *sc, qk_type 
         if (o->fmt == FMT_CSV)
             printf("%s,%d,%lld,%lld,%lld,vec_dot,0,%.9f,%.3f,%s\n", name, n_threads, (long long)m, (long long)sh->k,
                    (long long)sh->n, sd, 2.0 * m * sh->k * sh->n / sd * 1e-9, path_name(t, m, sh->k));
+        if (qk_type_get(t)->gemm) {
+            sc->force_path = QK_MATMUL_GEMM;
+            double sg = best_of(o->reps, pool, sc, t, w[si], sh, r->x, m, r->y, min_s, &r->fail);
+            pt->igemm_s += sg;
+            double d = rel_diff(r->y, r->y_ref, (size_t)(m * sh->n));
+            if (d > 1e-3) {
+                fprintf(stderr, "qk-matmul-bench: error: %s m=%lld %lldx%lld: gemm and vec_dot differ by %.3g — a bug\n",
+                        name, (long long)m, (long long)sh->k, (long long)sh->n, d);
+                r->fail = 1;
+            }
+            if (o->fmt == FMT_CSV)
+                printf("%s,%d,%lld,%lld,%lld,gemm,0,%.9f,%.3f,%s\n", name, n_threads, (long long)m, (long long)sh->k,
+                       (long long)sh->n, sg, 2.0 * m * sh->k * sh->n / sg * 1e-9, path_name(t, m, sh->k));
+        }
         sc->force_path = QK_MATMUL_SGEMM;
         for (size_t ki = 0; ki < o->n_tiles; ki++) {
             sc->tile_floats = o->tiles[ki];
@@ -384,16 +401,20 @@ static void print_point(run *r, qk_type t, int n_threads, int64_t m, const char 
     const opts *o = r->o;
     const char *name = qk_type_get(t)->name;
     const char *faster = best_gemm(o, pt) < pt->dot_s ? "sgemm" : "vec_dot";
+    if (pt->igemm_s > 0 && pt->igemm_s < pt->dot_s && pt->igemm_s < best_gemm(o, pt)) faster = "gemm";
     const char *autop = path_name(t, m, o->shapes[0].k);
     if (o->fmt == FMT_MD) {
         printf("| %s | %d | %lld | %s | %.1f |", name, n_threads, (long long)m, shape_names,
                pt->flops / pt->dot_s * 1e-9);
+        if (pt->igemm_s > 0) printf(" %.1f |", pt->flops / pt->igemm_s * 1e-9);
+        else printf(" - |");
         for (size_t ki = 0; ki < o->n_tiles; ki++) printf(" %.1f |", pt->flops / pt->gemm_s[ki] * 1e-9);
         printf(" %s | %s |\n", faster, autop);
     } else if (o->fmt == FMT_JSON) {
         printf("%s\n  {\"type\": \"%s\", \"threads\": %d, \"m\": %lld, \"shapes\": \"%s\", "
-               "\"vec_dot_gflops\": %.3f, \"sgemm_gflops\": [",
-               r->first_json ? "" : ",", name, n_threads, (long long)m, shape_names, pt->flops / pt->dot_s * 1e-9);
+               "\"vec_dot_gflops\": %.3f, \"gemm_gflops\": %.3f, \"sgemm_gflops\": [",
+               r->first_json ? "" : ",", name, n_threads, (long long)m, shape_names, pt->flops / pt->dot_s * 1e-9,
+               pt->igemm_s > 0 ? pt->flops / pt->igemm_s * 1e-9 : 0.0);
         for (size_t ki = 0; ki < o->n_tiles; ki++)
             printf("%s{\"tile_floats\": %d, \"gflops\": %.3f}", ki ? ", " : "", o->tiles[ki],
                    pt->flops / pt->gemm_s[ki] * 1e-9);

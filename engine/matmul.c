@@ -9,7 +9,8 @@
  * rows [n·ith/nth, n·(ith+1)/nth) — measured faster than handing out chunks of rows from
  * a shared counter (each chunk restarts the hardware prefetcher: 3–9% slower at m = 1);
  * sgemm path: the rows are cut into equal tiles that the threads take from a shared
- * counter (a tile is milliseconds of work, so taking one costs nothing).
+ * counter (a tile is milliseconds of work, so taking one costs nothing); with qkit's
+ * GEMM (gemm_f32.h) the tiles are whole strips of rows, the same number per thread.
  *
  * Invariants: the weight bytes are never modified; converted activations are read only
  * after the barrier (or only by the thread that wrote them); every output element is
@@ -23,6 +24,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+
+#include "gemm_f32.h"
 
 /* Up to this many activation elements (m·k), every thread converts all of them into its
  * own buffer: well under a microsecond of duplicated work instead of a barrier. */
@@ -41,7 +44,10 @@
  *   F32 [26] 8, BF16 [28] 12, F16 [39] 16, Q5_0 [40] 16, Q5_1 [37] 16, Q4_0 [48] 20,
  *   Q4_1 [51] 24, Q8_0 [56] 24, IQ4_NL [51] 24, Q3_K [55] 28, Q5_K [54] 28,
  *   Q6_K [60] 28, Q2_K [77] 40, Q4_K [74] 48.
- * Two threads split both paths' rows alike, so the same points are used for any count. */
+ * Two threads split both paths' rows alike, so the same points are used for any count.
+ * On AVX2 machines the sgemm path now runs qkit's own GEMM (gemm_f32.h), which is faster
+ * than that sgemm at small m too (F16, m = 8: about 1.5x vec_dot), so these points are
+ * conservative there; they are kept until remeasured on a quiet machine. */
 #define BLAS_MIN_M_DEFAULT 32
 static const int64_t blas_min_m[QK_TYPE_COUNT] = {
     [QK_TYPE_F32] = 8,     [QK_TYPE_BF16] = 12,   [QK_TYPE_F16] = 16,  [QK_TYPE_Q5_0] = 16,
@@ -55,8 +61,22 @@ int64_t qk_matmul_blas_min_m(qk_type t) {
     return blas_min_m[t] ? blas_min_m[t] : BLAS_MIN_M_DEFAULT;
 }
 
+/* Token count from which the integer gemm path wins over vec_dot (types with a gemm
+ * kernel). Measured with `qk-matmul-bench --clock cpu -t 1` on 4864x896 (2-core AMD EPYC
+ * with AVX-512 VNNI, VNNI gemm kernels, AVX2 packers): gemm is faster than vec_dot from
+ * m = 4 for every K-quant (Q4_K 75.9 vs 65.1 GFLOP/s at m = 4, 50.5 vs 74.3 at m = 2; at
+ * m = 3 it wins for Q2_K/Q5_K/Q6_K only). */
+#define GEMM_MIN_M 4
+
+int64_t qk_matmul_gemm_min_m(qk_type t) {
+    const qk_type_traits *tt = qk_type_get(t);
+    return tt && tt->gemm ? GEMM_MIN_M : INT64_MAX;
+}
+
 qk_matmul_path qk_matmul_choose(qk_type t, int64_t m, int64_t k) {
     if (k < QK_MATMUL_SGEMM_MIN_K) return QK_MATMUL_VEC_DOT;
+    const int64_t gm = qk_matmul_gemm_min_m(t);
+    if (gm != INT64_MAX) return m >= gm ? QK_MATMUL_GEMM : QK_MATMUL_VEC_DOT;
     return m >= qk_matmul_blas_min_m(t) ? QK_MATMUL_SGEMM : QK_MATMUL_VEC_DOT;
 }
 
@@ -85,7 +105,12 @@ typedef struct mm_job {
     const float *xa;         /* [m][k] F32 activations for sgemm (xf, or x when no conversion); NULL: vec_dot */
     float *xf;               /* [m][k] written from xq during the conversion; NULL: not needed */
     float *wf;               /* tile_rows·k floats per thread; NULL: W used in place (F32) */
-    int64_t tile_rows;       /* sgemm path: output rows per tile */
+    qk_type wtype;
+    int own;                 /* sgemm path with qkit's GEMM: its kernel set (gemm_f32.h), wf its
+                              * per-thread scratch; 0: cblas_sgemm */
+    uint8_t *wp;             /* gemm path: tile_rows·wp_row bytes per thread (64-aligned); NULL: other paths */
+    size_t wp_row;           /* bytes of one packed weight row */
+    int64_t tile_rows;       /* sgemm and gemm paths: output rows per tile */
     int64_t n_tiles;
     atomic_llong next_tile;  /* tiles below nth are taken by thread ith at the start */
     float *y;                /* [m][n] */
@@ -135,9 +160,15 @@ static void dot_rows(const mm_job *j, const uint8_t *xq, size_t xrow, int64_t r0
     }
 }
 
-/* sgemm path: rows [r0, r1) as one tile, dequantized into wf (W in place for F32). */
+/* sgemm path: rows [r0, r1) as one tile, dequantized into wf (W in place for F32), or
+ * qkit's GEMM with wf as its scratch. */
 static void gemm_rows(const mm_job *j, float *wf, int64_t r0, int64_t r1) {
     const int64_t k = j->k, t = r1 - r0;
+    if (j->own) {
+        qk_gemm_f32(j->own, j->wtype, j->w + (size_t)r0 * j->w_row, j->w_row, t, k, j->xa, (size_t)k, j->m, j->y + r0,
+                    (size_t)j->n, wf);
+        return;
+    }
     const float *wt = (const float *)j->w + r0 * k;
     if (wf) {
         for (int64_t i = 0; i < t; i++) j->tt->to_float(j->w + (size_t)(r0 + i) * j->w_row, wf + i * k, k);
@@ -148,6 +179,12 @@ static void gemm_rows(const mm_job *j, float *wf, int64_t r0, int64_t r1) {
                 0.0f, j->y + r0, (int)j->n);
 }
 
+/* gemm path: rows [r0, r1) packed into wp, then multiplied with every token. */
+static void int_gemm_rows(const mm_job *j, uint8_t *wp, const uint8_t *xq, int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) j->tt->gemm_pack(j->w + (size_t)r * j->w_row, wp + (size_t)(r - r0) * j->wp_row, j->k);
+    j->tt->gemm((int)j->k, (int)(r1 - r0), (int)j->m, j->y + r0, (size_t)j->n, wp, j->wp_row, xq, j->xq_row);
+}
+
 static void mm_task(void *arg, int ith, int nth) {
     mm_job *j = arg;
     const uint8_t *xq = (const uint8_t *)j->x;
@@ -156,8 +193,27 @@ static void mm_task(void *arg, int ith, int nth) {
         xq = convert(j, ith, nth);
         xrow = j->xq_row;
     }
+    if (j->wp) {
+        uint8_t *wp = j->wp + (size_t)ith * (size_t)j->tile_rows * j->wp_row;
+        for (int64_t c = ith; c < j->n_tiles; c = atomic_fetch_add_explicit(&j->next_tile, 1, memory_order_relaxed)) {
+            const int64_t r0 = c * j->tile_rows, r1 = r0 + j->tile_rows < j->n ? r0 + j->tile_rows : j->n;
+            int_gemm_rows(j, wp, xq, r0, r1);
+        }
+        return;
+    }
     if (!j->xa) {
         dot_rows(j, xq, xrow, j->n * ith / nth, j->n * (ith + 1) / nth);
+        return;
+    }
+    if (j->own) {
+        /* tile c: strips [ns·c/n_tiles, ns·(c+1)/n_tiles) of tile_rows (the strip width)
+         * rows each, so that the threads get equal numbers of strips */
+        float *wf = j->wf + (size_t)ith * qk_gemm_f32_scratch_floats(j->own);
+        const int64_t ns = cdiv(j->n, j->tile_rows);
+        for (int64_t c = ith; c < j->n_tiles; c = atomic_fetch_add_explicit(&j->next_tile, 1, memory_order_relaxed)) {
+            const int64_t r0 = ns * c / j->n_tiles * j->tile_rows, e = ns * (c + 1) / j->n_tiles * j->tile_rows;
+            if (r0 < e) gemm_rows(j, wf, r0, e < j->n ? e : j->n);
+        }
         return;
     }
     float *wf = j->wf ? j->wf + (size_t)ith * (size_t)(j->tile_rows * j->k) : NULL;
@@ -174,7 +230,8 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
               const float *x, int64_t m, float *y) {
     const qk_type_traits *tt = qk_type_get(wtype);
     const int nth = qk_pool_size(pool);
-    const int path = s->force_path ? s->force_path : (int)qk_matmul_choose(wtype, m, k);
+    int path = s->force_path ? s->force_path : (int)qk_matmul_choose(wtype, m, k);
+    if (path == QK_MATMUL_GEMM && !tt->gemm) path = QK_MATMUL_VEC_DOT;
     mm_job job = {0}, *j = &job;
     j->pool = pool;
     j->tt = tt;
@@ -186,6 +243,7 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
     j->n = n;
     j->m = m;
     j->y = y;
+    j->wtype = wtype;
     if (tt->vec_dot_type != QK_TYPE_F32) {
         j->xq_row = qk_row_size(tt->vec_dot_type, k);
         j->private_xq = nth > 1 && path == QK_MATMUL_VEC_DOT && m * k <= PRIVATE_CONVERT_MAX;
@@ -201,6 +259,21 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
         } else {
             j->xa = x;
         }
+        j->own = qk_gemm_f32_level();
+    }
+    if (path == QK_MATMUL_SGEMM && j->own) {
+        /* qkit's GEMM: tiles of whole strips, at most about QK_GEMM_F32_PANEL_ROWS rows
+         * (or tile_floats / k when set), the same number per thread */
+        const int64_t strip = qk_gemm_f32_strip(j->own), ns = cdiv(n, strip);
+        int64_t per = QK_GEMM_F32_PANEL_ROWS / strip;
+        if (s->tile_floats > 0) per = s->tile_floats / k / strip > 1 ? s->tile_floats / k / strip : 1;
+        j->tile_rows = strip;
+        j->n_tiles = cdiv(cdiv(ns, per), nth) * nth;
+        if (j->n_tiles > ns) j->n_tiles = ns;
+        const size_t need = sizeof(float) * qk_gemm_f32_scratch_floats(j->own) * (size_t)nth;
+        if (grow((void **)&s->wf, &s->wf_size, need)) return -1;
+        j->wf = s->wf;
+    } else if (path == QK_MATMUL_SGEMM) {
         /* tiles of at most about tile_floats floats (at least 16 rows), the same number
          * per thread; F32 weights need no tile: one sgemm per thread */
         const int64_t tf = s->tile_floats > 0 ? s->tile_floats : QK_MATMUL_TILE_FLOATS;
@@ -214,6 +287,20 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
             j->wf = s->wf;
         }
     }
+    if (path == QK_MATMUL_GEMM) {
+        /* tiles of at most QK_MATMUL_GEMM_TILE_BYTES packed bytes, a multiple of 4 rows, and
+         * at least 4 tiles per thread where n allows (the tiles are taken from a counter) */
+        j->wp_row = (size_t)(k / tt->blck_size) * tt->gemm_pack_bsize;
+        int64_t tr = (int64_t)(QK_MATMUL_GEMM_TILE_BYTES / j->wp_row);
+        const int64_t per = cdiv(n, 4 * (int64_t)nth);
+        if (tr > per) tr = per;
+        tr = tr < 4 ? 4 : tr / 4 * 4;
+        j->tile_rows = tr;
+        j->n_tiles = cdiv(n, tr);
+        const size_t need = (size_t)tr * j->wp_row * (size_t)nth + 64;
+        if (grow(&s->wp, &s->wp_size, need)) return -1;
+        j->wp = (uint8_t *)(((uintptr_t)s->wp + 63) & ~(uintptr_t)63);
+    }
     atomic_init(&j->next_tile, nth);
     qk_pool_run(pool, mm_task, j);
     return 0;
@@ -223,5 +310,6 @@ void qk_matmul_scratch_free(qk_matmul_scratch *s) {
     free(s->xq);
     free(s->xf);
     free(s->wf);
+    free(s->wp);
     *s = (qk_matmul_scratch){0};
 }

@@ -12,8 +12,14 @@
  *   - sgemm path (many tokens): the converted activations are expanded back to F32
  *     (exactly the values vec_dot would see), each thread dequantizes tiles of W (up to
  *     QK_MATMUL_TILE_FLOATS floats) to F32 (F32 weights are used in place) and calls
- *     OpenBLAS cblas_sgemm (single-threaded; our pool provides the parallelism).
- * The two paths differ only in float summation order. Every call is ONE pool job: the
+ *     OpenBLAS cblas_sgemm (single-threaded; our pool provides the parallelism) — or,
+ *     where the CPU has AVX2 (qk_gemm_f32_level), each thread runs qkit's own FP32 GEMM
+ *     (gemm_f32.h) on tiles of whole weight strips, which converts W panel by panel
+ *     itself and does not depend on the OpenBLAS build or OPENBLAS_CORETYPE;
+ *   - gemm path (many tokens, types with a gemm kernel: the K-quants): each thread decodes
+ *     tiles of W with the type's gemm_pack (integer codes and scales) and runs the type's
+ *     integer gemm kernel over all m converted activation rows.
+ * The paths differ only in float summation order. Every call is ONE pool job: the
  * threads convert the activations together, meet at a barrier, then compute their rows.
  * Which path runs is chosen per weight type and token count from measurements on the
  * target machine (qk_matmul_blas_min_m; reproduce them with qk-matmul-bench).
@@ -31,7 +37,8 @@
 typedef enum qk_matmul_path {
     QK_MATMUL_AUTO = 0,    /* by type and m (qk_matmul_blas_min_m) — the default */
     QK_MATMUL_VEC_DOT = 1, /* vec_dot for every (row, token) */
-    QK_MATMUL_SGEMM = 2,   /* dequantized tiles + cblas_sgemm */
+    QK_MATMUL_SGEMM = 2,   /* dequantized tiles + cblas_sgemm, or qkit's FP32 GEMM (gemm_f32.h) */
+    QK_MATMUL_GEMM = 3,    /* integer GEMM (types with a gemm kernel in the type table only) */
 } qk_matmul_path;
 
 /* Scratch memory reused across calls (grown on demand, owned by the caller; zero it
@@ -41,11 +48,15 @@ typedef struct qk_matmul_scratch {
     size_t xq_size;
     float *xf;       /* activations expanded to F32 (sgemm path) */
     size_t xf_size;
-    float *wf;       /* per-thread F32 weight tiles (sgemm path) */
+    float *wf;       /* per-thread F32 weight tiles, or gemm_f32 scratch (sgemm path) */
     size_t wf_size;
+    void *wp;        /* per-thread packed weight tiles (gemm path; used 64-byte aligned) */
+    size_t wp_size;
     /* Tuning knobs for benchmarks and tests; 0 = the default. */
     int force_path;      /* a qk_matmul_path */
-    int64_t tile_floats; /* floats per dequantized weight tile (default QK_MATMUL_TILE_FLOATS) */
+    int64_t tile_floats; /* floats per dequantized weight tile (default QK_MATMUL_TILE_FLOATS);
+                          * with qkit's GEMM: about tile_floats / k rows per tile (default
+                          * QK_GEMM_F32_PANEL_ROWS) */
 } qk_matmul_scratch;
 
 /* Default upper bound of one thread's dequantized weight tile, in floats (16 MiB per
@@ -61,8 +72,16 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *scratch, qk_type wtype, const vo
               int64_t n, const float *x, int64_t m, float *y);
 
 /* Token count from which QK_MATMUL_AUTO takes the sgemm path for weight type t
- * (INT64_MAX: never). */
+ * (INT64_MAX: never). Types with a gemm kernel take the gemm path from
+ * qk_matmul_gemm_min_m instead. */
 int64_t qk_matmul_blas_min_m(qk_type t);
+
+/* Token count from which QK_MATMUL_AUTO takes the integer gemm path for weight type t
+ * (INT64_MAX: the type has no gemm kernel). */
+int64_t qk_matmul_gemm_min_m(qk_type t);
+
+/* Upper bound of one thread's packed weight tile (gemm path), in bytes. */
+#define QK_MATMUL_GEMM_TILE_BYTES (192 << 10)
 
 /* Rows shorter than this (tiny models such as stories260K, n_embd 64) always take the
  * vec_dot path: speed is irrelevant there, and vec_dot sums each block exactly in

@@ -8,9 +8,11 @@
 #include <strings.h>
 
 #include "cpu.h"
+#include "gemm_k.h"
 #include "quants.h"
 
-/* vec_dot4 starts NULL everywhere (SIMD builds install it). */
+/* vec_dot4 starts NULL everywhere (SIMD builds install it), the gemm entries too (gemm_k.c
+ * installs them). */
 #define ROWX(id, nm, blck, size, q, tof, qref, ff, act, imat, vdt, vd) \
     [id] = {nm, blck, size, q, tof, qref, ff, act, imat, vdt, vd, NULL}
 /* Types without an importance-weighted quantizer (quantize_imat NULL). */
@@ -72,11 +74,16 @@ static pthread_once_t kernels_once = PTHREAD_ONCE_INIT;
 
 /* Replace scalar kernels by SIMD ones where the CPU allows (cpu.h). */
 static void install_kernels(void) {
+    qk_install_gemm_k(table);
     if (!qk_cpu_has_avx2()) return;
     qk_install_float_avx2(table);
     qk_install_legacy_avx2(table);
     qk_install_k_avx2(table);
-    if (qk_cpu_has_avx512vnni()) qk_install_legacy_avx512vnni(table);
+    qk_install_gemm_k_avx2(table);
+    if (qk_cpu_has_avx512vnni()) {
+        qk_install_legacy_avx512vnni(table);
+        qk_install_gemm_k_avx512vnni(table);
+    }
 }
 
 const qk_type_traits *qk_type_get(uint32_t type) {

@@ -58,6 +58,16 @@ typedef void (*qk_vec_dot_fn)(int n, float *s, const void *x, const void *y);
  * byte of -128, which only a NaN input produces; see quants_legacy_avx2.c), sharing the
  * work that depends on y alone (its loads, scales and offset sums) between the rows. */
 typedef void (*qk_vec_dot4_fn)(int n, float s[4], const void *x, size_t bx, const void *y);
+/* Integer GEMM (matmul.c's batch path), in two steps. gemm_pack decodes n elements (n a
+ * multiple of blck_size) of one weight row into (n / blck_size) * gemm_pack_bsize bytes
+ * at dst (a layout private to the type's gemm kernel: unpacked codes and integer
+ * scales; dst aligned to 64 bytes). gemm then computes s[c·lds + r] = dot(x_r, y_c) for
+ * the nr packed rows x_r = xp + r·bxp bytes (r < nr) and the nc activation rows
+ * y_c = y + c·by bytes (c < nc) of the vec_dot_type: every element equals the type's
+ * scalar vec_dot up to float summation order (see gemm_k.h for the exact statement). */
+typedef void (*qk_gemm_pack_fn)(const void *x, void *dst, int64_t n);
+typedef void (*qk_gemm_fn)(int n, int nr, int nc, float *s, size_t lds, const void *xp, size_t bxp, const void *y,
+                           size_t by);
 
 typedef struct qk_type_traits {
     const char *name;          /* "Q4_K" */
@@ -84,6 +94,9 @@ typedef struct qk_type_traits {
     qk_vec_dot_fn vec_dot;     /* weight row . activation row */
     qk_vec_dot4_fn vec_dot4;   /* four rows at once, same results; NULL: none (SIMD
                                 * builds install one where it measured faster) */
+    qk_gemm_pack_fn gemm_pack; /* NULL (with gemm): no integer GEMM for this type */
+    size_t gemm_pack_bsize;    /* bytes of one packed block (a multiple of 64) */
+    qk_gemm_fn gemm;
 } qk_type_traits;
 
 /* The row for a type id, or NULL when the id is not one qkit knows. */

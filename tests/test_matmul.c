@@ -17,9 +17,14 @@
  *   one short); F32 weights are used in place. Largest error measured across the
  *   arithmetic variants of tests/run-variants.sh (OpenBLAS core types and threads, AVX2 and
  *   scalar conversions): 1.1e-7·M;
+ * - gemm path (types with an integer gemm kernel): within the same bound as sgemm, and
+ *   bit-identical whatever the thread count (each element is computed alone, whichever
+ *   tile holds its row); for the other types QK_MATMUL_GEMM runs the vec_dot path. The
+ *   kernels themselves are compared with vec_dot in test_gemm.c;
  * - QK_MATMUL_AUTO gives exactly the result of the path qk_matmul_choose names, and
- *   qk_matmul_choose switches to sgemm at qk_matmul_blas_min_m for every type (rows of
- *   at least QK_MATMUL_SGEMM_MIN_K elements; shorter rows stay on vec_dot).
+ *   qk_matmul_choose switches to gemm at qk_matmul_gemm_min_m for the types with a gemm
+ *   kernel, else to sgemm at qk_matmul_blas_min_m (rows of at least
+ *   QK_MATMUL_SGEMM_MIN_K elements; shorter rows stay on vec_dot).
  */
 #include <math.h>
 #include <stdint.h>
@@ -123,6 +128,7 @@ static void run(qk_pool *pool, qk_matmul_scratch *sc, const fixture *f, float *y
     if (sc->xq) memset(sc->xq, 0x7f, sc->xq_size);
     if (sc->xf) memset(sc->xf, 0x7f, sc->xf_size);
     if (sc->wf) memset(sc->wf, 0x7f, sc->wf_size);
+    if (sc->wp) memset(sc->wp, 0x7f, sc->wp_size);
     ck_assert_int_eq(qk_matmul(pool, sc, f->t, f->w, f->k, f->n, f->x, f->m, y), 0);
 }
 
@@ -144,7 +150,8 @@ static void check_gemm_close(const fixture *f, const float *y, const char *what,
                          (double)y[i], f->y_ref[i], f->y_mag[i]);
         if (f->y_mag[i] > 0) worst = fmax(worst, e / f->y_mag[i]);
     }
-    ck_assert(qk_test_close(f->tt->name, "sgemm path: max |error|/M", worst, 0, 0, 3e-5));
+    ck_assert(qk_test_close(f->tt->name, strcmp(what, "gemm") == 0 ? "gemm path: max |error|/M" : "sgemm path: max |error|/M",
+                            worst, 0, 0, 3e-5));
 }
 
 START_TEST(test_paths_every_type) {
@@ -161,7 +168,8 @@ START_TEST(test_paths_every_type) {
             fixture_make(&f, t, sh->k, sh->n, sh->m[mi]);
             float *y = malloc(sizeof(float) * (size_t)(f.m * f.n));
             float *y2 = malloc(sizeof(float) * (size_t)(f.m * f.n));
-            ck_assert(y && y2);
+            float *y1 = malloc(sizeof(float) * (size_t)(f.m * f.n)); /* gemm path, 1 thread */
+            ck_assert(y && y2 && y1);
             for (int p = 0; p < 3; p++) {
                 sc.tile_floats = 0;
                 sc.force_path = QK_MATMUL_VEC_DOT;
@@ -173,6 +181,16 @@ START_TEST(test_paths_every_type) {
                 sc.tile_floats = 16 * f.k;
                 run(pools[p], &sc, &f, y);
                 check_gemm_close(&f, y, "sgemm, 16-row tiles", p + 1);
+                sc.tile_floats = 0;
+                sc.force_path = QK_MATMUL_GEMM;
+                run(pools[p], &sc, &f, y);
+                if (qk_type_get(t)->gemm) {
+                    check_gemm_close(&f, y, "gemm", p + 1);
+                    if (p == 0) memcpy(y1, y, sizeof(float) * (size_t)(f.m * f.n));
+                    else ck_assert_int_eq(memcmp(y, y1, sizeof(float) * (size_t)(f.m * f.n)), 0);
+                } else {
+                    check_dot_exact(&f, y, "gemm requested, no kernel", p + 1);
+                }
                 /* AUTO = the path qk_matmul_choose names, bit for bit */
                 sc.tile_floats = 0;
                 sc.force_path = QK_MATMUL_AUTO;
@@ -182,6 +200,7 @@ START_TEST(test_paths_every_type) {
                 ck_assert_int_eq(memcmp(y, y2, sizeof(float) * (size_t)(f.m * f.n)), 0);
             }
             free(y);
+            free(y1);
             free(y2);
             fixture_free(&f);
         }
@@ -195,11 +214,14 @@ END_TEST
 START_TEST(test_choice_switches_at_threshold) {
     for (int ti = 0; ti < N_TYPES; ti++) {
         const qk_type t = TYPES[ti];
-        const int64_t from = qk_matmul_blas_min_m(t);
+        const int has_gemm = qk_type_get(t)->gemm != NULL;
+        const int64_t from = has_gemm ? qk_matmul_gemm_min_m(t) : qk_matmul_blas_min_m(t);
+        const int batch = has_gemm ? QK_MATMUL_GEMM : QK_MATMUL_SGEMM;
         ck_assert_int_ge(from, 2); /* one token never pays for a dequantized tile */
+        ck_assert_int_eq(qk_matmul_gemm_min_m(t) != INT64_MAX, has_gemm);
         for (int64_t m = 1; m <= 1024; m++)
         {
-            ck_assert_int_eq(qk_matmul_choose(t, m, 896), m >= from ? QK_MATMUL_SGEMM : QK_MATMUL_VEC_DOT);
+            ck_assert_int_eq(qk_matmul_choose(t, m, 896), m >= from ? batch : QK_MATMUL_VEC_DOT);
             /* rows shorter than QK_MATMUL_SGEMM_MIN_K never take the sgemm path */
             ck_assert_int_eq(qk_matmul_choose(t, m, 64), QK_MATMUL_VEC_DOT);
         }
