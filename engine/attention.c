@@ -8,14 +8,15 @@
  * on Qwen2.5-0.5B-shaped tg128, 61 -> 20 us per layer at 2 threads. With many (prompt
  * processing), the threads first expand the sequence's K and V rows to F32 once per kv
  * head (the heads of a GQA group share them), then each task takes a block of up to
- * Q_BLOCK tokens and computes S = Q·Kᵀ and O = P·V as OpenBLAS sgemm calls over the
- * positions 0..L-1 up to the block's largest one only: causal masking leaves the rest
+ * Q_BLOCK tokens and computes S = Q·Kᵀ and O = P·V with qkit's FP32 GEMM (gemm_f32.h;
+ * OpenBLAS sgemm without AVX2) over the positions 0..L-1 up to the block's largest one only: causal masking leaves the rest
  * zero, so a prompt costs about half of the full square. Tasks are taken from a counter,
  * largest L first. Keys beyond a token's own position are masked out (never read).
  */
 #include "attention.h"
 
 #include "cpu.h"
+#include "gemm_f32.h"
 #include "types.h"
 #include "vexp.h"
 #if defined(__x86_64__) || defined(__i386__)
@@ -114,12 +115,15 @@ typedef struct attn_job {
     const size_t *kv_off;   /* [n_seqs] offset of the sequence's F32 K/V copies in s->kv, or SIZE_MAX
                              * (few tokens: the cache rows are used in place) */
     int any_gemm;
+    int gemm_level;         /* gemm_f32.h kernel set of the batch path's products */
+    size_t halves;          /* F16 scratch per thread (after O); qkit's GEMM scratch follows */
     const attn_unit *units; /* largest L first */
     int n_units;
     atomic_int next;        /* units below nth are taken by thread ith at the start */
 } attn_job;
 
-/* The F32 copy of kv head kvh of sequence si: K [L][hd], then V [L][hd]. */
+/* The F32 copy of kv head kvh of sequence si: K [L][hd], then V transposed, Vt [hd][L]
+ * (so that both products read their weight operand by rows: S = Q·Kᵀ, O = P·Vtᵀ). */
 static float *kv_copy(const attn_job *j, int si, int kvh) {
     return j->s->kv + j->kv_off[si] + (size_t)kvh * 2 * (size_t)j->L[si] * (size_t)j->a->head_dim;
 }
@@ -140,14 +144,26 @@ static void expand_kv(const attn_job *j, int ith, int nth) {
         const size_t base = (size_t)j->seq_ids[si] * a->seq_stride;
         for (int kvh = 0; kvh < a->n_head_kv && u < hi; kvh++, u += j->L[si]) {
             const int64_t t0 = lo > u ? lo - u : 0, t1 = hi - u < j->L[si] ? hi - u : j->L[si];
-            float *K = kv_copy(j, si, kvh), *V = K + (size_t)j->L[si] * hd;
+            const size_t L = (size_t)j->L[si];
+            float *K = kv_copy(j, si, kvh), *Vt = K + L * hd;
             for (int64_t t = t0; t < t1; t++) {
                 const size_t c = base + (size_t)t * n_kv + (size_t)kvh * hd;
                 f16->to_float(a->k_cache + c, K + (size_t)t * hd, hd);
-                f16->to_float(a->v_cache + c, V + (size_t)t * hd, hd);
+                for (int d = 0; d < hd; d++) Vt[(size_t)d * L + (size_t)t] = qk_half_to_float(a->v_cache[c + (size_t)d]);
             }
         }
     }
+}
+
+/* One product of the batch path: Y[c·ldy + r] = Σ_l W[r·ldw + l]·X[c·ldx + l] for r < n,
+ * c < m, l < k, with qkit's GEMM where the CPU has one (gemm_f32.h), else OpenBLAS. */
+static void product(int level, float *scratch, const float *w, int ldw, int n, int k, const float *x, int ldx, int m,
+                    float *y, int ldy) {
+    if (level != QK_GEMM_F32_NONE &&
+        qk_gemm_f32(level, QK_TYPE_F32, w, sizeof(float) * (size_t)ldw, n, k, x, (size_t)ldx, m, y, (size_t)ldy,
+                    scratch) == 0)
+        return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, ldx, w, ldw, 0.0f, y, ldy);
 }
 
 static void attn_unit_run(const attn_job *j, const attn_unit *u, float *work, pv_f16_fn pv_f16) {
@@ -161,16 +177,17 @@ static void attn_unit_run(const attn_job *j, const attn_unit *u, float *work, pv
     const int gemm = j->kv_off[u->si] != SIZE_MAX;
     float *Q = work, *S = Q + (size_t)Q_BLOCK * hd, *O = S + (size_t)Q_BLOCK * L;
     qk_half *tmp16 = (qk_half *)(O + (size_t)Q_BLOCK * hd); /* max(L, Q_BLOCK·hd) halves */
-    /* S = Q·Kᵀ over positions 0..L-1: sgemm on the F32 copies, or (a few tokens) the F16
+    /* S = Q·Kᵀ over positions 0..L-1: a GEMM on the F32 copies, or (a few tokens) the F16
      * dot product on the cache rows and Q in F16, as ggml's batch-1 mul_mat (vec_dot_f16) */
-    const float *K = NULL, *V = NULL;
+    const float *K = NULL, *Vt = NULL;
+    float *gemm_scratch = (float *)(tmp16 + j->halves);
     const qk_half *kc = NULL, *vc = NULL;
     if (gemm) {
         K = kv_copy(j, u->si, kvh);
-        V = K + (size_t)j->L[u->si] * hd;
+        Vt = K + (size_t)j->L[u->si] * hd;
         for (int i = 0; i < m; i++)
             round_f16(f16, a->q + (size_t)idx[i] * n_q + (size_t)h * hd, Q + (size_t)i * hd, hd, tmp16);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, L, hd, 1.0f, Q, hd, K, hd, 0.0f, S, L);
+        product(j->gemm_level, gemm_scratch, K, hd, L, hd, Q, hd, m, S, L);
     } else {
         kc = a->k_cache + (size_t)j->seq_ids[u->si] * a->seq_stride + (size_t)kvh * hd;
         vc = a->v_cache + (size_t)j->seq_ids[u->si] * a->seq_stride + (size_t)kvh * hd;
@@ -197,7 +214,7 @@ static void attn_unit_run(const attn_job *j, const attn_unit *u, float *work, pv
     }
     /* O = P·V */
     if (gemm) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hd, L, 1.0f, S, L, V, hd, 0.0f, O, hd);
+        product(j->gemm_level, gemm_scratch, Vt, j->L[u->si], hd, L, S, L, m, O, hd);
     } else {
         for (int i = 0; i < m; i++) pv_f16(hd, a->pos[idx[i]] + 1, O + (size_t)i * hd, vc, (size_t)n_kv, S + (size_t)i * L);
     }
@@ -287,7 +304,9 @@ int qk_attention(qk_pool *pool, qk_attn_scratch *s, const qk_attn_args *a) {
     qsort(units, (size_t)nu, sizeof *units, unit_cmp);
     const int nth = qk_pool_size(pool);
     const size_t halves = (size_t)max_L > (size_t)Q_BLOCK * hd ? (size_t)max_L : (size_t)Q_BLOCK * hd;
-    const size_t need = 2 * (size_t)Q_BLOCK * hd + (size_t)Q_BLOCK * (size_t)max_L + halves / 2 + 1;
+    const int level = any_gemm ? qk_gemm_f32_level() : QK_GEMM_F32_NONE;
+    const size_t need = 2 * (size_t)Q_BLOCK * hd + (size_t)Q_BLOCK * (size_t)max_L + (halves + 1) / 2 +
+                        (level != QK_GEMM_F32_NONE ? qk_gemm_f32_scratch_floats(level) : 0);
     if (need > s->per_thread || nth > s->n_threads) {
         size_t have = 0;
         free(s->buf);
@@ -300,7 +319,8 @@ int qk_attention(qk_pool *pool, qk_attn_scratch *s, const qk_attn_args *a) {
     }
     if (grow(&s->kv, &s->kv_floats, kv_floats)) goto done;
     attn_job j = {.pool = pool, .a = a, .s = s, .n_seqs = n_seqs, .seq_ids = seq_ids, .order = order,
-                  .start = start, .L = L, .kv_off = kv_off, .any_gemm = any_gemm, .units = units,
+                  .start = start, .L = L, .kv_off = kv_off, .any_gemm = any_gemm, .gemm_level = level,
+                  .halves = halves + (halves & 1), .units = units,
                   .n_units = nu};
     atomic_init(&j.next, nth);
     qk_pool_run(pool, attn_task, &j);
