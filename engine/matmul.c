@@ -99,18 +99,41 @@ typedef struct mm_job {
     const float *xa;         /* [m][k] F32 activations for sgemm (xf, or x when no conversion); NULL: vec_dot */
     float *xf;               /* [m][k] written from xq during the conversion; NULL: not needed */
     float *wf;               /* tile_rows·k floats per thread; NULL: W used in place (F32) */
-    uint8_t *wp;             /* gemm path: tile_rows·wp_row bytes per thread (64-aligned); NULL: other paths */
-    size_t wp_row;           /* bytes of one packed weight row */
+    int gemm_act;            /* xq rows are in the type's gemm_act layout (gemm path) */
+    uint8_t *wp;             /* gemm path: wp_tile bytes per thread (64-aligned); NULL: other paths */
+    size_t wp_group;         /* bytes of one packed group of gemm_pack_rows weight rows */
+    size_t wp_tile;          /* bytes of one packed tile */
     int64_t tile_rows;       /* sgemm and gemm paths: output rows per tile */
     int64_t n_tiles;
     atomic_llong next_tile;  /* tiles below nth are taken by thread ith at the start */
     float *y;                /* [m][n] */
 } mm_job;
 
+/* Blocks per step of the gemm_act conversion (through a stack buffer). */
+#define ACT_CHUNK 64
+
+/* Activation rows [i0, i1), blocks [b0, b1) of each, in gemm_act layout into xq:
+ * quantize_act into a stack buffer, then gemm_act. */
+static void convert_part_gemm(const mm_job *j, uint8_t *xq, int64_t i0, int64_t i1, int64_t b0, int64_t b1) {
+    _Alignas(64) uint8_t tmp[ACT_CHUNK * 64];
+    const int64_t k = j->k, bs = j->vt->blck_size;
+    if (j->vt->type_size > 64) abort(); /* no vec_dot_type with a gemm_act has larger blocks */
+    for (int64_t i = i0; i < i1; i++)
+        for (int64_t c = b0; c < b1; c += ACT_CHUNK) {
+            const int64_t e = c + ACT_CHUNK < b1 ? c + ACT_CHUNK : b1;
+            j->vt->quantize_act(j->x + i * k + c * bs, tmp, (e - c) * bs);
+            j->tt->gemm_act(tmp, xq + (size_t)i * j->xq_row + (size_t)c * j->tt->gemm_act_bsize, (e - c) * bs);
+        }
+}
+
 /* Convert activation rows [i0, i1), blocks [b0, b1) of each, into xq (and xf). The
  * converters work block by block, so a block range gives the bytes of a whole row. */
 static void convert_part(const mm_job *j, uint8_t *xq, int64_t i0, int64_t i1, int64_t b0, int64_t b1) {
     const int64_t k = j->k, bs = j->vt->blck_size;
+    if (j->gemm_act) {
+        convert_part_gemm(j, xq, i0, i1, b0, b1);
+        return;
+    }
     for (int64_t i = i0; i < i1; i++) {
         uint8_t *q = xq + (size_t)i * j->xq_row + (size_t)b0 * j->vt->type_size;
         j->vt->quantize_act(j->x + i * k + b0 * bs, q, (b1 - b0) * bs);
@@ -166,8 +189,8 @@ static void gemm_rows(const mm_job *j, float *wf, int64_t r0, int64_t r1) {
 
 /* gemm path: rows [r0, r1) packed into wp, then multiplied with every token. */
 static void int_gemm_rows(const mm_job *j, uint8_t *wp, const uint8_t *xq, int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++) j->tt->gemm_pack(j->w + (size_t)r * j->w_row, wp + (size_t)(r - r0) * j->wp_row, j->k);
-    j->tt->gemm((int)j->k, (int)(r1 - r0), (int)j->m, j->y + r0, (size_t)j->n, wp, j->wp_row, xq, j->xq_row);
+    j->tt->gemm_pack(j->w + (size_t)r0 * j->w_row, j->w_row, (int)(r1 - r0), wp, j->k);
+    j->tt->gemm((int)j->k, (int)(r1 - r0), (int)j->m, j->y + r0, (size_t)j->n, wp, j->wp_group, xq, j->xq_row);
 }
 
 static void mm_task(void *arg, int ith, int nth) {
@@ -179,7 +202,7 @@ static void mm_task(void *arg, int ith, int nth) {
         xrow = j->xq_row;
     }
     if (j->wp) {
-        uint8_t *wp = j->wp + (size_t)ith * (size_t)j->tile_rows * j->wp_row;
+        uint8_t *wp = j->wp + (size_t)ith * j->wp_tile;
         for (int64_t c = ith; c < j->n_tiles; c = atomic_fetch_add_explicit(&j->next_tile, 1, memory_order_relaxed)) {
             const int64_t r0 = c * j->tile_rows, r1 = r0 + j->tile_rows < j->n ? r0 + j->tile_rows : j->n;
             int_gemm_rows(j, wp, xq, r0, r1);
@@ -218,7 +241,8 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
     j->m = m;
     j->y = y;
     if (tt->vec_dot_type != QK_TYPE_F32) {
-        j->xq_row = qk_row_size(tt->vec_dot_type, k);
+        j->gemm_act = path == QK_MATMUL_GEMM && tt->gemm_act;
+        j->xq_row = j->gemm_act ? (size_t)(k / tt->blck_size) * tt->gemm_act_bsize : qk_row_size(tt->vec_dot_type, k);
         j->private_xq = nth > 1 && path == QK_MATMUL_VEC_DOT && m * k <= PRIVATE_CONVERT_MAX;
         if (grow(&s->xq, &s->xq_size, j->xq_row * (size_t)m * (size_t)(j->private_xq ? nth : 1))) return -1;
         j->xq = s->xq;
@@ -246,16 +270,19 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
         }
     }
     if (path == QK_MATMUL_GEMM) {
-        /* tiles of at most QK_MATMUL_GEMM_TILE_BYTES packed bytes, a multiple of 4 rows, and
-         * at least 4 tiles per thread where n allows (the tiles are taken from a counter) */
-        j->wp_row = (size_t)(k / tt->blck_size) * tt->gemm_pack_bsize;
-        int64_t tr = (int64_t)(QK_MATMUL_GEMM_TILE_BYTES / j->wp_row);
+        /* tiles of at most QK_MATMUL_GEMM_TILE_BYTES packed bytes, a multiple of 4 rows and
+         * of the packed group, and at least 4 tiles per thread where n allows (the tiles
+         * are taken from a counter) */
+        const int64_t g = tt->gemm_pack_rows, step = g > 4 ? g : 4;
+        j->wp_group = (size_t)(k / tt->blck_size) * tt->gemm_pack_bsize;
+        int64_t tr = (int64_t)(QK_MATMUL_GEMM_TILE_BYTES / j->wp_group) * g;
         const int64_t per = cdiv(n, 4 * (int64_t)nth);
         if (tr > per) tr = per;
-        tr = tr < 4 ? 4 : tr / 4 * 4;
+        tr = tr < step ? step : tr / step * step;
         j->tile_rows = tr;
         j->n_tiles = cdiv(n, tr);
-        const size_t need = (size_t)tr * j->wp_row * (size_t)nth + 64;
+        j->wp_tile = (size_t)cdiv(tr, g) * j->wp_group;
+        const size_t need = j->wp_tile * (size_t)nth + 64;
         if (grow(&s->wp, &s->wp_size, need)) return -1;
         j->wp = (uint8_t *)(((uintptr_t)s->wp + 63) & ~(uintptr_t)63);
     }
