@@ -29,7 +29,9 @@
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 /* Tokens per tile (the float sums of a tile stay in registers). */
+#ifndef C_ZMM
 #define C_ZMM 16
+#endif
 #define C_YMM_VNNI 5
 #define C_AVX2 4
 
@@ -75,6 +77,7 @@ QK_VNNI512 ALWAYS_INLINE void tile_zmm(int nb, const uint8_t *xg, size_t bsize, 
         __m512i w[8];
         for (int s = 0; s < 8; s++) w[s] = _mm512_load_si512((const void *)p->q[s]);
         const __m512 dx = _mm512_load_ps(p->d);
+#pragma GCC unroll 16
         for (int c = 0; c < C; c++) {
             const qk_lact *a = act(y, by, c, b);
             __m512i acc = with_min ? _mm512_setzero_si512() : _mm512_set1_epi32(a->u.c);

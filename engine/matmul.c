@@ -56,15 +56,18 @@ int64_t qk_matmul_blas_min_m(qk_type t) {
 }
 
 /* Token count from which the integer gemm path wins over vec_dot (types with a gemm
- * kernel). Measured with `qk-matmul-bench --clock cpu -t 1` on 4864x896 (2-core AMD EPYC
- * with AVX-512 VNNI, VNNI gemm kernels, AVX2 packers): gemm is faster than vec_dot from
- * m = 4 for every K-quant (Q4_K 75.9 vs 65.1 GFLOP/s at m = 4, 50.5 vs 74.3 at m = 2; at
- * m = 3 it wins for Q2_K/Q5_K/Q6_K only). */
-#define GEMM_MIN_M 4
+ * kernel). Measured with `qk-matmul-bench --clock cpu -t 1` (2-core AMD EPYC with AVX-512
+ * VNNI, VNNI gemm kernels, AVX2 packers): K-quants on 4864x896, gemm faster than vec_dot
+ * from m = 4 for every K-quant (Q4_K 75.9 vs 65.1 GFLOP/s at m = 4, 50.5 vs 74.3 at m = 2;
+ * at m = 3 it wins for Q2_K/Q5_K/Q6_K only); the 32-element types on 896x4864 and
+ * 4864x896, gemm faster from m = 3 for all six (at m = 2 it loses for Q4_0, Q5_0, Q8_0). */
+#define GEMM_MIN_M_K 4
+#define GEMM_MIN_M_LEGACY 3
 
 int64_t qk_matmul_gemm_min_m(qk_type t) {
     const qk_type_traits *tt = qk_type_get(t);
-    return tt && tt->gemm ? GEMM_MIN_M : INT64_MAX;
+    if (!tt || !tt->gemm) return INT64_MAX;
+    return tt->blck_size == 32 ? GEMM_MIN_M_LEGACY : GEMM_MIN_M_K;
 }
 
 qk_matmul_path qk_matmul_choose(qk_type t, int64_t m, int64_t k) {
