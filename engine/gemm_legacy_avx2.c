@@ -29,9 +29,7 @@
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 /* Tokens per tile (the float sums of a tile stay in registers). */
-#ifndef C_ZMM
 #define C_ZMM 16
-#endif
 #define C_YMM_VNNI 5
 #define C_AVX2 4
 
@@ -77,18 +75,26 @@ QK_VNNI512 ALWAYS_INLINE void tile_zmm(int nb, const uint8_t *xg, size_t bsize, 
         __m512i w[8];
         for (int s = 0; s < 8; s++) w[s] = _mm512_load_si512((const void *)p->q[s]);
         const __m512 dx = _mm512_load_ps(p->d);
-#pragma GCC unroll 16
-        for (int c = 0; c < C; c++) {
-            const qk_lact *a = act(y, by, c, b);
-            __m512i acc = with_min ? _mm512_setzero_si512() : _mm512_set1_epi32(a->u.c);
-            for (int s = 0; s < 8; s++) acc = _mm512_dpbusd_epi32(acc, w[s], _mm512_set1_epi32(step_bytes(a, s)));
-            const __m512 f = _mm512_cvtepi32_ps(acc);
-            const __m512 d = _mm512_mul_ps(dx, _mm512_set1_ps(a->d));
-            if (with_min)
-                sum[c] = _mm512_add_ps(sum[c], _mm512_add_ps(_mm512_mul_ps(d, f),
-                                                             _mm512_mul_ps(_mm512_load_ps(p->m), _mm512_set1_ps(a->u.s))));
-            else
-                sum[c] = _mm512_add_ps(sum[c], _mm512_mul_ps(f, d));
+        /* two tokens at a time: their two VPDPBUSD chains interleave */
+#pragma GCC unroll 8
+        for (int c0 = 0; c0 < C; c0 += 2) {
+            const int np = c0 + 1 < C ? 2 : 1;
+            const qk_lact *a[2] = {act(y, by, c0, b), act(y, by, c0 + np - 1, b)};
+            __m512i acc[2];
+            for (int i = 0; i < np; i++) acc[i] = with_min ? _mm512_setzero_si512() : _mm512_set1_epi32(a[i]->u.c);
+            for (int s = 0; s < 8; s++)
+                for (int i = 0; i < np; i++)
+                    acc[i] = _mm512_dpbusd_epi32(acc[i], w[s], _mm512_set1_epi32(step_bytes(a[i], s)));
+            for (int i = 0; i < np; i++) {
+                const int c = c0 + i;
+                const __m512 f = _mm512_cvtepi32_ps(acc[i]);
+                const __m512 d = _mm512_mul_ps(dx, _mm512_set1_ps(a[i]->d));
+                if (with_min)
+                    sum[c] = _mm512_add_ps(sum[c], _mm512_add_ps(_mm512_mul_ps(d, f), _mm512_mul_ps(_mm512_load_ps(p->m),
+                                                                                                    _mm512_set1_ps(a[i]->u.s))));
+                else
+                    sum[c] = _mm512_add_ps(sum[c], _mm512_mul_ps(f, d));
+            }
         }
     }
     for (int c = 0; c < C; c++) _mm512_mask_storeu_ps(out + (size_t)c * lds, rows, sum[c]);
