@@ -7,15 +7,21 @@
  * 8 steps of 4 elements is one weight vector (64 or 32 bytes: 4 codes of each row) against
  * the token's 4 activation bytes broadcast to every lane, so the lanes accumulate the rows'
  * exact integer block sums with no horizontal reduction:
- *   - AVX-512 VNNI: VPDPBUSD zmm with an embedded {1to16} broadcast, the accumulator
- *     starting at the block's c (gemm_legacy.h);
- *   - AVX-VNNI: the same with VEX VPDPBUSD on ymm;
+ *   - AVX-512 VNNI: VPDPBUSD zmm, the accumulator starting at the block's c
+ *     (gemm_legacy.h); the 8 weight vectors of a block stay in registers while the C = 16
+ *     tokens pass, two at a time so that two dependency chains interleave;
+ *   - AVX-VNNI: VEX VPDPBUSD on ymm (16 registers: C = 5 tokens, step by step);
  *   - AVX2: VPMADDUBSW into 16-bit sums (the code-width rules of gemm_legacy.h keep them
  *     below 32768), widened per block by VPMADDWD.
  * Then the block's float step for all lanes at once with the scalar kernel's operations
  * (convert, d_x·d_y, multiply, add; Q4_1/Q5_1 also m_x·s_y), so the results are those of
- * qk_gemm_l*_scalar bit for bit. Rows past nr in the last group (zero codes and scales)
- * are computed and not stored; a token tail is a tile with fewer tokens.
+ * qk_gemm_l*_scalar bit for bit (the float steps are separate VMULPS/VADDPS: the engine
+ * is built with -ffp-contract=off, so the compiler fuses none of them). Rows past nr in the
+ * last group (zero codes and scales) are computed and not stored; a token tail is a tile
+ * with fewer tokens (each tile width is its own unrolled instance).
+ *
+ * The AVX2 packers decode a block of 8 rows into one ymm each (32 codes in element order)
+ * and transpose the 8×8 matrix of 4-byte lanes into the 8 steps.
  */
 #include <immintrin.h>
 #include <stdint.h>
