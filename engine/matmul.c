@@ -223,6 +223,11 @@ static void mm_task(void *arg, int ith, int nth) {
     }
 }
 
+/* OpenBLAS runs single-threaded in this process: the pool provides the parallelism. Set on
+ * the first matmul whatever path it takes, since attention.c's sgemm calls (made on pool
+ * threads) need it too: with every matmul of a model on the vec_dot or gemm path, an
+ * OpenBLAS left at its default thread count oversubscribes the cores inside attention
+ * (20x slower attention at pp512 with 2 threads). */
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 static void blas_single_threaded(void) { openblas_set_num_threads(1); }
 
@@ -230,6 +235,7 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
               const float *x, int64_t m, float *y) {
     const qk_type_traits *tt = qk_type_get(wtype);
     const int nth = qk_pool_size(pool);
+    pthread_once(&blas_once, blas_single_threaded);
     int path = s->force_path ? s->force_path : (int)qk_matmul_choose(wtype, m, k);
     if (path == QK_MATMUL_GEMM && !tt->gemm) path = QK_MATMUL_VEC_DOT;
     mm_job job = {0}, *j = &job;
@@ -251,7 +257,6 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
         j->xq = s->xq;
     }
     if (path == QK_MATMUL_SGEMM) {
-        pthread_once(&blas_once, blas_single_threaded);
         if (j->xq) {
             if (grow((void **)&s->xf, &s->xf_size, sizeof(float) * (size_t)(m * k))) return -1;
             j->xf = s->xf;
