@@ -35,8 +35,18 @@ static bool detect_avx512vnni(void) {
     const bool f = b & (1u << 16), bw = b & (1u << 30), vl = b & (1u << 31), vnni = c & (1u << 11);
     return f && bw && vl && vnni;
 }
+
+/* AVX-VNNI (VEX-encoded VPDPBUSD on xmm/ymm): CPUID.(7,1).EAX bit 4, with the OS saving
+ * the YMM state (checked by detect_avx2(), after which this is called). */
+static bool detect_avxvnni(void) {
+    unsigned a, b, c, d;
+    if ((xcr0() & 6) != 6) return false;
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
+    return a & (1u << 4);
+}
 #else
 static bool detect_avx2(void) { return false; }
+static bool detect_avxvnni(void) { return false; }
 static bool detect_avx512vnni(void) { return false; }
 #endif
 
@@ -59,6 +69,14 @@ bool qk_cpu_has_avx512vnni(void) {
     return cached;
 }
 
+bool qk_cpu_has_avxvnni(void) {
+    static int cached = -1;
+    if (cached < 0) cached = qk_cpu_has_avx2() && !env_set("QK_NO_AVXVNNI") && detect_avxvnni();
+    return cached;
+}
+
 const char *qk_cpu_kernels(void) {
-    return qk_cpu_has_avx512vnni() ? "AVX2+AVX512VNNI" : qk_cpu_has_avx2() ? "AVX2" : "scalar";
+    if (qk_cpu_has_avx512vnni()) return "AVX2+AVX512VNNI";
+    if (qk_cpu_has_avx2()) return qk_cpu_has_avxvnni() ? "AVX2+AVXVNNI" : "AVX2";
+    return "scalar";
 }

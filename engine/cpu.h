@@ -5,7 +5,8 @@
  * cpu.c whether AVX2+FMA+F16C (then AVX-512 VNNI) are available and, if so, lets each SIMD
  * file replace the entries it implements (vec_dot, vec_dot4, from_float, to_float).
  * Setting the environment variable QK_FORCE_SCALAR=1 keeps the scalar kernels,
- * QK_NO_AVX512=1 the AVX2 ones (for tests and comparisons).
+ * QK_NO_AVX512=1 the AVX2 ones (for tests and comparisons); QK_NO_AVXVNNI=1 turns off the
+ * AVX-VNNI kernels (which QK_NO_AVX512 leaves on).
  */
 #ifndef QK_CPU_H
 #define QK_CPU_H
@@ -22,7 +23,13 @@ bool qk_cpu_has_avx2(void);
  * environment variable QK_NO_AVX512=1 turns it off (the AVX2 kernels stay). */
 bool qk_cpu_has_avx512vnni(void);
 
-/* Names of the kernel set in use: "AVX2+AVX512VNNI", "AVX2" or "scalar". */
+/* True when qk_cpu_has_avx2() and the CPU and OS also support AVX-VNNI (VEX-encoded
+ * VPDPBUSD on 256-bit registers; Intel since Alder Lake, AMD since Zen 5); the
+ * environment variable QK_NO_AVXVNNI=1 turns it off. Independent of QK_NO_AVX512. Only
+ * the integer gemm of the 32-element types uses it, where AVX-512 VNNI is not in use. */
+bool qk_cpu_has_avxvnni(void);
+
+/* Names of the kernel set in use: "AVX2+AVX512VNNI", "AVX2+AVXVNNI", "AVX2" or "scalar". */
 const char *qk_cpu_kernels(void);
 
 /* Install hooks, one per SIMD file. Each replaces the table entries it implements and

@@ -19,7 +19,7 @@ static inline void set_group(qk_kpack *p, int g, int sc, int mn) {
 
 static inline void clear_pad(qk_kpack *p) { memset(p->pad, 0, sizeof p->pad); }
 
-void qk_gemm_pack_q2_K(const void *vx, void *dst, int64_t n) {
+static void pack_row_q2_K(const void *vx, void *dst, int64_t n) {
     const block_q2_K *x = vx;
     qk_kpack *p = dst;
     for (int64_t i = 0; i < n / QK_K; i++, p++) {
@@ -31,7 +31,7 @@ void qk_gemm_pack_q2_K(const void *vx, void *dst, int64_t n) {
     }
 }
 
-void qk_gemm_pack_q3_K(const void *vx, void *dst, int64_t n) {
+static void pack_row_q3_K(const void *vx, void *dst, int64_t n) {
     const block_q3_K *x = vx;
     qk_kpack *p = dst;
     for (int64_t i = 0; i < n / QK_K; i++, p++) {
@@ -59,7 +59,7 @@ static void pack_q45_K_scales(qk_kpack *p, qk_half d, qk_half dmin, const uint8_
     clear_pad(p);
 }
 
-void qk_gemm_pack_q4_K(const void *vx, void *dst, int64_t n) {
+static void pack_row_q4_K(const void *vx, void *dst, int64_t n) {
     const block_q4_K *x = vx;
     qk_kpack *p = dst;
     for (int64_t i = 0; i < n / QK_K; i++, p++) {
@@ -68,7 +68,7 @@ void qk_gemm_pack_q4_K(const void *vx, void *dst, int64_t n) {
     }
 }
 
-void qk_gemm_pack_q5_K(const void *vx, void *dst, int64_t n) {
+static void pack_row_q5_K(const void *vx, void *dst, int64_t n) {
     const block_q5_K *x = vx;
     qk_kpack *p = dst;
     for (int64_t i = 0; i < n / QK_K; i++, p++) {
@@ -77,7 +77,7 @@ void qk_gemm_pack_q5_K(const void *vx, void *dst, int64_t n) {
     }
 }
 
-void qk_gemm_pack_q6_K(const void *vx, void *dst, int64_t n) {
+static void pack_row_q6_K(const void *vx, void *dst, int64_t n) {
     const block_q6_K *x = vx;
     qk_kpack *p = dst;
     for (int64_t i = 0; i < n / QK_K; i++, p++) {
@@ -128,6 +128,18 @@ void qk_gemm_ksym_scalar(int n, int nr, int nc, float *s, size_t lds, const void
     gemm_k_scalar(n, nr, nc, s, lds, xp, bxp, y, by, 1);
 }
 
+/* qk_gemm_pack_fn from a one-row packer: rows one by one, each n/256 blocks. */
+#define PACK_ROWS(name, row)                                                                          \
+    void name(const void *x, size_t bx, int nr, void *dst, int64_t n) {                               \
+        const size_t bxp = (size_t)(n / QK_K) * sizeof(qk_kpack);                                     \
+        for (int r = 0; r < nr; r++) row((const uint8_t *)x + (size_t)r * bx, (uint8_t *)dst + r * bxp, n); \
+    }
+PACK_ROWS(qk_gemm_pack_q2_K, pack_row_q2_K)
+PACK_ROWS(qk_gemm_pack_q3_K, pack_row_q3_K)
+PACK_ROWS(qk_gemm_pack_q4_K, pack_row_q4_K)
+PACK_ROWS(qk_gemm_pack_q5_K, pack_row_q5_K)
+PACK_ROWS(qk_gemm_pack_q6_K, pack_row_q6_K)
+
 void qk_install_gemm_k(qk_type_traits *table) {
     static const struct {
         qk_type t;
@@ -138,6 +150,7 @@ void qk_install_gemm_k(qk_type_traits *table) {
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         table[rows[i].t].gemm_pack = rows[i].pack;
+        table[rows[i].t].gemm_pack_rows = 1;
         table[rows[i].t].gemm_pack_bsize = sizeof(qk_kpack);
     }
 }

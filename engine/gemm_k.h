@@ -39,19 +39,20 @@ typedef struct qk_kpack {
 } qk_kpack;
 _Static_assert(sizeof(qk_kpack) == 384, "qk_kpack size");
 
-/* gemm_pack for each K type: n elements of one row into n/256 qk_kpack at dst. */
-void qk_gemm_pack_q2_K(const void *x, void *dst, int64_t n);
-void qk_gemm_pack_q3_K(const void *x, void *dst, int64_t n);
-void qk_gemm_pack_q4_K(const void *x, void *dst, int64_t n);
-void qk_gemm_pack_q5_K(const void *x, void *dst, int64_t n);
-void qk_gemm_pack_q6_K(const void *x, void *dst, int64_t n);
+/* gemm_pack for each K type (qk_gemm_pack_fn, one row per group): nr rows x + r·bx bytes
+ * of n elements, each into n/256 qk_kpack, one after the other at dst. */
+void qk_gemm_pack_q2_K(const void *x, size_t bx, int nr, void *dst, int64_t n);
+void qk_gemm_pack_q3_K(const void *x, size_t bx, int nr, void *dst, int64_t n);
+void qk_gemm_pack_q4_K(const void *x, size_t bx, int nr, void *dst, int64_t n);
+void qk_gemm_pack_q5_K(const void *x, size_t bx, int nr, void *dst, int64_t n);
+void qk_gemm_pack_q6_K(const void *x, size_t bx, int nr, void *dst, int64_t n);
 
 /* The same bytes with AVX2 (only when qk_cpu_has_avx2()). */
-void qk_gemm_pack_q2_K_avx2(const void *x, void *dst, int64_t n);
-void qk_gemm_pack_q3_K_avx2(const void *x, void *dst, int64_t n);
-void qk_gemm_pack_q4_K_avx2(const void *x, void *dst, int64_t n);
-void qk_gemm_pack_q5_K_avx2(const void *x, void *dst, int64_t n);
-void qk_gemm_pack_q6_K_avx2(const void *x, void *dst, int64_t n);
+void qk_gemm_pack_q2_K_avx2(const void *x, size_t bx, int nr, void *dst, int64_t n);
+void qk_gemm_pack_q3_K_avx2(const void *x, size_t bx, int nr, void *dst, int64_t n);
+void qk_gemm_pack_q4_K_avx2(const void *x, size_t bx, int nr, void *dst, int64_t n);
+void qk_gemm_pack_q5_K_avx2(const void *x, size_t bx, int nr, void *dst, int64_t n);
+void qk_gemm_pack_q6_K_avx2(const void *x, size_t bx, int nr, void *dst, int64_t n);
 
 /* Scalar kernels (qk_gemm_fn): types with a min / symmetric types. */
 void qk_gemm_kmin_scalar(int n, int nr, int nc, float *s, size_t lds, const void *xp, size_t bxp, const void *y,

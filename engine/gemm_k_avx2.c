@@ -222,7 +222,7 @@ static void q45_K_scales(qk_kpack *p, const uint8_t *scales) {
     }
 }
 
-QK_AVX2 void qk_gemm_pack_q2_K_avx2(const void *vx, void *dst, int64_t n) {
+QK_AVX2 static void pack_row_q2_K(const void *vx, void *dst, int64_t n) {
     const block_q2_K *x = vx;
     qk_kpack *p = dst;
     for (int64_t i = 0; i < n / QK_K; i++, p++) {
@@ -238,7 +238,7 @@ QK_AVX2 void qk_gemm_pack_q2_K_avx2(const void *vx, void *dst, int64_t n) {
     }
 }
 
-QK_AVX2 void qk_gemm_pack_q3_K_avx2(const void *vx, void *dst, int64_t n) {
+QK_AVX2 static void pack_row_q3_K(const void *vx, void *dst, int64_t n) {
     const block_q3_K *x = vx;
     qk_kpack *p = dst;
     for (int64_t i = 0; i < n / QK_K; i++, p++) {
@@ -259,7 +259,7 @@ QK_AVX2 void qk_gemm_pack_q3_K_avx2(const void *vx, void *dst, int64_t n) {
     }
 }
 
-QK_AVX2 void qk_gemm_pack_q4_K_avx2(const void *vx, void *dst, int64_t n) {
+QK_AVX2 static void pack_row_q4_K(const void *vx, void *dst, int64_t n) {
     const block_q4_K *x = vx;
     qk_kpack *p = dst;
     for (int64_t i = 0; i < n / QK_K; i++, p++) {
@@ -273,7 +273,7 @@ QK_AVX2 void qk_gemm_pack_q4_K_avx2(const void *vx, void *dst, int64_t n) {
     }
 }
 
-QK_AVX2 void qk_gemm_pack_q5_K_avx2(const void *vx, void *dst, int64_t n) {
+QK_AVX2 static void pack_row_q5_K(const void *vx, void *dst, int64_t n) {
     const block_q5_K *x = vx;
     qk_kpack *p = dst;
     for (int64_t i = 0; i < n / QK_K; i++, p++) {
@@ -289,7 +289,7 @@ QK_AVX2 void qk_gemm_pack_q5_K_avx2(const void *vx, void *dst, int64_t n) {
     }
 }
 
-QK_AVX2 void qk_gemm_pack_q6_K_avx2(const void *vx, void *dst, int64_t n) {
+QK_AVX2 static void pack_row_q6_K(const void *vx, void *dst, int64_t n) {
     const block_q6_K *x = vx;
     qk_kpack *p = dst;
     for (int64_t i = 0; i < n / QK_K; i++, p++) {
@@ -306,6 +306,18 @@ QK_AVX2 void qk_gemm_pack_q6_K_avx2(const void *vx, void *dst, int64_t n) {
         finish(p, qk_half_to_float(x[i].d), 0.0f);
     }
 }
+
+/* qk_gemm_pack_fn from a one-row packer: rows one by one, each n/256 blocks. */
+#define PACK_ROWS(name, row)                                                                          \
+    void name(const void *x, size_t bx, int nr, void *dst, int64_t n) {                               \
+        const size_t bxp = (size_t)(n / QK_K) * sizeof(qk_kpack);                                     \
+        for (int r = 0; r < nr; r++) row((const uint8_t *)x + (size_t)r * bx, (uint8_t *)dst + r * bxp, n); \
+    }
+PACK_ROWS(qk_gemm_pack_q2_K_avx2, pack_row_q2_K)
+QK_AVX2 PACK_ROWS(qk_gemm_pack_q3_K_avx2, pack_row_q3_K)
+QK_AVX2 PACK_ROWS(qk_gemm_pack_q4_K_avx2, pack_row_q4_K)
+QK_AVX2 PACK_ROWS(qk_gemm_pack_q5_K_avx2, pack_row_q5_K)
+QK_AVX2 PACK_ROWS(qk_gemm_pack_q6_K_avx2, pack_row_q6_K)
 
 static void install(qk_type_traits *table, qk_gemm_fn kmin, qk_gemm_fn ksym) {
     table[QK_TYPE_Q2_K].gemm = kmin;

@@ -62,15 +62,18 @@ int64_t qk_matmul_blas_min_m(qk_type t) {
 }
 
 /* Token count from which the integer gemm path wins over vec_dot (types with a gemm
- * kernel). Measured with `qk-matmul-bench --clock cpu -t 1` on 4864x896 (2-core AMD EPYC
- * with AVX-512 VNNI, VNNI gemm kernels, AVX2 packers): gemm is faster than vec_dot from
- * m = 4 for every K-quant (Q4_K 75.9 vs 65.1 GFLOP/s at m = 4, 50.5 vs 74.3 at m = 2; at
- * m = 3 it wins for Q2_K/Q5_K/Q6_K only). */
-#define GEMM_MIN_M 4
+ * kernel). Measured with `qk-matmul-bench --clock cpu -t 1` (2-core AMD EPYC with AVX-512
+ * VNNI, VNNI gemm kernels, AVX2 packers): K-quants on 4864x896, gemm faster than vec_dot
+ * from m = 4 for every K-quant (Q4_K 75.9 vs 65.1 GFLOP/s at m = 4, 50.5 vs 74.3 at m = 2;
+ * at m = 3 it wins for Q2_K/Q5_K/Q6_K only); the 32-element types on 896x4864 and
+ * 4864x896, gemm faster from m = 3 for all six (at m = 2 it loses for Q4_0, Q5_0, Q8_0). */
+#define GEMM_MIN_M_K 4
+#define GEMM_MIN_M_LEGACY 3
 
 int64_t qk_matmul_gemm_min_m(qk_type t) {
     const qk_type_traits *tt = qk_type_get(t);
-    return tt && tt->gemm ? GEMM_MIN_M : INT64_MAX;
+    if (!tt || !tt->gemm) return INT64_MAX;
+    return tt->blck_size == 32 ? GEMM_MIN_M_LEGACY : GEMM_MIN_M_K;
 }
 
 qk_matmul_path qk_matmul_choose(qk_type t, int64_t m, int64_t k) {
@@ -108,18 +111,41 @@ typedef struct mm_job {
     qk_type wtype;
     int own;                 /* sgemm path with qkit's GEMM: its kernel set (gemm_f32.h), wf its
                               * per-thread scratch; 0: cblas_sgemm */
-    uint8_t *wp;             /* gemm path: tile_rows·wp_row bytes per thread (64-aligned); NULL: other paths */
-    size_t wp_row;           /* bytes of one packed weight row */
+    int gemm_act;            /* xq rows are in the type's gemm_act layout (gemm path) */
+    uint8_t *wp;             /* gemm path: wp_tile bytes per thread (64-aligned); NULL: other paths */
+    size_t wp_group;         /* bytes of one packed group of gemm_pack_rows weight rows */
+    size_t wp_tile;          /* bytes of one packed tile */
     int64_t tile_rows;       /* sgemm and gemm paths: output rows per tile */
     int64_t n_tiles;
     atomic_llong next_tile;  /* tiles below nth are taken by thread ith at the start */
     float *y;                /* [m][n] */
 } mm_job;
 
+/* Blocks per step of the gemm_act conversion (through a stack buffer). */
+#define ACT_CHUNK 64
+
+/* Activation rows [i0, i1), blocks [b0, b1) of each, in gemm_act layout into xq:
+ * quantize_act into a stack buffer, then gemm_act. */
+static void convert_part_gemm(const mm_job *j, uint8_t *xq, int64_t i0, int64_t i1, int64_t b0, int64_t b1) {
+    _Alignas(64) uint8_t tmp[ACT_CHUNK * 64];
+    const int64_t k = j->k, bs = j->vt->blck_size;
+    if (j->vt->type_size > 64) abort(); /* no vec_dot_type with a gemm_act has larger blocks */
+    for (int64_t i = i0; i < i1; i++)
+        for (int64_t c = b0; c < b1; c += ACT_CHUNK) {
+            const int64_t e = c + ACT_CHUNK < b1 ? c + ACT_CHUNK : b1;
+            j->vt->quantize_act(j->x + i * k + c * bs, tmp, (e - c) * bs);
+            j->tt->gemm_act(tmp, xq + (size_t)i * j->xq_row + (size_t)c * j->tt->gemm_act_bsize, (e - c) * bs);
+        }
+}
+
 /* Convert activation rows [i0, i1), blocks [b0, b1) of each, into xq (and xf). The
  * converters work block by block, so a block range gives the bytes of a whole row. */
 static void convert_part(const mm_job *j, uint8_t *xq, int64_t i0, int64_t i1, int64_t b0, int64_t b1) {
     const int64_t k = j->k, bs = j->vt->blck_size;
+    if (j->gemm_act) {
+        convert_part_gemm(j, xq, i0, i1, b0, b1);
+        return;
+    }
     for (int64_t i = i0; i < i1; i++) {
         uint8_t *q = xq + (size_t)i * j->xq_row + (size_t)b0 * j->vt->type_size;
         j->vt->quantize_act(j->x + i * k + b0 * bs, q, (b1 - b0) * bs);
@@ -181,8 +207,8 @@ static void gemm_rows(const mm_job *j, float *wf, int64_t r0, int64_t r1) {
 
 /* gemm path: rows [r0, r1) packed into wp, then multiplied with every token. */
 static void int_gemm_rows(const mm_job *j, uint8_t *wp, const uint8_t *xq, int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++) j->tt->gemm_pack(j->w + (size_t)r * j->w_row, wp + (size_t)(r - r0) * j->wp_row, j->k);
-    j->tt->gemm((int)j->k, (int)(r1 - r0), (int)j->m, j->y + r0, (size_t)j->n, wp, j->wp_row, xq, j->xq_row);
+    j->tt->gemm_pack(j->w + (size_t)r0 * j->w_row, j->w_row, (int)(r1 - r0), wp, j->k);
+    j->tt->gemm((int)j->k, (int)(r1 - r0), (int)j->m, j->y + r0, (size_t)j->n, wp, j->wp_group, xq, j->xq_row);
 }
 
 static void mm_task(void *arg, int ith, int nth) {
@@ -194,7 +220,7 @@ static void mm_task(void *arg, int ith, int nth) {
         xrow = j->xq_row;
     }
     if (j->wp) {
-        uint8_t *wp = j->wp + (size_t)ith * (size_t)j->tile_rows * j->wp_row;
+        uint8_t *wp = j->wp + (size_t)ith * j->wp_tile;
         for (int64_t c = ith; c < j->n_tiles; c = atomic_fetch_add_explicit(&j->next_tile, 1, memory_order_relaxed)) {
             const int64_t r0 = c * j->tile_rows, r1 = r0 + j->tile_rows < j->n ? r0 + j->tile_rows : j->n;
             int_gemm_rows(j, wp, xq, r0, r1);
@@ -223,6 +249,11 @@ static void mm_task(void *arg, int ith, int nth) {
     }
 }
 
+/* OpenBLAS runs single-threaded in this process: the pool provides the parallelism. Set on
+ * the first matmul whatever path it takes, since attention.c's sgemm calls (made on pool
+ * threads) need it too: with every matmul of a model on the vec_dot or gemm path, an
+ * OpenBLAS left at its default thread count oversubscribes the cores inside attention
+ * (20x slower attention at pp512 with 2 threads). */
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 static void blas_single_threaded(void) { openblas_set_num_threads(1); }
 
@@ -230,6 +261,7 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
               const float *x, int64_t m, float *y) {
     const qk_type_traits *tt = qk_type_get(wtype);
     const int nth = qk_pool_size(pool);
+    pthread_once(&blas_once, blas_single_threaded);
     int path = s->force_path ? s->force_path : (int)qk_matmul_choose(wtype, m, k);
     if (path == QK_MATMUL_GEMM && !tt->gemm) path = QK_MATMUL_VEC_DOT;
     mm_job job = {0}, *j = &job;
@@ -245,13 +277,13 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
     j->y = y;
     j->wtype = wtype;
     if (tt->vec_dot_type != QK_TYPE_F32) {
-        j->xq_row = qk_row_size(tt->vec_dot_type, k);
+        j->gemm_act = path == QK_MATMUL_GEMM && tt->gemm_act;
+        j->xq_row = j->gemm_act ? (size_t)(k / tt->blck_size) * tt->gemm_act_bsize : qk_row_size(tt->vec_dot_type, k);
         j->private_xq = nth > 1 && path == QK_MATMUL_VEC_DOT && m * k <= PRIVATE_CONVERT_MAX;
         if (grow(&s->xq, &s->xq_size, j->xq_row * (size_t)m * (size_t)(j->private_xq ? nth : 1))) return -1;
         j->xq = s->xq;
     }
     if (path == QK_MATMUL_SGEMM) {
-        pthread_once(&blas_once, blas_single_threaded);
         if (j->xq) {
             if (grow((void **)&s->xf, &s->xf_size, sizeof(float) * (size_t)(m * k))) return -1;
             j->xf = s->xf;
@@ -288,16 +320,19 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
         }
     }
     if (path == QK_MATMUL_GEMM) {
-        /* tiles of at most QK_MATMUL_GEMM_TILE_BYTES packed bytes, a multiple of 4 rows, and
-         * at least 4 tiles per thread where n allows (the tiles are taken from a counter) */
-        j->wp_row = (size_t)(k / tt->blck_size) * tt->gemm_pack_bsize;
-        int64_t tr = (int64_t)(QK_MATMUL_GEMM_TILE_BYTES / j->wp_row);
+        /* tiles of at most QK_MATMUL_GEMM_TILE_BYTES packed bytes, a multiple of 4 rows and
+         * of the packed group, and at least 4 tiles per thread where n allows (the tiles
+         * are taken from a counter) */
+        const int64_t g = tt->gemm_pack_rows, step = g > 4 ? g : 4;
+        j->wp_group = (size_t)(k / tt->blck_size) * tt->gemm_pack_bsize;
+        int64_t tr = (int64_t)(QK_MATMUL_GEMM_TILE_BYTES / j->wp_group) * g;
         const int64_t per = cdiv(n, 4 * (int64_t)nth);
         if (tr > per) tr = per;
-        tr = tr < 4 ? 4 : tr / 4 * 4;
+        tr = tr < step ? step : tr / step * step;
         j->tile_rows = tr;
         j->n_tiles = cdiv(n, tr);
-        const size_t need = (size_t)tr * j->wp_row * (size_t)nth + 64;
+        j->wp_tile = (size_t)cdiv(tr, g) * j->wp_group;
+        const size_t need = j->wp_tile * (size_t)nth + 64;
         if (grow(&s->wp, &s->wp_size, need)) return -1;
         j->wp = (uint8_t *)(((uintptr_t)s->wp + 63) & ~(uintptr_t)63);
     }

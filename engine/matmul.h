@@ -16,9 +16,12 @@
  *     where the CPU has AVX2 (qk_gemm_f32_level), each thread runs qkit's own FP32 GEMM
  *     (gemm_f32.h) on tiles of whole weight strips, which converts W panel by panel
  *     itself and does not depend on the OpenBLAS build or OPENBLAS_CORETYPE;
- *   - gemm path (many tokens, types with a gemm kernel: the K-quants): each thread decodes
- *     tiles of W with the type's gemm_pack (integer codes and scales) and runs the type's
- *     integer gemm kernel over all m converted activation rows.
+ *   - gemm path (many tokens, types with a gemm kernel: the K-quants and Q4_0, Q4_1,
+ *     Q5_0, Q5_1, Q8_0, IQ4_NL, SIMD builds only): the activations are also rewritten by
+ *     the type's gemm_act where it has one; each thread decodes tiles of W with the type's
+ *     gemm_pack (integer codes and scales, rows interleaved in groups) and runs the type's
+ *     integer gemm kernel over all m converted activation rows; every element is the
+ *     type's scalar vec_dot bit for bit.
  * The paths differ only in float summation order. Every call is ONE pool job: the
  * threads convert the activations together, meet at a barrier, then compute their rows.
  * Which path runs is chosen per weight type and token count from measurements on the

@@ -9,10 +9,11 @@
 
 #include "cpu.h"
 #include "gemm_k.h"
+#include "gemm_legacy.h"
 #include "quants.h"
 
 /* vec_dot4 starts NULL everywhere (SIMD builds install it), the gemm entries too (gemm_k.c
- * installs them). */
+ * and gemm_legacy.c install them). */
 #define ROWX(id, nm, blck, size, q, tof, qref, ff, act, imat, vdt, vd) \
     [id] = {nm, blck, size, q, tof, qref, ff, act, imat, vdt, vd, NULL}
 /* Types without an importance-weighted quantizer (quantize_imat NULL). */
@@ -75,14 +76,18 @@ static pthread_once_t kernels_once = PTHREAD_ONCE_INIT;
 /* Replace scalar kernels by SIMD ones where the CPU allows (cpu.h). */
 static void install_kernels(void) {
     qk_install_gemm_k(table);
+    qk_install_gemm_legacy(table);
     if (!qk_cpu_has_avx2()) return;
     qk_install_float_avx2(table);
     qk_install_legacy_avx2(table);
     qk_install_k_avx2(table);
     qk_install_gemm_k_avx2(table);
+    qk_install_gemm_legacy_avx2(table);
+    if (qk_cpu_has_avxvnni()) qk_install_gemm_legacy_avxvnni(table);
     if (qk_cpu_has_avx512vnni()) {
         qk_install_legacy_avx512vnni(table);
         qk_install_gemm_k_avx512vnni(table);
+        qk_install_gemm_legacy_avx512vnni(table);
     }
 }
 

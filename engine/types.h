@@ -58,14 +58,21 @@ typedef void (*qk_vec_dot_fn)(int n, float *s, const void *x, const void *y);
  * byte of -128, which only a NaN input produces; see quants_legacy_avx2.c), sharing the
  * work that depends on y alone (its loads, scales and offset sums) between the rows. */
 typedef void (*qk_vec_dot4_fn)(int n, float s[4], const void *x, size_t bx, const void *y);
-/* Integer GEMM (matmul.c's batch path), in two steps. gemm_pack decodes n elements (n a
- * multiple of blck_size) of one weight row into (n / blck_size) * gemm_pack_bsize bytes
- * at dst (a layout private to the type's gemm kernel: unpacked codes and integer
- * scales; dst aligned to 64 bytes). gemm then computes s[c·lds + r] = dot(x_r, y_c) for
- * the nr packed rows x_r = xp + r·bxp bytes (r < nr) and the nc activation rows
- * y_c = y + c·by bytes (c < nc) of the vec_dot_type: every element equals the type's
- * scalar vec_dot up to float summation order (see gemm_k.h for the exact statement). */
-typedef void (*qk_gemm_pack_fn)(const void *x, void *dst, int64_t n);
+/* Integer GEMM (matmul.c's batch path), in three steps. gemm_pack decodes nr weight rows
+ * x_r = x + r·bx bytes, n elements each (n a multiple of blck_size), into groups of
+ * gemm_pack_rows rows (the last group padded), each of (n / blck_size)·gemm_pack_bsize
+ * bytes, one after the other at dst (aligned to 64 bytes): a layout private to the type's
+ * gemm kernel (unpacked codes and integer scales, rows interleaved where
+ * gemm_pack_rows > 1). gemm_act, where not NULL, rewrites n elements of one activation
+ * row already converted to the vec_dot_type (quantize_act's bytes) into
+ * (n / blck_size)·gemm_act_bsize bytes at dst, a layout private to the kernel holding the
+ * same quantized values (where NULL the kernel reads the vec_dot_type rows). gemm then
+ * computes s[c·lds + r] = dot(x_r, y_c) for the nr packed rows in groups at xp + g·bxp
+ * bytes (row r in group r / gemm_pack_rows) and the nc activation rows
+ * y_c = y + c·by bytes: every element equals the type's scalar vec_dot bit for bit (see
+ * gemm_k.h and gemm_legacy.h for the exact statements). */
+typedef void (*qk_gemm_pack_fn)(const void *x, size_t bx, int nr, void *dst, int64_t n);
+typedef void (*qk_gemm_act_fn)(const void *yq, void *dst, int64_t n);
 typedef void (*qk_gemm_fn)(int n, int nr, int nc, float *s, size_t lds, const void *xp, size_t bxp, const void *y,
                            size_t by);
 
@@ -95,7 +102,10 @@ typedef struct qk_type_traits {
     qk_vec_dot4_fn vec_dot4;   /* four rows at once, same results; NULL: none (SIMD
                                 * builds install one where it measured faster) */
     qk_gemm_pack_fn gemm_pack; /* NULL (with gemm): no integer GEMM for this type */
-    size_t gemm_pack_bsize;    /* bytes of one packed block (a multiple of 64) */
+    int gemm_pack_rows;        /* rows per packed group (1: rows packed one by one) */
+    size_t gemm_pack_bsize;    /* bytes of one packed block of a group (a multiple of 64) */
+    qk_gemm_act_fn gemm_act;   /* NULL: gemm reads the vec_dot_type rows */
+    size_t gemm_act_bsize;     /* bytes of one converted activation block */
     qk_gemm_fn gemm;
 } qk_type_traits;
 

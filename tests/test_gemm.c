@@ -76,8 +76,8 @@ static void fixture_make(fixture *f, int ti, int nb, int nr, int nc) {
         const float scale = ldexpf(1.0f, (int)(urand() * 13) - 6);
         for (int l = 0; l < f->n; l++) v[l] = scale * gauss();
         tt->quantize_ref(v, f->x + (size_t)r * f->bx, f->n);
-        tt->gemm_pack(f->x + (size_t)r * f->bx, f->xp + (size_t)r * f->bxp, f->n);
     }
+    tt->gemm_pack(f->x, f->bx, nr, f->xp, f->n);
     for (int c = 0; c < nc; c++) {
         for (int l = 0; l < f->n; l++) v[l] = gauss() * (urand() < 0.01 ? 20.0f : 1.0f);
         qk_quantize_row_q8_K_ref(v, f->y + (size_t)c * f->by, f->n);
@@ -173,6 +173,8 @@ START_TEST(test_table) {
     /* a gemm kernel only with SIMD (the scalar one is slower than sgemm) */
     ck_assert_int_eq(tt->gemm != NULL, qk_cpu_has_avx2());
     ck_assert_uint_eq(tt->gemm_pack_bsize, sizeof(qk_kpack));
+    ck_assert_int_eq(tt->gemm_pack_rows, 1);
+    ck_assert_ptr_null(tt->gemm_act);
     ck_assert_uint_eq(tt->gemm_pack_bsize % 64, 0);
     ck_assert_ptr_null(qk_type_get(QK_TYPE_F16)->gemm);
 }
@@ -202,8 +204,8 @@ static void check_pack_exact(const fixture *f, int ti) {
     for (int r = 0; r < f->nr; r++) {
         memset(a, 0x55, f->bxp);
         memset(b, 0xAA, f->bxp);
-        SCALAR[ti](xrow(f, r), a, f->n);
-        AVX2[ti](xrow(f, r), b, f->n);
+        SCALAR[ti](xrow(f, r), f->bx, 1, a, f->n);
+        AVX2[ti](xrow(f, r), f->bx, 1, b, f->n);
         ck_assert_msg(memcmp(a, b, f->bxp) == 0, "%s n=%d row %d: AVX2 pack != scalar pack", qk_type_name(f->t), f->n, r);
     }
     free(a);

@@ -166,14 +166,18 @@ static const struct {
 } CPU_TAGS[] = {
     {QK_TEST_TAG_AVX2, "AVX2+FMA+F16C", qk_cpu_has_avx2},
     {QK_TEST_TAG_AVX512VNNI, "AVX-512 F/BW/VL/VNNI", qk_cpu_has_avx512vnni},
+    {QK_TEST_TAG_AVXVNNI, "AVX-VNNI", qk_cpu_has_avxvnni},
 };
 #define N_CPU_TAGS (sizeof CPU_TAGS / sizeof CPU_TAGS[0])
 
 /* Why the kernels lack tag i's instruction set. */
 static const char *cpu_tag_reason(size_t i) {
-    const char *f = getenv("QK_FORCE_SCALAR"), *n = getenv("QK_NO_AVX512");
+    const char *f = getenv("QK_FORCE_SCALAR"), *n = getenv("QK_NO_AVX512"), *v = getenv("QK_NO_AVXVNNI");
     if (f && *f && strcmp(f, "0") != 0) return "QK_FORCE_SCALAR is set";
-    if (i > 0 && n && *n && strcmp(n, "0") != 0) return "QK_NO_AVX512 is set";
+    if (strcmp(CPU_TAGS[i].tag, QK_TEST_TAG_AVX512VNNI) == 0 && n && *n && strcmp(n, "0") != 0)
+        return "QK_NO_AVX512 is set";
+    if (strcmp(CPU_TAGS[i].tag, QK_TEST_TAG_AVXVNNI) == 0 && v && *v && strcmp(v, "0") != 0)
+        return "QK_NO_AVXVNNI is set";
     return "this CPU (or its OS) does not support it";
 }
 

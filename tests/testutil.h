@@ -66,6 +66,7 @@ int qk_test_count_substr(const char *s, const char *sub);
  * select cases. */
 #define QK_TEST_TAG_AVX2 "avx2"             /* AVX2+FMA+F16C: qk_cpu_has_avx2() */
 #define QK_TEST_TAG_AVX512VNNI "avx512vnni" /* AVX-512 F/BW/VL/VNNI: qk_cpu_has_avx512vnni() */
+#define QK_TEST_TAG_AVXVNNI "avxvnni"       /* AVX-VNNI (VEX, ymm): qk_cpu_has_avxvnni() */
 #define QK_TEST_SKIPPED 77
 int qk_test_main(Suite *s);
 
