@@ -5,9 +5,12 @@
 # A user's results differ from ours in the last bits because the arithmetic differs: which
 # kernels run (AVX-512 VNNI, AVX2, scalar), which OpenBLAS kernels sgemm uses
 # (OPENBLAS_CORETYPE is set on many CI runners), how many threads, and whether a matmul
-# takes the vec_dot or the dequantize + sgemm path (the batch size decides). Each variant
-# changes one of those from the environment this script is started in (a variant that
-# sets OPENBLAS_CORETYPE replaces the caller's value, "blas-default" unsets it):
+# takes the vec_dot, the integer gemm or the FP32 GEMM path (the batch size decides).
+# Each variant changes one of those from the environment this script is started in (a
+# variant that sets OPENBLAS_CORETYPE replaces the caller's value, "blas-default" unsets
+# it). On a CPU with AVX2 qkit's own FP32 GEMM replaces cblas_sgemm everywhere
+# (engine/gemm_f32.h), so OpenBLAS runs only without AVX2 (the scalar variants) or with
+# QK_GEMM_F32=0, which the blas-* variants set so that they do test OpenBLAS's kernels:
 #
 #   scalar          QK_FORCE_SCALAR=1: the scalar reference kernels everywhere
 #   avx2            QK_NO_AVX512=1: AVX2 kernels without the AVX-512 VNNI variants
@@ -18,10 +21,10 @@
 #   blas-prescott   OPENBLAS_CORETYPE=Prescott  (SSE3 only)
 #   blas-threads1   OPENBLAS_NUM_THREADS=1
 #   blas-threads2   OPENBLAS_NUM_THREADS=2
-#   vecdot          QK_TEST_PPL_ARGS="-b 4": the golden perplexity runs decode 4 tokens at
-#                   a time, so every matmul takes the vec_dot path and no BLAS call is made
-#   mixed           QK_TEST_PPL_ARGS="-b 32" with OPENBLAS_CORETYPE=Haswell: F16/legacy
-#                   weights on sgemm, Q2_K/Q4_K on vec_dot (qk_matmul_blas_min_m)
+#   vecdot          QK_TEST_PPL_ARGS="-b 2": the golden perplexity runs decode 2 tokens at
+#                   a time, so every matmul takes the vec_dot path
+#   mixed           QK_TEST_PPL_ARGS="-b 3": the 32-element types (Q4_0 .. IQ4_NL) on the
+#                   integer gemm, the K-quants and F16 on vec_dot (qk_matmul_gemm_min_m)
 #   threads1        QK_TEST_PPL_ARGS="-t 1"
 #   scalar-prescott QK_FORCE_SCALAR=1 and OPENBLAS_CORETYPE=Prescott: no SIMD anywhere
 #
@@ -76,21 +79,19 @@ setting() {
     case $1 in
         scalar) echo "QK_FORCE_SCALAR=1" ;;
         avx2) echo "QK_NO_AVX512=1" ;;
-        blas-default) echo "OPENBLAS_CORETYPE=" ;;
+        blas-default) echo "QK_GEMM_F32=0 OPENBLAS_CORETYPE=" ;;
         blas-haswell | blas-zen)
-            if has avx2; then echo "OPENBLAS_CORETYPE=$([ "$1" = blas-zen ] && echo Zen || echo Haswell)"
+            if has avx2; then echo "QK_GEMM_F32=0 OPENBLAS_CORETYPE=$([ "$1" = blas-zen ] && echo Zen || echo Haswell)"
             else echo "skip: the CPU has no AVX2"; fi ;;
         blas-skylakex)
             if has avx512f && has avx512bw && has avx512vl && has avx512cd && has avx512dq; then
-                echo "OPENBLAS_CORETYPE=SkylakeX"
+                echo "QK_GEMM_F32=0 OPENBLAS_CORETYPE=SkylakeX"
             else echo "skip: the CPU has no AVX-512 F/BW/VL/CD/DQ"; fi ;;
-        blas-prescott) echo "OPENBLAS_CORETYPE=Prescott" ;;
-        blas-threads1) echo "OPENBLAS_NUM_THREADS=1" ;;
-        blas-threads2) echo "OPENBLAS_NUM_THREADS=2" ;;
-        vecdot) echo "QK_TEST_PPL_ARGS=-b+4" ;;
-        mixed)
-            if has avx2; then echo "QK_TEST_PPL_ARGS=-b+32 OPENBLAS_CORETYPE=Haswell"
-            else echo "QK_TEST_PPL_ARGS=-b+32"; fi ;;
+        blas-prescott) echo "QK_GEMM_F32=0 OPENBLAS_CORETYPE=Prescott" ;;
+        blas-threads1) echo "QK_GEMM_F32=0 OPENBLAS_NUM_THREADS=1" ;;
+        blas-threads2) echo "QK_GEMM_F32=0 OPENBLAS_NUM_THREADS=2" ;;
+        vecdot) echo "QK_TEST_PPL_ARGS=-b+2" ;;
+        mixed) echo "QK_TEST_PPL_ARGS=-b+3" ;;
         threads1) echo "QK_TEST_PPL_ARGS=-t+1" ;;
         scalar-prescott) echo "QK_FORCE_SCALAR=1 OPENBLAS_CORETYPE=Prescott" ;;
         *) die "unknown variant '$1' — see -h for the list" ;;
