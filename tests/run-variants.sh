@@ -117,19 +117,19 @@ for v in "${VARIANTS[@]}"; do
         skipped+=("$v")
         continue
     fi
-    envs=()
+    envs=() sets=() # env takes its -u options before the assignments
     for kv in $s; do
         k=${kv%%=*} val=${kv#*=}
-        if [ -z "$val" ]; then envs+=(-u "$k"); else envs+=("$k=${val//+/ }"); fi
+        if [ -z "$val" ]; then envs+=(-u "$k"); else sets+=("$k=${val//+/ }"); fi
     done
     t0=$(date +%s)
     log="$OUT/$v.log"
-    if (cd "$BUILD" && env "${envs[@]}" QK_TEST_SPREAD_LOG="$OUT/spread-$v.tsv" \
+    if (cd "$BUILD" && env "${envs[@]}" "${sets[@]}" QK_TEST_SPREAD_LOG="$OUT/spread-$v.tsv" \
             ctest -L "^$(label "$v")\$" -j "$JOBS" --output-on-failure >"$log" 2>&1); then
         echo "run-variants: $v (${s//+/ }): passed in $(( $(date +%s) - t0 )) s"
     else
         echo "run-variants: $v (${s//+/ }): FAILED — see $log"
-        grep -E '\*\*\*Failed|Timeout|tolerance' "$log" | head -20 | sed 's/^/    /'
+        { grep -E '\*\*\*Failed|Timeout|tolerance' "$log" || tail -n 3 "$log"; } | head -20 | sed 's/^/    /'
         failed+=("$v")
     fi
 done
