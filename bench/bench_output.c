@@ -412,6 +412,19 @@ static void csv_next_fmt(qk_sb *out, const char *fmt, ...) {
     qk_bench_csv_quote(out, v);
 }
 
+/* Append the printed array a and a newline to out (ok false: building it failed; either
+ * failure sets out->oom), and free a. */
+static void put_json_array(qk_sb *out, cJSON *a, bool ok) {
+    char *text = ok ? cJSON_Print(a) : NULL;
+    if (!text) out->oom = true;
+    else {
+        qk_sb_puts(out, text);
+        qk_sb_puts(out, "\n");
+    }
+    free(text);
+    cJSON_Delete(a);
+}
+
 static const char *const membw_fields[] = {"cpu_info", "n_threads", "buffer_bytes", "passes",
                                            "kernel",   "best_ns",   "best_gbs",     "mean_gbs"};
 #define N_MEMBW_FIELDS ((int)(sizeof membw_fields / sizeof *membw_fields))
@@ -451,14 +464,7 @@ void qk_bench_print_membw(qk_sb *out, qk_bench_format f, const char *cpu_info,
                  cJSON_AddNumberToObject(o, "best_gbs", r[k].best_gbs) &&
                  cJSON_AddNumberToObject(o, "mean_gbs", r[k].mean_gbs);
         }
-        char *text = ok ? cJSON_Print(a) : NULL;
-        if (!text) out->oom = true;
-        else {
-            qk_sb_puts(out, text);
-            qk_sb_puts(out, "\n");
-        }
-        free(text);
-        cJSON_Delete(a);
+        put_json_array(out, a, ok);
     } else if (f == QK_BENCH_FMT_MD) {
         qk_sb_puts(out, "| threads |     buffer | passes | kernel | GB/s (best) | GB/s (mean) |\n"
                         "| ------: | ---------: | -----: | ------ | ----------: | ----------: |\n");
@@ -529,14 +535,7 @@ static void peak_json(qk_sb *out, const char *cpu_info, const qk_peak_result *r,
              cJSON_AddNumberToObject(o, "int8_gops", r[k].int8_gops) &&
              cJSON_AddNumberToObject(o, "int8_mean_gops", r[k].int8_mean_gops);
     }
-    char *text = ok ? cJSON_Print(a) : NULL;
-    if (!text) out->oom = true;
-    else {
-        qk_sb_puts(out, text);
-        qk_sb_puts(out, "\n");
-    }
-    free(text);
-    cJSON_Delete(a);
+    put_json_array(out, a, ok);
 }
 
 void qk_bench_print_peak(qk_sb *out, qk_bench_format f, const char *cpu_info,
