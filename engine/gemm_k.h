@@ -39,6 +39,20 @@ typedef struct qk_kpack {
 } qk_kpack;
 _Static_assert(sizeof(qk_kpack) == 384, "qk_kpack size");
 
+/* 16 rows interleaved, one block of each (the AVX-512 VNNI kernels' layout, 5760 bytes):
+ * the same codes, scales and coefficients as 16 qk_kpack, laid out so that one zmm lane
+ * holds one row: q[s][r] = codes 4s .. 4s+3 of row r, sc[g][r] the scale of 16-group g,
+ * mn[h][r] = {mn of 16-group 2h, of 2h+1}, d[r], dmin[r]. Rows past the last valid one of a
+ * group are zero. */
+#define QK_K16_ROWS 16
+typedef struct qk_kpack16 {
+    uint8_t q[QK_K / 4][QK_K16_ROWS][4];
+    int32_t sc[QK_K / 16][QK_K16_ROWS];
+    int16_t mn[QK_K / 32][QK_K16_ROWS][2];
+    float d[QK_K16_ROWS], dmin[QK_K16_ROWS];
+} qk_kpack16;
+_Static_assert(sizeof(qk_kpack16) == 5760 && sizeof(qk_kpack16) % 64 == 0, "qk_kpack16 size");
+
 /* gemm_pack for each K type (qk_gemm_pack_fn, one row per group): nr rows x + r·bx bytes
  * of n elements, each into n/256 qk_kpack, one after the other at dst. */
 void qk_gemm_pack_q2_K(const void *x, size_t bx, int nr, void *dst, int64_t n);
@@ -60,16 +74,31 @@ void qk_gemm_kmin_scalar(int n, int nr, int nc, float *s, size_t lds, const void
 void qk_gemm_ksym_scalar(int n, int nr, int nc, float *s, size_t lds, const void *xp, size_t bxp, const void *y,
                          size_t by);
 
-/* SIMD kernels (gemm_k_avx2.c), callable only where the CPU has the instruction set
- * (qk_cpu_has_avx2(), qk_cpu_has_avx512vnni()); same bits as the scalar ones. */
+/* AVX2 kernels (gemm_k_avx2.c), callable only when qk_cpu_has_avx2(); same bits as the
+ * scalar ones. */
 void qk_gemm_kmin_avx2(int n, int nr, int nc, float *s, size_t lds, const void *xp, size_t bxp, const void *y,
                        size_t by);
 void qk_gemm_ksym_avx2(int n, int nr, int nc, float *s, size_t lds, const void *xp, size_t bxp, const void *y,
                        size_t by);
-void qk_gemm_kmin_vnni(int n, int nr, int nc, float *s, size_t lds, const void *xp, size_t bxp, const void *y,
-                       size_t by);
-void qk_gemm_ksym_vnni(int n, int nr, int nc, float *s, size_t lds, const void *xp, size_t bxp, const void *y,
-                       size_t by);
+
+/* gemm_pack into 16-row groups of qk_kpack16 (gemm_k_vnni.c; AVX2 packers inside, so only
+ * when qk_cpu_has_avx2()): nr rows into ceil(nr/16) groups of n/256 blocks. */
+void qk_gemm_pack16_q2_K(const void *x, size_t bx, int nr, void *dst, int64_t n);
+void qk_gemm_pack16_q3_K(const void *x, size_t bx, int nr, void *dst, int64_t n);
+void qk_gemm_pack16_q4_K(const void *x, size_t bx, int nr, void *dst, int64_t n);
+void qk_gemm_pack16_q5_K(const void *x, size_t bx, int nr, void *dst, int64_t n);
+void qk_gemm_pack16_q6_K(const void *x, size_t bx, int nr, void *dst, int64_t n);
+
+/* AVX-512 VNNI kernels on qk_kpack16 groups (bxp = bytes per group; only when
+ * qk_cpu_has_avx512vnni()): scale groups of 16 elements with a min (Q2_K), symmetric
+ * (Q3_K, Q6_K), and of 32 with a min (Q4_K, Q5_K). The same bits as the scalar kernels on
+ * the qk_kpack rows. */
+void qk_gemm16_k16min_vnni(int n, int nr, int nc, float *s, size_t lds, const void *xp, size_t bxp, const void *y,
+                           size_t by);
+void qk_gemm16_k16sym_vnni(int n, int nr, int nc, float *s, size_t lds, const void *xp, size_t bxp, const void *y,
+                           size_t by);
+void qk_gemm16_k32min_vnni(int n, int nr, int nc, float *s, size_t lds, const void *xp, size_t bxp, const void *y,
+                           size_t by);
 
 /* Installs the scalar gemm_pack entries of Q2_K .. Q6_K (every build). The gemm entries
  * stay NULL without SIMD: the scalar kernels are the tests' reference, slower than the
@@ -77,7 +106,8 @@ void qk_gemm_ksym_vnni(int n, int nr, int nc, float *s, size_t lds, const void *
 void qk_install_gemm_k(qk_type_traits *table);
 /* Replaces the gemm and gemm_pack entries by AVX2 kernels (only when qk_cpu_has_avx2()). */
 void qk_install_gemm_k_avx2(qk_type_traits *table);
-/* Replaces them by AVX-512 VNNI kernels (only when qk_cpu_has_avx512vnni()). */
+/* Replaces gemm, gemm_pack, gemm_pack_rows and gemm_pack_bsize by the 16-row AVX-512 VNNI
+ * kernels and packers (gemm_k_vnni.c; only when qk_cpu_has_avx512vnni()). */
 void qk_install_gemm_k_avx512vnni(qk_type_traits *table);
 
 #endif

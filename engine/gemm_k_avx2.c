@@ -1,11 +1,11 @@
 /*
- * gemm_k_avx2.c — AVX2 and AVX-512 VNNI kernels of the K-quant integer GEMM (gemm_k.h).
+ * gemm_k_avx2.c — AVX2 kernels and packers of the K-quant integer GEMM (gemm_k.h; the
+ * AVX-512 VNNI kernel on 16 interleaved rows is gemm_k_vnni.c).
  *
- * A tile is R packed weight rows × C Q8_K activation rows. Per block and per 32 (AVX2) or
- * 64 (AVX-512) elements, each row's codes and scale lanes are loaded once and each token's
- * activations once, and every (row, token) pair takes VPMADDUBSW (codes × activations,
- * 16-bit pair sums) followed by VPMADDWD + VPADDD (AVX2) or VPDPWSSD (VNNI) against the
- * scale lanes into its own int32 accumulator. After the block the R·C accumulators are
+ * A tile is 2 packed weight rows × 4 Q8_K activation rows. Per block and per 32 elements,
+ * each row's codes and scale lanes are loaded once and each token's activations once, and
+ * every (row, token) pair takes VPMADDUBSW (codes × activations, 16-bit pair sums) followed
+ * by VPMADDWD + VPADDD against the scale lanes into its own int32 accumulator. After the block the R·C accumulators are
  * reduced to one exact integer each (8 at a time, lane i = pair i), the min/offset sums
  * taken from the Q8_K bsums, and the block terms added to 8 float sums with the scalar
  * kernel's operations (gemm_k.h), so the results are those of qk_gemm_k*_scalar bit for bit.
@@ -22,8 +22,6 @@
 #include "quants_avx2_common.h"
 #include "quants_kfit.h"
 
-#define QK_AVX512VNNI_GEMM __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
-
 /* Byte-shuffle controls for the scale lanes of 32 codes (AVX2): with the 8 scales of a
  * half block in both 128-bit halves, BCAST_PAIR[s] puts scale 2s in the 8 16-bit lanes of
  * the low half and scale 2s+1 in those of the high half (chunk t = 4h + s covers 16-groups
@@ -35,15 +33,6 @@ static _Alignas(32) const uint8_t BCAST_PAIR[4][32] = {
 };
 #undef H8
 #undef W16
-
-/* 16-bit lane indices for the scale lanes of 64 codes (AVX-512 VPERMW from the 16 scales):
- * chunk t covers 16-groups 4t .. 4t+3, 8 lanes each. */
-#define G8(g) g, g, g, g, g, g, g, g
-static _Alignas(64) const int16_t GROUP4[4][32] = {
-    {G8(0), G8(1), G8(2), G8(3)}, {G8(4), G8(5), G8(6), G8(7)},
-    {G8(8), G8(9), G8(10), G8(11)}, {G8(12), G8(13), G8(14), G8(15)},
-};
-#undef G8
 
 /* Lane i = the sum of the 8 int32 lanes of v[i] (exact: integer adds). */
 QK_AVX2 static inline __m256i reduce8(const __m256i v[8]) {
@@ -133,65 +122,6 @@ QK_AVX2 void qk_gemm_kmin_avx2(int n, int nr, int nc, float *s, size_t lds, cons
 QK_AVX2 void qk_gemm_ksym_avx2(int n, int nr, int nc, float *s, size_t lds, const void *xp, size_t bxp,
                                    const void *y, size_t by) {
     GEMM_DRIVER(2, 4, TILE_2x4_SYM)
-}
-
-/* ---- AVX-512 VNNI: R = 4 rows × C = 4 tokens on 64-byte vectors; two groups of 8 lanes
- * (rows 0-1, rows 2-3), lane (r%2)·4 + c ---- */
-
-QK_AVX512VNNI_GEMM static inline __m256i fold512(__m512i v) {
-    return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
-}
-
-QK_AVX512VNNI_GEMM static inline void tile_4x4_vnni(int nb, const qk_kpack *x[4], const block_q8_K *y[4],
-                                                    float out[16], int sym) {
-    __m256 sum0 = _mm256_setzero_ps(), sum1 = _mm256_setzero_ps();
-    for (int b = 0; b < nb; b++) {
-        __m512i acc[16];
-        for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_si512();
-        for (int t = 0; t < 4; t++) {
-            __m512i yv[4];
-            for (int c = 0; c < 4; c++) yv[c] = _mm512_loadu_si512((const void *)(y[c][b].qs + 64 * t));
-            for (int r = 0; r < 4; r++) {
-                const __m512i q = _mm512_load_si512((const void *)(x[r][b].q + 64 * t));
-                const __m512i sx = _mm512_permutexvar_epi16(
-                    _mm512_load_si512((const void *)GROUP4[t]),
-                    _mm512_castsi256_si512(_mm256_load_si256((const __m256i *)x[r][b].sc)));
-                for (int c = 0; c < 4; c++)
-                    acc[4 * r + c] = _mm512_dpwssd_epi32(acc[4 * r + c], _mm512_maddubs_epi16(q, yv[c]), sx);
-            }
-        }
-        const __m128 dy4 = _mm_setr_ps(y[0][b].d, y[1][b].d, y[2][b].d, y[3][b].d);
-        const __m256 dy = _mm256_setr_m128(dy4, dy4);
-        for (int h = 0; h < 2; h++) {
-            __m256i iv[8], mv[8];
-            for (int i = 0; i < 8; i++) {
-                iv[i] = fold512(acc[8 * h + i]);
-                mv[i] = min_part(&x[2 * h + i / 4][b], &y[i % 4][b]);
-                if (sym) iv[i] = _mm256_sub_epi32(iv[i], mv[i]);
-            }
-            const __m256i msum = sym ? _mm256_setzero_si256() : reduce8(mv);
-            const qk_kpack *a = &x[2 * h][b], *bb = &x[2 * h + 1][b];
-            const __m256 d = _mm256_setr_m128(_mm_set1_ps(a->d), _mm_set1_ps(bb->d));
-            const __m256 dmin = _mm256_setr_m128(_mm_set1_ps(a->dmin), _mm_set1_ps(bb->dmin));
-            if (h == 0) sum0 = add_terms(sum0, reduce8(iv), msum, d, dmin, dy, sym);
-            else sum1 = add_terms(sum1, reduce8(iv), msum, d, dmin, dy, sym);
-        }
-    }
-    _mm256_storeu_ps(out, sum0);
-    _mm256_storeu_ps(out + 8, sum1);
-}
-
-#define TILE_4x4_MIN(nb, x, y, out) tile_4x4_vnni(nb, x, y, out, 0)
-#define TILE_4x4_SYM(nb, x, y, out) tile_4x4_vnni(nb, x, y, out, 1)
-
-QK_AVX512VNNI_GEMM void qk_gemm_kmin_vnni(int n, int nr, int nc, float *s, size_t lds, const void *xp,
-                                              size_t bxp, const void *y, size_t by) {
-    GEMM_DRIVER(4, 4, TILE_4x4_MIN)
-}
-
-QK_AVX512VNNI_GEMM void qk_gemm_ksym_vnni(int n, int nr, int nc, float *s, size_t lds, const void *xp,
-                                              size_t bxp, const void *y, size_t by) {
-    GEMM_DRIVER(4, 4, TILE_4x4_SYM)
 }
 
 /* ---- packers: the same bytes as gemm_k.c's scalar ones (codes unpacked with 16-bit
@@ -336,4 +266,3 @@ void qk_install_gemm_k_avx2(qk_type_traits *table) {
     table[QK_TYPE_Q6_K].gemm_pack = qk_gemm_pack_q6_K_avx2;
 }
 
-void qk_install_gemm_k_avx512vnni(qk_type_traits *table) { install(table, qk_gemm_kmin_vnni, qk_gemm_ksym_vnni); }

@@ -69,11 +69,17 @@ int64_t qk_matmul_blas_min_m(qk_type t) {
  * 4864x896, gemm faster from m = 3 for all six (at m = 2 it loses for Q4_0, Q5_0, Q8_0). */
 #define GEMM_MIN_M_K 4
 #define GEMM_MIN_M_LEGACY 3
+/* K-quants on the AVX-512 VNNI 16-row layout (gemm_k_vnni.c), same measurement: its
+ * packing (decode + interleave of 16 rows) is paid per call, so it overtakes vec_dot later
+ * (m = 8: Q4_K 55 vs 63 GFLOP/s; m = 12: Q4_K 78 vs 62, Q6_K 94 vs 58, Q2_K 120 vs 89) and
+ * runs 2x the row kernels' rate at m = 512. */
+#define GEMM_MIN_M_K16 12
 
 int64_t qk_matmul_gemm_min_m(qk_type t) {
     const qk_type_traits *tt = qk_type_get(t);
     if (!tt || !tt->gemm) return INT64_MAX;
-    return tt->blck_size == 32 ? GEMM_MIN_M_LEGACY : GEMM_MIN_M_K;
+    if (tt->blck_size == 32) return GEMM_MIN_M_LEGACY;
+    return tt->gemm_pack_rows > 1 ? GEMM_MIN_M_K16 : GEMM_MIN_M_K;
 }
 
 qk_matmul_path qk_matmul_choose(qk_type t, int64_t m, int64_t k) {

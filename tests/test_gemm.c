@@ -4,11 +4,12 @@
  *
  * What is checked, on random Gaussian rows (quantized with the reference quantizer, some
  * rows scaled by up to 2^±6, activations with outliers) for row lengths of 1, 3 and 19
- * blocks and tile shapes that leave partial tiles (nr up to 7 rows, nc up to 9 tokens):
+ * blocks and tile shapes that leave partial tiles (nr up to 19 rows, nc up to 9 tokens):
  * - scalar gemm == scalar vec_dot, bit for bit (gemm_k.h: the same float operations in
  *   the same order on the same exact integer block sums);
- * - AVX2 and AVX-512 VNNI gemm == scalar gemm, bit for bit, and the AVX2 packers write
- *   the scalar packers' bytes (tagged cases);
+ * - AVX2 gemm == scalar gemm, bit for bit, and the AVX2 packers write the scalar packers'
+ *   bytes; AVX-512 VNNI gemm on the 16-row layout == scalar gemm on the row layout, bit for
+ *   bit, for 1 .. 19 rows (one and two groups, partial ones) (tagged cases);
  * - the installed gemm (SIMD builds) against the installed vec_dot (the AVX2 kernels keep 8 float lanes
  *   and a separate sum of the min terms, both on partial integer sums of either sign):
  *   |Δ| <= 2·(nb + 8)·2^-24·A with nb the blocks per row and
@@ -35,7 +36,7 @@ static const qk_vec_dot_fn SCALAR_DOT[] = {qk_vec_dot_q2_K_q8_K, qk_vec_dot_q3_K
 static const int SYM[] = {0, 1, 0, 0, 1};
 static const int NBS[] = {1, 3, 19};
 #define SYM_OF(t) ((t) == QK_TYPE_Q3_K || (t) == QK_TYPE_Q6_K)
-#define MAX_R 7
+#define MAX_R 19
 #define MAX_C 9
 
 static uint64_t rng;
@@ -53,9 +54,16 @@ typedef struct fixture {
     int nb, n, nr, nc;
     size_t bx, bxp, by;
     uint8_t *x;   /* nr weight rows */
-    uint8_t *xp;  /* nr packed rows (64-aligned) */
+    uint8_t *xp;  /* nr rows packed by the scalar packer, qk_kpack each (64-aligned) */
+    uint8_t *xi;  /* the rows packed by the installed gemm_pack (groups of gemm_pack_rows) */
+    size_t bxi;   /* bytes per packed group of xi */
     uint8_t *y;   /* nc Q8_K rows */
 } fixture;
+
+static const qk_gemm_pack_fn SCALAR_PACK[] = {qk_gemm_pack_q2_K, qk_gemm_pack_q3_K, qk_gemm_pack_q4_K,
+                                              qk_gemm_pack_q5_K, qk_gemm_pack_q6_K};
+
+static int n_groups(int nr, int rows) { return (nr + rows - 1) / rows; }
 
 static void fixture_make(fixture *f, int ti, int nb, int nr, int nc) {
     const qk_type_traits *tt = qk_type_get(TYPES[ti]);
@@ -65,19 +73,22 @@ static void fixture_make(fixture *f, int ti, int nb, int nr, int nc) {
     f->nr = nr;
     f->nc = nc;
     f->bx = qk_row_size(f->t, f->n);
-    f->bxp = (size_t)nb * tt->gemm_pack_bsize;
+    f->bxp = (size_t)nb * sizeof(qk_kpack);
+    f->bxi = (size_t)nb * tt->gemm_pack_bsize;
     f->by = qk_row_size(QK_TYPE_Q8_K, f->n);
     f->x = malloc(f->bx * (size_t)nr);
     f->xp = aligned_alloc(64, f->bxp * (size_t)nr);
+    f->xi = aligned_alloc(64, f->bxi * (size_t)n_groups(nr, tt->gemm_pack_rows));
     f->y = malloc(f->by * (size_t)nc);
     float *v = malloc(sizeof(float) * (size_t)f->n);
-    ck_assert(f->x && f->xp && f->y && v);
+    ck_assert(f->x && f->xp && f->xi && f->y && v);
     for (int r = 0; r < nr; r++) {
         const float scale = ldexpf(1.0f, (int)(urand() * 13) - 6);
         for (int l = 0; l < f->n; l++) v[l] = scale * gauss();
         tt->quantize_ref(v, f->x + (size_t)r * f->bx, f->n);
     }
-    tt->gemm_pack(f->x, f->bx, nr, f->xp, f->n);
+    SCALAR_PACK[ti](f->x, f->bx, nr, f->xp, f->n);
+    tt->gemm_pack(f->x, f->bx, nr, f->xi, f->n);
     for (int c = 0; c < nc; c++) {
         for (int l = 0; l < f->n; l++) v[l] = gauss() * (urand() < 0.01 ? 20.0f : 1.0f);
         qk_quantize_row_q8_K_ref(v, f->y + (size_t)c * f->by, f->n);
@@ -88,6 +99,7 @@ static void fixture_make(fixture *f, int ti, int nb, int nr, int nc) {
 static void fixture_free(fixture *f) {
     free(f->x);
     free(f->xp);
+    free(f->xi);
     free(f->y);
 }
 
@@ -146,7 +158,7 @@ static void check_installed_close(const fixture *f, int ti) {
     const qk_type_traits *tt = qk_type_get(f->t);
     float s[MAX_R * MAX_C];
     if (!tt->gemm) return;
-    run_gemm(f, tt->gemm, s);
+    tt->gemm(f->n, f->nr, f->nc, s, (size_t)f->nr, f->xi, f->bxi, f->y, f->by);
     for (int c = 0; c < f->nc; c++)
         for (int r = 0; r < f->nr; r++) {
             float ref;
@@ -172,8 +184,9 @@ START_TEST(test_table) {
     ck_assert_ptr_nonnull(tt->gemm_pack);
     /* a gemm kernel only with SIMD (the scalar one is slower than sgemm) */
     ck_assert_int_eq(tt->gemm != NULL, qk_cpu_has_avx2());
-    ck_assert_uint_eq(tt->gemm_pack_bsize, sizeof(qk_kpack));
-    ck_assert_int_eq(tt->gemm_pack_rows, 1);
+    /* rows one by one, or 16 interleaved for the AVX-512 VNNI kernels */
+    ck_assert_uint_eq(tt->gemm_pack_bsize, qk_cpu_has_avx512vnni() ? sizeof(qk_kpack16) : sizeof(qk_kpack));
+    ck_assert_int_eq(tt->gemm_pack_rows, qk_cpu_has_avx512vnni() ? QK_K16_ROWS : 1);
     ck_assert_ptr_null(tt->gemm_act);
     ck_assert_uint_eq(tt->gemm_pack_bsize % 64, 0);
     ck_assert_ptr_null(qk_type_get(QK_TYPE_F16)->gemm);
@@ -195,8 +208,6 @@ END_TEST
 
 /* AVX2 packers: the scalar packers' bytes, on the fixture's rows. */
 static void check_pack_exact(const fixture *f, int ti) {
-    static const qk_gemm_pack_fn SCALAR[] = {qk_gemm_pack_q2_K, qk_gemm_pack_q3_K, qk_gemm_pack_q4_K,
-                                             qk_gemm_pack_q5_K, qk_gemm_pack_q6_K};
     static const qk_gemm_pack_fn AVX2[] = {qk_gemm_pack_q2_K_avx2, qk_gemm_pack_q3_K_avx2, qk_gemm_pack_q4_K_avx2,
                                            qk_gemm_pack_q5_K_avx2, qk_gemm_pack_q6_K_avx2};
     uint8_t *a = aligned_alloc(64, f->bxp), *b = aligned_alloc(64, f->bxp);
@@ -204,7 +215,7 @@ static void check_pack_exact(const fixture *f, int ti) {
     for (int r = 0; r < f->nr; r++) {
         memset(a, 0x55, f->bxp);
         memset(b, 0xAA, f->bxp);
-        SCALAR[ti](xrow(f, r), f->bx, 1, a, f->n);
+        SCALAR_PACK[ti](xrow(f, r), f->bx, 1, a, f->n);
         AVX2[ti](xrow(f, r), f->bx, 1, b, f->n);
         ck_assert_msg(memcmp(a, b, f->bxp) == 0, "%s n=%d row %d: AVX2 pack != scalar pack", qk_type_name(f->t), f->n, r);
     }
@@ -215,11 +226,25 @@ static void check_pack_exact(const fixture *f, int ti) {
 START_TEST(test_avx2_pack_exact) { for_shapes(_i, check_pack_exact); }
 END_TEST
 
-START_TEST(test_vnni_exact) {
-    simd_fn = qk_gemm_kmin_vnni;
-    simd_sym_fn = qk_gemm_ksym_vnni;
-    for_shapes(_i, check_simd_exact);
+/* AVX-512 VNNI on the 16-row layout: the scalar kernel's bits on the row layout. */
+static void check_vnni_exact(const fixture *f, int ti) {
+    static const qk_gemm_pack_fn PACK16[] = {qk_gemm_pack16_q2_K, qk_gemm_pack16_q3_K, qk_gemm_pack16_q4_K,
+                                             qk_gemm_pack16_q5_K, qk_gemm_pack16_q6_K};
+    static const qk_gemm_fn GEMM16[] = {qk_gemm16_k16min_vnni, qk_gemm16_k16sym_vnni, qk_gemm16_k32min_vnni,
+                                        qk_gemm16_k32min_vnni, qk_gemm16_k16sym_vnni};
+    const size_t bx16 = (size_t)f->nb * sizeof(qk_kpack16);
+    uint8_t *x16 = aligned_alloc(64, bx16 * (size_t)n_groups(f->nr, QK_K16_ROWS));
+    ck_assert_ptr_nonnull(x16);
+    PACK16[ti](f->x, f->bx, f->nr, x16, f->n);
+    float s[MAX_R * MAX_C], ref[MAX_R * MAX_C];
+    run_gemm(f, SYM[ti] ? qk_gemm_ksym_scalar : qk_gemm_kmin_scalar, ref);
+    GEMM16[ti](f->n, f->nr, f->nc, s, (size_t)f->nr, x16, bx16, f->y, f->by);
+    free(x16);
+    ck_assert_msg(memcmp(s, ref, sizeof(float) * (size_t)(f->nr * f->nc)) == 0, "%s n=%d nr=%d nc=%d: VNNI != scalar",
+                  qk_type_name(f->t), f->n, f->nr, f->nc);
 }
+
+START_TEST(test_vnni_exact) { for_shapes(_i, check_vnni_exact); }
 END_TEST
 
 static Suite *gemm_suite(void) {
