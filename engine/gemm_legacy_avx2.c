@@ -300,6 +300,9 @@ QK_AVX2 void qk_gemm_lmin5_avx2(int n, int nr, int nc, float *s, size_t lds, con
 
 /* ---- AVX2 packers: the bytes of gemm_legacy.c's scalar packers ---- */
 
+/* Software prefetch distance of the packers, in bytes of each source row. */
+#define PF_BYTES 256
+
 /* Block b of a row decoded into 32 unsigned codes u (natural element order) and its d, m. */
 typedef struct dec32 {
     __m256i u;
@@ -390,10 +393,22 @@ QK_AVX2 ALWAYS_INLINE void transpose8(__m256i v[8]) {
     }
 }
 
+static inline size_t block_bytes(int type) {
+    switch (type) {
+    case T_Q4_0: return sizeof(block_q4_0);
+    case T_Q4_1: return sizeof(block_q4_1);
+    case T_Q5_0: return sizeof(block_q5_0);
+    case T_Q5_1: return sizeof(block_q5_1);
+    case T_Q8_0: return sizeof(block_q8_0);
+    default: return sizeof(block_iq4_nl);
+    }
+}
+
 QK_AVX2 ALWAYS_INLINE void pack_avx2(const void *x, size_t bx, int nr, void *dst, int64_t n, const int type) {
     const int64_t nb = n / 32;
     const int with_min = type == T_Q4_1 || type == T_Q5_1;
     const size_t bsize = with_min ? QK_GL_BSIZE_MIN : QK_GL_BSIZE_SYM;
+    const size_t bsrc = block_bytes(type);
     uint8_t *out = dst;
     for (int g0 = 0; g0 < nr; g0 += QK_GL_ROWS) {
         for (int64_t b = 0; b < nb; b++, out += bsize) {
@@ -403,7 +418,14 @@ QK_AVX2 ALWAYS_INLINE void pack_avx2(const void *x, size_t bx, int nr, void *dst
                 for (int i = 0; i < 8; i++) {
                     const int r = g0 + 8 * h + i;
                     dec32 o = {_mm256_setzero_si256(), 0.0f, 0.0f};
-                    if (r < nr) o = decode((const uint8_t *)x + (size_t)r * bx, b, type);
+                    if (r < nr) {
+                        const uint8_t *row = (const uint8_t *)x + (size_t)r * bx;
+                        /* the 16 rows are 16 streams the hardware prefetchers do not follow
+                         * well: ask for each row's bytes PF_BYTES ahead (a prefetch past
+                         * the end of the row, or of the mapping, does not fault) */
+                        _mm_prefetch((const char *)row + (size_t)b * bsrc + PF_BYTES, _MM_HINT_T0);
+                        o = decode(row, b, type);
+                    }
                     v[i] = o.u;
                     p->d[8 * h + i] = o.d;
                     if (with_min) p->m[8 * h + i] = o.m;
