@@ -83,7 +83,59 @@ QK_AVX2 static void pv_f16_avx2(int hd, int n_t, float *o, const qk_half *v, siz
     }
     if (d < hd) pv_f16_scalar(hd - d, n_t, o + d, v + d, v_stride, p);
 }
+
+/* row[t] *= scale for t < n; returns the largest product (-inf for n = 0). The same bits
+ * as the scalar loop: each product is one rounding, and the maximum does not depend on
+ * the order it is taken in (no NaN reaches the softmax: the engine checks the logits). */
+QK_AVX2 static float scale_max_avx2(float *row, int n, float scale) {
+    const __m256 vs = _mm256_set1_ps(scale);
+    __m256 vm = _mm256_set1_ps(-INFINITY);
+    int t = 0;
+    for (; t + 8 <= n; t += 8) {
+        const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(row + t), vs);
+        _mm256_storeu_ps(row + t, v);
+        vm = _mm256_max_ps(vm, v);
+    }
+    float lanes[8], max = -INFINITY;
+    _mm256_storeu_ps(lanes, vm);
+    for (int l = 0; l < 8; l++) max = lanes[l] > max ? lanes[l] : max;
+    for (; t < n; t++) {
+        row[t] *= scale;
+        if (row[t] > max) max = row[t];
+    }
+    return max;
+}
+
+/* row[t] *= f for t < n. */
+QK_AVX2 static void scale_avx2(float *row, int n, float f) {
+    const __m256 vf = _mm256_set1_ps(f);
+    int t = 0;
+    for (; t + 8 <= n; t += 8) _mm256_storeu_ps(row + t, _mm256_mul_ps(_mm256_loadu_ps(row + t), vf));
+    for (; t < n; t++) row[t] *= f;
+}
 #endif
+
+static float scale_max(float *row, int n, float scale) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (qk_cpu_has_avx2()) return scale_max_avx2(row, n, scale);
+#endif
+    float max = -INFINITY;
+    for (int t = 0; t < n; t++) {
+        row[t] *= scale;
+        if (row[t] > max) max = row[t];
+    }
+    return max;
+}
+
+static void scale_row(float *row, int n, float f) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (qk_cpu_has_avx2()) {
+        scale_avx2(row, n, f);
+        return;
+    }
+#endif
+    for (int t = 0; t < n; t++) row[t] *= f;
+}
 
 /* The version for this CPU (chosen once per task, not per row). */
 static pv_f16_fn pv_f16_pick(void) {
@@ -201,14 +253,9 @@ static void attn_unit_run(const attn_job *j, const attn_unit *u, float *work, pv
     for (int i = 0; i < m; i++) {
         float *row = S + (size_t)i * L;
         int p = a->pos[idx[i]];
-        float max = -INFINITY;
-        for (int t = 0; t <= p; t++) {
-            row[t] *= scale;
-            if (row[t] > max) max = row[t];
-        }
+        const float max = scale_max(row, p + 1, scale);
         const double sum = qk_vec_exp_sub(p + 1, row, row, max); /* ggml's vector exp */
-        const float inv = (float)(1.0 / sum);
-        for (int t = 0; t <= p; t++) row[t] *= inv;
+        scale_row(row, p + 1, (float)(1.0 / sum));
         round_f16(f16, row, row, p + 1, tmp16);
         for (int t = p + 1; t < L; t++) row[t] = 0.0f;
     }

@@ -94,7 +94,10 @@ QK_AVX2 static double exp_sub_avx2(int64_t n, float *y, const float *x, float sh
     for (; i + 8 <= n; i += 8) {
         const __m256 e = vexp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vs));
         _mm256_storeu_ps(y + i, e);
-        for (int l = 0; l < 8; l++) sum += (double)y[i + l];
+        /* sum8's tree: lanes l and l+4, then pairs 0+2 and 1+3, then the two */
+        const __m256d a = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(e)), _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+        const __m128d b = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+        sum += _mm_cvtsd_f64(_mm_add_sd(b, _mm_unpackhi_pd(b, b)));
     }
     for (; i < n; i++) sum += (double)(y[i] = qk_vexpf(x[i] - shift));
     return sum;
@@ -117,7 +120,12 @@ double qk_vec_exp_sub(int64_t n, float *y, const float *x, float shift) {
     if (qk_cpu_has_avx2()) return exp_sub_avx2(n, y, x, shift);
 #endif
     double sum = 0.0;
-    for (int64_t i = 0; i < n; i++) sum += (double)(y[i] = qk_vexpf(x[i] - shift));
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        for (int l = 0; l < 8; l++) y[i + l] = qk_vexpf(x[i + l] - shift);
+        sum += qk_sum8_d(y + i);
+    }
+    for (; i < n; i++) sum += (double)(y[i] = qk_vexpf(x[i] - shift));
     return sum;
 }
 

@@ -20,9 +20,19 @@ void qk_vec_swiglu(int64_t n, float *y, const float *g, const float *u);
 /* e^x by the vector algorithm above, one element. */
 float qk_vexpf(float x);
 
+/* The sum of 8 floats in double by a fixed tree, ((y0+y4) + (y2+y6)) + ((y1+y5) + (y3+y7)),
+ * which 8-lane SIMD forms with two vector adds (the index-order sum is a chain of 8
+ * dependent adds per 8 elements, which bounded the softmax's speed). */
+static inline double qk_sum8_d(const float y[8]) {
+    const double a0 = (double)y[0] + (double)y[4], a1 = (double)y[1] + (double)y[5];
+    const double a2 = (double)y[2] + (double)y[6], a3 = (double)y[3] + (double)y[7];
+    return (a0 + a2) + (a1 + a3);
+}
+
 /* y[i] = e^(x[i] - shift) for i < n by the vector algorithm, every element (ggml's
  * softmax rows are multiples of 8 long, so none takes libm's expf); returns the sum of
- * the y[i] in double, added in index order. y may equal x. */
+ * the y[i] in double: each group of 8 by qk_sum8_d, the groups and then the last n % 8
+ * elements added in index order (the same bits on every build). y may equal x. */
 double qk_vec_exp_sub(int64_t n, float *y, const float *x, float shift);
 
 #endif

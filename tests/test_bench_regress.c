@@ -368,8 +368,9 @@ START_TEST(gate_script_args) {
                             {"HEAD", "need BASE_REF NEW_REF"},
                             {"--bogus HEAD HEAD", "unknown option '--bogus'"},
                             {"--new-env X HEAD HEAD", "--new-env takes VAR=VALUE"},
-                            {"no-such-ref-xyz HEAD", "unknown commit 'no-such-ref-xyz'"}};
-    for (int i = 0; i < 5; i++) {
+                            {"no-such-ref-xyz HEAD", "unknown commit 'no-such-ref-xyz'"},
+                            {"--rounds 6 --max-rounds 4 HEAD HEAD", "--max-rounds expects an integer >= --rounds (6)"}};
+    for (int i = 0; i < 6; i++) {
         snprintf(cmd, sizeof cmd, "bash %s %s 2>&1", path, bad[i][0]);
         int rc = qk_test_run(cmd, &out);
         ck_assert_int_eq(rc, 1);
