@@ -17,6 +17,7 @@
 
 #include "cpu.h"
 #include "gemm_f32.h"
+#include "scratch.h"
 #include "types.h"
 #include "vexp.h"
 #if defined(__x86_64__) || defined(__i386__)
@@ -290,15 +291,6 @@ static int unit_cmp(const void *x, const void *y) {
     return (u->h > v->h) - (u->h < v->h);
 }
 
-/* Grow *p to hold n floats (contents not kept). */
-static int grow(float **p, size_t *have, size_t n) {
-    if (n <= *have) return 0;
-    free(*p);
-    *p = malloc(sizeof(float) * n);
-    *have = *p ? n : 0;
-    return *p ? 0 : -1;
-}
-
 int qk_attention(qk_pool *pool, qk_attn_scratch *s, const qk_attn_args *a) {
     const int n = a->n, hd = a->head_dim;
     /* group batch indices by sequence (stable, so positions stay in batch order) */
@@ -354,17 +346,10 @@ int qk_attention(qk_pool *pool, qk_attn_scratch *s, const qk_attn_args *a) {
     const int level = any_gemm ? qk_gemm_f32_level() : QK_GEMM_F32_NONE;
     const size_t need = 2 * (size_t)Q_BLOCK * hd + (size_t)Q_BLOCK * (size_t)max_L + (halves + 1) / 2 +
                         (level != QK_GEMM_F32_NONE ? qk_gemm_f32_scratch_floats(level) : 0);
-    if (need > s->per_thread || nth > s->n_threads) {
-        size_t have = 0;
-        free(s->buf);
-        s->buf = NULL;
-        s->per_thread = 0;
-        s->n_threads = 0;
-        if (grow(&s->buf, &have, need * (size_t)nth)) goto done;
-        s->per_thread = need;
-        s->n_threads = nth;
-    }
-    if (grow(&s->kv, &s->kv_floats, kv_floats)) goto done;
+    if (qk_scratch_grow((void **)&s->buf, &s->buf_bytes, sizeof(float) * need * (size_t)nth) ||
+        qk_scratch_grow((void **)&s->kv, &s->kv_bytes, sizeof(float) * kv_floats))
+        goto done;
+    s->per_thread = need;
     attn_job j = {.pool = pool, .a = a, .s = s, .n_seqs = n_seqs, .seq_ids = seq_ids, .order = order,
                   .start = start, .L = L, .kv_off = kv_off, .any_gemm = any_gemm, .gemm_level = level,
                   .halves = halves + (halves & 1), .units = units,

@@ -20,11 +20,11 @@
 #include "threads.h"
 
 typedef struct qk_attn_scratch {
-    float *buf;        /* per-thread work area */
-    size_t per_thread; /* floats per thread */
-    int n_threads;
+    float *buf;        /* per-thread work areas, per_thread floats apart */
+    size_t buf_bytes;
+    size_t per_thread; /* floats per thread in the last call */
     float *kv;         /* F32 copies of the K/V cache rows (batch path) */
-    size_t kv_floats;
+    size_t kv_bytes;
 } qk_attn_scratch;
 
 typedef struct qk_attn_args {

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 
 #include "gemm_f32.h"
+#include "scratch.h"
 
 /* Up to this many activation elements (m·k), every thread converts all of them into its
  * own buffer: well under a microsecond of duplicated work instead of a barrier. */
@@ -87,15 +88,6 @@ qk_matmul_path qk_matmul_choose(qk_type t, int64_t m, int64_t k) {
     const int64_t gm = qk_matmul_gemm_min_m(t);
     if (gm != INT64_MAX) return m >= gm ? QK_MATMUL_GEMM : QK_MATMUL_VEC_DOT;
     return m >= qk_matmul_blas_min_m(t) ? QK_MATMUL_SGEMM : QK_MATMUL_VEC_DOT;
-}
-
-static int grow(void **p, size_t *size, size_t need) {
-    if (need <= *size) return 0;
-    void *q = realloc(*p, need);
-    if (!q) return -1;
-    *p = q;
-    *size = need;
-    return 0;
 }
 
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -286,12 +278,12 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
         j->gemm_act = path == QK_MATMUL_GEMM && tt->gemm_act;
         j->xq_row = j->gemm_act ? (size_t)(k / tt->blck_size) * tt->gemm_act_bsize : qk_row_size(tt->vec_dot_type, k);
         j->private_xq = nth > 1 && path == QK_MATMUL_VEC_DOT && m * k <= PRIVATE_CONVERT_MAX;
-        if (grow(&s->xq, &s->xq_size, j->xq_row * (size_t)m * (size_t)(j->private_xq ? nth : 1))) return -1;
+        if (qk_scratch_grow(&s->xq, &s->xq_size, j->xq_row * (size_t)m * (size_t)(j->private_xq ? nth : 1))) return -1;
         j->xq = s->xq;
     }
     if (path == QK_MATMUL_SGEMM) {
         if (j->xq) {
-            if (grow((void **)&s->xf, &s->xf_size, sizeof(float) * (size_t)(m * k))) return -1;
+            if (qk_scratch_grow((void **)&s->xf, &s->xf_size, sizeof(float) * (size_t)(m * k))) return -1;
             j->xf = s->xf;
             j->xa = s->xf;
         } else {
@@ -309,7 +301,7 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
         j->n_tiles = cdiv(cdiv(ns, per), nth) * nth;
         if (j->n_tiles > ns) j->n_tiles = ns;
         const size_t need = sizeof(float) * qk_gemm_f32_scratch_floats(j->own) * (size_t)nth;
-        if (grow((void **)&s->wf, &s->wf_size, need)) return -1;
+        if (qk_scratch_grow((void **)&s->wf, &s->wf_size, need)) return -1;
         j->wf = s->wf;
     } else if (path == QK_MATMUL_SGEMM) {
         /* tiles of at most about tile_floats floats (at least 16 rows), the same number
@@ -321,7 +313,7 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
         j->n_tiles = cdiv(n, j->tile_rows);
         if (wtype != QK_TYPE_F32) {
             size_t need = sizeof(float) * (size_t)(j->tile_rows * k) * (size_t)nth;
-            if (grow((void **)&s->wf, &s->wf_size, need)) return -1;
+            if (qk_scratch_grow((void **)&s->wf, &s->wf_size, need)) return -1;
             j->wf = s->wf;
         }
     }
@@ -339,7 +331,7 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
         j->n_tiles = cdiv(n, tr);
         j->wp_tile = (size_t)cdiv(tr, g) * j->wp_group;
         const size_t need = j->wp_tile * (size_t)nth + 64;
-        if (grow(&s->wp, &s->wp_size, need)) return -1;
+        if (qk_scratch_grow(&s->wp, &s->wp_size, need)) return -1;
         j->wp = (uint8_t *)(((uintptr_t)s->wp + 63) & ~(uintptr_t)63);
     }
     atomic_init(&j->next_tile, nth);
