@@ -13,13 +13,16 @@
 #      table for the pull request), OUT/ratios.gp/.png (when gnuplot is found) and
 #      OUT/bench.json (github-action-benchmark's customBiggerIsBetter format); while
 #      that is inconclusive (no test fails, but some interval still reaches below -PCT),
-#      two more rounds at a time, up to --max-rounds;
+#      two more rounds at a time, up to --max-rounds; each of the L possible looks uses
+#      confidence 1 - (1 - C) / L (Bonferroni), so that the gate's false-alarm rate on
+#      two equal builds stays at most 1 - C;
 #   5. exits 0, or 2 when a test is significantly slower by more than --fail-above PCT
 #      (1 on any other error).
 #
 # usage: bench/ci-gate.sh [options] BASE_REF NEW_REF
 #   --fail-above PCT   slowdown that fails the gate, when significant (default 5)
-#   --confidence C     confidence of the intervals (default 0.95)
+#   --confidence C     overall confidence of the gate (default 0.95; each look's
+#                      intervals use 1 - (1 - C) / L, L = 1 + (max-rounds - rounds) / 2)
 #   --rounds N         rounds, each running both builds once (default 6, at least 2)
 #   --max-rounds N     while no test fails but some test's interval still reaches below
 #                      -PCT (a slowdown beyond the gate is not ruled out: too noisy to
@@ -157,10 +160,15 @@ for ((k = 1; k <= ROUNDS; k++)); do round "$k"; done
 inconclusive() {
     grep -o 'CI [0-9.]*' "$OUT/bench.json" | awk -v lim="$FAIL_ABOVE" '$2 < 1 - lim / 100 { n++ } END { exit n ? 0 : 1 }'
 }
+# Every look at the data may end the gate, so each look gets an equal share of the allowed
+# false-alarm rate (Bonferroni): with L possible looks, confidence 1 - (1 - C) / L, and an
+# A/A gate still fails with probability at most 1 - C however many rounds it takes.
+LOOKS=$((1 + (MAX_ROUNDS - ROUNDS) / 2))
+CONF_LOOK=$(awk -v c="$CONF" -v l="$LOOKS" 'BEGIN { v = 1 - (1 - c) / l; if (v > 0.9999) v = 0.9999; printf "%.6g", v }')
 mkdir -p "$OUT"
 set +e
 while :; do
-    "$NEW_BIN/qk-bench-compare" --confidence "$CONF" --fail-above "$FAIL_ABOVE" -o "$OUT" --plot \
+    "$NEW_BIN/qk-bench-compare" --confidence "$CONF_LOOK" --fail-above "$FAIL_ABOVE" -o "$OUT" --plot \
         --per-run --ci-json "$OUT/bench.json" "${BASE_FILES[@]}" "${NEW_FILES[@]}" >"$OUT/compare.out"
     rc=$?
     [ $rc = 0 ] && [ $((k + 1)) -le "$MAX_ROUNDS" ] && inconclusive || break
