@@ -107,12 +107,16 @@ QK_AVX2 static float scale_max_avx2(float *row, int n, float scale) {
     return max;
 }
 
-/* row[t] *= f for t < n. */
-QK_AVX2 static void scale_avx2(float *row, int n, float f) {
+/* row[t] = F16 rounding of row[t]·f for t < n, in one pass: the bits of scale_row and then
+ * round_f16 (F16C's round-to-nearest-even; the probabilities are finite). */
+QK_AVX2 static void scale_round_f16_avx2(float *row, int n, float f) {
     const __m256 vf = _mm256_set1_ps(f);
     int t = 0;
-    for (; t + 8 <= n; t += 8) _mm256_storeu_ps(row + t, _mm256_mul_ps(_mm256_loadu_ps(row + t), vf));
-    for (; t < n; t++) row[t] *= f;
+    for (; t + 8 <= n; t += 8) {
+        const __m128i h = _mm256_cvtps_ph(_mm256_mul_ps(_mm256_loadu_ps(row + t), vf), _MM_FROUND_TO_NEAREST_INT);
+        _mm256_storeu_ps(row + t, _mm256_cvtph_ps(h));
+    }
+    for (; t < n; t++) row[t] = qk_half_to_float(qk_float_to_half(row[t] * f));
 }
 #endif
 
@@ -128,14 +132,16 @@ static float scale_max(float *row, int n, float scale) {
     return max;
 }
 
-static void scale_row(float *row, int n, float f) {
+/* row[t] = row[t]·f rounded to F16 and back, t < n (tmp: n halves). */
+static void scale_round_f16(const qk_type_traits *f16, float *row, int n, float f, qk_half *tmp) {
 #if defined(__x86_64__) || defined(__i386__)
     if (qk_cpu_has_avx2()) {
-        scale_avx2(row, n, f);
+        scale_round_f16_avx2(row, n, f);
         return;
     }
 #endif
     for (int t = 0; t < n; t++) row[t] *= f;
+    round_f16(f16, row, row, n, tmp);
 }
 
 /* The version for this CPU (chosen once per task, not per row). */
@@ -256,8 +262,7 @@ static void attn_unit_run(const attn_job *j, const attn_unit *u, float *work, pv
         int p = a->pos[idx[i]];
         const float max = scale_max(row, p + 1, scale);
         const double sum = qk_vec_exp_sub(p + 1, row, row, max); /* ggml's vector exp */
-        scale_row(row, p + 1, (float)(1.0 / sum));
-        round_f16(f16, row, row, p + 1, tmp16);
+        scale_round_f16(f16, row, p + 1, (float)(1.0 / sum), tmp16);
         for (int t = p + 1; t < L; t++) row[t] = 0.0f;
     }
     /* O = P·V */
