@@ -1,7 +1,8 @@
 /*
  * vexp.c — ggml-cpu's vector exp, SwiGLU and the softmax exponentials (see vexp.h for
  * the algorithm and its source). A scalar implementation of every step, and an AVX2 one
- * that performs the same operations eight lanes at a time.
+ * that performs the same operations eight lanes at a time (the softmax exponentials also
+ * sixteen with AVX-512, where qk_cpu_has_avx512vnni() says the CPU has it).
  */
 #include "vexp.h"
 
@@ -87,20 +88,63 @@ QK_AVX2 static inline __m256 vexp8(__m256 x) {
     return _mm256_blendv_ps(r, _mm256_mul_ps(s1, s1), huge);
 }
 
-QK_AVX2 static double exp_sub_avx2(int64_t n, float *y, const float *x, float shift) {
+/* qk_sum8_d of the 8 lanes: lanes l and l+4, then pairs 0+2 and 1+3, then the two. */
+QK_AVX2 static inline double sum8_ps(__m256 e) {
+    const __m256d a = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(e)), _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    const __m128d b = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(b, _mm_unpackhi_pd(b, b)));
+}
+
+/* From element i on (groups of 8, then the tail), adding to sum. */
+QK_AVX2 static double exp_sub_avx2_from(int64_t i, int64_t n, float *y, const float *x, float shift, double sum) {
     const __m256 vs = _mm256_set1_ps(shift);
-    double sum = 0.0;
-    int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         const __m256 e = vexp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vs));
         _mm256_storeu_ps(y + i, e);
-        /* sum8's tree: lanes l and l+4, then pairs 0+2 and 1+3, then the two */
-        const __m256d a = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(e)), _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
-        const __m128d b = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
-        sum += _mm_cvtsd_f64(_mm_add_sd(b, _mm_unpackhi_pd(b, b)));
+        sum += sum8_ps(e);
     }
     for (; i < n; i++) sum += (double)(y[i] = qk_vexpf(x[i] - shift));
     return sum;
+}
+
+#define QK_AVX512F __attribute__((target("avx2,fma,f16c,avx512f")))
+
+/* vexp8's operations on 16 lanes (the same bits per lane). */
+QK_AVX512F static inline __m512 vexp16(__m512 x) {
+    const __m512 shift = _mm512_set1_ps(VEXP_SHIFT);
+    const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(VEXP_LOG2E), shift);
+    const __m512 n = _mm512_sub_ps(z, shift);
+    const __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(VEXP_LN2_LO), _mm512_fnmadd_ps(n, _mm512_set1_ps(VEXP_LN2_HI), x));
+    const __m512i e = _mm512_slli_epi32(_mm512_castps_si512(z), 23);
+    const __m512 k = _mm512_castsi512_ps(_mm512_add_epi32(e, _mm512_castps_si512(_mm512_set1_ps(1.0f))));
+    const __m512 u = _mm512_mul_ps(b, b);
+    const __m512 p = _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(VEXP_C5), b, _mm512_set1_ps(VEXP_C4)), u,
+                                     _mm512_fmadd_ps(_mm512_set1_ps(VEXP_C3), b, _mm512_set1_ps(VEXP_C2)));
+    const __m512 j = _mm512_fmadd_ps(p, u, _mm512_mul_ps(_mm512_set1_ps(VEXP_C1), b));
+    const __m512 absn = _mm512_abs_ps(n);
+    const __mmask16 big = _mm512_cmp_ps_mask(absn, _mm512_set1_ps(126.0f), _CMP_GT_OQ);
+    const __m512 normal = _mm512_fmadd_ps(j, k, k);
+    if (!big) return normal;
+    const __m512i g = _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_LE_OQ),
+                                            _mm512_set1_epi32((int)0x82000000u));
+    const __m512 s1 = _mm512_castsi512_ps(_mm512_add_epi32(g, _mm512_set1_epi32(0x7f000000)));
+    const __m512 s2 = _mm512_castsi512_ps(_mm512_sub_epi32(e, g));
+    const __mmask16 huge = _mm512_cmp_ps_mask(absn, _mm512_set1_ps(192.0f), _CMP_GT_OQ);
+    const __m512 r = _mm512_mask_blend_ps(big, normal, _mm512_mul_ps(_mm512_fmadd_ps(s2, j, s2), s1));
+    return _mm512_mask_blend_ps(huge, r, _mm512_mul_ps(s1, s1));
+}
+
+QK_AVX512F static double exp_sub_avx512(int64_t n, float *y, const float *x, float shift) {
+    const __m512 vs = _mm512_set1_ps(shift);
+    double sum = 0.0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 e = vexp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), vs));
+        _mm512_storeu_ps(y + i, e);
+        sum += sum8_ps(_mm512_castps512_ps256(e));
+        sum += sum8_ps(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1)));
+    }
+    return exp_sub_avx2_from(i, n, y, x, shift, sum);
 }
 
 QK_AVX2 static void swiglu_avx2(int64_t n, float *y, const float *g, const float *u) {
@@ -117,7 +161,8 @@ QK_AVX2 static void swiglu_avx2(int64_t n, float *y, const float *g, const float
 
 double qk_vec_exp_sub(int64_t n, float *y, const float *x, float shift) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (qk_cpu_has_avx2()) return exp_sub_avx2(n, y, x, shift);
+    if (qk_cpu_has_avx512vnni()) return exp_sub_avx512(n, y, x, shift);
+    if (qk_cpu_has_avx2()) return exp_sub_avx2_from(0, n, y, x, shift, 0.0);
 #endif
     double sum = 0.0;
     int64_t i = 0;
