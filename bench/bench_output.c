@@ -546,12 +546,12 @@ void qk_bench_print_peak(qk_sb *out, qk_bench_format f, const char *cpu_info,
     } else if (f == QK_BENCH_FMT_JSON) {
         peak_json(out, cpu_info, r, n);
     } else if (f == QK_BENCH_FMT_MD) {
-        qk_sb_puts(out, "| threads | ISA    | FP32 kernel     | GFLOP/s (best) | GFLOP/s (mean) | int8 kernel     |"
+        qk_sb_puts(out, "| threads | ISA      | FP32 kernel     | GFLOP/s (best) | GFLOP/s (mean) | int8 kernel     |"
                         " GOP/s (best) | GOP/s (mean) |\n"
-                        "| ------: | ------ | --------------- | -------------: | -------------: | --------------- |"
+                        "| ------: | -------- | --------------- | -------------: | -------------: | --------------- |"
                         " -----------: | -----------: |\n");
         for (int k = 0; k < n; k++)
-            qk_sb_printf(out, "| %7d | %-6s | %-15s | %14.2f | %14.2f | %-15s | %12.2f | %12.2f |\n", r[k].n_threads,
+            qk_sb_printf(out, "| %7d | %-8s | %-15s | %14.2f | %14.2f | %-15s | %12.2f | %12.2f |\n", r[k].n_threads,
                          nz(r[k].isa), nz(r[k].fp32_kernel), r[k].fp32_gflops, r[k].fp32_mean_gflops,
                          nz(r[k].int8_kernel), r[k].int8_gops, r[k].int8_mean_gops);
         qk_sb_printf(out,

@@ -142,6 +142,52 @@ PEAK_AVX2 static int int8_avx2(uint64_t iters, int v) {
     return bad;
 }
 
+/* ---- AVX-VNNI (VEX-encoded VPDPBUSD on ymm, e.g. Alder Lake, Zen 5) ---------------------- */
+
+#define PEAK_AVXVNNI __attribute__((target("avx2,fma,avxvnni")))
+
+/* 12 chains a = vpdpbusd(a, u, b) with fixed u, b: each lane grows by the same dot
+ * product per step, so the check is a + iters·dot (int32 wrap-around included). */
+PEAK_AVXVNNI static int int8_avxvnni(uint64_t iters, int v) {
+    uint8_t ab[32];
+    int8_t bb[32];
+    for (int j = 0; j < 32; j++) {
+        ab[j] = op_a(j, 0);
+        bb[j] = op_b(j, v);
+    }
+    const __m256i u = _mm256_loadu_si256((const __m256i *)ab), b = _mm256_loadu_si256((const __m256i *)bb);
+    __m256i a0 = _mm256_set1_epi32(0), a1 = _mm256_set1_epi32(1), a2 = _mm256_set1_epi32(2),
+            a3 = _mm256_set1_epi32(3), a4 = _mm256_set1_epi32(4), a5 = _mm256_set1_epi32(5),
+            a6 = _mm256_set1_epi32(6), a7 = _mm256_set1_epi32(7), a8 = _mm256_set1_epi32(8),
+            a9 = _mm256_set1_epi32(9), a10 = _mm256_set1_epi32(10), a11 = _mm256_set1_epi32(11);
+    for (uint64_t i = 0; i < iters; i++) {
+        a0 = _mm256_dpbusd_avx_epi32(a0, u, b);
+        a1 = _mm256_dpbusd_avx_epi32(a1, u, b);
+        a2 = _mm256_dpbusd_avx_epi32(a2, u, b);
+        a3 = _mm256_dpbusd_avx_epi32(a3, u, b);
+        a4 = _mm256_dpbusd_avx_epi32(a4, u, b);
+        a5 = _mm256_dpbusd_avx_epi32(a5, u, b);
+        a6 = _mm256_dpbusd_avx_epi32(a6, u, b);
+        a7 = _mm256_dpbusd_avx_epi32(a7, u, b);
+        a8 = _mm256_dpbusd_avx_epi32(a8, u, b);
+        a9 = _mm256_dpbusd_avx_epi32(a9, u, b);
+        a10 = _mm256_dpbusd_avx_epi32(a10, u, b);
+        a11 = _mm256_dpbusd_avx_epi32(a11, u, b);
+    }
+    const __m256i all[CHAINS] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11};
+    int bad = 0;
+    for (int c = 0; c < CHAINS; c++) {
+        uint32_t got[8];
+        _mm256_storeu_si256((__m256i *)got, all[c]);
+        for (int l = 0; l < 8; l++) {
+            int32_t dot = 0;
+            for (int k = 0; k < 4; k++) dot += ab[4 * l + k] * bb[4 * l + k];
+            bad += got[l] != (uint32_t)c + (uint32_t)iters * (uint32_t)dot;
+        }
+    }
+    return bad;
+}
+
 /* ---- AVX-512 -------------------------------------------------------------------------- */
 
 PEAK_AVX512 static int fp32_avx512(uint64_t iters, float x, float y) {
@@ -228,6 +274,8 @@ static const isa_desc SCALAR = {"scalar", 32, "C mul+add", "C int32 mul+add", CH
 #ifdef QK_PEAK_X86
 static const isa_desc AVX2 = {"AVX2", 256, "vfmadd231ps ymm", "vpmaddubsw ymm", CHAINS * 16.0,
                               CHAINS * 64.0, fp32_avx2, int8_avx2};
+static const isa_desc AVXVNNI = {"AVX-VNNI", 256, "vfmadd231ps ymm", "vpdpbusd ymm", CHAINS * 16.0,
+                                 CHAINS * 64.0, fp32_avx2, int8_avxvnni};
 static const isa_desc AVX512 = {"AVX512", 512, "vfmadd231ps zmm", "vpdpbusd zmm", CHAINS * 32.0,
                                 CHAINS * 128.0, fp32_avx512, int8_avx512};
 #endif
@@ -237,6 +285,7 @@ static int isa_list(const isa_desc *list[QK_PEAK_MAX_ISAS]) {
     int n = 0;
 #ifdef QK_PEAK_X86
     if (qk_cpu_has_avx2()) list[n++] = &AVX2;
+    if (qk_cpu_has_avxvnni()) list[n++] = &AVXVNNI;
     if (qk_cpu_has_avx512vnni()) list[n++] = &AVX512;
 #endif
     if (n == 0) list[n++] = &SCALAR;

@@ -64,6 +64,13 @@ START_TEST(peak_api) {
                 ck_assert_double_eq(i8, 12 * 32 * 2.0); /* vpmaddubsw ymm: 32 byte products */
                 ck_assert_str_eq(x->int8_kernel, "vpmaddubsw ymm");
                 ck_assert_int_eq(k, 0);
+            } else if (!strcmp(x->isa, "AVX-VNNI")) {
+                ck_assert_int_eq(x->vector_bits, 256);
+                ck_assert_double_eq(f, 12 * 8 * 2.0);
+                ck_assert_double_eq(i8, 12 * 32 * 2.0); /* vpdpbusd ymm: 32 byte products */
+                ck_assert_str_eq(x->int8_kernel, "vpdpbusd ymm");
+                ck_assert_int_eq(k, 1); /* after AVX2 */
+                ck_assert(qk_cpu_has_avxvnni());
             } else {
                 ck_assert_str_eq(x->isa, "scalar");
                 ck_assert_int_eq(n_isas, 1);
@@ -73,7 +80,11 @@ START_TEST(peak_api) {
         }
     }
     /* which instruction sets: those the kernels in use have */
-    ck_assert_str_eq(r[n_isas - 1].isa, qk_cpu_has_avx512vnni() ? "AVX512" : qk_cpu_has_avx2() ? "AVX2" : "scalar");
+    ck_assert_str_eq(r[n_isas - 1].isa, qk_cpu_has_avx512vnni() ? "AVX512"
+                                        : qk_cpu_has_avxvnni()    ? "AVX-VNNI"
+                                        : qk_cpu_has_avx2()       ? "AVX2"
+                                                                  : "scalar");
+    ck_assert_int_eq(n_isas, qk_cpu_has_avx2() ? 1 + qk_cpu_has_avxvnni() + qk_cpu_has_avx512vnni() : 1);
     /* the ceiling is the widest instruction set's, for the thread count asked */
     const char *isa = NULL;
     ck_assert_double_eq(qk_peak_ceiling(r, 2 * n_isas, 2, QK_PEAK_INT8, &isa), r[2 * n_isas - 1].int8_gops);
@@ -202,7 +213,7 @@ START_TEST(peak_tool_json_md) {
     free(out);
     char *text = qk_test_read_file(md, NULL);
     ck_assert_ptr_nonnull(text);
-    ck_assert_ptr_nonnull(strstr(text, "| threads | ISA    | FP32 kernel     | GFLOP/s (best) |"));
+    ck_assert_ptr_nonnull(strstr(text, "| threads | ISA      | FP32 kernel     | GFLOP/s (best) |"));
     ck_assert_int_eq(qk_test_count_substr(text, "|       2 | "), n_isas);
     ck_assert_ptr_nonnull(strstr(text, "arithmetic ceilings"));
     free(text);
@@ -332,7 +343,7 @@ START_TEST(pp_fraction_measured_and_off) {
     const cJSON *pp = cJSON_GetArrayItem(j, 0);
     ck_assert_str_eq(cJSON_GetObjectItem(pp, "peak_kind")->valuestring, "fp32");
     const char *isa = cJSON_GetObjectItem(pp, "peak_isa")->valuestring;
-    ck_assert(!strcmp(isa, "AVX512") || !strcmp(isa, "AVX2") || !strcmp(isa, "scalar"));
+    ck_assert(!strcmp(isa, "AVX512") || !strcmp(isa, "AVX-VNNI") || !strcmp(isa, "AVX2") || !strcmp(isa, "scalar"));
     ck_assert(finite_pos(cJSON_GetObjectItem(pp, "peak_gops")->valuedouble));
     ck_assert(finite_pos(cJSON_GetObjectItem(pp, "pp_ceiling_fraction")->valuedouble));
     cJSON_Delete(j);
