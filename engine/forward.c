@@ -134,16 +134,25 @@ const float *qk_get_logits(const qk_context *c, int32_t *n_outputs) {
 
 /* ---------------------------------------------------------------- building blocks --- */
 
-/* y = x / sqrt(mean(x²) + eps) ⊙ w, per row (ggml_rms_norm then ggml_mul). */
-static void rmsnorm(float *y, const float *x, const float *w, int n, int rows, float eps) {
-    for (int r = 0; r < rows; r++) {
-        const float *xr = x + (size_t)r * n;
-        float *yr = y + (size_t)r * n;
-        double sum = 0.0;
-        for (int i = 0; i < n; i++) sum += (double)(xr[i] * xr[i]);
-        const float mean = (float)(sum / n);
-        const float scale = 1.0f / sqrtf(mean + eps);
-        for (int i = 0; i < n; i++) yr[i] = (xr[i] * scale) * w[i];
+/* y = x / sqrt(mean(x²) + eps) ⊙ w for rows [r0, r1) of n elements (ggml_rms_norm then
+ * ggml_mul): each row's sum of squares in double, added in index order as ggml does. That
+ * sum is a chain of dependent adds, so four rows are summed side by side (the same bits
+ * per row, four chains in flight). */
+static void rmsnorm(float *y, const float *x, const float *w, int n, int r0, int r1, float eps) {
+    int r = r0;
+    for (; r < r1; r += 4) {
+        const int nr = r1 - r < 4 ? r1 - r : 4;
+        const float *xr[4];
+        double sum[4] = {0.0, 0.0, 0.0, 0.0};
+        for (int k = 0; k < 4; k++) xr[k] = x + (size_t)(k < nr ? r + k : r) * n;
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < 4; k++) sum[k] += (double)(xr[k][i] * xr[k][i]);
+        for (int k = 0; k < nr; k++) {
+            float *yr = y + (size_t)(r + k) * n;
+            const float mean = (float)(sum[k] / n);
+            const float scale = 1.0f / sqrtf(mean + eps);
+            for (int i = 0; i < n; i++) yr[i] = (xr[k][i] * scale) * w[i];
+        }
     }
 }
 
@@ -222,6 +231,32 @@ static void swiglu_rows(qk_context *c, const qk_batch *b, int il, int i0, int i1
         qk_vec_swiglu((int64_t)n_ff, c->hb + i * n_ff, c->hb + i * n_ff, c->hb2 + i * n_ff);
 }
 
+/* Rows [i0, i1): the previous sublayer's output added to the residual stream (x += xb,
+ * except before the first layer), then xb = RMSNorm(x)·attn_norm of layer il. */
+static void attn_in_rows(qk_context *c, const qk_batch *b, int il, int i0, int i1) {
+    (void)b;
+    const int E = c->m->hp.n_embd;
+    if (il > 0)
+        for (size_t i = (size_t)i0 * E; i < (size_t)i1 * E; i++) c->x[i] += c->xb[i];
+    rmsnorm(c->xb, c->x, c->m->layers[il].attn_norm->data, E, i0, i1, c->m->hp.rms_eps);
+}
+
+/* Rows [i0, i1): x += xb (the attention output), then xb = RMSNorm(x)·ffn_norm. */
+static void ffn_in_rows(qk_context *c, const qk_batch *b, int il, int i0, int i1) {
+    (void)b;
+    const int E = c->m->hp.n_embd;
+    for (size_t i = (size_t)i0 * E; i < (size_t)i1 * E; i++) c->x[i] += c->xb[i];
+    rmsnorm(c->xb, c->x, c->m->layers[il].ffn_norm->data, E, i0, i1, c->m->hp.rms_eps);
+}
+
+/* Rows [i0, i1): x += xb (the last layer's feed-forward output). */
+static void residual_rows(qk_context *c, const qk_batch *b, int il, int i0, int i1) {
+    (void)b;
+    (void)il;
+    const int E = c->m->hp.n_embd;
+    for (size_t i = (size_t)i0 * E; i < (size_t)i1 * E; i++) c->x[i] += c->xb[i];
+}
+
 typedef struct rows_job {
     qk_context *c;
     const qk_batch *b;
@@ -271,8 +306,8 @@ static int decode(qk_context *c, const qk_batch *b, qk_err *err) {
 
     for (int il = 0; il < hp->n_layer; il++) {
         const qk_layer *L = &m->layers[il];
-        /* attention: xb = RMSNorm(x)·w; q,k,v = W·xb + b */
-        rmsnorm(c->xb, c->x, L->attn_norm->data, E, n, hp->rms_eps);
+        /* attention: (x += the previous layer's output), xb = RMSNorm(x)·w; q,k,v = W·xb + b */
+        for_rows(c, b, il, n, attn_in_rows);
         if (matmul(c, L->wq, c->xb, n, c->q) || matmul(c, L->wk, c->xb, n, c->k) ||
             matmul(c, L->wv, c->xb, n, c->v))
             return qk_errf(err, "out of memory");
@@ -288,18 +323,16 @@ static int decode(qk_context *c, const qk_batch *b, qk_err *err) {
             c->prof->attn_ns += qk_now_ns() - ta;
             c->prof->attn_calls++;
         }
-        /* x += Wo·att */
+        /* x += Wo·att, then FFN: x += W_down·(silu(W_gate·xb) ⊙ W_up·xb), xb = RMSNorm(x)·w
+         * (the add of W_down's output happens in the next layer's attn_in_rows) */
         if (matmul(c, L->wo, c->att, n, c->xb)) return qk_errf(err, "out of memory");
-        for (size_t i = 0; i < (size_t)n * E; i++) c->x[i] += c->xb[i];
-
-        /* FFN: x += W_down·(silu(W_gate·xb) ⊙ W_up·xb), xb = RMSNorm(x)·w */
-        rmsnorm(c->xb, c->x, L->ffn_norm->data, E, n, hp->rms_eps);
+        for_rows(c, b, il, n, ffn_in_rows);
         if (matmul(c, L->ffn_gate, c->xb, n, c->hb) || matmul(c, L->ffn_up, c->xb, n, c->hb2))
             return qk_errf(err, "out of memory");
         for_rows(c, b, il, n, swiglu_rows);
         if (matmul(c, L->ffn_down, c->hb, n, c->xb)) return qk_errf(err, "out of memory");
-        for (size_t i = 0; i < (size_t)n * E; i++) c->x[i] += c->xb[i];
     }
+    if (hp->n_layer > 0) for_rows(c, b, hp->n_layer, n, residual_rows);
 
     /* logits = lm_head · RMSNorm(x) for the requested tokens only */
     int n_out = 0;
@@ -316,7 +349,7 @@ static int decode(qk_context *c, const qk_batch *b, qk_err *err) {
         c->logits = p;
         c->logits_cap = need;
     }
-    rmsnorm(c->xb, c->x, m->output_norm->data, E, n_out, hp->rms_eps);
+    rmsnorm(c->xb, c->x, m->output_norm->data, E, 0, n_out, hp->rms_eps);
     if (matmul(c, m->output, c->xb, n_out, c->logits)) return qk_errf(err, "out of memory");
     return 0;
 }
