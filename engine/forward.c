@@ -40,6 +40,7 @@ struct qk_context {
     float *q, *k, *v;        /* [n_batch][n_q], [n_batch][n_kv] x2 */
     float *att;              /* attention output [n_batch][n_q] */
     float *hb, *hb2;         /* FFN gate / up [n_batch][n_ff] */
+    float *rope_cs;          /* [n_batch][n_rot]: cos, sin of each batch token's RoPE angles */
     qk_attn_scratch attn;
     qk_matmul_scratch mm;
     float *logits;           /* [n_outputs][n_vocab] */
@@ -94,8 +95,9 @@ qk_context *qk_context_new(const qk_model *m, qk_context_params p, qk_err *err) 
     c->att = malloc(nb * c->n_q * sizeof(float));
     c->hb = malloc(nb * hp->n_ff * sizeof(float));
     c->hb2 = malloc(nb * hp->n_ff * sizeof(float));
+    c->rope_cs = malloc(nb * (size_t)(hp->n_rot > 0 ? hp->n_rot : 1) * sizeof(float));
     if (!c->pool || !c->k_cache || !c->v_cache || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att ||
-        !c->hb || !c->hb2) {
+        !c->hb || !c->hb2 || !c->rope_cs) {
         qk_errf(err, "out of memory for a context of n_ctx %d x n_seq %d (KV cache %.1f MiB)", p.n_ctx,
                 p.n_seq, 2.0 * cache * sizeof(qk_half) / 1048576.0);
         qk_context_free(c);
@@ -117,6 +119,7 @@ void qk_context_free(qk_context *c) {
     free(c->att);
     free(c->hb);
     free(c->hb2);
+    free(c->rope_cs);
     qk_attn_scratch_free(&c->attn);
     qk_matmul_scratch_free(&c->mm);
     free(c->logits);
@@ -156,17 +159,21 @@ static void rmsnorm(float *y, const float *x, const float *w, int n, int r0, int
     }
 }
 
-/* Rotate the first n_rot dims of each head of one token's vector (ggml_rope, mode NORM
- * rotates pairs (2i, 2i+1), NEOX pairs (i, i + n_rot/2)). */
-static void rope(float *v, int n_heads, int head_dim, int n_rot, int pos, float base, qk_rope_type type) {
+/* cs[2i], cs[2i+1] = cos, sin of the angle θ_i of position pos, i < n_rot/2, by the
+ * recurrence θ_0 = pos, θ_{i+1} = θ_i·base^(−2/n_rot) (ggml_rope_cache_init). */
+static void rope_angles(float *cs, int n_rot, int pos, float base) {
     const float theta_scale = powf(base, -2.0f / (float)n_rot);
-    float cs[2 * 512];
     float theta = (float)pos;
     for (int i = 0; i < n_rot / 2; i++) {
         cs[2 * i] = cosf(theta);
         cs[2 * i + 1] = sinf(theta);
         theta *= theta_scale;
     }
+}
+
+/* Rotate the first n_rot dims of each head of one token's vector by the angles cs
+ * (rope_angles; ggml_rope, mode NORM rotates pairs (2i, 2i+1), NEOX pairs (i, i + n_rot/2)). */
+static void rope(float *v, int n_heads, int head_dim, int n_rot, const float *cs, qk_rope_type type) {
     for (int h = 0; h < n_heads; h++) {
         float *x = v + (size_t)h * head_dim;
         for (int i = 0; i < n_rot / 2; i++) {
@@ -214,8 +221,9 @@ static void qkv_rows(qk_context *c, const qk_batch *b, int il, int i0, int i1) {
         if (L->bq) for (int d = 0; d < c->n_q; d++) q[d] += ((const float *)L->bq->data)[d];
         if (L->bk) for (int d = 0; d < c->n_kv; d++) k[d] += ((const float *)L->bk->data)[d];
         if (L->bv) for (int d = 0; d < c->n_kv; d++) v[d] += ((const float *)L->bv->data)[d];
-        rope(q, hp->n_head, hp->head_dim, hp->n_rot, b->pos[i], hp->rope_freq_base, hp->rope_type);
-        rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, b->pos[i], hp->rope_freq_base, hp->rope_type);
+        const float *cs = c->rope_cs + (size_t)i * (size_t)hp->n_rot;
+        rope(q, hp->n_head, hp->head_dim, hp->n_rot, cs, hp->rope_type);
+        rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, cs, hp->rope_type);
         size_t at = cache_index(c, il, b->seq[i], b->pos[i]);
         f16->from_float(k, c->k_cache + at, c->n_kv);
         f16->from_float(v, c->v_cache + at, c->n_kv);
@@ -229,6 +237,15 @@ static void swiglu_rows(qk_context *c, const qk_batch *b, int il, int i0, int i1
     const size_t n_ff = (size_t)c->m->hp.n_ff;
     for (size_t i = (size_t)i0; i < (size_t)i1; i++)
         qk_vec_swiglu((int64_t)n_ff, c->hb + i * n_ff, c->hb + i * n_ff, c->hb2 + i * n_ff);
+}
+
+/* Rows [i0, i1): the RoPE angles of each token's position, once per decode (every layer
+ * rotates by the same ones). */
+static void rope_rows(qk_context *c, const qk_batch *b, int il, int i0, int i1) {
+    (void)il;
+    const qk_hparams *hp = &c->m->hp;
+    for (int i = i0; i < i1; i++)
+        rope_angles(c->rope_cs + (size_t)i * (size_t)hp->n_rot, hp->n_rot, b->pos[i], hp->rope_freq_base);
 }
 
 /* Rows [i0, i1): the previous sublayer's output added to the residual stream (x += xb,
@@ -304,6 +321,7 @@ static int decode(qk_context *c, const qk_batch *b, qk_err *err) {
     for (int i = 0; i < n; i++)
         et->to_float((const uint8_t *)m->tok_embd->data + (size_t)b->token[i] * erow, c->x + (size_t)i * E, E);
 
+    for_rows(c, b, 0, n, rope_rows);
     for (int il = 0; il < hp->n_layer; il++) {
         const qk_layer *L = &m->layers[il];
         /* attention: (x += the previous layer's output), xb = RMSNorm(x)·w; q,k,v = W·xb + b */
