@@ -4,7 +4,8 @@
  *   tg.gp      -> tg.png       generation t/s per model (bars, ± sample sd as error bars)
  *   quality.gp -> quality.png  two panels: model size (MiB) vs mean KLD (log scale when
  *                              every value is > 0), and size vs PPL ratio − 1 (%), each
- *                              point labelled with the model and with its ± as error bar
+ *                              point labelled with the model (labels kept apart:
+ *                              common/plot_labels.h) and with its ± as error bar
  *
  * Script conventions (self-contained, re-runnable, pngcairo else png, `outfile`) and the way
  * gnuplot is run (through a temporary, so a PNG is complete or absent; $QK_GNUPLOT) are
