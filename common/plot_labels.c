@@ -116,8 +116,9 @@ done:
     free(px), free(ord), free(box);
 }
 
-void qk_plot_gp_label(qk_sb *out, const char *text, double x, double y, double dx, double dy) {
+void qk_plot_gp_label(qk_sb *out, const char *text, double x, double y, double dx, double dy, bool boxed) {
     qk_sb_puts(out, "set label ");
     qk_plot_gp_string(out, text);
-    qk_sb_printf(out, " at %.10g, %.10g left offset char %.2f, %.2f front\n", x, y, dx, dy);
+    qk_sb_printf(out, " at %.10g, %.10g left offset char %.2f, %.2f front%s\n", x, y, dx, dy,
+                 boxed ? " boxed" : "");
 }

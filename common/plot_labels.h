@@ -39,7 +39,9 @@ void qk_plot_frame_fit(qk_plot_frame *f, const double *x, const double *y, const
 void qk_plot_place_labels(const qk_plot_frame *f, const double *x, const double *y, const char *const *text, int n,
                           double dx, double *dy);
 
-/* `set label "TEXT" at X, Y left offset char DX, DY front` + newline. */
-void qk_plot_gp_label(qk_sb *out, const char *text, double x, double y, double dx, double dy);
+/* `set label "TEXT" at X, Y left offset char DX, DY front` + newline; boxed: drawn in
+ * the current textbox style (a script that sets `set style textbox opaque noborder`
+ * gets labels that stay readable over lines). */
+void qk_plot_gp_label(qk_sb *out, const char *text, double x, double y, double dx, double dy, bool boxed);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "fileio.h"
+#include "frontier_report.h"
 #include "report_data.h"
 #include "report_plot.h"
 #include "report_table.h"
@@ -36,6 +37,9 @@ static void usage(FILE *f) {
         "                       without KLD figures)\n"
         "  --title TEXT         markdown title (default: \"Effect of quantization\")\n"
         "  --note TEXT          a paragraph under the title (e.g. why this model was used)\n"
+        "  --frontier           also frontier.md, frontier.csv, frontier.gp + .png: mean KLD vs\n"
+        "                       size of every model, Pareto frontier marked (llama.cpp's mixtures,\n"
+        "                       TYPE-imat with an imatrix, alloc-TYPE qkit's allocations)\n"
         "  --no-plots           write the .gp scripts but do not run gnuplot\n"
         "  -q, --quiet          do not print the table\n"
         "  -h, --help           show this help\n");
@@ -50,13 +54,13 @@ typedef struct input {
 
 typedef struct opts {
     const char *dir, *outdir, *base, *title, *note;
-    bool plots, quiet;
+    bool plots, quiet, frontier;
     input *inputs; /* argc entries (malloc'd); n_inputs used */
     int n_inputs;
 } opts;
 
 /* Long-only options. */
-enum { OPT_PPL = 256, OPT_BENCH, OPT_BASE, OPT_TITLE, OPT_NOTE, OPT_NO_PLOTS };
+enum { OPT_PPL = 256, OPT_BENCH, OPT_BASE, OPT_TITLE, OPT_NOTE, OPT_NO_PLOTS, OPT_FRONTIER };
 
 static int read_options(int argc, char **argv, opts *o) {
     static const struct option LONG[] = {{"dir", required_argument, NULL, 'd'},
@@ -67,6 +71,7 @@ static int read_options(int argc, char **argv, opts *o) {
                                          {"title", required_argument, NULL, OPT_TITLE},
                                          {"note", required_argument, NULL, OPT_NOTE},
                                          {"no-plots", no_argument, NULL, OPT_NO_PLOTS},
+                                         {"frontier", no_argument, NULL, OPT_FRONTIER},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
@@ -81,6 +86,7 @@ static int read_options(int argc, char **argv, opts *o) {
         case OPT_TITLE: o->title = optarg; break;
         case OPT_NOTE: o->note = optarg; break;
         case OPT_NO_PLOTS: o->plots = false; break;
+        case OPT_FRONTIER: o->frontier = true; break;
         case 'q': o->quiet = true; break;
         case 'h': usage(stdout); return QK_CLI_DONE;
         default: return QK_CLI_ERROR; /* qk_cli_next printed the error */
@@ -135,6 +141,8 @@ static int write_results(const opts *o, const qk_report *rep, qk_plot_result *pr
         return qk_fail("%s — check OUTDIR exists and is writable", err.msg);
     if (qk_report_write_plots(rep, o->outdir, o->plots, pr, &err) != 0)
         return qk_fail("%s — see the .gp script next to it", err.msg);
+    if (o->frontier && qk_frontier_write(rep, o->outdir, o->plots, &pr->frontier_png, &err) != 0)
+        return qk_fail("%s%s", err.msg, qk_hint(err.msg, " — see frontier.gp"));
     return 0;
 }
 
@@ -149,6 +157,7 @@ static void print_summary(const opts *o, const qk_report *rep, const qk_plot_res
     fprintf(stderr, "qk-report: wrote %s/results.csv, results.md", o->outdir);
     if (pr->tg_script) fprintf(stderr, ", tg.gp%s", pr->tg_png ? " + tg.png" : "");
     if (pr->quality_script) fprintf(stderr, ", quality.gp%s", pr->quality_png ? " + quality.png" : "");
+    if (o->frontier) fprintf(stderr, ", frontier.md, frontier.csv, frontier.gp%s", pr->frontier_png ? " + frontier.png" : "");
     fprintf(stderr, "\n");
     if (o->plots && !pr->gnuplot_found && (pr->tg_script || pr->quality_script))
         fprintf(stderr, "qk-report: warning: gnuplot not found — charts not drawn "

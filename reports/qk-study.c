@@ -26,13 +26,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "cli.h"
 #include "fileio.h"
 #include "paths.h"
 #include "proc.h"
 #include "report_data.h" /* QK_REPORT_IMAT_SUFFIX: the -imat labels */
+#include "study_run.h"
 #include "tool.h"
 
 #define MAX_TYPES 16
@@ -139,18 +139,6 @@ static int parse_args(int argc, char **argv, opts *o) {
     return QK_CLI_RUN;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void fmt_elapsed(double s, char *buf, size_t cap) {
-    if (s < 60) snprintf(buf, cap, "%.1f s", s);
-    else if (s < 3600) snprintf(buf, cap, "%d:%02d min", (int)s / 60, (int)s % 60);
-    else snprintf(buf, cap, "%d:%02d:%02d h", (int)s / 3600, ((int)s / 60) % 60, (int)s % 60);
-}
-
 /* Labels become file names: letters, digits, '_', '-', '.' only. */
 static bool label_ok(const char *s) {
     if (!*s || *s == '.') return false;
@@ -241,11 +229,7 @@ static int check_inputs(const opts *o) {
 
 typedef struct study {
     const opts *o;
-    char bindir[4096];
-    const char *outdir;
-    int step, n_steps;
-    double t_start;
-    bool resume;
+    qk_study_runner run; /* bindir, OUTDIR, the step counter */
     char types_buf[1024];
     char *types[MAX_TYPES]; /* in types_buf */
     int n_types;
@@ -293,37 +277,37 @@ static int plan_models(study *s) {
  * arguments. Returns 0 or 1 (error printed). */
 static int prepare(study *s) {
     const opts *o = s->o;
-    s->outdir = o->outdir;
-    s->resume = o->resume;
-    s->n_steps = (o->imatrix_text ? 1 : 0) + (s->n_models - 1) /* quantize */ + 1 /* base ppl */ +
+    s->run.outdir = o->outdir;
+    s->run.resume = o->resume;
+    s->run.n_steps = (o->imatrix_text ? 1 : 0) + (s->n_models - 1) /* quantize */ + 1 /* base ppl */ +
                  (s->n_models - 1) /* kld */ + s->n_models /* bench */ + 1 /* report */;
-    s->t_start = now_s();
+    s->run.t_start = qk_study_now();
     qk_err err;
-    if (qk_proc_self_dir(s->bindir, sizeof s->bindir, &err) != 0) return qk_fail("%s", err.msg);
+    if (qk_proc_self_dir(s->run.bindir, sizeof s->run.bindir, &err) != 0) return qk_fail("%s", err.msg);
     static const char *const tools[] = {"qk-quantize", "qk-perplexity", "qk-bench", "qk-report", "qk-imatrix"};
     for (size_t k = 0; k < (o->imatrix_text ? 5u : 4u); k++) {
         char p[4200], found[4200];
-        snprintf(p, sizeof p, "%s/%s", s->bindir, tools[k]);
+        snprintf(p, sizeof p, "%s/%s", s->run.bindir, tools[k]);
         if (!qk_proc_find_in_path(p, found, sizeof found))
             return qk_fail("%s not found next to qk-study (%s) — build all tools (cmake --build BUILD)", tools[k],
-                           s->bindir);
+                           s->run.bindir);
     }
     static const char *const subdirs[] = {"", "/models", "/ppl", "/bench", "/logs"};
     for (size_t k = 0; k < 5; k++) {
         char d[4200];
-        snprintf(d, sizeof d, "%s%s", s->outdir, subdirs[k]);
+        snprintf(d, sizeof d, "%s%s", s->run.outdir, subdirs[k]);
         if (qk_file_mkdir_p(d, &err) != 0) return qk_fail("%s — choose a writable OUTDIR", err.msg);
     }
     char stem[512];
     model_stem(o->model, stem, sizeof stem);
     snprintf(s->path[0], sizeof s->path[0], "%s", o->model);
     for (int k = 1; k < s->n_models; k++)
-        snprintf(s->path[k], sizeof s->path[k], "%s/models/%s-%s.gguf", s->outdir, stem, s->label[k]);
+        snprintf(s->path[k], sizeof s->path[k], "%s/models/%s-%s.gguf", s->run.outdir, stem, s->label[k]);
     if (o->imatrix_text) {
-        snprintf(s->imatrix_out, sizeof s->imatrix_out, "%s/imatrix.gguf", s->outdir);
+        snprintf(s->imatrix_out, sizeof s->imatrix_out, "%s/imatrix.gguf", s->run.outdir);
         s->imatrix = s->imatrix_out;
     }
-    snprintf(s->logits, sizeof s->logits, "%s/base.logits", s->outdir);
+    snprintf(s->logits, sizeof s->logits, "%s/base.logits", s->run.outdir);
     snprintf(s->ctx, sizeof s->ctx, "%d", o->n_ctx);
     snprintf(s->chunks, sizeof s->chunks, "%d", o->n_chunks);
     snprintf(s->threads, sizeof s->threads, "%d", o->n_threads);
@@ -331,62 +315,6 @@ static int prepare(study *s) {
     snprintf(s->n_prompt, sizeof s->n_prompt, "%d", o->n_prompt);
     snprintf(s->n_gen, sizeof s->n_gen, "%d", o->n_gen);
     return 0;
-}
-
-/* Run one step: argv (argv[0] = tool name, resolved in bindir), log file logs/<log>.log.
- * `output` (may be NULL) is the step's main output for --resume. */
-static int run_step(study *s, const char *title, const char *log, const char *output,
-                    char **argv) {
-    s->step++;
-    char logpath[4400], tool[8200], el[32], tot[32];
-    snprintf(logpath, sizeof logpath, "%s/logs/%s.log", s->outdir, log);
-    if (s->resume && output && qk_file_exists(output)) {
-        fprintf(stderr, "qk-study: [%d/%d] %s: skipped (%s exists)\n", s->step, s->n_steps, title,
-                output);
-        return 0;
-    }
-    snprintf(tool, sizeof tool, "%s/%s", s->bindir, argv[0]);
-    char *saved = argv[0];
-    argv[0] = tool;
-    /* the log starts with the command */
-    qk_sb cmd = {0};
-    qk_sb_puts(&cmd, "$");
-    for (int i = 0; argv[i]; i++) qk_sb_printf(&cmd, " %s", argv[i]);
-    qk_sb_puts(&cmd, "\n");
-    qk_err err;
-    int rc = qk_afile_write_all(logpath, qk_sb_str(&cmd), cmd.len, &err);
-    qk_sb_free(&cmd);
-    if (rc != 0) {
-        argv[0] = saved;
-        return qk_fail("%s — check that OUTDIR is writable", err.msg);
-    }
-    fprintf(stderr, "qk-study: [%d/%d] %s ...\n", s->step, s->n_steps, title);
-    double t0 = now_s();
-    int st = qk_proc_run(argv, NULL, logpath, &err);
-    argv[0] = saved;
-    double t1 = now_s();
-    fmt_elapsed(t1 - t0, el, sizeof el);
-    fmt_elapsed(t1 - s->t_start, tot, sizeof tot);
-    if (st == 0) {
-        fprintf(stderr, "qk-study: [%d/%d] %s: done in %s (total %s)\n", s->step, s->n_steps,
-                title, el, tot);
-        return 0;
-    }
-    if (st < 0)
-        return qk_fail("step %d/%d '%s' failed after %s: %s — see %s", s->step, s->n_steps, title, el, err.msg,
-                       logpath);
-    /* last non-empty line of the log, usually the tool's own error line */
-    char last[400] = "";
-    char *text = qk_file_read(logpath, NULL, NULL);
-    if (text) {
-        size_t n = strlen(text);
-        while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r')) text[--n] = 0;
-        char *p = strrchr(text, '\n');
-        snprintf(last, sizeof last, "%s", p ? p + 1 : text);
-        free(text);
-    }
-    return qk_fail("step %d/%d '%s' failed after %s (exit %d): %s — see %s", s->step, s->n_steps, title, el, st,
-                   last, logpath);
 }
 
 /* 0. qk-imatrix -m BASE -f CALIBRATION -o OUTDIR/imatrix.gguf -c N --chunks N [-t N]
@@ -398,7 +326,7 @@ static int imatrix_step(study *s) {
     char *av[MAX_ARGS] = {"qk-imatrix", "-m", (char *)s->o->model, "-f", (char *)s->o->imatrix_text,
                           "-o", s->imatrix_out, "-c", s->ctx, "--chunks", chunks, NULL};
     if (s->o->n_threads) av[11] = "-t", av[12] = s->threads, av[13] = NULL;
-    return run_step(s, "imatrix", "imatrix", s->imatrix_out, av) != 0;
+    return qk_study_run_step(&s->run, "imatrix", "imatrix", s->imatrix_out, av) != 0;
 }
 
 /* 1. qk-quantize [--imatrix IMATRIX] BASE OUTDIR/models/<stem>-<LABEL>.gguf TYPE [threads],
@@ -417,7 +345,7 @@ static int quantize_all(study *s) {
         av[n] = NULL;
         snprintf(title, sizeof title, "quantize %s", s->label[k]);
         snprintf(logname, sizeof logname, "quantize-%s", s->label[k]);
-        if (run_step(s, title, logname, s->path[k], av) != 0) return 1;
+        if (qk_study_run_step(&s->run, title, logname, s->path[k], av) != 0) return 1;
     }
     return 0;
 }
@@ -449,14 +377,14 @@ static int perplexity_all(study *s) {
     char *av[MAX_ARGS], json[4200], title[256], logname[200];
     for (int k = 0; k < s->n_models; k++) {
         const char *label = s->label[k];
-        snprintf(json, sizeof json, "%s/ppl/%s.json", s->outdir, label);
+        snprintf(json, sizeof json, "%s/ppl/%s.json", s->run.outdir, label);
         ppl_argv(s, av, s->path[k], k > 0, json);
         if (k == 0) snprintf(title, sizeof title, "perplexity %.159s (base logits)", label);
         else snprintf(title, sizeof title, "perplexity + KLD %.159s", label);
         snprintf(logname, sizeof logname, "ppl-%.159s", label);
         /* the base step is resumed only when both the JSON and the logits exist */
         const char *out = k > 0 || qk_file_exists(s->logits) ? json : NULL;
-        if (run_step(s, title, logname, out, av) != 0) return 1;
+        if (qk_study_run_step(&s->run, title, logname, out, av) != 0) return 1;
     }
     return 0;
 }
@@ -466,7 +394,7 @@ static int merge_bench_csv(const study *s, qk_err *err) {
     qk_sb sb = {0};
     for (int i = 0; i < s->n_models; i++) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/bench/%s.csv", s->outdir, s->label[i]);
+        snprintf(path, sizeof path, "%s/bench/%s.csv", s->run.outdir, s->label[i]);
         char *text = qk_file_read(path, NULL, err);
         if (!text) {
             qk_sb_free(&sb);
@@ -481,7 +409,7 @@ static int merge_bench_csv(const study *s, qk_err *err) {
         free(text);
     }
     char path[4096];
-    snprintf(path, sizeof path, "%s/bench.csv", s->outdir);
+    snprintf(path, sizeof path, "%s/bench.csv", s->run.outdir);
     int rc = qk_sb_ok(&sb) ? qk_afile_write_all(path, qk_sb_str(&sb), sb.len, err)
                            : qk_errf(err, "out of memory");
     qk_sb_free(&sb);
@@ -495,8 +423,8 @@ static int bench_all(study *s) {
     for (int k = 0; k < s->n_models; k++) {
         const char *label = s->label[k];
         char jpath[4200], cpath[4200];
-        snprintf(jpath, sizeof jpath, "%s/bench/%s.json", s->outdir, label);
-        snprintf(cpath, sizeof cpath, "%s/bench/%s.csv", s->outdir, label);
+        snprintf(jpath, sizeof jpath, "%s/bench/%s.json", s->run.outdir, label);
+        snprintf(cpath, sizeof cpath, "%s/bench/%s.csv", s->run.outdir, label);
         char *av[MAX_ARGS];
         int n = 0;
         av[n++] = "qk-bench";
@@ -520,7 +448,7 @@ static int bench_all(study *s) {
         snprintf(title, sizeof title, "bench %s", label);
         snprintf(logname, sizeof logname, "bench-%s", label);
         const char *out = qk_file_exists(cpath) ? jpath : NULL;
-        if (run_step(s, title, logname, out, av) != 0) return 1;
+        if (qk_study_run_step(&s->run, title, logname, out, av) != 0) return 1;
     }
     qk_err err;
     if (merge_bench_csv(s, &err) != 0) return qk_fail("%s — check OUTDIR/bench/", err.msg);
@@ -534,7 +462,7 @@ static int report(study *s) {
     int n = 0;
     av[n++] = "qk-report";
     av[n++] = "-d";
-    av[n++] = (char *)s->outdir;
+    av[n++] = (char *)s->run.outdir;
     av[n++] = "--base";
     av[n++] = s->label[0];
     if (!s->o->plots) av[n++] = "--no-plots";
@@ -543,18 +471,18 @@ static int report(study *s) {
         av[n++] = (char *)s->o->note;
     }
     av[n] = NULL;
-    s->resume = false;
-    return run_step(s, "report", "report", NULL, av) != 0;
+    s->run.resume = false;
+    return qk_study_run_step(&s->run, "report", "report", NULL, av) != 0;
 }
 
 /* The closing line on stderr, the table (results.md) on stdout. */
 static void finish(const study *s) {
     char tot[32];
-    fmt_elapsed(now_s() - s->t_start, tot, sizeof tot);
+    qk_study_fmt_elapsed(qk_study_now() - s->run.t_start, tot, sizeof tot);
     fprintf(stderr, "qk-study: finished in %s — results in %s/results.md (table), results.csv, "
-                    "tg.png, quality.png\n", tot, s->outdir);
+                    "tg.png, quality.png\n", tot, s->run.outdir);
     char md[4200];
-    snprintf(md, sizeof md, "%s/results.md", s->outdir);
+    snprintf(md, sizeof md, "%s/results.md", s->run.outdir);
     char *table = qk_file_read(md, NULL, NULL);
     if (table) {
         fputs(table, stdout);

@@ -105,7 +105,7 @@ static void quality_labels(qk_sb *out, const qk_report *r, bool kld, bool logy) 
     qk_plot_frame_fit(&f, x, y, u, m, 0.08, 0.12);
     qk_plot_place_labels(&f, x, y, text, m, 1.0, dy);
     qk_sb_printf(out, "set xrange [%.10g:%.10g]\nset yrange [%.10g:%.10g]\nunset label\n", f.x0, f.x1, f.y0, f.y1);
-    for (int i = 0; i < m; i++) qk_plot_gp_label(out, text[i], x[i], y[i], 1.0, dy[i]);
+    for (int i = 0; i < m; i++) qk_plot_gp_label(out, text[i], x[i], y[i], 1.0, dy[i], false);
 done:
     free(x), free(y), free(u), free(dy), free(text);
 }

@@ -30,6 +30,7 @@ bool qk_report_render_quality_gp(qk_sb *out, const qk_report *r);
 typedef struct qk_plot_result {
     bool tg_script, quality_script; /* .gp written */
     bool tg_png, quality_png;       /* .png produced */
+    bool frontier_png;              /* frontier.png produced (qk-report --frontier) */
     bool gnuplot_found;
 } qk_plot_result;
 
