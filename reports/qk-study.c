@@ -19,7 +19,8 @@
  * --target-size per type (labels alloc-<TYPE>, with the imatrix when there is one:
  * alloc-<TYPE>-imat) at the tensor bytes of that type's mixture; those models are scored in
  * steps 2-3 like the others; step 4 (speed) is left out; the report adds --frontier
- * (frontier.md, frontier.csv, frontier.png: mean KLD vs size, Pareto frontier marked).
+ * (frontier.md, frontier.csv, frontier.png: mean KLD vs size, Pareto frontier marked) and
+ * --sensitivity (sensitivity.md, .csv, .png: the costliest tensors per type, heat map).
  *
  * Each step's stdout and stderr go to OUTDIR/logs/<step>.log (its first line is the
  * command). Progress lines with elapsed times go to stderr; a failed step stops the study
@@ -569,6 +570,7 @@ static int report(study *s) {
     av[n++] = s->label[0];
     if (!s->o->plots) av[n++] = "--no-plots";
     if (s->o->frontier) av[n++] = "--frontier";
+    if (s->allocs) av[n++] = "--sensitivity", av[n++] = (char *)s->frontier.sensitivity; /* the heat map */
     if (s->o->note) {
         av[n++] = "--note";
         av[n++] = (char *)s->o->note;
