@@ -26,10 +26,12 @@
 #include "threads.h"
 #include "tokenizer.h"
 
-/* The candidate types, in the order the JSON lists them (the base type comes last). */
+/* The candidate types, in the order the JSON lists them (the base type comes last; F16 is
+ * a candidate of an F32 or BF16 base, where mixtures fall back to it for rows no block
+ * divides). */
 static const qk_type CANDIDATES[] = {QK_TYPE_Q2_K, QK_TYPE_Q3_K, QK_TYPE_Q4_K, QK_TYPE_Q5_K,
                                      QK_TYPE_Q6_K, QK_TYPE_Q8_0, QK_TYPE_Q4_0, QK_TYPE_Q4_1,
-                                     QK_TYPE_Q5_0, QK_TYPE_Q5_1, QK_TYPE_IQ4_NL};
+                                     QK_TYPE_Q5_0, QK_TYPE_Q5_1, QK_TYPE_IQ4_NL, QK_TYPE_F16};
 #define N_CANDIDATES (sizeof CANDIDATES / sizeof CANDIDATES[0])
 
 static double now_s(void) {
@@ -213,7 +215,7 @@ static int list_tensors(pass *p, qk_err *err) {
         snprintf(st->kind, sizeof st->kind, "%.*s", (int)kl, kind);
         for (size_t c = 0; c < N_CANDIDATES; c++) {
             const qk_type_traits *tt = qk_type_get(CANDIDATES[c]);
-            if (t->ne[0] % tt->blck_size) continue;
+            if (t->ne[0] % tt->blck_size || CANDIDATES[c] == t->type) continue;
             st->cand[st->n_cand++] = (qk_sens_cand){CANDIDATES[c],
                                                     (uint64_t)qk_row_size(CANDIDATES[c], t->ne[0]) *
                                                         (st->n_elements / (uint64_t)t->ne[0]),

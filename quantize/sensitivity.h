@@ -29,8 +29,9 @@
  * included, so the measured cost is what the quantized model will show.
  *
  * Candidates: Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL where
- * ne[0] is a multiple of the type's block size, plus the base's own type (F16, BF16 or
- * F32) as the "no loss" option: kld 0, proxy 0, never measured.
+ * ne[0] is a multiple of the type's block size, F16 when the base is F32 or BF16 (the
+ * mixtures' last fallback), plus the base's own type (F16, BF16 or F32) as the "no loss"
+ * option: kld 0, proxy 0, never measured.
  *
  * Resuming: every finished (tensor, type) is appended to a journal "<out>.journal" (one
  * line, flushed) whose first line records the run's settings; with resume, entries of a
