@@ -70,14 +70,20 @@ void qk_plot_frame_fit(qk_plot_frame *f, const double *x, const double *y, const
     free(lo), free(hi);
 }
 
+/* Distance (cells) from point (x, y) to the box [x0,x1]×[y0,y1]. */
+static double box_dist(double x, double y, double x0, double x1, double y0, double y1) {
+    const double ddx = fmax(fmax(x0 - x, 0), x - x1), ddy = fmax(fmax(y0 - y, 0), y - y1);
+    return sqrt(ddx * ddx + ddy * ddy);
+}
+
 void qk_plot_place_labels(const qk_plot_frame *f, const double *x, const double *y, const char *const *text, int n,
-                          double dx, double *dy) {
+                          double dx, double *dx_out, double *dy) {
     static const double cand[] = {0.9, -0.9, 1.9, -1.9, 2.9, -2.9, 3.9, -3.9, 4.9, -4.9};
     const int nc = (int)(sizeof cand / sizeof *cand);
     double *px = malloc(sizeof *px * (size_t)(n > 0 ? n : 1) * 2);
     int *ord = malloc(sizeof *ord * (size_t)(n > 0 ? n : 1));
     double *box = malloc(sizeof *box * 4 * (size_t)(n > 0 ? n : 1)); /* placed labels: x0 x1 y0 y1 */
-    for (int i = 0; i < n; i++) dy[i] = cand[0];
+    for (int i = 0; i < n; i++) dy[i] = cand[0], dx_out[i] = dx;
     if (!px || !ord || !box) goto done;
     double *py = px + n;
     int m = 0;
@@ -97,19 +103,25 @@ void qk_plot_place_labels(const qk_plot_frame *f, const double *x, const double 
         const int i = ord[k];
         const double len = (double)utf8_len(text[i]);
         double best = INFINITY;
-        for (int c = 0; c < nc && best > 0; c++) {
-            const double bx0 = px[i] + dx, bx1 = bx0 + len, by0 = py[i] + cand[c] - 0.5, by1 = by0 + 1;
+        for (int c = 0; c < 2 * nc && best > 0; c++) {
+            const double cdy = cand[c / 2], cdx = c % 2 ? -dx : dx; /* right of the point, then left */
+            const double bx0 = cdx > 0 ? px[i] + cdx : px[i] + cdx - len, bx1 = bx0 + len;
+            const double by0 = py[i] + cdy - 0.5, by1 = by0 + 1;
             double cost = 0;
             for (int q = 0; q < k; q++)
                 cost += overlap(bx0, bx1, by0, by1, box[4 * q], box[4 * q + 1], box[4 * q + 2], box[4 * q + 3]);
-            for (int j = 0; j < n; j++)
-                if (j != i && isfinite(px[j]))
-                    cost += overlap(bx0, bx1, by0, by1, px[j] - 0.5, px[j] + 0.5, py[j] - 0.5, py[j] + 0.5);
+            const double own = box_dist(px[i], py[i], bx0, bx1, by0, by1);
+            for (int j = 0; j < n; j++) {
+                if (j == i || !isfinite(px[j])) continue;
+                cost += overlap(bx0, bx1, by0, by1, px[j] - 0.5, px[j] + 0.5, py[j] - 0.5, py[j] + 0.5);
+                /* nearer to another point than to its own: the reader would pair them wrongly */
+                if (box_dist(px[j], py[j], bx0, bx1, by0, by1) < own + 0.3) cost += 0.75;
+            }
             /* outside the plot area: as bad as the part that is outside */
-            cost += len * (fmax(0, -by0) + fmax(0, by1 - f->h_chars)) + fmax(0, bx1 - f->w_chars);
-            if (cost < best) best = cost, dy[i] = cand[c];
+            cost += len * (fmax(0, -by0) + fmax(0, by1 - f->h_chars)) + fmax(0, bx1 - f->w_chars) + fmax(0, -bx0);
+            if (cost < best) best = cost, dy[i] = cdy, dx_out[i] = cdx;
         }
-        const double bx0 = px[i] + dx;
+        const double bx0 = dx_out[i] > 0 ? px[i] + dx_out[i] : px[i] + dx_out[i] - len;
         box[4 * k] = bx0, box[4 * k + 1] = bx0 + len, box[4 * k + 2] = py[i] + dy[i] - 0.5, box[4 * k + 3] = py[i] + dy[i] + 0.5;
     }
 done:
@@ -119,6 +131,10 @@ done:
 void qk_plot_gp_label(qk_sb *out, const char *text, double x, double y, double dx, double dy, bool boxed) {
     qk_sb_puts(out, "set label ");
     qk_plot_gp_string(out, text);
-    qk_sb_printf(out, " at %.10g, %.10g left offset char %.2f, %.2f front%s\n", x, y, dx, dy,
+    qk_sb_printf(out, " at %.10g, %.10g %s offset char %.2f, %.2f front%s\n", x, y, dx < 0 ? "right" : "left", dx, dy,
                  boxed ? " boxed" : "");
+    if (fabs(dy) > 1) /* moved off its point's line: a leader line to the label's near end */
+        qk_sb_printf(out, "set arrow from first %.10g, first %.10g rto character %.2f, %.2f nohead lw 0.6 "
+                          "lc rgb \"#909090\" back\n",
+                     x, y, dx < 0 ? dx + 0.3 : dx - 0.3, dy);
 }

@@ -144,10 +144,10 @@ bool qk_frontier_render_gp(qk_sb *out, const qk_frontier *f) {
     if (f->n == 0) return false;
     const int n = f->n;
     double *x = calloc((size_t)n, sizeof *x), *y = calloc((size_t)n, sizeof *y), *u = calloc((size_t)n, sizeof *u),
-           *dy = calloc((size_t)n, sizeof *dy);
+           *dy = calloc((size_t)n, sizeof *dy), *ldx = calloc((size_t)n, sizeof *ldx);
     const char **text = calloc((size_t)n, sizeof *text);
-    if (!x || !y || !u || !dy || !text) {
-        free(x), free(y), free(u), free(dy), free(text);
+    if (!x || !y || !u || !dy || !ldx || !text) {
+        free(x), free(y), free(u), free(dy), free(ldx), free(text);
         return false;
     }
     bool all_pos = true;
@@ -160,7 +160,7 @@ bool qk_frontier_render_gp(qk_sb *out, const qk_frontier *f) {
     }
     qk_plot_frame fr = {.logy = all_pos, .w_chars = FRONTIER_W_CHARS, .h_chars = FRONTIER_H_CHARS};
     qk_plot_frame_fit(&fr, x, y, u, n, 0.08, 0.10);
-    qk_plot_place_labels(&fr, x, y, text, n, 1.0, dy);
+    qk_plot_place_labels(&fr, x, y, text, n, 1.0, ldx, dy);
 
     qk_plot_gp_preamble(out, "frontier", "mean KLD vs size per quantization recipe, Pareto frontier", 1000, 620);
     static const struct { const char *colour; int pt_front, pt_dom; } style[3] = {
@@ -188,7 +188,7 @@ bool qk_frontier_render_gp(qk_sb *out, const qk_frontier *f) {
                     "set style textbox opaque noborder margins 0.5, 0.5\n");
     if (all_pos) qk_sb_puts(out, "set logscale y\nset format y \"%g\"\n");
     qk_sb_printf(out, "set xrange [%.10g:%.10g]\nset yrange [%.10g:%.10g]\n", fr.x0, fr.x1, fr.y0, fr.y1);
-    for (int i = 0; i < n; i++) qk_plot_gp_label(out, text[i], x[i], y[i], 1.0, dy[i], true);
+    for (int i = 0; i < n; i++) qk_plot_gp_label(out, text[i], x[i], y[i], ldx[i], dy[i], true);
     qk_sb_puts(out, "plot $front using 1:2 with lines lw 2 lc rgb \"black\" title \"Pareto frontier\"");
     for (int s = 0; s < 3; s++) {
         if (!count[s]) continue;
@@ -198,7 +198,7 @@ bool qk_frontier_render_gp(qk_sb *out, const qk_frontier *f) {
                      s, style[s].pt_dom, style[s].colour);
     }
     qk_sb_puts(out, "\n");
-    free(x), free(y), free(u), free(dy), free(text);
+    free(x), free(y), free(u), free(dy), free(ldx), free(text);
     return true;
 }
 

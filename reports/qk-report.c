@@ -182,10 +182,10 @@ static void print_summary(const opts *o, const qk_report *rep, const qk_plot_res
 
 /* --sensitivity: read the file (before anything is written) and write its report after the
  * results. Returns 0 or 1 (error printed). */
-static int sensitivity_report(const opts *o, qk_sens_data *sd) {
+static int sensitivity_report(const opts *o, qk_sensrep_data *sd) {
     qk_err err;
     bool png;
-    if (qk_sens_write(sd, o->outdir, o->top, o->plots, &png, &err) != 0)
+    if (qk_sensrep_write(sd, o->outdir, o->top, o->plots, &png, &err) != 0)
         return qk_fail("%s%s", err.msg, qk_hint(err.msg, " — check OUTDIR exists and is writable"));
     fprintf(stderr, "qk-report: wrote %s/sensitivity.md, sensitivity.csv%s%s\n", o->outdir,
             sd->n > 0 ? ", sensitivity.gp" : "", png ? " + sensitivity.png" : "");
@@ -198,9 +198,9 @@ int main(int argc, char **argv) {
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc < 0;
 
-    qk_sens_data sd = {0};
+    qk_sensrep_data sd = {0};
     qk_err err;
-    if (o.sensitivity && qk_sens_load(&sd, o.sensitivity, &err) != 0) {
+    if (o.sensitivity && qk_sensrep_load(&sd, o.sensitivity, &err) != 0) {
         free(o.inputs);
         return qk_fail("%s%s", err.msg, qk_hint(err.msg, " — pass the JSON qk-sensitivity wrote"));
     }
@@ -212,7 +212,7 @@ int main(int argc, char **argv) {
         if (!rc) print_summary(&o, &rep, &pr);
     }
     if (!rc && o.sensitivity) rc = sensitivity_report(&o, &sd);
-    qk_sens_free(&sd);
+    qk_sensrep_free(&sd);
     qk_report_free(&rep);
     free(o.inputs);
     return rc;

@@ -91,9 +91,9 @@ static int quality_block(qk_sb *out, const qk_report *r, const char *name, bool 
 static void quality_labels(qk_sb *out, const qk_report *r, bool kld, bool logy) {
     const int n = r->n;
     double *x = calloc((size_t)n + 1, sizeof *x), *y = calloc((size_t)n + 1, sizeof *y),
-           *u = calloc((size_t)n + 1, sizeof *u), *dy = calloc((size_t)n + 1, sizeof *dy);
+           *u = calloc((size_t)n + 1, sizeof *u), *dy = calloc((size_t)n + 1, sizeof *dy), *ldx = calloc((size_t)n + 1, sizeof *ldx);
     const char **text = calloc((size_t)n + 1, sizeof *text);
-    if (!x || !y || !u || !dy || !text) goto done;
+    if (!x || !y || !u || !dy || !ldx || !text) goto done;
     int m = 0;
     for (int i = 0; i < n; i++) {
         const qk_report_row *w = &r->rows[i];
@@ -103,11 +103,11 @@ static void quality_labels(qk_sb *out, const qk_report *r, bool kld, bool logy) 
     }
     qk_plot_frame f = {.logy = logy, .w_chars = QUALITY_PANEL_W_CHARS, .h_chars = QUALITY_PANEL_H_CHARS};
     qk_plot_frame_fit(&f, x, y, u, m, 0.08, 0.12);
-    qk_plot_place_labels(&f, x, y, text, m, 1.0, dy);
-    qk_sb_printf(out, "set xrange [%.10g:%.10g]\nset yrange [%.10g:%.10g]\nunset label\n", f.x0, f.x1, f.y0, f.y1);
-    for (int i = 0; i < m; i++) qk_plot_gp_label(out, text[i], x[i], y[i], 1.0, dy[i], false);
+    qk_plot_place_labels(&f, x, y, text, m, 1.0, ldx, dy);
+    qk_sb_printf(out, "set xrange [%.10g:%.10g]\nset yrange [%.10g:%.10g]\nunset label\nunset arrow\n", f.x0, f.x1, f.y0, f.y1);
+    for (int i = 0; i < m; i++) qk_plot_gp_label(out, text[i], x[i], y[i], ldx[i], dy[i], false);
 done:
-    free(x), free(y), free(u), free(dy), free(text);
+    free(x), free(y), free(u), free(dy), free(ldx), free(text);
 }
 
 /* The plot command of one panel: the series without an imatrix and, when present, the one

@@ -35,8 +35,8 @@ static int intern(char *list, size_t cap, int *n, int max, const char *name) {
     return (*n)++;
 }
 
-static int load_tensor(qk_sens_data *d, const cJSON *jt, int i, const char *path, qk_err *err) {
-    qk_sens_tensor *t = &d->t[i];
+static int load_tensor(qk_sensrep_data *d, const cJSON *jt, int i, const char *path, qk_err *err) {
+    qk_sensrep_tensor *t = &d->t[i];
     const char *name = jstr(jt, "name"), *kind = jstr(jt, "kind");
     const double layer = jnum(jt, "layer");
     const cJSON *cands = cJSON_GetObjectItemCaseSensitive(jt, "candidates");
@@ -48,23 +48,23 @@ static int load_tensor(qk_sens_data *d, const cJSON *jt, int i, const char *path
     if (t->layer > d->max_layer) d->max_layer = t->layer;
     const double ne = jnum(jt, "n_elements");
     t->n_elements = ne > 0 && ne < 0x1p53 ? (uint64_t)ne : 0;
-    if ((t->kind_idx = intern(&d->kinds[0][0], sizeof d->kinds[0], &d->n_kinds, QK_SENS_MAX_KINDS, t->kind)) < 0)
-        return qk_errf(err, "'%s': more than %d tensor kinds", path, QK_SENS_MAX_KINDS);
-    for (int k = 0; k < QK_SENS_MAX_TYPES; k++) t->cell[k] = (qk_sens_cell){NAN, NAN, NAN, NAN, 0, false};
+    if ((t->kind_idx = intern(&d->kinds[0][0], sizeof d->kinds[0], &d->n_kinds, QK_SENSREP_MAX_KINDS, t->kind)) < 0)
+        return qk_errf(err, "'%s': more than %d tensor kinds", path, QK_SENSREP_MAX_KINDS);
+    for (int k = 0; k < QK_SENSREP_MAX_TYPES; k++) t->cell[k] = (qk_sensrep_cell){NAN, NAN, NAN, NAN, 0, false};
     const cJSON *c;
     cJSON_ArrayForEach(c, cands) {
         const char *type = jstr(c, "type");
         if (!type) return qk_errf(err, "'%s': a candidate of %s has no \"type\"", path, t->name);
-        const int ty = intern(&d->types[0][0], sizeof d->types[0], &d->n_types, QK_SENS_MAX_TYPES, type);
-        if (ty < 0) return qk_errf(err, "'%s': more than %d candidate types", path, QK_SENS_MAX_TYPES);
+        const int ty = intern(&d->types[0][0], sizeof d->types[0], &d->n_types, QK_SENSREP_MAX_TYPES, type);
+        if (ty < 0) return qk_errf(err, "'%s': more than %d candidate types", path, QK_SENSREP_MAX_TYPES);
         const double bytes = jnum(c, "bytes");
-        t->cell[ty] = (qk_sens_cell){jnum(c, "kld"), jnum(c, "kld_unc"), jnum(c, "proxy"), NAN,
+        t->cell[ty] = (qk_sensrep_cell){jnum(c, "kld"), jnum(c, "kld_unc"), jnum(c, "proxy"), NAN,
                                      bytes > 0 && bytes < 0x1p53 ? (uint64_t)bytes : 0, true};
     }
     return 0;
 }
 
-int qk_sens_load(qk_sens_data *d, const char *path, qk_err *err) {
+int qk_sensrep_load(qk_sensrep_data *d, const char *path, qk_err *err) {
     memset(d, 0, sizeof *d);
     d->max_layer = -1;
     qk_err e;
@@ -95,7 +95,7 @@ int qk_sens_load(qk_sens_data *d, const char *path, qk_err *err) {
             if (d->t[i].cell[ty].has) any = true, all_kld &= isfinite(d->t[i].cell[ty].kld);
         d->type_kld[ty] = any && all_kld;
         for (int i = 0; i < d->n; i++) {
-            qk_sens_cell *c = &d->t[i].cell[ty];
+            qk_sensrep_cell *c = &d->t[i].cell[ty];
             if (!c->has) continue;
             c->cost = d->type_kld[ty] ? c->kld : c->proxy;
             if (c->cost > 0) d->type_shown[ty] = true;
@@ -104,17 +104,17 @@ int qk_sens_load(qk_sens_data *d, const char *path, qk_err *err) {
     rc = 0;
 done:
     cJSON_Delete(j);
-    if (rc) qk_sens_free(d);
+    if (rc) qk_sensrep_free(d);
     return rc;
 }
 
-void qk_sens_free(qk_sens_data *d) {
+void qk_sensrep_free(qk_sensrep_data *d) {
     free(d->t);
     d->t = NULL;
     d->n = 0;
 }
 
-int qk_sens_rank(const qk_sens_data *d, int ty, int *idx) {
+int qk_sensrep_rank(const qk_sensrep_data *d, int ty, int *idx) {
     int m = 0;
     for (int i = 0; i < d->n; i++) {
         const double c = d->t[i].cell[ty].cost;
@@ -133,16 +133,16 @@ static void csv_num(qk_sb *out, double v) {
     if (isfinite(v)) qk_sb_printf(out, "%.10g", v);
 }
 
-void qk_sens_render_csv(qk_sb *out, const qk_sens_data *d) {
+void qk_sensrep_render_csv(qk_sb *out, const qk_sensrep_data *d) {
     qk_sb_puts(out, "type,rank,tensor,layer,kind,n_elements,bytes,bpw,cost,kld,kld_unc,proxy\n");
     int *idx = malloc(sizeof *idx * ((size_t)d->n + 1));
     if (!idx) return;
     for (int ty = 0; ty < d->n_types; ty++) {
         if (!d->type_shown[ty]) continue;
-        const int m = qk_sens_rank(d, ty, idx);
+        const int m = qk_sensrep_rank(d, ty, idx);
         for (int r = 0; r < m; r++) {
-            const qk_sens_tensor *t = &d->t[idx[r]];
-            const qk_sens_cell *c = &t->cell[ty];
+            const qk_sensrep_tensor *t = &d->t[idx[r]];
+            const qk_sensrep_cell *c = &t->cell[ty];
             qk_sb_printf(out, "%s,%d,%s,%d,%s,%llu,%llu", d->types[ty], r + 1, t->name, t->layer, t->kind,
                          (unsigned long long)t->n_elements, (unsigned long long)c->bytes);
             csv_num(out, t->n_elements && c->bytes ? 8.0 * (double)c->bytes / (double)t->n_elements : NAN);
@@ -156,12 +156,12 @@ void qk_sens_render_csv(qk_sb *out, const qk_sens_data *d) {
     free(idx);
 }
 
-static void md_cost(qk_sb *out, const qk_sens_cell *c, bool kld) {
+static void md_cost(qk_sb *out, const qk_sensrep_cell *c, bool kld) {
     if (kld && isfinite(c->kld_unc)) qk_sb_printf(out, " %.4g " PM " %.2g |", c->cost, c->kld_unc);
     else qk_sb_printf(out, " %.4g |", c->cost);
 }
 
-void qk_sens_render_md(qk_sb *out, const qk_sens_data *d, int top) {
+void qk_sensrep_render_md(qk_sb *out, const qk_sensrep_data *d, int top) {
     const char *slash = strrchr(d->model, '/');
     qk_sb_printf(out, "# Per-tensor sensitivity\n\nModel: `%s`; each tensor quantized alone to each type, the "
                       "rest kept as in the base model.\n",
@@ -170,14 +170,14 @@ void qk_sens_render_md(qk_sb *out, const qk_sens_data *d, int top) {
     if (!idx) return;
     for (int ty = 0; ty < d->n_types; ty++) {
         if (!d->type_shown[ty]) continue;
-        const int m = qk_sens_rank(d, ty, idx);
+        const int m = qk_sensrep_rank(d, ty, idx);
         const bool kld = d->type_kld[ty];
         qk_sb_printf(out, "\n## %s: the %d costliest tensors (of %d)\n\n| rank | tensor | layer | kind | bpw | %s |\n"
                           "|--:|:--|--:|:--|--:|--:|\n",
                      d->types[ty], m < top ? m : top, m, kld ? "mean KLD (nats)" : "proxy (imatrix-weighted squared error)");
         for (int r = 0; r < m && r < top; r++) {
-            const qk_sens_tensor *t = &d->t[idx[r]];
-            const qk_sens_cell *c = &t->cell[ty];
+            const qk_sensrep_tensor *t = &d->t[idx[r]];
+            const qk_sensrep_cell *c = &t->cell[ty];
             qk_sb_printf(out, "| %d | %s | ", r + 1, t->name);
             if (t->layer >= 0) qk_sb_printf(out, "%d |", t->layer);
             else qk_sb_puts(out, "\xe2\x80\x94 |");
@@ -197,7 +197,7 @@ void qk_sens_render_md(qk_sb *out, const qk_sens_data *d, int top) {
 
 /* ---- heat map ----------------------------------------------------------------------------- */
 
-bool qk_sens_render_gp(qk_sb *out, const qk_sens_data *d) {
+bool qk_sensrep_render_gp(qk_sb *out, const qk_sensrep_data *d) {
     /* one colour range per measure (KLD, proxy), shared by the panels of that measure */
     int shown = 0;
     double lo[2] = {INFINITY, INFINITY}, hi[2] = {0, 0};
@@ -275,12 +275,12 @@ static int write_sb(const char *dir, const char *name, qk_sb *sb, qk_err *err) {
     return rc;
 }
 
-int qk_sens_write(const qk_sens_data *d, const char *dir, int top, bool run_gnuplot, bool *png, qk_err *err) {
+int qk_sensrep_write(const qk_sensrep_data *d, const char *dir, int top, bool run_gnuplot, bool *png, qk_err *err) {
     *png = false;
     qk_sb csv = {0}, md = {0}, gp = {0};
-    qk_sens_render_csv(&csv, d);
-    qk_sens_render_md(&md, d, top);
-    const bool have = qk_sens_render_gp(&gp, d);
+    qk_sensrep_render_csv(&csv, d);
+    qk_sensrep_render_md(&md, d, top);
+    const bool have = qk_sensrep_render_gp(&gp, d);
     int rc = write_sb(dir, "sensitivity.csv", &csv, err);
     if (!rc) rc = write_sb(dir, "sensitivity.md", &md, err);
     else qk_sb_free(&md);

@@ -5,7 +5,7 @@
  * Input (qk-sensitivity, quantize/sensitivity.h): {"qkit_sensitivity": 1, "model", "mode",
  * "tensors": [{"name", "layer" (-1 outside blk.N), "kind", "n_elements", "candidates":
  * [{"type", "bytes", "kld" (null when not measured), "kld_unc", "proxy"}]}]}. Other keys are
- * ignored. A candidate's cost is its "kld" when the file has one for every candidate of that
+ * ignored (reports/ may not use quantize/'s reader, by the layering rules, so it is read here). A candidate's cost is its "kld" when the file has one for every candidate of that
  * type (mode kld), else its "proxy"; the report says which ("mean KLD" or "proxy").
  * A type is reported when some tensor's cost at it is > 0 (the base type, cost 0, is not).
  *
@@ -28,52 +28,52 @@
 #include "error.h"
 #include "fileio.h"
 
-#define QK_SENS_MAX_TYPES 24
-#define QK_SENS_MAX_KINDS 32
+#define QK_SENSREP_MAX_TYPES 24
+#define QK_SENSREP_MAX_KINDS 32
 
-typedef struct qk_sens_cell {
+typedef struct qk_sensrep_cell {
     double kld, kld_unc, proxy, cost; /* NaN when absent */
     uint64_t bytes;                   /* 0 when unknown */
     bool has;                         /* the tensor has a candidate of this type */
-} qk_sens_cell;
+} qk_sensrep_cell;
 
-typedef struct qk_sens_tensor {
+typedef struct qk_sensrep_tensor {
     char name[128], kind[48];
     int layer, kind_idx;
     uint64_t n_elements;
-    qk_sens_cell cell[QK_SENS_MAX_TYPES]; /* by type index */
-} qk_sens_tensor;
+    qk_sensrep_cell cell[QK_SENSREP_MAX_TYPES]; /* by type index */
+} qk_sensrep_tensor;
 
-typedef struct qk_sens_data {
+typedef struct qk_sensrep_data {
     char model[1024], mode[32];
     int n_types;
-    char types[QK_SENS_MAX_TYPES][16];
-    bool type_kld[QK_SENS_MAX_TYPES]; /* the cost at this type is the KLD */
-    bool type_shown[QK_SENS_MAX_TYPES];
+    char types[QK_SENSREP_MAX_TYPES][16];
+    bool type_kld[QK_SENSREP_MAX_TYPES]; /* the cost at this type is the KLD */
+    bool type_shown[QK_SENSREP_MAX_TYPES];
     int n_kinds;
-    char kinds[QK_SENS_MAX_KINDS][48];
+    char kinds[QK_SENSREP_MAX_KINDS][48];
     int max_layer;                    /* -1 when no layer tensor */
-    qk_sens_tensor *t;
+    qk_sensrep_tensor *t;
     int n;
-} qk_sens_data;
+} qk_sensrep_data;
 
 /* Read and check a sensitivity JSON. Errors: unreadable, not JSON, not "qkit_sensitivity": 1,
- * a tensor without name/layer/candidates, more than QK_SENS_MAX_TYPES types or
- * QK_SENS_MAX_KINDS kinds. */
-int qk_sens_load(qk_sens_data *d, const char *path, qk_err *err);
-void qk_sens_free(qk_sens_data *d);
+ * a tensor without name/layer/candidates, more than QK_SENSREP_MAX_TYPES types or
+ * QK_SENSREP_MAX_KINDS kinds. */
+int qk_sensrep_load(qk_sensrep_data *d, const char *path, qk_err *err);
+void qk_sensrep_free(qk_sensrep_data *d);
 
 /* The tensors at type index ty by cost, costliest first (those without a cost left out):
  * idx receives up to d->n indices; returns how many. */
-int qk_sens_rank(const qk_sens_data *d, int ty, int *idx);
+int qk_sensrep_rank(const qk_sensrep_data *d, int ty, int *idx);
 
-void qk_sens_render_csv(qk_sb *out, const qk_sens_data *d);
-void qk_sens_render_md(qk_sb *out, const qk_sens_data *d, int top);
+void qk_sensrep_render_csv(qk_sb *out, const qk_sensrep_data *d);
+void qk_sensrep_render_md(qk_sb *out, const qk_sensrep_data *d, int top);
 /* false (nothing appended) when no type is shown. */
-bool qk_sens_render_gp(qk_sb *out, const qk_sens_data *d);
+bool qk_sensrep_render_gp(qk_sb *out, const qk_sensrep_data *d);
 
 /* The three files in dir and, when run_gnuplot and gnuplot is found, sensitivity.png
  * (*png says whether). Errors: a write failing, gnuplot failing. */
-int qk_sens_write(const qk_sens_data *d, const char *dir, int top, bool run_gnuplot, bool *png, qk_err *err);
+int qk_sensrep_write(const qk_sensrep_data *d, const char *dir, int top, bool run_gnuplot, bool *png, qk_err *err);
 
 #endif

@@ -58,12 +58,14 @@ END_TEST
 /* The boxes of plot_labels.h, recomputed here, must be pairwise disjoint and clear of the
  * other points' markers. */
 static void check_apart(const qk_plot_frame *f, const double *x, const double *y, const char *const *t, int n,
-                        const double *dy) {
+                        const double *dx, const double *dy) {
     double bx[16][4], px[16], py[16];
     for (int i = 0; i < n; i++) {
         px[i] = (f->logx ? log10(x[i] / f->x0) / log10(f->x1 / f->x0) : (x[i] - f->x0) / (f->x1 - f->x0)) * f->w_chars;
         py[i] = (f->logy ? log10(y[i] / f->y0) / log10(f->y1 / f->y0) : (y[i] - f->y0) / (f->y1 - f->y0)) * f->h_chars;
-        bx[i][0] = px[i] + 1, bx[i][1] = px[i] + 1 + (double)strlen(t[i]);
+        ck_assert(dx[i] == 1.0 || dx[i] == -1.0);
+        const double len = (double)strlen(t[i]);
+        bx[i][0] = dx[i] > 0 ? px[i] + 1 : px[i] - 1 - len, bx[i][1] = bx[i][0] + len;
         bx[i][2] = py[i] + dy[i] - 0.5, bx[i][3] = py[i] + dy[i] + 0.5;
         ck_assert(bx[i][2] >= 0 && bx[i][3] <= f->h_chars);
     }
@@ -86,10 +88,10 @@ START_TEST(labels_kept_apart) {
     qk_plot_frame_fit(&f, x, y, NULL, 5, 0.1, 0.0);
     ck_assert(fabs(f.x0 - (5.0 - 0.4)) < 1e-12 && fabs(f.x1 - (9.0 + 0.4)) < 1e-12);
     ck_assert(fabs(f.y0 - (1.0 - 0.405)) < 1e-12 && fabs(f.y1 - (5.05 + 0.405)) < 1e-12);
-    double dy[5];
-    qk_plot_place_labels(&f, x, y, t, 5, 1.0, dy);
-    check_apart(&f, x, y, t, 5, dy);
-    ck_assert(dy[4] == 0.9); /* a lone point: the first candidate, above right */
+    double dx[5], dy[5];
+    qk_plot_place_labels(&f, x, y, t, 5, 1.0, dx, dy);
+    check_apart(&f, x, y, t, 5, dx, dy);
+    ck_assert(dy[4] == 0.9 && dx[4] == 1.0); /* a lone point: the first candidate, above right */
 
     /* log axes: KLD values a decade apart are far, near-equal ones are not */
     const double lx[] = {4.5, 4.5, 4.6, 8.5}, ly[] = {0.1, 0.11, 0.1, 0.001}, u[] = {0.01, 0.01, 0.01, 0.0002};
@@ -97,12 +99,17 @@ START_TEST(labels_kept_apart) {
     qk_plot_frame g = {.logy = true, .w_chars = 100, .h_chars = 30};
     qk_plot_frame_fit(&g, lx, ly, u, 4, 0.08, 0.1);
     ck_assert(g.y0 > 0 && g.y0 < 0.0008 && g.y1 > 0.11);
-    qk_plot_place_labels(&g, lx, ly, lt, 4, 1.0, dy);
-    check_apart(&g, lx, ly, lt, 4, dy);
+    qk_plot_place_labels(&g, lx, ly, lt, 4, 1.0, dx, dy);
+    check_apart(&g, lx, ly, lt, 4, dx, dy);
 
     qk_sb sb = {0};
     qk_plot_gp_label(&sb, "Q4_K_M", 4.5, 0.1, 1.0, -1.9, true);
-    ck_assert_str_eq(qk_sb_str(&sb), "set label \"Q4_K_M\" at 4.5, 0.1 left offset char 1.00, -1.90 front boxed\n");
+    ck_assert_str_eq(qk_sb_str(&sb), "set label \"Q4_K_M\" at 4.5, 0.1 left offset char 1.00, -1.90 front boxed\n"
+                                     "set arrow from first 4.5, first 0.1 rto character 0.70, -1.90 nohead lw 0.6 "
+                                     "lc rgb \"#909090\" back\n");
+    qk_sb_free(&sb);
+    qk_plot_gp_label(&sb, "Q6_K", 2, 3, -1.0, 0.9, false);
+    ck_assert_str_eq(qk_sb_str(&sb), "set label \"Q6_K\" at 2, 3 right offset char -1.00, 0.90 front\n");
     qk_sb_free(&sb);
 }
 END_TEST
@@ -137,7 +144,7 @@ START_TEST(quality_chart_labels) {
     ck_assert(strncmp(oa, ob, strcspn(oa, "\n")) != 0); /* different offsets */
     ck_assert_ptr_nonnull(strstr(s, "set xrange ["));
     ck_assert_ptr_null(strstr(s, "with labels")); /* no fixed-offset label series left */
-    ck_assert_int_eq(qk_test_count_substr(s, "unset label\n"), 2);
+    ck_assert_int_eq(qk_test_count_substr(s, "unset label\nunset arrow\n"), 2);
     qk_sb_free(&gp);
 }
 END_TEST
@@ -232,7 +239,7 @@ START_TEST(study_frontier_end_to_end) {
     char sens[4200];
     snprintf(sens, sizeof sens, "%s/qk-sensitivity", QK_BIN_DIR);
     const bool allocs = access(sens, X_OK) == 0;
-    const char *args = "--types Q2_K,Q4_K_M -c 128 --chunks 4 -t 2 --imatrix-chunks 4 --sensitivity-chunks 2 --no-plots";
+    const char *args = "--types Q2_K,Q4_K_M -c 128 --chunks 4 -t 2 --imatrix-chunks 4 --sensitivity-chunks 1 --no-plots";
     int rc = qk_test_run_tool(&out, "qk-study", "--frontier -m %s -f %s -o %s --imatrix-text %s %s", model, text, dir,
                               calib, args);
     ck_assert_msg(rc == 0, "qk-study --frontier failed: %s", out);

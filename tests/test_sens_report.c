@@ -56,9 +56,9 @@ static bool has_line(const char *text, const char *line) {
 
 START_TEST(load_rank_and_tables) {
     char *path = put_tmp("sens.json", FIXTURE);
-    qk_sens_data d;
+    qk_sensrep_data d;
     qk_err err;
-    ck_assert_msg(qk_sens_load(&d, path, &err) == 0, "%s", err.msg);
+    ck_assert_msg(qk_sensrep_load(&d, path, &err) == 0, "%s", err.msg);
     ck_assert_int_eq(d.n, 5);
     ck_assert_int_eq(d.n_types, 3);
     ck_assert_str_eq(d.types[0], "F16");
@@ -68,29 +68,29 @@ START_TEST(load_rank_and_tables) {
     ck_assert_int_eq(d.n_kinds, 3);
     ck_assert_int_eq(d.max_layer, 1);
     int idx[5];
-    ck_assert_int_eq(qk_sens_rank(&d, 1, idx), 5);
+    ck_assert_int_eq(qk_sensrep_rank(&d, 1, idx), 5);
     const char *q4[] = {"blk.0.ffn_down.weight", "blk.1.ffn_down.weight", "blk.0.attn_q.weight",
                         "blk.1.attn_q.weight", "token_embd.weight"};
     for (int i = 0; i < 5; i++) ck_assert_str_eq(d.t[idx[i]].name, q4[i]);
-    ck_assert_int_eq(qk_sens_rank(&d, 2, idx), 5);
+    ck_assert_int_eq(qk_sensrep_rank(&d, 2, idx), 5);
     ck_assert_str_eq(d.t[idx[3]].name, "token_embd.weight"); /* proxy 1 */
     ck_assert_str_eq(d.t[idx[4]].name, "blk.1.attn_q.weight"); /* proxy 0.5 */
 
     qk_sb md = {0}, csv = {0}, gp = {0};
-    qk_sens_render_md(&md, &d, 2);
+    qk_sensrep_render_md(&md, &d, 2);
     const char *m = qk_sb_str(&md);
     ck_assert_ptr_nonnull(strstr(m, "## Q4_K: the 2 costliest tensors (of 5)"));
     ck_assert_msg(has_line(m, "| 1 | blk.0.ffn_down.weight | 0 | ffn_down | 4.50 | 0.04 \xc2\xb1 0.004 |"), "%s", m);
     ck_assert_msg(has_line(m, "| 2 | blk.1.ffn_down.weight | 1 | ffn_down | 6.56 | 2.5 |"), "%s", m);
     ck_assert_ptr_null(strstr(m, "## F16"));
     ck_assert_ptr_null(strstr(m, "\n| 3 | ")); /* --top 2 */
-    qk_sens_render_csv(&csv, &d);
+    qk_sensrep_render_csv(&csv, &d);
     const char *c = qk_sb_str(&csv);
     ck_assert(has_line(c, "type,rank,tensor,layer,kind,n_elements,bytes,bpw,cost,kld,kld_unc,proxy"));
     ck_assert(has_line(c, "Q4_K,5,token_embd.weight,-1,token_embd,4096,2304,4.5,0.002,0.002,0.0002,5"));
     ck_assert(has_line(c, "Q6_K,5,blk.1.attn_q.weight,1,attn_q,1024,840,6.5625,0.5,,,0.5"));
     ck_assert_int_eq(qk_test_count_substr(c, "\n"), 11);
-    ck_assert(qk_sens_render_gp(&gp, &d));
+    ck_assert(qk_sensrep_render_gp(&gp, &d));
     const char *g = qk_sb_str(&gp);
     /* kind index, layer, cost; the non-layer tensor at layer -1 */
     ck_assert_ptr_nonnull(strstr(g, "$t1 << EOD\n0 -1 0.002\n1 0 0.01\n2 0 0.04\n1 1 0.005\n2 1 0.02\nEOD\n"));
@@ -101,7 +101,7 @@ START_TEST(load_rank_and_tables) {
     ck_assert_ptr_nonnull(strstr(g, "set multiplot layout 1,2 "));
     ck_assert_ptr_nonnull(strstr(g, "set xtics (\"token_embd\" 0, \"attn_q\" 1, \"ffn_down\" 2)\n"));
     qk_sb_free(&md), qk_sb_free(&csv), qk_sb_free(&gp);
-    qk_sens_free(&d);
+    qk_sensrep_free(&d);
     free(path);
 }
 END_TEST
@@ -117,9 +117,9 @@ START_TEST(bad_files) {
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char *p = put_tmp("bad-sens.json", bad[i][0]);
-        qk_sens_data d;
+        qk_sensrep_data d;
         qk_err err;
-        ck_assert_int_eq(qk_sens_load(&d, p, &err), -1);
+        ck_assert_int_eq(qk_sensrep_load(&d, p, &err), -1);
         ck_assert_msg(strstr(err.msg, bad[i][1]) != NULL, "%s: %s", bad[i][0], err.msg);
         free(p);
     }
