@@ -1,7 +1,9 @@
 /*
  * qk-report — the case study's results table (results.csv, results.md) and charts
  * (tg.png, quality.png with their .gp scripts) from qk-perplexity and qk-bench JSON files.
- * Inputs: report_data.c; table: report_table.c; charts: report_plot.c. This file is the CLI.
+ * Inputs: report_data.c; table: report_table.c; charts: report_plot.c; --frontier (KLD vs
+ * size, Pareto frontier): frontier_report.c; --sensitivity (per-tensor tables and heat
+ * map of a qk-sensitivity JSON): sens_report.c. This file is the CLI.
  */
 #include <stdbool.h>
 #include <stdio.h>
