@@ -14,7 +14,7 @@
  * c·n_ctx + n_ctx − 1]. The covered text is, per chunk, the concatenation of those tokens'
  * pieces (qk_token_to_piece, control tokens as ""): B counts its bytes, W its words, a word
  * being a maximal run of bytes other than ASCII whitespace (space, \t, \n, \v, \f, \r) — the
- * non-empty fields of Python's str.split() on ASCII text. Each chunk's span is counted on its
+ * fields of Python's bytes.split() with no argument. Each chunk's span is counted on its
  * own (a word cut by a span edge counts in each span it reaches). Detokenized pieces, not the
  * original file, because in --kl-divergence mode only the token ids are known.
  */
