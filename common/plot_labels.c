@@ -78,7 +78,8 @@ static double box_dist(double x, double y, double x0, double x1, double y0, doub
 
 void qk_plot_place_labels(const qk_plot_frame *f, const double *x, const double *y, const char *const *text, int n,
                           double dx, double *dx_out, double *dy) {
-    static const double cand[] = {0.9, -0.9, 1.9, -1.9, 2.9, -2.9, 3.9, -3.9, 4.9, -4.9};
+    static const double cand[] = {0.9, -0.9, 1.9, -1.9, 2.9, -2.9, 3.9, -3.9, 4.9, -4.9,
+                                  5.9, -5.9, 6.9, -6.9, 7.9, -7.9, 8.9, -8.9};
     const int nc = (int)(sizeof cand / sizeof *cand);
     double *px = malloc(sizeof *px * (size_t)(n > 0 ? n : 1) * 2);
     int *ord = malloc(sizeof *ord * (size_t)(n > 0 ? n : 1));

@@ -8,7 +8,7 @@
  * around it; its label, left-aligned at offset (dx, dy[i]) cells from the point, is a box
  * len × 1 cells (len = the label's UTF-8 characters) centred vertically on that offset.
  * Labels are placed one by one, left to right (by x), each at the first candidate — offsets
- * dy = 0.9, −0.9, 1.9, −1.9, … ±4.9 cells, each first right of the point (left-aligned at
+ * dy = 0.9, −0.9, 1.9, −1.9, … ±8.9 cells, each first right of the point (left-aligned at
  * +dx) then left of it (right-aligned at −dx) — whose box overlaps no label placed before it
  * and no other point's marker, stays inside the plot area, and is not nearer to another
  * point than to its own (which would pair them wrongly); when every candidate fails, the

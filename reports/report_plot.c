@@ -94,18 +94,35 @@ static void quality_labels(qk_sb *out, const qk_report *r, bool kld, bool logy) 
            *u = calloc((size_t)n + 1, sizeof *u), *dy = calloc((size_t)n + 1, sizeof *dy), *ldx = calloc((size_t)n + 1, sizeof *ldx);
     const char **text = calloc((size_t)n + 1, sizeof *text);
     if (!x || !y || !u || !dy || !ldx || !text) goto done;
-    int m = 0;
+    /* the ratio panel leaves the base out of its ranges when there are quantized points: its
+     * ratio is 0 by definition (a dashed line), and its size would squeeze them together */
+    int m = 0, n_quant = 0;
+    const char *base = NULL;
+    for (int i = 0; i < n; i++) n_quant += !r->rows[i].is_base && r->rows[i].has_kld;
     for (int i = 0; i < n; i++) {
         const qk_report_row *w = &r->rows[i];
         if (!quality_value(w, kld, &y[m], &u[m])) continue;
+        if (!kld && w->is_base && n_quant > 0) {
+            base = w->label;
+            continue;
+        }
         x[m] = (double)w->size_bytes / MIB;
         text[m++] = w->label;
     }
     qk_plot_frame f = {.logy = logy, .w_chars = QUALITY_PANEL_W_CHARS, .h_chars = QUALITY_PANEL_H_CHARS};
     qk_plot_frame_fit(&f, x, y, u, m, 0.08, 0.12);
+    if (base) f.y0 = fmin(f.y0, -0.05 * (f.y1 - f.y0)), f.y1 = fmax(f.y1, 0.05 * (f.y1 - f.y0)); /* 0 in view */
     qk_plot_place_labels(&f, x, y, text, m, 1.0, ldx, dy);
     qk_sb_printf(out, "set xrange [%.10g:%.10g]\nset yrange [%.10g:%.10g]\nunset label\nunset arrow\n", f.x0, f.x1, f.y0, f.y1);
     for (int i = 0; i < m; i++) qk_plot_gp_label(out, text[i], x[i], y[i], ldx[i], dy[i], false);
+    if (base) {
+        qk_sb_puts(out, "set arrow from graph 0, first 0 to graph 1, first 0 nohead dt 2 lc rgb \"#606060\" back\n"
+                        "set title ");
+        char what[200];
+        snprintf(what, sizeof what, "Perplexity ratio to the base (%s: the dashed line at 0)", base);
+        qk_plot_gp_string(out, what);
+        qk_sb_puts(out, "\n");
+    }
 done:
     free(x), free(y), free(u), free(dy), free(ldx), free(text);
 }

@@ -5,7 +5,9 @@
  *   quality.gp -> quality.png  two panels: model size (MiB) vs mean KLD (log scale when
  *                              every value is > 0), and size vs PPL ratio − 1 (%), each
  *                              point labelled with the model (labels kept apart:
- *                              common/plot_labels.h) and with its ± as error bar
+ *                              common/plot_labels.h) and with its ± as error bar; the
+ *                              ratio panel draws the base as a dashed line at 0 (its
+ *                              ranges are those of the quantized models)
  *
  * Script conventions (self-contained, re-runnable, pngcairo else png, `outfile`) and the way
  * gnuplot is run (through a temporary, so a PNG is complete or absent; $QK_GNUPLOT) are

@@ -232,7 +232,7 @@ bool qk_sensrep_render_gp(qk_sb *out, const qk_sensrep_data *d) {
     for (int ty = 0; ty < d->n_types; ty++)
         if (d->type_shown[ty]) any_kld |= d->type_kld[ty], any_proxy |= !d->type_kld[ty];
     qk_sb_printf(out, "set multiplot layout %d,%d title \"Cost of quantizing one tensor alone (%s; log colour scale, "
-                      "blank: no value)\"\n",
+                      "blank: none or <= 0)\"\n",
                  rows, cols, any_kld && any_proxy ? "mean KLD, else proxy" : any_kld ? "mean KLD, nats" : "proxy");
     qk_sb_printf(out, "set logscale cb\nset format cb \"%%.0e\"\n"
                       "set palette defined (0 \"#fff5eb\", 1 \"#fdae6b\", 2 \"#e6550d\", 3 \"#7f2704\")\n"

@@ -145,6 +145,10 @@ START_TEST(quality_chart_labels) {
     ck_assert_ptr_nonnull(strstr(s, "set xrange ["));
     ck_assert_ptr_null(strstr(s, "with labels")); /* no fixed-offset label series left */
     ck_assert_int_eq(qk_test_count_substr(s, "unset label\nunset arrow\n"), 2);
+    /* the ratio panel: the base as a dashed line at 0, out of the x range of the quants */
+    ck_assert_ptr_nonnull(strstr(s, "set arrow from graph 0, first 0 to graph 1, first 0 nohead dt 2"));
+    ck_assert_ptr_nonnull(strstr(s, "set title \"Perplexity ratio to the base (F16: the dashed line at 0)\"\n"));
+    ck_assert_ptr_null(strstr(s, "set label \"F16\""));
     qk_sb_free(&gp);
 }
 END_TEST
