@@ -359,6 +359,26 @@ done:
     return rc;
 }
 
+/* Spearman's rank correlation between the proxy and the measured KLD over every measured
+ * (tensor, type): how well the proxy orders the choices the knapsack weighs. */
+static void log_spearman(const qk_sens *s, FILE *log) {
+    size_t n = 0;
+    double *x = malloc(s->n_tensors * QK_SENS_MAX_CAND * sizeof *x);
+    double *y = malloc(s->n_tensors * QK_SENS_MAX_CAND * sizeof *y);
+    for (size_t i = 0; x && y && i < s->n_tensors; i++)
+        for (size_t c = 0; c < s->tensors[i].n_cand; c++) {
+            const qk_sens_cand *cd = &s->tensors[i].cand[c];
+            if (cd->type == s->tensors[i].base_type || !isfinite(cd->kld)) continue;
+            x[n] = cd->proxy;
+            y[n] = cd->kld;
+            n++;
+        }
+    if (x && y) fprintf(log, "qk-sensitivity: Spearman rank correlation of proxy and measured KLD over %zu (tensor, type) "
+                        "pairs: %.4f\n", n, qk_sens_spearman(x, y, n));
+    free(x);
+    free(y);
+}
+
 static void pass_free(pass *p) {
     qk_sens_journal_close(&p->jr);
     qk_imx_free(&p->imx);
@@ -411,6 +431,7 @@ int qk_sens_run(const qk_sens_opts *o, qk_err *err) {
         fprintf(o->log, "qk-sensitivity: resuming: %zu finished entries in the journal\n", p.jr.n_entries);
     for (size_t k = 0; k < p.s.n_tensors; k++)
         if (run_tensor(&p, &p.s.tensors[k], k, t_start, err)) goto done;
+    if (o->log && o->mode == QK_SENS_KLD) log_spearman(&p.s, o->log);
     if (qk_sens_write_json(&p.s, o->out_path, err)) goto done;
     qk_sens_journal_remove(&p.jr);
     if (o->log) fprintf(o->log, "qk-sensitivity: %zu tensors, wrote %s in %.1f s\n", p.s.n_tensors, o->out_path,
