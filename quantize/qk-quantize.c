@@ -468,7 +468,7 @@ static int quantize(const opts *o) {
 /* Print the plan (one line per tensor, then the totals) on f. */
 static void print_plan(FILE *f, const qk_sens *s, const qk_budget_plan *pl, uint64_t budget) {
     fprintf(f, "qk-quantize: plan for a budget of %llu tensor bytes (%.4f bpw), from %s costs:\n",
-            (unsigned long long)budget, 8.0 * budget / pl->n_params, s->mode == QK_SENS_KLD ? "measured KLD" : "proxy");
+            (unsigned long long)budget, 8.0 * budget / pl->n_params, s->mode == QK_SENS_KLD ? "measured KLD" : s->mode == QK_SENS_SCALED ? "scaled KLD" : "proxy");
     for (size_t i = 0; i < pl->n; i++) {
         const qk_sens_tensor *t = &s->tensors[i];
         const qk_sens_cand *c = &t->cand[pl->choice[i]];

@@ -32,17 +32,19 @@ static void usage(FILE *f) {
             "\n"
             "options:\n"
             "  -m, --model FILE      F16/BF16/F32 GGUF model (required)\n"
-            "  -f, --file FILE       calibration text (kld mode). default: $QK_DATA_DIR/" DEFAULT_CALIB "\n"
+            "  -f, --file FILE       calibration text (kld, scaled). default: $QK_DATA_DIR/" DEFAULT_CALIB "\n"
             "                        (QK_DATA_DIR default: ../shared/data). Never use the evaluation text\n"
             "  -o, --output FILE     JSON output. default: MODEL without .gguf + .sensitivity.json\n"
             "      --imatrix FILE    quantize the candidates with this importance matrix (as qk-quantize\n"
             "                        --imatrix) and weight the proxy with it. default: none\n"
-            "      --mode M          proxy or kld. default: proxy (seconds even for a 0.5B model; kld\n"
-            "                        runs one calibration pass per tensor and type)\n"
-            "  -c, --ctx-size N      tokens per calibration chunk (kld). default: 256\n"
-            "      --chunks N        calibration chunks (kld). default: 8\n"
+            "      --mode M          proxy, scaled or kld. default: proxy (minutes even for a 0.5B model).\n"
+            "                        kld: one calibration pass per tensor and type; scaled: one pass per\n"
+            "                        tensor (at Q4_K, else Q4_0), its KLD carried to the other types in\n"
+            "                        proportion to the proxy (costs of all tensors then in KLD units)\n"
+            "  -c, --ctx-size N      tokens per calibration chunk (kld, scaled). default: 256\n"
+            "      --chunks N        calibration chunks (kld, scaled). default: 8\n"
             "  -b, --batch-size N    tokens per forward pass. default: 2048\n"
-            "      --only TEXT       kld mode: measure only tensors whose name contains TEXT (the others\n"
+            "      --only TEXT       kld, scaled: measure only tensors whose name contains TEXT (the others\n"
             "                        get the proxy only). default: all\n"
             "      --resume          take the finished entries of OUTPUT.journal (left by an interrupted\n"
             "                        run with the same settings) instead of redoing them. default: off\n"
@@ -50,7 +52,7 @@ static void usage(FILE *f) {
             "  -h, --help            this help\n"
             "\n"
             "Progress goes to stderr. Files next to OUTPUT while it runs: OUTPUT.journal (removed at the\n"
-            "end) and, in kld mode, OUTPUT.base.logits (+.nll), the base log-probs (removed at the end).\n"
+            "end) and, in kld and scaled mode, OUTPUT.base.logits (+.nll), the base log-probs (removed at the end).\n"
             "\n"
             "example: qk-sensitivity -m model-f16.gguf --mode kld --imatrix model.imatrix -o sens.json\n",
             qk_cpu_count());
@@ -95,7 +97,8 @@ static int parse_args(int argc, char **argv, opts *o) {
         case OPT_MODE:
             if (strcmp(optarg, "kld") == 0) s->mode = QK_SENS_KLD;
             else if (strcmp(optarg, "proxy") == 0) s->mode = QK_SENS_PROXY;
-            else return qk_cli_error("--mode expects kld or proxy, got '%s'", optarg);
+            else if (strcmp(optarg, "scaled") == 0) s->mode = QK_SENS_SCALED;
+            else return qk_cli_error("--mode expects proxy, scaled or kld, got '%s'", optarg);
             break;
         case 'c':
             if (qk_cli_i32("-c", optarg, 8, QK_CLI_MAX_TOKENS, &s->n_ctx)) return QK_CLI_ERROR;
@@ -118,7 +121,7 @@ static int parse_args(int argc, char **argv, opts *o) {
     }
     if (optind < argc) return qk_cli_error("unexpected argument '%s' — run qk-sensitivity --help", argv[optind]);
     if (!s->model_path) return qk_cli_error("no model — give -m MODEL.gguf");
-    if (s->mode == QK_SENS_KLD && !s->calib_path) {
+    if (s->mode != QK_SENS_PROXY && !s->calib_path) {
         const char *dd = getenv("QK_DATA_DIR");
         snprintf(o->calib_buf, sizeof o->calib_buf, "%s/" DEFAULT_CALIB, dd && *dd ? dd : "../shared/data");
         s->calib_path = o->calib_buf;
@@ -134,7 +137,7 @@ static int parse_args(int argc, char **argv, opts *o) {
 
 static int run(const opts *o) {
     const qk_sens_opts *s = &o->s;
-    const char *ins[3] = {s->model_path, s->imatrix_path, s->mode == QK_SENS_KLD ? s->calib_path : NULL};
+    const char *ins[3] = {s->model_path, s->imatrix_path, s->mode != QK_SENS_PROXY ? s->calib_path : NULL};
     for (int i = 0; i < 3; i++)
         if (ins[i] && access(ins[i], R_OK) != 0)
             return qk_fail("cannot read '%s': %s — check the path", ins[i], strerror(errno));

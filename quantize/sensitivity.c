@@ -40,7 +40,9 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-const char *qk_sens_mode_name(qk_sens_mode m) { return m == QK_SENS_KLD ? "kld" : "proxy"; }
+const char *qk_sens_mode_name(qk_sens_mode m) {
+    return m == QK_SENS_KLD ? "kld" : m == QK_SENS_SCALED ? "scaled" : "proxy";
+}
 
 double qk_sens_cost(const qk_sens *s, const qk_sens_cand *c) {
     if (c->type == QK_TYPE_F32 || c->type == QK_TYPE_F16 || c->type == QK_TYPE_BF16) return 0.0;
@@ -48,7 +50,7 @@ double qk_sens_cost(const qk_sens *s, const qk_sens_cand *c) {
         double floor = isfinite(s->base_mean_kld) ? s->base_mean_kld : 0.0;
         return c->kld > floor ? c->kld - floor : 0.0;
     }
-    return c->proxy;
+    return isfinite(c->kld_est) ? c->kld_est : c->proxy;
 }
 
 /* ------------------------------------------------------------------ ranks ----------- */
@@ -219,9 +221,9 @@ static int list_tensors(pass *p, qk_err *err) {
             st->cand[st->n_cand++] = (qk_sens_cand){CANDIDATES[c],
                                                     (uint64_t)qk_row_size(CANDIDATES[c], t->ne[0]) *
                                                         (st->n_elements / (uint64_t)t->ne[0]),
-                                                    NAN, NAN, NAN, NAN};
+                                                    NAN, NAN, NAN, NAN, NAN};
         }
-        st->cand[st->n_cand++] = (qk_sens_cand){t->type, t->nbytes, 0.0, 0.0, 0.0, 0.0};
+        st->cand[st->n_cand++] = (qk_sens_cand){t->type, t->nbytes, 0.0, 0.0, 0.0, 0.0, NAN};
     }
     rc = 0;
 done:
@@ -288,6 +290,31 @@ static const gguf_tensor *src_tensor(const pass *p, const qk_sens_tensor *st) {
     return NULL;
 }
 
+/* The type measured in scaled mode: Q4_K, else Q4_0, else the first candidate. */
+static qk_type reference_type(const qk_sens_tensor *st) {
+    for (size_t c = 0; c < st->n_cand; c++)
+        if (st->cand[c].type == QK_TYPE_Q4_K) return QK_TYPE_Q4_K;
+    for (size_t c = 0; c < st->n_cand; c++)
+        if (st->cand[c].type == QK_TYPE_Q4_0) return QK_TYPE_Q4_0;
+    return st->cand[0].type;
+}
+
+/* Scaled mode: kld_est of every candidate of st from its reference (sensitivity.h). */
+static void scale_tensor(const qk_sens *s, qk_sens_tensor *st) {
+    qk_type ref = reference_type(st);
+    const qk_sens_cand *r = NULL;
+    for (size_t c = 0; c < st->n_cand; c++)
+        if (st->cand[c].type == ref) r = &st->cand[c];
+    if (!r || !isfinite(r->kld)) return;
+    double floor = isfinite(s->base_mean_kld) ? s->base_mean_kld : 0.0;
+    double k = r->kld - floor > 1e-9 ? r->kld - floor : 1e-9;
+    for (size_t c = 0; c < st->n_cand; c++) {
+        qk_sens_cand *cd = &st->cand[c];
+        if (cd->type == st->base_type) continue;
+        cd->kld_est = r->proxy > 0 ? k * cd->proxy / r->proxy : k;
+    }
+}
+
 /* Every candidate of tensor st not already in the journal. */
 static int run_tensor(pass *p, qk_sens_tensor *st, size_t k, double t_start, qk_err *err) {
     const qk_sens_opts *o = p->o;
@@ -329,7 +356,8 @@ static int run_tensor(pass *p, qk_sens_tensor *st, size_t k, double t_start, qk_
             wsq += j.wsq[i];
         }
         cd->proxy = imat ? wsq : cd->sq_err;
-        bool measure = o->mode == QK_SENS_KLD && (!o->only || strstr(st->name, o->only));
+        bool measure = (o->mode == QK_SENS_KLD || (o->mode == QK_SENS_SCALED && cd->type == reference_type(st))) &&
+                       (!o->only || strstr(st->name, o->only));
         if (measure) {
             gguf_tensor qt = *src;
             qt.type = cd->type;
@@ -351,12 +379,33 @@ static int run_tensor(pass *p, qk_sens_tensor *st, size_t k, double t_start, qk_
             fflush(o->log);
         }
     }
+    if (o->mode == QK_SENS_SCALED) scale_tensor(&p->s, st);
     rc = 0;
 done:
     free(w);
     free(q);
     free(imat);
     return rc;
+}
+
+/* Spearman's rank correlation between the proxy and the measured KLD over every measured
+ * (tensor, type): how well the proxy orders the choices the knapsack weighs. */
+static void log_spearman(const qk_sens *s, FILE *log) {
+    size_t n = 0;
+    double *x = malloc(s->n_tensors * QK_SENS_MAX_CAND * sizeof *x);
+    double *y = malloc(s->n_tensors * QK_SENS_MAX_CAND * sizeof *y);
+    for (size_t i = 0; x && y && i < s->n_tensors; i++)
+        for (size_t c = 0; c < s->tensors[i].n_cand; c++) {
+            const qk_sens_cand *cd = &s->tensors[i].cand[c];
+            if (cd->type == s->tensors[i].base_type || !isfinite(cd->kld)) continue;
+            x[n] = cd->proxy;
+            y[n] = cd->kld;
+            n++;
+        }
+    if (x && y) fprintf(log, "qk-sensitivity: Spearman rank correlation of proxy and measured KLD over %zu (tensor, type) "
+                        "pairs: %.4f\n", n, qk_sens_spearman(x, y, n));
+    free(x);
+    free(y);
 }
 
 static void pass_free(pass *p) {
@@ -384,9 +433,9 @@ int qk_sens_run(const qk_sens_opts *o, qk_err *err) {
     p.s.base_mean_kld = NAN;
     p.s.mode = o->mode;
     p.s.n_ctx = o->n_ctx;
-    p.s.n_chunks = o->mode == QK_SENS_KLD ? o->n_chunks : 0;
+    p.s.n_chunks = o->mode != QK_SENS_PROXY ? o->n_chunks : 0;
     if (!(p.s.model = strdup(o->model_path)) ||
-        (o->mode == QK_SENS_KLD && o->calib_path && !(p.s.calibration = strdup(o->calib_path))) ||
+        (o->mode != QK_SENS_PROXY && o->calib_path && !(p.s.calibration = strdup(o->calib_path))) ||
         (o->imatrix_path && !(p.s.imatrix = strdup(o->imatrix_path)))) {
         qk_errf(err, "out of memory");
         goto done;
@@ -399,7 +448,7 @@ int qk_sens_run(const qk_sens_opts *o, qk_err *err) {
         qk_errf(err, "cannot start the worker threads");
         goto done;
     }
-    if (o->mode == QK_SENS_KLD) {
+    if (o->mode != QK_SENS_PROXY) {
         if (prepare_kld(&p, err)) goto done;
         double unc;
         if (measure_kld(&p, &p.s.base_mean_kld, &unc, err)) goto done;
@@ -411,6 +460,7 @@ int qk_sens_run(const qk_sens_opts *o, qk_err *err) {
         fprintf(o->log, "qk-sensitivity: resuming: %zu finished entries in the journal\n", p.jr.n_entries);
     for (size_t k = 0; k < p.s.n_tensors; k++)
         if (run_tensor(&p, &p.s.tensors[k], k, t_start, err)) goto done;
+    if (o->log && o->mode != QK_SENS_PROXY) log_spearman(&p.s, o->log);
     if (qk_sens_write_json(&p.s, o->out_path, err)) goto done;
     qk_sens_journal_remove(&p.jr);
     if (o->log) fprintf(o->log, "qk-sensitivity: %zu tensors, wrote %s in %.1f s\n", p.s.n_tensors, o->out_path,

@@ -18,9 +18,15 @@
  *   kld    = the mean over the scored tokens of KL(P_base ‖ P_q), in nats, computed by
  *            qk-perplexity's own --kl-divergence loop (perplexity/ppl_run.h, llama.cpp's
  *            formula: ppl_stats.h) against base log-probs this pass writes first; kld_unc
- *            its standard error. base_mean_kld is the same figure for the unmodified
+ *            its standard error (--mode kld: every candidate; --mode scaled: one
+ *            reference type per tensor, Q4_K where the rows allow it, else Q4_0, else
+ *            the first candidate). base_mean_kld is the same figure for the unmodified
  *            model (> 0 only by the 16-bit rounding of the stored base log-probs): the
  *            floor of every measurement.
+ *   kld_est = (--mode scaled) the tensor's measured cost at the reference type carried
+ *            to its other types in proportion to the proxy:
+ *            max(kld_ref − base_mean_kld, 1e-9) · proxy / proxy_ref, so that costs of
+ *            different tensors are in one unit (KLD) for one forward pass per tensor.
  * The candidate is quantized as qk-quantize quantizes it (the type's quantize_imat with
  * the tensor's imatrix weights when --imatrix names an entry for it, else from_float),
  * and the real quantized tensor is put into the loaded model (model.h
@@ -41,11 +47,12 @@
  *
  * JSON schema (read by budget.c and the study side):
  *   {"qkit_sensitivity": 1, "model": PATH, "calibration": PATH|null, "n_ctx": N,
- *    "n_chunks": N, "imatrix": PATH|null, "mode": "kld"|"proxy", "base_mean_kld": x|null,
+ *    "n_chunks": N, "imatrix": PATH|null, "mode": "kld"|"proxy"|"scaled", "base_mean_kld": x|null,
  *    "tensors": [{"name", "layer" (-1 outside blk.N), "kind" ("attn_q", "token_embd"),
  *                 "n_elements", "ne": [...], "base_type": "F16",
  *                 "candidates": [{"type": "Q4_K", "bytes": N, "kld": x|null,
- *                                 "kld_unc": x|null, "proxy": x, "sq_err": x}, ...]}]}
+ *                                 "kld_unc": x|null, "proxy": x, "sq_err": x,
+ *                                 "kld_est": x (scaled mode only)}, ...]}]}
  */
 #ifndef QK_SENSITIVITY_H
 #define QK_SENSITIVITY_H
@@ -60,7 +67,7 @@
 
 #define QK_SENS_MAX_CAND 16
 
-typedef enum qk_sens_mode { QK_SENS_PROXY = 0, QK_SENS_KLD = 1 } qk_sens_mode;
+typedef enum qk_sens_mode { QK_SENS_PROXY = 0, QK_SENS_KLD = 1, QK_SENS_SCALED = 2 } qk_sens_mode;
 
 typedef struct qk_sens_opts {
     const char *model_path;   /* F16/BF16/F32 GGUF */
@@ -84,6 +91,7 @@ typedef struct qk_sens_cand {
     double kld_unc;   /* NaN when not measured */
     double proxy;     /* see above */
     double sq_err;
+    double kld_est;   /* scaled mode: the estimate above; NaN otherwise */
 } qk_sens_cand;
 
 typedef struct qk_sens_tensor {
@@ -113,7 +121,7 @@ typedef struct qk_sens {
 int qk_sens_run(const qk_sens_opts *o, qk_err *err);
 
 /* The cost budget.c minimises for one candidate: max(0, kld − base_mean_kld) when the kld
- * was measured, else proxy; 0 for the base type. */
+ * was measured, else kld_est when there is one, else proxy; 0 for the base type. */
 double qk_sens_cost(const qk_sens *s, const qk_sens_cand *c);
 
 /* Write s as the JSON above to path, atomically (engine/afile.h). */

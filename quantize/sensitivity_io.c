@@ -53,6 +53,7 @@ static int parse_entry(char *line, qk_sens_jentry *e) {
     e->c.kld_unc = strtod(f[5], NULL);
     e->c.proxy = strtod(f[6], NULL);
     e->c.sq_err = strtod(f[7], NULL);
+    e->c.kld_est = NAN;
     return 0;
 }
 
@@ -176,6 +177,7 @@ int qk_sens_write_json(const qk_sens *s, const char *path, qk_err *err) {
             jnum(co, "kld_unc", cd->kld_unc);
             jnum(co, "proxy", cd->proxy);
             jnum(co, "sq_err", cd->sq_err);
+            if (s->mode == QK_SENS_SCALED) jnum(co, "kld_est", cd->kld_est);
             cJSON_AddItemToArray(ca, co);
         }
         cJSON_AddItemToArray(arr, o);
@@ -221,7 +223,10 @@ int qk_sens_read_json(const char *path, qk_sens *s, qk_err *err) {
     s->n_ctx = (int32_t)num_or_nan(root, "n_ctx");
     s->n_chunks = (int32_t)num_or_nan(root, "n_chunks");
     const cJSON *mode = cJSON_GetObjectItemCaseSensitive(root, "mode");
-    s->mode = cJSON_IsString(mode) && strcmp(mode->valuestring, "kld") == 0 ? QK_SENS_KLD : QK_SENS_PROXY;
+    s->mode = !cJSON_IsString(mode) ? QK_SENS_PROXY
+              : strcmp(mode->valuestring, "kld") == 0 ? QK_SENS_KLD
+              : strcmp(mode->valuestring, "scaled") == 0 ? QK_SENS_SCALED
+                                                         : QK_SENS_PROXY;
     s->base_mean_kld = num_or_nan(root, "base_mean_kld");
     size_t n = (size_t)cJSON_GetArraySize(arr);
     if (!(s->tensors = calloc(n ? n : 1, sizeof *s->tensors))) {
@@ -264,6 +269,7 @@ int qk_sens_read_json(const char *path, qk_sens *s, qk_err *err) {
             cd->kld_unc = num_or_nan(c, "kld_unc");
             cd->proxy = num_or_nan(c, "proxy");
             cd->sq_err = num_or_nan(c, "sq_err");
+            cd->kld_est = num_or_nan(c, "kld_est");
             st->n_cand++;
         }
         s->n_tensors++;

@@ -119,6 +119,20 @@ START_TEST(parse_size) {
 }
 END_TEST
 
+/* Spearman: a monotone relation gives 1, a reversed one -1; ties take their mean rank:
+ * x = 1 2 2 3 -> ranks 1 2.5 2.5 4, y = 1 2 3 4 -> ranks 1 2 3 4; centred (mean 2.5):
+ * x' = -1.5 0 0 1.5, y' = -1.5 -0.5 0.5 1.5; Σx'y' = 4.5, Σx'² = 4.5, Σy'² = 5,
+ * rho = 4.5 / sqrt(4.5·5) = 0.948683. */
+START_TEST(spearman) {
+    const double x[] = {1, 4, 9, 16, 25}, y[] = {1, 2, 3, 4, 5}, r[] = {5, 4, 3, 2, 1};
+    ck_assert_double_eq_tol(qk_sens_spearman(x, y, 5), 1.0, 1e-12);
+    ck_assert_double_eq_tol(qk_sens_spearman(x, r, 5), -1.0, 1e-12);
+    const double xt[] = {1, 2, 2, 3}, yt[] = {1, 2, 3, 4};
+    ck_assert_double_eq_tol(qk_sens_spearman(xt, yt, 4), 4.5 / sqrt(22.5), 1e-12);
+    ck_assert(isnan(qk_sens_spearman(x, y, 1)));
+}
+END_TEST
+
 /* ------------------------------------------------------------ the tools ------------ */
 
 static char *g_sens; /* the kld-mode JSON made once for the tool tests */
@@ -386,6 +400,7 @@ int main(void) {
     tcase_add_test(tc, knapsack_by_hand);
     tcase_add_test(tc, knapsack_grid_bound);
     tcase_add_test(tc, parse_size);
+    tcase_add_test(tc, spearman);
     tcase_add_test(tc, sensitivity_json);
     tcase_add_test(tc, sensitivity_resume);
     tcase_add_test(tc, sensitivity_errors);
