@@ -87,6 +87,10 @@ static void usage(FILE *f) {
         "                       (default: --imatrix-text; without either: its proxy mode); must not\n"
         "                       be the evaluation text\n"
         "  --sensitivity FILE   --frontier: use this qk-sensitivity JSON instead of computing it\n"
+        "  --sensitivity-mode M    qk-sensitivity --mode: kld (every tensor and type measured),\n"
+        "                       scaled (one measured type per tensor, the others estimated) or\n"
+        "                       proxy (no forward pass) (default: kld with a calibration text, else\n"
+        "                       proxy)\n"
         "  --sensitivity-chunks N  qk-sensitivity calibration chunks of -c tokens (default: 8)\n"
         "  --resume             skip steps whose outputs already exist\n"
         "  --no-plots           do not run gnuplot (the .gp scripts are still written)\n"
@@ -95,7 +99,7 @@ static void usage(FILE *f) {
 
 typedef struct opts {
     const char *model, *text, *outdir, *types, *base_label, *note, *imatrix, *imatrix_text;
-    const char *calibration, *sensitivity; /* --frontier */
+    const char *calibration, *sensitivity, *sens_mode; /* --frontier */
     int32_t sens_chunks;
     bool frontier;
     int32_t n_ctx, n_chunks, n_threads, reps, n_prompt, n_gen; /* n_chunks, n_threads: 0 = not given */
@@ -105,7 +109,7 @@ typedef struct opts {
 
 /* Long-only options. */
 enum { OPT_TYPES = 256, OPT_CHUNKS, OPT_BASE_LABEL, OPT_NOTE, OPT_RESUME, OPT_NO_PLOTS, OPT_IMATRIX,
-       OPT_IMATRIX_TEXT, OPT_IMATRIX_CHUNKS, OPT_FRONTIER, OPT_CALIBRATION, OPT_SENSITIVITY, OPT_SENS_CHUNKS };
+       OPT_IMATRIX_TEXT, OPT_IMATRIX_CHUNKS, OPT_FRONTIER, OPT_CALIBRATION, OPT_SENSITIVITY, OPT_SENS_CHUNKS, OPT_SENS_MODE };
 
 static int parse_args(int argc, char **argv, opts *o) {
     static const struct option LONG[] = {{"model", required_argument, NULL, 'm'},
@@ -127,6 +131,7 @@ static int parse_args(int argc, char **argv, opts *o) {
                                          {"calibration", required_argument, NULL, OPT_CALIBRATION},
                                          {"sensitivity", required_argument, NULL, OPT_SENSITIVITY},
                                          {"sensitivity-chunks", required_argument, NULL, OPT_SENS_CHUNKS},
+                                         {"sensitivity-mode", required_argument, NULL, OPT_SENS_MODE},
                                          {"resume", no_argument, NULL, OPT_RESUME},
                                          {"no-plots", no_argument, NULL, OPT_NO_PLOTS},
                                          {"help", no_argument, NULL, 'h'},
@@ -148,6 +153,7 @@ static int parse_args(int argc, char **argv, opts *o) {
         case OPT_FRONTIER: o->frontier = true; break;
         case OPT_CALIBRATION: o->calibration = optarg; break;
         case OPT_SENSITIVITY: o->sensitivity = optarg; break;
+        case OPT_SENS_MODE: o->sens_mode = optarg; break;
         case OPT_SENS_CHUNKS: bad = qk_cli_i32("--sensitivity-chunks", optarg, 1, INT32_MAX, &o->sens_chunks); break;
         case OPT_RESUME: o->resume = true; break;
         case OPT_NO_PLOTS: o->plots = false; break;
@@ -174,6 +180,14 @@ static int parse_args(int argc, char **argv, opts *o) {
         return qk_cli_error("--calibration and --sensitivity exclude each other — the calibration text is for "
                             "computing the sensitivity file");
     if (o->frontier && !o->calibration && !o->sensitivity) o->calibration = o->imatrix_text;
+    if (o->sens_mode && strcmp(o->sens_mode, "kld") && strcmp(o->sens_mode, "scaled") && strcmp(o->sens_mode, "proxy"))
+        return qk_cli_error("--sensitivity-mode must be kld, scaled or proxy, got '%s'", o->sens_mode);
+    if (o->sens_mode && (!o->frontier || o->sensitivity))
+        return qk_cli_error("--sensitivity-mode is used only with --frontier, without --sensitivity FILE");
+    if (o->sens_mode && strcmp(o->sens_mode, "proxy") && !o->calibration)
+        return qk_cli_error("--sensitivity-mode %s needs a calibration text — pass --calibration FILE or "
+                            "--imatrix-text FILE", o->sens_mode);
+    if (o->frontier && !o->sens_mode) o->sens_mode = o->calibration ? "kld" : "proxy";
     return QK_CLI_RUN;
 }
 
@@ -393,7 +407,9 @@ static int prepare(study *s) {
     if (s->allocs) {
         snprintf(s->sens_out, sizeof s->sens_out, "%s/sensitivity.json", s->run.outdir);
         snprintf(s->sens_chunks, sizeof s->sens_chunks, "%d", o->sens_chunks);
-        s->frontier = (qk_frontier_plan){.model = o->model, .calibration = o->calibration, .imatrix = s->imatrix,
+        s->frontier = (qk_frontier_plan){.model = o->model,
+                                         .calibration = strcmp(o->sens_mode, "proxy") ? o->calibration : NULL,
+                                         .mode = o->sens_mode, .imatrix = s->imatrix,
                                          .ctx = s->ctx, .chunks = s->sens_chunks,
                                          .threads = o->n_threads ? s->threads : NULL,
                                          .sensitivity = o->sensitivity ? o->sensitivity : s->sens_out,

@@ -50,7 +50,7 @@ static int load_tensor(qk_sensrep_data *d, const cJSON *jt, int i, const char *p
     t->n_elements = ne > 0 && ne < 0x1p53 ? (uint64_t)ne : 0;
     if ((t->kind_idx = intern(&d->kinds[0][0], sizeof d->kinds[0], &d->n_kinds, QK_SENSREP_MAX_KINDS, t->kind)) < 0)
         return qk_errf(err, "'%s': more than %d tensor kinds", path, QK_SENSREP_MAX_KINDS);
-    for (int k = 0; k < QK_SENSREP_MAX_TYPES; k++) t->cell[k] = (qk_sensrep_cell){NAN, NAN, NAN, NAN, 0, false};
+    for (int k = 0; k < QK_SENSREP_MAX_TYPES; k++) t->cell[k] = (qk_sensrep_cell){NAN, NAN, NAN, NAN, NAN, 0, false};
     const cJSON *c;
     cJSON_ArrayForEach(c, cands) {
         const char *type = jstr(c, "type");
@@ -58,7 +58,7 @@ static int load_tensor(qk_sensrep_data *d, const cJSON *jt, int i, const char *p
         const int ty = intern(&d->types[0][0], sizeof d->types[0], &d->n_types, QK_SENSREP_MAX_TYPES, type);
         if (ty < 0) return qk_errf(err, "'%s': more than %d candidate types", path, QK_SENSREP_MAX_TYPES);
         const double bytes = jnum(c, "bytes");
-        t->cell[ty] = (qk_sensrep_cell){jnum(c, "kld"), jnum(c, "kld_unc"), jnum(c, "proxy"), NAN,
+        t->cell[ty] = (qk_sensrep_cell){jnum(c, "kld"), jnum(c, "kld_unc"), jnum(c, "proxy"), jnum(c, "kld_est"), NAN,
                                      bytes > 0 && bytes < 0x1p53 ? (uint64_t)bytes : 0, true};
     }
     return 0;
@@ -88,16 +88,23 @@ int qk_sensrep_load(qk_sensrep_data *d, const char *path, qk_err *err) {
     }
     for (int i = 0; i < n; i++, d->n++)
         if (load_tensor(d, cJSON_GetArrayItem(tensors, i), i, path, err) != 0) goto done;
-    /* per type: the KLD when every tensor that has the type has one, else the proxy */
+    /* per type: the KLD when every tensor that has the type has one, else the KLD or its
+     * estimate when every tensor has one of them, else the proxy */
     for (int ty = 0; ty < d->n_types; ty++) {
-        bool all_kld = true, any = false;
-        for (int i = 0; i < d->n; i++)
-            if (d->t[i].cell[ty].has) any = true, all_kld &= isfinite(d->t[i].cell[ty].kld);
-        d->type_kld[ty] = any && all_kld;
+        bool all_kld = true, all_est = true, any = false;
+        for (int i = 0; i < d->n; i++) {
+            const qk_sensrep_cell *c = &d->t[i].cell[ty];
+            if (!c->has) continue;
+            any = true;
+            all_kld &= isfinite(c->kld);
+            all_est &= isfinite(c->kld) || isfinite(c->kld_est);
+        }
+        d->type_kld[ty] = any && all_est;
+        d->type_est[ty] = any && all_est && !all_kld;
         for (int i = 0; i < d->n; i++) {
             qk_sensrep_cell *c = &d->t[i].cell[ty];
             if (!c->has) continue;
-            c->cost = d->type_kld[ty] ? c->kld : c->proxy;
+            c->cost = !d->type_kld[ty] ? c->proxy : isfinite(c->kld) ? c->kld : c->kld_est;
             if (c->cost > 0) d->type_shown[ty] = true;
         }
     }
@@ -134,7 +141,7 @@ static void csv_num(qk_sb *out, double v) {
 }
 
 void qk_sensrep_render_csv(qk_sb *out, const qk_sensrep_data *d) {
-    qk_sb_puts(out, "type,rank,tensor,layer,kind,n_elements,bytes,bpw,cost,kld,kld_unc,proxy\n");
+    qk_sb_puts(out, "type,rank,tensor,layer,kind,n_elements,bytes,bpw,cost,kld,kld_unc,proxy,kld_est\n");
     int *idx = malloc(sizeof *idx * ((size_t)d->n + 1));
     if (!idx) return;
     for (int ty = 0; ty < d->n_types; ty++) {
@@ -150,15 +157,17 @@ void qk_sensrep_render_csv(qk_sb *out, const qk_sensrep_data *d) {
             csv_num(out, c->kld);
             csv_num(out, c->kld_unc);
             csv_num(out, c->proxy);
+            csv_num(out, c->kld_est);
             qk_sb_puts(out, "\n");
         }
     }
     free(idx);
 }
 
-static void md_cost(qk_sb *out, const qk_sensrep_cell *c, bool kld) {
-    if (kld && isfinite(c->kld_unc)) qk_sb_printf(out, " %.4g " PM " %.2g |", c->cost, c->kld_unc);
-    else qk_sb_printf(out, " %.4g |", c->cost);
+/* The cost, with its ± when measured, marked '*' when estimated (kld_est). */
+static void md_cost(qk_sb *out, const qk_sensrep_cell *c, bool measured, bool estimated) {
+    if (measured && isfinite(c->kld_unc)) qk_sb_printf(out, " %.4g " PM " %.2g |", c->cost, c->kld_unc);
+    else qk_sb_printf(out, " %.4g%s |", c->cost, estimated ? "*" : "");
 }
 
 void qk_sensrep_render_md(qk_sb *out, const qk_sensrep_data *d, int top) {
@@ -174,7 +183,9 @@ void qk_sensrep_render_md(qk_sb *out, const qk_sensrep_data *d, int top) {
         const bool kld = d->type_kld[ty];
         qk_sb_printf(out, "\n## %s: the %d costliest tensors (of %d)\n\n| rank | tensor | layer | kind | bpw | %s |\n"
                           "|--:|:--|--:|:--|--:|--:|\n",
-                     d->types[ty], m < top ? m : top, m, kld ? "mean KLD (nats)" : "proxy (imatrix-weighted squared error)");
+                     d->types[ty], m < top ? m : top, m,
+                     !kld ? "proxy (imatrix-weighted squared error)"
+                          : d->type_est[ty] ? "mean KLD (nats; * estimated)" : "mean KLD (nats)");
         for (int r = 0; r < m && r < top; r++) {
             const qk_sensrep_tensor *t = &d->t[idx[r]];
             const qk_sensrep_cell *c = &t->cell[ty];
@@ -184,13 +195,15 @@ void qk_sensrep_render_md(qk_sb *out, const qk_sensrep_data *d, int top) {
             qk_sb_printf(out, " %s |", t->kind);
             if (t->n_elements && c->bytes) qk_sb_printf(out, " %.2f |", 8.0 * (double)c->bytes / (double)t->n_elements);
             else qk_sb_puts(out, " \xe2\x80\x94 |");
-            md_cost(out, c, kld);
+            md_cost(out, c, kld && isfinite(c->kld), kld && !isfinite(c->kld));
             qk_sb_puts(out, "\n");
         }
     }
     qk_sb_puts(out, "\nNotes:\n\n- mean KLD: of the model with only that tensor quantized, against the base model on "
                     "the calibration text (" PM " standard error); proxy: \xce\xa3 imatrix-weighted squared "
-                    "error of the weights (no forward pass), where no KLD was measured.\n"
+                    "error of the weights (no forward pass), where no KLD was measured; * estimated: "
+                    "qk-sensitivity --mode scaled's kld_est (one measured type per tensor, carried to the others "
+                    "in proportion to the proxy).\n"
                     "- bpw: 8 \xc3\x97 the tensor's bytes at that type / its elements.\n");
     free(idx);
 }
@@ -254,7 +267,8 @@ bool qk_sensrep_render_gp(qk_sb *out, const qk_sensrep_data *d) {
         if (!d->type_shown[ty]) continue;
         const int g = d->type_kld[ty];
         char title[96];
-        snprintf(title, sizeof title, "%s: %s", d->types[ty], g ? "mean KLD (nats)" : "proxy");
+        snprintf(title, sizeof title, "%s: %s", d->types[ty],
+                 !g ? "proxy" : d->type_est[ty] ? "mean KLD (nats, part estimated)" : "mean KLD (nats)");
         qk_sb_puts(out, "set title ");
         qk_plot_gp_string(out, title);
         qk_sb_printf(out, "\nset cbrange [%.6g:%.6g]\n", lo[g], hi[g]);

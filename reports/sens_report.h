@@ -4,14 +4,16 @@
  *
  * Input (qk-sensitivity, quantize/sensitivity.h): {"qkit_sensitivity": 1, "model", "mode",
  * "tensors": [{"name", "layer" (-1 outside blk.N), "kind", "n_elements", "candidates":
- * [{"type", "bytes", "kld" (null when not measured), "kld_unc", "proxy"}]}]}. Other keys are
- * ignored (reports/ may not use quantize/'s reader, by the layering rules, so it is read here). A candidate's cost is its "kld" when the file has one for every candidate of that
- * type (mode kld), else its "proxy"; the report says which ("mean KLD" or "proxy").
+ * [{"type", "bytes", "kld" (null when not measured), "kld_unc", "proxy", "kld_est" (--mode
+ * scaled: the KLD estimated from one measured type)}]}]}. Other keys are
+ * ignored (reports/ may not use quantize/'s reader, by the layering rules, so it is read here). A candidate's cost is its "kld" when every tensor has one at that type (mode kld),
+ * else its "kld" or "kld_est" when every tensor has one of them (mode scaled: "KLD, part
+ * estimated"), else its "proxy"; the report says which.
  * A type is reported when some tensor's cost at it is > 0 (the base type, cost 0, is not).
  *
  * Outputs (atomically, in a directory):
  *   sensitivity.csv  type, rank (1 = costliest at that type), tensor, layer, kind,
- *                    n_elements, bytes, bpw (8·bytes/n_elements), cost, kld, kld_unc, proxy —
+ *                    n_elements, bytes, bpw (8·bytes/n_elements), cost, kld, kld_unc, proxy, kld_est —
  *                    every tensor at every reported type; unknown numbers empty
  *   sensitivity.md   per type the top N tensors (rank, tensor, layer, kind, bpw, cost)
  *   sensitivity.gp   heat map, one panel per type: x = tensor kind (in order of first
@@ -32,7 +34,7 @@
 #define QK_SENSREP_MAX_KINDS 32
 
 typedef struct qk_sensrep_cell {
-    double kld, kld_unc, proxy, cost; /* NaN when absent */
+    double kld, kld_unc, proxy, kld_est, cost; /* NaN when absent */
     uint64_t bytes;                   /* 0 when unknown */
     bool has;                         /* the tensor has a candidate of this type */
 } qk_sensrep_cell;
@@ -48,7 +50,8 @@ typedef struct qk_sensrep_data {
     char model[1024], mode[32];
     int n_types;
     char types[QK_SENSREP_MAX_TYPES][16];
-    bool type_kld[QK_SENSREP_MAX_TYPES]; /* the cost at this type is the KLD */
+    bool type_kld[QK_SENSREP_MAX_TYPES]; /* the cost at this type is a KLD (measured or estimated) */
+    bool type_est[QK_SENSREP_MAX_TYPES]; /* ... some of it estimated (kld_est) */
     bool type_shown[QK_SENSREP_MAX_TYPES];
     int n_kinds;
     char kinds[QK_SENSREP_MAX_KINDS][48];

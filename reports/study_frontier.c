@@ -28,8 +28,8 @@ int qk_frontier_sensitivity_step(qk_study_runner *r, const qk_frontier_plan *p) 
     int n = 0;
     av[n++] = "qk-sensitivity";
     av[n++] = "-m", av[n++] = (char *)p->model;
-    if (p->calibration) av[n++] = "-f", av[n++] = (char *)p->calibration, av[n++] = "--mode", av[n++] = "kld";
-    else av[n++] = "--mode", av[n++] = "proxy";
+    if (p->calibration) av[n++] = "-f", av[n++] = (char *)p->calibration;
+    av[n++] = "--mode", av[n++] = (char *)p->mode;
     av[n++] = "-o", av[n++] = (char *)p->sensitivity;
     av[n++] = "-c", av[n++] = (char *)p->ctx;
     av[n++] = "--chunks", av[n++] = (char *)p->chunks;
@@ -37,8 +37,9 @@ int qk_frontier_sensitivity_step(qk_study_runner *r, const qk_frontier_plan *p) 
     if (p->threads) av[n++] = "-t", av[n++] = (char *)p->threads;
     if (r->resume) av[n++] = "--resume"; /* an interrupted run continues from its journal */
     av[n] = NULL;
-    return qk_study_run_step(r, p->calibration ? "sensitivity (KLD per tensor and type)" : "sensitivity (proxy)",
-                             "sensitivity", p->sensitivity, av);
+    char title[64];
+    snprintf(title, sizeof title, "sensitivity (--mode %s)", p->mode);
+    return qk_study_run_step(r, title, "sensitivity", p->sensitivity, av);
 }
 
 int qk_frontier_alloc_step(qk_study_runner *r, const qk_frontier_plan *p, const char *mixture, const char *type,

@@ -2,7 +2,7 @@
  * study_frontier.h — the steps qk-study --frontier adds: qkit's own per-tensor type
  * allocations at the sizes of llama.cpp's mixtures, to be scored beside them.
  *
- *   qk-sensitivity -m BASE [-f CALIBRATION --mode kld | --mode proxy] -o OUTDIR/sensitivity.json
+ *   qk-sensitivity -m BASE [-f CALIBRATION] --mode MODE -o OUTDIR/sensitivity.json
  *       -c N --chunks N [--imatrix IMATRIX] [-t N]          once (skipped with --sensitivity FILE)
  *   qk-quantize --target-size BYTES --sensitivity SENS.json [--imatrix IMATRIX]
  *       BASE OUTDIR/models/<stem>-alloc-<TYPE>[-imat].gguf TYPE [threads]     per --types entry,
@@ -21,7 +21,8 @@
 
 typedef struct qk_frontier_plan {
     const char *model;       /* BASE */
-    const char *calibration; /* calibration text (kld mode), or NULL (proxy mode) */
+    const char *calibration; /* calibration text (kld and scaled modes), or NULL */
+    const char *mode;        /* qk-sensitivity --mode: "kld", "scaled" or "proxy" */
     const char *imatrix;     /* NULL: none */
     const char *ctx;         /* -c for qk-sensitivity */
     const char *chunks;      /* --chunks for qk-sensitivity */

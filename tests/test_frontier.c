@@ -243,7 +243,7 @@ START_TEST(study_frontier_end_to_end) {
     char sens[4200];
     snprintf(sens, sizeof sens, "%s/qk-sensitivity", QK_BIN_DIR);
     const bool allocs = access(sens, X_OK) == 0;
-    const char *args = "--types Q2_K,Q4_K_M -c 128 --chunks 4 -t 2 --imatrix-chunks 4 --sensitivity-chunks 1 --no-plots";
+    const char *args = "--types Q2_K,Q4_K_M -c 128 --chunks 4 -t 2 --imatrix-chunks 4 --sensitivity-chunks 1 --sensitivity-mode scaled --no-plots";
     int rc = qk_test_run_tool(&out, "qk-study", "--frontier -m %s -f %s -o %s --imatrix-text %s %s", model, text, dir,
                               calib, args);
     ck_assert_msg(rc == 0, "qk-study --frontier failed: %s", out);
@@ -293,8 +293,10 @@ START_TEST(study_frontier_end_to_end) {
         {"--calibration %s", "--calibration is used only with --frontier"},
         {"--frontier --calibration %s --sensitivity /nonexistent.json", "exclude each other"},
         {"--frontier --sensitivity /nonexistent/s.json", "sensitivity file '/nonexistent/s.json' not found"},
+        {"--frontier --sensitivity-mode exact", "--sensitivity-mode must be kld, scaled or proxy"},
+        {"--frontier --sensitivity-mode kld", "needs a calibration text"},
     };
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char extra[8400];
         snprintf(extra, sizeof extra, bad[i][0], calib);
         rc = qk_test_run_tool(&out, "qk-study", "-m %s -f %s -o %s-bad %s", model, text, dir, extra);

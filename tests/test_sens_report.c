@@ -86,9 +86,9 @@ START_TEST(load_rank_and_tables) {
     ck_assert_ptr_null(strstr(m, "\n| 3 | ")); /* --top 2 */
     qk_sensrep_render_csv(&csv, &d);
     const char *c = qk_sb_str(&csv);
-    ck_assert(has_line(c, "type,rank,tensor,layer,kind,n_elements,bytes,bpw,cost,kld,kld_unc,proxy"));
-    ck_assert(has_line(c, "Q4_K,5,token_embd.weight,-1,token_embd,4096,2304,4.5,0.002,0.002,0.0002,5"));
-    ck_assert(has_line(c, "Q6_K,5,blk.1.attn_q.weight,1,attn_q,1024,840,6.5625,0.5,,,0.5"));
+    ck_assert(has_line(c, "type,rank,tensor,layer,kind,n_elements,bytes,bpw,cost,kld,kld_unc,proxy,kld_est"));
+    ck_assert(has_line(c, "Q4_K,5,token_embd.weight,-1,token_embd,4096,2304,4.5,0.002,0.002,0.0002,5,"));
+    ck_assert(has_line(c, "Q6_K,5,blk.1.attn_q.weight,1,attn_q,1024,840,6.5625,0.5,,,0.5,"));
     ck_assert_int_eq(qk_test_count_substr(c, "\n"), 11);
     ck_assert(qk_sensrep_render_gp(&gp, &d));
     const char *g = qk_sb_str(&gp);
@@ -101,6 +101,35 @@ START_TEST(load_rank_and_tables) {
     ck_assert_ptr_nonnull(strstr(g, "set multiplot layout 1,2 "));
     ck_assert_ptr_nonnull(strstr(g, "set xtics (\"token_embd\" 0, \"attn_q\" 1, \"ffn_down\" 2)\n"));
     qk_sb_free(&md), qk_sb_free(&csv), qk_sb_free(&gp);
+    qk_sensrep_free(&d);
+    free(path);
+}
+END_TEST
+
+/* --mode scaled: a KLD measured at Q4_K, estimated (kld_est) at Q6_K; the Q6_K ranking uses
+ * the estimates, in KLD units, marked '*'. */
+START_TEST(scaled_mode) {
+    char *path = put_tmp("sens-scaled.json",
+        "{\"qkit_sensitivity\": 1, \"model\": \"m.gguf\", \"mode\": \"scaled\", \"tensors\": ["
+        "{\"name\": \"blk.0.attn_q.weight\", \"layer\": 0, \"kind\": \"attn_q\", \"n_elements\": 1024, \"candidates\": ["
+        " {\"type\": \"Q4_K\", \"bytes\": 576, \"kld\": 0.01, \"kld_unc\": 0.001, \"proxy\": 7, \"kld_est\": 0.01},"
+        " {\"type\": \"Q6_K\", \"bytes\": 840, \"kld\": null, \"kld_unc\": null, \"proxy\": 2, \"kld_est\": 0.003}]},"
+        "{\"name\": \"blk.0.ffn_up.weight\", \"layer\": 0, \"kind\": \"ffn_up\", \"n_elements\": 1024, \"candidates\": ["
+        " {\"type\": \"Q4_K\", \"bytes\": 576, \"kld\": 0.02, \"kld_unc\": 0.002, \"proxy\": 6, \"kld_est\": 0.02},"
+        " {\"type\": \"Q6_K\", \"bytes\": 840, \"kld\": null, \"kld_unc\": null, \"proxy\": 1, \"kld_est\": 0.004}]}]}");
+    qk_sensrep_data d;
+    qk_err err;
+    ck_assert_msg(qk_sensrep_load(&d, path, &err) == 0, "%s", err.msg);
+    ck_assert(d.type_kld[0] && !d.type_est[0]);
+    ck_assert(d.type_kld[1] && d.type_est[1]);
+    int idx[2];
+    ck_assert_int_eq(qk_sensrep_rank(&d, 1, idx), 2);
+    ck_assert_str_eq(d.t[idx[0]].name, "blk.0.ffn_up.weight"); /* kld_est 0.004, though its proxy is lower */
+    qk_sb md = {0};
+    qk_sensrep_render_md(&md, &d, 5);
+    ck_assert_ptr_nonnull(strstr(qk_sb_str(&md), "| mean KLD (nats; * estimated) |"));
+    ck_assert(has_line(qk_sb_str(&md), "| 1 | blk.0.ffn_up.weight | 0 | ffn_up | 6.56 | 0.004* |"));
+    qk_sb_free(&md);
     qk_sensrep_free(&d);
     free(path);
 }
@@ -159,6 +188,7 @@ static Suite *suite(void) {
     Suite *s = suite_create("sens_report");
     TCase *tc = tcase_create("sens_report");
     tcase_add_test(tc, load_rank_and_tables);
+    tcase_add_test(tc, scaled_mode);
     tcase_add_test(tc, bad_files);
     tcase_add_test(tc, report_tool);
     suite_add_tcase(s, tc);
