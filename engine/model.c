@@ -206,6 +206,26 @@ void qk_model_free(qk_model *m) {
     free(m);
 }
 
+int qk_model_swap_tensor(qk_model *m, const gguf_tensor *old, const gguf_tensor *repl) {
+    if (!old || !repl) return 0;
+    for (int d = 0; d < GGUF_MAX_DIMS; d++)
+        if (old->ne[d] != repl->ne[d]) return 0;
+    int n = 0;
+#define QK_SWAP(slot)                                                                          \
+    do {                                                                                       \
+        if ((slot) == old) { (slot) = repl; n++; }                                             \
+    } while (0)
+    QK_SWAP(m->tok_embd);
+    QK_SWAP(m->output);
+    for (int32_t il = 0; il < m->hp.n_layer; il++) {
+        qk_layer *L = &m->layers[il];
+        QK_SWAP(L->wq); QK_SWAP(L->wk); QK_SWAP(L->wv); QK_SWAP(L->wo);
+        QK_SWAP(L->ffn_gate); QK_SWAP(L->ffn_up); QK_SWAP(L->ffn_down);
+    }
+#undef QK_SWAP
+    return n;
+}
+
 /* Size label as llama.cpp's load_hparams assigns it (src/llama-model.cpp [U]); "?B" when
  * no rule matches, as llama.cpp prints for unknown shapes. */
 static const char *size_label(const qk_hparams *hp) {

@@ -71,6 +71,16 @@ typedef struct qk_model {
 qk_model *qk_model_load(const char *path, qk_err *err);
 void qk_model_free(qk_model *m);
 
+/* Bind a different tensor in place of `old` (a weight the model binds: token_embd,
+ * output, a layer's wq/wk/wv/wo/ffn_*; compared by pointer): every binding equal to old
+ * (both token_embd and output when they are tied) now points to repl, which must have
+ * old's shape (ne) and a type the engine computes with, and which the caller keeps alive
+ * while bound. Swapping repl back for old restores the model. This is the only way a
+ * loaded model changes: qk-sensitivity puts one quantized tensor into the F16 model to
+ * measure what quantizing it alone costs. Not thread-safe against a running qk_decode.
+ * Returns how many bindings changed (0: old is not bound, or the shapes differ). */
+int qk_model_swap_tensor(qk_model *m, const gguf_tensor *old, const gguf_tensor *repl);
+
 /* llama.cpp's model description, "<arch> <size> <ftype name>", e.g. "qwen2 1B Q4_K - Medium"
  * (llama_model_desc). */
 void qk_model_desc(const qk_model *m, char *buf, size_t cap);

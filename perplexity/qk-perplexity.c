@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "model.h"
 #include "paths.h"
+#include "ppl_cover.h"
 #include "ppl_logits.h"
 #include "ppl_run.h"
 #include "ppl_stats.h"
@@ -47,6 +48,10 @@ static void usage(FILE *f) {
             "\n"
             "Perplexity as llama.cpp's llama-perplexity computes it: the text is tokenized once,\n"
             "cut into chunks of n_ctx tokens, and the second half of every chunk is scored.\n"
+            "Next to PPL (text and --kl-divergence modes): bits per byte = total NLL / (ln 2 x\n"
+            "bytes) and word perplexity = exp(total NLL / words), lm-evaluation-harness's\n"
+            "definitions, where bytes and words are those of the text the scored tokens cover\n"
+            "(their detokenized pieces, second half of each chunk; words split on whitespace).\n"
             "\n"
             "options:\n"
             "  -h, --help                  show this help and exit\n"
@@ -262,6 +267,27 @@ static void json_kld(cJSON *j, const ppl_kld_summary *s) {
     }
 }
 
+/* Bits per byte and word perplexity of a chunked run over tokens (the text's, or the base
+ * file's): one line on out, and "bytes_scored", "words_scored", "bits_per_byte",
+ * "word_perplexity" in j (ppl_cover.h). A token outside the vocabulary (or no memory) leaves
+ * them out with a warning: the run's other figures stand. */
+static void add_cover(const qk_model *m, const int32_t *tokens, const ppl_run_result *res, FILE *out, cJSON *j) {
+    ppl_cover c;
+    if (ppl_cover_scored(m->vocab, tokens, res->n_ctx, res->n_chunks, &c) != 0) {
+        fprintf(stderr, PROG ": warning: cannot detokenize the scored tokens — no bits per byte\n");
+        return;
+    }
+    const double sum_nll = res->mean_nll * (double)res->n_scored;
+    const double bpb = ppl_bits_per_byte(sum_nll, c.n_bytes), wppl = ppl_word_perplexity(sum_nll, c.n_words);
+    fprintf(out, "Bits per byte: %.6f (%llu bytes), word perplexity: %.4f (%llu words), over the text of the %llu scored tokens\n",
+            bpb, (unsigned long long)c.n_bytes, wppl, (unsigned long long)c.n_words,
+            (unsigned long long)res->n_scored);
+    ppl_tool_jnum(j, "bytes_scored", (double)c.n_bytes);
+    ppl_tool_jnum(j, "words_scored", (double)c.n_words);
+    ppl_tool_jnum(j, "bits_per_byte", bpb);
+    ppl_tool_jnum(j, "word_perplexity", wppl);
+}
+
 /* ---- prompts mode ---------------------------------------------------------------------- */
 
 /* Split text into non-empty lines (CR stripped; whitespace-only lines count as empty) and
@@ -462,6 +488,7 @@ static int run_kld(const opts *o, const qk_model *m, ppl_logits_file *base, cons
         else fprintf(stderr, PROG ": fewer than 100 tokens scored: no statistics blocks\n");
         *j = json_common(o, m, res);
         json_kld(*j, &s);
+        add_cover(m, base->tokens, res, stdout, *j);
     }
     free(exact);
     return rc;
@@ -478,7 +505,10 @@ static int run_text(const opts *o, const qk_model *m, const ppl_run_params *rp, 
     int rc = ppl_tool_tokenize(m, o->text, text, len, &tokens, &n_tokens);
     if (!rc) {
         if (ppl_run_perplexity(m, tokens, n_tokens, rp, o->base, res, &err)) rc = qk_fail("%s", err.msg);
-        else *j = json_common(o, m, res);
+        else {
+            *j = json_common(o, m, res);
+            add_cover(m, tokens, res, stdout, *j);
+        }
     }
     free(tokens);
     free(text);

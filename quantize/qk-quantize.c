@@ -11,6 +11,7 @@
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,12 +20,14 @@
 #include <unistd.h>
 
 #include "afile.h"
+#include "budget.h"
 #include "cli.h"
 #include "ftype.h"
 #include "gguf.h"
 #include "mixture.h"
 #include "mixture_apply.h"
 #include "paths.h"
+#include "sensitivity.h"
 #include "tensor_rules.h"
 #include "threads.h"
 #include "tool.h"
@@ -71,6 +74,19 @@ static void usage(FILE *f) {
             "                              (repeatable). default: all entries\n"
             "  --exclude-weights NAME      do not use it for tensors whose name contains NAME (repeatable;\n"
             "                              not with --include-weights). default: none\n"
+            "  --target-bpw X              choose every quantizable tensor's type so that the tensor bytes of\n"
+            "                              the whole model are at most X bits per weight (8 x bytes / all\n"
+            "                              elements) and the summed cost from --sensitivity is smallest (exact\n"
+            "                              multiple-choice knapsack on a byte grid). Needs --sensitivity; TYPE\n"
+            "                              must be a quantized type (it sets general.file_type and the tensors\n"
+            "                              the plan covers are those its mixture quantizes). default: off\n"
+            "  --target-size SIZE          the same with a budget in tensor bytes: 123456, or with a suffix\n"
+            "                              K/KB/KiB, M/MB/MiB, G/GB/GiB (all powers of 1024), e.g. 9.5M\n"
+            "  --sensitivity FILE          qk-sensitivity's JSON for this model (the cost of each tensor and\n"
+            "                              type: measured KLD when present, else the proxy). Required with\n"
+            "                              --target-bpw / --target-size\n"
+            "  --plan-out FILE             also write the plan as a --tensor-type-file (one anchored rule per\n"
+            "                              tensor) that reproduces it. default: none\n"
             "  --dry-run                   print the per-tensor types and sizes, write nothing. default: off\n"
             "  --json FILE                 also write the plan and summary as JSON (FILE '-' = stdout;\n"
             "                              the human report then goes to stderr). default: none\n"
@@ -201,6 +217,10 @@ typedef struct opts {
     qk_rule_list rules; /* --tensor-type / --tensor-type-file, in order (q.mix.rules) */
     const char **include, **exclude; /* --include/--exclude-weights (argv strings) */
     size_t n_include, n_exclude;
+    double target_bpw;      /* --target-bpw, 0: none */
+    uint64_t target_size;   /* --target-size bytes, 0: none */
+    const char *sensitivity; /* --sensitivity FILE */
+    const char *plan_out;   /* --plan-out FILE */
 } opts;
 
 static void opts_free(opts *o) {
@@ -259,7 +279,7 @@ static int parse_operands(const char *const *pos, int npos, int32_t threads, boo
 
 enum { OPT_ALLOW_REQUANTIZE = 256, OPT_LEAVE_OUTPUT, OPT_PURE, OPT_NO_FALLBACK, OPT_DRY_RUN, OPT_OUTPUT_TYPE,
        OPT_EMBEDDING_TYPE, OPT_JSON, OPT_TENSOR_TYPE, OPT_TENSOR_TYPE_FILE, OPT_IMATRIX, OPT_INCLUDE, OPT_EXCLUDE,
-       OPT_UNSUPPORTED };
+       OPT_TARGET_BPW, OPT_TARGET_SIZE, OPT_SENSITIVITY, OPT_PLAN_OUT, OPT_UNSUPPORTED };
 
 static const struct option LONG[] = {
     {"allow-requantize", no_argument, NULL, OPT_ALLOW_REQUANTIZE},
@@ -275,6 +295,10 @@ static const struct option LONG[] = {
     {"imatrix", required_argument, NULL, OPT_IMATRIX},
     {"include-weights", required_argument, NULL, OPT_INCLUDE},
     {"exclude-weights", required_argument, NULL, OPT_EXCLUDE},
+    {"target-bpw", required_argument, NULL, OPT_TARGET_BPW},
+    {"target-size", required_argument, NULL, OPT_TARGET_SIZE},
+    {"sensitivity", required_argument, NULL, OPT_SENSITIVITY},
+    {"plan-out", required_argument, NULL, OPT_PLAN_OUT},
     {"threads", required_argument, NULL, 't'},
     {"help", no_argument, NULL, 'h'},
     /* llama-quantize's options that qkit refuses (the values are never looked at) */
@@ -329,6 +353,32 @@ static int check_imatrix_opts(opts *o) {
     return 0;
 }
 
+/* What --target-bpw / --target-size need and exclude. */
+static int check_target_opts(const opts *o) {
+    bool target = o->target_bpw > 0 || o->target_size > 0;
+    if (!target) {
+        if (o->sensitivity || o->plan_out)
+            return qk_cli_error("--%s is used only with --target-bpw or --target-size — add one",
+                                o->sensitivity ? "sensitivity" : "plan-out");
+        return QK_CLI_RUN;
+    }
+    if (o->target_bpw > 0 && o->target_size > 0)
+        return qk_cli_error("--target-bpw and --target-size cannot be combined — give one budget");
+    if (!o->sensitivity)
+        return qk_cli_error("--target-%s needs --sensitivity FILE (the per-tensor costs qk-sensitivity writes)",
+                            o->target_bpw > 0 ? "bpw" : "size");
+    const qk_ftype_info *fi = o->q.mix.only_copy ? NULL : qk_ftype_parse(o->q.ftype_label);
+    if (!fi || fi->default_type < 0 || !qk_type_get((uint32_t)fi->default_type)->is_quantized)
+        return qk_cli_error("--target-bpw/--target-size need a quantized TYPE (e.g. Q4_K_M), not %s",
+                            o->q.ftype_label);
+    if (o->q.mix.n_rules || o->q.mix.pure || o->q.mix.leave_output_tensor || o->q.mix.output_tensor_type >= 0 ||
+        o->q.mix.token_embedding_type >= 0)
+        return qk_cli_error("--target-bpw/--target-size choose every tensor's type: they cannot be combined with "
+                            "--tensor-type(-file), --pure, --leave-output-tensor, --output-tensor-type or "
+                            "--token-embedding-type");
+    return QK_CLI_RUN;
+}
+
 static int parse_args(int argc, char **argv, opts *o) {
     qk_mix_params_init(&o->q.mix);
     o->include = calloc((size_t)argc, sizeof *o->include); /* at most one per argument */
@@ -372,6 +422,16 @@ static int parse_args(int argc, char **argv, opts *o) {
             o->q.imatrix.path = optarg;
             break;
         case OPT_INCLUDE: o->include[o->n_include++] = optarg; break;
+        case OPT_TARGET_BPW:
+            if (qk_cli_double("--target-bpw", optarg, 0.01, 64, &o->target_bpw)) return QK_CLI_ERROR;
+            break;
+        case OPT_TARGET_SIZE:
+            if (qk_budget_parse_size(optarg, &o->target_size) != 0)
+                return qk_cli_error("--target-size expects a positive size in bytes (e.g. 9437184, 9.5M, 1G; "
+                                    "K/M/G are powers of 1024), got '%s'", optarg);
+            break;
+        case OPT_SENSITIVITY: o->sensitivity = optarg; break;
+        case OPT_PLAN_OUT: o->plan_out = optarg; break;
         case OPT_EXCLUDE: o->exclude[o->n_exclude++] = optarg; break;
         case 't':
             if (qk_cli_i32("-t", optarg, -QK_CLI_MAX_THREADS, QK_CLI_MAX_THREADS, &threads)) return QK_CLI_ERROR;
@@ -386,7 +446,9 @@ static int parse_args(int argc, char **argv, opts *o) {
     for (; optind < argc; optind++)
         if (add_operand(pos, &npos, argv[optind])) return QK_CLI_ERROR;
     if (check_imatrix_opts(o)) return QK_CLI_ERROR;
-    return parse_operands(pos, npos, threads, threads_set, o);
+    int rc = parse_operands(pos, npos, threads, threads_set, o);
+    if (rc != QK_CLI_RUN) return rc;
+    return check_target_opts(o);
 }
 
 /* Quantize (qk_quantize_file) and write the --json report. Returns main's exit status. */
@@ -403,15 +465,104 @@ static int quantize(const opts *o) {
     return rc ? qk_fail("--json: %s", err.msg) : 0;
 }
 
+/* Print the plan (one line per tensor, then the totals) on f. */
+static void print_plan(FILE *f, const qk_sens *s, const qk_budget_plan *pl, uint64_t budget) {
+    fprintf(f, "qk-quantize: plan for a budget of %llu tensor bytes (%.4f bpw), from %s costs:\n",
+            (unsigned long long)budget, 8.0 * budget / pl->n_params, s->mode == QK_SENS_KLD ? "measured KLD" : s->mode == QK_SENS_SCALED ? "scaled KLD" : "proxy");
+    for (size_t i = 0; i < pl->n; i++) {
+        const qk_sens_tensor *t = &s->tensors[i];
+        const qk_sens_cand *c = &t->cand[pl->choice[i]];
+        fprintf(f, "  %-32s %-7s %12llu bytes  cost %.6g\n", t->name, qk_type_name(c->type),
+                (unsigned long long)c->bytes, qk_sens_cost(s, c));
+    }
+    fprintf(f, "qk-quantize: plan total: %llu tensor bytes (%llu in %zu planned tensors, %llu in the others), "
+            "%.4f bpw, summed cost %.6g\n", (unsigned long long)pl->bytes,
+            (unsigned long long)(pl->bytes - pl->fixed_bytes), pl->n, (unsigned long long)pl->fixed_bytes,
+            8.0 * pl->bytes / pl->n_params, pl->cost);
+}
+
+/* --target-bpw / --target-size: read the sensitivity file, solve the knapsack for the
+ * model's tensors, print the plan, write --plan-out, and turn it into --tensor-type rules
+ * (o->rules) that qk_quantize_file applies. Returns 0 or main's exit status 1. */
+static int plan_target(opts *o) {
+    qk_err err = {{0}};
+    gguf_ctx *g = gguf_open(o->q.in_path, &err);
+    if (!g) return qk_fail("%s", err.msg);
+    qk_sens s;
+    if (qk_sens_read_json(o->sensitivity, &s, &err)) {
+        gguf_close(g);
+        return qk_fail("--sensitivity: %s", err.msg);
+    }
+    uint64_t n_params = 0, fixed = 0;
+    size_t found = 0;
+    int rc = 1;
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const gguf_tensor *t = &g->tensors[i];
+        uint64_t ne = (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
+        n_params += ne;
+        size_t k = 0;
+        while (k < s.n_tensors && strcmp(s.tensors[k].name, t->name) != 0) k++;
+        if (k == s.n_tensors) {
+            fixed += t->nbytes;
+        } else if (s.tensors[k].n_elements != ne) {
+            qk_fail("--sensitivity %s: tensor %s has %llu elements there but %llu in %s — it was made for another "
+                    "model", o->sensitivity, t->name, (unsigned long long)s.tensors[k].n_elements,
+                    (unsigned long long)ne, o->q.in_path);
+            goto done;
+        } else {
+            found++;
+        }
+    }
+    if (found != s.n_tensors) {
+        qk_fail("--sensitivity %s lists %zu tensors that %s does not have — it was made for another model",
+                o->sensitivity, s.n_tensors - found, o->q.in_path);
+        goto done;
+    }
+    uint64_t budget = o->target_size ? o->target_size : (uint64_t)floor(o->target_bpw * (double)n_params / 8.0);
+    qk_budget_plan pl;
+    if (qk_budget_solve(&s, fixed, n_params, budget, &pl, &err)) {
+        qk_fail("%s", err.msg);
+        goto done;
+    }
+    print_plan(o->q.log, &s, &pl, budget);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mf = open_memstream(&buf, &len);
+    if (!mf || qk_budget_write_rules(&s, &pl, mf) != 0 || fclose(mf) != 0) {
+        free(buf);
+        qk_budget_plan_free(&pl);
+        qk_fail("out of memory");
+        goto done;
+    }
+    if (o->plan_out && qk_afile_write_all(o->plan_out, buf, len, &err) != 0) {
+        qk_fail("--plan-out: %s", err.msg);
+    } else {
+        rc = 0;
+        for (char *line = strtok(buf, "\n"); line && rc == 0; line = strtok(NULL, "\n"))
+            if (line[0] != '#') rc = parse_rule(o, line, false) ? 1 : 0;
+    }
+    free(buf);
+    qk_budget_plan_free(&pl);
+done:
+    qk_sens_free(&s);
+    gguf_close(g);
+    return rc;
+}
+
 /* Check the paths, then quantize. Returns main's exit status. */
-static int run(const opts *o) {
+static int run(opts *o) {
     if (access(o->q.in_path, R_OK) != 0)
         return qk_fail("cannot read '%s': %s — check the path", o->q.in_path, strerror(errno));
     qk_err err = {{0}};
     /* no output may be an input or the other output (by identity: paths.h) */
-    const char *ins[2] = {o->q.in_path, o->q.imatrix.path};
-    const char *outs[2] = {o->q.dry_run ? NULL : o->q.out_path, o->json};
-    if (qk_paths_check(ins, o->q.imatrix.path ? 2 : 1, outs, 2, &err)) return qk_fail("%s", err.msg);
+    const char *ins[3] = {o->q.in_path, o->q.imatrix.path, o->sensitivity};
+    size_t n_in = 1;
+    if (o->q.imatrix.path) ins[n_in++] = o->q.imatrix.path;
+    if (o->sensitivity) ins[n_in++] = o->sensitivity;
+    const char *outs[3] = {o->q.dry_run ? NULL : o->q.out_path, o->json, o->plan_out};
+    if (qk_paths_check(ins, n_in, outs, 3, &err)) return qk_fail("%s", err.msg);
+    if (o->plan_out && qk_paths_check_output(o->plan_out, &err) != 0) return qk_fail("--plan-out: %s", err.msg);
+    if ((o->target_bpw > 0 || o->target_size > 0) && plan_target(o)) return 1;
     /* the JSON file is written last: check where it goes before any work or output (the
      * GGUF output path is checked by qk_quantize_file, also before its first line) */
     if (o->json && strcmp(o->json, "-") != 0 && qk_paths_check_output(o->json, &err) != 0)

@@ -15,6 +15,13 @@
  *      then OUTDIR/bench.csv = all of them in one llama-bench CSV
  *   5. qk-report -d OUTDIR                 -> results.csv, results.md, tg.png, quality.png
  *
+ * With --frontier (study_frontier.h): after step 1, qk-sensitivity once and one qk-quantize
+ * --target-size per type (labels alloc-<TYPE>, with the imatrix when there is one:
+ * alloc-<TYPE>-imat) at the tensor bytes of that type's mixture; those models are scored in
+ * steps 2-3 like the others; step 4 (speed) is left out; the report adds --frontier
+ * (frontier.md, frontier.csv, frontier.png: mean KLD vs size, Pareto frontier marked) and
+ * --sensitivity (sensitivity.md, .csv, .png: the costliest tensors per type, heat map).
+ *
  * Each step's stdout and stderr go to OUTDIR/logs/<step>.log (its first line is the
  * command). Progress lines with elapsed times go to stderr; a failed step stops the study
  * with one error line naming the step, its last log line and the log file. --resume skips
@@ -26,17 +33,19 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "cli.h"
 #include "fileio.h"
 #include "paths.h"
 #include "proc.h"
 #include "report_data.h" /* QK_REPORT_IMAT_SUFFIX: the -imat labels */
+#include "frontier_report.h" /* QK_FRONTIER_ALLOC_PREFIX */
+#include "study_frontier.h"
+#include "study_run.h"
 #include "tool.h"
 
 #define MAX_TYPES 16
-#define MAX_MODELS (1 + 2 * MAX_TYPES) /* the base, each type without and with an imatrix */
+#define MAX_MODELS (1 + 3 * MAX_TYPES) /* the base, each type without and with an imatrix, allocations */
 #define MAX_ARGS 40
 
 static void usage(FILE *f) {
@@ -68,6 +77,21 @@ static void usage(FILE *f) {
         "  --base-label L       label of the base model (default: from its file name:\n"
         "                       F16, BF16 or F32, else \"base\")\n"
         "  --note TEXT          a paragraph for results.md (e.g. why this model was used)\n"
+        "  --frontier           quality vs size instead of speed: also quantize qkit's per-tensor\n"
+        "                       allocation (qk-sensitivity, then qk-quantize --target-size) at the\n"
+        "                       tensor bytes of each --types mixture (labels alloc-TYPE), score every\n"
+        "                       model (PPL, bits per byte, KLD), skip qk-bench, and write\n"
+        "                       frontier.md/.csv/.png (mean KLD vs bpw, Pareto frontier marked) and\n"
+        "                       sensitivity.md/.csv/.png (costliest tensors per type, heat map)\n"
+        "  --calibration FILE   --frontier: qk-sensitivity's calibration text for its KLD mode\n"
+        "                       (default: --imatrix-text; without either: its proxy mode); must not\n"
+        "                       be the evaluation text\n"
+        "  --sensitivity FILE   --frontier: use this qk-sensitivity JSON instead of computing it\n"
+        "  --sensitivity-mode M    qk-sensitivity --mode: kld (every tensor and type measured),\n"
+        "                       scaled (one measured type per tensor, the others estimated) or\n"
+        "                       proxy (no forward pass) (default: kld with a calibration text, else\n"
+        "                       proxy)\n"
+        "  --sensitivity-chunks N  qk-sensitivity calibration chunks of -c tokens (default: 8)\n"
         "  --resume             skip steps whose outputs already exist\n"
         "  --no-plots           do not run gnuplot (the .gp scripts are still written)\n"
         "  -h, --help           show this help\n");
@@ -75,6 +99,9 @@ static void usage(FILE *f) {
 
 typedef struct opts {
     const char *model, *text, *outdir, *types, *base_label, *note, *imatrix, *imatrix_text;
+    const char *calibration, *sensitivity, *sens_mode; /* --frontier */
+    int32_t sens_chunks;
+    bool frontier;
     int32_t n_ctx, n_chunks, n_threads, reps, n_prompt, n_gen; /* n_chunks, n_threads: 0 = not given */
     int32_t imatrix_chunks;
     bool resume, plots;
@@ -82,7 +109,7 @@ typedef struct opts {
 
 /* Long-only options. */
 enum { OPT_TYPES = 256, OPT_CHUNKS, OPT_BASE_LABEL, OPT_NOTE, OPT_RESUME, OPT_NO_PLOTS, OPT_IMATRIX,
-       OPT_IMATRIX_TEXT, OPT_IMATRIX_CHUNKS };
+       OPT_IMATRIX_TEXT, OPT_IMATRIX_CHUNKS, OPT_FRONTIER, OPT_CALIBRATION, OPT_SENSITIVITY, OPT_SENS_CHUNKS, OPT_SENS_MODE };
 
 static int parse_args(int argc, char **argv, opts *o) {
     static const struct option LONG[] = {{"model", required_argument, NULL, 'm'},
@@ -100,12 +127,17 @@ static int parse_args(int argc, char **argv, opts *o) {
                                          {"imatrix", required_argument, NULL, OPT_IMATRIX},
                                          {"imatrix-text", required_argument, NULL, OPT_IMATRIX_TEXT},
                                          {"imatrix-chunks", required_argument, NULL, OPT_IMATRIX_CHUNKS},
+                                         {"frontier", no_argument, NULL, OPT_FRONTIER},
+                                         {"calibration", required_argument, NULL, OPT_CALIBRATION},
+                                         {"sensitivity", required_argument, NULL, OPT_SENSITIVITY},
+                                         {"sensitivity-chunks", required_argument, NULL, OPT_SENS_CHUNKS},
+                                         {"sensitivity-mode", required_argument, NULL, OPT_SENS_MODE},
                                          {"resume", no_argument, NULL, OPT_RESUME},
                                          {"no-plots", no_argument, NULL, OPT_NO_PLOTS},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
     *o = (opts){.types = "Q2_K,Q4_K_M,Q6_K", .n_ctx = 512, .reps = 5, .n_prompt = 512, .n_gen = 128, .plots = true,
-              .imatrix_chunks = 100};
+              .imatrix_chunks = 100, .sens_chunks = 8};
     int c, bad = 0; /* the numbers' bounds: what the tool each is passed to accepts, and at least 1 */
     while (!bad && (c = qk_cli_next(argc, argv, ":m:f:o:c:t:r:p:n:h", LONG)) != -1) {
         switch (c) {
@@ -118,6 +150,11 @@ static int parse_args(int argc, char **argv, opts *o) {
         case OPT_IMATRIX: o->imatrix = optarg; break;
         case OPT_IMATRIX_TEXT: o->imatrix_text = optarg; break;
         case OPT_IMATRIX_CHUNKS: bad = qk_cli_i32("--imatrix-chunks", optarg, 1, INT32_MAX, &o->imatrix_chunks); break;
+        case OPT_FRONTIER: o->frontier = true; break;
+        case OPT_CALIBRATION: o->calibration = optarg; break;
+        case OPT_SENSITIVITY: o->sensitivity = optarg; break;
+        case OPT_SENS_MODE: o->sens_mode = optarg; break;
+        case OPT_SENS_CHUNKS: bad = qk_cli_i32("--sensitivity-chunks", optarg, 1, INT32_MAX, &o->sens_chunks); break;
         case OPT_RESUME: o->resume = true; break;
         case OPT_NO_PLOTS: o->plots = false; break;
         case 'c': bad = qk_cli_i32("-c", optarg, 1, QK_CLI_MAX_TOKENS, &o->n_ctx); break;
@@ -136,19 +173,22 @@ static int parse_args(int argc, char **argv, opts *o) {
         return qk_cli_error("-m BASE.gguf, -f TEXT and -o OUTDIR are required — run qk-study --help");
     if (o->imatrix && o->imatrix_text)
         return qk_cli_error("--imatrix and --imatrix-text exclude each other — give the file or the text to make it from");
+    if (!o->frontier && (o->calibration || o->sensitivity))
+        return qk_cli_error("--%s is used only with --frontier — add --frontier",
+                            o->calibration ? "calibration" : "sensitivity");
+    if (o->calibration && o->sensitivity)
+        return qk_cli_error("--calibration and --sensitivity exclude each other — the calibration text is for "
+                            "computing the sensitivity file");
+    if (o->frontier && !o->calibration && !o->sensitivity) o->calibration = o->imatrix_text;
+    if (o->sens_mode && strcmp(o->sens_mode, "kld") && strcmp(o->sens_mode, "scaled") && strcmp(o->sens_mode, "proxy"))
+        return qk_cli_error("--sensitivity-mode must be kld, scaled or proxy, got '%s'", o->sens_mode);
+    if (o->sens_mode && (!o->frontier || o->sensitivity))
+        return qk_cli_error("--sensitivity-mode is used only with --frontier, without --sensitivity FILE");
+    if (o->sens_mode && strcmp(o->sens_mode, "proxy") && !o->calibration)
+        return qk_cli_error("--sensitivity-mode %s needs a calibration text — pass --calibration FILE or "
+                            "--imatrix-text FILE", o->sens_mode);
+    if (o->frontier && !o->sens_mode) o->sens_mode = o->calibration ? "kld" : "proxy";
     return QK_CLI_RUN;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void fmt_elapsed(double s, char *buf, size_t cap) {
-    if (s < 60) snprintf(buf, cap, "%.1f s", s);
-    else if (s < 3600) snprintf(buf, cap, "%d:%02d min", (int)s / 60, (int)s % 60);
-    else snprintf(buf, cap, "%d:%02d:%02d h", (int)s / 3600, ((int)s / 60) % 60, (int)s % 60);
 }
 
 /* Labels become file names: letters, digits, '_', '-', '.' only. */
@@ -236,23 +276,37 @@ static int check_inputs(const opts *o) {
             return qk_fail("--imatrix-text '%s' is the evaluation text — calibrate on other text, e.g. "
                            "../shared/data/calibration/wiki.test.tail.raw", o->imatrix_text);
     }
+    if (o->sensitivity && !qk_file_exists(o->sensitivity))
+        return qk_fail("sensitivity file '%s' %s — make one with qk-sensitivity, or leave --sensitivity out",
+                       o->sensitivity, input_problem(o->sensitivity));
+    if (o->calibration && o->calibration != o->imatrix_text) {
+        if (!qk_file_exists(o->calibration) || !has_text(o->calibration))
+            return qk_fail("calibration text '%s' %s — e.g. ../shared/data/calibration/wiki.test.tail.raw",
+                           o->calibration, qk_file_exists(o->calibration) ? "is empty or only whitespace"
+                                                                         : input_problem(o->calibration));
+        const char *eval[] = {o->text}, *calib[] = {o->calibration};
+        if (qk_paths_check(eval, 1, calib, 1, NULL) != 0)
+            return qk_fail("--calibration '%s' is the evaluation text — calibrate on other text, e.g. "
+                           "../shared/data/calibration/wiki.test.tail.raw", o->calibration);
+    }
     return 0;
 }
 
 typedef struct study {
     const opts *o;
-    char bindir[4096];
-    const char *outdir;
-    int step, n_steps;
-    double t_start;
-    bool resume;
+    qk_study_runner run; /* bindir, OUTDIR, the step counter */
     char types_buf[1024];
     char *types[MAX_TYPES]; /* in types_buf */
     int n_types;
     const char *imatrix;    /* the imatrix the -imat models use; NULL: none */
     char imatrix_out[4200]; /* OUTDIR/imatrix.gguf (--imatrix-text) */
-    /* model k: 0 the base, 1..n_types the types, then (with an imatrix) the types again */
-    int n_models;
+    /* model k: 0 the base, 1..n_types the types, then (with an imatrix) the types again; with
+     * --frontier, n_mix..n_models-1 qkit's allocations at the sizes of the types */
+    int n_models, n_mix;
+    bool allocs;               /* --frontier with qk-sensitivity (or --sensitivity): alloc models */
+    qk_frontier_plan frontier; /* --frontier */
+    char sens_out[4200];       /* OUTDIR/sensitivity.json */
+    char sens_chunks[16];
     char label[MAX_MODELS][160];
     char path[MAX_MODELS][4200]; /* the base, OUTDIR/models/<stem>-<LABEL>.gguf */
     char logits[4200];           /* OUTDIR/base.logits */
@@ -260,8 +314,40 @@ typedef struct study {
 } study;
 
 /* The ftype of quantized model k >= 1, and whether it uses the imatrix. */
-static const char *model_type(const study *s, int k) { return s->types[(k - 1) % s->n_types]; }
-static bool model_imat(const study *s, int k) { return k > s->n_types; }
+static const char *model_type(const study *s, int k) {
+    return s->types[k >= s->n_mix ? k - s->n_mix : (k - 1) % s->n_types];
+}
+static bool model_alloc(const study *s, int k) { return k >= s->n_mix; }
+static bool model_imat(const study *s, int k) {
+    return model_alloc(s, k) ? s->imatrix != NULL || s->o->imatrix_text != NULL : k > s->n_types;
+}
+
+static bool sibling_exists(const study *s, const char *tool) {
+    char p[4200], found[4200];
+    snprintf(p, sizeof p, "%s/%s", s->run.bindir, tool);
+    return qk_proc_find_in_path(p, found, sizeof found);
+}
+
+/* The sibling tools the study needs, and whether --frontier can make qkit's allocations
+ * (qk-sensitivity is there, or --sensitivity gives its output). Returns 0 or 1 (error printed). */
+static int find_tools(study *s) {
+    const opts *o = s->o;
+    qk_err err;
+    if (qk_proc_self_dir(s->run.bindir, sizeof s->run.bindir, &err) != 0) return qk_fail("%s", err.msg);
+    static const char *const tools[] = {"qk-quantize", "qk-perplexity", "qk-bench", "qk-report", "qk-imatrix"};
+    for (size_t k = 0; k < (o->imatrix_text ? 5u : 4u); k++)
+        if (!sibling_exists(s, tools[k]))
+            return qk_fail("%s not found next to qk-study (%s) — build all tools (cmake --build BUILD)", tools[k],
+                           s->run.bindir);
+    if (o->frontier) {
+        s->allocs = o->sensitivity || sibling_exists(s, "qk-sensitivity");
+        if (!s->allocs)
+            fprintf(stderr, "qk-study: warning: qk-sensitivity not found next to qk-study (%s) — the frontier "
+                            "compares llama.cpp's mixtures only (build qk-sensitivity, or pass --sensitivity FILE)\n",
+                    s->run.bindir);
+    }
+    return 0;
+}
 
 /* --types and the base label. Returns 0 or 1 (error printed). */
 static int plan_models(study *s) {
@@ -278,9 +364,11 @@ static int plan_models(study *s) {
     else guess_base_label(o->model, s->label[0], sizeof s->label[0]);
     if (!label_ok(s->label[0])) return qk_fail("bad --base-label — letters, digits, '_', '-', '.'");
     s->imatrix = o->imatrix;
-    s->n_models = 1 + s->n_types * (o->imatrix || o->imatrix_text ? 2 : 1);
+    s->n_mix = s->n_models = 1 + s->n_types * (o->imatrix || o->imatrix_text ? 2 : 1);
+    if (s->allocs) s->n_models += s->n_types;
     for (int k = 1; k < s->n_models; k++) {
-        snprintf(s->label[k], sizeof s->label[k], "%s%s", model_type(s, k), model_imat(s, k) ? QK_REPORT_IMAT_SUFFIX : "");
+        snprintf(s->label[k], sizeof s->label[k], "%s%s%s", model_alloc(s, k) ? QK_FRONTIER_ALLOC_PREFIX : "",
+                 model_type(s, k), model_imat(s, k) ? QK_REPORT_IMAT_SUFFIX : "");
         for (int j = 0; j < k; j++)
             if (!strcmp(s->label[j], s->label[k]))
                 return qk_fail("'%s' is in --types twice or is also the base label — list each type once, or "
@@ -293,37 +381,40 @@ static int plan_models(study *s) {
  * arguments. Returns 0 or 1 (error printed). */
 static int prepare(study *s) {
     const opts *o = s->o;
-    s->outdir = o->outdir;
-    s->resume = o->resume;
-    s->n_steps = (o->imatrix_text ? 1 : 0) + (s->n_models - 1) /* quantize */ + 1 /* base ppl */ +
-                 (s->n_models - 1) /* kld */ + s->n_models /* bench */ + 1 /* report */;
-    s->t_start = now_s();
+    s->run.outdir = o->outdir;
+    s->run.resume = o->resume;
+    s->run.n_steps = (o->imatrix_text ? 1 : 0) + (s->n_models - 1) /* quantize */ + 1 /* base ppl */ +
+                 (s->n_models - 1) /* kld */ + (o->frontier ? 0 : s->n_models) /* bench */ + 1 /* report */ +
+                 (s->allocs && !o->sensitivity ? 1 : 0) /* sensitivity */;
+    s->run.t_start = qk_study_now();
     qk_err err;
-    if (qk_proc_self_dir(s->bindir, sizeof s->bindir, &err) != 0) return qk_fail("%s", err.msg);
-    static const char *const tools[] = {"qk-quantize", "qk-perplexity", "qk-bench", "qk-report", "qk-imatrix"};
-    for (size_t k = 0; k < (o->imatrix_text ? 5u : 4u); k++) {
-        char p[4200], found[4200];
-        snprintf(p, sizeof p, "%s/%s", s->bindir, tools[k]);
-        if (!qk_proc_find_in_path(p, found, sizeof found))
-            return qk_fail("%s not found next to qk-study (%s) — build all tools (cmake --build BUILD)", tools[k],
-                           s->bindir);
-    }
     static const char *const subdirs[] = {"", "/models", "/ppl", "/bench", "/logs"};
     for (size_t k = 0; k < 5; k++) {
         char d[4200];
-        snprintf(d, sizeof d, "%s%s", s->outdir, subdirs[k]);
+        snprintf(d, sizeof d, "%s%s", s->run.outdir, subdirs[k]);
         if (qk_file_mkdir_p(d, &err) != 0) return qk_fail("%s — choose a writable OUTDIR", err.msg);
     }
     char stem[512];
     model_stem(o->model, stem, sizeof stem);
     snprintf(s->path[0], sizeof s->path[0], "%s", o->model);
     for (int k = 1; k < s->n_models; k++)
-        snprintf(s->path[k], sizeof s->path[k], "%s/models/%s-%s.gguf", s->outdir, stem, s->label[k]);
+        snprintf(s->path[k], sizeof s->path[k], "%s/models/%s-%s.gguf", s->run.outdir, stem, s->label[k]);
     if (o->imatrix_text) {
-        snprintf(s->imatrix_out, sizeof s->imatrix_out, "%s/imatrix.gguf", s->outdir);
+        snprintf(s->imatrix_out, sizeof s->imatrix_out, "%s/imatrix.gguf", s->run.outdir);
         s->imatrix = s->imatrix_out;
     }
-    snprintf(s->logits, sizeof s->logits, "%s/base.logits", s->outdir);
+    snprintf(s->logits, sizeof s->logits, "%s/base.logits", s->run.outdir);
+    if (s->allocs) {
+        snprintf(s->sens_out, sizeof s->sens_out, "%s/sensitivity.json", s->run.outdir);
+        snprintf(s->sens_chunks, sizeof s->sens_chunks, "%d", o->sens_chunks);
+        s->frontier = (qk_frontier_plan){.model = o->model,
+                                         .calibration = strcmp(o->sens_mode, "proxy") ? o->calibration : NULL,
+                                         .mode = o->sens_mode, .imatrix = s->imatrix,
+                                         .ctx = s->ctx, .chunks = s->sens_chunks,
+                                         .threads = o->n_threads ? s->threads : NULL,
+                                         .sensitivity = o->sensitivity ? o->sensitivity : s->sens_out,
+                                         .sensitivity_given = o->sensitivity != NULL};
+    }
     snprintf(s->ctx, sizeof s->ctx, "%d", o->n_ctx);
     snprintf(s->chunks, sizeof s->chunks, "%d", o->n_chunks);
     snprintf(s->threads, sizeof s->threads, "%d", o->n_threads);
@@ -331,62 +422,6 @@ static int prepare(study *s) {
     snprintf(s->n_prompt, sizeof s->n_prompt, "%d", o->n_prompt);
     snprintf(s->n_gen, sizeof s->n_gen, "%d", o->n_gen);
     return 0;
-}
-
-/* Run one step: argv (argv[0] = tool name, resolved in bindir), log file logs/<log>.log.
- * `output` (may be NULL) is the step's main output for --resume. */
-static int run_step(study *s, const char *title, const char *log, const char *output,
-                    char **argv) {
-    s->step++;
-    char logpath[4400], tool[8200], el[32], tot[32];
-    snprintf(logpath, sizeof logpath, "%s/logs/%s.log", s->outdir, log);
-    if (s->resume && output && qk_file_exists(output)) {
-        fprintf(stderr, "qk-study: [%d/%d] %s: skipped (%s exists)\n", s->step, s->n_steps, title,
-                output);
-        return 0;
-    }
-    snprintf(tool, sizeof tool, "%s/%s", s->bindir, argv[0]);
-    char *saved = argv[0];
-    argv[0] = tool;
-    /* the log starts with the command */
-    qk_sb cmd = {0};
-    qk_sb_puts(&cmd, "$");
-    for (int i = 0; argv[i]; i++) qk_sb_printf(&cmd, " %s", argv[i]);
-    qk_sb_puts(&cmd, "\n");
-    qk_err err;
-    int rc = qk_afile_write_all(logpath, qk_sb_str(&cmd), cmd.len, &err);
-    qk_sb_free(&cmd);
-    if (rc != 0) {
-        argv[0] = saved;
-        return qk_fail("%s — check that OUTDIR is writable", err.msg);
-    }
-    fprintf(stderr, "qk-study: [%d/%d] %s ...\n", s->step, s->n_steps, title);
-    double t0 = now_s();
-    int st = qk_proc_run(argv, NULL, logpath, &err);
-    argv[0] = saved;
-    double t1 = now_s();
-    fmt_elapsed(t1 - t0, el, sizeof el);
-    fmt_elapsed(t1 - s->t_start, tot, sizeof tot);
-    if (st == 0) {
-        fprintf(stderr, "qk-study: [%d/%d] %s: done in %s (total %s)\n", s->step, s->n_steps,
-                title, el, tot);
-        return 0;
-    }
-    if (st < 0)
-        return qk_fail("step %d/%d '%s' failed after %s: %s — see %s", s->step, s->n_steps, title, el, err.msg,
-                       logpath);
-    /* last non-empty line of the log, usually the tool's own error line */
-    char last[400] = "";
-    char *text = qk_file_read(logpath, NULL, NULL);
-    if (text) {
-        size_t n = strlen(text);
-        while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r')) text[--n] = 0;
-        char *p = strrchr(text, '\n');
-        snprintf(last, sizeof last, "%s", p ? p + 1 : text);
-        free(text);
-    }
-    return qk_fail("step %d/%d '%s' failed after %s (exit %d): %s — see %s", s->step, s->n_steps, title, el, st,
-                   last, logpath);
 }
 
 /* 0. qk-imatrix -m BASE -f CALIBRATION -o OUTDIR/imatrix.gguf -c N --chunks N [-t N]
@@ -398,14 +433,14 @@ static int imatrix_step(study *s) {
     char *av[MAX_ARGS] = {"qk-imatrix", "-m", (char *)s->o->model, "-f", (char *)s->o->imatrix_text,
                           "-o", s->imatrix_out, "-c", s->ctx, "--chunks", chunks, NULL};
     if (s->o->n_threads) av[11] = "-t", av[12] = s->threads, av[13] = NULL;
-    return run_step(s, "imatrix", "imatrix", s->imatrix_out, av) != 0;
+    return qk_study_run_step(&s->run, "imatrix", "imatrix", s->imatrix_out, av) != 0;
 }
 
 /* 1. qk-quantize [--imatrix IMATRIX] BASE OUTDIR/models/<stem>-<LABEL>.gguf TYPE [threads],
  * for each quantized model. */
 static int quantize_all(study *s) {
     char title[256], logname[200];
-    for (int k = 1; k < s->n_models; k++) {
+    for (int k = 1; k < s->n_mix; k++) {
         char *av[MAX_ARGS];
         int n = 0;
         av[n++] = "qk-quantize";
@@ -417,8 +452,20 @@ static int quantize_all(study *s) {
         av[n] = NULL;
         snprintf(title, sizeof title, "quantize %s", s->label[k]);
         snprintf(logname, sizeof logname, "quantize-%s", s->label[k]);
-        if (run_step(s, title, logname, s->path[k], av) != 0) return 1;
+        if (qk_study_run_step(&s->run, title, logname, s->path[k], av) != 0) return 1;
     }
+    return 0;
+}
+
+/* --frontier: the sensitivity file, then qkit's allocation at the size of each type's
+ * mixture (model k = n_mix + j is type j, whose plain mixture is model 1 + j). */
+static int allocate_all(study *s) {
+    if (!s->allocs) return 0;
+    if (qk_frontier_sensitivity_step(&s->run, &s->frontier) != 0) return 1;
+    for (int k = s->n_mix; k < s->n_models; k++)
+        if (qk_frontier_alloc_step(&s->run, &s->frontier, s->path[1 + (k - s->n_mix)], model_type(s, k), s->path[k],
+                                   s->label[k]) != 0)
+            return 1;
     return 0;
 }
 
@@ -449,14 +496,14 @@ static int perplexity_all(study *s) {
     char *av[MAX_ARGS], json[4200], title[256], logname[200];
     for (int k = 0; k < s->n_models; k++) {
         const char *label = s->label[k];
-        snprintf(json, sizeof json, "%s/ppl/%s.json", s->outdir, label);
+        snprintf(json, sizeof json, "%s/ppl/%s.json", s->run.outdir, label);
         ppl_argv(s, av, s->path[k], k > 0, json);
         if (k == 0) snprintf(title, sizeof title, "perplexity %.159s (base logits)", label);
         else snprintf(title, sizeof title, "perplexity + KLD %.159s", label);
         snprintf(logname, sizeof logname, "ppl-%.159s", label);
         /* the base step is resumed only when both the JSON and the logits exist */
         const char *out = k > 0 || qk_file_exists(s->logits) ? json : NULL;
-        if (run_step(s, title, logname, out, av) != 0) return 1;
+        if (qk_study_run_step(&s->run, title, logname, out, av) != 0) return 1;
     }
     return 0;
 }
@@ -466,7 +513,7 @@ static int merge_bench_csv(const study *s, qk_err *err) {
     qk_sb sb = {0};
     for (int i = 0; i < s->n_models; i++) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/bench/%s.csv", s->outdir, s->label[i]);
+        snprintf(path, sizeof path, "%s/bench/%s.csv", s->run.outdir, s->label[i]);
         char *text = qk_file_read(path, NULL, err);
         if (!text) {
             qk_sb_free(&sb);
@@ -481,7 +528,7 @@ static int merge_bench_csv(const study *s, qk_err *err) {
         free(text);
     }
     char path[4096];
-    snprintf(path, sizeof path, "%s/bench.csv", s->outdir);
+    snprintf(path, sizeof path, "%s/bench.csv", s->run.outdir);
     int rc = qk_sb_ok(&sb) ? qk_afile_write_all(path, qk_sb_str(&sb), sb.len, err)
                            : qk_errf(err, "out of memory");
     qk_sb_free(&sb);
@@ -491,12 +538,13 @@ static int merge_bench_csv(const study *s, qk_err *err) {
 /* 4. qk-bench -m MODEL -p P -n N -r R [-t T] --output-file OUTDIR/bench/<LABEL>.json
  * --output-file OUTDIR/bench/<LABEL>.csv for every model, then OUTDIR/bench.csv. */
 static int bench_all(study *s) {
+    if (s->o->frontier) return 0; /* a quality study */
     char title[256], logname[160];
     for (int k = 0; k < s->n_models; k++) {
         const char *label = s->label[k];
         char jpath[4200], cpath[4200];
-        snprintf(jpath, sizeof jpath, "%s/bench/%s.json", s->outdir, label);
-        snprintf(cpath, sizeof cpath, "%s/bench/%s.csv", s->outdir, label);
+        snprintf(jpath, sizeof jpath, "%s/bench/%s.json", s->run.outdir, label);
+        snprintf(cpath, sizeof cpath, "%s/bench/%s.csv", s->run.outdir, label);
         char *av[MAX_ARGS];
         int n = 0;
         av[n++] = "qk-bench";
@@ -520,7 +568,7 @@ static int bench_all(study *s) {
         snprintf(title, sizeof title, "bench %s", label);
         snprintf(logname, sizeof logname, "bench-%s", label);
         const char *out = qk_file_exists(cpath) ? jpath : NULL;
-        if (run_step(s, title, logname, out, av) != 0) return 1;
+        if (qk_study_run_step(&s->run, title, logname, out, av) != 0) return 1;
     }
     qk_err err;
     if (merge_bench_csv(s, &err) != 0) return qk_fail("%s — check OUTDIR/bench/", err.msg);
@@ -534,27 +582,33 @@ static int report(study *s) {
     int n = 0;
     av[n++] = "qk-report";
     av[n++] = "-d";
-    av[n++] = (char *)s->outdir;
+    av[n++] = (char *)s->run.outdir;
     av[n++] = "--base";
     av[n++] = s->label[0];
     if (!s->o->plots) av[n++] = "--no-plots";
+    if (s->o->frontier) av[n++] = "--frontier";
+    if (s->allocs) av[n++] = "--sensitivity", av[n++] = (char *)s->frontier.sensitivity; /* the heat map */
     if (s->o->note) {
         av[n++] = "--note";
         av[n++] = (char *)s->o->note;
     }
     av[n] = NULL;
-    s->resume = false;
-    return run_step(s, "report", "report", NULL, av) != 0;
+    s->run.resume = false;
+    return qk_study_run_step(&s->run, "report", "report", NULL, av) != 0;
 }
 
 /* The closing line on stderr, the table (results.md) on stdout. */
 static void finish(const study *s) {
     char tot[32];
-    fmt_elapsed(now_s() - s->t_start, tot, sizeof tot);
-    fprintf(stderr, "qk-study: finished in %s — results in %s/results.md (table), results.csv, "
-                    "tg.png, quality.png\n", tot, s->outdir);
+    qk_study_fmt_elapsed(qk_study_now() - s->run.t_start, tot, sizeof tot);
+    if (s->o->frontier)
+        fprintf(stderr, "qk-study: finished in %s — results in %s/frontier.md (table), frontier.csv, "
+                        "frontier.png, results.md, quality.png\n", tot, s->run.outdir);
+    else
+        fprintf(stderr, "qk-study: finished in %s — results in %s/results.md (table), results.csv, "
+                        "tg.png, quality.png\n", tot, s->run.outdir);
     char md[4200];
-    snprintf(md, sizeof md, "%s/results.md", s->outdir);
+    snprintf(md, sizeof md, "%s/%s.md", s->run.outdir, s->o->frontier ? "frontier" : "results");
     char *table = qk_file_read(md, NULL, NULL);
     if (table) {
         fputs(table, stdout);
@@ -571,8 +625,10 @@ int main(int argc, char **argv) {
 
     static study s; /* ~150 KiB of paths */
     s.o = &o;
-    if (plan_models(&s) || prepare(&s)) return 1;
-    if (imatrix_step(&s) || quantize_all(&s) || perplexity_all(&s) || bench_all(&s) || report(&s)) return 1;
+    if (find_tools(&s) || plan_models(&s) || prepare(&s)) return 1;
+    if (imatrix_step(&s) || quantize_all(&s) || allocate_all(&s) || perplexity_all(&s) || bench_all(&s) ||
+        report(&s))
+        return 1;
     finish(&s);
     return 0;
 }

@@ -129,6 +129,8 @@ int qk_report_add_ppl(qk_report *r, const char *path, qk_err *err) {
     row->n_tokens_scored = (long long)count_or(j, "n_tokens_scored", 0x1p53, 0);
     row->size_bytes = (uint64_t)count_or(j, "model_size_bytes", 0x1p53, 0);
     row->n_params = (uint64_t)count_or(j, "n_params", 0x1p53, 0);
+    row->has_bpb = get_num(j, "bits_per_byte", &row->bits_per_byte);
+    row->word_ppl = num_or(j, "word_perplexity", NAN);
 
     const cJSON *kld = cJSON_GetObjectItemCaseSensitive(j, "kld");
     const cJSON *exact = cJSON_GetObjectItemCaseSensitive(j, "exact");

@@ -6,7 +6,8 @@
  *     "n_ctx", "n_chunks", "n_tokens_scored", "ppl", "ppl_unc"; with a base: "kld" {ppl_ratio,
  *     ppl_ratio_unc, cor_ln_ppl, mean_kld, mean_kld_unc, same_top, same_top_unc} and, when
  *     the base's exact-NLL sidecar existed, "exact" {ppl_ratio, ppl_ratio_unc, cor_ln_ppl}.
- *     Fractions are 0..1 (not %).
+ *     Fractions are 0..1 (not %). Optional: "bits_per_byte", "word_perplexity" (over the
+ *     text the scored tokens cover, perplexity/ppl_cover.h).
  *   qk-bench -o json: an array of llama-bench records. Used: "model_filename",
  *     "model_type", "model_size", "model_n_params", "n_threads", "n_prompt", "n_gen",
  *     "avg_ts", "stddev_ts".
@@ -43,6 +44,8 @@ typedef struct qk_report_row {
     double ppl, ppl_unc;
     int n_ctx, n_chunks;
     long long n_tokens_scored;
+    bool has_bpb;                   /* bits per byte and word perplexity are present */
+    double bits_per_byte, word_ppl;
 
     bool has_kld;              /* quality figures against the base are present */
     const char *quality_src;   /* "exact" or "kld" (static string), NULL without kld */

@@ -4,7 +4,10 @@
  *   tg.gp      -> tg.png       generation t/s per model (bars, ± sample sd as error bars)
  *   quality.gp -> quality.png  two panels: model size (MiB) vs mean KLD (log scale when
  *                              every value is > 0), and size vs PPL ratio − 1 (%), each
- *                              point labelled with the model and with its ± as error bar
+ *                              point labelled with the model (labels kept apart:
+ *                              common/plot_labels.h) and with its ± as error bar; the
+ *                              ratio panel draws the base as a dashed line at 0 (its
+ *                              ranges are those of the quantized models)
  *
  * Script conventions (self-contained, re-runnable, pngcairo else png, `outfile`) and the way
  * gnuplot is run (through a temporary, so a PNG is complete or absent; $QK_GNUPLOT) are
@@ -29,6 +32,7 @@ bool qk_report_render_quality_gp(qk_sb *out, const qk_report *r);
 typedef struct qk_plot_result {
     bool tg_script, quality_script; /* .gp written */
     bool tg_png, quality_png;       /* .png produced */
+    bool frontier_png;              /* frontier.png produced (qk-report --frontier) */
     bool gnuplot_found;
 } qk_plot_result;
 

@@ -17,7 +17,7 @@ const char qk_report_csv_header[] =
     "pp_tokens,pp_threads,pp_ts,pp_ts_sd,tg_tokens,tg_threads,tg_ts,tg_ts_sd,"
     "ppl,ppl_unc,n_ctx,n_chunks,n_tokens_scored,quality_source,ppl_ratio,ppl_ratio_unc,"
     "ppl_ratio_m1_pct,ppl_ratio_m1_pct_unc,cor_ln_ppl_pct,mean_kld,mean_kld_unc,"
-    "same_top_pct,same_top_pct_unc,imatrix";
+    "same_top_pct,same_top_pct_unc,imatrix,bits_per_byte,word_perplexity";
 
 /* ---- CSV -------------------------------------------------------------------------------- */
 
@@ -78,7 +78,10 @@ void qk_report_render_csv(qk_sb *out, const qk_report *r) {
         csv_num(out, q, w->mean_kld_unc);
         csv_num(out, q && w->has_same_top, w->same_top * 100.0);
         csv_num(out, q && w->has_same_top, w->same_top_unc * 100.0);
-        qk_sb_printf(out, ",%d\n", qk_report_is_imatrix(w) ? 1 : 0);
+        qk_sb_printf(out, ",%d", qk_report_is_imatrix(w) ? 1 : 0);
+        csv_num(out, w->has_bpb, w->bits_per_byte);
+        csv_num(out, w->has_bpb, w->word_ppl);
+        qk_sb_puts(out, "\n");
     }
 }
 
@@ -127,6 +130,8 @@ static int common_int(const qk_report *r, int which) {
 
 void qk_report_render_md(qk_sb *out, const qk_report *r, const char *title, const char *note) {
     int pp = common_int(r, 0), tg = common_int(r, 1);
+    bool bpb = false;
+    for (int i = 0; i < r->n; i++) bpb |= r->rows[i].has_bpb;
     qk_sb_printf(out, "# %s\n\n", title ? title : "Effect of quantization");
     for (int i = 0; i < r->n; i++)
         if (r->rows[i].is_base && r->rows[i].model[0]) {
@@ -140,8 +145,9 @@ void qk_report_render_md(qk_sb *out, const qk_report *r, const char *title, cons
     else qk_sb_puts(out, " prompt t/s |");
     if (tg > 0) qk_sb_printf(out, " tg%d t/s |", tg);
     else qk_sb_puts(out, " generation t/s |");
-    qk_sb_puts(out, " PPL | PPL ratio \xe2\x88\x92 1 (%) | Cor(ln PPL) (%) | mean KLD | same top (%) |\n");
-    qk_sb_puts(out, "|:--|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    qk_sb_puts(out, bpb ? " PPL | bits/byte | word PPL |" : " PPL |");
+    qk_sb_puts(out, " PPL ratio \xe2\x88\x92 1 (%) | Cor(ln PPL) (%) | mean KLD | same top (%) |\n");
+    qk_sb_puts(out, bpb ? "|:--|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n" : "|:--|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
     int n_exact = 0, n_kld = 0;
     for (int i = 0; i < r->n; i++) {
         const qk_report_row *w = &r->rows[i];
@@ -154,6 +160,10 @@ void qk_report_render_md(qk_sb *out, const qk_report *r, const char *title, cons
         md_pm(out, w->has_pp, w->pp_ts, w->pp_ts_sd, 2);
         md_pm(out, w->has_tg, w->tg_ts, w->tg_ts_sd, 2);
         md_pm(out, w->has_ppl, w->ppl, w->ppl_unc, 4);
+        if (bpb) {
+            md_num(out, w->has_bpb, w->bits_per_byte, 4);
+            md_num(out, w->has_bpb, w->word_ppl, 2);
+        }
         bool q = w->has_kld;
         md_pm(out, q, (w->ppl_ratio - 1.0) * 100.0, w->ppl_ratio_unc * 100.0, 3);
         md_num(out, q, w->cor_ln_ppl * 100.0, 2);
@@ -208,6 +218,10 @@ void qk_report_render_md(qk_sb *out, const qk_report *r, const char *title, cons
                             "--imatrix), beside TYPE quantized without one.\n");
             break;
         }
+    if (bpb)
+        qk_sb_puts(out, "- bits/byte = total NLL / (ln 2 \xc3\x97 bytes), word PPL = exp(total NLL / words), "
+                        "over the text the scored tokens cover (their pieces; words split on whitespace): "
+                        "figures that do not depend on the tokenizer (lm-evaluation-harness's definitions).\n");
     qk_sb_puts(out, "- size: tensor data in MiB; bpw = 8 \xc3\x97 bytes / parameters.\n");
 }
 

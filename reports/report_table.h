@@ -6,10 +6,12 @@
  *   model label, ftype, size (MiB = 2^20 bytes of tensor data), bits per weight
  *   (8 * bytes / parameters), prompt t/s (ppN), generation t/s (tgN), PPL ± its
  *   uncertainty, PPL ratio − 1 in % ± (100·ratio_unc), Cor(ln PPL) in %, mean KLD ±,
- *   same-top-token rate in % ±. The CSV ends with "imatrix": 1 for a model quantized with an
- *   importance matrix (label suffix QK_REPORT_IMAT_SUFFIX), else 0.
+ *   same-top-token rate in % ±; when any row has them, bits per byte and word perplexity
+ *   (of the text the scored tokens cover) follow PPL. The CSV ends with "imatrix": 1 for a model quantized with an
+ *   importance matrix (label suffix QK_REPORT_IMAT_SUFFIX), else 0, then bits_per_byte and
+ *   word_perplexity (empty when unknown).
  * Markdown rounding: size 1 decimal (3 below 10 MiB), bpw 2, t/s 2 ("mean ± sd"), PPL 4, ratio − 1 3,
- *   correlation 2, KLD 5 (values below 0.001 and above 0 in %.3e), same top 2.
+ *   bits/byte 4, word PPL 2, correlation 2, KLD 5 (values below 0.001 and above 0 in %.3e), same top 2.
  *   Missing values print as "—" (markdown) or an empty field (CSV). The base row shows
  *   "—" for the figures relative to itself.
  * CSV: RFC 4180, header line first, text fields quoted when they contain ',', '"' or a

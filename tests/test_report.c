@@ -204,7 +204,7 @@ START_TEST(table_values_and_rounding) {
     ck_assert(strncmp(c, qk_report_csv_header, strlen(qk_report_csv_header)) == 0);
     int cols = 1;
     for (const char *p = qk_report_csv_header; *p; p++) cols += *p == ',';
-    ck_assert_int_eq(cols, 32);
+    ck_assert_int_eq(cols, 34);
     int lines = 0;
     for (const char *p = c; *p;) {
         const char *nl = strchr(p, '\n');
@@ -217,7 +217,7 @@ START_TEST(table_values_and_rounding) {
     }
     ck_assert_int_eq(lines, 5);
     ck_assert_ptr_nonnull(strstr(c, "\nQ4_K_M,m/base-Q4_K_M.gguf,qwen2 1B Q4_K - Medium,0,391839232,"));
-    ck_assert_ptr_nonnull(strstr(c, ",exact,1.03125,0.00390625,3.125,0.390625,98.4375,0.03125,0.0009765625,87.5,0.78125,0\n"));
+    ck_assert_ptr_nonnull(strstr(c, ",exact,1.03125,0.00390625,3.125,0.390625,98.4375,0.03125,0.0009765625,87.5,0.78125,0,,\n"));
     ck_assert_ptr_nonnull(strstr(c, "\nF16,m/base-f16.gguf,qwen2 1B F16,1,988208640,"));
     qk_sb_free(&csv);
 
@@ -259,8 +259,8 @@ START_TEST(imatrix_series) {
     qk_sb csv = {0}, md = {0}, gp = {0};
     qk_report_render_csv(&csv, &r);
     ck_assert_ptr_nonnull(strstr(qk_sb_str(&csv), "\nQ4_K_M-imat,m/base-Q4_K_M.ggux,"));
-    ck_assert_ptr_nonnull(strstr(qk_sb_str(&csv), ",87.5,0.78125,1\n"));
-    ck_assert_ptr_nonnull(strstr(qk_sb_str(&csv), ",87.5,0.78125,0\n"));
+    ck_assert_ptr_nonnull(strstr(qk_sb_str(&csv), ",87.5,0.78125,1,,\n"));
+    ck_assert_ptr_nonnull(strstr(qk_sb_str(&csv), ",87.5,0.78125,0,,\n"));
     qk_report_render_md(&md, &r, NULL, NULL);
     ck_assert_ptr_nonnull(strstr(qk_sb_str(&md), "| Q4_K_M-imat |"));
     ck_assert_ptr_nonnull(strstr(qk_sb_str(&md), "- TYPE-imat: TYPE quantized with an importance matrix"));
