@@ -75,6 +75,12 @@ void qk_sb_free(qk_sb *sb) {
     sb->oom = false;
 }
 
+int qk_sb_write_file(qk_sb *sb, const char *path, qk_err *err) {
+    const int rc = qk_sb_ok(sb) ? qk_afile_write_all(path, qk_sb_str(sb), sb->len, err) : qk_errf(err, "out of memory");
+    qk_sb_free(sb);
+    return rc;
+}
+
 /* ---- files ---------------------------------------------------------------------------- */
 
 char *qk_file_read(const char *path, size_t *len, qk_err *err) {

@@ -36,6 +36,10 @@ const char *qk_sb_str(const qk_sb *sb);
 bool qk_sb_ok(const qk_sb *sb);
 void qk_sb_free(qk_sb *sb);
 
+/* Write sb's bytes to path atomically (qk_afile_write_all), then free sb whatever
+ * happens. Errors: an allocation failed while sb was built ("out of memory"), the write's. */
+int qk_sb_write_file(qk_sb *sb, const char *path, qk_err *err);
+
 /* The largest file qk_file_read reads: 1 GiB (~800x WikiText-2's test split; a larger
  * text, or /dev/zero, is refused before memory runs out). */
 #define QK_FILE_READ_MAX ((size_t)1 << 30)

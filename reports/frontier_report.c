@@ -207,9 +207,7 @@ bool qk_frontier_render_gp(qk_sb *out, const qk_frontier *f) {
 static int write_sb(const char *dir, const char *name, qk_sb *sb, qk_err *err) {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    int rc = qk_sb_ok(sb) ? qk_afile_write_all(path, qk_sb_str(sb), sb->len, err) : qk_errf(err, "out of memory");
-    qk_sb_free(sb);
-    return rc;
+    return qk_sb_write_file(sb, path, err);
 }
 
 int qk_frontier_write(const qk_report *r, const char *dir, bool run_gnuplot, bool *png, qk_err *err) {

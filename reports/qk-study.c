@@ -529,10 +529,7 @@ static int merge_bench_csv(const study *s, qk_err *err) {
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/bench.csv", s->run.outdir);
-    int rc = qk_sb_ok(&sb) ? qk_afile_write_all(path, qk_sb_str(&sb), sb.len, err)
-                           : qk_errf(err, "out of memory");
-    qk_sb_free(&sb);
-    return rc;
+    return qk_sb_write_file(&sb, path, err);
 }
 
 /* 4. qk-bench -m MODEL -p P -n N -r R [-t T] --output-file OUTDIR/bench/<LABEL>.json

@@ -228,17 +228,11 @@ void qk_report_render_md(qk_sb *out, const qk_report *r, const char *title, cons
 int qk_report_write_csv(const qk_report *r, const char *path, qk_err *err) {
     qk_sb sb = {0};
     qk_report_render_csv(&sb, r);
-    int rc = qk_sb_ok(&sb) ? qk_afile_write_all(path, qk_sb_str(&sb), sb.len, err)
-                           : qk_errf(err, "out of memory");
-    qk_sb_free(&sb);
-    return rc;
+    return qk_sb_write_file(&sb, path, err);
 }
 
 int qk_report_write_md(const qk_report *r, const char *path, const char *title, const char *note, qk_err *err) {
     qk_sb sb = {0};
     qk_report_render_md(&sb, r, title, note);
-    int rc = qk_sb_ok(&sb) ? qk_afile_write_all(path, qk_sb_str(&sb), sb.len, err)
-                           : qk_errf(err, "out of memory");
-    qk_sb_free(&sb);
-    return rc;
+    return qk_sb_write_file(&sb, path, err);
 }

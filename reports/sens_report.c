@@ -284,9 +284,7 @@ bool qk_sensrep_render_gp(qk_sb *out, const qk_sensrep_data *d) {
 static int write_sb(const char *dir, const char *name, qk_sb *sb, qk_err *err) {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    int rc = qk_sb_ok(sb) ? qk_afile_write_all(path, qk_sb_str(sb), sb->len, err) : qk_errf(err, "out of memory");
-    qk_sb_free(sb);
-    return rc;
+    return qk_sb_write_file(sb, path, err);
 }
 
 int qk_sensrep_write(const qk_sensrep_data *d, const char *dir, int top, bool run_gnuplot, bool *png, qk_err *err) {
