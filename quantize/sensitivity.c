@@ -153,7 +153,6 @@ typedef struct pass {
     qk_imx imx;
     qk_pool *pool;
     qk_sens s;
-    bool *eligible_src;    /* per gguf tensor */
     qk_sens_journal jr;
     char *base_path;       /* temporary base log-probs */
     FILE *devnull;
@@ -421,7 +420,6 @@ static void pass_free(pass *p) {
     }
     free(p->base_path);
     if (p->devnull) fclose(p->devnull);
-    free(p->eligible_src);
     qk_sens_free(&p->s);
 }
 

@@ -6,7 +6,8 @@
  *    grid never lets a plan exceed its budget;
  *  - qk-sensitivity on stories260K (tiny): the JSON fields, KLD >= 0 up to the 16-bit
  *    rounding of the stored base log-probs, Q8_0 cheaper than Q4_0, --resume takes a
- *    journal's entries as they are, and the error cases;
+ *    journal's entries as they are, --mode scaled's one measurement per tensor, and the
+ *    error cases;
  *  - qk-quantize --target-size: the plan's tensor bytes stay within several budgets and
  *    its summed cost does not rise as the budget grows; --plan-out given back through
  *    --tensor-type-file gives the same per-tensor types (and bytes); the error cases.
@@ -287,6 +288,49 @@ START_TEST(sensitivity_resume) {
 }
 END_TEST
 
+/* --mode scaled: one measured KLD per tensor (Q4_0 here: no K-quant fits stories260K's
+ * rows), the other types get kld_est in proportion to the proxy, and kld_est equals the
+ * floor-corrected measured KLD at the reference type. */
+START_TEST(sensitivity_scaled) {
+    char *out = qk_test_tmp_path("scaled.json");
+    char *model = qk_test_shared_dup(STORIES);
+    char *calib = qk_test_shared_dup(CALIB);
+    char *log = NULL;
+    ck_assert_msg(qk_test_run_tool(&log, "qk-sensitivity", "-m %s -f %s --mode scaled -c 128 --chunks 2 -t 2 -o %s",
+                                   model, calib, out) == 0,
+                  "%s", log);
+    free(log);
+    cJSON *j = read_json(out);
+    ck_assert_str_eq(cJSON_GetObjectItem(j, "mode")->valuestring, "scaled");
+    const double floor = cJSON_GetObjectItem(j, "base_mean_kld")->valuedouble;
+    const cJSON *t;
+    int n_ref = 0;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItem(j, "tensors")) {
+        const cJSON *c, *ref = cand_of(t, "Q4_0");
+        int n_measured = 0;
+        cJSON_ArrayForEach(c, cJSON_GetObjectItem(t, "candidates")) {
+            const char *ty = cJSON_GetObjectItem(c, "type")->valuestring;
+            if (strcmp(ty, "F32") == 0) continue;
+            n_measured += cJSON_IsNumber(cJSON_GetObjectItem(c, "kld"));
+            ck_assert_msg(cJSON_IsNumber(cJSON_GetObjectItem(c, "kld_est")), "%s: no kld_est", ty);
+            ck_assert(cJSON_GetObjectItem(c, "kld_est")->valuedouble > 0);
+        }
+        ck_assert_int_eq(n_measured, 1);
+        if (ref) {
+            double k = cJSON_GetObjectItem(ref, "kld")->valuedouble - floor;
+            double e = cJSON_GetObjectItem(ref, "kld_est")->valuedouble;
+            ck_assert(fabs(e - (k > 1e-9 ? k : 1e-9)) <= 1e-12 + 1e-9 * fabs(e));
+            n_ref++;
+        }
+    }
+    ck_assert_int_ge(n_ref, 20);
+    cJSON_Delete(j);
+    free(out);
+    free(model);
+    free(calib);
+}
+END_TEST
+
 START_TEST(sensitivity_errors) {
     char *model = qk_test_shared_dup(STORIES);
     char *calib = qk_test_shared_dup(CALIB);
@@ -403,6 +447,7 @@ int main(void) {
     tcase_add_test(tc, spearman);
     tcase_add_test(tc, sensitivity_json);
     tcase_add_test(tc, sensitivity_resume);
+    tcase_add_test(tc, sensitivity_scaled);
     tcase_add_test(tc, sensitivity_errors);
     tcase_add_test(tc, target_size_bound);
     tcase_add_test(tc, plan_round_trip);
