@@ -253,6 +253,12 @@ static void attn_unit_run(const attn_job *j, const attn_unit *u, float *work, pv
         for (int i = 0; i < m; i++) {
             qk_half *q16 = tmp16 + (size_t)i * hd;
             f16->from_float(a->q + (size_t)idx[i] * n_q + (size_t)h * hd, q16, hd);
+#if defined(__x86_64__) || defined(__i386__)
+            if (qk_cpu_has_avx2()) {
+                qk_vec_dot_f16_rows_avx2(hd, a->pos[idx[i]] + 1, S + (size_t)i * L, kc, (size_t)n_kv, q16);
+                continue;
+            }
+#endif
             for (int t = 0; t <= a->pos[idx[i]]; t++) f16->vec_dot(hd, &S[(size_t)i * L + t], kc + (size_t)t * n_kv, q16);
         }
     }

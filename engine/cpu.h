@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 
+#include "fp16.h"
 #include "types.h"
 
 /* True when the CPU and OS support AVX2, FMA and F16C (cpuid + xgetbv on x86-64). */
@@ -35,6 +36,13 @@ const char *qk_cpu_kernels(void);
 /* Install hooks, one per SIMD file. Each replaces the table entries it implements and
  * must only be called when qk_cpu_has_avx2(). */
 void qk_install_float_avx2(qk_type_traits *table);
+
+/* s[r] = the F16 vec_dot of x + r·x_stride and y (n elements each) for r < n_rows, with the
+ * bits of the installed AVX2 F16 vec_dot (callable only when qk_cpu_has_avx2(), which is
+ * when that kernel is installed) but y expanded once instead of once per row and no call
+ * per row: attention's scores of one query against many cached keys. */
+#define QK_DOT_F16_ROWS_MAX 1024
+void qk_vec_dot_f16_rows_avx2(int n, int n_rows, float *s, const qk_half *x, size_t x_stride, const qk_half *y);
 void qk_install_legacy_avx2(qk_type_traits *table);
 void qk_install_k_avx2(qk_type_traits *table);
 /* After qk_install_legacy_avx2, only when qk_cpu_has_avx512vnni(): replaces the Q4_0,

@@ -61,21 +61,43 @@ QK_AVX2 static void vec_dot_f32_avx2(int n, float *s, const void *vx, const void
     *s = sum;
 }
 
-QK_AVX2 static void vec_dot_f16_avx2(int n, float *s, const void *vx, const void *vy) {
-    const qk_half *x = (const qk_half *)vx, *y = (const qk_half *)vy;
+/* y's elements i .. i+7 as floats: from yf when given (y already expanded), else from y. */
+QK_AVX2 static inline __m256 y8(const qk_half *y, const float *yf, int i) {
+    return yf ? _mm256_loadu_ps(yf + i) : load_f16x8(y + i);
+}
+
+/* The F16 dot product; yf: NULL, or y expanded to n floats (the same values, so the same
+ * result). */
+QK_AVX2 static inline __attribute__((always_inline)) float dot_f16(int n, const qk_half *x, const qk_half *y,
+                                                                   const float *yf) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int i = 0;
     for (; i + 32 <= n; i += 32) {
         PREFETCH_X(x + i);
-        a0 = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), a0);
-        a1 = _mm256_fmadd_ps(load_f16x8(x + i + 8), load_f16x8(y + i + 8), a1);
-        a2 = _mm256_fmadd_ps(load_f16x8(x + i + 16), load_f16x8(y + i + 16), a2);
-        a3 = _mm256_fmadd_ps(load_f16x8(x + i + 24), load_f16x8(y + i + 24), a3);
+        a0 = _mm256_fmadd_ps(load_f16x8(x + i), y8(y, yf, i), a0);
+        a1 = _mm256_fmadd_ps(load_f16x8(x + i + 8), y8(y, yf, i + 8), a1);
+        a2 = _mm256_fmadd_ps(load_f16x8(x + i + 16), y8(y, yf, i + 16), a2);
+        a3 = _mm256_fmadd_ps(load_f16x8(x + i + 24), y8(y, yf, i + 24), a3);
     }
-    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), a0);
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_f16x8(x + i), y8(y, yf, i), a0);
     float sum = hsum4_ps(a0, a1, a2, a3);
-    for (; i < n; i++) sum += qk_half_to_float(x[i]) * qk_half_to_float(y[i]);
-    *s = sum;
+    for (; i < n; i++) sum += qk_half_to_float(x[i]) * (yf ? yf[i] : qk_half_to_float(y[i]));
+    return sum;
+}
+
+QK_AVX2 static void vec_dot_f16_avx2(int n, float *s, const void *vx, const void *vy) {
+    *s = dot_f16(n, (const qk_half *)vx, (const qk_half *)vy, NULL);
+}
+
+QK_AVX2 void qk_vec_dot_f16_rows_avx2(int n, int n_rows, float *s, const qk_half *x, size_t x_stride,
+                                      const qk_half *y) {
+    float yf[QK_DOT_F16_ROWS_MAX];
+    if (n > QK_DOT_F16_ROWS_MAX) {
+        for (int r = 0; r < n_rows; r++) s[r] = dot_f16(n, x + (size_t)r * x_stride, y, NULL);
+        return;
+    }
+    for (int i = 0; i < n; i++) yf[i] = qk_half_to_float(y[i]);
+    for (int r = 0; r < n_rows; r++) s[r] = dot_f16(n, x + (size_t)r * x_stride, y, yf);
 }
 
 /* BF16: 16 values are loaded at once; shifting each 32-bit word left by 16 gives the
