@@ -21,11 +21,9 @@ static char *settings_line(const qk_sens *s) {
     qk_sb sb = {0};
     qk_sb_printf(&sb, "qkit-sensitivity-journal 1\t%s\t%d\t%d\t%s\t%s\t%s\n", qk_sens_mode_name(s->mode), s->n_ctx,
                  s->n_chunks, s->model, s->calibration ? s->calibration : "-", s->imatrix ? s->imatrix : "-");
-    if (!qk_sb_ok(&sb)) {
-        qk_sb_free(&sb);
-        return NULL;
-    }
-    return strdup(qk_sb_str(&sb));
+    char *line = qk_sb_ok(&sb) ? strdup(qk_sb_str(&sb)) : NULL;
+    qk_sb_free(&sb);
+    return line;
 }
 
 static int push(qk_sens_journal *j, const qk_sens_jentry *e) {

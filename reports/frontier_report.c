@@ -58,7 +58,7 @@ int qk_frontier_build(qk_frontier *f, const qk_report *r, qk_err *err) {
         f->pts[f->n++] = w;
         if (!(qk_report_bpw(w) > 0)) f->x_bpw = false;
     }
-    qsort(f->pts, (size_t)f->n, sizeof *f->pts, cmp_pts);
+    if (f->n > 1) qsort(f->pts, (size_t)f->n, sizeof *f->pts, cmp_pts);
     for (int i = 0; i < f->n; i++) size[i] = (double)f->pts[i]->size_bytes, cost[i] = f->pts[i]->mean_kld;
     qk_pareto_front(size, cost, f->n, f->on_front);
     free(size), free(cost);

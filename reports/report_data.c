@@ -261,7 +261,7 @@ static int add_all(qk_report *r, const char *dir, const char *sub,
         n++;
     }
     closedir(d);
-    if (rc == 0) qsort(names, (size_t)n, sizeof(char *), cmp_str);
+    if (rc == 0 && n > 0) qsort(names, (size_t)n, sizeof(char *), cmp_str); /* names is NULL when n is 0 */
     for (int i = 0; rc == 0 && i < n; i++) {
         snprintf(path, sizeof path, "%s/%s/%s", dir, sub, names[i]);
         rc = add(r, path, err);
