@@ -49,6 +49,16 @@ const qk_imatrix_entry *qk_imx_find(const qk_imx *x, const char *name) {
     return x->sel.n_entries ? qk_imatrix_find(&x->sel, name) : NULL;
 }
 
+void qk_imx_mix_tensors(const qk_imx *x, const gguf_ctx *g, qk_mix_tensor *mt) {
+    for (size_t i = 0; i < (size_t)g->n_tensors; i++) {
+        const gguf_tensor *t = &g->tensors[i];
+        mt[i].name = t->name;
+        memcpy(mt[i].ne, t->ne, sizeof mt[i].ne);
+        mt[i].type = t->type;
+        mt[i].has_weights = qk_imx_find(x, t->name) != NULL;
+    }
+}
+
 float *qk_imx_weights(const qk_imatrix_entry *e) {
     const int64_t n_mat = e->n_mat > 0 ? e->n_mat : 1;
     float *w = malloc(sizeof *w * (size_t)(n_mat * e->n_cols));

@@ -39,6 +39,7 @@
 #include "error.h"
 #include "gguf.h"
 #include "imatrix.h"
+#include "mixture.h"
 
 /* The imatrix options (what qk-quantize parsed). */
 typedef struct qk_imx_opts {
@@ -64,6 +65,10 @@ int qk_imx_load(const qk_imx_opts *o, const gguf_ctx *model, qk_imx *x, qk_err *
 
 /* The selected entry for a tensor name, or NULL (also when no imatrix is in use). */
 const qk_imatrix_entry *qk_imx_find(const qk_imx *x, const char *name);
+
+/* mt[i] = tensor i of g as qk_mix_plan sees it (name, ne, type, and has_weights: x has a
+ * selected entry for it), for i < g->n_tensors; mt's names point into g. */
+void qk_imx_mix_tensors(const qk_imx *x, const gguf_ctx *g, qk_mix_tensor *mt);
 
 /* The weights of entry e for all its matrices: [n_mat][n_cols] floats, malloc'd (free
  * it), from qk_imatrix_weights. NULL when out of memory. */

@@ -284,13 +284,7 @@ int qk_quantize_file(const qk_quant_opts *o, qk_quant_result *res, qk_err *err) 
         qk_errf(err, "out of memory");
         goto done;
     }
-    for (size_t i = 0; i < n; i++) {
-        const gguf_tensor *t = &g->tensors[i];
-        mt[i].name = t->name;
-        memcpy(mt[i].ne, t->ne, sizeof mt[i].ne);
-        mt[i].type = t->type;
-        mt[i].has_weights = qk_imx_find(&x, t->name) != NULL;
-    }
+    qk_imx_mix_tensors(&x, g, mt);
     if (qk_mix_plan(&mp, &m, mt, n, order, ch, &r->mix, err)) goto done;
 
     r->n_tensors = n;

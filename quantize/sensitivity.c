@@ -173,13 +173,7 @@ static int list_tensors(pass *p, qk_err *err) {
         qk_errf(err, "out of memory");
         goto done;
     }
-    for (size_t i = 0; i < n; i++) {
-        const gguf_tensor *t = &g->tensors[i];
-        mt[i].name = t->name;
-        memcpy(mt[i].ne, t->ne, sizeof mt[i].ne);
-        mt[i].type = t->type;
-        mt[i].has_weights = qk_imx_find(&p->imx, t->name) != NULL;
-    }
+    qk_imx_mix_tensors(&p->imx, g, mt);
     qk_mix_params mp;
     qk_mix_params_init(&mp);
     mp.ftype = QK_FTYPE_MOSTLY_Q4_K_M;
