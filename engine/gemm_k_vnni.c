@@ -31,6 +31,7 @@
  * accumulators and the sums of C tokens about fill the 32 zmm registers (4, 6 and 8 were
  * within the noise of a shared machine; 6 kept). */
 #define C_TILE 6
+_Static_assert(C_TILE == 6, "gemm16's switch has a case for each token count below C_TILE");
 
 /* ---- packing: 16 rows decoded by a qk_kpack packer, block by block, then interleaved ---- */
 
@@ -142,15 +143,14 @@ QK_VNNI512 ALWAYS_INLINE void gemm16(int n, int nr, int nc, float *s, size_t lds
             const int nv = nr - r0 < QK_K16_ROWS ? nr - r0 : QK_K16_ROWS;
             const __mmask16 rows = (__mmask16)((1u << nv) - 1);
             float *out = s + (size_t)c0 * lds + r0;
-#define TILE(cc) tile16(nb, xg, yc, by, (cc) < C_TILE ? (cc) : C_TILE, g32, sym, out, lds, rows)
+            /* one unrolled instance per token count (C <= C_TILE = 6) */
+#define TILE(cc) tile16(nb, xg, yc, by, cc, g32, sym, out, lds, rows)
             switch (C) {
             case 1: TILE(1); break;
             case 2: TILE(2); break;
             case 3: TILE(3); break;
             case 4: TILE(4); break;
             case 5: TILE(5); break;
-            case 6: TILE(6); break;
-            case 7: TILE(7); break;
             default: TILE(C_TILE); break;
             }
 #undef TILE
