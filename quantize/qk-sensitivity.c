@@ -26,9 +26,14 @@ static void usage(FILE *f) {
             "width allows (Q2_K Q3_K Q4_K Q5_K Q6_K Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 IQ4_NL, F16 for an F32\n"
             "base, and the base type at cost 0), the cost of quantizing that tensor alone, written\n"
             "as JSON for qk-quantize --target-bpw / --target-size --sensitivity FILE.\n"
-            "  proxy: Σ_j imat_j·Σ_rows (w−q)² with --imatrix (else the plain squared error)\n"
-            "  kld:   also the mean KL divergence against the base model over the calibration text,\n"
-            "         with the real quantized tensor in the model (one forward pass per candidate)\n"
+            "  scaled: (default) one forward pass per tensor over the calibration text measures the\n"
+            "         mean KL divergence against the base model with that tensor at Q4_K (else Q4_0);\n"
+            "         the proxy carries it to the tensor's other types\n"
+            "  kld:   the measured KLD of every tensor at every type (one pass per candidate)\n"
+            "  proxy: Σ_j imat_j·Σ_rows (w−q)² with --imatrix (else the plain squared error) only, no\n"
+            "         forward pass. It orders one tensor's types well but not tensors against each\n"
+            "         other, so its plans are weaker\n"
+            "The measured passes put the real quantized tensor into the model.\n"
             "\n"
             "options:\n"
             "  -m, --model FILE      F16/BF16/F32 GGUF model (required)\n"
@@ -37,15 +42,11 @@ static void usage(FILE *f) {
             "  -o, --output FILE     JSON output. default: MODEL without .gguf + .sensitivity.json\n"
             "      --imatrix FILE    quantize the candidates with this importance matrix (as qk-quantize\n"
             "                        --imatrix) and weight the proxy with it. default: none\n"
-            "      --mode M          proxy, scaled or kld. default: proxy (under a minute for a 0.5B model).\n"
-            "                        kld: one calibration pass per tensor and type; scaled: one pass per\n"
-            "                        tensor (at Q4_K, else Q4_0), its KLD carried to the other types in\n"
-            "                        proportion to the proxy (costs of all tensors then in KLD units).\n"
-            "                        The proxy alone orders the types of one tensor well but not tensors\n"
-            "                        against each other: for a --target-bpw plan prefer scaled (on a\n"
-            "                        0.5B model with --chunks 1: about 8 minutes on 2 threads) or kld\n"
+            "      --mode M          scaled, kld or proxy (see above). default: scaled\n"
             "  -c, --ctx-size N      tokens per calibration chunk (kld, scaled). default: 256\n"
-            "      --chunks N        calibration chunks (kld, scaled). default: 8\n"
+            "      --chunks N        calibration chunks (kld, scaled). default: 8, fewer for large models\n"
+            "                        (passes x chunks x n_ctx x weights <= 3e13: 1 chunk for a 0.5B\n"
+            "                        model in scaled mode, about 4 minutes on 2 threads)\n"
             "  -b, --batch-size N    tokens per forward pass. default: 2048\n"
             "      --only TEXT       kld, scaled: measure only tensors whose name contains TEXT (the others\n"
             "                        get the proxy only). default: all\n"
@@ -84,9 +85,9 @@ static const struct option LONG[] = {{"model", required_argument, NULL, 'm'},
 
 static int parse_args(int argc, char **argv, opts *o) {
     qk_sens_opts *s = &o->s;
-    s->mode = QK_SENS_PROXY;
+    s->mode = QK_SENS_SCALED;
     s->n_ctx = 256;
-    s->n_chunks = 8;
+    s->n_chunks = 0;
     s->n_batch = 2048;
     s->n_threads = -1;
     s->log = stderr;

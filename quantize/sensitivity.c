@@ -157,6 +157,7 @@ typedef struct pass {
     char *base_path;       /* temporary base log-probs */
     FILE *devnull;
     ppl_run_params pp;
+    int32_t n_chunks;      /* calibration chunks: o->n_chunks, or auto_chunks() */
 } pass;
 
 /* The tensors the Q4_K_M mixture would quantize (mixture.h step 2; the same set for
@@ -226,6 +227,24 @@ done:
     return rc;
 }
 
+int32_t qk_sens_auto_chunks(double n_passes, int32_t n_ctx, uint64_t n_params) {
+    double per_chunk = n_passes * n_ctx * (double)n_params;
+    double n = per_chunk > 0 ? floor(QK_SENS_AUTO_WORK / per_chunk) : QK_SENS_AUTO_MAX_CHUNKS;
+    return n < 1 ? 1 : n > QK_SENS_AUTO_MAX_CHUNKS ? QK_SENS_AUTO_MAX_CHUNKS : (int32_t)n;
+}
+
+/* The measured passes of this run: one per tensor (scaled), one per tensor and
+ * non-base candidate (kld), only tensors --only selects. */
+static double measured_passes(const pass *p) {
+    double n = 0;
+    for (size_t k = 0; k < p->s.n_tensors; k++) {
+        const qk_sens_tensor *st = &p->s.tensors[k];
+        if (p->o->only && !strstr(st->name, p->o->only)) continue;
+        n += p->o->mode == QK_SENS_KLD ? (double)(st->n_cand - 1) : 1.0;
+    }
+    return n;
+}
+
 /* Tokenize the calibration text, write the base log-probs and measure the floor. */
 static int prepare_kld(pass *p, qk_err *err) {
     const qk_sens_opts *o = p->o;
@@ -248,7 +267,7 @@ static int prepare_kld(pass *p, qk_err *err) {
     }
     snprintf(p->base_path, bl, "%s.base.logits", o->out_path);
     p->devnull = fopen("/dev/null", "w");
-    p->pp = (ppl_run_params){o->n_ctx, o->n_batch, o->n_chunks, o->n_threads, 0, p->devnull, NULL};
+    p->pp = (ppl_run_params){o->n_ctx, o->n_batch, p->n_chunks, o->n_threads, 0, p->devnull, NULL};
     ppl_run_result res;
     double t0 = now_s();
     rc = ppl_run_perplexity(p->m, tokens, n_tokens, &p->pp, p->base_path, &res, err);
@@ -441,6 +460,7 @@ int qk_sens_run(const qk_sens_opts *o, qk_err *err) {
         goto done;
     }
     if (o->mode != QK_SENS_PROXY) {
+        p.n_chunks = o->n_chunks > 0 ? o->n_chunks : qk_sens_auto_chunks(measured_passes(&p), o->n_ctx, p.m->n_params);
         if (prepare_kld(&p, err)) goto done;
         double unc;
         if (measure_kld(&p, &p.s.base_mean_kld, &unc, err)) goto done;

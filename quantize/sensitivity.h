@@ -67,6 +67,15 @@
 
 #define QK_SENS_MAX_CAND 16
 
+/* Calibration length when n_chunks is 0: the most chunks, up to QK_SENS_AUTO_MAX_CHUNKS,
+ * for which measured passes x chunks x n_ctx x the model's weight count (multiply-adds, the
+ * forward passes' work) stays within QK_SENS_AUTO_WORK, and at least one. In --mode scaled
+ * the Qwen2.5-0.5B shape (169 passes of 256 tokens x 494 M weights) gets 1 chunk, 4 minutes
+ * on 2 threads of an AVX-512 VNNI x86-64 core; wiki-qwen2-13m gets all 8. The count depends
+ * only on the model and the options, so a plan is reproducible on any machine. */
+#define QK_SENS_AUTO_WORK 3e13
+#define QK_SENS_AUTO_MAX_CHUNKS 8
+
 typedef enum qk_sens_mode { QK_SENS_PROXY = 0, QK_SENS_KLD = 1, QK_SENS_SCALED = 2 } qk_sens_mode;
 
 typedef struct qk_sens_opts {
@@ -76,7 +85,7 @@ typedef struct qk_sens_opts {
     const char *out_path;     /* the JSON; also names the journal and the base log-probs */
     qk_sens_mode mode;
     int32_t n_ctx;            /* tokens per chunk (even, >= 8) */
-    int32_t n_chunks;         /* calibration chunks (>= 1) */
+    int32_t n_chunks;         /* calibration chunks (>= 1); 0: auto (QK_SENS_AUTO_WORK) */
     int32_t n_batch;          /* tokens per forward pass */
     int32_t n_threads;        /* <= 0: all CPUs */
     bool resume;              /* reuse the journal's finished entries */
@@ -130,6 +139,11 @@ int qk_sens_write_json(const qk_sens *s, const char *path, qk_err *err);
  * JSON, not a sensitivity file, a missing field, an unknown type). */
 int qk_sens_read_json(const char *path, qk_sens *s, qk_err *err);
 void qk_sens_free(qk_sens *s);
+
+/* The calibration chunks used when qk_sens_opts.n_chunks is 0 (rule and figures at
+ * QK_SENS_AUTO_WORK): n_passes measured forward passes of n_ctx tokens per chunk over a
+ * model of n_params weights. Always 1..QK_SENS_AUTO_MAX_CHUNKS. */
+int32_t qk_sens_auto_chunks(double n_passes, int32_t n_ctx, uint64_t n_params);
 
 /* "mode" names. */
 const char *qk_sens_mode_name(qk_sens_mode m);

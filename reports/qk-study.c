@@ -87,11 +87,12 @@ static void usage(FILE *f) {
         "                       (default: --imatrix-text; without either: its proxy mode); must not\n"
         "                       be the evaluation text\n"
         "  --sensitivity FILE   --frontier: use this qk-sensitivity JSON instead of computing it\n"
-        "  --sensitivity-mode M    qk-sensitivity --mode: kld (every tensor and type measured),\n"
-        "                       scaled (one measured type per tensor, the others estimated) or\n"
-        "                       proxy (no forward pass) (default: kld with a calibration text, else\n"
+        "  --sensitivity-mode M    qk-sensitivity --mode: scaled (one measured type per tensor, the\n"
+        "                       others estimated), kld (every tensor and type measured) or proxy\n"
+        "                       (no forward pass) (default: scaled with a calibration text, else\n"
         "                       proxy)\n"
-        "  --sensitivity-chunks N  qk-sensitivity calibration chunks of -c tokens (default: 8)\n"
+        "  --sensitivity-chunks N  qk-sensitivity calibration chunks of -c tokens (default:\n"
+        "                       qk-sensitivity's: 8, fewer for large models)\n"
         "  --resume             skip steps whose outputs already exist\n"
         "  --no-plots           do not run gnuplot (the .gp scripts are still written)\n"
         "  -h, --help           show this help\n");
@@ -137,7 +138,7 @@ static int parse_args(int argc, char **argv, opts *o) {
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
     *o = (opts){.types = "Q2_K,Q4_K_M,Q6_K", .n_ctx = 512, .reps = 5, .n_prompt = 512, .n_gen = 128, .plots = true,
-              .imatrix_chunks = 100, .sens_chunks = 8};
+              .imatrix_chunks = 100, .sens_chunks = 0};
     int c, bad = 0; /* the numbers' bounds: what the tool each is passed to accepts, and at least 1 */
     while (!bad && (c = qk_cli_next(argc, argv, ":m:f:o:c:t:r:p:n:h", LONG)) != -1) {
         switch (c) {
@@ -187,7 +188,7 @@ static int parse_args(int argc, char **argv, opts *o) {
     if (o->sens_mode && strcmp(o->sens_mode, "proxy") && !o->calibration)
         return qk_cli_error("--sensitivity-mode %s needs a calibration text — pass --calibration FILE or "
                             "--imatrix-text FILE", o->sens_mode);
-    if (o->frontier && !o->sens_mode) o->sens_mode = o->calibration ? "kld" : "proxy";
+    if (o->frontier && !o->sens_mode) o->sens_mode = o->calibration ? "scaled" : "proxy";
     return QK_CLI_RUN;
 }
 
@@ -406,11 +407,11 @@ static int prepare(study *s) {
     snprintf(s->logits, sizeof s->logits, "%s/base.logits", s->run.outdir);
     if (s->allocs) {
         snprintf(s->sens_out, sizeof s->sens_out, "%s/sensitivity.json", s->run.outdir);
-        snprintf(s->sens_chunks, sizeof s->sens_chunks, "%d", o->sens_chunks);
+        if (o->sens_chunks) snprintf(s->sens_chunks, sizeof s->sens_chunks, "%d", o->sens_chunks);
         s->frontier = (qk_frontier_plan){.model = o->model,
                                          .calibration = strcmp(o->sens_mode, "proxy") ? o->calibration : NULL,
                                          .mode = o->sens_mode, .imatrix = s->imatrix,
-                                         .ctx = s->ctx, .chunks = s->sens_chunks,
+                                         .ctx = s->ctx, .chunks = o->sens_chunks ? s->sens_chunks : NULL,
                                          .threads = o->n_threads ? s->threads : NULL,
                                          .sensitivity = o->sensitivity ? o->sensitivity : s->sens_out,
                                          .sensitivity_given = o->sensitivity != NULL};

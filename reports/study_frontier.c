@@ -32,7 +32,7 @@ int qk_frontier_sensitivity_step(qk_study_runner *r, const qk_frontier_plan *p) 
     av[n++] = "--mode", av[n++] = (char *)p->mode;
     av[n++] = "-o", av[n++] = (char *)p->sensitivity;
     av[n++] = "-c", av[n++] = (char *)p->ctx;
-    av[n++] = "--chunks", av[n++] = (char *)p->chunks;
+    if (p->chunks) av[n++] = "--chunks", av[n++] = (char *)p->chunks;
     if (p->imatrix) av[n++] = "--imatrix", av[n++] = (char *)p->imatrix;
     if (p->threads) av[n++] = "-t", av[n++] = (char *)p->threads;
     if (r->resume) av[n++] = "--resume"; /* an interrupted run continues from its journal */

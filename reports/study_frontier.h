@@ -3,7 +3,7 @@
  * allocations at the sizes of llama.cpp's mixtures, to be scored beside them.
  *
  *   qk-sensitivity -m BASE [-f CALIBRATION] --mode MODE -o OUTDIR/sensitivity.json
- *       -c N --chunks N [--imatrix IMATRIX] [-t N]          once (skipped with --sensitivity FILE)
+ *       -c N [--chunks N] [--imatrix IMATRIX] [-t N]        once (skipped with --sensitivity FILE)
  *   qk-quantize --target-size BYTES --sensitivity SENS.json [--imatrix IMATRIX]
  *       BASE OUTDIR/models/<stem>-alloc-<TYPE>[-imat].gguf TYPE [threads]     per --types entry,
  *       BYTES = the tensor data bytes of the llama.cpp TYPE mixture quantized before (without
@@ -25,7 +25,7 @@ typedef struct qk_frontier_plan {
     const char *mode;        /* qk-sensitivity --mode: "kld", "scaled" or "proxy" */
     const char *imatrix;     /* NULL: none */
     const char *ctx;         /* -c for qk-sensitivity */
-    const char *chunks;      /* --chunks for qk-sensitivity */
+    const char *chunks;      /* --chunks for qk-sensitivity; NULL: its default */
     const char *threads;     /* -t, NULL: the tools' default */
     const char *sensitivity; /* the JSON: given (--sensitivity) or OUTDIR/sensitivity.json */
     bool sensitivity_given;  /* then no qk-sensitivity step */

@@ -134,6 +134,21 @@ START_TEST(spearman) {
 }
 END_TEST
 
+/* The default chunk count, worked by hand from QK_SENS_AUTO_WORK = 3e13:
+ * 0.5B shape, scaled: 169 x 256 x 494,032,768 = 2.137e13 per chunk -> 1;
+ * wiki-qwen2-13m, scaled: 43 x 256 x 12,916,992 = 1.422e11 -> 210, capped at 8;
+ * the same in kld mode (473 passes): 1.564e12 -> 19, capped at 8;
+ * a model 4x the 0.5B: 8.5e13 -> 0, raised to 1; 7.5e12 per chunk -> exactly 4. */
+START_TEST(auto_chunks) {
+    ck_assert_int_eq(qk_sens_auto_chunks(169, 256, 494032768ull), 1);
+    ck_assert_int_eq(qk_sens_auto_chunks(43, 256, 12916992ull), 8);
+    ck_assert_int_eq(qk_sens_auto_chunks(473, 256, 12916992ull), 8);
+    ck_assert_int_eq(qk_sens_auto_chunks(169, 256, 4 * 494032768ull), 1);
+    ck_assert_int_eq(qk_sens_auto_chunks(100, 250, 300000000ull), 4);
+    ck_assert_int_eq(qk_sens_auto_chunks(0, 256, 1000), 8);
+}
+END_TEST
+
 /* ------------------------------------------------------------ the tools ------------ */
 
 static char *g_sens; /* the kld-mode JSON made once for the tool tests */
@@ -445,6 +460,7 @@ int main(void) {
     tcase_add_test(tc, knapsack_grid_bound);
     tcase_add_test(tc, parse_size);
     tcase_add_test(tc, spearman);
+    tcase_add_test(tc, auto_chunks);
     tcase_add_test(tc, sensitivity_json);
     tcase_add_test(tc, sensitivity_resume);
     tcase_add_test(tc, sensitivity_scaled);
