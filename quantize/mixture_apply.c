@@ -12,6 +12,7 @@
 #include "mixture_apply.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,6 +21,7 @@
 
 #include "ftype.h"
 #include "gguf.h"
+#include "gptq.h"
 #include "mixture_pipeline.h"
 #include "model.h" /* qk_ftype_name */
 #include "paths.h"
@@ -101,6 +103,7 @@ static void print_tensor(const log_ctx *lc, size_t k, const qk_quant_tensor *t) 
         fprintf(f, "converting to %s .. size = %8.2f MiB -> %8.2f MiB", db, t->src_bytes / MIB, t->dst_bytes / MIB);
     else
         fprintf(f, "size = %8.3f MB", t->src_bytes / MIB);
+    if (t->gptq) fputs(" (GPTQ)", f);
     print_rule(f, lc, t);
     fflush(f);
 }
@@ -159,10 +162,86 @@ static void log_written(size_t k, void *arg) {
     print_tensor(lc, k, &lc->r->tensors[k]);
 }
 
-/* Free the n pipeline entries' weights and the array. */
-static void free_pipe(qk_pipe_tensor *pt, size_t n) {
+/* Free the n pipeline entries' weights and the arrays, and GPTQ's bytes. */
+static void free_pre(qk_pipe_tensor *pt, uint8_t **pre, gguf_tensor *pre_t, size_t n) {
     for (size_t k = 0; pt && k < n; k++) free((void *)pt[k].weights);
+    for (size_t k = 0; pre && k < n; k++) free(pre[k]);
     free(pt);
+    free(pre);
+    free(pre_t);
+}
+
+/* --gptq: the bytes of every tensor whose output type gptq.h supports, rounded by GPTQ
+ * against the calibration text's Hessians (the model loaded once more for the forward
+ * passes), into pre[k] (write order; NULL for the others). */
+static int gptq_round(const qk_quant_opts *o, const gguf_ctx *g, const size_t *order, qk_quant_result *r,
+                      uint8_t **pre, qk_err *err) {
+    const char **names = calloc(r->n_tensors ? r->n_tensors : 1, sizeof *names);
+    size_t *which = calloc(r->n_tensors ? r->n_tensors : 1, sizeof *which);
+    double **h = calloc(r->n_tensors ? r->n_tensors : 1, sizeof *h);
+    uint64_t *rows = calloc(r->n_tensors ? r->n_tensors : 1, sizeof *rows);
+    qk_model *m = NULL;
+    float *w = NULL;
+    size_t n = 0;
+    int rc = -1;
+    if (!names || !which || !h || !rows) {
+        qk_errf(err, "out of memory");
+        goto done;
+    }
+    for (size_t k = 0; k < r->n_tensors; k++) {
+        qk_quant_tensor *t = &r->tensors[k];
+        if (!t->choice.quantize || !qk_gptq_supports(t->choice.type) || qk_type_get(t->src_type)->is_quantized)
+            continue;
+        which[n] = k;
+        names[n++] = t->name;
+    }
+    if (n == 0) {
+        rc = 0;
+        goto done;
+    }
+    const int n_threads = o->n_threads > 0 ? o->n_threads : qk_cpu_count();
+    if (!(m = qk_model_load(o->in_path, err))) goto done;
+    if (qk_gptq_collect(m, o->gptq_text, QK_GPTQ_CTX, o->gptq_chunks, n_threads, names, n, h, rows, err)) goto done;
+    size_t n_used = 0;
+    for (size_t i = 0; i < n; i++) n_used += rows[i] > 0;
+    if (o->log)
+        fprintf(o->log, "qk-quantize: GPTQ: %zu tensors, Hessians from %d chunks of %d tokens of '%s'%s\n", n_used,
+                o->gptq_chunks, QK_GPTQ_CTX, o->gptq_text,
+                n_used < n ? " (tensors no matmul reads, as token_embd, keep plain rounding)" : "");
+    for (size_t i = 0; i < n; i++) {
+        const size_t k = which[i];
+        qk_quant_tensor *t = &r->tensors[k];
+        if (rows[i] == 0) continue;
+        t->gptq = true;
+        r->gptq_tokens = rows[i] > r->gptq_tokens ? rows[i] : r->gptq_tokens;
+        const gguf_tensor *gt = &g->tensors[order[k]];
+        const int64_t nel = gguf_tensor_nelements(gt), n_rows = nel / gt->ne[0];
+        free(w);
+        if (!(w = malloc((size_t)nel * sizeof *w)) || !(pre[k] = malloc(t->dst_bytes))) {
+            qk_errf(err, "out of memory for tensor %s", t->name);
+            goto done;
+        }
+        qk_type_get(gt->type)->to_float(gt->data, w, nel);
+        for (int64_t e = 0; e < nel; e++)
+            if (!isfinite(w[e])) {
+                qk_errf(err, "tensor %s has a non-finite weight in row %lld — fix the model", t->name,
+                        (long long)(e / gt->ne[0]));
+                goto done;
+            }
+        if (qk_gptq_quantize(t->choice.type, w, n_rows, gt->ne[0], h[i], n_threads, pre[k], err)) goto done;
+        free(h[i]);
+        h[i] = NULL;
+    }
+    rc = 0;
+done:
+    for (size_t i = 0; h && i < n; i++) free(h[i]);
+    free(h);
+    free(rows);
+    free(names);
+    free(which);
+    free(w);
+    qk_model_free(m);
+    return rc;
 }
 
 static int write_output(const qk_quant_opts *o, gguf_ctx *g, const size_t *order, const qk_imx *x,
@@ -170,18 +249,33 @@ static int write_output(const qk_quant_opts *o, gguf_ctx *g, const size_t *order
     const int n_threads = o->n_threads > 0 ? o->n_threads : qk_cpu_count();
     r->n_threads = n_threads;
     qk_pipe_tensor *pt = calloc(r->n_tensors ? r->n_tensors : 1, sizeof *pt);
-    if (!pt) return qk_errf(err, "out of memory");
+    uint8_t **pre = calloc(r->n_tensors ? r->n_tensors : 1, sizeof *pre);
+    gguf_tensor *pre_t = calloc(r->n_tensors ? r->n_tensors : 1, sizeof *pre_t); /* pre[k] as a tensor */
+    gguf_writer *w = NULL;
+    if (!pt || !pre || !pre_t) {
+        qk_errf(err, "out of memory");
+        goto fail;
+    }
+    if (o->gptq_text && gptq_round(o, g, order, r, pre, err)) goto fail;
     for (size_t k = 0; k < r->n_tensors; k++) {
         const qk_quant_tensor *t = &r->tensors[k];
         const gguf_tensor *gt = &g->tensors[order[k]];
+        if (pre[k]) { /* GPTQ's bytes, written as they are */
+            pre_t[k] = *gt;
+            pre_t[k].type = t->choice.type;
+            pre_t[k].data = pre[k];
+            pre_t[k].nbytes = t->dst_bytes;
+            pt[k] = (qk_pipe_tensor){&pre_t[k], t->choice.type, QK_PIPE_COPY, t->dst_bytes, NULL};
+            continue;
+        }
         const qk_type_traits *st = qk_type_get(gt->type);
         pt[k].src = gt;
         pt[k].dst_type = t->choice.type;
         pt[k].dst_bytes = t->dst_bytes;
         if (t->imatrix) { /* the importance weights of its entry, one row per matrix */
             if (!(pt[k].weights = qk_imx_weights(qk_imx_find(x, t->name)))) {
-                free_pipe(pt, r->n_tensors);
-                return qk_errf(err, "out of memory");
+                qk_errf(err, "out of memory");
+                goto fail;
             }
         }
         if (t->choice.quantize)
@@ -191,11 +285,7 @@ static int write_output(const qk_quant_opts *o, gguf_ctx *g, const size_t *order
         else
             pt[k].mode = QK_PIPE_COPY;
     }
-    gguf_writer *w = gguf_writer_new(o->out_path, err);
-    if (!w) {
-        free_pipe(pt, r->n_tensors);
-        return -1;
-    }
+    if (!(w = gguf_writer_new(o->out_path, err))) goto fail;
     for (uint64_t i = 0; i < g->n_kv; i++) gguf_writer_copy_kv(w, &g->kv[i]);
     /* llama.cpp's gguf_set_val_* removes the key and appends it: both keys end up last, in
      * this order, which keeps the output byte-identical to llama-quantize's. */
@@ -213,12 +303,12 @@ static int write_output(const qk_quant_opts *o, gguf_ctx *g, const size_t *order
     }
     if (gguf_writer_write_header(w, err)) goto fail;
     if (qk_mix_pipeline_run(w, pt, r->n_tensors, n_threads, log_written, (void *)lc, err)) goto fail;
-    free_pipe(pt, r->n_tensors);
+    free_pre(pt, pre, pre_t, r->n_tensors);
     r->file_bytes = gguf_writer_total_size(w);
     return gguf_writer_finish(w, err);
 fail:
-    free_pipe(pt, r->n_tensors);
-    gguf_writer_abort(w);
+    free_pre(pt, pre, pre_t, r->n_tensors);
+    if (w) gguf_writer_abort(w);
     return -1;
 }
 
@@ -244,7 +334,12 @@ int qk_quantize_file(const qk_quant_opts *o, qk_quant_result *res, qk_err *err) 
     }
     /* before the first log line: a bad output path must leave stdout empty */
     if (!o->dry_run && o->out_path && qk_paths_check_output(o->out_path, err)) goto done;
-    if (!o->dry_run && o->out_path && qk_paths_check(&o->in_path, 1, &o->out_path, 1, err)) goto done;
+    if (o->gptq_text && access(o->gptq_text, R_OK) != 0) {
+        qk_errf(err, "cannot read the --gptq text '%s': %s — check the path", o->gptq_text, strerror(errno));
+        goto done;
+    }
+    const char *ins[2] = {o->in_path, o->gptq_text};
+    if (!o->dry_run && o->out_path && qk_paths_check(ins, o->gptq_text ? 2 : 1, &o->out_path, 1, err)) goto done;
 
     /* Model facts for the rules. */
     char arch[64] = "";

@@ -13,6 +13,9 @@
  *    of llama.cpp's reference quantizer quantize_ref (types.h) — or, with an importance
  *    matrix entry for the tensor, with its quantize_imat (imatrix_use.h, which also says
  *    which quantize.imatrix.* keys are written);
+ *  - with --gptq (opts.gptq_text), the tensors converted to a type gptq.h supports that a
+ *    matmul reads are rounded by GPTQ against that calibration text instead (same type and
+ *    bytes per row; the model is loaded once more for the forward passes);
  *  - --tensor-type rules (mixture.h) set types; each tensor's log line names the rule
  *    that set its type ("(rule 2: ffn_down=q6_k)"), and a rule that matches no tensor gets
  *    a warning line in the log;
@@ -36,6 +39,8 @@
 #include "imatrix_use.h"
 #include "mixture.h"
 
+#define QK_GPTQ_CTX 256 /* tokens per --gptq calibration chunk */
+
 typedef struct qk_quant_opts {
     const char *in_path;
     const char *out_path;   /* may be NULL for a dry run */
@@ -45,6 +50,9 @@ typedef struct qk_quant_opts {
     const char *ftype_label; /* what to call the target in the log ("Q4_K_M", "COPY") */
     int n_threads;          /* <= 0: all online CPUs */
     bool dry_run;           /* decide and report, convert and write nothing */
+    const char *gptq_text;  /* --gptq: calibration text; the tensors whose output type
+                             * gptq.h supports (Q8_0) are rounded by GPTQ against it */
+    int32_t gptq_chunks;    /* --gptq-chunks: chunks of QK_GPTQ_CTX tokens of it */
     FILE *log;              /* per-tensor lines and the summary; NULL for silence */
 } qk_quant_opts;
 
@@ -59,6 +67,7 @@ typedef struct qk_quant_tensor {
     uint64_t dst_bytes;     /* in the output */
     bool imatrix;           /* converted, with its imatrix entry passed to the quantizer
                              * (a type without quantize_imat, e.g. Q8_0, ignores it) */
+    bool gptq;              /* rounded by GPTQ (--gptq) */
 } qk_quant_tensor;
 
 typedef struct qk_quant_result {
@@ -75,7 +84,8 @@ typedef struct qk_quant_result {
     int64_t imatrix_used;      /* of those, selected by --include/--exclude-weights */
     int32_t imatrix_chunks;    /* its chunk count */
     char imatrix_dataset[128]; /* its first dataset, as written to the output ("" none) */
-    double quantize_ms;        /* conversion + writing */
+    uint64_t gptq_tokens;      /* --gptq: activation rows (tokens) the Hessians summed, at most */
+    double quantize_ms;        /* conversion + writing (and GPTQ) */
     double total_ms;           /* including reading and planning */
 } qk_quant_result;
 

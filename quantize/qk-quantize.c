@@ -64,6 +64,11 @@ static void usage(FILE *f) {
             "                              (ECMAScript) there is no \\d (write [0-9]), no lazy quantifiers,\n"
             "                              look-ahead or (?:). A rule that matches nothing is a warning.\n"
             "                              default: none\n"
+            "  --gptq TEXT                 round the tensors that get Q8_0 with GPTQ (Frantar et al. 2023)\n"
+            "                              instead of to nearest: same format, smaller error of the layer's\n"
+            "                              output on this calibration text (never the evaluation text;\n"
+            "                              e.g. $QK_DATA_DIR/calibration/wiki.test.tail.raw). default: off\n"
+            "  --gptq-chunks N             calibration chunks of 256 tokens for --gptq. default: 8\n"
             "  --tensor-type-file FILE     more rules, one REGEX=TYPE per line ('#' comments, blank lines\n"
             "                              skipped), in order at the option's place. default: none\n"
             "  --imatrix FILE              importance matrix (llama-imatrix's legacy .dat or GGUF): tensors\n"
@@ -172,6 +177,15 @@ static int write_json(const char *path, const qk_quant_opts *o, const char *labe
     cJSON_AddNumberToObject(root, "quantize_ms", r->quantize_ms);
     cJSON_AddNumberToObject(root, "total_ms", r->total_ms);
     add_imatrix_rules_json(root, o, r);
+    if (o->gptq_text) {
+        cJSON *g = cJSON_AddObjectToObject(root, "gptq");
+        cJSON_AddStringToObject(g, "text", o->gptq_text);
+        cJSON_AddNumberToObject(g, "chunks", o->gptq_chunks);
+        cJSON_AddNumberToObject(g, "n_ctx", QK_GPTQ_CTX);
+        cJSON_AddNumberToObject(g, "tokens", (double)r->gptq_tokens);
+    } else {
+        cJSON_AddNullToObject(root, "gptq");
+    }
     cJSON *arr = cJSON_AddArrayToObject(root, "tensors");
     for (size_t k = 0; k < r->n_tensors; k++) {
         const qk_quant_tensor *t = &r->tensors[k];
@@ -187,6 +201,7 @@ static int write_json(const char *path, const qk_quant_opts *o, const char *labe
         if (t->choice.rule > 0) cJSON_AddItemToObject(o2, "rule", rule_json(o, t->choice.rule));
         else cJSON_AddNullToObject(o2, "rule");
         cJSON_AddBoolToObject(o2, "imatrix", t->imatrix);
+        cJSON_AddBoolToObject(o2, "gptq", t->gptq);
         cJSON_AddNumberToObject(o2, "src_bytes", (double)t->src_bytes);
         cJSON_AddNumberToObject(o2, "bytes", (double)t->dst_bytes);
         cJSON_AddItemToArray(arr, o2);
@@ -279,7 +294,7 @@ static int parse_operands(const char *const *pos, int npos, int32_t threads, boo
 
 enum { OPT_ALLOW_REQUANTIZE = 256, OPT_LEAVE_OUTPUT, OPT_PURE, OPT_NO_FALLBACK, OPT_DRY_RUN, OPT_OUTPUT_TYPE,
        OPT_EMBEDDING_TYPE, OPT_JSON, OPT_TENSOR_TYPE, OPT_TENSOR_TYPE_FILE, OPT_IMATRIX, OPT_INCLUDE, OPT_EXCLUDE,
-       OPT_TARGET_BPW, OPT_TARGET_SIZE, OPT_SENSITIVITY, OPT_PLAN_OUT, OPT_UNSUPPORTED };
+       OPT_TARGET_BPW, OPT_TARGET_SIZE, OPT_SENSITIVITY, OPT_PLAN_OUT, OPT_GPTQ, OPT_GPTQ_CHUNKS, OPT_UNSUPPORTED };
 
 static const struct option LONG[] = {
     {"allow-requantize", no_argument, NULL, OPT_ALLOW_REQUANTIZE},
@@ -299,6 +314,8 @@ static const struct option LONG[] = {
     {"target-size", required_argument, NULL, OPT_TARGET_SIZE},
     {"sensitivity", required_argument, NULL, OPT_SENSITIVITY},
     {"plan-out", required_argument, NULL, OPT_PLAN_OUT},
+    {"gptq", required_argument, NULL, OPT_GPTQ},
+    {"gptq-chunks", required_argument, NULL, OPT_GPTQ_CHUNKS},
     {"threads", required_argument, NULL, 't'},
     {"help", no_argument, NULL, 'h'},
     /* llama-quantize's options that qkit refuses (the values are never looked at) */
@@ -381,6 +398,7 @@ static int check_target_opts(const opts *o) {
 
 static int parse_args(int argc, char **argv, opts *o) {
     qk_mix_params_init(&o->q.mix);
+    o->q.gptq_chunks = 8;
     o->include = calloc((size_t)argc, sizeof *o->include); /* at most one per argument */
     o->exclude = calloc((size_t)argc, sizeof *o->exclude);
     if (!o->include || !o->exclude) return qk_cli_error("out of memory");
@@ -432,6 +450,10 @@ static int parse_args(int argc, char **argv, opts *o) {
             break;
         case OPT_SENSITIVITY: o->sensitivity = optarg; break;
         case OPT_PLAN_OUT: o->plan_out = optarg; break;
+        case OPT_GPTQ: o->q.gptq_text = optarg; break;
+        case OPT_GPTQ_CHUNKS:
+            if (qk_cli_i32("--gptq-chunks", optarg, 1, 1 << 20, &o->q.gptq_chunks)) return QK_CLI_ERROR;
+            break;
         case OPT_EXCLUDE: o->exclude[o->n_exclude++] = optarg; break;
         case 't':
             if (qk_cli_i32("-t", optarg, -QK_CLI_MAX_THREADS, QK_CLI_MAX_THREADS, &threads)) return QK_CLI_ERROR;

@@ -79,8 +79,9 @@ static void usage(FILE *f) {
         "  --note TEXT          a paragraph for results.md (e.g. why this model was used)\n"
         "  --frontier           quality vs size instead of speed: also quantize qkit's per-tensor\n"
         "                       allocation (qk-sensitivity, then qk-quantize --target-size) at the\n"
-        "                       tensor bytes of each --types mixture (labels alloc-TYPE), score every\n"
-        "                       model (PPL, bits per byte, KLD), skip qk-bench, and write\n"
+        "                       tensor bytes of each --types mixture (labels alloc-TYPE; its Q8_0\n"
+        "                       tensors rounded by GPTQ on the calibration text when there is one),\n"
+        "                       score every model (PPL, bits per byte, KLD), skip qk-bench, and write\n"
         "                       frontier.md/.csv/.png (mean KLD vs bpw, Pareto frontier marked) and\n"
         "                       sensitivity.md/.csv/.png (costliest tensors per type, heat map)\n"
         "  --calibration FILE   --frontier: qk-sensitivity's calibration text for its KLD mode\n"
@@ -414,7 +415,8 @@ static int prepare(study *s) {
                                          .ctx = s->ctx, .chunks = o->sens_chunks ? s->sens_chunks : NULL,
                                          .threads = o->n_threads ? s->threads : NULL,
                                          .sensitivity = o->sensitivity ? o->sensitivity : s->sens_out,
-                                         .sensitivity_given = o->sensitivity != NULL};
+                                         .sensitivity_given = o->sensitivity != NULL,
+                                         .gptq = o->calibration};
     }
     snprintf(s->ctx, sizeof s->ctx, "%d", o->n_ctx);
     snprintf(s->chunks, sizeof s->chunks, "%d", o->n_chunks);

@@ -60,6 +60,7 @@ int qk_frontier_alloc_step(qk_study_runner *r, const qk_frontier_plan *p, const 
     av[n++] = "--target-size", av[n++] = size;
     av[n++] = "--sensitivity", av[n++] = (char *)p->sensitivity;
     if (p->imatrix) av[n++] = "--imatrix", av[n++] = (char *)p->imatrix;
+    if (p->gptq) av[n++] = "--gptq", av[n++] = (char *)p->gptq;
     av[n++] = (char *)p->model;
     av[n++] = (char *)out;
     av[n++] = (char *)type;

@@ -5,10 +5,10 @@
  *   qk-sensitivity -m BASE [-f CALIBRATION] --mode MODE -o OUTDIR/sensitivity.json
  *       -c N [--chunks N] [--imatrix IMATRIX] [-t N]        once (skipped with --sensitivity FILE)
  *   qk-quantize --target-size BYTES --sensitivity SENS.json [--imatrix IMATRIX]
- *       BASE OUTDIR/models/<stem>-alloc-<TYPE>[-imat].gguf TYPE [threads]     per --types entry,
- *       BYTES = the tensor data bytes of the llama.cpp TYPE mixture quantized before (without
- *       an imatrix), so that both recipes get the same budget.
- * Both tools come from the wip-sens work (quantize/sensitivity.h, quantize/budget.h).
+ *       [--gptq CALIBRATION] BASE OUTDIR/models/<stem>-alloc-<TYPE>[-imat].gguf TYPE [threads]
+ *       per --types entry, BYTES = the tensor data bytes of the llama.cpp TYPE mixture
+ *       quantized before (without an imatrix), so that both recipes get the same budget.
+ * (quantize/sensitivity.h, quantize/budget.h, quantize/gptq.h.)
  */
 #ifndef QK_STUDY_FRONTIER_H
 #define QK_STUDY_FRONTIER_H
@@ -29,6 +29,8 @@ typedef struct qk_frontier_plan {
     const char *threads;     /* -t, NULL: the tools' default */
     const char *sensitivity; /* the JSON: given (--sensitivity) or OUTDIR/sensitivity.json */
     bool sensitivity_given;  /* then no qk-sensitivity step */
+    const char *gptq;        /* the allocations' qk-quantize --gptq text (the calibration
+                              * text), or NULL: plain rounding */
 } qk_frontier_plan;
 
 /* The tensor data bytes of a GGUF file (Σ of its tensors' sizes, what qk-quantize's

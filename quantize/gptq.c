@@ -1,0 +1,225 @@
+/*
+ * gptq.c — GPTQ rounding (gptq.h): the calibration Hessians through the forward pass's
+ * matmul hook, the upper Cholesky factor of their inverse, and the column loop per row.
+ */
+#include "gptq.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fileio.h"
+#include "fp16.h"
+#include "ppl_run.h"
+#include "quants.h"
+#include "threads.h"
+#include "tokenizer.h"
+
+#define GPTQ_DAMP 0.01 /* the paper's dampening: 1 % of the mean diagonal */
+
+bool qk_gptq_supports(qk_type t) { return t == QK_TYPE_Q8_0; }
+
+/* ------------------------------------------------------------ the Hessians --------- */
+
+typedef struct collect {
+    const char *const *names;
+    size_t n;
+    double **h;
+    int64_t *k;
+    uint64_t *rows; /* activation rows summed per tensor */
+} collect;
+
+/* H += Σ_r x_r x_rᵀ, the upper triangle only (mirrored at the end). */
+static void collect_hook(void *arg, const gguf_tensor *w, const float *x, int64_t m) {
+    collect *c = arg;
+    for (size_t i = 0; i < c->n; i++) {
+        if (strcmp(w->name, c->names[i]) != 0) continue;
+        const int64_t k = c->k[i];
+        double *h = c->h[i];
+        for (int64_t r = 0; r < m; r++) {
+            const float *xr = x + r * k;
+            for (int64_t a = 0; a < k; a++) {
+                const double xa = xr[a];
+                if (xa == 0) continue;
+                double *ha = h + a * k;
+                for (int64_t b = a; b < k; b++) ha[b] += xa * xr[b];
+            }
+        }
+        c->rows[i] += (uint64_t)m;
+    }
+}
+
+int qk_gptq_collect(const qk_model *m, const char *text_path, int32_t n_ctx, int32_t n_chunks,
+                    int32_t n_threads, const char *const *names, size_t n, double **h, uint64_t *rows,
+                    qk_err *err) {
+    collect c = {names, n, h, calloc(n ? n : 1, sizeof(int64_t)), rows};
+    int32_t *tokens = NULL;
+    FILE *devnull = NULL;
+    int rc = -1;
+    for (size_t i = 0; i < n; i++) h[i] = NULL, rows[i] = 0;
+    if (!c.k) return qk_errf(err, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const gguf_tensor *t = gguf_find_tensor(m->gguf, names[i]);
+        if (!t || t->ne[2] > 1 || t->ne[3] > 1) {
+            qk_errf(err, "GPTQ: '%s' is not a 2-D weight of the model", names[i]);
+            goto done;
+        }
+        c.k[i] = t->ne[0];
+        if (!(h[i] = calloc((size_t)(t->ne[0] * t->ne[0]), sizeof(double)))) {
+            qk_errf(err, "out of memory for the GPTQ Hessian of %s (%lld x %lld doubles)", names[i],
+                    (long long)t->ne[0], (long long)t->ne[0]);
+            goto done;
+        }
+    }
+    size_t len, nt;
+    char *text = qk_file_read(text_path, &len, err);
+    if (!text) goto done;
+    int trc = qk_tokenize(m->vocab, text, len, true, false, &tokens, &nt, err);
+    free(text);
+    if (trc) goto done;
+    if (!(devnull = fopen("/dev/null", "w"))) {
+        qk_errf(err, "cannot open /dev/null");
+        goto done;
+    }
+    ppl_run_params pp = {n_ctx, n_ctx, n_chunks, n_threads, 0, devnull, NULL};
+    ppl_run_extra x = {"qk-quantize", collect_hook, &c, true};
+    ppl_run_result res;
+    if (ppl_run_perplexity_ex(m, tokens, nt, &pp, &x, NULL, &res, err)) goto done;
+    for (size_t i = 0; i < n; i++) /* mirror the upper triangle */
+        for (int64_t a = 0; a < c.k[i]; a++)
+            for (int64_t b = 0; b < a; b++) h[i][a * c.k[i] + b] = h[i][b * c.k[i] + a];
+    rc = 0;
+done:
+    if (rc)
+        for (size_t i = 0; i < n; i++) {
+            free(h[i]);
+            h[i] = NULL;
+        }
+    if (devnull) fclose(devnull);
+    free(tokens);
+    free(c.k);
+    return rc;
+}
+
+/* ------------------------------------------------------------ H⁻¹'s factor --------- */
+
+/* U (n x n, upper, row-major) with UᵀU = (H + λI)⁻¹, λ = GPTQ_DAMP · mean diag, a zero
+ * diagonal taken as 1. With P the reversal, P·H·P = L·Lᵀ (Cholesky) gives H = R·Rᵀ with
+ * R = P·L·P upper, so H⁻¹ = (R⁻¹)ᵀ·R⁻¹ and U = R⁻¹ = P·L⁻¹·P. Returns -1 when the damped H
+ * is not positive definite (it always is for real activations). */
+static int hinv_upper(const double *h, int64_t n, double *u) {
+    double *l = malloc((size_t)(n * n) * sizeof *l), *y = malloc((size_t)n * sizeof *y);
+    if (!l || !y) {
+        free(l);
+        free(y);
+        return -2;
+    }
+    double mean = 0;
+    for (int64_t i = 0; i < n; i++) mean += h[i * n + i];
+    mean /= (double)n;
+    const double damp = GPTQ_DAMP * (mean > 0 ? mean : 1.0);
+    for (int64_t i = 0; i < n; i++) /* B = P·H·P, damped */
+        for (int64_t j = 0; j < n; j++) {
+            double v = h[(n - 1 - i) * n + (n - 1 - j)];
+            if (i == j) v = (v == 0 ? 1.0 : v) + damp;
+            l[i * n + j] = v;
+        }
+    int rc = 0;
+    for (int64_t j = 0; j < n && rc == 0; j++) { /* Cholesky, lower, in place (row-major) */
+        double s = l[j * n + j];
+        for (int64_t p = 0; p < j; p++) s -= l[j * n + p] * l[j * n + p];
+        if (!(s > 0)) {
+            rc = -1;
+            break;
+        }
+        const double d = sqrt(s);
+        l[j * n + j] = d;
+        for (int64_t i = j + 1; i < n; i++) {
+            double t = l[i * n + j];
+            for (int64_t p = 0; p < j; p++) t -= l[i * n + p] * l[j * n + p];
+            l[i * n + j] = t / d;
+        }
+    }
+    if (rc == 0) {
+        memset(u, 0, (size_t)(n * n) * sizeof *u);
+        for (int64_t j = 0; j < n; j++) { /* column j of L⁻¹: L·y = e_j */
+            y[j] = 1.0 / l[j * n + j];
+            for (int64_t i = j + 1; i < n; i++) {
+                double t = 0;
+                for (int64_t p = j; p < i; p++) t += l[i * n + p] * y[p];
+                y[i] = -t / l[i * n + i];
+            }
+            for (int64_t i = j; i < n; i++) u[(n - 1 - i) * n + (n - 1 - j)] = y[i];
+        }
+    }
+    free(l);
+    free(y);
+    return rc;
+}
+
+/* ------------------------------------------------------------ the column loop ------ */
+
+typedef struct rows_job {
+    const float *w;
+    int64_t n_rows, ne0;
+    const double *u;
+    uint8_t *dst;
+    int oom;
+} rows_job;
+
+/* Q8_0 rows r0..r1 of j (gptq.h): per block, d from the row's current values, then each
+ * column rounded against the F16 d and its error spread over the columns after it. */
+static void q8_0_rows(void *arg, int ith, int nth) {
+    rows_job *j = arg;
+    const int64_t n = j->ne0, r0 = j->n_rows * ith / nth, r1 = j->n_rows * (ith + 1) / nth;
+    double *buf = malloc((size_t)n * sizeof *buf);
+    if (!buf) {
+        j->oom = 1;
+        return;
+    }
+    for (int64_t r = r0; r < r1; r++) {
+        for (int64_t c = 0; c < n; c++) buf[c] = j->w[r * n + c];
+        block_q8_0 *blk = (block_q8_0 *)(j->dst + (size_t)r * (size_t)(n / QK8_0) * sizeof(block_q8_0));
+        for (int64_t b = 0; b < n / QK8_0; b++) {
+            const int64_t c0 = b * QK8_0;
+            double amax = 0;
+            for (int64_t c = c0; c < c0 + QK8_0; c++) amax = fmax(amax, fabs(buf[c]));
+            blk[b].d = qk_float_to_half((float)(amax / 127.0));
+            const double d = qk_half_to_float(blk[b].d), id = d != 0 ? 1.0 / d : 0.0;
+            for (int64_t c = c0; c < c0 + QK8_0; c++) {
+                double q = round(buf[c] * id);
+                q = q < -128 ? -128 : q > 127 ? 127 : q;
+                blk[b].qs[c - c0] = (int8_t)q;
+                const double *uc = j->u + c * n;
+                const double e = (buf[c] - q * d) / uc[c];
+                for (int64_t k = c + 1; k < n; k++) buf[k] -= e * uc[k];
+            }
+        }
+    }
+    free(buf);
+}
+
+int qk_gptq_quantize(qk_type t, const float *w, int64_t n_rows, int64_t ne0, const double *h, int n_threads,
+                     uint8_t *dst, qk_err *err) {
+    if (!qk_gptq_supports(t)) return qk_errf(err, "GPTQ does not support %s (only Q8_0)", qk_type_name(t));
+    if (ne0 % QK8_0) return qk_errf(err, "GPTQ %s: rows of %lld are not whole blocks", qk_type_name(t), (long long)ne0);
+    double *u = malloc((size_t)(ne0 * ne0) * sizeof *u);
+    if (!u) return qk_errf(err, "out of memory (GPTQ, %lld x %lld doubles)", (long long)ne0, (long long)ne0);
+    int hrc = hinv_upper(h, ne0, u);
+    if (hrc) {
+        free(u);
+        return hrc == -2 ? qk_errf(err, "out of memory (GPTQ)")
+                         : qk_errf(err, "GPTQ: the calibration Hessian is not positive definite after damping");
+    }
+    qk_pool *pool = qk_pool_new(n_threads > 0 ? n_threads : 1);
+    if (!pool) {
+        free(u);
+        return qk_errf(err, "cannot start the worker threads");
+    }
+    rows_job j = {w, n_rows, ne0, u, dst, 0};
+    qk_pool_run(pool, q8_0_rows, &j);
+    qk_pool_free(pool);
+    free(u);
+    return j.oom ? qk_errf(err, "out of memory (GPTQ)") : 0;
+}
