@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "fileio.h"
 #include "fp16.h"
 #include "ppl_run.h"
@@ -28,24 +30,29 @@ typedef struct collect {
     double **h;
     int64_t *k;
     uint64_t *rows; /* activation rows summed per tensor */
+    double *xd;     /* the activations in double, grown as needed */
+    size_t xd_cap;
+    int oom;
 } collect;
 
-/* H += Σ_r x_r x_rᵀ, the upper triangle only (mirrored at the end). */
+/* H += XᵀX (the upper triangle, row-major; mirrored at the end) with BLAS dsyrk. */
 static void collect_hook(void *arg, const gguf_tensor *w, const float *x, int64_t m) {
     collect *c = arg;
-    for (size_t i = 0; i < c->n; i++) {
+    for (size_t i = 0; i < c->n && !c->oom; i++) {
         if (strcmp(w->name, c->names[i]) != 0) continue;
         const int64_t k = c->k[i];
-        double *h = c->h[i];
-        for (int64_t r = 0; r < m; r++) {
-            const float *xr = x + r * k;
-            for (int64_t a = 0; a < k; a++) {
-                const double xa = xr[a];
-                if (xa == 0) continue;
-                double *ha = h + a * k;
-                for (int64_t b = a; b < k; b++) ha[b] += xa * xr[b];
+        if ((size_t)(m * k) > c->xd_cap) {
+            free(c->xd);
+            c->xd_cap = (size_t)(m * k);
+            if (!(c->xd = malloc(c->xd_cap * sizeof *c->xd))) {
+                c->xd_cap = 0;
+                c->oom = 1;
+                return;
             }
         }
+        for (int64_t e = 0; e < m * k; e++) c->xd[e] = x[e];
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)k, (blasint)m, 1.0, c->xd, (blasint)k, 1.0,
+                    c->h[i], (blasint)k);
         c->rows[i] += (uint64_t)m;
     }
 }
@@ -53,7 +60,7 @@ static void collect_hook(void *arg, const gguf_tensor *w, const float *x, int64_
 int qk_gptq_collect(const qk_model *m, const char *text_path, int32_t n_ctx, int32_t n_chunks,
                     int32_t n_threads, const char *const *names, size_t n, double **h, uint64_t *rows,
                     qk_err *err) {
-    collect c = {names, n, h, calloc(n ? n : 1, sizeof(int64_t)), rows};
+    collect c = {names, n, h, calloc(n ? n : 1, sizeof(int64_t)), rows, NULL, 0, 0};
     int32_t *tokens = NULL;
     FILE *devnull = NULL;
     int rc = -1;
@@ -86,6 +93,10 @@ int qk_gptq_collect(const qk_model *m, const char *text_path, int32_t n_ctx, int
     ppl_run_extra x = {"qk-quantize", collect_hook, &c, true};
     ppl_run_result res;
     if (ppl_run_perplexity_ex(m, tokens, nt, &pp, &x, NULL, &res, err)) goto done;
+    if (c.oom) {
+        qk_errf(err, "out of memory (GPTQ activations)");
+        goto done;
+    }
     for (size_t i = 0; i < n; i++) /* mirror the upper triangle */
         for (int64_t a = 0; a < c.k[i]; a++)
             for (int64_t b = 0; b < a; b++) h[i][a * c.k[i] + b] = h[i][b * c.k[i] + a];
@@ -99,22 +110,26 @@ done:
     if (devnull) fclose(devnull);
     free(tokens);
     free(c.k);
+    free(c.xd);
     return rc;
 }
 
 /* ------------------------------------------------------------ H⁻¹'s factor --------- */
 
+/* LAPACK (OpenBLAS carries it; column-major, Fortran calling convention). */
+extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
+extern void dtrtri_(const char *uplo, const char *diag, const int *n, double *a, const int *lda, int *info);
+
 /* U (n x n, upper, row-major) with UᵀU = (H + λI)⁻¹, λ = GPTQ_DAMP · mean diag, a zero
  * diagonal taken as 1. With P the reversal, P·H·P = L·Lᵀ (Cholesky) gives H = R·Rᵀ with
- * R = P·L·P upper, so H⁻¹ = (R⁻¹)ᵀ·R⁻¹ and U = R⁻¹ = P·L⁻¹·P. Returns -1 when the damped H
- * is not positive definite (it always is for real activations). */
+ * R = P·L·P upper, so H⁻¹ = (R⁻¹)ᵀ·R⁻¹ and U = R⁻¹ = P·L⁻¹·P. A row-major array read as
+ * column-major is its transpose, so LAPACK's upper Cholesky factor and its inverse (dpotrf,
+ * dtrtri with "U") are, seen row-major, L and L⁻¹. Returns -1 when the damped H is not
+ * positive definite (it always is for real activations), -2 when out of memory. */
 static int hinv_upper(const double *h, int64_t n, double *u) {
-    double *l = malloc((size_t)(n * n) * sizeof *l), *y = malloc((size_t)n * sizeof *y);
-    if (!l || !y) {
-        free(l);
-        free(y);
-        return -2;
-    }
+    if (n > 46340) return -2; /* n·n must fit LAPACK's int */
+    double *l = malloc((size_t)(n * n) * sizeof *l);
+    if (!l) return -2;
     double mean = 0;
     for (int64_t i = 0; i < n; i++) mean += h[i * n + i];
     mean /= (double)n;
@@ -125,37 +140,16 @@ static int hinv_upper(const double *h, int64_t n, double *u) {
             if (i == j) v = (v == 0 ? 1.0 : v) + damp;
             l[i * n + j] = v;
         }
-    int rc = 0;
-    for (int64_t j = 0; j < n && rc == 0; j++) { /* Cholesky, lower, in place (row-major) */
-        double s = l[j * n + j];
-        for (int64_t p = 0; p < j; p++) s -= l[j * n + p] * l[j * n + p];
-        if (!(s > 0)) {
-            rc = -1;
-            break;
-        }
-        const double d = sqrt(s);
-        l[j * n + j] = d;
-        for (int64_t i = j + 1; i < n; i++) {
-            double t = l[i * n + j];
-            for (int64_t p = 0; p < j; p++) t -= l[i * n + p] * l[j * n + p];
-            l[i * n + j] = t / d;
-        }
-    }
-    if (rc == 0) {
-        memset(u, 0, (size_t)(n * n) * sizeof *u);
-        for (int64_t j = 0; j < n; j++) { /* column j of L⁻¹: L·y = e_j */
-            y[j] = 1.0 / l[j * n + j];
-            for (int64_t i = j + 1; i < n; i++) {
-                double t = 0;
-                for (int64_t p = j; p < i; p++) t += l[i * n + p] * y[p];
-                y[i] = -t / l[i * n + i];
-            }
-            for (int64_t i = j; i < n; i++) u[(n - 1 - i) * n + (n - 1 - j)] = y[i];
-        }
-    }
+    const int ni = (int)n;
+    int info = 0;
+    dpotrf_("U", &ni, l, &ni, &info);
+    if (info == 0) dtrtri_("U", "N", &ni, l, &ni, &info);
+    if (info == 0)
+        for (int64_t i = 0; i < n; i++) /* u = P·L⁻¹·P, L⁻¹ in the lower triangle (row-major) */
+            for (int64_t j = 0; j < n; j++)
+                u[(n - 1 - i) * n + (n - 1 - j)] = j <= i ? l[i * n + j] : 0.0;
     free(l);
-    free(y);
-    return rc;
+    return info == 0 ? 0 : -1;
 }
 
 /* ------------------------------------------------------------ the column loop ------ */

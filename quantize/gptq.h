@@ -14,6 +14,9 @@
  * (one per block of 32 columns) are set from the row's current values when the column loop
  * enters the block, by the type's own rule.
  *
+ * H is summed with BLAS dsyrk and factored with LAPACK dpotrf/dtrtri (OpenBLAS), so the
+ * bytes may differ in rare roundings between BLAS builds; the format never does.
+ *
  * Types: Q8_0 (reference §2: d = amax/127 stored as F16, q = round(x/d) in −128..127; here
  * q is rounded against the F16 d, the value the file holds). Others: qk_gptq_supports false.
  */

@@ -171,53 +171,29 @@ static void free_pre(qk_pipe_tensor *pt, uint8_t **pre, gguf_tensor *pre_t, size
     free(pre_t);
 }
 
-/* --gptq: the bytes of every tensor whose output type gptq.h supports, rounded by GPTQ
- * against the calibration text's Hessians (the model loaded once more for the forward
- * passes), into pre[k] (write order; NULL for the others). */
-static int gptq_round(const qk_quant_opts *o, const gguf_ctx *g, const size_t *order, qk_quant_result *r,
-                      uint8_t **pre, qk_err *err) {
-    const char **names = calloc(r->n_tensors ? r->n_tensors : 1, sizeof *names);
-    size_t *which = calloc(r->n_tensors ? r->n_tensors : 1, sizeof *which);
-    double **h = calloc(r->n_tensors ? r->n_tensors : 1, sizeof *h);
-    uint64_t *rows = calloc(r->n_tensors ? r->n_tensors : 1, sizeof *rows);
-    qk_model *m = NULL;
+/* GPTQ for the n tensors which[0..n) (write order) named names[0..n): their Hessians in one
+ * calibration run over m, then each tensor rounded into pre[which[i]]; tensors no matmul
+ * reads keep plain rounding (pre stays NULL). */
+static int gptq_group(const qk_quant_opts *o, const gguf_ctx *g, const size_t *order, qk_quant_result *r,
+                      const qk_model *m, const char *const *names, const size_t *which, size_t n, uint8_t **pre,
+                      qk_err *err) {
+    const int n_threads = o->n_threads > 0 ? o->n_threads : qk_cpu_count();
+    double **h = calloc(n, sizeof *h);
+    uint64_t *rows = calloc(n, sizeof *rows);
     float *w = NULL;
-    size_t n = 0;
     int rc = -1;
-    if (!names || !which || !h || !rows) {
+    if (!h || !rows) {
         qk_errf(err, "out of memory");
         goto done;
     }
-    for (size_t k = 0; k < r->n_tensors; k++) {
-        qk_quant_tensor *t = &r->tensors[k];
-        if (!t->choice.quantize || !qk_gptq_supports(t->choice.type) || qk_type_get(t->src_type)->is_quantized)
-            continue;
-        which[n] = k;
-        names[n++] = t->name;
-    }
-    if (n == 0) {
-        rc = 0;
-        goto done;
-    }
-    const int n_threads = o->n_threads > 0 ? o->n_threads : qk_cpu_count();
-    if (!(m = qk_model_load(o->in_path, err))) goto done;
     if (qk_gptq_collect(m, o->gptq_text, QK_GPTQ_CTX, o->gptq_chunks, n_threads, names, n, h, rows, err)) goto done;
-    size_t n_used = 0;
-    for (size_t i = 0; i < n; i++) n_used += rows[i] > 0;
-    if (o->log)
-        fprintf(o->log, "qk-quantize: GPTQ: %zu tensors, Hessians from %d chunks of %d tokens of '%s'%s\n", n_used,
-                o->gptq_chunks, QK_GPTQ_CTX, o->gptq_text,
-                n_used < n ? " (tensors no matmul reads, as token_embd, keep plain rounding)" : "");
     for (size_t i = 0; i < n; i++) {
-        const size_t k = which[i];
-        qk_quant_tensor *t = &r->tensors[k];
+        qk_quant_tensor *t = &r->tensors[which[i]];
         if (rows[i] == 0) continue;
-        t->gptq = true;
-        r->gptq_tokens = rows[i] > r->gptq_tokens ? rows[i] : r->gptq_tokens;
-        const gguf_tensor *gt = &g->tensors[order[k]];
+        const gguf_tensor *gt = &g->tensors[order[which[i]]];
         const int64_t nel = gguf_tensor_nelements(gt), n_rows = nel / gt->ne[0];
         free(w);
-        if (!(w = malloc((size_t)nel * sizeof *w)) || !(pre[k] = malloc(t->dst_bytes))) {
+        if (!(w = malloc((size_t)nel * sizeof *w)) || !(pre[which[i]] = malloc(t->dst_bytes))) {
             qk_errf(err, "out of memory for tensor %s", t->name);
             goto done;
         }
@@ -228,18 +204,69 @@ static int gptq_round(const qk_quant_opts *o, const gguf_ctx *g, const size_t *o
                         (long long)(e / gt->ne[0]));
                 goto done;
             }
-        if (qk_gptq_quantize(t->choice.type, w, n_rows, gt->ne[0], h[i], n_threads, pre[k], err)) goto done;
+        if (qk_gptq_quantize(t->choice.type, w, n_rows, gt->ne[0], h[i], n_threads, pre[which[i]], err)) goto done;
         free(h[i]);
         h[i] = NULL;
+        t->gptq = true;
+        r->gptq_tokens = rows[i] > r->gptq_tokens ? rows[i] : r->gptq_tokens;
     }
     rc = 0;
 done:
     for (size_t i = 0; h && i < n; i++) free(h[i]);
     free(h);
     free(rows);
+    free(w);
+    return rc;
+}
+
+/* --gptq: the bytes of every tensor whose output type gptq.h supports, rounded by GPTQ
+ * against the calibration text, into pre[k] (write order; NULL for the others). The model
+ * is loaded once more for the forward passes; the tensors go in groups whose Hessians
+ * (ne[0]² doubles each) fit QK_GPTQ_GROUP_BYTES, one calibration run per group, so memory
+ * stays bounded (a 0.5B model's 24 ffn_down Hessians alone are 4.5 GB). */
+#define QK_GPTQ_GROUP_BYTES (1ull << 30)
+static int gptq_round(const qk_quant_opts *o, const gguf_ctx *g, const size_t *order, qk_quant_result *r,
+                      uint8_t **pre, qk_err *err) {
+    const char **names = calloc(r->n_tensors ? r->n_tensors : 1, sizeof *names);
+    size_t *which = calloc(r->n_tensors ? r->n_tensors : 1, sizeof *which);
+    qk_model *m = NULL;
+    size_t n = 0, n_groups = 0;
+    int rc = -1;
+    if (!names || !which) {
+        qk_errf(err, "out of memory");
+        goto done;
+    }
+    for (size_t k = 0; k < r->n_tensors; k++) {
+        const qk_quant_tensor *t = &r->tensors[k];
+        if (!t->choice.quantize || !qk_gptq_supports(t->choice.type) || qk_type_get(t->src_type)->is_quantized)
+            continue;
+        which[n] = k;
+        names[n++] = t->name;
+    }
+    if (n && !(m = qk_model_load(o->in_path, err))) goto done;
+    for (size_t a = 0; a < n; n_groups++) {
+        size_t b = a;
+        uint64_t bytes = 0;
+        do {
+            const uint64_t ne0 = (uint64_t)r->tensors[which[b]].ne[0];
+            bytes += ne0 * ne0 * sizeof(double);
+            b++;
+        } while (b < n && bytes + (uint64_t)r->tensors[which[b]].ne[0] * r->tensors[which[b]].ne[0] * sizeof(double) <=
+                              QK_GPTQ_GROUP_BYTES);
+        if (gptq_group(o, g, order, r, m, names + a, which + a, b - a, pre, err)) goto done;
+        a = b;
+    }
+    if (o->log && n) {
+        size_t n_used = 0;
+        for (size_t i = 0; i < n; i++) n_used += r->tensors[which[i]].gptq;
+        fprintf(o->log, "qk-quantize: GPTQ: %zu tensors (%zu calibration run%s of %d chunks of %d tokens of '%s')%s\n",
+                n_used, n_groups, n_groups == 1 ? "" : "s", o->gptq_chunks, QK_GPTQ_CTX, o->gptq_text,
+                n_used < n ? "; the ones no matmul reads, as token_embd, keep plain rounding" : "");
+    }
+    rc = 0;
+done:
     free(names);
     free(which);
-    free(w);
     qk_model_free(m);
     return rc;
 }
