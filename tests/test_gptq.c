@@ -124,33 +124,22 @@ START_TEST(gptq_errors) {
     ck_assert_ptr_nonnull(strstr(err.msg, "only Q8_0"));
     ck_assert_int_ne(qk_gptq_quantize(QK_TYPE_Q8_0, w, ROWS, 48, h, 1, q, &err), 0);
     ck_assert_ptr_nonnull(strstr(err.msg, "whole blocks"));
-    double hneg[4] = {-1, 0, 0, -1}; /* negative definite: no Cholesky */
-    static double hbig[K * K];
-    memset(hbig, 0, sizeof hbig);
-    for (int j = 0; j < K; j++) hbig[j * K + j] = j < 2 ? hneg[j * 3] * 100 : 1;
-    ck_assert_int_ne(qk_gptq_quantize(QK_TYPE_Q8_0, w, ROWS, K, hbig, 1, q, &err), 0);
+    memset(h, 0, sizeof h); /* two negative diagonal entries: no Cholesky factor */
+    for (int j = 0; j < K; j++) h[j * K + j] = j < 2 ? -100.0 : 1.0;
+    ck_assert_int_ne(qk_gptq_quantize(QK_TYPE_Q8_0, w, ROWS, K, h, 1, q, &err), 0);
     ck_assert_ptr_nonnull(strstr(err.msg, "not positive definite"));
 }
 END_TEST
 
 /* ------------------------------------------------------------ the tool ------------- */
 
-static cJSON *read_json(const char *path) {
-    char *txt = qk_test_read_file(path, NULL);
-    ck_assert_msg(txt != NULL, "cannot read %s", path);
-    cJSON *j = cJSON_Parse(txt);
-    free(txt);
-    ck_assert_msg(j != NULL, "%s is not JSON", path);
-    return j;
-}
-
 /* Mean KLD of model against base (qk-perplexity --kl-divergence --json). */
 static double mean_kld(const char *model, const char *base) {
     char *json = qk_test_tmp_path("kld.json");
     ck_assert_int_eq(qk_test_run_tool(NULL, "qk-perplexity", "-m %s --kl-divergence-base %s --kl-divergence -t 2 "
                                       "--json %s", model, base, json), 0);
-    cJSON *j = read_json(json);
-    double k = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "kld"), "mean_kld")->valuedouble;
+    cJSON *j = qk_test_read_json(json);
+    double k = qk_test_json_num(j, "kld", "mean_kld");
     cJSON_Delete(j);
     free(json);
     return k;
@@ -164,8 +153,8 @@ START_TEST(quantize_gptq) {
     ck_assert_int_eq(qk_test_run_tool(NULL, "qk-quantize", "--gptq %s --gptq-chunks 4 --json %s %s %s Q6_K 2", calib, gj,
                                       model, gq),
                      0);
-    cJSON *a = read_json(pj), *b = read_json(gj);
-    ck_assert(cJSON_GetObjectItem(a, "quant_bytes")->valuedouble == cJSON_GetObjectItem(b, "quant_bytes")->valuedouble);
+    cJSON *a = qk_test_read_json(pj), *b = qk_test_read_json(gj);
+    ck_assert(qk_test_json_num(a, NULL, "quant_bytes") == qk_test_json_num(b, NULL, "quant_bytes"));
     const cJSON *ta = cJSON_GetObjectItem(a, "tensors"), *tb = cJSON_GetObjectItem(b, "tensors");
     int n_gptq = 0;
     for (int i = 0; i < cJSON_GetArraySize(tb); i++) {
@@ -178,7 +167,7 @@ START_TEST(quantize_gptq) {
         n_gptq += want;
     }
     ck_assert_int_eq(n_gptq, 31); /* output + 5 layers x (q k v o gate up); ffn_down is F16 */
-    ck_assert(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "gptq"), "tokens")->valuedouble == 4 * 256);
+    ck_assert(qk_test_json_num(b, "gptq", "tokens") == 4 * 256);
     ck_assert(cJSON_IsNull(cJSON_GetObjectItem(a, "gptq")));
     cJSON_Delete(a);
     cJSON_Delete(b);

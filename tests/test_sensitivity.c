@@ -153,14 +153,6 @@ END_TEST
 
 static char *g_sens; /* the kld-mode JSON made once for the tool tests */
 
-static cJSON *read_json(const char *path) {
-    char *txt = qk_test_read_file(path, NULL);
-    ck_assert_msg(txt != NULL, "cannot read %s", path);
-    cJSON *j = cJSON_Parse(txt);
-    free(txt);
-    ck_assert_msg(j != NULL, "%s is not JSON", path);
-    return j;
-}
 
 /* Run qk-sensitivity in kld mode on stories260K (2 chunks of 128 tokens) into out. */
 static int run_sens(const char *out, const char *extra, char **log) {
@@ -201,7 +193,7 @@ static const cJSON *cand_of(const cJSON *t, const char *type) {
 }
 
 START_TEST(sensitivity_json) {
-    cJSON *j = read_json(sens_file());
+    cJSON *j = qk_test_read_json(sens_file());
     ck_assert_int_eq(cJSON_GetObjectItem(j, "qkit_sensitivity")->valueint, 1);
     ck_assert_str_eq(cJSON_GetObjectItem(j, "mode")->valuestring, "kld");
     ck_assert_int_eq(cJSON_GetObjectItem(j, "n_ctx")->valueint, 128);
@@ -275,7 +267,7 @@ START_TEST(sensitivity_resume) {
     ck_assert_msg(run_sens(out, "--resume", &log) == 0, "%s", log);
     ck_assert_msg(strstr(log, "resuming: 1 finished entries") != NULL, "%s", log);
     free(log);
-    cJSON *j = read_json(out);
+    cJSON *j = qk_test_read_json(out);
     const cJSON *t;
     int seen = 0;
     cJSON_ArrayForEach(t, cJSON_GetObjectItem(j, "tensors")) {
@@ -315,7 +307,7 @@ START_TEST(sensitivity_scaled) {
                                    model, calib, out) == 0,
                   "%s", log);
     free(log);
-    cJSON *j = read_json(out);
+    cJSON *j = qk_test_read_json(out);
     ck_assert_str_eq(cJSON_GetObjectItem(j, "mode")->valuestring, "scaled");
     const double floor = cJSON_GetObjectItem(j, "base_mean_kld")->valuedouble;
     const cJSON *t;
@@ -369,7 +361,7 @@ static int run_target(uint64_t budget, const char *plan, const char *json, doubl
                               (unsigned long long)budget, sens_file(), plan, json, model, out);
     if (rc == 0) {
         *cost = qk_test_number_after(log, "summed cost");
-        cJSON *j = read_json(json);
+        cJSON *j = qk_test_read_json(json);
         *bytes = cJSON_GetObjectItem(j, "quant_bytes")->valuedouble;
         cJSON_Delete(j);
     }
@@ -408,7 +400,7 @@ START_TEST(plan_round_trip) {
     ck_assert_int_eq(qk_test_run_tool(NULL, "qk-quantize", "--tensor-type-file %s --json %s %s %s Q4_K_M 2", plan,
                                       json2, model, out2),
                      0);
-    cJSON *a = read_json(json), *b = read_json(json2);
+    cJSON *a = qk_test_read_json(json), *b = qk_test_read_json(json2);
     const cJSON *ta = cJSON_GetObjectItem(a, "tensors"), *tb = cJSON_GetObjectItem(b, "tensors");
     ck_assert_int_eq(cJSON_GetArraySize(ta), cJSON_GetArraySize(tb));
     int n_q4_0 = 0;
