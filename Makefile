@@ -37,7 +37,7 @@ build: deps
 	@cmake --build $(BUILD) -j$(JOBS)
 
 test: build
-	cd $(BUILD) && ctest --output-on-failure
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 # The model: MODEL, else the fetched default, else (offline, not in the mirror) the mirror's
 # wiki-qwen2-13m, said in one line and in results.md (scripts/study.sh).

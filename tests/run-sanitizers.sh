@@ -29,9 +29,9 @@ while getopts "B:j:h" opt; do
 done
 case $BUILD in /*) ;; *) BUILD="$here/$BUILD" ;; esac
 
-build() { # dir, C flags (the build's output goes to DIR.log)
+build() { # dir, C flags[, target] (the build's output goes to DIR.log)
     cmake -S "$here" -B "$1" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="$2" >"$1.log" 2>&1 &&
-        cmake --build "$1" -j "$JOBS" >>"$1.log" 2>&1 ||
+        cmake --build "$1" -j "$JOBS" ${3:+--target "$3"} >>"$1.log" 2>&1 ||
         { tail -n 20 "$1.log" >&2; echo "run-sanitizers: error: the build in $1 failed (log: $1.log)" >&2; exit 1; }
 }
 
@@ -44,7 +44,7 @@ echo "run-sanitizers: ctest under ASan + UBSan"
     --output-on-failure)
 
 echo "run-sanitizers: building $BUILD-tsan (TSan)"
-build "$BUILD-tsan" "-O1 -fsanitize=thread -fno-sanitize-recover=all"
+build "$BUILD-tsan" "-O1 -fsanitize=thread -fno-sanitize-recover=all" test_threads
 echo "run-sanitizers: test_threads under TSan"
 (cd "$BUILD-tsan" && TSAN_OPTIONS=halt_on_error=1 ctest -R '^test_threads$' --output-on-failure)
 echo "run-sanitizers: clean, in $(( $(date +%s) - start )) s"
