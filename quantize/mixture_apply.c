@@ -162,8 +162,8 @@ static void log_written(size_t k, void *arg) {
     print_tensor(lc, k, &lc->r->tensors[k]);
 }
 
-/* Free the n pipeline entries' weights and the arrays, and GPTQ's bytes. */
-static void free_pre(qk_pipe_tensor *pt, uint8_t **pre, gguf_tensor *pre_t, size_t n) {
+/* Free the n pipeline entries' weights, GPTQ's bytes and the three arrays. */
+static void free_pipe(qk_pipe_tensor *pt, uint8_t **pre, gguf_tensor *pre_t, size_t n) {
     for (size_t k = 0; pt && k < n; k++) free((void *)pt[k].weights);
     for (size_t k = 0; pre && k < n; k++) free(pre[k]);
     free(pt);
@@ -330,11 +330,11 @@ static int write_output(const qk_quant_opts *o, gguf_ctx *g, const size_t *order
     }
     if (gguf_writer_write_header(w, err)) goto fail;
     if (qk_mix_pipeline_run(w, pt, r->n_tensors, n_threads, log_written, (void *)lc, err)) goto fail;
-    free_pre(pt, pre, pre_t, r->n_tensors);
+    free_pipe(pt, pre, pre_t, r->n_tensors);
     r->file_bytes = gguf_writer_total_size(w);
     return gguf_writer_finish(w, err);
 fail:
-    free_pre(pt, pre, pre_t, r->n_tensors);
+    free_pipe(pt, pre, pre_t, r->n_tensors);
     if (w) gguf_writer_abort(w);
     return -1;
 }
