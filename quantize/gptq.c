@@ -20,7 +20,7 @@
 
 #define GPTQ_DAMP 0.01 /* the paper's dampening: 1 % of the mean diagonal */
 
-bool qk_gptq_supports(qk_type t) { return t == QK_TYPE_Q8_0; }
+bool qk_gptq_supports(qk_type t) { return t == QK_TYPE_Q8_0 || t == QK_TYPE_Q4_0 || t == QK_TYPE_Q5_0; }
 
 /* ------------------------------------------------------------ the Hessians --------- */
 
@@ -155,6 +155,7 @@ static int hinv_upper(const double *h, int64_t n, double *u) {
 /* ------------------------------------------------------------ the column loop ------ */
 
 typedef struct rows_job {
+    qk_type type;
     const float *w;
     int64_t n_rows, ne0;
     const double *u;
@@ -162,11 +163,50 @@ typedef struct rows_job {
     int oom;
 } rows_job;
 
-/* Q8_0 rows r0..r1 of j (gptq.h): per block, d from the row's current values, then each
- * column rounded against the F16 d and its error spread over the columns after it. */
-static void q8_0_rows(void *arg, int ith, int nth) {
+/* A block's scale by its type's rule (reference §2, llama.cpp's quantize_row_*_ref), as the
+ * F16 value the file holds, and the range of q = round(x / d): Q8_0 d = amax / 127, q in
+ * −128..127; Q4_0 d = max / −8, q in −8..7 (stored + 8); Q5_0 d = max / −16, q in −16..15
+ * (stored + 16), max being the value of largest magnitude, sign included. */
+static qk_half block_scale(qk_type t, const double *x, int *lo, int *hi) {
+    double amax = 0, max = 0;
+    for (int j = 0; j < QK8_0; j++)
+        if (fabs(x[j]) > amax) amax = fabs(x[j]), max = x[j];
+    switch (t) {
+    case QK_TYPE_Q4_0: *lo = -8, *hi = 7; return qk_float_to_half((float)(max / -8.0));
+    case QK_TYPE_Q5_0: *lo = -16, *hi = 15; return qk_float_to_half((float)(max / -16.0));
+    default: *lo = -128, *hi = 127; return qk_float_to_half((float)(amax / 127.0));
+    }
+}
+
+/* Write block b of a row of type t from its scale and q[32] (q within block_scale's range). */
+static void block_store(qk_type t, uint8_t *row, int64_t b, qk_half d, const int *q) {
+    if (t == QK_TYPE_Q4_0) {
+        block_q4_0 *y = (block_q4_0 *)row + b;
+        y->d = d;
+        for (int j = 0; j < 16; j++) y->qs[j] = (uint8_t)((q[j] + 8) | ((q[j + 16] + 8) << 4));
+    } else if (t == QK_TYPE_Q5_0) {
+        block_q5_0 *y = (block_q5_0 *)row + b;
+        uint32_t qh = 0;
+        y->d = d;
+        for (int j = 0; j < 16; j++) {
+            const int q0 = q[j] + 16, q1 = q[j + 16] + 16;
+            y->qs[j] = (uint8_t)((q0 & 0x0F) | ((q1 & 0x0F) << 4));
+            qh |= (uint32_t)(q0 >> 4) << j | (uint32_t)(q1 >> 4) << (j + 16);
+        }
+        for (int i = 0; i < 4; i++) y->qh[i] = (uint8_t)(qh >> (8 * i)); /* little-endian, as ggml */
+    } else {
+        block_q8_0 *y = (block_q8_0 *)row + b;
+        y->d = d;
+        for (int j = 0; j < QK8_0; j++) y->qs[j] = (int8_t)q[j];
+    }
+}
+
+/* Rows r0..r1 of j (gptq.h): per block, the scale from the row's current values, then each
+ * column rounded against the F16 scale and its error spread over the columns after it. */
+static void gptq_rows(void *arg, int ith, int nth) {
     rows_job *j = arg;
     const int64_t n = j->ne0, r0 = j->n_rows * ith / nth, r1 = j->n_rows * (ith + 1) / nth;
+    const size_t row_size = qk_row_size(j->type, n);
     double *buf = malloc((size_t)n * sizeof *buf);
     if (!buf) {
         j->oom = 1;
@@ -174,21 +214,20 @@ static void q8_0_rows(void *arg, int ith, int nth) {
     }
     for (int64_t r = r0; r < r1; r++) {
         for (int64_t c = 0; c < n; c++) buf[c] = j->w[r * n + c];
-        block_q8_0 *blk = (block_q8_0 *)(j->dst + (size_t)r * (size_t)(n / QK8_0) * sizeof(block_q8_0));
         for (int64_t b = 0; b < n / QK8_0; b++) {
             const int64_t c0 = b * QK8_0;
-            double amax = 0;
-            for (int64_t c = c0; c < c0 + QK8_0; c++) amax = fmax(amax, fabs(buf[c]));
-            blk[b].d = qk_float_to_half((float)(amax / 127.0));
-            const double d = qk_half_to_float(blk[b].d), id = d != 0 ? 1.0 / d : 0.0;
+            int lo, hi, q[QK8_0];
+            const qk_half dh = block_scale(j->type, buf + c0, &lo, &hi);
+            const double d = qk_half_to_float(dh), id = d != 0 ? 1.0 / d : 0.0;
             for (int64_t c = c0; c < c0 + QK8_0; c++) {
-                double q = round(buf[c] * id);
-                q = q < -128 ? -128 : q > 127 ? 127 : q;
-                blk[b].qs[c - c0] = (int8_t)q;
+                double v = round(buf[c] * id);
+                v = v < lo ? lo : v > hi ? hi : v;
+                q[c - c0] = (int)v;
                 const double *uc = j->u + c * n;
-                const double e = (buf[c] - q * d) / uc[c];
+                const double e = (buf[c] - v * d) / uc[c];
                 for (int64_t k = c + 1; k < n; k++) buf[k] -= e * uc[k];
             }
+            block_store(j->type, j->dst + (size_t)r * row_size, b, dh, q);
         }
     }
     free(buf);
@@ -196,7 +235,7 @@ static void q8_0_rows(void *arg, int ith, int nth) {
 
 int qk_gptq_quantize(qk_type t, const float *w, int64_t n_rows, int64_t ne0, const double *h, int n_threads,
                      uint8_t *dst, qk_err *err) {
-    if (!qk_gptq_supports(t)) return qk_errf(err, "GPTQ does not support %s (only Q8_0)", qk_type_name(t));
+    if (!qk_gptq_supports(t)) return qk_errf(err, "GPTQ does not support %s (only Q8_0, Q4_0, Q5_0)", qk_type_name(t));
     if (ne0 % QK8_0) return qk_errf(err, "GPTQ %s: rows of %lld are not whole blocks", qk_type_name(t), (long long)ne0);
     double *u = malloc((size_t)(ne0 * ne0) * sizeof *u);
     if (!u) return qk_errf(err, "out of memory (GPTQ, %lld x %lld doubles)", (long long)ne0, (long long)ne0);
@@ -211,8 +250,8 @@ int qk_gptq_quantize(qk_type t, const float *w, int64_t n_rows, int64_t ne0, con
         free(u);
         return qk_errf(err, "cannot start the worker threads");
     }
-    rows_job j = {w, n_rows, ne0, u, dst, 0};
-    qk_pool_run(pool, q8_0_rows, &j);
+    rows_job j = {t, w, n_rows, ne0, u, dst, 0};
+    qk_pool_run(pool, gptq_rows, &j);
     qk_pool_free(pool);
     free(u);
     return j.oom ? qk_errf(err, "out of memory (GPTQ)") : 0;

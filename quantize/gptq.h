@@ -17,8 +17,11 @@
  * H is summed with BLAS dsyrk and factored with LAPACK dpotrf/dtrtri (OpenBLAS), so the
  * bytes may differ in rare roundings between BLAS builds; the format never does.
  *
- * Types: Q8_0 (reference §2: d = amax/127 stored as F16, q = round(x/d) in −128..127; here
- * q is rounded against the F16 d, the value the file holds). Others: qk_gptq_supports false.
+ * Types: the scale-only 32-element blocks, each scale by its type's rule (reference §2):
+ * Q8_0 (d = amax/127, q in −128..127), Q4_0 (d = max/−8, q in −8..7) and Q5_0 (d = max/−16,
+ * q in −16..15), max being the value of largest magnitude; q is rounded against the F16 d,
+ * the value the file holds. Others (the min types, IQ4_NL's grid, the K-quants' super-blocks):
+ * qk_gptq_supports false.
  */
 #ifndef QK_GPTQ_H
 #define QK_GPTQ_H
