@@ -20,7 +20,10 @@
 
 #define GPTQ_DAMP 0.01 /* the paper's dampening: 1 % of the mean diagonal */
 
-bool qk_gptq_supports(qk_type t) { return t == QK_TYPE_Q8_0 || t == QK_TYPE_Q4_0 || t == QK_TYPE_Q5_0; }
+bool qk_gptq_supports(qk_type t) {
+    return t == QK_TYPE_Q8_0 || t == QK_TYPE_Q4_0 || t == QK_TYPE_Q5_0 || t == QK_TYPE_Q4_1 || t == QK_TYPE_Q5_1 ||
+           t == QK_TYPE_IQ4_NL;
+}
 
 /* ------------------------------------------------------------ the Hessians --------- */
 
@@ -163,41 +166,117 @@ typedef struct rows_job {
     int oom;
 } rows_job;
 
-/* A block's scale by its type's rule (reference §2, llama.cpp's quantize_row_*_ref), as the
- * F16 value the file holds, and the range of q = round(x / d): Q8_0 d = amax / 127, q in
- * −128..127; Q4_0 d = max / −8, q in −8..7 (stored + 8); Q5_0 d = max / −16, q in −16..15
- * (stored + 16), max being the value of largest magnitude, sign included. */
-static qk_half block_scale(qk_type t, const double *x, int *lo, int *hi) {
-    double amax = 0, max = 0;
-    for (int j = 0; j < QK8_0; j++)
+/* One block's parameters, by its type's rule (reference §2, llama.cpp's quantize_row_*_ref),
+ * as the F16 values the file holds: value = d·q (+ m) for a code q in lo..hi, or, for
+ * IQ4_NL, d·kvalues[q], q in 0..15. max: the value of largest magnitude, sign included. */
+typedef struct block_rule {
+    qk_half dh, mh;
+    double d, m;
+    int lo, hi;
+} block_rule;
+
+static block_rule block_params(qk_type t, const double *x) {
+    double amax = 0, max = 0, mn = x[0], mx = x[0];
+    for (int j = 0; j < QK8_0; j++) {
         if (fabs(x[j]) > amax) amax = fabs(x[j]), max = x[j];
-    switch (t) {
-    case QK_TYPE_Q4_0: *lo = -8, *hi = 7; return qk_float_to_half((float)(max / -8.0));
-    case QK_TYPE_Q5_0: *lo = -16, *hi = 15; return qk_float_to_half((float)(max / -16.0));
-    default: *lo = -128, *hi = 127; return qk_float_to_half((float)(amax / 127.0));
+        mn = fmin(mn, x[j]), mx = fmax(mx, x[j]);
     }
+    block_rule b = {0};
+    switch (t) {
+    case QK_TYPE_Q4_0: b.dh = qk_float_to_half((float)(max / -8.0)), b.lo = -8, b.hi = 7; break;
+    case QK_TYPE_Q5_0: b.dh = qk_float_to_half((float)(max / -16.0)), b.lo = -16, b.hi = 15; break;
+    case QK_TYPE_Q4_1:
+    case QK_TYPE_Q5_1: /* d = (max − min) / (2^bits − 1), m = min, codes 0..2^bits − 1 */
+        b.hi = t == QK_TYPE_Q4_1 ? 15 : 31;
+        b.dh = qk_float_to_half((float)((mx - mn) / b.hi));
+        b.mh = qk_float_to_half((float)mn);
+        break;
+    case QK_TYPE_IQ4_NL: { /* the reference's searched scale for the block as it is now */
+        float xf[QK4_NL];
+        block_iq4_nl y;
+        for (int j = 0; j < QK4_NL; j++) xf[j] = (float)x[j];
+        qk_type_get(QK_TYPE_IQ4_NL)->quantize_ref(xf, &y, QK4_NL);
+        b.dh = y.d, b.hi = 15;
+        break;
+    }
+    default: b.dh = qk_float_to_half((float)(amax / 127.0)), b.lo = -128, b.hi = 127; break;
+    }
+    b.d = qk_half_to_float(b.dh);
+    b.m = qk_half_to_float(b.mh);
+    return b;
 }
 
-/* Write block b of a row of type t from its scale and q[32] (q within block_scale's range). */
-static void block_store(qk_type t, uint8_t *row, int64_t b, qk_half d, const int *q) {
-    if (t == QK_TYPE_Q4_0) {
+/* The code for x under b, and its value. */
+static int round_code(qk_type t, const block_rule *b, double x, double *value) {
+    if (t == QK_TYPE_IQ4_NL) { /* the nearest of the 16 levels (the lower one on a tie) */
+        const double v = b->d != 0 ? x / b->d : 0.0;
+        int best = 0;
+        for (int i = 1; i < 16; i++)
+            if (fabs(v - qk_kvalues_iq4nl[i]) < fabs(v - qk_kvalues_iq4nl[best])) best = i;
+        *value = b->d * qk_kvalues_iq4nl[best];
+        return best;
+    }
+    double q = b->d != 0 ? round((x - b->m) / b->d) : 0.0;
+    q = q < b->lo ? b->lo : q > b->hi ? b->hi : q;
+    *value = q * b->d + b->m;
+    return (int)q;
+}
+
+/* Four-bit codes c[0..32) (0..15) as ggml packs them: byte j holds c[j] low, c[j+16] high. */
+static void pack_nibbles(uint8_t qs[16], const int *c) {
+    for (int j = 0; j < 16; j++) qs[j] = (uint8_t)((c[j] & 0x0F) | ((c[j + 16] & 0x0F) << 4));
+}
+
+/* The fifth bits of five-bit codes c[0..32) (0..31): bit j of the little-endian qh. */
+static void pack_fifth_bits(uint8_t qh[4], const int *c) {
+    uint32_t h = 0;
+    for (int j = 0; j < 32; j++) h |= (uint32_t)((c[j] >> 4) & 1) << j;
+    for (int i = 0; i < 4; i++) qh[i] = (uint8_t)(h >> (8 * i));
+}
+
+/* Write block b of a row of type t from its parameters and codes q[32]. */
+static void block_store(qk_type t, uint8_t *row, int64_t b, const block_rule *r, const int *q) {
+    int c[QK8_0];
+    switch (t) {
+    case QK_TYPE_Q4_0: {
         block_q4_0 *y = (block_q4_0 *)row + b;
-        y->d = d;
-        for (int j = 0; j < 16; j++) y->qs[j] = (uint8_t)((q[j] + 8) | ((q[j + 16] + 8) << 4));
-    } else if (t == QK_TYPE_Q5_0) {
+        for (int j = 0; j < QK8_0; j++) c[j] = q[j] + 8;
+        y->d = r->dh;
+        pack_nibbles(y->qs, c);
+        break;
+    }
+    case QK_TYPE_Q5_0: {
         block_q5_0 *y = (block_q5_0 *)row + b;
-        uint32_t qh = 0;
-        y->d = d;
-        for (int j = 0; j < 16; j++) {
-            const int q0 = q[j] + 16, q1 = q[j + 16] + 16;
-            y->qs[j] = (uint8_t)((q0 & 0x0F) | ((q1 & 0x0F) << 4));
-            qh |= (uint32_t)(q0 >> 4) << j | (uint32_t)(q1 >> 4) << (j + 16);
-        }
-        for (int i = 0; i < 4; i++) y->qh[i] = (uint8_t)(qh >> (8 * i)); /* little-endian, as ggml */
-    } else {
+        for (int j = 0; j < QK8_0; j++) c[j] = q[j] + 16;
+        y->d = r->dh;
+        pack_nibbles(y->qs, c);
+        pack_fifth_bits(y->qh, c);
+        break;
+    }
+    case QK_TYPE_Q4_1: {
+        block_q4_1 *y = (block_q4_1 *)row + b;
+        y->d = r->dh, y->m = r->mh;
+        pack_nibbles(y->qs, q);
+        break;
+    }
+    case QK_TYPE_Q5_1: {
+        block_q5_1 *y = (block_q5_1 *)row + b;
+        y->d = r->dh, y->m = r->mh;
+        pack_nibbles(y->qs, q);
+        pack_fifth_bits(y->qh, q);
+        break;
+    }
+    case QK_TYPE_IQ4_NL: {
+        block_iq4_nl *y = (block_iq4_nl *)row + b;
+        y->d = r->dh;
+        pack_nibbles(y->qs, q);
+        break;
+    }
+    default: {
         block_q8_0 *y = (block_q8_0 *)row + b;
-        y->d = d;
+        y->d = r->dh;
         for (int j = 0; j < QK8_0; j++) y->qs[j] = (int8_t)q[j];
+    }
     }
 }
 
@@ -216,18 +295,16 @@ static void gptq_rows(void *arg, int ith, int nth) {
         for (int64_t c = 0; c < n; c++) buf[c] = j->w[r * n + c];
         for (int64_t b = 0; b < n / QK8_0; b++) {
             const int64_t c0 = b * QK8_0;
-            int lo, hi, q[QK8_0];
-            const qk_half dh = block_scale(j->type, buf + c0, &lo, &hi);
-            const double d = qk_half_to_float(dh), id = d != 0 ? 1.0 / d : 0.0;
+            int q[QK8_0];
+            const block_rule br = block_params(j->type, buf + c0);
             for (int64_t c = c0; c < c0 + QK8_0; c++) {
-                double v = round(buf[c] * id);
-                v = v < lo ? lo : v > hi ? hi : v;
-                q[c - c0] = (int)v;
+                double v;
+                q[c - c0] = round_code(j->type, &br, buf[c], &v);
                 const double *uc = j->u + c * n;
-                const double e = (buf[c] - v * d) / uc[c];
+                const double e = (buf[c] - v) / uc[c];
                 for (int64_t k = c + 1; k < n; k++) buf[k] -= e * uc[k];
             }
-            block_store(j->type, j->dst + (size_t)r * row_size, b, dh, q);
+            block_store(j->type, j->dst + (size_t)r * row_size, b, &br, q);
         }
     }
     free(buf);
@@ -235,7 +312,7 @@ static void gptq_rows(void *arg, int ith, int nth) {
 
 int qk_gptq_quantize(qk_type t, const float *w, int64_t n_rows, int64_t ne0, const double *h, int n_threads,
                      uint8_t *dst, qk_err *err) {
-    if (!qk_gptq_supports(t)) return qk_errf(err, "GPTQ does not support %s (only Q8_0, Q4_0, Q5_0)", qk_type_name(t));
+    if (!qk_gptq_supports(t)) return qk_errf(err, "GPTQ does not support %s (only the 32-element types Q4_0 … Q8_0, IQ4_NL)", qk_type_name(t));
     if (ne0 % QK8_0) return qk_errf(err, "GPTQ %s: rows of %lld are not whole blocks", qk_type_name(t), (long long)ne0);
     double *u = malloc((size_t)(ne0 * ne0) * sizeof *u);
     if (!u) return qk_errf(err, "out of memory (GPTQ, %lld x %lld doubles)", (long long)ne0, (long long)ne0);

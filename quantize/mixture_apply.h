@@ -51,7 +51,7 @@ typedef struct qk_quant_opts {
     int n_threads;          /* <= 0: all online CPUs */
     bool dry_run;           /* decide and report, convert and write nothing */
     const char *gptq_text;  /* --gptq: calibration text; the tensors whose output type
-                             * gptq.h supports (Q8_0, Q4_0, Q5_0) are rounded by GPTQ against it */
+                             * gptq.h supports (the 32-element types) are rounded by GPTQ against it */
     int32_t gptq_chunks;    /* --gptq-chunks: chunks of QK_GPTQ_CTX tokens of it */
     FILE *log;              /* per-tensor lines and the summary; NULL for silence */
 } qk_quant_opts;

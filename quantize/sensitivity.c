@@ -157,7 +157,7 @@ typedef struct pass {
     char *base_path;       /* temporary base log-probs */
     FILE *devnull;
     ppl_run_params pp;
-    int32_t n_chunks;      /* calibration chunks: o->n_chunks, or auto_chunks() */
+    int32_t n_chunks;      /* calibration chunks: o->n_chunks, or qk_sens_auto_chunks() */
 } pass;
 
 /* The tensors the Q4_K_M mixture would quantize (mixture.h step 2; the same set for

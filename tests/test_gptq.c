@@ -1,11 +1,11 @@
 /*
  * test_gptq.c — GPTQ rounding (quantize/gptq.h) and qk-quantize --gptq.
  *
- *  - for each type GPTQ handles (Q8_0, Q4_0, Q5_0), on synthetic weights and correlated
- *    activations, a smaller output error Σ_rows (w − q)ᵀ H (w − q) than plain rounding (the
+ *  - for each type GPTQ handles (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL), on synthetic weights
+ *    and correlated activations, a smaller output error Σ_rows (w − q)ᵀ H (w − q) than plain rounding (the
  *    reference quantizer), by a wide margin; with uncorrelated activations (H diagonal)
  *    there is nothing to spread and it rounds as plain rounding does (same scales, values
- *    within one step) — which also checks the Q4_0 / Q5_0 bit packing;
+ *    within one step) — which also checks each type's bit packing;
  *  - the error cases of qk_gptq_quantize;
  *  - qk-quantize --gptq on stories260K as Q6_K (every quantized tensor Q8_0, its rows of
  *    64 fit no K-quant): the same types and bytes as without, the Q8_0 tensors that a
@@ -57,7 +57,7 @@ static void make_w(float *w) {
     for (int r = 0; r < ROWS; r++) w[r * K + (r * 7) % K] *= 6.0f; /* one outlier per row */
 }
 
-static const qk_type TYPES[] = {QK_TYPE_Q8_0, QK_TYPE_Q4_0, QK_TYPE_Q5_0};
+static const qk_type TYPES[] = {QK_TYPE_Q8_0, QK_TYPE_Q4_0, QK_TYPE_Q5_0, QK_TYPE_Q4_1, QK_TYPE_Q5_1, QK_TYPE_IQ4_NL};
 
 /* Σ_rows (w − q)ᵀ H (w − q) for the bytes q of type t. */
 static double out_err(qk_type t, const float *w, const uint8_t *q, const double *h) {
@@ -86,9 +86,10 @@ START_TEST(gptq_beats_rounding) {
     qk_err err = {{0}};
     ck_assert_int_eq(qk_gptq_quantize(t, w, ROWS, K, h, 2, q_gptq, &err), 0);
     const double e_rtn = out_err(t, w, q_rtn, h), e_gptq = out_err(t, w, q_gptq, h);
-    /* measured Q8_0 0.605, Q4_0 0.623, Q5_0 0.651 of plain rounding's error, the same under
-     * every variant (QK_FORCE_SCALAR=1, QK_NO_AVX512=1, OpenBLAS Haswell / Prescott / its own
-     * core type, OPENBLAS_NUM_THREADS=1: the factor of H⁻¹ comes from OpenBLAS's LAPACK);
+    /* measured Q8_0 0.605, Q4_0 0.623, Q5_0 0.651, Q4_1 0.631, Q5_1 0.601, IQ4_NL 0.689 of
+     * plain rounding's error, the same under every variant (QK_FORCE_SCALAR=1,
+     * QK_NO_AVX512=1, OpenBLAS Haswell / Prescott / its own core type,
+     * OPENBLAS_NUM_THREADS=1: the factor of H⁻¹ comes from OpenBLAS's LAPACK);
      * 0.8 leaves room for other BLAS builds */
     ck_assert_msg(e_gptq < 0.8 * e_rtn, "%s: GPTQ output error %g, plain rounding %g", qk_type_name(t), e_gptq,
                   e_rtn);
@@ -109,13 +110,17 @@ START_TEST(gptq_diagonal_h) {
     ck_assert_int_eq(qk_gptq_quantize(t, w, ROWS, K, h, 1, q_gptq, &err), 0);
     qk_type_get(t)->to_float(q_rtn, da, ROWS * K);
     qk_type_get(t)->to_float(q_gptq, db, ROWS * K);
-    const size_t bb = qk_row_size(t, K) / (K / QK8_0); /* bytes per block; each starts with d */
+    /* bytes per block; each starts with d (and m for Q4_1 / Q5_1) */
+    const size_t bb = qk_row_size(t, K) / (K / QK8_0);
+    const size_t head = (t == QK_TYPE_Q4_1 || t == QK_TYPE_Q5_1 ? 2 : 1) * sizeof(qk_half);
+    /* IQ4_NL's levels are up to 24 apart (89 -> 113) */
+    const double levels = t == QK_TYPE_IQ4_NL ? 24.0 : 1.0;
     int n_diff = 0;
     for (int i = 0; i < ROWS * K; i++) {
         const uint8_t *blk = q_rtn + (size_t)(i / QK8_0) * bb;
-        ck_assert_mem_eq(blk, q_gptq + (size_t)(i / QK8_0) * bb, sizeof(qk_half));
-        const double step = fabs(qk_half_to_float(*(const qk_half *)blk));
-        /* one step apart at most: the F16 vs F32 scale, or a .5 tie rounded the other way */
+        ck_assert_mem_eq(blk, q_gptq + (size_t)(i / QK8_0) * bb, head);
+        const double step = levels * fabs(qk_half_to_float(*(const qk_half *)blk));
+        /* one step apart at most: the F16 vs F32 scale, or a tie rounded the other way */
         ck_assert_msg(fabs((double)da[i] - db[i]) <= step * 1.0001, "%s: element %d", qk_type_name(t), i);
         n_diff += da[i] != db[i];
     }
@@ -132,7 +137,7 @@ START_TEST(gptq_errors) {
     qk_err err = {{0}};
     ck_assert(!qk_gptq_supports(QK_TYPE_Q4_K));
     ck_assert_int_ne(qk_gptq_quantize(QK_TYPE_Q4_K, w, ROWS, K, h, 1, q, &err), 0);
-    ck_assert_ptr_nonnull(strstr(err.msg, "only Q8_0, Q4_0, Q5_0"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "only the 32-element types"));
     ck_assert_int_ne(qk_gptq_quantize(QK_TYPE_Q8_0, w, ROWS, 48, h, 1, q, &err), 0);
     ck_assert_ptr_nonnull(strstr(err.msg, "whole blocks"));
     memset(h, 0, sizeof h); /* two negative diagonal entries: no Cholesky factor */
