@@ -12,7 +12,6 @@
 #include "mixture_apply.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -197,13 +196,7 @@ static int gptq_group(const qk_quant_opts *o, const gguf_ctx *g, const size_t *o
             qk_errf(err, "out of memory for tensor %s", t->name);
             goto done;
         }
-        qk_type_get(gt->type)->to_float(gt->data, w, nel);
-        for (int64_t e = 0; e < nel; e++)
-            if (!isfinite(w[e])) {
-                qk_errf(err, "tensor %s has a non-finite weight in row %lld — fix the model", t->name,
-                        (long long)(e / gt->ne[0]));
-                goto done;
-            }
+        qk_type_get(gt->type)->to_float(gt->data, w, nel); /* checked finite by gptq_round */
         if (qk_gptq_quantize(t->choice.type, w, n_rows, gt->ne[0], h[i], n_threads, pre[which[i]], err)) goto done;
         free(h[i]);
         h[i] = NULL;
@@ -242,6 +235,12 @@ static int gptq_round(const qk_quant_opts *o, const gguf_ctx *g, const size_t *o
             continue;
         which[n] = k;
         names[n++] = t->name;
+    }
+    /* the pipeline's NaN/Inf check of every tensor it would check, before the calibration
+     * run would meet a bad weight as NaN logits and could not name it */
+    for (size_t k = 0; n && k < r->n_tensors; k++) {
+        const qk_type_traits *st = qk_type_get(r->tensors[k].src_type);
+        if (!st->is_quantized && st->to_float && qk_mix_check_finite(&g->tensors[order[k]], err)) goto done;
     }
     if (n && !(m = qk_model_load(o->in_path, err))) goto done;
     for (size_t a = 0; a < n; n_groups++) {

@@ -74,6 +74,30 @@ static int64_t first_nonfinite(const float *x, int64_t n) {
     return -1;
 }
 
+/* The error for a NaN/Inf in row `row` of tensor `name` (pipeline and qk_mix_check_finite). */
+static int bad_weight(qk_err *err, const char *name, int64_t row) {
+    return qk_errf(err, "tensor '%s' has a NaN or Inf weight in row %lld — the input model is corrupt", name,
+                   (long long)row);
+}
+
+int qk_mix_check_finite(const gguf_tensor *t, qk_err *err) {
+    const qk_type_traits *tt = qk_type_get(t->type);
+    const int64_t ne0 = t->ne[0], n_rows = gguf_tensor_nelements(t) / ne0;
+    const int64_t chunk_rows = QK_PIPE_CHUNK_FLOATS / ne0 > 0 ? QK_PIPE_CHUNK_FLOATS / ne0 : 1;
+    const size_t row_bytes = qk_row_size(t->type, ne0);
+    float *buf = malloc(sizeof(float) * (size_t)(chunk_rows * ne0));
+    if (!buf) return qk_errf(err, "out of memory");
+    int rc = 0;
+    for (int64_t r = 0; r < n_rows && rc == 0; r += chunk_rows) {
+        const int64_t nr = n_rows - r < chunk_rows ? n_rows - r : chunk_rows;
+        tt->to_float((const uint8_t *)t->data + (size_t)r * row_bytes, buf, nr * ne0);
+        const int64_t bad = first_nonfinite(buf, nr * ne0);
+        if (bad >= 0) rc = bad_weight(err, t->name, r + bad / ne0);
+    }
+    free(buf);
+    return rc;
+}
+
 /* Under the lock: a worker could not allocate tensor k's output (or, k = n, its F32 chunk
  * buffer); stop the job and wake everyone. */
 static void fail_oom(qpipe *P, size_t k) {
@@ -228,8 +252,7 @@ int qk_mix_pipeline_run(gguf_writer *w, const qk_pipe_tensor *t, size_t n, int n
             break;
         }
         if (s->bad_row >= 0) {
-            rc = qk_errf(err, "tensor '%s' has a NaN or Inf weight in row %lld — the input model is corrupt",
-                         t[k].src->name, (long long)s->bad_row);
+            rc = bad_weight(err, t[k].src->name, s->bad_row);
             break;
         }
         const void *data = t[k].mode == QK_PIPE_CONVERT ? (const void *)s->buf : t[k].src->data;

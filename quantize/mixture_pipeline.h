@@ -64,4 +64,9 @@ typedef void (*qk_pipe_done_fn)(size_t k, void *arg);
 int qk_mix_pipeline_run(gguf_writer *w, const qk_pipe_tensor *t, size_t n, int n_threads,
                         qk_pipe_done_fn done, void *done_arg, qk_err *err);
 
+/* The pipeline's NaN/Inf check of one tensor with a to_float (F32/F16/BF16 ...), for a
+ * caller that reads the weights before the pipeline does (qk-quantize --gptq runs the model
+ * first): 0, or -1 with the pipeline's error naming the tensor and its first bad row. */
+int qk_mix_check_finite(const gguf_tensor *t, qk_err *err);
+
 #endif

@@ -492,6 +492,10 @@ START_TEST(test_qk_quantize) {
     /* NaN weights: refused, naming the tensor */
     judge_error(&t, "qk-quantize", "NaN weight (F32)", args, in_path("tiny-nan.gguf"), "blk.1.ffn_up.weight");
     judge_error(&t, "qk-quantize", "NaN weight (F16)", args, in_path("tiny-nan-f16.gguf"), "blk.0.attn_k.weight");
+    /* the same with --gptq, whose calibration run reads the weights before the writer does */
+    char gptq[2 * PATH_CAP];
+    fmt(gptq, sizeof gptq, "--gptq '%s' %s", qk_test_shared("data/calibration/wiki.test.tail.raw"), args);
+    judge_error(&t, "qk-quantize", "NaN weight, --gptq", gptq, in_path("tiny-nan.gguf"), "blk.1.ffn_up.weight");
     /* an already quantized tensor (Q8_1, which nothing multiplies): refused naming it, and
      * dequantized with --allow-requantize as llama-quantize does */
     judge_error(&t, "qk-quantize", "Q8_1 matrix", args, in_path("tiny-q81.gguf"), "blk.0.attn_q.weight");
