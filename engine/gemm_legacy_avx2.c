@@ -2,14 +2,18 @@
  * gemm_legacy_avx2.c — AVX2, AVX-VNNI and AVX-512 VNNI kernels of the integer GEMM of the
  * 32-element weight types (gemm_legacy.h).
  *
- * A tile is one packed group of 16 rows (AVX-512: one zmm lane per row; AVX2 and
+ * A tile is one or two packed groups of 16 rows (AVX-512: one zmm lane per row; AVX2 and
  * AVX-VNNI: two halves of 8 rows, one ymm lane per row) × C tokens. Per block, each of the
  * 8 steps of 4 elements is one weight vector (64 or 32 bytes: 4 codes of each row) against
  * the token's 4 activation bytes broadcast to every lane, so the lanes accumulate the rows'
  * exact integer block sums with no horizontal reduction:
  *   - AVX-512 VNNI: VPDPBUSD zmm, the accumulator starting at the block's c
- *     (gemm_legacy.h); the 8 weight vectors of a block stay in registers while the C = 16
- *     tokens pass, TPG at a time so that TPG dependency chains interleave;
+ *     (gemm_legacy.h). Groups go two by two: per step the two groups' weight vectors
+ *     against the C = 6 tokens' broadcasts, 12 independent chains, and the 4·6 integer
+ *     and float accumulators stay in registers (one group × 16 tokens needs 33 live
+ *     vectors and spills, and broadcasts each activation word for one VPDPBUSD). An odd
+ *     last group is a one-group tile: its 8 weight vectors stay in registers while
+ *     C = 16 tokens pass, TPG at a time so that TPG dependency chains interleave;
  *   - AVX-VNNI: VEX VPDPBUSD on ymm (16 registers: C = 5 tokens, step by step);
  *   - AVX2: VPMADDUBSW into 16-bit sums (the code-width rules of gemm_legacy.h keep them
  *     below 32768), widened per block by VPMADDWD.
@@ -39,6 +43,7 @@
 /* AVX-512 VNNI: tokens whose VPDPBUSD chains run side by side (8 independent chains cover
  * the instruction's latency at two per cycle; 2 reached about 80 % of this speed) */
 #define TPG 8
+#define C2_ZMM 6 /* tokens per two-group tile */
 #define C_YMM_VNNI 5
 #define C_AVX2 4
 
@@ -60,6 +65,8 @@ static inline const qk_lact *act(const uint8_t *y, size_t by, int c, int b) {
     case 3: F(3); break; \
     case 4: F(4); break;
 #define CASES5(F) CASES4(F) case 5: F(5); break;
+#define CASES6(F) CASES5(F) case 6: F(6); break;
+#define CASES7(F) CASES6(F) case 7: F(7); break;
 #define CASES16(F) CASES5(F) \
     case 6: F(6); break; \
     case 7: F(7); break; \
@@ -110,14 +117,79 @@ QK_VNNI512 ALWAYS_INLINE void tile_zmm(int nb, const uint8_t *xg, size_t bsize, 
     for (int c = 0; c < C; c++) _mm512_mask_storeu_ps(out + (size_t)c * lds, rows, sum[c]);
 }
 
+/* Two groups (32 rows) × C ≤ C2_ZMM tokens: each activation broadcast feeds two
+ * VPDPBUSD (one per group) and each weight vector is loaded once per step for the C
+ * tokens; 4·C accumulators and sums stay in registers. rows1: the second group's rows. */
+QK_VNNI512 ALWAYS_INLINE void tile2_zmm(int nb, const uint8_t *xg, size_t bxp, size_t bsize, const uint8_t *y,
+                                        size_t by, const int C, const int with_min, float *out, size_t lds,
+                                        __mmask16 rows1) {
+    __m512 sum0[C2_ZMM], sum1[C2_ZMM];
+    for (int c = 0; c < C; c++) sum0[c] = sum1[c] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        const qk_lpack *p0 = (const qk_lpack *)(xg + (size_t)b * bsize);
+        const qk_lpack *p1 = (const qk_lpack *)(xg + bxp + (size_t)b * bsize);
+        const qk_lact *a[C2_ZMM];
+        __m512i acc0[C2_ZMM], acc1[C2_ZMM];
+        for (int c = 0; c < C; c++) {
+            a[c] = act(y, by, c, b);
+            acc0[c] = acc1[c] = with_min ? _mm512_setzero_si512() : _mm512_set1_epi32(a[c]->u.c);
+        }
+        for (int s = 0; s < 8; s++) {
+            const __m512i w0 = _mm512_load_si512((const void *)p0->q[s]);
+            const __m512i w1 = _mm512_load_si512((const void *)p1->q[s]);
+            for (int c = 0; c < C; c++) {
+                const __m512i yb = _mm512_set1_epi32(step_bytes(a[c], s));
+                acc0[c] = _mm512_dpbusd_epi32(acc0[c], w0, yb);
+                acc1[c] = _mm512_dpbusd_epi32(acc1[c], w1, yb);
+            }
+        }
+        const __m512 dx0 = _mm512_load_ps(p0->d), dx1 = _mm512_load_ps(p1->d);
+        for (int c = 0; c < C; c++) {
+            const __m512 dy = _mm512_set1_ps(a[c]->d);
+            const __m512 f0 = _mm512_cvtepi32_ps(acc0[c]), f1 = _mm512_cvtepi32_ps(acc1[c]);
+            const __m512 d0 = _mm512_mul_ps(dx0, dy), d1 = _mm512_mul_ps(dx1, dy);
+            if (with_min) {
+                const __m512 sy = _mm512_set1_ps(a[c]->u.s);
+                sum0[c] = _mm512_add_ps(sum0[c], _mm512_add_ps(_mm512_mul_ps(d0, f0),
+                                                               _mm512_mul_ps(_mm512_load_ps(p0->m), sy)));
+                sum1[c] = _mm512_add_ps(sum1[c], _mm512_add_ps(_mm512_mul_ps(d1, f1),
+                                                               _mm512_mul_ps(_mm512_load_ps(p1->m), sy)));
+            } else {
+                sum0[c] = _mm512_add_ps(sum0[c], _mm512_mul_ps(f0, d0));
+                sum1[c] = _mm512_add_ps(sum1[c], _mm512_mul_ps(f1, d1));
+            }
+        }
+    }
+    for (int c = 0; c < C; c++) {
+        _mm512_storeu_ps(out + (size_t)c * lds, sum0[c]);
+        _mm512_mask_storeu_ps(out + (size_t)c * lds + QK_GL_ROWS, rows1, sum1[c]);
+    }
+}
+
 QK_VNNI512 ALWAYS_INLINE void gemm_zmm(int n, int nr, int nc, float *s, size_t lds, const void *xp, size_t bxp,
                                      const void *y, size_t by, const int with_min) {
     const int nb = n / 32;
     const size_t bsize = with_min ? QK_GL_BSIZE_MIN : QK_GL_BSIZE_SYM;
+    /* the groups two by two; an odd last group alone */
+    const int ng = (nr + QK_GL_ROWS - 1) / QK_GL_ROWS, r2 = ng / 2 * 2 * QK_GL_ROWS;
+    for (int c0 = 0; c0 < nc; c0 += C2_ZMM) {
+        const int C = nc - c0 < C2_ZMM ? nc - c0 : C2_ZMM;
+        const uint8_t *yc = (const uint8_t *)y + (size_t)c0 * by;
+        for (int r0 = 0; r0 < r2; r0 += 2 * QK_GL_ROWS) {
+            const uint8_t *xg = (const uint8_t *)xp + (size_t)(r0 / QK_GL_ROWS) * bxp;
+            const int nv = nr - r0 - QK_GL_ROWS < QK_GL_ROWS ? nr - r0 - QK_GL_ROWS : QK_GL_ROWS;
+            const __mmask16 rows1 = (__mmask16)((1u << nv) - 1);
+            float *out = s + (size_t)c0 * lds + r0;
+#define TILE(cc) tile2_zmm(nb, xg, bxp, bsize, yc, by, cc, with_min, out, lds, rows1)
+            switch (C) { CASES6(TILE) }
+#undef TILE
+        }
+    }
+    if (ng % 2 == 0) return;
     for (int c0 = 0; c0 < nc; c0 += C_ZMM) {
         const int C = nc - c0 < C_ZMM ? nc - c0 : C_ZMM;
         const uint8_t *yc = (const uint8_t *)y + (size_t)c0 * by;
-        for (int r0 = 0; r0 < nr; r0 += QK_GL_ROWS) {
+        for (int r0 = r2; r0 < nr; r0 += QK_GL_ROWS) {
             const uint8_t *xg = (const uint8_t *)xp + (size_t)(r0 / QK_GL_ROWS) * bxp;
             const int nv = nr - r0 < QK_GL_ROWS ? nr - r0 : QK_GL_ROWS;
             const __mmask16 rows = (__mmask16)((1u << nv) - 1);

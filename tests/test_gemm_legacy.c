@@ -37,7 +37,7 @@ static const int WITH_MIN[] = {0, 1, 0, 1, 0, 0};
 static const qk_gemm_fn AVX2_GEMM[] = {qk_gemm_lsym4_avx2, qk_gemm_lmin4_avx2, qk_gemm_lsym5_avx2,
                                        qk_gemm_lmin5_avx2, qk_gemm_lsym8_avx2, qk_gemm_lsym8_avx2};
 static const int NBS[] = {1, 3, 28};
-static const int NRS[] = {1, 7, 16, 21, 37};
+static const int NRS[] = {1, 7, 16, 21, 29, 37};
 static const int NCS[] = {1, 5, 19};
 #define MAX_R 37
 #define MAX_C 19
