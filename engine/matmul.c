@@ -318,10 +318,11 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
         }
     }
     if (path == QK_MATMUL_GEMM) {
-        /* tiles of at most QK_MATMUL_GEMM_TILE_BYTES packed bytes, a multiple of 4 rows and
-         * of the packed group, and at least 4 tiles per thread where n allows (the tiles
-         * are taken from a counter) */
-        const int64_t g = tt->gemm_pack_rows, step = g > 4 ? g : 4;
+        /* tiles of at most QK_MATMUL_GEMM_TILE_BYTES packed bytes (or two packed groups), a
+         * multiple of 4 rows and of two packed groups (the AVX-512 kernels' widest tile),
+         * and at least 4 tiles per thread where n allows (the tiles are taken from a
+         * counter) */
+        const int64_t g = tt->gemm_pack_rows, step = g > 4 ? 2 * g : 4;
         j->wp_group = (size_t)(k / tt->blck_size) * tt->gemm_pack_bsize;
         int64_t tr = (int64_t)(QK_MATMUL_GEMM_TILE_BYTES / j->wp_group) * g;
         const int64_t per = cdiv(n, 4 * (int64_t)nth);
