@@ -679,6 +679,8 @@ static Suite *suite(void) {
     tcase_add_test(t, wiki_qwen2);
     suite_add_tcase(s, t);
     t = tcase_create("long_runs");
+    /* runs of 2 MiB: ~5 s each, past Check's 4 s default when the suite is run by hand */
+    tcase_set_timeout(t, 300);
     tcase_add_test(t, long_runs_spm);
     tcase_add_test(t, long_runs_gpt2);
     tcase_add_test(t, long_runs_qwen2);
