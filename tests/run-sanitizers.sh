@@ -4,10 +4,9 @@
 # check is built with -fno-sanitize-recover=all, so a finding is a failed test).
 #
 #   1. BUILD_DIR-asan: Debug, -O2 -fsanitize=address,undefined: every ctest suite but
-#      test_agreement and test_agreement.part2 (the same golden comparisons at 5-10x the
-#      cost; test_perplexity and test_forward run the same code paths on the same files)
-#      and test_faults' kill -9 cases (tag kill9: SIGKILL ends a process before any of
-#      its code runs);
+#      test_agreement (the same golden comparisons at 5-10x the cost; test_perplexity and
+#      test_forward run the same code paths on the same files) and test_faults' kill -9
+#      cases (tag kill9: SIGKILL ends a process before any of its code runs);
 #   2. BUILD_DIR-tsan: -O1 -fsanitize=thread: test_threads (pool sizes 1..64, barriers,
 #      a pool freed right after a run, two pools driven at once).
 #
@@ -44,7 +43,7 @@ SAN="-O2 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-
 echo "run-sanitizers: building $BUILD-asan (ASan + UBSan)"
 build "$BUILD-asan" "$SAN"
 echo "run-sanitizers: ctest under ASan + UBSan"
-(cd "$BUILD-asan" && ASAN_OPTIONS=detect_leaks=1 CK_EXCLUDE_TAGS=kill9 ctest -E '^test_agreement(\.part2)?$' -j "$JOBS" --timeout 1500 \
+(cd "$BUILD-asan" && ASAN_OPTIONS=detect_leaks=1 CK_EXCLUDE_TAGS=kill9 ctest -E '^test_agreement$' -j "$JOBS" --timeout 1500 \
     --output-on-failure)
 
 echo "run-sanitizers: building $BUILD-tsan (TSan)"

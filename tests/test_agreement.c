@@ -485,17 +485,9 @@ static Suite *suite(void) {
     tcase_set_timeout(tc, 1200);
     tcase_add_test(tc, test_golden_types_present);
     tcase_add_loop_test(tc, test_base_files_vs_golden, 0, N_MODELS);
-    tcase_add_test(tc, test_mismatched_base_is_an_error);
-    /* The 100-chunk cases take most of the time (~13 s each with the scalar kernels): half
-     * of them here, half in a tagged case with the 4-chunk ones, which ctest runs as
-     * test_agreement.part2 beside this one. */
-    tcase_add_loop_test(tc, test_kld100_chaotic_vs_golden, 0, g_n_long / 2);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("golden2");
-    tcase_set_tags(tc, QK_TEST_TAG_PART2);
-    tcase_set_timeout(tc, 1200);
-    tcase_add_loop_test(tc, test_kld100_chaotic_vs_golden, g_n_long / 2, g_n_long);
     tcase_add_loop_test(tc, test_kld4_vs_golden, 0, g_n_cases);
+    tcase_add_loop_test(tc, test_kld100_chaotic_vs_golden, 0, g_n_long);
+    tcase_add_test(tc, test_mismatched_base_is_an_error);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -67,9 +67,6 @@ int qk_test_count_substr(const char *s, const char *sub);
 #define QK_TEST_TAG_AVX2 "avx2"             /* AVX2+FMA+F16C: qk_cpu_has_avx2() */
 #define QK_TEST_TAG_AVX512VNNI "avx512vnni" /* AVX-512 F/BW/VL/VNNI: qk_cpu_has_avx512vnni() */
 #define QK_TEST_TAG_AVXVNNI "avxvnni"       /* AVX-VNNI (VEX, ymm): qk_cpu_has_avxvnni() */
-/* Needs no instruction set: a long suite's second share of cases, a ctest test of its own
- * so that ctest -j runs the two shares side by side (never skipped). */
-#define QK_TEST_TAG_PART2 "part2"
 #define QK_TEST_SKIPPED 77
 int qk_test_main(Suite *s);
 
