@@ -66,8 +66,7 @@ static inline const qk_lact *act(const uint8_t *y, size_t by, int c, int b) {
     case 4: F(4); break;
 #define CASES5(F) CASES4(F) case 5: F(5); break;
 #define CASES6(F) CASES5(F) case 6: F(6); break;
-#define CASES16(F) CASES5(F) \
-    case 6: F(6); break; \
+#define CASES16(F) CASES6(F) \
     case 7: F(7); break; \
     case 8: F(8); break; \
     case 9: F(9); break; \

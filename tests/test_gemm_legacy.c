@@ -4,8 +4,9 @@
  *
  * Fixtures: random Gaussian weight rows quantized with the reference quantizer, some
  * rows scaled by up to 2^±6, activations with outliers converted by quantize_act; row
- * lengths of 1, 3 and 28 blocks; nr = 1, 7, 16, 21, 37 rows (partial 16-row groups and
- * 8-row halves) and nc = 1, 5, 19 tokens (tiles with fewer tokens than the kernel's width).
+ * lengths of 1, 3 and 28 blocks; nr = 1, 7, 16, 21, 29, 37 rows (partial 16-row groups
+ * and 8-row halves; pairs of groups with a partial second one, and an odd last group) and
+ * nc = 1, 5, 19 tokens (tiles with fewer tokens than the kernel's width).
  * A second set of fixtures adds extreme bytes: Q8_0 weight bytes of −128 and 127 and
  * activation bytes of −128 and 127 (which quantize_act writes only for NaN or never, but
  * which the kernels must take like vec_dot).
