@@ -6,7 +6,8 @@
  * rows scaled by up to 2^±6, activations with outliers converted by quantize_act; row
  * lengths of 1, 3 and 28 blocks; nr = 1, 7, 16, 21, 29, 37 rows (partial 16-row groups
  * and 8-row halves; pairs of groups with a partial second one, and an odd last group) and
- * nc = 1, 5, 19 tokens (tiles with fewer tokens than the kernel's width).
+ * nc = 1, 4, 5, 8, 9, 19 tokens (tiles with fewer tokens than the kernel's width: every
+ * width of the two-group tile, 1 to 6, occurs).
  * A second set of fixtures adds extreme bytes: Q8_0 weight bytes of −128 and 127 and
  * activation bytes of −128 and 127 (which quantize_act writes only for NaN or never, but
  * which the kernels must take like vec_dot).
@@ -39,7 +40,7 @@ static const qk_gemm_fn AVX2_GEMM[] = {qk_gemm_lsym4_avx2, qk_gemm_lmin4_avx2, q
                                        qk_gemm_lmin5_avx2, qk_gemm_lsym8_avx2, qk_gemm_lsym8_avx2};
 static const int NBS[] = {1, 3, 28};
 static const int NRS[] = {1, 7, 16, 21, 29, 37};
-static const int NCS[] = {1, 5, 19};
+static const int NCS[] = {1, 4, 5, 8, 9, 19};
 #define MAX_R 37
 #define MAX_C 19
 
