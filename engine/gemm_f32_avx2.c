@@ -28,6 +28,9 @@
 #include "gemm_f32.h"
 
 #define QK_AVX2_GEMM __attribute__((target("avx2,fma,f16c")))
+/* Software prefetch distance of the AVX-512 packer, in bytes of each source row: its 16
+ * rows are 16 streams from memory, which the hardware prefetchers follow poorly. */
+#define PF_AHEAD 512
 #define QK_AVX512_GEMM __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl")))
 
 /* How a packer reads the weight rows: their floats (F32, or tmp after to_float), F16
@@ -107,13 +110,19 @@ QK_AVX512_GEMM static void pack_avx512(const qk_type_traits *tt, qk_type wtype, 
     int kind;
     size_t stride;
     const uint8_t *src = pack_source(tt, wtype, w, w_row, nr, kb, kc, tmp, &kind, &stride);
+    const size_t esize = kind == SRC_F32 ? 4 : 2;
     for (int h = 0; h < 2; h++) {
         int l = 0;
         for (; l + 16 <= kc; l += 16) {
             __m512 r[16];
 #pragma GCC unroll 16
-            for (int i = 0; i < 16; i++)
-                r[i] = 16 * h + i < nr ? load16(src + (size_t)(16 * h + i) * stride, kind, l) : _mm512_setzero_ps();
+            for (int i = 0; i < 16; i++) {
+                r[i] = _mm512_setzero_ps();
+                if (16 * h + i >= nr) continue;
+                const uint8_t *row = src + (size_t)(16 * h + i) * stride;
+                _mm_prefetch((const char *)row + (size_t)l * esize + PF_AHEAD, _MM_HINT_T0);
+                r[i] = load16(row, kind, l);
+            }
             transpose16(r);
 #pragma GCC unroll 16
             for (int j = 0; j < 16; j++) _mm512_store_ps(dst + (size_t)(l + j) * 32 + 16 * h, r[j]);
