@@ -166,9 +166,11 @@ typedef struct rows_job {
     int oom;
 } rows_job;
 
-/* One block's parameters, by its type's rule (reference §2, llama.cpp's quantize_row_*_ref),
- * as the F16 values the file holds: value = d·q (+ m) for a code q in lo..hi, or, for
- * IQ4_NL, d·kvalues[q], q in 0..15. max: the value of largest magnitude, sign included. */
+/* One block's parameters as the F16 values the file holds, taken from the reference
+ * quantizer (reference §2, llama.cpp's quantize_row_*_ref) run on the block as it is now,
+ * so each type's rule lives in one place: value = d·q (+ m) for a code q in lo..hi, or, for
+ * IQ4_NL, d·kvalues[q], q in 0..15. Every 32-element block starts with d, then m for
+ * Q4_1 / Q5_1 (quants.h). */
 typedef struct block_rule {
     qk_half dh, mh;
     double d, m;
@@ -176,30 +178,26 @@ typedef struct block_rule {
 } block_rule;
 
 static block_rule block_params(qk_type t, const double *x) {
-    double amax = 0, max = 0, mn = x[0], mx = x[0];
-    for (int j = 0; j < QK8_0; j++) {
-        if (fabs(x[j]) > amax) amax = fabs(x[j]), max = x[j];
-        mn = fmin(mn, x[j]), mx = fmax(mx, x[j]);
-    }
-    block_rule b = {0};
+    float xf[QK8_0];
+    for (int j = 0; j < QK8_0; j++) xf[j] = (float)x[j];
+    union {
+        block_q4_0 q4_0;
+        block_q4_1 q4_1; /* d, m: the same first members as block_q5_1 */
+        block_q5_0 q5_0;
+        block_q5_1 q5_1;
+        block_q8_0 q8_0;
+        block_iq4_nl iq4_nl;
+    } ref;
+    qk_type_get(t)->quantize_ref(xf, &ref, QK8_0);
+    const bool with_min = t == QK_TYPE_Q4_1 || t == QK_TYPE_Q5_1;
+    block_rule b = {.dh = ref.q8_0.d, .mh = with_min ? ref.q4_1.m : 0};
     switch (t) {
-    case QK_TYPE_Q4_0: b.dh = qk_float_to_half((float)(max / -8.0)), b.lo = -8, b.hi = 7; break;
-    case QK_TYPE_Q5_0: b.dh = qk_float_to_half((float)(max / -16.0)), b.lo = -16, b.hi = 15; break;
-    case QK_TYPE_Q4_1:
-    case QK_TYPE_Q5_1: /* d = (max − min) / (2^bits − 1), m = min, codes 0..2^bits − 1 */
-        b.hi = t == QK_TYPE_Q4_1 ? 15 : 31;
-        b.dh = qk_float_to_half((float)((mx - mn) / b.hi));
-        b.mh = qk_float_to_half((float)mn);
-        break;
-    case QK_TYPE_IQ4_NL: { /* the reference's searched scale for the block as it is now */
-        float xf[QK4_NL];
-        block_iq4_nl y;
-        for (int j = 0; j < QK4_NL; j++) xf[j] = (float)x[j];
-        qk_type_get(QK_TYPE_IQ4_NL)->quantize_ref(xf, &y, QK4_NL);
-        b.dh = y.d, b.hi = 15;
-        break;
-    }
-    default: b.dh = qk_float_to_half((float)(amax / 127.0)), b.lo = -128, b.hi = 127; break;
+    case QK_TYPE_Q4_0: b.lo = -8, b.hi = 7; break;
+    case QK_TYPE_Q5_0: b.lo = -16, b.hi = 15; break;
+    case QK_TYPE_Q4_1: b.hi = 15; break;
+    case QK_TYPE_Q5_1: b.hi = 31; break;
+    case QK_TYPE_IQ4_NL: b.hi = 15; break;
+    default: b.lo = -128, b.hi = 127; break;
     }
     b.d = qk_half_to_float(b.dh);
     b.m = qk_half_to_float(b.mh);

@@ -17,8 +17,9 @@
  * H is summed with BLAS dsyrk and factored with LAPACK dpotrf/dtrtri (OpenBLAS), so the
  * bytes may differ in rare roundings between BLAS builds; the format never does.
  *
- * Types: the 32-element blocks, each block's parameters by its type's rule (reference §2)
- * from the row's values as they are when the loop enters the block: Q8_0 (d = amax/127,
+ * Types: the 32-element blocks, each block's parameters by its type's rule (reference §2;
+ * the reference quantizer's own, run on the block) from the row's values as they are when
+ * the loop enters the block: Q8_0 (d = amax/127,
  * q in −128..127), Q4_0 (d = max/−8, q in −8..7), Q5_0 (d = max/−16, q in −16..15), max
  * being the value of largest magnitude; Q4_1 / Q5_1 (d = (max − min)/15 or /31, m = min);
  * IQ4_NL (the reference quantizer's searched scale, q the nearest of its 16 levels). Codes
