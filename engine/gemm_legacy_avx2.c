@@ -8,12 +8,11 @@
  * the token's 4 activation bytes broadcast to every lane, so the lanes accumulate the rows'
  * exact integer block sums with no horizontal reduction:
  *   - AVX-512 VNNI: VPDPBUSD zmm, the accumulator starting at the block's c
- *     (gemm_legacy.h). Groups go two by two: per step the two groups' weight vectors
- *     against the C = 6 tokens' broadcasts, 12 independent chains, and the 4·6 integer
- *     and float accumulators stay in registers (one group × 16 tokens needs 33 live
- *     vectors and spills, and broadcasts each activation word for one VPDPBUSD). An odd
- *     last group is a one-group tile: its 8 weight vectors stay in registers while
- *     C = 16 tokens pass, TPG at a time so that TPG dependency chains interleave;
+ *     (gemm_legacy.h). Groups go two by two (an odd last group alone): per step the two
+ *     groups' weight vectors against the C = 6 tokens' broadcasts, 12 independent chains,
+ *     and the 4·6 integer and float accumulators stay in registers (one group × 16 tokens
+ *     with a block's 8 weight vectors held needs 33 live vectors and spills, and
+ *     broadcasts each activation word for one VPDPBUSD);
  *   - AVX-VNNI: VEX VPDPBUSD on ymm (16 registers: C = 5 tokens, step by step);
  *   - AVX2: VPMADDUBSW into 16-bit sums (the code-width rules of gemm_legacy.h keep them
  *     below 32768), widened per block by VPMADDWD.
@@ -39,11 +38,7 @@
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 /* Tokens per tile (the float sums of a tile stay in registers). */
-#define C_ZMM 16
-/* AVX-512 VNNI: tokens whose VPDPBUSD chains run side by side (8 independent chains cover
- * the instruction's latency at two per cycle; 2 reached about 80 % of this speed) */
-#define TPG 8
-#define C2_ZMM 6 /* tokens per two-group tile */
+#define C_ZMM 6
 #define C_YMM_VNNI 5
 #define C_AVX2 4
 
@@ -66,135 +61,80 @@ static inline const qk_lact *act(const uint8_t *y, size_t by, int c, int b) {
     case 4: F(4); break;
 #define CASES5(F) CASES4(F) case 5: F(5); break;
 #define CASES6(F) CASES5(F) case 6: F(6); break;
-#define CASES16(F) CASES6(F) \
-    case 7: F(7); break; \
-    case 8: F(8); break; \
-    case 9: F(9); break; \
-    case 10: F(10); break; \
-    case 11: F(11); break; \
-    case 12: F(12); break; \
-    case 13: F(13); break; \
-    case 14: F(14); break; \
-    case 15: F(15); break; \
-    case 16: F(16); break;
 
-/* ---- AVX-512 VNNI: 16 rows × C tokens ---- */
+/* ---- AVX-512 VNNI: G (1 or 2) groups of 16 rows × C tokens ---- */
 
-QK_VNNI512 ALWAYS_INLINE void tile_zmm(int nb, const uint8_t *xg, size_t bsize, const uint8_t *y, size_t by,
-                                       const int C, const int with_min, float *out, size_t lds, __mmask16 rows) {
-    __m512 sum[C_ZMM];
-    for (int c = 0; c < C; c++) sum[c] = _mm512_setzero_ps();
+/* Per step, the G groups' weight vectors against each of the C ≤ C_ZMM tokens' broadcasts:
+ * G·C independent chains, each broadcast feeding G VPDPBUSD; the 2·G·C integer and float
+ * accumulators stay in registers. rows_last: the last group's rows to store. */
+QK_VNNI512 ALWAYS_INLINE void tile_zmm(int nb, const uint8_t *xg, size_t bxp, size_t bsize, const uint8_t *y,
+                                       size_t by, const int G, const int C, const int with_min, float *out,
+                                       size_t lds, __mmask16 rows_last) {
+    __m512 sum[2][C_ZMM];
+    for (int g = 0; g < G; g++)
+        for (int c = 0; c < C; c++) sum[g][c] = _mm512_setzero_ps();
     for (int b = 0; b < nb; b++) {
-        const qk_lpack *p = (const qk_lpack *)(xg + (size_t)b * bsize);
-        __m512i w[8];
-        for (int s = 0; s < 8; s++) w[s] = _mm512_load_si512((const void *)p->q[s]);
-        const __m512 dx = _mm512_load_ps(p->d);
-        /* TPG tokens at a time: their VPDPBUSD chains interleave */
-#pragma GCC unroll 8
-        for (int c0 = 0; c0 < C; c0 += TPG) {
-            const int np = C - c0 < TPG ? C - c0 : TPG;
-            const qk_lact *a[TPG];
-            for (int i = 0; i < np; i++) a[i] = act(y, by, c0 + i, b);
-            __m512i acc[TPG];
-            for (int i = 0; i < np; i++) acc[i] = with_min ? _mm512_setzero_si512() : _mm512_set1_epi32(a[i]->u.c);
-            for (int s = 0; s < 8; s++)
-                for (int i = 0; i < np; i++)
-                    acc[i] = _mm512_dpbusd_epi32(acc[i], w[s], _mm512_set1_epi32(step_bytes(a[i], s)));
-            for (int i = 0; i < np; i++) {
-                const int c = c0 + i;
-                const __m512 f = _mm512_cvtepi32_ps(acc[i]);
-                const __m512 d = _mm512_mul_ps(dx, _mm512_set1_ps(a[i]->d));
-                if (with_min)
-                    sum[c] = _mm512_add_ps(sum[c], _mm512_add_ps(_mm512_mul_ps(d, f), _mm512_mul_ps(_mm512_load_ps(p->m),
-                                                                                                    _mm512_set1_ps(a[i]->u.s))));
-                else
-                    sum[c] = _mm512_add_ps(sum[c], _mm512_mul_ps(f, d));
-            }
-        }
-    }
-    for (int c = 0; c < C; c++) _mm512_mask_storeu_ps(out + (size_t)c * lds, rows, sum[c]);
-}
-
-/* Two groups (32 rows) × C ≤ C2_ZMM tokens: each activation broadcast feeds two
- * VPDPBUSD (one per group) and each weight vector is loaded once per step for the C
- * tokens; 4·C accumulators and sums stay in registers. rows1: the second group's rows. */
-QK_VNNI512 ALWAYS_INLINE void tile2_zmm(int nb, const uint8_t *xg, size_t bxp, size_t bsize, const uint8_t *y,
-                                        size_t by, const int C, const int with_min, float *out, size_t lds,
-                                        __mmask16 rows1) {
-    __m512 sum0[C2_ZMM], sum1[C2_ZMM];
-    for (int c = 0; c < C; c++) sum0[c] = sum1[c] = _mm512_setzero_ps();
-    for (int b = 0; b < nb; b++) {
-        const qk_lpack *p0 = (const qk_lpack *)(xg + (size_t)b * bsize);
-        const qk_lpack *p1 = (const qk_lpack *)(xg + bxp + (size_t)b * bsize);
-        const qk_lact *a[C2_ZMM];
-        __m512i acc0[C2_ZMM], acc1[C2_ZMM];
+        const qk_lpack *p[2];
+        for (int g = 0; g < G; g++) p[g] = (const qk_lpack *)(xg + (size_t)g * bxp + (size_t)b * bsize);
+        const qk_lact *a[C_ZMM];
+        __m512i acc[2][C_ZMM];
         for (int c = 0; c < C; c++) {
             a[c] = act(y, by, c, b);
-            acc0[c] = acc1[c] = with_min ? _mm512_setzero_si512() : _mm512_set1_epi32(a[c]->u.c);
+            for (int g = 0; g < G; g++)
+                acc[g][c] = with_min ? _mm512_setzero_si512() : _mm512_set1_epi32(a[c]->u.c);
         }
         for (int s = 0; s < 8; s++) {
-            const __m512i w0 = _mm512_load_si512((const void *)p0->q[s]);
-            const __m512i w1 = _mm512_load_si512((const void *)p1->q[s]);
+            __m512i w[2];
+            for (int g = 0; g < G; g++) w[g] = _mm512_load_si512((const void *)p[g]->q[s]);
             for (int c = 0; c < C; c++) {
                 const __m512i yb = _mm512_set1_epi32(step_bytes(a[c], s));
-                acc0[c] = _mm512_dpbusd_epi32(acc0[c], w0, yb);
-                acc1[c] = _mm512_dpbusd_epi32(acc1[c], w1, yb);
+                for (int g = 0; g < G; g++) acc[g][c] = _mm512_dpbusd_epi32(acc[g][c], w[g], yb);
             }
         }
-        const __m512 dx0 = _mm512_load_ps(p0->d), dx1 = _mm512_load_ps(p1->d);
-        for (int c = 0; c < C; c++) {
-            const __m512 dy = _mm512_set1_ps(a[c]->d);
-            const __m512 f0 = _mm512_cvtepi32_ps(acc0[c]), f1 = _mm512_cvtepi32_ps(acc1[c]);
-            const __m512 d0 = _mm512_mul_ps(dx0, dy), d1 = _mm512_mul_ps(dx1, dy);
-            if (with_min) {
-                const __m512 sy = _mm512_set1_ps(a[c]->u.s);
-                sum0[c] = _mm512_add_ps(sum0[c], _mm512_add_ps(_mm512_mul_ps(d0, f0),
-                                                               _mm512_mul_ps(_mm512_load_ps(p0->m), sy)));
-                sum1[c] = _mm512_add_ps(sum1[c], _mm512_add_ps(_mm512_mul_ps(d1, f1),
-                                                               _mm512_mul_ps(_mm512_load_ps(p1->m), sy)));
-            } else {
-                sum0[c] = _mm512_add_ps(sum0[c], _mm512_mul_ps(f0, d0));
-                sum1[c] = _mm512_add_ps(sum1[c], _mm512_mul_ps(f1, d1));
+        for (int g = 0; g < G; g++) {
+            const __m512 dx = _mm512_load_ps(p[g]->d);
+            for (int c = 0; c < C; c++) {
+                const __m512 f = _mm512_cvtepi32_ps(acc[g][c]);
+                const __m512 d = _mm512_mul_ps(dx, _mm512_set1_ps(a[c]->d));
+                if (with_min)
+                    sum[g][c] = _mm512_add_ps(sum[g][c], _mm512_add_ps(_mm512_mul_ps(d, f),
+                                                                       _mm512_mul_ps(_mm512_load_ps(p[g]->m),
+                                                                                     _mm512_set1_ps(a[c]->u.s))));
+                else
+                    sum[g][c] = _mm512_add_ps(sum[g][c], _mm512_mul_ps(f, d));
             }
         }
     }
-    for (int c = 0; c < C; c++) {
-        _mm512_storeu_ps(out + (size_t)c * lds, sum0[c]);
-        _mm512_mask_storeu_ps(out + (size_t)c * lds + QK_GL_ROWS, rows1, sum1[c]);
-    }
+    for (int c = 0; c < C; c++)
+        for (int g = 0; g < G; g++)
+            _mm512_mask_storeu_ps(out + (size_t)c * lds + (size_t)g * QK_GL_ROWS, g == G - 1 ? rows_last : 0xFFFF,
+                                  sum[g][c]);
 }
 
 QK_VNNI512 ALWAYS_INLINE void gemm_zmm(int n, int nr, int nc, float *s, size_t lds, const void *xp, size_t bxp,
                                      const void *y, size_t by, const int with_min) {
     const int nb = n / 32;
     const size_t bsize = with_min ? QK_GL_BSIZE_MIN : QK_GL_BSIZE_SYM;
-    /* the groups two by two; an odd last group alone */
-    const int ng = (nr + QK_GL_ROWS - 1) / QK_GL_ROWS, r2 = ng / 2 * 2 * QK_GL_ROWS;
-    for (int c0 = 0; c0 < nc; c0 += C2_ZMM) {
-        const int C = nc - c0 < C2_ZMM ? nc - c0 : C2_ZMM;
-        const uint8_t *yc = (const uint8_t *)y + (size_t)c0 * by;
-        for (int r0 = 0; r0 < r2; r0 += 2 * QK_GL_ROWS) {
-            const uint8_t *xg = (const uint8_t *)xp + (size_t)(r0 / QK_GL_ROWS) * bxp;
-            const int nv = nr - r0 - QK_GL_ROWS < QK_GL_ROWS ? nr - r0 - QK_GL_ROWS : QK_GL_ROWS;
-            const __mmask16 rows1 = (__mmask16)((1u << nv) - 1);
-            float *out = s + (size_t)c0 * lds + r0;
-#define TILE(cc) tile2_zmm(nb, xg, bxp, bsize, yc, by, cc, with_min, out, lds, rows1)
-            switch (C) { CASES6(TILE) }
-#undef TILE
-        }
-    }
-    if (ng % 2 == 0) return;
+    const int ng = (nr + QK_GL_ROWS - 1) / QK_GL_ROWS;
     for (int c0 = 0; c0 < nc; c0 += C_ZMM) {
         const int C = nc - c0 < C_ZMM ? nc - c0 : C_ZMM;
         const uint8_t *yc = (const uint8_t *)y + (size_t)c0 * by;
-        for (int r0 = r2; r0 < nr; r0 += QK_GL_ROWS) {
-            const uint8_t *xg = (const uint8_t *)xp + (size_t)(r0 / QK_GL_ROWS) * bxp;
-            const int nv = nr - r0 < QK_GL_ROWS ? nr - r0 : QK_GL_ROWS;
-            const __mmask16 rows = (__mmask16)((1u << nv) - 1);
-            float *out = s + (size_t)c0 * lds + r0;
-#define TILE(cc) tile_zmm(nb, xg, bsize, yc, by, cc, with_min, out, lds, rows)
-            switch (C) { CASES16(TILE) }
-#undef TILE
+        /* the groups two by two; an odd last group alone */
+        for (int g0 = 0; g0 < ng; g0 += 2) {
+            const int G = ng - g0 >= 2 ? 2 : 1, r_last = (g0 + G - 1) * QK_GL_ROWS;
+            const int nv = nr - r_last < QK_GL_ROWS ? nr - r_last : QK_GL_ROWS;
+            const __mmask16 rows_last = (__mmask16)((1u << nv) - 1);
+            const uint8_t *xg = (const uint8_t *)xp + (size_t)g0 * bxp;
+            float *out = s + (size_t)c0 * lds + (size_t)g0 * QK_GL_ROWS;
+#define TILE2(cc) tile_zmm(nb, xg, bxp, bsize, yc, by, 2, cc, with_min, out, lds, rows_last)
+#define TILE1(cc) tile_zmm(nb, xg, bxp, bsize, yc, by, 1, cc, with_min, out, lds, rows_last)
+            if (G == 2) {
+                switch (C) { CASES6(TILE2) }
+            } else {
+                switch (C) { CASES6(TILE1) }
+            }
+#undef TILE2
+#undef TILE1
         }
     }
 }
