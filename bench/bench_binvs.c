@@ -33,9 +33,11 @@ static void last_line(const char *path, char *buf, size_t cap) {
     free(text);
 }
 
-/* One repetition of the other build: its time in *ns and its build_commit. */
-static int child_rep(const char *path, const qk_bench_test *t, bool probes_off, const char *dir, uint64_t *ns,
-                     char *commit, size_t commit_cap, qk_err *err) {
+/* One repetition of the other build: its time in *ns, its build_commit and whether it read
+ * the weights from the file mapping. mmp: "0" or "1" to pass as -mmp, NULL for a build
+ * without the switch. */
+static int child_rep(const char *path, const qk_bench_test *t, bool probes_off, const char *mmp, const char *dir,
+                     uint64_t *ns, char *commit, size_t commit_cap, bool *use_mmap, qk_err *err) {
     char p[16], n[16], b[16], th[16], pg[40], d[16], ub[16], json[4200], log[4200];
     snprintf(json, sizeof json, "%s/rep.json", dir);
     snprintf(log, sizeof log, "%s/child.log", dir);
@@ -56,6 +58,7 @@ static int child_rep(const char *path, const qk_bench_test *t, bool probes_off, 
     if (t->n_depth > 0) argv[k++] = "-d", argv[k++] = d;
     if (t->n_ubatch > 0) argv[k++] = "-ub", argv[k++] = ub;
     if (probes_off) argv[k++] = "--no-roofline", argv[k++] = "--no-peak";
+    if (mmp) argv[k++] = "-mmp", argv[k++] = (char *)mmp;
     argv[k] = NULL;
     unlink(log);
     qk_err e;
@@ -73,20 +76,23 @@ static int child_rep(const char *path, const qk_bench_test *t, bool probes_off, 
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "build_commit");
     int ok = cJSON_IsNumber(s) && s->valuedouble > 0;
     if (ok) *ns = (uint64_t)s->valuedouble;
+    *use_mmap = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "use_mmap"));
     snprintf(commit, commit_cap, "%s", cJSON_IsString(c) ? c->valuestring : "other");
     cJSON_Delete(j);
     return ok ? 0 : qk_errf(err, "%s wrote no samples_ns — is it a qk-bench with -o json samples?", path);
 }
 
-/* Whether PATH's qk-bench --help lists the probes' off switches (older builds lack them). */
-static bool knows_probe_switches(const char *path, const char *dir) {
+/* Whether PATH's qk-bench --help lists `what` (older builds lack the probes' off switches
+ * and -mmp). */
+static bool help_lists(const char *path, const char *dir, const char *const *what, int n) {
     char log[4200];
     snprintf(log, sizeof log, "%s/help.txt", dir);
     char *argv[] = {(char *)path, "--help", NULL};
     qk_err e;
     if (qk_proc_run(argv, NULL, log, &e) != 0) return false;
     char *text = qk_file_read(log, NULL, NULL);
-    bool yes = text && strstr(text, "--no-roofline") && strstr(text, "--no-peak");
+    bool yes = text != NULL;
+    for (int i = 0; yes && i < n; i++) yes = strstr(text, what[i]) != NULL;
     free(text);
     return yes;
 }
@@ -98,7 +104,11 @@ int qk_bench_run_binary_pair(const qk_model *ma, const char *path, const qk_benc
     memset(out_b, 0, sizeof *out_b);
     char dir[4096];
     if (make_tmpdir(dir, sizeof dir, err) != 0) return -1;
-    const bool probes_off = knows_probe_switches(path, dir);
+    static const char *const probe_switches[] = {"--no-roofline", "--no-peak"}, *const mmp_switch[] = {"-mmp"};
+    const bool probes_off = help_lists(path, dir, probe_switches, 2);
+    /* the other build loads the weights as this one does, where it can choose */
+    const char *mmp = help_lists(path, dir, mmp_switch, 1) ? (ma->use_mmap ? "1" : "0") : NULL;
+    bool mmap_b = true;
     uint64_t *samples_b = calloc((size_t)reps, sizeof *samples_b);
     char commit[64] = "";
     qk_bench_session *sa = NULL;
@@ -114,7 +124,7 @@ int qk_bench_run_binary_pair(const qk_model *ma, const char *path, const qk_benc
         for (int side = 0; side < 2; side++) {
             const bool here = (side == 0) == (r % 2 == 0);
             if (here ? qk_bench_session_rep(sa, r, err) != 0
-                     : child_rep(path, t, probes_off, dir, &samples_b[r], commit, sizeof commit, err) != 0)
+                     : child_rep(path, t, probes_off, mmp, dir, &samples_b[r], commit, sizeof commit, &mmap_b, err) != 0)
                 goto done;
         }
     }
@@ -124,6 +134,7 @@ int qk_bench_run_binary_pair(const qk_model *ma, const char *path, const qk_benc
     out_b->samples_ns = samples_b;
     out_b->has_profile = false;
     out_b->peak_rss_bytes = 0; /* the child's is not known here */
+    out_b->use_mmap = mmap_b;
     snprintf(out_b->build_commit, sizeof out_b->build_commit, "%s", commit);
     samples_b = NULL;
     rc = 0;

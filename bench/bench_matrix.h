@@ -82,6 +82,7 @@ typedef struct qk_bench_result {
     char model_type[128];    /* qk_model_desc(): "qwen2 1B Q4_K - Medium" */
     uint64_t model_size;     /* bytes of tensor data */
     uint64_t model_n_params; /* total tensor elements */
+    bool use_mmap;           /* the weights were read from the file mapping (qk_model_open) */
     int n_ubatch;            /* test.n_ubatch, or llama-bench's default 512 when not given */
     uint64_t peak_rss_bytes; /* peak resident memory of the process during the test (0: unknown) */
     char build_commit[64];   /* "" (this build), or the other build's (qk-bench --binary-vs) */

@@ -102,7 +102,7 @@ void qk_bench_field_value(qk_sb *out, const qk_bench_result *r, const qk_bench_e
     case F_NO_KV_OFFLOAD: qk_sb_puts(out, "0"); break;
     case F_FLASH_ATTN: qk_sb_puts(out, "0"); break;
     case F_TENSOR_SPLIT: qk_sb_puts(out, "0.00"); break;
-    case F_USE_MMAP: qk_sb_puts(out, "1"); break; /* models are mmap'ed */
+    case F_USE_MMAP: qk_sb_puts(out, r->use_mmap ? "1" : "0"); break;
     case F_EMBEDDINGS: qk_sb_puts(out, "0"); break;
     case F_N_PROMPT: qk_sb_printf(out, "%d", r->test.n_prompt); break;
     case F_N_GEN: qk_sb_printf(out, "%d", r->test.n_gen); break;

@@ -105,6 +105,7 @@ void qk_bench_session_close(qk_bench_session *ss, qk_bench_result *out) {
         qk_model_desc(ss->m, out->model_type, sizeof out->model_type);
         out->model_size = ss->m->n_bytes;
         out->model_n_params = ss->m->n_params;
+        out->use_mmap = ss->m->use_mmap;
         out->n_ubatch = ss->t.n_ubatch > 0 ? ss->t.n_ubatch : 512;
         out->peak_rss_bytes = qk_bench_peak_rss_bytes();
         out->test_time = ss->started;

@@ -74,6 +74,9 @@ static void usage(FILE *f, int def_threads) {
         "  -d, --n-depth N          tokens already in the KV cache when the test starts, filled\n"
         "                           untimed before each repetition: \"tg128 @ d4096\" (default: 0)\n"
         "  -t, --threads N          threads (default: %d, the physical cores)\n"
+        "  -mmp, --mmap 0|1         1: read the weights from the file mapping (llama-bench's\n"
+        "                           default); 0: read them into memory first, which made\n"
+        "                           passes faster on virtual machines (default: 0)\n"
         "Every list item may be a range: FIRST-LAST (step 1), FIRST-LAST+STEP or\n"
         "FIRST-LAST*MULT, e.g. -t 1-4, -d 0-4096+1024, -p 128-1024*2.\n"
         "\n"
@@ -143,6 +146,7 @@ typedef struct opts {
     const char *vs;        /* --vs model (NULL: none) */
     const char *binary_vs; /* --binary-vs qk-bench (NULL: none) */
     bool progress, membw_mode, roofline, profile, peak_mode, peak;
+    bool use_mmap; /* -mmp 1: the weights stay in the file mapping */
     size_t membw_bytes;
     int32_t membw_passes, peak_passes;
     double membw_gbs;     /* 0: measure */
@@ -213,12 +217,12 @@ static int add_out_file(opts *o, const char *path, qk_bench_format fmt) {
 enum {
     OPT_OE = 256, OPT_PG, OPT_OUTPUT_FILE, OPT_PROGRESS, OPT_MEMBW, OPT_MEMBW_MIB, OPT_MEMBW_PASSES,
     OPT_MEMBW_GBS, OPT_NO_ROOFLINE, OPT_PROFILE, OPT_PEAK, OPT_PEAK_PASSES, OPT_PEAK_GFLOPS, OPT_PEAK_GOPS,
-    OPT_NO_PEAK, OPT_UB, OPT_CI_JSON, OPT_VS, OPT_BINARY_VS
+    OPT_NO_PEAK, OPT_UB, OPT_CI_JSON, OPT_VS, OPT_BINARY_VS, OPT_MMP
 };
 
-/* The next option as qk_cli_next reads it, but for llama-bench's two-letter -oe, -pg and -ub
- * (which getopt would read as -o e, -p g, -u b): those return OPT_OE / OPT_PG / OPT_UB with
- * optarg set.
+/* The next option as qk_cli_next reads it, but for llama-bench's -oe, -pg, -ub and -mmp
+ * (which getopt would read as -o e, -p g, -u b, -m mp): those return OPT_OE / OPT_PG /
+ * OPT_UB / OPT_MMP with optarg set.
  * qk-bench takes no operands, so one is an error here, before getopt would move past it. */
 static int next_option(int argc, char **argv) {
     static const struct option LONG[] = {{"help", no_argument, NULL, 'h'},
@@ -248,20 +252,21 @@ static int next_option(int argc, char **argv) {
                                          {"peak-gflops", required_argument, NULL, OPT_PEAK_GFLOPS},
                                          {"peak-gops", required_argument, NULL, OPT_PEAK_GOPS},
                                          {"no-peak", no_argument, NULL, OPT_NO_PEAK},
+                                         {"mmap", required_argument, NULL, OPT_MMP},
                                          {0}};
     const char *a = optind < argc ? argv[optind] : NULL;
     if (a && (a[0] != '-' || !a[1])) {
         qk_cli_error("unexpected argument '%s' — run qk-bench --help", a);
         return '?';
     }
-    if (a && (!strcmp(a, "-oe") || !strcmp(a, "-pg") || !strcmp(a, "-ub"))) {
+    if (a && (!strcmp(a, "-oe") || !strcmp(a, "-pg") || !strcmp(a, "-ub") || !strcmp(a, "-mmp"))) {
         if (optind + 1 >= argc) {
             qk_cli_error("option '%s' needs a value — run qk-bench --help", a);
             return '?';
         }
         optarg = argv[optind + 1];
         optind += 2;
-        return a[1] == 'o' ? OPT_OE : a[1] == 'p' ? OPT_PG : OPT_UB;
+        return a[1] == 'o' ? OPT_OE : a[1] == 'p' ? OPT_PG : a[1] == 'u' ? OPT_UB : OPT_MMP;
     }
     return qk_cli_next(argc, argv, ":m:p:n:b:t:r:o:d:h", LONG);
 }
@@ -300,6 +305,10 @@ static int set_option(opts *o, int c, char *v) {
     case OPT_PEAK_GFLOPS: return qk_cli_double("--peak-gflops", v, 1e-3, 1e9, &o->peak_given[QK_PEAK_FP32]);
     case OPT_PEAK_GOPS: return qk_cli_double("--peak-gops", v, 1e-3, 1e9, &o->peak_given[QK_PEAK_INT8]);
     case OPT_NO_PEAK: o->peak = false; return QK_CLI_RUN;
+    case OPT_MMP:
+        if (strcmp(v, "0") && strcmp(v, "1")) return qk_cli_error("-mmp takes 0 or 1, got '%s' — run qk-bench --help", v);
+        o->use_mmap = v[0] == '1';
+        return QK_CLI_RUN;
     case 'h':
         usage(stdout, o->def_threads);
         return fflush(stdout) != 0 ? qk_cli_error("cannot write to stdout") : QK_CLI_DONE;
@@ -461,7 +470,7 @@ static int measure_peak(const opts *o, const int *threads, int n, qk_peak_result
     return 0;
 }
 
-/* Fail before printing anything when a model cannot be loaded (the weights are mapped, not
+/* Fail before printing anything when a model cannot be loaded (mapped, its weights not
  * read, so this costs little) or an output file cannot be written. Returns 0, or prints
  * the error and returns 1. */
 static int check_inputs(const opts *o) {
@@ -469,7 +478,7 @@ static int check_inputs(const opts *o) {
     for (int i = 0; i <= o->p.n_models; i++) {
         const char *path = i < o->p.n_models ? o->p.models[i] : o->vs;
         if (!path) break;
-        qk_model *m = qk_model_load(path, &err);
+        qk_model *m = qk_model_open(path, true, &err);
         if (!m)
             return qk_fail("cannot load model '%s': %s%s", path, err.msg,
                            qk_hint(err.msg, " — check the path and that it is a GGUF model qkit supports"));
@@ -697,7 +706,7 @@ static int bench_run_tests(bench *b) {
     int model_index = -1, status = 0;
     qk_err err;
     progress_ctx pc = {o->progress, 0, b->n_tests};
-    if (o->vs && !(model_vs = qk_model_load(o->vs, &err)))
+    if (o->vs && !(model_vs = qk_model_open(o->vs, o->use_mmap, &err)))
         return qk_fail("cannot load model '%s': %s%s", o->vs, err.msg,
                        qk_hint(err.msg, " — check the path and that it is a GGUF model qkit supports"));
     for (int i = 0; i < b->n_tests && status == 0; i++) {
@@ -705,7 +714,7 @@ static int bench_run_tests(bench *b) {
         if (t->model_index != model_index) {
             qk_model_free(model);
             if (o->progress) fprintf(stderr, "qk-bench: loading %s\n", t->model);
-            model = qk_model_load(t->model, &err);
+            model = qk_model_open(t->model, o->use_mmap, &err);
             if (!model) {
                 status = qk_fail("cannot load model '%s': %s%s", t->model, err.msg,
                                  qk_hint(err.msg, " — check the path and that it is a GGUF model qkit supports"));

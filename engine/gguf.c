@@ -333,6 +333,8 @@ static void free_ctx(gguf_ctx *g) {
         map_unregister(g->map);
         munmap(g->map, g->map_size);
     }
+    if (g->data_copy) munmap(g->data_copy, g->data_copy_size);
+    if (g->fd >= 0) close(g->fd);
     free(g->path);
     free(g);
 }
@@ -358,16 +360,15 @@ gguf_ctx *gguf_open(const char *path, qk_err *err) {
         qk_errf(err, "out of memory");
         return NULL;
     }
+    g->fd = fd;
     g->path = strdup(path);
     g->map_size = (size_t)st.st_size;
     if (g->map_size < 24) {
-        close(fd);
         qk_errf(err, "%s: not a GGUF file (only %zu bytes)", path, g->map_size);
         free_ctx(g);
         return NULL;
     }
     g->map = mmap(NULL, g->map_size, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
     if (g->map == MAP_FAILED) {
         g->map = NULL;
         qk_errf(err, "cannot map '%s': %s", path, strerror(errno));
@@ -498,6 +499,37 @@ fail:
 }
 
 void gguf_close(gguf_ctx *g) { free_ctx(g); }
+
+int gguf_read_data(gguf_ctx *g, qk_err *err) {
+    if (g->data_copy || g->map_size <= g->data_offset) return 0;
+    const size_t lead = g->data_offset % 64, size = g->map_size - g->data_offset, chunk = (size_t)64 << 20;
+    uint8_t *buf = mmap(NULL, lead + size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED)
+        return qk_errf(err, "%s: cannot allocate %zu bytes for the weights: %s", g->path, size, strerror(errno));
+#ifdef MADV_HUGEPAGE
+    (void)madvise(buf, lead + size, MADV_HUGEPAGE); /* advice: without it, 4 KiB pages */
+#endif
+    for (size_t done = 0; done < size;) {
+        const size_t want = size - done < chunk ? size - done : chunk;
+        const ssize_t r = pread(g->fd, buf + lead + done, want, (off_t)(g->data_offset + done));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            if (r < 0) qk_errf(err, "%s: cannot read the tensor data: %s", g->path, strerror(errno));
+            else
+                qk_errf(err, "%s: the file ends at byte %zu, inside its tensor data — it was truncated after it was "
+                        "opened",
+                        g->path, g->data_offset + done);
+            munmap(buf, lead + size);
+            return -1;
+        }
+        done += (size_t)r;
+    }
+    (void)mprotect(buf, lead + size, PROT_READ); /* weights are never written: a stray write faults */
+    for (uint64_t i = 0; i < g->n_tensors; i++) g->tensors[i].data = buf + lead + g->tensors[i].offset;
+    g->data_copy = buf;
+    g->data_copy_size = lead + size;
+    return 0;
+}
 
 int64_t gguf_find_key(const gguf_ctx *g, const char *key) {
     const gguf_index *ix = g->index;

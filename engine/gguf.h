@@ -81,11 +81,26 @@ typedef struct gguf_ctx {
     size_t data_offset;        /* start of the tensor data section in the file */
     void *map;
     size_t map_size;
+    int fd;                    /* the open file (for gguf_read_data) */
+    void *data_copy;           /* gguf_read_data's copy of the data section, or NULL */
+    size_t data_copy_size;
     struct gguf_index *index;  /* private to gguf.c: hash index of keys and tensor names */
 } gguf_ctx;
 
 /* Open and validate a GGUF file (mapped read-only). Returns NULL on error, with err set. */
 gguf_ctx *gguf_open(const char *path, qk_err *err);
+
+/* Read the tensor data section into anonymous memory (pread; advised for transparent huge
+ * pages, then made read-only) and point every tensor's data there, each at its file
+ * offset's address modulo 64; the mapping then serves the metadata only. Meant for passes
+ * that read the weights again and again (inference): on the virtual machines qkit is
+ * measured on, reads from the file mapping's pages were slower than from anonymous memory,
+ * most of all for a file qk-quantize had just written (generation, and the batch-1 output
+ * head of prompt processing). The resident size equals that of a fully read mapping; with
+ * transparent huge pages, few page faults. Returns 0 (also when already read), or -1 with
+ * err set when the memory cannot be had or the file cannot be read in full (truncated
+ * since gguf_open); the tensors then stay in the map. */
+int gguf_read_data(gguf_ctx *g, qk_err *err);
 void gguf_close(gguf_ctx *g);
 
 /* The path of the open GGUF file whose mapping contains addr, or NULL. Async-signal-safe

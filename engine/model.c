@@ -144,7 +144,9 @@ static int load_hparams(qk_model *m, qk_err *err) {
     return 0;
 }
 
-qk_model *qk_model_load(const char *path, qk_err *err) {
+qk_model *qk_model_load(const char *path, qk_err *err) { return qk_model_open(path, false, err); }
+
+qk_model *qk_model_open(const char *path, bool use_mmap, qk_err *err) {
     qk_model *m = calloc(1, sizeof *m);
     if (!m) {
         qk_errf(err, "out of memory");
@@ -192,6 +194,9 @@ qk_model *qk_model_load(const char *path, qk_err *err) {
         m->n_params += (uint64_t)gguf_tensor_nelements(&m->gguf->tensors[i]);
         m->n_bytes += m->gguf->tensors[i].nbytes;
     }
+    /* last, so that a file the loader refuses is not read in full first */
+    m->use_mmap = use_mmap;
+    if (!use_mmap && gguf_read_data(m->gguf, err)) goto fail;
     return m;
 fail:
     qk_model_free(m);

@@ -1,9 +1,10 @@
 /*
  * model.h — hyper-parameters and tensor binding for the supported architectures.
  *
- * A qk_model is loaded once (GGUF mmap) and is read-only afterwards; any number of
- * qk_context (forward.h) may share it. Architectures: "llama" (RoPE NORM, adjacent pairs)
- * and "qwen2" (RoPE NEOX, half-split, q/k/v biases). Tensor names and hyper-parameter keys
+ * A qk_model is loaded once (GGUF mapped, its weights read into memory unless use_mmap)
+ * and is read-only afterwards; any number of qk_context (forward.h) may share it.
+ * Architectures: "llama" (RoPE NORM, adjacent pairs) and "qwen2" (RoPE NEOX, half-split,
+ * q/k/v biases). Tensor names and hyper-parameter keys
  * are llama.cpp's (src/llama-arch.cpp; llama-cpp-reference.md §3):
  *   token_embd.weight [n_embd, n_vocab], output_norm.weight [n_embd],
  *   output.weight [n_embd, n_vocab] (optional: tied to token_embd when absent),
@@ -64,11 +65,18 @@ typedef struct qk_model {
     uint32_t file_type;        /* general.file_type, or 0xffffffff when absent */
     uint64_t n_params;         /* total elements of all tensors */
     uint64_t n_bytes;          /* total tensor data bytes */
+    bool use_mmap;             /* the weights are read from the file mapping, not from memory */
 } qk_model;
 
-/* Load a model. Errors: unreadable or invalid GGUF, unsupported architecture, missing
- * tensor or key, shape mismatch, tensor type the engine cannot compute with. */
+/* Load a model, its weights read into memory (gguf_read_data: faster passes than from the
+ * file mapping). Errors: unreadable or invalid GGUF, unsupported architecture, missing
+ * tensor or key, shape mismatch, tensor type the engine cannot compute with, no memory for
+ * the weights, a file truncated while it is read. */
 qk_model *qk_model_load(const char *path, qk_err *err);
+/* The same with a choice: use_mmap keeps the weights in the file mapping (llama.cpp's
+ * default), paged in as they are first read, and shared with other processes that map
+ * the file. */
+qk_model *qk_model_open(const char *path, bool use_mmap, qk_err *err);
 void qk_model_free(qk_model *m);
 
 /* Bind a different tensor in place of `old` (a weight the model binds: token_embd,

@@ -41,9 +41,9 @@ char *ppl_tool_read_text(const char *path, const char *what, bool drop_newline, 
     return buf;
 }
 
-qk_model *ppl_tool_load_model(const char *path, int32_t n_ctx, bool warn_ctx, bool show_tied) {
+qk_model *ppl_tool_load_model(const char *path, int32_t n_ctx, bool warn_ctx, bool show_tied, bool use_mmap) {
     qk_err err = {{0}};
-    qk_model *m = qk_model_load(path, &err);
+    qk_model *m = qk_model_open(path, use_mmap, &err);
     if (!m) {
         qk_fail("cannot load model %s: %s", path, err.msg);
         return NULL;

@@ -32,13 +32,14 @@ int ppl_tool_check_input(const char *path, const char *what);
  * "WHAT PATH is empty". Returns NULL after the error. */
 char *ppl_tool_read_text(const char *path, const char *what, bool drop_newline, size_t *len);
 
-/* The model at path, with its tokenizer. Prints "PROG: model PATH: n_vocab N, X M params,
+/* The model at path, with its tokenizer; its weights read into memory, or left in the
+ * file mapping when use_mmap (qk_model_open). Prints "PROG: model PATH: n_vocab N, X M params,
  * Y MiB", followed by ", lm_head tied to token_embd" when show_tied and the model's
  * lm_head is token_embd.weight; then, when warn_ctx and n_ctx exceeds the model's training
  * context, "PROG: warning: n_ctx N is larger than the model's training context M".
  * Errors: "cannot load model PATH: <reason>", "model PATH has no tokenizer". Returns the
  * model (qk_model_free), or NULL after the error. */
-qk_model *ppl_tool_load_model(const char *path, int32_t n_ctx, bool warn_ctx, bool show_tied);
+qk_model *ppl_tool_load_model(const char *path, int32_t n_ctx, bool warn_ctx, bool show_tied, bool use_mmap);
 
 /* The tokens of text[0..len) (add_special: BOS/EOS as the vocab asks; no special-token
  * parsing), in *tokens (malloc'd, the caller frees it in every case) and *n_tokens. Prints

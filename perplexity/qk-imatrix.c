@@ -45,7 +45,7 @@ typedef struct opts {
     const char *in_files[MAX_IN_FILES];
     int n_in;
     int32_t n_ctx, n_batch, n_chunks, i_chunk, n_threads;
-    bool process_output, show_stats, out_given;
+    bool process_output, show_stats, out_given, use_mmap;
     qk_imatrix_format fmt;
 } opts;
 
@@ -73,6 +73,8 @@ static void usage(FILE *f) {
             "      --chunks N           process at most N chunks (default: -1 = all)\n"
             "      --chunk K            start at chunk K: skip the first K*n_ctx tokens (default: 0)\n"
             "  -t, --threads N          worker threads (default: %d = all CPUs)\n"
+            "      --mmap               read the weights from the file mapping, as llama.cpp does\n"
+            "                           by default (default: read into memory, faster)\n"
             "      --process-output     also collect output.weight (the lm_head) when the model has\n"
             "                           one (tied models multiply token_embd.weight instead, which\n"
             "                           is never collected) (default: off)\n"
@@ -84,7 +86,7 @@ static void usage(FILE *f) {
             qk_cpu_count());
 }
 
-enum { OPT_CHUNKS = 256, OPT_CHUNK, OPT_PROCESS_OUTPUT, OPT_IN_FILE, OPT_FORMAT, OPT_STATS, OPT_JSON };
+enum { OPT_CHUNKS = 256, OPT_CHUNK, OPT_PROCESS_OUTPUT, OPT_IN_FILE, OPT_FORMAT, OPT_STATS, OPT_JSON, OPT_MMAP };
 
 /* The options' combinations, once all are read. */
 static int check_args(int argc, char **argv, opts *o) {
@@ -119,6 +121,7 @@ static int parse_args(int argc, char **argv, opts *o) {
                                          {"in-file", required_argument, NULL, OPT_IN_FILE},
                                          {"show-statistics", no_argument, NULL, OPT_STATS},
                                          {"json", required_argument, NULL, OPT_JSON},
+                                         {"mmap", no_argument, NULL, OPT_MMAP},
                                          {0}};
     memset(o, 0, sizeof *o);
     o->n_ctx = 512;
@@ -153,6 +156,7 @@ static int parse_args(int argc, char **argv, opts *o) {
             break;
         case OPT_STATS: o->show_stats = true; break;
         case OPT_JSON: o->json = optarg; break;
+        case OPT_MMAP: o->use_mmap = true; break;
         default: return QK_CLI_ERROR; /* qk_cli_next printed the error */
         }
     }
@@ -213,7 +217,7 @@ static qk_imatrix **read_in_files(const opts *o, bool *any_dat) {
 /* The model with its tokenizer (its summary line naming a tied lm_head, the n_ctx
  * warning: ppl_tool.h), or NULL after printing the error. */
 static qk_model *load_model(const opts *o) {
-    qk_model *m = ppl_tool_load_model(o->model, o->n_ctx, true, true);
+    qk_model *m = ppl_tool_load_model(o->model, o->n_ctx, true, true, o->use_mmap);
     if (!m) return NULL;
     if (o->process_output && m->tied_output)
         fprintf(stderr, PROG ": note: --process-output: the model has no output.weight (its lm_head is "

@@ -35,7 +35,7 @@
 typedef struct opts {
     const char *model, *text, *base, *prompts, *json;
     int32_t n_ctx, n_batch, n_chunks, n_threads, out_type;
-    bool ctx_given, kld;
+    bool ctx_given, kld, use_mmap;
     char nll[4200]; /* BASE.nll, the exact-NLL sidecar ("" without a base) */
 } opts;
 
@@ -64,6 +64,8 @@ static void usage(FILE *f) {
             "                              pass (default: 2048)\n"
             "      --chunks N              evaluate at most N chunks (default: -1 = all)\n"
             "  -t, --threads N             worker threads (default: %d = all CPUs)\n"
+            "      --mmap                  read the weights from the file mapping, as llama.cpp\n"
+            "                              does by default (default: read into memory, faster)\n"
             "      --kl-divergence-base F  without --kl-divergence: write the base log-probs to F\n"
             "                              (llama.cpp's format) and exact NLLs to F.nll;\n"
             "                              with --kl-divergence: read them from F\n"
@@ -80,7 +82,7 @@ static void usage(FILE *f) {
 }
 
 /* Long-only options. */
-enum { OPT_CHUNKS = 256, OPT_BASE, OPT_KLD, OPT_PROMPTS, OPT_JSON, OPT_OUT_TYPE };
+enum { OPT_CHUNKS = 256, OPT_BASE, OPT_KLD, OPT_PROMPTS, OPT_JSON, OPT_OUT_TYPE, OPT_MMAP };
 
 /* The options' combinations, once all are read. */
 static int check_args(int argc, char **argv, opts *o) {
@@ -111,6 +113,7 @@ static int parse_args(int argc, char **argv, opts *o) {
                                          {"prompts", required_argument, NULL, OPT_PROMPTS},
                                          {"ppl-output-type", required_argument, NULL, OPT_OUT_TYPE},
                                          {"json", required_argument, NULL, OPT_JSON},
+                                         {"mmap", no_argument, NULL, OPT_MMAP},
                                          {0}};
     memset(o, 0, sizeof *o);
     o->n_ctx = 512;
@@ -135,6 +138,7 @@ static int parse_args(int argc, char **argv, opts *o) {
         case OPT_PROMPTS: o->prompts = optarg; break;
         case OPT_OUT_TYPE: bad = qk_cli_i32("--ppl-output-type", optarg, 0, 1, &o->out_type); break;
         case OPT_JSON: o->json = optarg; break;
+        case OPT_MMAP: o->use_mmap = true; break;
         default: return QK_CLI_ERROR; /* qk_cli_next printed the error */
         }
     }
@@ -528,7 +532,7 @@ int main(int argc, char **argv) {
     if (o.kld && !o.prompts && !(base = open_base(&o))) return 1; /* before the model: fail fast */
     /* its summary line; the n_ctx warning except in --prompts mode (each prompt is cut to
      * n_ctx tokens, a larger -c changes nothing) */
-    qk_model *m = ppl_tool_load_model(o.model, o.n_ctx, !o.prompts, false);
+    qk_model *m = ppl_tool_load_model(o.model, o.n_ctx, !o.prompts, false, o.use_mmap);
     if (!m) {
         ppl_logits_close(base);
         return 1;

@@ -242,7 +242,9 @@ static int gptq_round(const qk_quant_opts *o, const gguf_ctx *g, const size_t *o
         const qk_type_traits *st = qk_type_get(r->tensors[k].src_type);
         if (!st->is_quantized && st->to_float && qk_mix_check_finite(&g->tensors[order[k]], err)) goto done;
     }
-    if (n && !(m = qk_model_load(o->in_path, err))) goto done;
+    /* mapped: the pipeline reads the same file through g, and a copy in memory would hold
+     * the weights twice */
+    if (n && !(m = qk_model_open(o->in_path, true, err))) goto done;
     for (size_t a = 0; a < n; n_groups++) {
         size_t b = a;
         uint64_t bytes = 0;

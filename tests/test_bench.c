@@ -206,6 +206,7 @@ END_TEST
 START_TEST(json_typing) {
     qk_bench_env e = test_env();
     qk_bench_result a = fake_result("a.gguf", 0, 128), b = fake_result("b.gguf", 512, 0);
+    a.use_mmap = true; /* qk-bench -mmp 1 */
     qk_sb sb = {0};
     qk_bench_print_header(&sb, QK_BENCH_FMT_JSON, &e);
     qk_bench_print_test(&sb, QK_BENCH_FMT_JSON, &e, &a, 0);
@@ -222,6 +223,7 @@ START_TEST(json_typing) {
     ck_assert(cJSON_IsString(cJSON_GetObjectItem(o, "model_filename")));
     ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(o, "cpu_strict")));
     ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(o, "use_mmap")));
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 1), "use_mmap")));
     ck_assert(cJSON_IsNumber(cJSON_GetObjectItem(o, "n_gen")));
     ck_assert_int_eq(cJSON_GetObjectItem(o, "n_gen")->valueint, 128);
     ck_assert_double_eq_tol(cJSON_GetObjectItem(o, "avg_ns")->valuedouble, 1.5e9, 0.5);
@@ -374,11 +376,11 @@ START_TEST(real_run_csv) {
     char *gl = first_line(gold), *ol = first_line(out);
     ck_assert_str_eq(ol, gl);
     /* the fields that describe llama.cpp settings qkit does not vary carry llama-bench's
-     * default values, as in the golden file */
+     * default values, as in the golden file (use_mmap is qkit's -mmp: 0 by default) */
     const char *same[] = {"build_number", "gpu_info", "backends", "n_batch",
                           "n_ubatch", "cpu_mask", "cpu_strict", "poll", "type_k", "type_v",
                           "n_gpu_layers", "split_mode", "main_gpu", "no_kv_offload",
-                          "flash_attn", "tensor_split", "use_mmap", "embeddings"};
+                          "flash_attn", "tensor_split", "embeddings"};
     const char *gp = gold;
     csv_row gh, grow;
     ck_assert(csv_next(&gp, &gh));
@@ -408,6 +410,7 @@ START_TEST(real_run_csv) {
             if (!strcmp(h.f[i], "avg_ts")) ts = atof(row.f[i]);
             if (!strcmp(h.f[i], "n_threads")) ck_assert_str_eq(row.f[i], "1");
             if (!strcmp(h.f[i], "backends")) ck_assert_str_eq(row.f[i], "CPU");
+            if (!strcmp(h.f[i], "use_mmap")) ck_assert_str_eq(row.f[i], "0");
             if (!strcmp(h.f[i], "model_type")) ck_assert_str_eq(row.f[i], "llama ?B all F32");
             if (!strcmp(h.f[i], "model_size")) ck_assert_int_gt(atoll(row.f[i]), 1000000);
             if (!strcmp(h.f[i], "test_time")) ck_assert_int_eq(strlen(row.f[i]), 20);
@@ -433,7 +436,7 @@ START_TEST(real_run_json_and_files) {
     ck_assert_int_eq(qk_file_mkdir_p(dir, NULL), 0);
     snprintf(jpath, sizeof jpath, "%s/r.json", dir);
     snprintf(cpath, sizeof cpath, "%s/r.csv", dir);
-    snprintf(cmd, sizeof cmd, "%s -m %s -p 16 -n 4 -r 2 -o json --progress --output-file %s --output-file %s",
+    snprintf(cmd, sizeof cmd, "%s -m %s -p 16 -n 4 -r 2 -mmp 1 -o json --progress --output-file %s --output-file %s",
              qk_test_bin("qk-bench"), qk_test_shared(STORIES), jpath, cpath);
     int rc = qk_test_run(cmd, &out);
     ck_assert_msg(rc == 0, "qk-bench failed: %s", out);
@@ -460,6 +463,7 @@ START_TEST(real_run_json_and_files) {
         double avg = cJSON_GetObjectItem(o, "avg_ts")->valuedouble;
         ck_assert_double_eq_tol(avg, sum / 2, avg * 1e-6); /* t/s = mean of ts_k */
         ck_assert_str_eq(cJSON_GetObjectItem(o, "model_filename")->valuestring, qk_test_shared(STORIES));
+        ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(o, "use_mmap"))); /* -mmp 1 */
     }
     cJSON_Delete(j);
     free(text);
@@ -496,6 +500,11 @@ START_TEST(errors_are_one_line) {
     rc = qk_test_run(cmd, &out);
     ck_assert_int_ne(rc, 0);
     ck_assert_ptr_nonnull(strstr(out, "unknown output format"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s -m %s -p 8 -n 0 -mmp 2", qk_test_bin("qk-bench"), qk_test_shared(STORIES));
+    rc = qk_test_run(cmd, &out);
+    ck_assert_int_ne(rc, 0);
+    ck_assert_ptr_nonnull(strstr(out, "qk-bench: error: -mmp takes 0 or 1, got '2'"));
     free(out);
 }
 END_TEST

@@ -58,16 +58,17 @@ static int rc_of(const char *out) {
 
 /* A qk-perplexity run writing OUT (a base-logits file of 800 chunks of stories260K, -b 16:
  * seconds of work), started in the background; the script waits for its temporary. */
-static void start_ppl(char *buf, size_t cap, const char *out, const char *model, const char *pipe_to) {
+static void start_ppl(char *buf, size_t cap, const char *out, const char *model, const char *opts, const char *pipe_to) {
     char m[4200], w[4096];
     snprintf(m, sizeof m, "%s", model ? model : qk_test_shared(STORIES));
     snprintf(w, sizeof w, "%s", qk_test_shared(WIKI));
     snprintf(buf, cap,
              "cd %s\n"
-             "%s -m %s -f %s -c 256 --chunks 800 -b 16 -t 1 --kl-divergence-base %s %s 2> err.txt &\n"
+             "%s -m %s -f %s -c 256 --chunks 800 -b 16 -t 1 --kl-divergence-base %s %s %s 2> err.txt &\n"
              "pid=$!\n"
              "for i in $(seq 400); do ls %s.tmp.* >/dev/null 2>&1 && break; sleep 0.02; done\n",
-             qk_test_tmpdir(), qk_test_bin("qk-perplexity"), m, w, out, pipe_to ? pipe_to : "> /dev/null", out);
+             qk_test_tmpdir(), qk_test_bin("qk-perplexity"), m, w, out, opts ? opts : "", pipe_to ? pipe_to : "> /dev/null",
+             out);
 }
 
 /* SIGINT, SIGTERM, SIGHUP while the base file is written: the tool dies of the signal
@@ -81,7 +82,7 @@ START_TEST(test_signals_leave_nothing) {
     const named_signal *s = &sigs[_i];
     char out[64], script[65536];
     snprintf(out, sizeof out, "sig%s.kld", s->name);
-    start_ppl(script, sizeof script, out, NULL, NULL);
+    start_ppl(script, sizeof script, out, NULL, NULL, NULL);
     snprintf(script + strlen(script), sizeof script - strlen(script),
              "ls %s.tmp.* >/dev/null 2>&1 && echo temp-seen\nkill -%s $pid\nwait $pid\necho rc=$?\n", out, s->name);
     char *o = bash(script);
@@ -96,7 +97,7 @@ END_TEST
  * write to stdout raises SIGPIPE, the tool dies of it, and the temporary is removed. */
 START_TEST(test_sigpipe_leaves_nothing) {
     char script[65536];
-    start_ppl(script, sizeof script, "pipe.kld", NULL, "| head -c 1 > /dev/null");
+    start_ppl(script, sizeof script, "pipe.kld", NULL, NULL, "| head -c 1 > /dev/null");
     snprintf(script + strlen(script), sizeof script - strlen(script), "wait $pid\necho rc=${PIPESTATUS[0]}\n");
     /* $! of a pipeline is its last command (head): the tool's status comes from wait on the
      * whole pipeline; check the files instead of relying on the status */
@@ -131,8 +132,9 @@ START_TEST(test_file_size_limit_is_one_error) {
 }
 END_TEST
 
-/* The model file truncated while it is mapped: the next read of a lost page raises SIGBUS;
- * the tool says which file changed, exits 1 and leaves no temporary. */
+/* The model file truncated while its weights are read from the mapping (--mmap): the next
+ * read of a lost page raises SIGBUS; the tool says which file changed, exits 1 and leaves
+ * no temporary. (Without --mmap the weights are in memory before the run starts.) */
 START_TEST(test_truncated_model_is_one_error) {
     char model[4200], script[65536];
     snprintf(model, sizeof model, "%s/bus.gguf", qk_test_tmpdir());
@@ -143,7 +145,7 @@ START_TEST(test_truncated_model_is_one_error) {
     ck_assert_uint_eq(fwrite(b, 1, len, f), len);
     fclose(f);
     free(b);
-    start_ppl(script, sizeof script, "busout.kld", model, NULL);
+    start_ppl(script, sizeof script, "busout.kld", model, "--mmap", NULL);
     snprintf(script + strlen(script), sizeof script - strlen(script),
              "truncate -s 4096 %s\nwait $pid\necho rc=$?\ntail -n 1 err.txt\n", model);
     char *o = bash(script);

@@ -333,6 +333,51 @@ START_TEST(test_reads_real_models) {
 }
 END_TEST
 
+/* gguf_read_data: every tensor's bytes equal the mapping's, outside the mapping, at the same
+ * address modulo 64, and a second call changes nothing; a file truncated inside its tensor
+ * data after gguf_open is one error that leaves every tensor in the mapping. */
+START_TEST(test_read_data_copies_the_weights) {
+    qk_err err = {{0}};
+    size_t len;
+    char *bytes = qk_test_read_file(qk_test_shared("data/models/stories260K/stories260K.gguf"), &len);
+    ck_assert_ptr_nonnull(bytes);
+    const char *path = tmp_path("read-data.gguf");
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(bytes, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+    free(bytes);
+    for (int truncated = 0; truncated < 2; truncated++) {
+        gguf_ctx *g = gguf_open(path, &err);
+        ck_assert_msg(g != NULL, "%s", err.msg);
+        ck_assert_uint_gt(g->n_tensors, 0);
+        const void **in_map = malloc(sizeof *in_map * g->n_tensors);
+        ck_assert_ptr_nonnull(in_map);
+        for (uint64_t i = 0; i < g->n_tensors; i++) in_map[i] = g->tensors[i].data;
+        if (truncated) {
+            ck_assert_int_eq(truncate(path, (off_t)(g->data_offset + 100)), 0);
+            ck_assert_int_eq(gguf_read_data(g, &err), -1);
+            ck_assert_msg(strstr(err.msg, "read-data.gguf: the file ends at byte") && strstr(err.msg, "truncated"), "%s",
+                          err.msg);
+            for (uint64_t i = 0; i < g->n_tensors; i++) ck_assert_ptr_eq(g->tensors[i].data, in_map[i]);
+        } else {
+            ck_assert_int_eq(gguf_read_data(g, &err), 0);
+            for (uint64_t i = 0; i < g->n_tensors; i++) {
+                const gguf_tensor *t = &g->tensors[i];
+                ck_assert_msg(gguf_mapped_path(t->data) == NULL, "%s is still in the mapping", t->name);
+                ck_assert_uint_eq((uintptr_t)t->data % 64, (uintptr_t)in_map[i] % 64);
+                ck_assert_msg(memcmp(t->data, in_map[i], t->nbytes) == 0, "%s differs from the file", t->name);
+                in_map[i] = t->data;
+            }
+            ck_assert_int_eq(gguf_read_data(g, &err), 0);
+            for (uint64_t i = 0; i < g->n_tensors; i++) ck_assert_ptr_eq(g->tensors[i].data, in_map[i]);
+        }
+        free(in_map);
+        gguf_close(g);
+    }
+}
+END_TEST
+
 /* ---- hardening regressions (found by tests/fuzz/fuzz_gguf.c or by review) ---- */
 
 /* A key name is file text: a newline or ESC in it must not reach the one-line message. */
@@ -628,6 +673,7 @@ int main(void) {
     tcase_add_test(tc, test_writer_is_atomic);
     tcase_add_test(tc, test_missing_and_non_gguf_files);
     tcase_add_test(tc, test_reads_real_models);
+    tcase_add_test(tc, test_read_data_copies_the_weights);
     tcase_add_test(tc, test_error_message_stays_one_line);
     tcase_add_test(tc, test_misaligned_tensor_data_is_rejected);
     tcase_add_test(tc, test_many_keys_are_indexed);
