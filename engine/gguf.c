@@ -505,7 +505,8 @@ int gguf_read_data(gguf_ctx *g, qk_err *err) {
     const size_t lead = g->data_offset % 64, size = g->map_size - g->data_offset, chunk = (size_t)64 << 20;
     uint8_t *buf = mmap(NULL, lead + size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (buf == MAP_FAILED)
-        return qk_errf(err, "%s: cannot allocate %zu bytes for the weights: %s", g->path, size, strerror(errno));
+        return qk_errf(err, "%s: cannot allocate %zu bytes for the weights (%s) — qk-perplexity's --mmap (qk-bench "
+                       "-mmp 1) reads them from the file instead", g->path, size, strerror(errno));
 #ifdef MADV_HUGEPAGE
     (void)madvise(buf, lead + size, MADV_HUGEPAGE); /* advice: without it, 4 KiB pages */
 #endif
