@@ -82,19 +82,15 @@ static int child_rep(const char *path, const qk_bench_test *t, bool probes_off, 
     return ok ? 0 : qk_errf(err, "%s wrote no samples_ns — is it a qk-bench with -o json samples?", path);
 }
 
-/* Whether PATH's qk-bench --help lists `what` (older builds lack the probes' off switches
- * and -mmp). */
-static bool help_lists(const char *path, const char *dir, const char *const *what, int n) {
+/* PATH's qk-bench --help text (malloc'd), or NULL: which switches the other build has
+ * (older builds lack the probes' off switches and -mmp). */
+static char *help_text(const char *path, const char *dir) {
     char log[4200];
     snprintf(log, sizeof log, "%s/help.txt", dir);
     char *argv[] = {(char *)path, "--help", NULL};
     qk_err e;
-    if (qk_proc_run(argv, NULL, log, &e) != 0) return false;
-    char *text = qk_file_read(log, NULL, NULL);
-    bool yes = text != NULL;
-    for (int i = 0; yes && i < n; i++) yes = strstr(text, what[i]) != NULL;
-    free(text);
-    return yes;
+    if (qk_proc_run(argv, NULL, log, &e) != 0) return NULL;
+    return qk_file_read(log, NULL, NULL);
 }
 
 int qk_bench_run_binary_pair(const qk_model *ma, const char *path, const qk_bench_test *t, int reps, bool profile,
@@ -104,10 +100,11 @@ int qk_bench_run_binary_pair(const qk_model *ma, const char *path, const qk_benc
     memset(out_b, 0, sizeof *out_b);
     char dir[4096];
     if (make_tmpdir(dir, sizeof dir, err) != 0) return -1;
-    static const char *const probe_switches[] = {"--no-roofline", "--no-peak"}, *const mmp_switch[] = {"-mmp"};
-    const bool probes_off = help_lists(path, dir, probe_switches, 2);
+    char *help = help_text(path, dir);
+    const bool probes_off = help && strstr(help, "--no-roofline") && strstr(help, "--no-peak");
     /* the other build loads the weights as this one does, where it can choose */
-    const char *mmp = help_lists(path, dir, mmp_switch, 1) ? (ma->use_mmap ? "1" : "0") : NULL;
+    const char *mmp = help && strstr(help, "-mmp") ? (ma->use_mmap ? "1" : "0") : NULL;
+    free(help);
     bool mmap_b = true;
     uint64_t *samples_b = calloc((size_t)reps, sizeof *samples_b);
     char commit[64] = "";
