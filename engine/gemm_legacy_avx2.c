@@ -421,8 +421,17 @@ QK_AVX2 ALWAYS_INLINE void pack_avx2(const void *x, size_t bx, int nr, void *dst
     const size_t bsrc = block_bytes(type);
     uint8_t *out = dst;
     for (int g0 = 0; g0 < nr; g0 += QK_GL_ROWS) {
+        /* the next group's rows, one contiguous range (rows are bx bytes apart), are
+         * fetched into L2 a slice per block: decoding them then does not wait on 16
+         * strided streams from memory */
+        const int gn = nr - g0 - QK_GL_ROWS < QK_GL_ROWS ? nr - g0 - QK_GL_ROWS : QK_GL_ROWS;
+        const char *next = gn > 0 ? (const char *)x + (size_t)(g0 + QK_GL_ROWS) * bx : NULL;
+        const size_t next_bytes = gn > 0 ? (size_t)gn * bx : 0;
+        const size_t slice = (next_bytes / (size_t)nb + 63) & ~(size_t)63;
         for (int64_t b = 0; b < nb; b++, out += bsize) {
             qk_lpack *p = (qk_lpack *)out;
+            for (size_t o = (size_t)b * slice; o < (size_t)(b + 1) * slice && o < next_bytes; o += 64)
+                _mm_prefetch(next + o, _MM_HINT_T1);
             for (int h = 0; h < 2; h++) {
                 __m256i v[8];
                 for (int i = 0; i < 8; i++) {
