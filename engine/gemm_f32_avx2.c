@@ -26,6 +26,7 @@
 
 #include "fp16.h"
 #include "gemm_f32.h"
+#include "transpose_avx512.h"
 
 #define QK_AVX2_GEMM __attribute__((target("avx2,fma,f16c")))
 /* Software prefetch distance of the AVX-512 packer, in bytes of each source row: its 16
@@ -76,35 +77,6 @@ QK_AVX512_GEMM static inline __m512 load16(const uint8_t *row, int kind, int l) 
     return _mm512_loadu_ps((const float *)row + l);
 }
 
-/* In-register transpose of r[i][j] (16 rows of 16) into r[j][i]: 32-bit interleave, 64-bit
- * interleave (4x4 blocks within each 128-bit lane), then two 128-bit lane shuffles. */
-QK_AVX512_GEMM static inline void transpose16(__m512 r[16]) {
-    __m512 a[16], b[16];
-    for (int i = 0; i < 8; i++) {
-        a[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        a[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    /* b[4q + e], 128-bit lane L: column 4L + e of rows 4q .. 4q+3 */
-    for (int q = 0; q < 4; q++) {
-        const __m512d a0 = _mm512_castps_pd(a[4 * q]), a1 = _mm512_castps_pd(a[4 * q + 1]);
-        const __m512d a2 = _mm512_castps_pd(a[4 * q + 2]), a3 = _mm512_castps_pd(a[4 * q + 3]);
-        b[4 * q] = _mm512_castpd_ps(_mm512_unpacklo_pd(a0, a2));
-        b[4 * q + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a0, a2));
-        b[4 * q + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(a1, a3));
-        b[4 * q + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(a1, a3));
-    }
-    /* out[4L + e], lane q = b[4q + e], lane L: a 4x4 transpose of 128-bit lanes */
-    for (int e = 0; e < 4; e++) {
-        const __m512 c0 = _mm512_shuffle_f32x4(b[e], b[4 + e], 0x44), c1 = _mm512_shuffle_f32x4(b[e], b[4 + e], 0xEE);
-        const __m512 c2 = _mm512_shuffle_f32x4(b[8 + e], b[12 + e], 0x44);
-        const __m512 c3 = _mm512_shuffle_f32x4(b[8 + e], b[12 + e], 0xEE);
-        r[e] = _mm512_shuffle_f32x4(c0, c2, 0x88);
-        r[4 + e] = _mm512_shuffle_f32x4(c0, c2, 0xDD);
-        r[8 + e] = _mm512_shuffle_f32x4(c1, c3, 0x88);
-        r[12 + e] = _mm512_shuffle_f32x4(c1, c3, 0xDD);
-    }
-}
-
 QK_AVX512_GEMM static void pack_avx512(const qk_type_traits *tt, qk_type wtype, const uint8_t *w, size_t w_row, int nr,
                                        int64_t kb, int kc, float *dst, float *tmp) {
     int kind;
@@ -123,7 +95,7 @@ QK_AVX512_GEMM static void pack_avx512(const qk_type_traits *tt, qk_type wtype, 
                 _mm_prefetch((const char *)row + (size_t)l * esize + PF_AHEAD, _MM_HINT_T0);
                 r[i] = load16(row, kind, l);
             }
-            transpose16(r);
+            qk_transpose16_ps(r);
 #pragma GCC unroll 16
             for (int j = 0; j < 16; j++) _mm512_store_ps(dst + (size_t)(l + j) * 32 + 16 * h, r[j]);
         }

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "gemm_k.h"
+#include "transpose_avx512.h"
 
 #define QK_VNNI512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
@@ -35,23 +36,39 @@ _Static_assert(C_TILE == 6, "gemm16's switch has a case for each token count bel
 
 /* ---- packing: 16 rows decoded by a qk_kpack packer, block by block, then interleaved ---- */
 
-/* dst = the 16 decoded blocks p[0..15] interleaved (rows past nv are zero). */
-static void interleave16(const qk_kpack p[QK_K16_ROWS], int nv, qk_kpack16 *dst) {
-    memset(dst, 0, sizeof *dst);
-    for (int r = 0; r < nv; r++) {
-        for (int s = 0; s < QK_K / 4; s++) memcpy(dst->q[s][r], p[r].q + 4 * s, 4);
-        for (int g = 0; g < QK_K / 16; g++) dst->sc[g][r] = p[r].sc[g];
-        for (int h = 0; h < QK_K / 32; h++) {
-            dst->mn[h][r][0] = p[r].mn[2 * h];
-            dst->mn[h][r][1] = p[r].mn[2 * h + 1];
-        }
-        dst->d[r] = p[r].d;
-        dst->dmin[r] = p[r].dmin;
+/* Row i < nv of a 16-row group: the 16 dwords at src (64 bytes), else zeros. */
+QK_VNNI512 ALWAYS_INLINE __m512 row16(const void *src, int i, int nv) {
+    return i < nv ? _mm512_loadu_ps(src) : _mm512_setzero_ps();
+}
+
+/* dst = the 16 decoded blocks p[0..15] interleaved (rows past nv are zero): the codes as
+ * four 16 x 16 transposes of their 4-byte words, the scales widened to int32 and the
+ * mn pairs as one transpose each (transpose_avx512.h moves the bits as they are). */
+QK_VNNI512 static void interleave16(const qk_kpack p[QK_K16_ROWS], int nv, qk_kpack16 *dst) {
+    __m512 r[QK_K16_ROWS];
+    for (int cb = 0; cb < QK_K / 64; cb++) {
+        for (int i = 0; i < QK_K16_ROWS; i++) r[i] = row16(p[i].q + 64 * cb, i, nv);
+        qk_transpose16_ps(r);
+        for (int j = 0; j < QK_K16_ROWS; j++) _mm512_storeu_ps(dst->q[16 * cb + j], r[j]);
+    }
+    for (int i = 0; i < QK_K16_ROWS; i++)
+        r[i] = i < nv ? _mm512_castsi512_ps(_mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)p[i].sc)))
+                      : _mm512_setzero_ps();
+    qk_transpose16_ps(r);
+    for (int g = 0; g < QK_K / 16; g++) _mm512_storeu_ps(dst->sc[g], r[g]);
+    for (int i = 0; i < QK_K16_ROWS; i++)
+        r[i] = i < nv ? _mm512_castsi512_ps(_mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)p[i].mn)))
+                      : _mm512_setzero_ps();
+    qk_transpose16_ps(r);
+    for (int h = 0; h < QK_K / 32; h++) _mm512_storeu_ps(dst->mn[h], r[h]);
+    for (int i = 0; i < QK_K16_ROWS; i++) {
+        dst->d[i] = i < nv ? p[i].d : 0.0f;
+        dst->dmin[i] = i < nv ? p[i].dmin : 0.0f;
     }
 }
 
 /* qk_gemm_pack_fn for 16-row groups from a one-block-at-a-time qk_kpack packer. */
-static void pack16(qk_gemm_pack_fn rows, size_t type_size, const void *x, size_t bx, int nr, void *dst, int64_t n) {
+QK_VNNI512 static void pack16(qk_gemm_pack_fn rows, size_t type_size, const void *x, size_t bx, int nr, void *dst, int64_t n) {
     const int64_t nb = n / QK_K;
     _Alignas(64) qk_kpack tmp[QK_K16_ROWS];
     qk_kpack16 *out = dst;
