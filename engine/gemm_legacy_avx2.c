@@ -475,6 +475,33 @@ QK_AVX2 void qk_gemm_pack_iq4_nl_avx2(const void *x, size_t bx, int nr, void *ds
     pack_avx2(x, bx, nr, dst, n, T_IQ4_NL);
 }
 
+/* ---- activation layout (gemm_act): the bytes of gemm_legacy.c's act_off (d through
+ * F16C, which is exact; a signalling-NaN d comes out quiet, which no product can tell
+ * apart) ---- */
+
+/* Σ of the 32 signed bytes: VPSADBW of the bytes + 128 against zero gives four 64-bit
+ * sums of unsigned bytes, exact; then −32·128. */
+QK_AVX2 ALWAYS_INLINE int32_t sum32_i8(__m256i q) {
+    const __m256i s = _mm256_sad_epu8(_mm256_xor_si256(q, _mm256_set1_epi8((char)0x80)), _mm256_setzero_si256());
+    const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    return (int32_t)(_mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1)) - 32 * 128;
+}
+
+QK_AVX2 ALWAYS_INLINE void act_off_avx2(const void *yq, void *dst, int64_t n, const int off) {
+    const block_q8_0 *y = yq;
+    qk_lact *a = dst;
+    for (int64_t i = 0; i < n / 32; i++) {
+        const __m256i q = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        _mm256_storeu_si256((__m256i *)a[i].qs, q);
+        a[i].d = _cvtsh_ss(y[i].d);
+        a[i].u.c = -off * sum32_i8(q);
+    }
+}
+
+QK_AVX2 static void act_off8_avx2(const void *yq, void *dst, int64_t n) { act_off_avx2(yq, dst, n, 8); }
+QK_AVX2 static void act_off16_avx2(const void *yq, void *dst, int64_t n) { act_off_avx2(yq, dst, n, 16); }
+QK_AVX2 static void act_off128_avx2(const void *yq, void *dst, int64_t n) { act_off_avx2(yq, dst, n, 128); }
+
 /* ---- installers ---- */
 
 void qk_install_gemm_legacy_avx2(qk_type_traits *table) {
@@ -484,6 +511,9 @@ void qk_install_gemm_legacy_avx2(qk_type_traits *table) {
     table[QK_TYPE_Q5_1].gemm_pack = qk_gemm_pack_q5_1_avx2;
     table[QK_TYPE_Q8_0].gemm_pack = qk_gemm_pack_q8_0_avx2;
     table[QK_TYPE_IQ4_NL].gemm_pack = qk_gemm_pack_iq4_nl_avx2;
+    table[QK_TYPE_Q4_0].gemm_act = act_off8_avx2;
+    table[QK_TYPE_Q5_0].gemm_act = act_off16_avx2;
+    table[QK_TYPE_Q8_0].gemm_act = table[QK_TYPE_IQ4_NL].gemm_act = act_off128_avx2;
     table[QK_TYPE_Q4_0].gemm = qk_gemm_lsym4_avx2;
     table[QK_TYPE_Q4_1].gemm = qk_gemm_lmin4_avx2;
     table[QK_TYPE_Q5_0].gemm = qk_gemm_lsym5_avx2;

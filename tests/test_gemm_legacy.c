@@ -210,7 +210,24 @@ static void check_pack_exact(const fixture *f, int ti) {
     free(b);
 }
 
+/* The installed gemm_act (AVX2 where the CPU has it): the scalar converters' bytes. */
+static void check_act_exact(const fixture *f, int ti) {
+    static const qk_gemm_act_fn SCALAR[] = {qk_gemm_act_off8, qk_gemm_act_q8_1, qk_gemm_act_off16,
+                                            qk_gemm_act_q8_1, qk_gemm_act_off128, qk_gemm_act_off128};
+    uint8_t *ref = malloc(f->bya);
+    ck_assert_ptr_nonnull(ref);
+    for (int c = 0; c < f->nc; c++) {
+        SCALAR[ti](yrow(f, c), ref, f->n);
+        ck_assert_msg(memcmp(ref, f->ya + (size_t)c * f->bya, f->bya) == 0, "%s n=%d token %d: gemm_act != scalar",
+                      qk_type_name(f->t), f->n, c);
+    }
+    free(ref);
+}
+
 START_TEST(test_avx2_pack_exact) { for_shapes(_i, check_pack_exact); }
+END_TEST
+
+START_TEST(test_act_exact) { for_shapes(_i, check_act_exact); }
 END_TEST
 
 START_TEST(test_avxvnni_exact) {
@@ -236,6 +253,7 @@ static Suite *gemm_legacy_suite(void) {
     tcase_set_tags(tc, QK_TEST_TAG_AVX2);
     tcase_add_loop_test(tc, test_avx2_exact, 0, N_TYPES);
     tcase_add_loop_test(tc, test_avx2_pack_exact, 0, N_TYPES);
+    tcase_add_loop_test(tc, test_act_exact, 0, N_TYPES);
     suite_add_tcase(s, tc);
     tc = tcase_create("avxvnni");
     tcase_set_tags(tc, QK_TEST_TAG_AVXVNNI);
