@@ -7,11 +7,13 @@
  * O = P·V from multiply-adds of the F16 V rows (pv_f16), with nothing expanded: measured
  * on Qwen2.5-0.5B-shaped tg128, 61 -> 20 us per layer at 2 threads. With many (prompt
  * processing), the threads first expand the sequence's K and V rows to F32 once per kv
- * head (the heads of a GQA group share them), then each task takes a block of up to
- * Q_BLOCK tokens and computes S = Q·Kᵀ and O = P·V with qkit's FP32 GEMM (gemm_f32.h;
- * OpenBLAS sgemm without AVX2) over the positions 0..L-1 up to the block's largest one only: causal masking leaves the rest
- * zero, so a prompt costs about half of the full square. Tasks are taken from a counter,
- * largest L first. Keys beyond a token's own position are masked out (never read).
+ * head (the heads of a GQA group share them), then each task takes a block of tokens and
+ * several heads of one group, stacked as the rows of Q, and computes S = Q·Kᵀ and O = P·V
+ * with qkit's FP32 GEMM (gemm_f32.h; OpenBLAS sgemm without AVX2) over the positions
+ * 0..L-1 up to the block's largest one only: causal masking leaves the rest zero, so a
+ * prompt costs about half of the full square. Every row's products run in the same order
+ * whatever the stacking, so the results do not depend on it. Tasks are taken from a
+ * counter, largest L first. Keys beyond a token's own position are masked out (never read).
  */
 #include "attention.h"
 
@@ -169,14 +171,18 @@ static pv_f16_fn pv_f16_pick(void) {
     return pv_f16_scalar;
 }
 
-/* Query tokens per task on the batch path: S for one task is Q_BLOCK x L floats (256 KiB
- * at L = 1024), which stays in L2 between the two products. */
+/* Batch-path tasks take the heads of a GQA group together, so that the group's K and V
+ * are packed once for all of them (qkit's GEMM packs its weight operand per call) and the
+ * products see nh·m query rows: up to Q_ROWS rows (S is Q_ROWS x L floats, 512 KiB at
+ * L = 512), at most Q_BLOCK tokens, and fewer heads per task where the tasks would be too
+ * few for the threads. */
+#define Q_ROWS 256
 #define Q_BLOCK 64
 
-/* One task: head h of sequence si, the sequence's batch tokens [i0, i1) (indices into its
- * slice of order), whose largest position is L - 1. */
+/* One task: heads [h0, h0 + nh) (one kv head's) of sequence si, the sequence's batch
+ * tokens [i0, i1) (indices into its slice of order), whose largest position is L - 1. */
 typedef struct attn_unit {
-    int32_t si, h, i0, i1, L;
+    int32_t si, h0, nh, i0, i1, L;
 } attn_unit;
 
 typedef struct attn_job {
@@ -192,6 +198,7 @@ typedef struct attn_job {
                              * (few tokens: the cache rows are used in place) */
     int any_gemm;
     int gemm_level;         /* gemm_f32.h kernel set of the batch path's products */
+    int rows;               /* the most query rows of a task (Q, S and O are sized for them) */
     size_t halves;          /* F16 scratch per thread (after O); qkit's GEMM scratch follows */
     const attn_unit *units; /* largest L first */
     int n_units;
@@ -242,34 +249,37 @@ static void product(int level, float *scratch, const float *w, int ldw, int n, i
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, ldx, w, ldw, 0.0f, y, ldy);
 }
 
+/* Rows of a task: r = hh·m + i for head h0 + hh and the task's token i. */
 static void attn_unit_run(const attn_job *j, const attn_unit *u, float *work, pv_f16_fn pv_f16) {
     const qk_attn_args *a = j->a;
     const int hd = a->head_dim, n_kv = a->n_head_kv * hd, n_q = a->n_head * hd;
-    const int kvh = u->h / (a->n_head / a->n_head_kv), h = u->h, L = u->L;
+    const int kvh = u->h0 / (a->n_head / a->n_head_kv), L = u->L;
     const float scale = 1.0f / sqrtf((float)hd);
     const qk_type_traits *f16 = qk_type_get(QK_TYPE_F16);
     const int32_t *idx = j->order + j->start[u->si] + u->i0;
-    const int m = u->i1 - u->i0;
+    const int m = u->i1 - u->i0, rows = u->nh * m;
     const int gemm = j->kv_off[u->si] != SIZE_MAX;
-    float *Q = work, *S = Q + (size_t)Q_BLOCK * hd, *O = S + (size_t)Q_BLOCK * L;
-    qk_half *tmp16 = (qk_half *)(O + (size_t)Q_BLOCK * hd); /* max(L, Q_BLOCK·hd) halves */
-    /* S = Q·Kᵀ over positions 0..L-1: a GEMM on the F32 copies, or (a few tokens) the F16
-     * dot product on the cache rows and Q in F16, as ggml's batch-1 mul_mat (vec_dot_f16) */
+    float *Q = work, *S = Q + (size_t)j->rows * hd, *O = S + (size_t)j->rows * L;
+    qk_half *tmp16 = (qk_half *)(O + (size_t)j->rows * hd); /* j->halves */
+    /* S = Q·Kᵀ over positions 0..L-1: a GEMM on the F32 copies, or (a few tokens, one head)
+     * the F16 dot product on the cache rows and Q in F16, as ggml's batch-1 mul_mat
+     * (vec_dot_f16) */
     const float *K = NULL, *Vt = NULL;
     float *gemm_scratch = (float *)(tmp16 + j->halves);
     const qk_half *kc = NULL, *vc = NULL;
     if (gemm) {
         K = kv_copy(j, u->si, kvh);
         Vt = K + (size_t)j->L[u->si] * hd;
-        for (int i = 0; i < m; i++)
-            round_f16(f16, a->q + (size_t)idx[i] * n_q + (size_t)h * hd, Q + (size_t)i * hd, hd, tmp16);
-        product(j->gemm_level, gemm_scratch, K, hd, L, hd, Q, hd, m, S, L);
+        for (int r = 0; r < rows; r++)
+            round_f16(f16, a->q + (size_t)idx[r % m] * n_q + (size_t)(u->h0 + r / m) * hd, Q + (size_t)r * hd, hd,
+                      tmp16);
+        product(j->gemm_level, gemm_scratch, K, hd, L, hd, Q, hd, rows, S, L);
     } else {
         kc = a->k_cache + (size_t)j->seq_ids[u->si] * a->seq_stride + (size_t)kvh * hd;
         vc = a->v_cache + (size_t)j->seq_ids[u->si] * a->seq_stride + (size_t)kvh * hd;
         for (int i = 0; i < m; i++) {
             qk_half *q16 = tmp16 + (size_t)i * hd;
-            f16->from_float(a->q + (size_t)idx[i] * n_q + (size_t)h * hd, q16, hd);
+            f16->from_float(a->q + (size_t)idx[i] * n_q + (size_t)u->h0 * hd, q16, hd);
 #if defined(__x86_64__) || defined(__i386__)
             if (qk_cpu_has_avx2()) {
                 qk_vec_dot_f16_rows_avx2(hd, a->pos[idx[i]] + 1, S + (size_t)i * L, kc, (size_t)n_kv, q16);
@@ -280,9 +290,9 @@ static void attn_unit_run(const attn_job *j, const attn_unit *u, float *work, pv
         }
     }
     /* P = softmax(S·scale) over t <= pos (masked beyond), rounded to F16 */
-    for (int i = 0; i < m; i++) {
-        float *row = S + (size_t)i * L;
-        int p = a->pos[idx[i]];
+    for (int r = 0; r < rows; r++) {
+        float *row = S + (size_t)r * L;
+        int p = a->pos[idx[r % m]];
         const float max = scale_max(row, p + 1, scale);
         const double sum = qk_vec_exp_sub(p + 1, row, row, max); /* ggml's vector exp */
         scale_round_f16(f16, row, p + 1, (float)(1.0 / sum), tmp16);
@@ -290,12 +300,12 @@ static void attn_unit_run(const attn_job *j, const attn_unit *u, float *work, pv
     }
     /* O = P·V */
     if (gemm) {
-        product(j->gemm_level, gemm_scratch, Vt, j->L[u->si], hd, L, S, L, m, O, hd);
+        product(j->gemm_level, gemm_scratch, Vt, j->L[u->si], hd, L, S, L, rows, O, hd);
     } else {
         for (int i = 0; i < m; i++) pv_f16(hd, a->pos[idx[i]] + 1, O + (size_t)i * hd, vc, (size_t)n_kv, S + (size_t)i * L);
     }
-    for (int i = 0; i < m; i++)
-        memcpy(a->out + (size_t)idx[i] * n_q + (size_t)h * hd, O + (size_t)i * hd, sizeof(float) * hd);
+    for (int r = 0; r < rows; r++)
+        memcpy(a->out + (size_t)idx[r % m] * n_q + (size_t)(u->h0 + r / m) * hd, O + (size_t)r * hd, sizeof(float) * hd);
 }
 
 static void attn_task(void *arg, int ith, int nth) {
@@ -316,7 +326,7 @@ static int unit_cmp(const void *x, const void *y) {
     if (u->L != v->L) return u->L > v->L ? -1 : 1;
     if (u->si != v->si) return u->si < v->si ? -1 : 1;
     if (u->i0 != v->i0) return u->i0 < v->i0 ? -1 : 1;
-    return (u->h > v->h) - (u->h < v->h);
+    return (u->h0 > v->h0) - (u->h0 < v->h0);
 }
 
 int qk_attention(qk_pool *pool, qk_attn_scratch *s, const qk_attn_args *a) {
@@ -328,7 +338,7 @@ int qk_attention(qk_pool *pool, qk_attn_scratch *s, const qk_attn_args *a) {
     int rc = -1;
     if (!buf || !kv_off) goto done;
     int32_t *seq_ids = buf, *order = buf + n, *start = buf + 2 * n, *L = buf + 3 * n + 1;
-    int n_seqs = 0, max_L = 0, n_units = 0, any_gemm = 0;
+    int n_seqs = 0, max_L = 0, any_gemm = 0;
     for (int i = 0; i < n; i++) {
         int known = 0;
         for (int si = 0; si < n_seqs; si++) known |= seq_ids[si] == a->seq[i];
@@ -352,27 +362,45 @@ int qk_attention(qk_pool *pool, qk_attn_scratch *s, const qk_attn_args *a) {
             kv_floats += (size_t)a->n_head_kv * 2 * (size_t)L[si] * (size_t)hd;
             any_gemm = 1;
         }
-        n_units += a->n_head * (m >= GEMM_MIN_TOKENS ? (m + Q_BLOCK - 1) / Q_BLOCK : 1);
     }
     start[n_seqs] = at;
+    /* batch path: nh heads of a group per task, halved until there are 4 tasks per thread
+     * (or one head); the other sequences: one task per head, all their tokens */
+    const int nth = qk_pool_size(pool), G = a->n_head / a->n_head_kv;
+    int nh = G, tok = 0, n_units = 0;
+    for (;;) {
+        tok = Q_ROWS / nh < GEMM_MIN_TOKENS ? GEMM_MIN_TOKENS : Q_ROWS / nh < Q_BLOCK ? Q_ROWS / nh : Q_BLOCK;
+        n_units = 0;
+        for (int si = 0; si < n_seqs; si++) {
+            const int m = start[si + 1] - start[si];
+            n_units += m >= GEMM_MIN_TOKENS ? a->n_head_kv * ((G + nh - 1) / nh) * ((m + tok - 1) / tok) : a->n_head;
+        }
+        if (nh == 1 || n_units >= 4 * nth) break;
+        nh = (nh + 1) / 2;
+    }
     units = malloc(sizeof(attn_unit) * (size_t)(n_units > 0 ? n_units : 1));
     if (!units) goto done;
-    int nu = 0;
+    int nu = 0, rows = 1;
     for (int si = 0; si < n_seqs; si++) {
-        const int m = start[si + 1] - start[si], step = m >= GEMM_MIN_TOKENS ? Q_BLOCK : m;
+        const int m = start[si + 1] - start[si], gemm = m >= GEMM_MIN_TOKENS, step = gemm ? tok : m;
         for (int i0 = 0; i0 < m; i0 += step) {
             const int i1 = i0 + step < m ? i0 + step : m;
             int Lb = 0;
             for (int i = i0; i < i1; i++)
                 if (a->pos[order[start[si] + i]] + 1 > Lb) Lb = a->pos[order[start[si] + i]] + 1;
-            for (int h = 0; h < a->n_head; h++) units[nu++] = (attn_unit){si, h, i0, i1, Lb};
+            for (int h = 0; h < a->n_head;) {
+                /* a chunk of at most nh heads, within one kv head's group */
+                const int end = gemm ? (h / G + 1) * G : h + 1, c = gemm && end - h > nh ? nh : end - h;
+                units[nu++] = (attn_unit){si, h, c, i0, i1, Lb};
+                if (c * (i1 - i0) > rows) rows = c * (i1 - i0);
+                h += c;
+            }
         }
     }
     qsort(units, (size_t)nu, sizeof *units, unit_cmp);
-    const int nth = qk_pool_size(pool);
-    const size_t halves = (size_t)max_L > (size_t)Q_BLOCK * hd ? (size_t)max_L : (size_t)Q_BLOCK * hd;
+    const size_t halves = (size_t)max_L > (size_t)rows * hd ? (size_t)max_L : (size_t)rows * hd;
     const int level = any_gemm ? qk_gemm_f32_level() : QK_GEMM_F32_NONE;
-    const size_t need = 2 * (size_t)Q_BLOCK * hd + (size_t)Q_BLOCK * (size_t)max_L + (halves + 1) / 2 +
+    const size_t need = 2 * (size_t)rows * hd + (size_t)rows * (size_t)max_L + (halves + 1) / 2 +
                         (level != QK_GEMM_F32_NONE ? qk_gemm_f32_scratch_floats(level) : 0);
     if (qk_scratch_grow((void **)&s->buf, &s->buf_bytes, sizeof(float) * need * (size_t)nth) ||
         qk_scratch_grow((void **)&s->kv, &s->kv_bytes, sizeof(float) * kv_floats))
@@ -380,7 +408,7 @@ int qk_attention(qk_pool *pool, qk_attn_scratch *s, const qk_attn_args *a) {
     s->per_thread = need;
     attn_job j = {.pool = pool, .a = a, .s = s, .n_seqs = n_seqs, .seq_ids = seq_ids, .order = order,
                   .start = start, .L = L, .kv_off = kv_off, .any_gemm = any_gemm, .gemm_level = level,
-                  .halves = halves + (halves & 1), .units = units,
+                  .rows = rows, .halves = halves + (halves & 1), .units = units,
                   .n_units = nu};
     atomic_init(&j.next, nth);
     qk_pool_run(pool, attn_task, &j);

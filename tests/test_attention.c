@@ -139,8 +139,10 @@ START_TEST(test_both_paths_match_reference) {
         check(pool, &s, &c, 5, 3, 3);             /* a few tokens: still the F16 path */
         check(pool, &s, &c, 0, c.n_tok, c.n_tok); /* a batch: the sgemm path */
         free_case(&c);
-        /* a prompt of more than one query block (attention.c: 64 tokens), the last one
-         * partial, from an empty cache and after 30 cached positions */
+        /* a prompt of more than one query block (attention.c: at most 64 tokens, 36 with
+         * the 7 heads of a GQA group per task), the last one partial, from an empty cache
+         * and after 30 cached positions; the short batches above split the groups' heads
+         * into smaller tasks for the thread count */
         make_case(&c, shapes[sh][0], shapes[sh][1], shapes[sh][2], 150);
         check(pool, &s, &c, 0, c.n_tok, c.n_tok);
         check(pool, &s, &c, 30, 120, 120);
