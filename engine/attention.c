@@ -304,8 +304,10 @@ static void attn_unit_run(const attn_job *j, const attn_unit *u, float *work, pv
     } else {
         for (int i = 0; i < m; i++) pv_f16(hd, a->pos[idx[i]] + 1, O + (size_t)i * hd, vc, (size_t)n_kv, S + (size_t)i * L);
     }
-    for (int r = 0; r < rows; r++)
-        memcpy(a->out + (size_t)idx[r % m] * n_q + (size_t)(u->h0 + r / m) * hd, O + (size_t)r * hd, sizeof(float) * hd);
+    for (int r = 0; r < rows; r++) {
+        float *out = a->out + (size_t)idx[r % m] * n_q + (size_t)(u->h0 + r / m) * hd;
+        memcpy(out, O + (size_t)r * hd, sizeof(float) * hd);
+    }
 }
 
 static void attn_task(void *arg, int ith, int nth) {

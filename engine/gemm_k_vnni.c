@@ -68,7 +68,8 @@ QK_VNNI512 static void interleave16(const qk_kpack p[QK_K16_ROWS], int nv, qk_kp
 }
 
 /* qk_gemm_pack_fn for 16-row groups from a one-block-at-a-time qk_kpack packer. */
-QK_VNNI512 static void pack16(qk_gemm_pack_fn rows, size_t type_size, const void *x, size_t bx, int nr, void *dst, int64_t n) {
+QK_VNNI512 static void pack16(qk_gemm_pack_fn rows, size_t type_size, const void *x, size_t bx, int nr, void *dst,
+                              int64_t n) {
     const int64_t nb = n / QK_K;
     _Alignas(64) qk_kpack tmp[QK_K16_ROWS];
     qk_kpack16 *out = dst;
