@@ -195,10 +195,12 @@ void qk_context_set_matmul_hook(qk_context *c, qk_matmul_hook fn, void *arg) {
 }
 
 /* y = x·wᵀ for m rows; the matmul hook sees the input first (outside the profile's
- * timing, so that a profile of a hooked run still measures the matmuls alone). */
-static int matmul(qk_context *c, const gguf_tensor *w, const float *x, int m, float *y) {
+ * timing, so that a profile of a hooked run still measures the matmuls alone). same_x:
+ * x is unchanged since the previous matmul (matmul.h: its conversion may be reused). */
+static int matmul(qk_context *c, const gguf_tensor *w, const float *x, int m, float *y, int same_x) {
     if (c->hook) c->hook(c->hook_arg, w, x, m);
     const uint64_t t0 = c->prof ? qk_now_ns() : 0;
+    c->mm.same_x = same_x;
     const int rc = qk_matmul(c->pool, &c->mm, w->type, w->data, w->ne[0], w->ne[1], x, m, y);
     if (c->prof && w->type < QK_TYPE_COUNT) {
         c->prof->matmul_ns[w->type] += qk_now_ns() - t0;
@@ -326,8 +328,8 @@ static int decode(qk_context *c, const qk_batch *b, qk_err *err) {
         const qk_layer *L = &m->layers[il];
         /* attention: (x += the previous layer's output), xb = RMSNorm(x)·w; q,k,v = W·xb + b */
         for_rows(c, b, il, n, attn_in_rows);
-        if (matmul(c, L->wq, c->xb, n, c->q) || matmul(c, L->wk, c->xb, n, c->k) ||
-            matmul(c, L->wv, c->xb, n, c->v))
+        if (matmul(c, L->wq, c->xb, n, c->q, 0) || matmul(c, L->wk, c->xb, n, c->k, 1) ||
+            matmul(c, L->wv, c->xb, n, c->v, 1))
             return qk_errf(err, "out of memory");
         /* RoPE on q and k, then store k, v (F16) in the cache */
         for_rows(c, b, il, n, qkv_rows);
@@ -343,12 +345,12 @@ static int decode(qk_context *c, const qk_batch *b, qk_err *err) {
         }
         /* x += Wo·att, then FFN: x += W_down·(silu(W_gate·xb) ⊙ W_up·xb), xb = RMSNorm(x)·w
          * (the add of W_down's output happens in the next layer's attn_in_rows) */
-        if (matmul(c, L->wo, c->att, n, c->xb)) return qk_errf(err, "out of memory");
+        if (matmul(c, L->wo, c->att, n, c->xb, 0)) return qk_errf(err, "out of memory");
         for_rows(c, b, il, n, ffn_in_rows);
-        if (matmul(c, L->ffn_gate, c->xb, n, c->hb) || matmul(c, L->ffn_up, c->xb, n, c->hb2))
+        if (matmul(c, L->ffn_gate, c->xb, n, c->hb, 0) || matmul(c, L->ffn_up, c->xb, n, c->hb2, 1))
             return qk_errf(err, "out of memory");
         for_rows(c, b, il, n, swiglu_rows);
-        if (matmul(c, L->ffn_down, c->hb, n, c->xb)) return qk_errf(err, "out of memory");
+        if (matmul(c, L->ffn_down, c->hb, n, c->xb, 0)) return qk_errf(err, "out of memory");
     }
     if (hp->n_layer > 0) for_rows(c, b, hp->n_layer, n, residual_rows);
 
@@ -368,7 +370,7 @@ static int decode(qk_context *c, const qk_batch *b, qk_err *err) {
         c->logits_cap = need;
     }
     rmsnorm(c->xb, c->x, m->output_norm->data, E, 0, n_out, hp->rms_eps);
-    if (matmul(c, m->output, c->xb, n_out, c->logits)) return qk_errf(err, "out of memory");
+    if (matmul(c, m->output, c->xb, n_out, c->logits, 0)) return qk_errf(err, "out of memory");
     return 0;
 }
 

@@ -5,7 +5,8 @@
  * One call is one pool job (it used to be two: convert, then multiply): (1) the
  * activations are converted to vec_dot_type — for a few tokens every thread converts all
  * of them into its own buffer (no barrier at all), else the threads share the work and
- * meet at qk_pool_barrier; (2) vec_dot path: thread ith computes the contiguous output
+ * meet at qk_pool_barrier; a call with same_x whose layout matches the last shared
+ * conversion skips this step; (2) vec_dot path: thread ith computes the contiguous output
  * rows [n·ith/nth, n·(ith+1)/nth) — measured faster than handing out chunks of rows from
  * a shared counter (each chunk restarts the hardware prefetcher: 3–9% slower at m = 1);
  * sgemm path: the rows are cut into equal tiles that the threads take from a shared
@@ -103,6 +104,7 @@ typedef struct mm_job {
     uint8_t *xq;             /* [m][xq_row] converted activations; NULL: none needed */
     size_t xq_row;
     int private_xq;          /* thread ith converts all rows into xq + ith·m·xq_row */
+    int reuse_xq;            /* xq already holds this call's activations (same_x) */
     const float *xa;         /* [m][k] F32 activations for sgemm (xf, or x when no conversion); NULL: vec_dot */
     float *xf;               /* [m][k] written from xq during the conversion; NULL: not needed */
     float *wf;               /* tile_rows·k floats per thread; NULL: W used in place (F32) */
@@ -214,7 +216,7 @@ static void mm_task(void *arg, int ith, int nth) {
     const uint8_t *xq = (const uint8_t *)j->x;
     size_t xrow = (size_t)j->k * sizeof(float);
     if (j->xq) {
-        xq = convert(j, ith, nth);
+        xq = j->reuse_xq ? j->xq : convert(j, ith, nth);
         xrow = j->xq_row;
     }
     if (j->wp) {
@@ -278,8 +280,24 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
         j->gemm_act = path == QK_MATMUL_GEMM && tt->gemm_act;
         j->xq_row = j->gemm_act ? (size_t)(k / tt->blck_size) * tt->gemm_act_bsize : qk_row_size(tt->vec_dot_type, k);
         j->private_xq = nth > 1 && path == QK_MATMUL_VEC_DOT && m * k <= PRIVATE_CONVERT_MAX;
-        if (qk_scratch_grow(&s->xq, &s->xq_size, j->xq_row * (size_t)m * (size_t)(j->private_xq ? nth : 1))) return -1;
+        /* the previous call's conversion, when X and the wanted layout are the same (xq
+         * keeps its size then, so it is not reallocated); the sgemm path also needs xf */
+        const qk_gemm_act_fn act = j->gemm_act ? tt->gemm_act : NULL;
+        j->reuse_xq = s->same_x && s->xq_key.valid && !j->private_xq && path != QK_MATMUL_SGEMM &&
+                      s->xq_key.vt == tt->vec_dot_type && s->xq_key.act == act && s->xq_key.m == m && s->xq_key.k == k;
+        if (!j->reuse_xq &&
+            qk_scratch_grow(&s->xq, &s->xq_size, j->xq_row * (size_t)m * (size_t)(j->private_xq ? nth : 1))) {
+            s->xq_key.valid = 0;
+            return -1;
+        }
         j->xq = s->xq;
+        s->xq_key.valid = !j->private_xq;
+        s->xq_key.vt = tt->vec_dot_type;
+        s->xq_key.act = act;
+        s->xq_key.m = m;
+        s->xq_key.k = k;
+    } else {
+        s->xq_key.valid = 0;
     }
     if (path == QK_MATMUL_SGEMM) {
         if (j->xq) {

@@ -23,7 +23,8 @@
  *     integer gemm kernel over all m converted activation rows; every element is the
  *     type's scalar vec_dot bit for bit.
  * The paths differ only in float summation order. Every call is ONE pool job: the
- * threads convert the activations together, meet at a barrier, then compute their rows.
+ * threads convert the activations together, meet at a barrier, then compute their rows
+ * (or, with qk_matmul_scratch.same_x, start from the previous call's conversion).
  * Which path runs is chosen per weight type and token count from measurements on the
  * target machine (qk_matmul_blas_min_m; reproduce them with qk-matmul-bench).
  */
@@ -55,6 +56,19 @@ typedef struct qk_matmul_scratch {
     size_t wf_size;
     void *wp;        /* per-thread packed weight tiles (gemm path; used 64-byte aligned) */
     size_t wp_size;
+    /* Set by the caller before a call whose X holds the same values as the previous
+     * call's on this scratch (q, k and v of one layer, gate and up): the converted
+     * activations in xq are then used again where the weight type wants the same ones
+     * (same vec_dot_type and gemm_act, same m and k), with no conversion and no barrier.
+     * qk_matmul leaves it as it is. */
+    int same_x;
+    /* What xq holds, for same_x (internal). */
+    struct {
+        int valid;
+        qk_type vt;
+        qk_gemm_act_fn act;
+        int64_t m, k;
+    } xq_key;
     /* Tuning knobs for benchmarks and tests; 0 = the default. */
     int force_path;      /* a qk_matmul_path */
     int64_t tile_floats; /* floats per dequantized weight tile (default QK_MATMUL_TILE_FLOATS);
