@@ -331,6 +331,38 @@ static int unit_cmp(const void *x, const void *y) {
     return (u->h0 > v->h0) - (u->h0 < v->h0);
 }
 
+/* The tasks of one call with nh heads per batch-path task, in order of sequence, token
+ * block and head, written to units (NULL: only counted); returns their number and sets
+ * *rows to the most query rows of one. Batch-path
+ * sequences (GEMM_MIN_TOKENS tokens or more): blocks of up to Q_ROWS / nh tokens (within
+ * [GEMM_MIN_TOKENS, Q_BLOCK]), chunks of nh heads of one kv head's group; the others: one
+ * task per head, all their tokens. */
+static int plan_units(const qk_attn_args *a, int n_seqs, const int32_t *order, const int32_t *start, int nh,
+                      attn_unit *units, int *rows) {
+    const int G = a->n_head / a->n_head_kv;
+    const int tok = Q_ROWS / nh < GEMM_MIN_TOKENS ? GEMM_MIN_TOKENS : Q_ROWS / nh < Q_BLOCK ? Q_ROWS / nh : Q_BLOCK;
+    int nu = 0;
+    *rows = 1;
+    for (int si = 0; si < n_seqs; si++) {
+        const int m = start[si + 1] - start[si], gemm = m >= GEMM_MIN_TOKENS, step = gemm ? tok : m;
+        for (int i0 = 0; i0 < m; i0 += step) {
+            const int i1 = i0 + step < m ? i0 + step : m;
+            int Lb = 0;
+            for (int i = i0; i < i1; i++)
+                if (a->pos[order[start[si] + i]] + 1 > Lb) Lb = a->pos[order[start[si] + i]] + 1;
+            for (int h = 0; h < a->n_head;) {
+                /* a chunk of at most nh heads, within one kv head's group */
+                const int end = gemm ? (h / G + 1) * G : h + 1, c = gemm && end - h > nh ? nh : end - h;
+                if (units) units[nu] = (attn_unit){si, h, c, i0, i1, Lb};
+                nu++;
+                if (c * (i1 - i0) > *rows) *rows = c * (i1 - i0);
+                h += c;
+            }
+        }
+    }
+    return nu;
+}
+
 int qk_attention(qk_pool *pool, qk_attn_scratch *s, const qk_attn_args *a) {
     const int n = a->n, hd = a->head_dim;
     /* group batch indices by sequence (stable, so positions stay in batch order) */
@@ -367,38 +399,16 @@ int qk_attention(qk_pool *pool, qk_attn_scratch *s, const qk_attn_args *a) {
     }
     start[n_seqs] = at;
     /* batch path: nh heads of a group per task, halved until there are 4 tasks per thread
-     * (or one head); the other sequences: one task per head, all their tokens */
-    const int nth = qk_pool_size(pool), G = a->n_head / a->n_head_kv;
-    int nh = G, tok = 0, n_units = 0;
-    for (;;) {
-        tok = Q_ROWS / nh < GEMM_MIN_TOKENS ? GEMM_MIN_TOKENS : Q_ROWS / nh < Q_BLOCK ? Q_ROWS / nh : Q_BLOCK;
-        n_units = 0;
-        for (int si = 0; si < n_seqs; si++) {
-            const int m = start[si + 1] - start[si];
-            n_units += m >= GEMM_MIN_TOKENS ? a->n_head_kv * ((G + nh - 1) / nh) * ((m + tok - 1) / tok) : a->n_head;
-        }
-        if (nh == 1 || n_units >= 4 * nth) break;
+     * (or one head) */
+    const int nth = qk_pool_size(pool);
+    int nh = a->n_head / a->n_head_kv, rows = 1, nu = plan_units(a, n_seqs, order, start, nh, NULL, &rows);
+    while (nh > 1 && nu < 4 * nth) {
         nh = (nh + 1) / 2;
+        nu = plan_units(a, n_seqs, order, start, nh, NULL, &rows);
     }
-    units = malloc(sizeof(attn_unit) * (size_t)(n_units > 0 ? n_units : 1));
+    units = malloc(sizeof(attn_unit) * (size_t)(nu > 0 ? nu : 1));
     if (!units) goto done;
-    int nu = 0, rows = 1;
-    for (int si = 0; si < n_seqs; si++) {
-        const int m = start[si + 1] - start[si], gemm = m >= GEMM_MIN_TOKENS, step = gemm ? tok : m;
-        for (int i0 = 0; i0 < m; i0 += step) {
-            const int i1 = i0 + step < m ? i0 + step : m;
-            int Lb = 0;
-            for (int i = i0; i < i1; i++)
-                if (a->pos[order[start[si] + i]] + 1 > Lb) Lb = a->pos[order[start[si] + i]] + 1;
-            for (int h = 0; h < a->n_head;) {
-                /* a chunk of at most nh heads, within one kv head's group */
-                const int end = gemm ? (h / G + 1) * G : h + 1, c = gemm && end - h > nh ? nh : end - h;
-                units[nu++] = (attn_unit){si, h, c, i0, i1, Lb};
-                if (c * (i1 - i0) > rows) rows = c * (i1 - i0);
-                h += c;
-            }
-        }
-    }
+    plan_units(a, n_seqs, order, start, nh, units, &rows);
     qsort(units, (size_t)nu, sizeof *units, unit_cmp);
     const size_t halves = (size_t)max_L > (size_t)rows * hd ? (size_t)max_L : (size_t)rows * hd;
     const int level = any_gemm ? qk_gemm_f32_level() : QK_GEMM_F32_NONE;
