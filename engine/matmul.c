@@ -11,7 +11,9 @@
  * a shared counter (each chunk restarts the hardware prefetcher: 3–9% slower at m = 1);
  * sgemm path: the rows are cut into equal tiles that the threads take from a shared
  * counter (a tile is milliseconds of work, so taking one costs nothing); with qkit's
- * GEMM (gemm_f32.h) the tiles are whole strips of rows, the same number per thread.
+ * GEMM (gemm_f32.h) the tiles are whole strips of rows, the same number per thread;
+ * gemm path: each thread packs a tile of rows and multiplies it with every token, the
+ * tiles shrinking towards the end (next_gemm_rows).
  *
  * Invariants: the weight bytes are never modified; converted activations are read only
  * after the barrier (or only by the thread that wrote them); every output element is
@@ -115,9 +117,11 @@ typedef struct mm_job {
     uint8_t *wp;             /* gemm path: wp_tile bytes per thread (64-aligned); NULL: other paths */
     size_t wp_group;         /* bytes of one packed group of gemm_pack_rows weight rows */
     size_t wp_tile;          /* bytes of one packed tile */
-    int64_t tile_rows;       /* sgemm and gemm paths: output rows per tile */
-    int64_t n_tiles;
-    atomic_llong next_tile;  /* tiles below nth are taken by thread ith at the start */
+    int64_t tile_rows;       /* sgemm and gemm paths: output rows per tile (gemm: the most) */
+    int64_t n_tiles;         /* sgemm path */
+    atomic_llong next_tile;  /* sgemm path: tiles below nth are taken by thread ith at the start */
+    int64_t step;            /* gemm path: tiles are a multiple of this many rows */
+    atomic_llong next_row;   /* gemm path: the first row no thread has taken yet */
     float *y;                /* [m][n] */
 } mm_job;
 
@@ -205,6 +209,27 @@ static void gemm_rows(const mm_job *j, float *wf, int64_t r0, int64_t r1) {
                 0.0f, j->y + r0, (int)j->n);
 }
 
+/* gemm path: the next rows [*r0, *r1) for a thread to take; 0 when none are left.
+ * Guided: with several threads a tile is a share of the rows left (their half split
+ * among the threads, in whole steps, at most tile_rows), so the last tiles are small and
+ * the threads finish within one step's work of each other, even on cores of unequal
+ * speed. A row's result does not depend on its tile. */
+static int next_gemm_rows(mm_job *j, int nth, int64_t *r0, int64_t *r1) {
+    long long cur = atomic_load_explicit(&j->next_row, memory_order_relaxed);
+    for (;;) {
+        const int64_t left = j->n - cur;
+        if (left <= 0) return 0;
+        int64_t t = nth > 1 ? cdiv(left, 2 * nth * j->step) * j->step : j->tile_rows;
+        if (t > j->tile_rows) t = j->tile_rows;
+        if (atomic_compare_exchange_weak_explicit(&j->next_row, &cur, cur + t, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            *r0 = cur;
+            *r1 = cur + t < j->n ? cur + t : j->n;
+            return 1;
+        }
+    }
+}
+
 /* gemm path: rows [r0, r1) packed into wp, then multiplied with every token. */
 static void int_gemm_rows(const mm_job *j, uint8_t *wp, const uint8_t *xq, int64_t r0, int64_t r1) {
     j->tt->gemm_pack(j->w + (size_t)r0 * j->w_row, j->w_row, (int)(r1 - r0), wp, j->k);
@@ -221,10 +246,8 @@ static void mm_task(void *arg, int ith, int nth) {
     }
     if (j->wp) {
         uint8_t *wp = j->wp + (size_t)ith * j->wp_tile;
-        for (int64_t c = ith; c < j->n_tiles; c = atomic_fetch_add_explicit(&j->next_tile, 1, memory_order_relaxed)) {
-            const int64_t r0 = c * j->tile_rows, r1 = r0 + j->tile_rows < j->n ? r0 + j->tile_rows : j->n;
-            int_gemm_rows(j, wp, xq, r0, r1);
-        }
+        int64_t r0, r1;
+        while (next_gemm_rows(j, nth, &r0, &r1)) int_gemm_rows(j, wp, xq, r0, r1);
         return;
     }
     if (!j->xa) {
@@ -338,8 +361,7 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
     if (path == QK_MATMUL_GEMM) {
         /* tiles of at most QK_MATMUL_GEMM_TILE_BYTES packed bytes (or two packed groups), a
          * multiple of 4 rows and of two packed groups (the AVX-512 kernels' widest tile),
-         * and at least 4 tiles per thread where n allows (the tiles are taken from a
-         * counter) */
+         * and at least 4 tiles per thread where n allows (next_gemm_rows hands them out) */
         const int64_t g = tt->gemm_pack_rows, step = g > 4 ? 2 * g : 4;
         j->wp_group = (size_t)(k / tt->blck_size) * tt->gemm_pack_bsize;
         int64_t tr = (int64_t)(QK_MATMUL_GEMM_TILE_BYTES / j->wp_group) * g;
@@ -347,13 +369,14 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
         if (tr > per) tr = per;
         tr = tr < step ? step : tr / step * step;
         j->tile_rows = tr;
-        j->n_tiles = cdiv(n, tr);
+        j->step = step;
         j->wp_tile = (size_t)cdiv(tr, g) * j->wp_group;
         const size_t need = j->wp_tile * (size_t)nth + 64;
         if (qk_scratch_grow(&s->wp, &s->wp_size, need)) return -1;
         j->wp = (uint8_t *)(((uintptr_t)s->wp + 63) & ~(uintptr_t)63);
     }
     atomic_init(&j->next_tile, nth);
+    atomic_init(&j->next_row, 0);
     qk_pool_run(pool, mm_task, j);
     return 0;
 }
