@@ -95,7 +95,9 @@ QK_AVX2 static inline double sum8_ps(__m256 e) {
     return _mm_cvtsd_f64(_mm_add_sd(b, _mm_unpackhi_pd(b, b)));
 }
 
-/* From element i on (groups of 8, then the tail), adding to sum. */
+/* From element i on (groups of 8, then the tail), adding to sum. The tail's lanes are
+ * computed by vexp8 too (the bits of qk_vexpf, without its libm fmaf calls) and added one
+ * by one, as the scalar loop adds them. */
 QK_AVX2 static double exp_sub_avx2_from(int64_t i, int64_t n, float *y, const float *x, float shift, double sum) {
     const __m256 vs = _mm256_set1_ps(shift);
     for (; i + 8 <= n; i += 8) {
@@ -103,7 +105,12 @@ QK_AVX2 static double exp_sub_avx2_from(int64_t i, int64_t n, float *y, const fl
         _mm256_storeu_ps(y + i, e);
         sum += sum8_ps(e);
     }
-    for (; i < n; i++) sum += (double)(y[i] = qk_vexpf(x[i] - shift));
+    if (i < n) {
+        const int r = (int)(n - i);
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(r), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        _mm256_maskstore_ps(y + i, mask, vexp8(_mm256_sub_ps(_mm256_maskload_ps(x + i, mask), vs)));
+        for (; i < n; i++) sum += (double)y[i];
+    }
     return sum;
 }
 
