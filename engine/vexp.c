@@ -1,8 +1,8 @@
 /*
  * vexp.c — ggml-cpu's vector exp, SwiGLU and the softmax exponentials (see vexp.h for
  * the algorithm and its source). A scalar implementation of every step, and an AVX2 one
- * that performs the same operations eight lanes at a time (the softmax exponentials also
- * sixteen with AVX-512, where qk_cpu_has_avx512vnni() says the CPU has it).
+ * that performs the same operations eight lanes at a time (both also sixteen with
+ * AVX-512, where qk_cpu_has_avx512vnni() says the CPU has it).
  */
 #include "vexp.h"
 
@@ -154,15 +154,28 @@ QK_AVX512F static double exp_sub_avx512(int64_t n, float *y, const float *x, flo
     return exp_sub_avx2_from(i, n, y, x, shift, sum);
 }
 
-QK_AVX2 static void swiglu_avx2(int64_t n, float *y, const float *g, const float *u) {
+/* From element i on (groups of 8, then the tail by libm's expf, as swiglu_scalar). */
+QK_AVX2 static void swiglu_avx2_from(int64_t i, int64_t n, float *y, const float *g, const float *u) {
     const __m256 one = _mm256_set1_ps(1.0f);
-    int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         const __m256 x = _mm256_loadu_ps(g + i);
         const __m256 s = _mm256_div_ps(x, _mm256_add_ps(one, vexp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
         _mm256_storeu_ps(y + i, _mm256_mul_ps(s, _mm256_loadu_ps(u + i)));
     }
     for (; i < n; i++) y[i] = silu_libm(g[i]) * u[i];
+}
+
+/* swiglu_avx2's operations on 16 lanes (the same bits per lane: vexp16, then the IEEE
+ * division and product). */
+QK_AVX512F static void swiglu_avx512(int64_t n, float *y, const float *g, const float *u) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 x = _mm512_loadu_ps(g + i);
+        const __m512 s = _mm512_div_ps(x, _mm512_add_ps(one, vexp16(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+        _mm512_storeu_ps(y + i, _mm512_mul_ps(s, _mm512_loadu_ps(u + i)));
+    }
+    swiglu_avx2_from(i, n, y, g, u);
 }
 #endif
 
@@ -183,8 +196,12 @@ double qk_vec_exp_sub(int64_t n, float *y, const float *x, float shift) {
 
 void qk_vec_swiglu(int64_t n, float *y, const float *g, const float *u) {
 #if defined(__x86_64__) || defined(__i386__)
+    if (qk_cpu_has_avx512vnni()) {
+        swiglu_avx512(n, y, g, u);
+        return;
+    }
     if (qk_cpu_has_avx2()) {
-        swiglu_avx2(n, y, g, u);
+        swiglu_avx2_from(0, n, y, g, u);
         return;
     }
 #endif
