@@ -25,6 +25,7 @@
 #include "clock.h"
 #include "fp16.h"
 #include "matmul.h"
+#include "rmsnorm.h"
 #include "threads.h"
 #include "vexp.h"
 
@@ -137,28 +138,6 @@ const float *qk_get_logits(const qk_context *c, int32_t *n_outputs) {
 
 /* ---------------------------------------------------------------- building blocks --- */
 
-/* y = x / sqrt(mean(x²) + eps) ⊙ w for rows [r0, r1) of n elements (ggml_rms_norm then
- * ggml_mul): each row's sum of squares in double, added in index order as ggml does. That
- * sum is a chain of dependent adds, so four rows are summed side by side (the same bits
- * per row, four chains in flight). */
-static void rmsnorm(float *y, const float *x, const float *w, int n, int r0, int r1, float eps) {
-    int r = r0;
-    for (; r < r1; r += 4) {
-        const int nr = r1 - r < 4 ? r1 - r : 4;
-        const float *xr[4];
-        double sum[4] = {0.0, 0.0, 0.0, 0.0};
-        for (int k = 0; k < 4; k++) xr[k] = x + (size_t)(k < nr ? r + k : r) * n;
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < 4; k++) sum[k] += (double)(xr[k][i] * xr[k][i]);
-        for (int k = 0; k < nr; k++) {
-            float *yr = y + (size_t)(r + k) * n;
-            const float mean = (float)(sum[k] / n);
-            const float scale = 1.0f / sqrtf(mean + eps);
-            for (int i = 0; i < n; i++) yr[i] = (xr[k][i] * scale) * w[i];
-        }
-    }
-}
-
 /* cs[2i], cs[2i+1] = cos, sin of the angle θ_i of position pos, i < n_rot/2, by the
  * recurrence θ_0 = pos, θ_{i+1} = θ_i·base^(−2/n_rot) (ggml_rope_cache_init). */
 static void rope_angles(float *cs, int n_rot, int pos, float base) {
@@ -257,7 +236,7 @@ static void attn_in_rows(qk_context *c, const qk_batch *b, int il, int i0, int i
     const int E = c->m->hp.n_embd;
     if (il > 0)
         for (size_t i = (size_t)i0 * E; i < (size_t)i1 * E; i++) c->x[i] += c->xb[i];
-    rmsnorm(c->xb, c->x, c->m->layers[il].attn_norm->data, E, i0, i1, c->m->hp.rms_eps);
+    qk_rmsnorm(c->xb, c->x, c->m->layers[il].attn_norm->data, E, i0, i1, c->m->hp.rms_eps);
 }
 
 /* Rows [i0, i1): x += xb (the attention output), then xb = RMSNorm(x)·ffn_norm. */
@@ -265,7 +244,7 @@ static void ffn_in_rows(qk_context *c, const qk_batch *b, int il, int i0, int i1
     (void)b;
     const int E = c->m->hp.n_embd;
     for (size_t i = (size_t)i0 * E; i < (size_t)i1 * E; i++) c->x[i] += c->xb[i];
-    rmsnorm(c->xb, c->x, c->m->layers[il].ffn_norm->data, E, i0, i1, c->m->hp.rms_eps);
+    qk_rmsnorm(c->xb, c->x, c->m->layers[il].ffn_norm->data, E, i0, i1, c->m->hp.rms_eps);
 }
 
 /* Rows [i0, i1): x += xb (the last layer's feed-forward output). */
@@ -369,7 +348,7 @@ static int decode(qk_context *c, const qk_batch *b, qk_err *err) {
         c->logits = p;
         c->logits_cap = need;
     }
-    rmsnorm(c->xb, c->x, m->output_norm->data, E, 0, n_out, hp->rms_eps);
+    qk_rmsnorm(c->xb, c->x, m->output_norm->data, E, 0, n_out, hp->rms_eps);
     if (matmul(c, m->output, c->xb, n_out, c->logits, 0)) return qk_errf(err, "out of memory");
     return 0;
 }
