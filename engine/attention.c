@@ -24,6 +24,7 @@
 #include "vexp.h"
 #if defined(__x86_64__) || defined(__i386__)
 #include "quants_avx2_common.h"
+#include "transpose_avx2.h"
 #endif
 
 /* pv_f16 rounds each product and each sum: no contraction into FMA (the engine is built
@@ -211,6 +212,40 @@ static float *kv_copy(const attn_job *j, int si, int kvh) {
     return j->s->kv + j->kv_off[si] + (size_t)kvh * 2 * (size_t)j->L[si] * (size_t)j->a->head_dim;
 }
 
+/* Vt[d·ldv + t] = F32 of v[t·v_stride + d] for t < n_t, d < hd: V rows (F16) into the
+ * transposed copy. The AVX2 version converts 8 × 8 blocks and transposes them in registers
+ * (the conversion is exact either way). */
+static void expand_vt_scalar(int hd, int n_t, const qk_half *v, size_t v_stride, float *vt, size_t ldv) {
+    for (int t = 0; t < n_t; t++)
+        for (int d = 0; d < hd; d++) vt[(size_t)d * ldv + (size_t)t] = qk_half_to_float(v[(size_t)t * v_stride + (size_t)d]);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+QK_AVX2 static void expand_vt_avx2(int hd, int n_t, const qk_half *v, size_t v_stride, float *vt, size_t ldv) {
+    const int t8 = n_t / 8 * 8, d8 = hd / 8 * 8;
+    for (int t = 0; t < t8; t += 8)
+        for (int d = 0; d < d8; d += 8) {
+            __m256 r[8];
+            for (int k = 0; k < 8; k++)
+                r[k] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + (size_t)(t + k) * v_stride + (size_t)d)));
+            qk_transpose8_ps(r);
+            for (int j = 0; j < 8; j++) _mm256_storeu_ps(vt + (size_t)(d + j) * ldv + (size_t)t, r[j]);
+        }
+    if (d8 < hd) expand_vt_scalar(hd - d8, t8, v + d8, v_stride, vt + (size_t)d8 * ldv, ldv);
+    if (t8 < n_t) expand_vt_scalar(hd, n_t - t8, v + (size_t)t8 * v_stride, v_stride, vt + t8, ldv);
+}
+#endif
+
+static void expand_vt(int hd, int n_t, const qk_half *v, size_t v_stride, float *vt, size_t ldv) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (qk_cpu_has_avx2()) {
+        expand_vt_avx2(hd, n_t, v, v_stride, vt, ldv);
+        return;
+    }
+#endif
+    expand_vt_scalar(hd, n_t, v, v_stride, vt, ldv);
+}
+
 /* Expand the cache rows of every batch-path sequence to F32, once per kv head (the heads
  * of a GQA group share them); rows are split evenly between the threads. */
 static void expand_kv(const attn_job *j, int ith, int nth) {
@@ -229,11 +264,11 @@ static void expand_kv(const attn_job *j, int ith, int nth) {
             const int64_t t0 = lo > u ? lo - u : 0, t1 = hi - u < j->L[si] ? hi - u : j->L[si];
             const size_t L = (size_t)j->L[si];
             float *K = kv_copy(j, si, kvh), *Vt = K + L * hd;
-            for (int64_t t = t0; t < t1; t++) {
-                const size_t c = base + (size_t)t * n_kv + (size_t)kvh * hd;
-                f16->to_float(a->k_cache + c, K + (size_t)t * hd, hd);
-                for (int d = 0; d < hd; d++) Vt[(size_t)d * L + (size_t)t] = qk_half_to_float(a->v_cache[c + (size_t)d]);
-            }
+            if (t1 <= t0) continue;
+            const size_t c0 = base + (size_t)t0 * n_kv + (size_t)kvh * hd;
+            for (int64_t t = t0; t < t1; t++)
+                f16->to_float(a->k_cache + c0 + (size_t)(t - t0) * n_kv, K + (size_t)t * hd, hd);
+            expand_vt(hd, (int)(t1 - t0), a->v_cache + c0, (size_t)n_kv, Vt + t0, L);
         }
     }
 }

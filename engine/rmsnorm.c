@@ -14,6 +14,7 @@
 #include "cpu.h"
 #if defined(__x86_64__) || defined(__i386__)
 #include "quants_avx2_common.h"
+#include "transpose_avx2.h"
 #endif
 
 #define ROWS 8
@@ -38,25 +39,6 @@ static void rmsnorm_scalar(float *y, const float *x, const float *w, int n, int 
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-/* v[k] = 8 floats of row k → v[j] = element j of rows 0..7. */
-QK_AVX2 static inline void transpose8_ps(__m256 v[8]) {
-    __m256 t[8], u[8];
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]);
-        t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4) {
-        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-    for (int j = 0; j < 4; j++) {
-        v[j] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x20);
-        v[j + 4] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x31);
-    }
-}
-
 QK_AVX2 static void rmsnorm_avx2(float *y, const float *x, const float *w, int n, int r0, int r1, float eps) {
     for (int r = r0; r < r1; r += ROWS) {
         const int nr = r1 - r < ROWS ? r1 - r : ROWS;
@@ -67,7 +49,7 @@ QK_AVX2 static void rmsnorm_avx2(float *y, const float *x, const float *w, int n
         for (; i + 8 <= n; i += 8) {
             __m256 v[8];
             for (int k = 0; k < ROWS; k++) v[k] = _mm256_loadu_ps(xr[k] + i);
-            transpose8_ps(v);
+            qk_transpose8_ps(v);
             for (int j = 0; j < 8; j++) {
                 const __m256 sq = _mm256_mul_ps(v[j], v[j]);
                 lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(sq)));
