@@ -26,6 +26,7 @@
 
 #include "fp16.h"
 #include "gemm_f32.h"
+#include "transpose_avx2.h"
 #include "transpose_avx512.h"
 
 #define QK_AVX2_GEMM __attribute__((target("avx2,fma,f16c")))
@@ -173,27 +174,6 @@ QK_AVX2_GEMM static inline __m256 load8(const uint8_t *row, int kind, int l) {
     return _mm256_loadu_ps((const float *)row + l);
 }
 
-/* In-register transpose of 8 rows of 8 floats: 32-bit interleave, 64-bit shuffle (4x4
- * blocks within each 128-bit half), then the halves exchanged. */
-QK_AVX2_GEMM static inline void transpose8(__m256 r[8]) {
-    __m256 a[8], b[8];
-    for (int i = 0; i < 4; i++) {
-        a[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        a[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    /* b[4q + e], half L: column 4L + e of rows 4q .. 4q+3 */
-    for (int q = 0; q < 2; q++) {
-        b[4 * q] = _mm256_shuffle_ps(a[4 * q], a[4 * q + 2], 0x44);
-        b[4 * q + 1] = _mm256_shuffle_ps(a[4 * q], a[4 * q + 2], 0xEE);
-        b[4 * q + 2] = _mm256_shuffle_ps(a[4 * q + 1], a[4 * q + 3], 0x44);
-        b[4 * q + 3] = _mm256_shuffle_ps(a[4 * q + 1], a[4 * q + 3], 0xEE);
-    }
-    for (int e = 0; e < 4; e++) {
-        r[e] = _mm256_permute2f128_ps(b[e], b[4 + e], 0x20);
-        r[4 + e] = _mm256_permute2f128_ps(b[e], b[4 + e], 0x31);
-    }
-}
-
 QK_AVX2_GEMM static void pack_avx2(const qk_type_traits *tt, qk_type wtype, const uint8_t *w, size_t w_row, int nr,
                                    int64_t kb, int kc, float *dst, float *tmp) {
     int kind;
@@ -206,7 +186,7 @@ QK_AVX2_GEMM static void pack_avx2(const qk_type_traits *tt, qk_type wtype, cons
 #pragma GCC unroll 8
             for (int i = 0; i < 8; i++)
                 r[i] = 8 * h + i < nr ? load8(src + (size_t)(8 * h + i) * stride, kind, l) : _mm256_setzero_ps();
-            transpose8(r);
+            qk_transpose8_ps(r);
 #pragma GCC unroll 8
             for (int j = 0; j < 8; j++) _mm256_store_ps(dst + (size_t)(l + j) * 16 + 8 * h, r[j]);
         }
