@@ -2,7 +2,7 @@
  * matmul.c — weight × activation products (see matmul.h): path choice per type and
  * token count, activation conversion, the vec_dot and dequantize + sgemm paths.
  *
- * One call is one pool job (it used to be two: convert, then multiply): (1) the
+ * One call is one pool job: (1) the
  * activations are converted to vec_dot_type — for a few tokens every thread converts all
  * of them into its own buffer (no barrier at all), else the threads share the work and
  * meet at qk_pool_barrier; a call with same_x whose layout matches the last shared
@@ -304,16 +304,19 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
         j->xq_row = j->gemm_act ? (size_t)(k / tt->blck_size) * tt->gemm_act_bsize : qk_row_size(tt->vec_dot_type, k);
         j->private_xq = nth > 1 && path == QK_MATMUL_VEC_DOT && m * k <= PRIVATE_CONVERT_MAX;
         /* the previous call's conversion, when X and the wanted layout are the same (xq
-         * keeps its size then, so it is not reallocated); the sgemm path also needs xf */
+         * and xf keep their sizes then, so they are not reallocated); the sgemm path also
+         * needs xf */
         const qk_gemm_act_fn act = j->gemm_act ? tt->gemm_act : NULL;
-        j->reuse_xq = s->same_x && s->xq_key.valid && !j->private_xq && path != QK_MATMUL_SGEMM &&
-                      s->xq_key.vt == tt->vec_dot_type && s->xq_key.act == act && s->xq_key.m == m && s->xq_key.k == k;
+        j->reuse_xq = s->same_x && s->xq_key.valid && !j->private_xq &&
+                      (path != QK_MATMUL_SGEMM || s->xq_key.xf) && s->xq_key.vt == tt->vec_dot_type &&
+                      s->xq_key.act == act && s->xq_key.m == m && s->xq_key.k == k;
         if (!j->reuse_xq &&
             qk_scratch_grow(&s->xq, &s->xq_size, j->xq_row * (size_t)m * (size_t)(j->private_xq ? nth : 1))) {
             s->xq_key.valid = 0;
             return -1;
         }
         j->xq = s->xq;
+        if (!j->reuse_xq) s->xq_key.xf = path == QK_MATMUL_SGEMM;
         s->xq_key.valid = !j->private_xq;
         s->xq_key.vt = tt->vec_dot_type;
         s->xq_key.act = act;
@@ -324,8 +327,13 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
     }
     if (path == QK_MATMUL_SGEMM) {
         if (j->xq) {
-            if (qk_scratch_grow((void **)&s->xf, &s->xf_size, sizeof(float) * (size_t)(m * k))) return -1;
-            j->xf = s->xf;
+            if (!j->reuse_xq) {
+                if (qk_scratch_grow((void **)&s->xf, &s->xf_size, sizeof(float) * (size_t)(m * k))) {
+                    s->xq_key.valid = 0;
+                    return -1;
+                }
+                j->xf = s->xf;
+            }
             j->xa = s->xf;
         } else {
             j->xa = x;

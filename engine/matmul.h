@@ -59,12 +59,14 @@ typedef struct qk_matmul_scratch {
     /* Set by the caller before a call whose X holds the same values as the previous
      * call's on this scratch (q, k and v of one layer, gate and up): the converted
      * activations in xq are then used again where the weight type wants the same ones
-     * (same vec_dot_type and gemm_act, same m and k), with no conversion and no barrier.
-     * qk_matmul leaves it as it is. */
+     * (same vec_dot_type and gemm_act, same m and k; on the sgemm path, also their F32
+     * expansion in xf, when a call on that path wrote it), with no conversion and no
+     * barrier. qk_matmul leaves it as it is. */
     int same_x;
-    /* What xq holds, for same_x (internal). */
+    /* What xq (and xf) hold, for same_x (internal). */
     struct {
         int valid;
+        int xf;  /* xf holds xq expanded to F32 */
         qk_type vt;
         qk_gemm_act_fn act;
         int64_t m, k;

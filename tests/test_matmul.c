@@ -258,63 +258,81 @@ START_TEST(test_choice_switches_at_threshold) {
 }
 END_TEST
 
-/* Whether calls on types t1 and t2 with the same m and k convert the activations to the
- * same bytes, as qk_matmul's same_x compares them: neither on the sgemm path (which never
- * reuses), the same vec_dot_type, and the same gemm_act (none off the gemm path). */
+/* Whether a call on type t2 after one on t1, with the same m and k, finds the activations
+ * it needs already converted, as qk_matmul's same_x compares them: the same vec_dot_type
+ * and the same gemm_act (none off the gemm path); on the sgemm path also their F32
+ * expansion, which only a call on that path writes. */
 static int same_layout(qk_type t1, qk_type t2, int64_t m, int64_t k) {
     const qk_matmul_path p1 = qk_matmul_choose(t1, m, k), p2 = qk_matmul_choose(t2, m, k);
     const qk_type_traits *a = qk_type_get(t1), *b = qk_type_get(t2);
-    if (p1 == QK_MATMUL_SGEMM || p2 == QK_MATMUL_SGEMM) return 0;
+    if (p2 == QK_MATMUL_SGEMM && p1 != QK_MATMUL_SGEMM) return 0;
     const qk_gemm_act_fn fa = p1 == QK_MATMUL_GEMM ? a->gemm_act : NULL, fb = p2 == QK_MATMUL_GEMM ? b->gemm_act : NULL;
     return a->vec_dot_type == b->vec_dot_type && fa == fb;
 }
 
-/* same_x: after a Q8_0 call, a call on the same activations takes the converted ones as
- * they are where the layout is the same (IQ4_NL: same vec_dot_type and gemm_act; Q5_0 on
- * the vec_dot path) — shown by handing it other x values, which it must not read — and
- * gives the bits of a fresh call on the first x; where the layout differs (Q5_0 on the
- * gemm path, the sgemm path) or m differs, it converts anew. m = 2 with k = 8448 (the
- * vec_dot path in every build, one shared conversion) and m = 40, k = 512 (the gemm path
- * with SIMD, the sgemm path without). */
+/* same_x: after a call on type A, a call on the same activations takes the converted ones
+ * as they are where the layout is the same (after Q8_0, IQ4_NL: same vec_dot_type and
+ * gemm_act, Q5_0 on the vec_dot path; after F16, F16 on either path) — shown by handing
+ * it other x values, which it must not read — and gives the bits of a fresh call on the
+ * first x; where the layout differs (Q5_0 on the gemm path, after Q8_0 on the sgemm
+ * path) or m differs, it converts anew. m = 2 with k = 8448 (the vec_dot path in every
+ * build, one shared conversion) and m = 40, k = 512 (the gemm path with SIMD, the sgemm
+ * path without; F16: the sgemm path). */
 START_TEST(test_same_x_reuses_conversion) {
     static const int64_t km[2][2] = {{8448, 2}, {512, 40}};
+    static const qk_type pairs[3][2] = {
+        {QK_TYPE_Q8_0, QK_TYPE_IQ4_NL}, {QK_TYPE_Q8_0, QK_TYPE_Q5_0}, {QK_TYPE_F16, QK_TYPE_F16}};
     const int64_t n = 19;
     qk_pool *pool = qk_pool_new(_i + 1);
-    for (int si = 0; si < 2; si++) {
-        const int64_t k = km[si][0], m = km[si][1];
-        fixture a, b[2];
-        fixture_make(&a, QK_TYPE_Q8_0, k, n, m);
-        fixture_make(&b[0], QK_TYPE_IQ4_NL, k, n, m);
-        fixture_make(&b[1], QK_TYPE_Q5_0, k, n, m);
-        float *want = malloc(sizeof(float) * (size_t)(m * n)), *got = malloc(sizeof(float) * (size_t)(m * n));
-        float *other = malloc(sizeof(float) * (size_t)(m * k));
-        ck_assert(want && got && other);
-        for (int64_t i = 0; i < m * k; i++) other[i] = -a.x[i] * 3.0f;
-        for (int ci = 0; ci < 2; ci++) {
-            const fixture *f = &b[ci];
-            const int reused = same_layout(a.t, f->t, m, k);
+    for (int si = 0; si < 2; si++)
+        for (int pi = 0; pi < 3; pi++) {
+            const int64_t k = km[si][0], m = km[si][1];
+            fixture a, f;
+            fixture_make(&a, pairs[pi][0], k, n, m);
+            fixture_make(&f, pairs[pi][1], k, n, m);
+            float *want = malloc(sizeof(float) * (size_t)(m * n)), *got = malloc(sizeof(float) * (size_t)(m * n));
+            float *other = malloc(sizeof(float) * (size_t)(m * k));
+            ck_assert(want && got && other);
+            for (int64_t i = 0; i < m * k; i++) other[i] = -a.x[i] * 3.0f;
+            const int reused = same_layout(a.t, f.t, m, k);
             qk_matmul_scratch fresh = {0}, sc = {0};
-            ck_assert_int_eq(qk_matmul(pool, &fresh, f->t, f->w, k, n, a.x, m, want), 0);
+            ck_assert_int_eq(qk_matmul(pool, &fresh, f.t, f.w, k, n, a.x, m, want), 0);
             ck_assert_int_eq(qk_matmul(pool, &sc, a.t, a.w, k, n, a.x, m, got), 0);
             sc.same_x = 1;
-            ck_assert_int_eq(qk_matmul(pool, &sc, f->t, f->w, k, n, reused ? other : a.x, m, got), 0);
+            ck_assert_int_eq(qk_matmul(pool, &sc, f.t, f.w, k, n, reused ? other : a.x, m, got), 0);
             ck_assert_msg(memcmp(got, want, sizeof(float) * (size_t)(m * n)) == 0,
-                          "%s after Q8_0 with same_x (k=%lld m=%lld, reused %d), t=%d", f->tt->name, (long long)k,
-                          (long long)m, reused, _i + 1);
+                          "%s after %s with same_x (k=%lld m=%lld, reused %d), t=%d", f.tt->name, a.tt->name,
+                          (long long)k, (long long)m, reused, _i + 1);
             /* another m: converts */
-            ck_assert_int_eq(qk_matmul(pool, &fresh, f->t, f->w, k, n, other, m - 1, want), 0);
-            ck_assert_int_eq(qk_matmul(pool, &sc, f->t, f->w, k, n, other, m - 1, got), 0);
+            ck_assert_int_eq(qk_matmul(pool, &fresh, f.t, f.w, k, n, other, m - 1, want), 0);
+            ck_assert_int_eq(qk_matmul(pool, &sc, f.t, f.w, k, n, other, m - 1, got), 0);
             ck_assert(memcmp(got, want, sizeof(float) * (size_t)((m - 1) * n)) == 0);
             qk_matmul_scratch_free(&fresh);
             qk_matmul_scratch_free(&sc);
+            free(other);
+            free(got);
+            free(want);
+            fixture_free(&a);
+            fixture_free(&f);
         }
-        free(other);
-        free(got);
-        free(want);
-        fixture_free(&a);
-        fixture_free(&b[0]);
-        fixture_free(&b[1]);
-    }
+    /* the sgemm path after a call on another path finds xq but not its F32 expansion, so
+     * it converts (Q8_0 both times, the paths forced) */
+    fixture a;
+    fixture_make(&a, QK_TYPE_Q8_0, 512, n, 40);
+    float *want = malloc(sizeof(float) * (size_t)(40 * n)), *got = malloc(sizeof(float) * (size_t)(40 * n));
+    ck_assert(want && got);
+    qk_matmul_scratch fresh = {.force_path = QK_MATMUL_SGEMM}, sc = {.force_path = QK_MATMUL_VEC_DOT};
+    ck_assert_int_eq(qk_matmul(pool, &fresh, a.t, a.w, 512, n, a.x, 40, want), 0);
+    ck_assert_int_eq(qk_matmul(pool, &sc, a.t, a.w, 512, n, a.x, 40, got), 0);
+    sc.same_x = 1;
+    sc.force_path = QK_MATMUL_SGEMM;
+    ck_assert_int_eq(qk_matmul(pool, &sc, a.t, a.w, 512, n, a.x, 40, got), 0);
+    ck_assert(memcmp(got, want, sizeof(float) * (size_t)(40 * n)) == 0);
+    qk_matmul_scratch_free(&fresh);
+    qk_matmul_scratch_free(&sc);
+    free(got);
+    free(want);
+    fixture_free(&a);
     qk_pool_free(pool);
 }
 END_TEST
