@@ -2,11 +2,10 @@
  * matmul.c — weight × activation products (see matmul.h): path choice per type and
  * token count, activation conversion, the vec_dot and dequantize + sgemm paths.
  *
- * One call is one pool job: (1) the
- * activations are converted to vec_dot_type — for a few tokens every thread converts all
- * of them into its own buffer (no barrier at all), else the threads share the work and
- * meet at qk_pool_barrier; a call with same_x whose layout matches the last shared
- * conversion skips this step; (2) vec_dot path: thread ith computes the contiguous output
+ * One call is one pool job: (1) the activations are converted to vec_dot_type — for a
+ * few tokens every thread converts all of them into its own buffer (no barrier at all),
+ * else the threads share the work and meet at qk_pool_barrier; a call with same_x whose
+ * layout matches the last shared conversion skips this step; (2) vec_dot path: thread ith computes the contiguous output
  * rows [n·ith/nth, n·(ith+1)/nth) — measured faster than handing out chunks of rows from
  * a shared counter (each chunk restarts the hardware prefetcher: 3–9% slower at m = 1);
  * sgemm path: the rows are cut into equal tiles that the threads take from a shared
@@ -299,6 +298,10 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
     j->m = m;
     j->y = y;
     j->wtype = wtype;
+    /* what xq will hold (xq_key), set when the call is about to run: a call that fails
+     * leaves no key behind */
+    int key_valid = 0, key_xf = 0;
+    qk_gemm_act_fn act = NULL;
     if (tt->vec_dot_type != QK_TYPE_F32) {
         j->gemm_act = path == QK_MATMUL_GEMM && tt->gemm_act;
         j->xq_row = j->gemm_act ? (size_t)(k / tt->blck_size) * tt->gemm_act_bsize : qk_row_size(tt->vec_dot_type, k);
@@ -306,32 +309,24 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
         /* the previous call's conversion, when X and the wanted layout are the same (xq
          * and xf keep their sizes then, so they are not reallocated); the sgemm path also
          * needs xf */
-        const qk_gemm_act_fn act = j->gemm_act ? tt->gemm_act : NULL;
+        act = j->gemm_act ? tt->gemm_act : NULL;
         j->reuse_xq = s->same_x && s->xq_key.valid && !j->private_xq &&
                       (path != QK_MATMUL_SGEMM || s->xq_key.xf) && s->xq_key.vt == tt->vec_dot_type &&
                       s->xq_key.act == act && s->xq_key.m == m && s->xq_key.k == k;
+        key_valid = !j->private_xq;
+        key_xf = j->reuse_xq ? s->xq_key.xf : path == QK_MATMUL_SGEMM;
+    }
+    s->xq_key.valid = 0;
+    if (j->xq_row) {
         if (!j->reuse_xq &&
-            qk_scratch_grow(&s->xq, &s->xq_size, j->xq_row * (size_t)m * (size_t)(j->private_xq ? nth : 1))) {
-            s->xq_key.valid = 0;
+            qk_scratch_grow(&s->xq, &s->xq_size, j->xq_row * (size_t)m * (size_t)(j->private_xq ? nth : 1)))
             return -1;
-        }
         j->xq = s->xq;
-        if (!j->reuse_xq) s->xq_key.xf = path == QK_MATMUL_SGEMM;
-        s->xq_key.valid = !j->private_xq;
-        s->xq_key.vt = tt->vec_dot_type;
-        s->xq_key.act = act;
-        s->xq_key.m = m;
-        s->xq_key.k = k;
-    } else {
-        s->xq_key.valid = 0;
     }
     if (path == QK_MATMUL_SGEMM) {
         if (j->xq) {
             if (!j->reuse_xq) {
-                if (qk_scratch_grow((void **)&s->xf, &s->xf_size, sizeof(float) * (size_t)(m * k))) {
-                    s->xq_key.valid = 0;
-                    return -1;
-                }
+                if (qk_scratch_grow((void **)&s->xf, &s->xf_size, sizeof(float) * (size_t)(m * k))) return -1;
                 j->xf = s->xf;
             }
             j->xa = s->xf;
@@ -383,6 +378,12 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
         if (qk_scratch_grow(&s->wp, &s->wp_size, need)) return -1;
         j->wp = (uint8_t *)(((uintptr_t)s->wp + 63) & ~(uintptr_t)63);
     }
+    s->xq_key.valid = key_valid;
+    s->xq_key.xf = key_xf;
+    s->xq_key.vt = tt->vec_dot_type;
+    s->xq_key.act = act;
+    s->xq_key.m = m;
+    s->xq_key.k = k;
     atomic_init(&j->next_tile, nth);
     atomic_init(&j->next_row, 0);
     qk_pool_run(pool, mm_task, j);
