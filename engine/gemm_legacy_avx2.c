@@ -32,6 +32,7 @@
 
 #include "gemm_legacy.h"
 #include "quants_avx2_common.h"
+#include "transpose_avx2.h"
 
 #define QK_AVXVNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
 #define QK_VNNI512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
@@ -384,23 +385,13 @@ QK_AVX2 ALWAYS_INLINE dec32 decode(const uint8_t *row, int64_t b, const int type
     return o;
 }
 
-/* v[i] = the 8 dwords of row i → v[s] = dword s of rows 0..7. */
+/* v[i] = the 8 dwords of row i → v[s] = dword s of rows 0..7 (transpose_avx2.h moves the
+ * bits as they are). */
 QK_AVX2 ALWAYS_INLINE void transpose8(__m256i v[8]) {
-    __m256i t[8], u[8];
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_epi32(v[i], v[i + 1]);
-        t[i + 1] = _mm256_unpackhi_epi32(v[i], v[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4) {
-        u[i] = _mm256_unpacklo_epi64(t[i], t[i + 2]);
-        u[i + 1] = _mm256_unpackhi_epi64(t[i], t[i + 2]);
-        u[i + 2] = _mm256_unpacklo_epi64(t[i + 1], t[i + 3]);
-        u[i + 3] = _mm256_unpackhi_epi64(t[i + 1], t[i + 3]);
-    }
-    for (int s = 0; s < 4; s++) {
-        v[s] = _mm256_permute2x128_si256(u[s], u[s + 4], 0x20);
-        v[s + 4] = _mm256_permute2x128_si256(u[s], u[s + 4], 0x31);
-    }
+    __m256 f[8];
+    for (int i = 0; i < 8; i++) f[i] = _mm256_castsi256_ps(v[i]);
+    qk_transpose8_ps(f);
+    for (int i = 0; i < 8; i++) v[i] = _mm256_castps_si256(f[i]);
 }
 
 static inline size_t block_bytes(int type) {

@@ -1,8 +1,9 @@
 /*
  * transpose_avx2.h — internal: an in-register transpose of an 8 x 8 matrix of floats in 8
- * ymm registers (gemm_f32_avx2.c: the AVX2 packer's 8 weight rows; rmsnorm.c: 8 rows'
- * elements index by index; attention.c: V rows into the transposed F32 copy). Include
- * only from files whose callers carry an avx2 target attribute.
+ * ymm registers (gemm_f32_avx2.c: the AVX2 packer's 8 weight rows; gemm_legacy_avx2.c:
+ * 8 rows' 4-byte code groups, cast to float lanes, which the shuffles move unchanged;
+ * rmsnorm.c: 8 rows' elements index by index; attention.c: V rows into the transposed F32
+ * copy). Include only from files whose callers carry an avx2 target attribute.
  */
 #ifndef QK_TRANSPOSE_AVX2_H
 #define QK_TRANSPOSE_AVX2_H
