@@ -217,7 +217,8 @@ static float *kv_copy(const attn_job *j, int si, int kvh) {
  * (the conversion is exact either way). */
 static void expand_vt_scalar(int hd, int n_t, const qk_half *v, size_t v_stride, float *vt, size_t ldv) {
     for (int t = 0; t < n_t; t++)
-        for (int d = 0; d < hd; d++) vt[(size_t)d * ldv + (size_t)t] = qk_half_to_float(v[(size_t)t * v_stride + (size_t)d]);
+        for (int d = 0; d < hd; d++)
+            vt[(size_t)d * ldv + (size_t)t] = qk_half_to_float(v[(size_t)t * v_stride + (size_t)d]);
 }
 
 #if defined(__x86_64__) || defined(__i386__)

@@ -5,14 +5,14 @@
  * One call is one pool job: (1) the activations are converted to vec_dot_type — for a
  * few tokens every thread converts all of them into its own buffer (no barrier at all),
  * else the threads share the work and meet at qk_pool_barrier; a call with same_x whose
- * layout matches the last shared conversion skips this step; (2) vec_dot path: thread ith computes the contiguous output
- * rows [n·ith/nth, n·(ith+1)/nth) — measured faster than handing out chunks of rows from
- * a shared counter (each chunk restarts the hardware prefetcher: 3–9% slower at m = 1);
- * sgemm path: the rows are cut into equal tiles that the threads take from a shared
- * counter (a tile is milliseconds of work, so taking one costs nothing); with qkit's
- * GEMM (gemm_f32.h) the tiles are whole strips of rows, the same number per thread;
- * gemm path: each thread packs a tile of rows and multiplies it with every token, the
- * tiles shrinking towards the end (next_gemm_rows).
+ * layout matches the last shared conversion skips this step; (2) vec_dot path: thread
+ * ith computes the contiguous output rows [n·ith/nth, n·(ith+1)/nth) — measured faster
+ * than handing out chunks of rows from a shared counter (each chunk restarts the hardware
+ * prefetcher: 3–9% slower at m = 1); sgemm path: the rows are cut into equal tiles that
+ * the threads take from a shared counter (a tile is milliseconds of work, so taking one
+ * costs nothing); with qkit's GEMM (gemm_f32.h) the tiles are whole strips of rows, the
+ * same number per thread; gemm path: each thread packs a tile of rows and multiplies it
+ * with every token, the tiles shrinking towards the end (next_gemm_rows).
  *
  * Invariants: the weight bytes are never modified; converted activations are read only
  * after the barrier (or only by the thread that wrote them); every output element is
