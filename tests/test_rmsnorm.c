@@ -12,11 +12,10 @@
 #include "rmsnorm.h"
 #include "testutil.h"
 
-static uint64_t rng = 11;
+static uint32_t rng = 11;
 
-static float urand(float lo, float hi) {
-    return lo + (hi - lo) * (float)((double)(qk_test_splitmix64(&rng) >> 11) / 9007199254740992.0);
-}
+/* uniform in [lo, hi) from testutil's LCG */
+static float urand(float lo, float hi) { return lo + (hi - lo) * (qk_test_lcg_frand(&rng) + 0.5f); }
 
 /* rmsnorm.h's definition, one row */
 static void ref_row(float *y, const float *x, const float *w, int n, float eps) {
