@@ -15,7 +15,7 @@
  *  - The microkernel keeps an S x N block of Y in registers (AVX-512: 32 rows x 12 tokens
  *    in 24 zmm; AVX2: 16 x 6 in 12 ymm) and for each k multiplies the S weights of the
  *    strip (2 vector loads) by each of the N activations (broadcast from the activation
- *    rows, which stay in L1 for the whole panel): an outer-product update with FMA.
+ *    rows, which stay in L1 or L2 for the whole panel): an outer-product update with FMA.
  *  - k is cut into panels; the first panel stores into Y, later ones add to it.
  *
  * Numerics: every Y element is Σ_l w_l·x_l over l in k order, one FMA (one rounding) per
@@ -38,9 +38,11 @@
 #define QK_GEMM_F32_AVX512 2 /* AVX-512F (+BW, VL), zmm registers */
 
 /* Columns of k per packed weight panel, and the most rows one panel holds (a multiple
- * of both strip widths): 256 x 512 floats = 512 KiB, half of a 1 MiB L2. */
-#define QK_GEMM_F32_KC 512
-#define QK_GEMM_F32_PANEL_ROWS 256
+ * of both strip widths): 64 x 2048 floats = 512 KiB, half of a 1 MiB L2. A long panel
+ * means few passes over Y (k <= 2048 takes one: Y is stored once, never read back),
+ * and 64 rows still share each token group's activations between two AVX-512 strips. */
+#define QK_GEMM_F32_KC 2048
+#define QK_GEMM_F32_PANEL_ROWS 64
 
 /* The kernel set this CPU supports and the environment allows: QK_GEMM_F32_AVX512 when
  * qk_cpu_has_avx512vnni() (so QK_NO_AVX512=1 falls back to AVX2), QK_GEMM_F32_AVX2 when

@@ -47,10 +47,12 @@ static const qk_type TYPES[] = {QK_TYPE_F16, QK_TYPE_BF16, QK_TYPE_F32, QK_TYPE_
 #define N_TYPES (int)(sizeof TYPES / sizeof TYPES[0])
 
 /* n rows, k columns, m tokens: partial strips, token groups and panels, single rows
- * and tokens, the Qwen2.5-0.5B shapes, and more rows than one panel. */
+ * and tokens, the Qwen2.5-0.5B shapes, more rows than one panel, and a last panel of k
+ * with a column tail. */
 static const int SHAPES[][3] = {
     {1, 32, 1},     {7, 32, 5},     {33, 96, 13},  {17, 96, 12},   {48, 544, 7},   {100, 896, 30},
     {64, 4864, 25}, {300, 128, 19}, {257, 1056, 6}, {31, 1024, 24}, {40, 4864, 1},   {19, 531, 14},  {5, 20, 3},
+    {70, QK_GEMM_F32_KC + 531, 13},
 };
 #define N_SHAPES (int)(sizeof SHAPES / sizeof SHAPES[0])
 #define LDY_PAD 5
