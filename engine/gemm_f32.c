@@ -3,7 +3,7 @@
  * kernel set; the packers and microkernels are in gemm_f32_avx2.c.
  *
  * Loop order for one call (rows [0, n) of W, tokens [0, m)):
- *   for each panel of up to PANEL_ROWS rows:
+ *   for each panel of up to qk_gemm_f32_panel_rows(k) rows:
  *     for each block of KC columns of k:       pack the panel (L2-resident)
  *       for each group of N tokens:            their KC activations stay in L1
  *         for each strip of S rows:            microkernel, S x N block of Y
@@ -66,14 +66,22 @@ int qk_gemm_f32_strip(int level) {
     return kernels(level, &ks) ? 0 : ks.strip;
 }
 
-/* Scratch layout (floats): 16 for alignment, the packed panel (PANEL_ROWS x KC), the
+/* Scratch layout (floats): 16 for alignment, the packed panel (PANEL_FLOATS), the
  * padded activations of a last, partial token group (N x KC), the to_float rows of one
  * strip (S x KC). The largest S and N of any kernel set are used. */
 #define MAX_STRIP 32
 #define MAX_TOKENS 12
-#define PANEL_FLOATS ((size_t)QK_GEMM_F32_PANEL_ROWS * QK_GEMM_F32_KC)
+#define PANEL_FLOATS ((size_t)QK_GEMM_F32_PANEL_FLOATS)
 #define XT_FLOATS ((size_t)MAX_TOKENS * QK_GEMM_F32_KC)
 #define TMP_FLOATS ((size_t)MAX_STRIP * QK_GEMM_F32_KC)
+
+int64_t qk_gemm_f32_panel_rows(int64_t k) {
+    const int64_t kc = k < QK_GEMM_F32_KC ? (k > 0 ? k : 1) : QK_GEMM_F32_KC;
+    const int64_t rows = QK_GEMM_F32_PANEL_FLOATS / kc / 32 * 32;
+    return rows < QK_GEMM_F32_PANEL_ROWS_MIN   ? QK_GEMM_F32_PANEL_ROWS_MIN
+           : rows > QK_GEMM_F32_PANEL_ROWS_MAX ? QK_GEMM_F32_PANEL_ROWS_MAX
+                                               : rows;
+}
 
 size_t qk_gemm_f32_scratch_floats(int level) {
     (void)level;
@@ -90,8 +98,9 @@ int qk_gemm_f32(int level, qk_type wtype, const void *w, size_t w_row, int64_t n
     float *xt = panel + PANEL_FLOATS, *tmp = xt + XT_FLOATS;
     const uint8_t *wb = (const uint8_t *)w;
 
-    for (int64_t r0 = 0; r0 < n; r0 += QK_GEMM_F32_PANEL_ROWS) {
-        const int64_t rn = n - r0 < QK_GEMM_F32_PANEL_ROWS ? n - r0 : QK_GEMM_F32_PANEL_ROWS;
+    const int64_t pr = qk_gemm_f32_panel_rows(k);
+    for (int64_t r0 = 0; r0 < n; r0 += pr) {
+        const int64_t rn = n - r0 < pr ? n - r0 : pr;
         for (int64_t kb = 0; kb < k; kb += QK_GEMM_F32_KC) {
             const int kc = (int)(k - kb < QK_GEMM_F32_KC ? k - kb : QK_GEMM_F32_KC);
             for (int64_t s = 0; s < rn; s += S) {

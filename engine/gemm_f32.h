@@ -11,7 +11,7 @@
  *  - W is packed in panels of QK_GEMM_F32_KC columns of k: within a panel, strips of S
  *    rows (S = 32 for AVX-512, 16 for AVX2) stored k-major, S floats per k (S rows
  *    interleaved), converted from the weight type once per panel and reused for all m
- *    tokens. A panel of up to QK_GEMM_F32_PANEL_ROWS rows stays in L2.
+ *    tokens. A panel of qk_gemm_f32_panel_rows(k) rows stays in L2.
  *  - The microkernel keeps an S x N block of Y in registers (AVX-512: 32 rows x 12 tokens
  *    in 24 zmm; AVX2: 16 x 6 in 12 ymm) and for each k multiplies the S weights of the
  *    strip (2 vector loads) by each of the N activations (broadcast from the activation
@@ -37,12 +37,15 @@
 #define QK_GEMM_F32_AVX2 1   /* AVX2 + FMA + F16C, ymm registers */
 #define QK_GEMM_F32_AVX512 2 /* AVX-512F (+BW, VL), zmm registers */
 
-/* Columns of k per packed weight panel, and the most rows one panel holds (a multiple
- * of both strip widths): 64 x 2048 floats = 512 KiB, half of a 1 MiB L2. A long panel
- * means few passes over Y (k <= 2048 takes one: Y is stored once, never read back),
- * and 64 rows still share each token group's activations between two AVX-512 strips. */
+/* Columns of k per packed weight panel, and the floats one panel holds: 512 KiB, half
+ * of a 1 MiB L2. A long panel means few passes over Y (k <= 2048 takes one: Y is stored
+ * once, never read back); its rows are as many as fit (qk_gemm_f32_panel_rows), so that
+ * each token group's activations serve several strips. */
 #define QK_GEMM_F32_KC 2048
-#define QK_GEMM_F32_PANEL_ROWS 64
+#define QK_GEMM_F32_PANEL_FLOATS (64 * QK_GEMM_F32_KC)
+/* The fewest and the most rows of a panel (multiples of both strip widths). */
+#define QK_GEMM_F32_PANEL_ROWS_MIN 64
+#define QK_GEMM_F32_PANEL_ROWS_MAX 256
 
 /* The kernel set this CPU supports and the environment allows: QK_GEMM_F32_AVX512 when
  * qk_cpu_has_avx512vnni() (so QK_NO_AVX512=1 falls back to AVX2), QK_GEMM_F32_AVX2 when
@@ -57,8 +60,13 @@ int qk_gemm_f32_supported(int level);
 /* Rows per strip for a kernel set (32 or 16; 0 for NONE). */
 int qk_gemm_f32_strip(int level);
 
+/* Rows per panel for k columns: QK_GEMM_F32_PANEL_FLOATS / min(k, QK_GEMM_F32_KC),
+ * rounded down to a multiple of 32 and clamped to [QK_GEMM_F32_PANEL_ROWS_MIN,
+ * QK_GEMM_F32_PANEL_ROWS_MAX] (k >= 2048: 64 rows; k = 896: 128; k <= 512: 256). */
+int64_t qk_gemm_f32_panel_rows(int64_t k);
+
 /* Floats of scratch (per calling thread) that qk_gemm_f32 needs for kernel set `level`
- * (any n and m: W is worked through in panels of at most QK_GEMM_F32_PANEL_ROWS rows). */
+ * (any n, k and m: W is worked through in panels of at most QK_GEMM_F32_PANEL_FLOATS). */
 size_t qk_gemm_f32_scratch_floats(int level);
 
 /* Y[c·ldy + r] = Σ_{l<k} W_r[l]·X[c·ldx + l] for r < n, c < m, where W_r is row r of

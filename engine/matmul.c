@@ -336,10 +336,10 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
         j->own = qk_gemm_f32_level();
     }
     if (path == QK_MATMUL_SGEMM && j->own) {
-        /* qkit's GEMM: tiles of whole strips, at most about QK_GEMM_F32_PANEL_ROWS rows
+        /* qkit's GEMM: tiles of whole strips, at most about one panel's rows
          * (or tile_floats / k when set), the same number per thread */
         const int64_t strip = qk_gemm_f32_strip(j->own), ns = cdiv(n, strip);
-        int64_t per = QK_GEMM_F32_PANEL_ROWS / strip;
+        int64_t per = qk_gemm_f32_panel_rows(k) / strip;
         if (s->tile_floats > 0) per = s->tile_floats / k / strip > 1 ? s->tile_floats / k / strip : 1;
         j->tile_rows = strip;
         j->n_tiles = cdiv(cdiv(ns, per), nth) * nth;

@@ -75,7 +75,7 @@ typedef struct qk_matmul_scratch {
     int force_path;      /* a qk_matmul_path */
     int64_t tile_floats; /* floats per dequantized weight tile (default QK_MATMUL_TILE_FLOATS);
                           * with qkit's GEMM: about tile_floats / k rows per tile (default
-                          * QK_GEMM_F32_PANEL_ROWS) */
+                          * qk_gemm_f32_panel_rows(k)) */
 } qk_matmul_scratch;
 
 /* Default upper bound of one thread's dequantized weight tile, in floats (16 MiB per

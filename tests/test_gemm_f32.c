@@ -1,8 +1,8 @@
 /*
  * test_gemm_f32.c — qkit's FP32 GEMM (gemm_f32.h) for F16, BF16, F32 and Q8_0 weights
  * (Q8_0 goes through to_float), on shapes whose n, m and k are not multiples of the
- * blocking (strip S = 16/32 rows, N = 6/12 tokens, KC = 512 columns, PANEL_ROWS = 256
- * rows) as well as real model shapes (k = 896, 4864).
+ * blocking (strip S = 16/32 rows, N = 6/12 tokens, KC = 2048 columns, 64-256 rows per
+ * panel) as well as real model shapes (k = 896, 4864).
  *
  * Two checks per kernel set (AVX2 and AVX-512 tagged, each where the CPU has it):
  *  1. Exact: every Y element equals, bit for bit, the order gemm_f32.h documents,
@@ -160,7 +160,17 @@ START_TEST(test_levels) {
     if (qk_cpu_has_avx512vnni()) ck_assert_int_ne(level, QK_GEMM_F32_AVX2);
     if (level != QK_GEMM_F32_NONE) ck_assert(qk_gemm_f32_supported(level));
     ck_assert_int_eq(qk_gemm_f32_strip(QK_GEMM_F32_NONE), 0);
-    ck_assert_int_eq(QK_GEMM_F32_PANEL_ROWS % 32, 0);
+    /* panels: whole strips, within the scratch, as documented */
+    const int64_t ks[] = {1, 32, 64, 512, 896, 1000, 2048, 4864};
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+        const int64_t pr = qk_gemm_f32_panel_rows(ks[i]), kc = ks[i] < QK_GEMM_F32_KC ? ks[i] : QK_GEMM_F32_KC;
+        ck_assert_int_eq(pr % 32, 0);
+        ck_assert(pr >= QK_GEMM_F32_PANEL_ROWS_MIN && pr <= QK_GEMM_F32_PANEL_ROWS_MAX);
+        ck_assert(pr * kc <= QK_GEMM_F32_PANEL_FLOATS);
+    }
+    ck_assert_int_eq(qk_gemm_f32_panel_rows(896), 128);
+    ck_assert_int_eq(qk_gemm_f32_panel_rows(4864), 64);
+    ck_assert_int_eq(qk_gemm_f32_panel_rows(64), 256);
     /* unsupported kernel sets and unknown types are refused, Y untouched */
     float w[32] = {0}, x[32] = {0}, y = SENTINEL, scratch[1];
     ck_assert_int_eq(qk_gemm_f32(QK_GEMM_F32_NONE, QK_TYPE_F32, w, sizeof w, 1, 32, x, 32, 1, &y, 1, scratch), -1);
