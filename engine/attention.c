@@ -38,25 +38,12 @@
 
 #define GEMM_MIN_TOKENS 8
 
-#if defined(__x86_64__) || defined(__i386__)
-/* round_f16 in one pass: the bits of the F16 from_float and to_float (F16C's round to
- * nearest even, and the exact widening). */
-QK_AVX2 static void round_f16_avx2(const float *x, float *y, int n) {
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
-    for (; i < n; i++) y[i] = qk_half_to_float(qk_float_to_half(x[i]));
-}
-#endif
-
 /* y = x rounded to F16 and back (n elements; y may equal x; tmp: n halves). */
 static void round_f16(const qk_type_traits *f16, const float *x, float *y, int n, qk_half *tmp) {
-#if defined(__x86_64__) || defined(__i386__)
-    if (qk_cpu_has_avx2()) {
-        round_f16_avx2(x, y, n);
+    if (f16->round_act) {
+        f16->round_act(x, y, n);
         return;
     }
-#endif
     f16->from_float(x, tmp, n);
     f16->to_float(tmp, y, n);
 }

@@ -108,6 +108,7 @@ typedef struct mm_job {
     int reuse_xq;            /* xq already holds this call's activations (same_x) */
     const float *xa;         /* [m][k] F32 activations for sgemm (xf, or x when no conversion); NULL: vec_dot */
     float *xf;               /* [m][k] written from xq during the conversion; NULL: not needed */
+    int xf_only;             /* xf written by vt->round_act straight from x; xq not written */
     float *wf;               /* tile_rows·k floats per thread; NULL: W used in place (F32) */
     qk_type wtype;
     int own;                 /* sgemm path with qkit's GEMM: its kernel set (gemm_f32.h), wf its
@@ -150,6 +151,10 @@ static void convert_part(const mm_job *j, uint8_t *xq, int64_t i0, int64_t i1, i
         return;
     }
     for (int64_t i = i0; i < i1; i++) {
+        if (j->xf_only) {
+            j->vt->round_act(j->x + i * k + b0 * bs, j->xf + i * k + b0 * bs, (b1 - b0) * bs);
+            continue;
+        }
         uint8_t *q = xq + (size_t)i * j->xq_row + (size_t)b0 * j->vt->type_size;
         j->vt->quantize_act(j->x + i * k + b0 * bs, q, (b1 - b0) * bs);
         if (j->xf) j->vt->to_float(q, j->xf + i * k + b0 * bs, (b1 - b0) * bs);
@@ -300,7 +305,7 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
     j->wtype = wtype;
     /* what xq will hold (xq_key), set when the call is about to run: a call that fails
      * leaves no key behind */
-    int key_valid = 0, key_xf = 0;
+    int key_valid = 0, key_xq = 0, key_xf = 0;
     qk_gemm_act_fn act = NULL;
     if (tt->vec_dot_type != QK_TYPE_F32) {
         j->gemm_act = path == QK_MATMUL_GEMM && tt->gemm_act;
@@ -311,9 +316,12 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
          * needs xf */
         act = j->gemm_act ? tt->gemm_act : NULL;
         j->reuse_xq = s->same_x && s->xq_key.valid && !j->private_xq &&
-                      (path != QK_MATMUL_SGEMM || s->xq_key.xf) && s->xq_key.vt == tt->vec_dot_type &&
+                      (path == QK_MATMUL_SGEMM ? s->xq_key.xf : s->xq_key.xq) && s->xq_key.vt == tt->vec_dot_type &&
                       s->xq_key.act == act && s->xq_key.m == m && s->xq_key.k == k;
+        /* the sgemm path reads only xf: where the type rounds in one pass, xq is skipped */
+        j->xf_only = path == QK_MATMUL_SGEMM && !j->reuse_xq && j->vt->round_act;
         key_valid = !j->private_xq;
+        key_xq = j->reuse_xq ? s->xq_key.xq : !j->xf_only;
         key_xf = j->reuse_xq ? s->xq_key.xf : path == QK_MATMUL_SGEMM;
     }
     s->xq_key.valid = 0;
@@ -379,6 +387,7 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
         j->wp = (uint8_t *)(((uintptr_t)s->wp + 63) & ~(uintptr_t)63);
     }
     s->xq_key.valid = key_valid;
+    s->xq_key.xq = key_xq;
     s->xq_key.xf = key_xf;
     s->xq_key.vt = tt->vec_dot_type;
     s->xq_key.act = act;

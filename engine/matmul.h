@@ -66,7 +66,8 @@ typedef struct qk_matmul_scratch {
     /* What xq (and xf) hold, for same_x (internal). */
     struct {
         int valid;
-        int xf;  /* xf holds xq expanded to F32 */
+        int xq;  /* xq holds the converted rows (an sgemm-path call may write only xf) */
+        int xf;  /* xf holds the converted rows expanded to F32 */
         qk_type vt;
         qk_gemm_act_fn act;
         int64_t m, k;

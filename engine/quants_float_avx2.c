@@ -170,6 +170,24 @@ QK_AVX2 static void from_float_bf16_avx2(const float *x, void *vy, int64_t k) {
     for (; i < k; i++) y[i] = qk_float_to_bf16(x[i]);
 }
 
+/* k floats rounded to F16 and back: F16C's round to nearest even, then the exact
+ * widening. The F16 codes VCVTPS2PH writes are never signalling NaNs, so these are the
+ * bits of to_float_f16_avx2 after from_float_f16_avx2. */
+QK_AVX2 static void round_f16_avx2(const float *x, float *y, int64_t k) {
+    int64_t i = 0;
+    for (; i + 8 <= k; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
+    for (; i < k; i++) y[i] = qk_half_to_float(qk_float_to_half(x[i]));
+}
+
+/* k floats rounded to bfloat16 and back: the codes of from_float_bf16_avx2 shifted into
+ * the top half, as the widening does. */
+QK_AVX2 static void round_bf16_avx2(const float *x, float *y, int64_t k) {
+    int64_t i = 0;
+    for (; i + 8 <= k; i += 8) _mm256_storeu_si256((__m256i *)(y + i), _mm256_slli_epi32(bf16_codes(x + i), 16));
+    for (; i < k; i++) y[i] = qk_bf16_to_float(qk_float_to_bf16(x[i]));
+}
+
 /* ---------------------------------------------------------------- expansions ------- */
 
 /* F16 -> float. VCVTPH2PS is exact for zeros, subnormals, normals, infinities and quiet
@@ -237,5 +255,7 @@ void qk_install_float_avx2(qk_type_traits *table) {
     table[QK_TYPE_BF16].vec_dot = vec_dot_bf16_avx2;
     table[QK_TYPE_BF16].from_float = table[QK_TYPE_BF16].quantize_act = from_float_bf16_avx2;
     table[QK_TYPE_F16].to_float = to_float_f16_avx2;
+    table[QK_TYPE_F16].round_act = round_f16_avx2;
+    table[QK_TYPE_BF16].round_act = round_bf16_avx2;
     table[QK_TYPE_BF16].to_float = to_float_bf16_avx2;
 }

@@ -46,6 +46,8 @@ typedef enum qk_type {
 typedef void (*qk_to_float_fn)(const void *src, float *dst, int64_t n);
 /* Quantize n floats (n a multiple of blck_size) into blocks of the type. */
 typedef void (*qk_from_float_fn)(const float *src, void *dst, int64_t n);
+/* dst[i] = the float of src[i] converted to the type and back (n elements; dst may be src). */
+typedef void (*qk_round_fn)(const float *src, float *dst, int64_t n);
 /* Quantize n floats (one row; n a multiple of blck_size) with importance weights qw[n]
  * (the imatrix's per-column weights of that row, imatrix.h): llama.cpp's quantize_T with
  * quant_weights != NULL, i.e. its quantize_row_T_impl. */
@@ -107,6 +109,9 @@ typedef struct qk_type_traits {
     qk_gemm_act_fn gemm_act;   /* NULL: gemm reads the vec_dot_type rows */
     size_t gemm_act_bsize;     /* bytes of one converted activation block */
     qk_gemm_fn gemm;
+    qk_round_fn round_act;     /* to_float of quantize_act's bytes in one pass, bit for bit;
+                                * NULL: none (the SIMD builds install one for F16 and BF16;
+                                * tests/test_kernels_legacy.c checks it) */
 } qk_type_traits;
 
 /* The row for a type id, or NULL when the id is not one qkit knows. */

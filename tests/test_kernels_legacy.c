@@ -569,6 +569,34 @@ START_TEST(test_quantize_act) {
 }
 END_TEST
 
+/* round_act (F16, BF16) gives the bits of quantize_act followed by the scalar to_float,
+ * NaN payloads included, for every row length and kind of data, and nothing past the
+ * row. */
+START_TEST(test_round_act) {
+    const conv *c = &CV[_i];
+    const qk_type_traits *tr = qk_type_get(c->type);
+    need_avx2();
+    ck_assert_ptr_nonnull(tr->round_act);
+    const qk_to_float_fn widen = c->type == QK_TYPE_F16 ? qk_dequantize_row_f16 : qk_dequantize_row_bf16;
+    rng_state = 4200 + (uint64_t)_i;
+    static float x[MAXN + 8], want[MAXN + 8], got[MAXN + 8];
+    static uint8_t q[(MAXN + 8) * 2];
+    for (int mode = 0; mode < 4; mode++)
+        for (int li = 0; li < N_FLEN; li++) {
+            const int n = FLEN[li];
+            fill_conv(c, x, n, mode);
+            c->act(x, q, n);
+            widen(q, want, n);
+            for (int j = 0; j < n + 8; j++) got[j] = -7.0f;
+            tr->round_act(x, got, n);
+            for (int j = 0; j < n; j++)
+                ck_assert_msg(qk_f32_bits(got[j]) == qk_f32_bits(want[j]), "%s n=%d mode %d [%d]: %08x, want %08x",
+                              c->name, n, mode, j, qk_f32_bits(got[j]), qk_f32_bits(want[j]));
+            ck_assert_msg(got[n] == -7.0f, "%s n=%d: wrote past the row", c->name, n);
+        }
+}
+END_TEST
+
 /* Activations round x*id half to even (ggml-cpu's x86 quantize_row_q8_0), weights half
  * away from zero (the reference): with a block maximum of 127 both use id = 1 exactly. */
 START_TEST(test_act_rounds_to_even) {
@@ -889,6 +917,7 @@ START_TEST(test_table_matches_cpu) {
         const qk_type_traits *tr = qk_type_get(CV[i].type);
         ck_assert_msg((tr->from_float != CV[i].scalar) == simd, "%s from_float", CV[i].name);
         ck_assert_msg((tr->quantize_act != CV[i].act) == simd, "%s quantize_act", CV[i].name);
+        ck_assert_msg((tr->round_act != NULL) == (simd && CV[i].bytes_per_32 == 64), "%s round_act", CV[i].name);
     }
     for (int i = 0; i < N_TF; i++)
         ck_assert_msg((qk_type_get(TF[i].type)->to_float != TF[i].scalar) == simd, "%s to_float", TF[i].name);
@@ -927,6 +956,7 @@ static Suite *kernels_suite(void) {
     tcase_set_tags(tc, QK_TEST_TAG_AVX2);
     tcase_add_loop_test(tc, test_from_float, 0, N_CV);
     tcase_add_loop_test(tc, test_quantize_act, 0, N_CV);
+    tcase_add_loop_test(tc, test_round_act, 0, 2); /* CV[0], CV[1]: F16, BF16 */
     suite_add_tcase(s, tc);
     tc = tcase_create("to_float");
     tcase_set_tags(tc, QK_TEST_TAG_AVX2);

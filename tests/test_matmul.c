@@ -330,6 +330,27 @@ START_TEST(test_same_x_reuses_conversion) {
     ck_assert(memcmp(got, want, sizeof(float) * (size_t)(40 * n)) == 0);
     qk_matmul_scratch_free(&fresh);
     qk_matmul_scratch_free(&sc);
+    /* an sgemm-path call on F16 may write only xf (round_act): a vec_dot call after it
+     * converts, even where xq still holds an older call's rows (here: of other) */
+    fixture h;
+    fixture_make(&h, QK_TYPE_F16, 512, n, 40);
+    float *other = malloc(sizeof(float) * 40 * 512);
+    ck_assert_ptr_nonnull(other);
+    for (int64_t i = 0; i < 40 * 512; i++) other[i] = -h.x[i] * 3.0f;
+    fresh = (qk_matmul_scratch){.force_path = QK_MATMUL_VEC_DOT};
+    sc = (qk_matmul_scratch){.force_path = QK_MATMUL_VEC_DOT};
+    ck_assert_int_eq(qk_matmul(pool, &fresh, h.t, h.w, 512, n, h.x, 40, want), 0);
+    ck_assert_int_eq(qk_matmul(pool, &sc, h.t, h.w, 512, n, other, 40, got), 0);
+    sc.force_path = QK_MATMUL_SGEMM;
+    ck_assert_int_eq(qk_matmul(pool, &sc, h.t, h.w, 512, n, h.x, 40, got), 0);
+    sc.same_x = 1;
+    sc.force_path = QK_MATMUL_VEC_DOT;
+    ck_assert_int_eq(qk_matmul(pool, &sc, h.t, h.w, 512, n, h.x, 40, got), 0);
+    ck_assert(memcmp(got, want, sizeof(float) * (size_t)(40 * n)) == 0);
+    qk_matmul_scratch_free(&fresh);
+    qk_matmul_scratch_free(&sc);
+    free(other);
+    fixture_free(&h);
     free(got);
     free(want);
     fixture_free(&a);
