@@ -5,7 +5,7 @@
  * Loop order for one call (rows [0, n) of W, tokens [0, m)):
  *   for each panel of up to qk_gemm_f32_panel_rows(k) rows:
  *     for each block of KC columns of k:       pack the panel (L2-resident)
- *       for each group of N tokens:            their KC activations stay in L1
+ *       for each group of N tokens:            their KC activations stay in L1 or L2
  *         for each strip of S rows:            microkernel, S x N block of Y
  * so each weight element is converted once per call and read from L2 once per token
  * group, and each activation element is read from memory once per panel.

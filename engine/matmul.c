@@ -107,7 +107,7 @@ typedef struct mm_job {
     int private_xq;          /* thread ith converts all rows into xq + ith·m·xq_row */
     int reuse_xq;            /* xq already holds this call's activations (same_x) */
     const float *xa;         /* [m][k] F32 activations for sgemm (xf, or x when no conversion); NULL: vec_dot */
-    float *xf;               /* [m][k] written from xq during the conversion; NULL: not needed */
+    float *xf;               /* [m][k] written during the conversion (from xq, or by round_act); NULL: not needed */
     int xf_only;             /* xf written by vt->round_act straight from x; xq not written */
     float *wf;               /* tile_rows·k floats per thread; NULL: W used in place (F32) */
     qk_type wtype;

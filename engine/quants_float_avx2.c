@@ -255,7 +255,7 @@ void qk_install_float_avx2(qk_type_traits *table) {
     table[QK_TYPE_BF16].vec_dot = vec_dot_bf16_avx2;
     table[QK_TYPE_BF16].from_float = table[QK_TYPE_BF16].quantize_act = from_float_bf16_avx2;
     table[QK_TYPE_F16].to_float = to_float_f16_avx2;
+    table[QK_TYPE_BF16].to_float = to_float_bf16_avx2;
     table[QK_TYPE_F16].round_act = round_f16_avx2;
     table[QK_TYPE_BF16].round_act = round_bf16_avx2;
-    table[QK_TYPE_BF16].to_float = to_float_bf16_avx2;
 }
