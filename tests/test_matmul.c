@@ -270,6 +270,27 @@ static int same_layout(qk_type t1, qk_type t2, int64_t m, int64_t k) {
     return a->vec_dot_type == b->vec_dot_type && fa == fb;
 }
 
+/* Calls i = 0 .. ncalls - 1 on one scratch, path paths[i] on activations xs[i], same_x
+ * set for the last: where that call has to convert, it gives the bits of a fresh call. */
+static void check_same_x_converts(qk_pool *pool, const fixture *f, int64_t k, int64_t n, int64_t m, int ncalls,
+                                  const qk_matmul_path *paths, const float *const *xs) {
+    float *want = malloc(sizeof(float) * (size_t)(m * n)), *got = malloc(sizeof(float) * (size_t)(m * n));
+    ck_assert(want && got);
+    qk_matmul_scratch fresh = {.force_path = paths[ncalls - 1]}, sc = {0};
+    ck_assert_int_eq(qk_matmul(pool, &fresh, f->t, f->w, k, n, xs[ncalls - 1], m, want), 0);
+    for (int i = 0; i < ncalls; i++) {
+        sc.force_path = paths[i];
+        sc.same_x = i == ncalls - 1;
+        ck_assert_int_eq(qk_matmul(pool, &sc, f->t, f->w, k, n, xs[i], m, got), 0);
+    }
+    ck_assert_msg(memcmp(got, want, sizeof(float) * (size_t)(m * n)) == 0, "%s: the last of %d calls reused what it should not",
+                  f->tt->name, ncalls);
+    qk_matmul_scratch_free(&fresh);
+    qk_matmul_scratch_free(&sc);
+    free(got);
+    free(want);
+}
+
 /* same_x: after a call on type A, a call on the same activations takes the converted ones
  * as they are where the layout is the same (after Q8_0, IQ4_NL: same vec_dot_type and
  * gemm_act, Q5_0 on the vec_dot path; after F16, F16 on either path) — shown by handing
@@ -317,42 +338,22 @@ START_TEST(test_same_x_reuses_conversion) {
         }
     /* the sgemm path after a call on another path finds xq but not its F32 expansion, so
      * it converts (Q8_0 both times, the paths forced) */
-    fixture a;
+    fixture a, h;
     fixture_make(&a, QK_TYPE_Q8_0, 512, n, 40);
-    float *want = malloc(sizeof(float) * (size_t)(40 * n)), *got = malloc(sizeof(float) * (size_t)(40 * n));
-    ck_assert(want && got);
-    qk_matmul_scratch fresh = {.force_path = QK_MATMUL_SGEMM}, sc = {.force_path = QK_MATMUL_VEC_DOT};
-    ck_assert_int_eq(qk_matmul(pool, &fresh, a.t, a.w, 512, n, a.x, 40, want), 0);
-    ck_assert_int_eq(qk_matmul(pool, &sc, a.t, a.w, 512, n, a.x, 40, got), 0);
-    sc.same_x = 1;
-    sc.force_path = QK_MATMUL_SGEMM;
-    ck_assert_int_eq(qk_matmul(pool, &sc, a.t, a.w, 512, n, a.x, 40, got), 0);
-    ck_assert(memcmp(got, want, sizeof(float) * (size_t)(40 * n)) == 0);
-    qk_matmul_scratch_free(&fresh);
-    qk_matmul_scratch_free(&sc);
+    const qk_matmul_path p_q8[] = {QK_MATMUL_VEC_DOT, QK_MATMUL_SGEMM};
+    const float *x_q8[] = {a.x, a.x};
+    check_same_x_converts(pool, &a, 512, n, 40, 2, p_q8, x_q8);
     /* an sgemm-path call on F16 may write only xf (round_act): a vec_dot call after it
      * converts, even where xq still holds an older call's rows (here: of other) */
-    fixture h;
     fixture_make(&h, QK_TYPE_F16, 512, n, 40);
     float *other = malloc(sizeof(float) * 40 * 512);
     ck_assert_ptr_nonnull(other);
     for (int64_t i = 0; i < 40 * 512; i++) other[i] = -h.x[i] * 3.0f;
-    fresh = (qk_matmul_scratch){.force_path = QK_MATMUL_VEC_DOT};
-    sc = (qk_matmul_scratch){.force_path = QK_MATMUL_VEC_DOT};
-    ck_assert_int_eq(qk_matmul(pool, &fresh, h.t, h.w, 512, n, h.x, 40, want), 0);
-    ck_assert_int_eq(qk_matmul(pool, &sc, h.t, h.w, 512, n, other, 40, got), 0);
-    sc.force_path = QK_MATMUL_SGEMM;
-    ck_assert_int_eq(qk_matmul(pool, &sc, h.t, h.w, 512, n, h.x, 40, got), 0);
-    sc.same_x = 1;
-    sc.force_path = QK_MATMUL_VEC_DOT;
-    ck_assert_int_eq(qk_matmul(pool, &sc, h.t, h.w, 512, n, h.x, 40, got), 0);
-    ck_assert(memcmp(got, want, sizeof(float) * (size_t)(40 * n)) == 0);
-    qk_matmul_scratch_free(&fresh);
-    qk_matmul_scratch_free(&sc);
+    const qk_matmul_path p_f16[] = {QK_MATMUL_VEC_DOT, QK_MATMUL_SGEMM, QK_MATMUL_VEC_DOT};
+    const float *x_f16[] = {other, h.x, h.x};
+    check_same_x_converts(pool, &h, 512, n, 40, 3, p_f16, x_f16);
     free(other);
     fixture_free(&h);
-    free(got);
-    free(want);
     fixture_free(&a);
     qk_pool_free(pool);
 }
