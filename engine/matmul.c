@@ -102,8 +102,8 @@ typedef struct mm_job {
     size_t w_row;            /* bytes per weight row */
     const float *x;          /* [m][k] */
     int64_t k, n, m;
-    uint8_t *xq;             /* [m][xq_row] converted activations; NULL: none needed */
-    size_t xq_row;
+    uint8_t *xq;             /* [m][xq_row] converted activations (not written when xf_only) */
+    size_t xq_row;           /* 0: no conversion (F32 activations as they are) */
     int private_xq;          /* thread ith converts all rows into xq + ith·m·xq_row */
     int reuse_xq;            /* xq already holds this call's activations (same_x) */
     const float *xa;         /* [m][k] F32 activations for sgemm (xf, or x when no conversion); NULL: vec_dot */
@@ -244,7 +244,7 @@ static void mm_task(void *arg, int ith, int nth) {
     mm_job *j = arg;
     const uint8_t *xq = (const uint8_t *)j->x;
     size_t xrow = (size_t)j->k * sizeof(float);
-    if (j->xq) {
+    if (j->xq_row) {
         xq = j->reuse_xq ? j->xq : convert(j, ith, nth);
         xrow = j->xq_row;
     }
@@ -326,13 +326,13 @@ int qk_matmul(qk_pool *pool, qk_matmul_scratch *s, qk_type wtype, const void *w,
     }
     s->xq_key.valid = 0;
     if (j->xq_row) {
-        if (!j->reuse_xq &&
+        if (!j->reuse_xq && !j->xf_only &&
             qk_scratch_grow(&s->xq, &s->xq_size, j->xq_row * (size_t)m * (size_t)(j->private_xq ? nth : 1)))
             return -1;
         j->xq = s->xq;
     }
     if (path == QK_MATMUL_SGEMM) {
-        if (j->xq) {
+        if (j->xq_row) {
             if (!j->reuse_xq) {
                 if (qk_scratch_grow((void **)&s->xf, &s->xf_size, sizeof(float) * (size_t)(m * k))) return -1;
                 j->xf = s->xf;
