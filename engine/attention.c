@@ -125,10 +125,36 @@ QK_AVX2 static void scale_round_f16_avx2(float *row, int n, float f) {
     }
     for (; t < n; t++) row[t] = qk_half_to_float(qk_float_to_half(row[t] * f));
 }
+
+#define QK_AVX512F __attribute__((target("avx2,fma,f16c,avx512f")))
+
+/* scale_max_avx2's operations on 16 lanes, the last group masked (the same bits). */
+QK_AVX512F static float scale_max_avx512(float *row, int n, float scale) {
+    const __m512 vs = _mm512_set1_ps(scale);
+    __m512 vm = _mm512_set1_ps(-INFINITY);
+    for (int t = 0; t < n; t += 16) {
+        const __mmask16 k = n - t >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - t)) - 1);
+        const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, row + t), vs);
+        _mm512_mask_storeu_ps(row + t, k, v);
+        vm = _mm512_mask_max_ps(vm, k, vm, v);
+    }
+    return _mm512_reduce_max_ps(vm);
+}
+
+/* scale_round_f16_avx2's operations on 16 lanes, the last group masked (the same bits). */
+QK_AVX512F static void scale_round_f16_avx512(float *row, int n, float f) {
+    const __m512 vf = _mm512_set1_ps(f);
+    for (int t = 0; t < n; t += 16) {
+        const __mmask16 k = n - t >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - t)) - 1);
+        const __m256i h = _mm512_cvtps_ph(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, row + t), vf), _MM_FROUND_TO_NEAREST_INT);
+        _mm512_mask_storeu_ps(row + t, k, _mm512_cvtph_ps(h));
+    }
+}
 #endif
 
 static float scale_max(float *row, int n, float scale) {
 #if defined(__x86_64__) || defined(__i386__)
+    if (qk_cpu_has_avx512vnni()) return scale_max_avx512(row, n, scale);
     if (qk_cpu_has_avx2()) return scale_max_avx2(row, n, scale);
 #endif
     float max = -INFINITY;
@@ -142,6 +168,10 @@ static float scale_max(float *row, int n, float scale) {
 /* row[t] = row[t]·f rounded to F16 and back, t < n (tmp: n halves). */
 static void scale_round_f16(const qk_type_traits *f16, float *row, int n, float f, qk_half *tmp) {
 #if defined(__x86_64__) || defined(__i386__)
+    if (qk_cpu_has_avx512vnni()) {
+        scale_round_f16_avx512(row, n, f);
+        return;
+    }
     if (qk_cpu_has_avx2()) {
         scale_round_f16_avx2(row, n, f);
         return;

@@ -88,30 +88,43 @@ QK_AVX2 static inline __m256 vexp8(__m256 x) {
     return _mm256_blendv_ps(r, _mm256_mul_ps(s1, s1), huge);
 }
 
-/* qk_sum8_d of the 8 lanes: lanes l and l+4, then pairs 0+2 and 1+3, then the two. */
-QK_AVX2 static inline double sum8_ps(__m256 e) {
-    const __m256d a = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(e)), _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
-    const __m128d b = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
-    return _mm_cvtsd_f64(_mm_add_sd(b, _mm_unpackhi_pd(b, b)));
+/* (d0 + d2) + (d1 + d3): the last two steps of the combination of the 16 running sums. */
+QK_AVX2 static inline double sum_d4(__m256d d) {
+    const __m128d e = _mm_add_pd(_mm256_castpd256_pd128(d), _mm256_extractf128_pd(d, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(e, _mm_unpackhi_pd(e, e)));
 }
 
-/* From element i on (groups of 8, then the tail), adding to sum. The tail's lanes are
- * computed by vexp8 too (the bits of qk_vexpf, without its libm fmaf calls) and added one
- * by one, as the scalar loop adds them. */
-QK_AVX2 static double exp_sub_avx2_from(int64_t i, int64_t n, float *y, const float *x, float shift, double sum) {
+/* The elements from i on (fewer than 16): e^(x - shift) by vexp8 (masked past n, the
+ * bits of qk_vexpf), each added to sum in index order. */
+QK_AVX2 static double exp_sub_tail_avx2(int64_t i, int64_t n, float *y, const float *x, float shift, double sum) {
     const __m256 vs = _mm256_set1_ps(shift);
-    for (; i + 8 <= n; i += 8) {
-        const __m256 e = vexp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vs));
-        _mm256_storeu_ps(y + i, e);
-        sum += sum8_ps(e);
-    }
-    if (i < n) {
-        const int r = (int)(n - i);
+    for (; i < n; i += 8) {
+        const int r = n - i < 8 ? (int)(n - i) : 8;
         const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(r), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         _mm256_maskstore_ps(y + i, mask, vexp8(_mm256_sub_ps(_mm256_maskload_ps(x + i, mask), vs)));
-        for (; i < n; i++) sum += (double)y[i];
+        for (int l = 0; l < r; l++) sum += (double)y[i + l];
     }
     return sum;
+}
+
+/* The 16 running sums in four registers of 4 doubles (lanes 0-3, 4-7, 8-11, 12-15). */
+QK_AVX2 static double exp_sub_avx2(int64_t n, float *y, const float *x, float shift) {
+    const __m256 vs = _mm256_set1_ps(shift);
+    __m256d s0 = _mm256_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256 e0 = vexp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vs));
+        const __m256 e1 = vexp8(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), vs));
+        _mm256_storeu_ps(y + i, e0);
+        _mm256_storeu_ps(y + i + 8, e1);
+        s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e0)));
+        s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e0, 1)));
+        s2 = _mm256_add_pd(s2, _mm256_cvtps_pd(_mm256_castps256_ps128(e1)));
+        s3 = _mm256_add_pd(s3, _mm256_cvtps_pd(_mm256_extractf128_ps(e1, 1)));
+    }
+    /* c_l = s_l + s_(l+8), then d_l = c_l + c_(l+4) */
+    const __m256d d = _mm256_add_pd(_mm256_add_pd(s0, s2), _mm256_add_pd(s1, s3));
+    return exp_sub_tail_avx2(i, n, y, x, shift, sum_d4(d));
 }
 
 #define QK_AVX512F __attribute__((target("avx2,fma,f16c,avx512f")))
@@ -141,17 +154,21 @@ QK_AVX512F static inline __m512 vexp16(__m512 x) {
     return _mm512_mask_blend_ps(huge, r, _mm512_mul_ps(s1, s1));
 }
 
+/* The 16 running sums in two registers of 8 doubles (lanes 0-7, 8-15). */
 QK_AVX512F static double exp_sub_avx512(int64_t n, float *y, const float *x, float shift) {
     const __m512 vs = _mm512_set1_ps(shift);
-    double sum = 0.0;
+    __m512d a = _mm512_setzero_pd(), b = a;
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         const __m512 e = vexp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), vs));
         _mm512_storeu_ps(y + i, e);
-        sum += sum8_ps(_mm512_castps512_ps256(e));
-        sum += sum8_ps(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1)));
+        a = _mm512_add_pd(a, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+        b = _mm512_add_pd(b, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
     }
-    return exp_sub_avx2_from(i, n, y, x, shift, sum);
+    /* c_l = s_l + s_(l+8), then d_l = c_l + c_(l+4) */
+    const __m512d c = _mm512_add_pd(a, b);
+    const __m256d d = _mm256_add_pd(_mm512_castpd512_pd256(c), _mm512_extractf64x4_pd(c, 1));
+    return exp_sub_tail_avx2(i, n, y, x, shift, sum_d4(d));
 }
 
 /* From element i on (groups of 8, then the tail by libm's expf, as swiglu_scalar). */
@@ -182,14 +199,13 @@ QK_AVX512F static void swiglu_avx512(int64_t n, float *y, const float *g, const 
 double qk_vec_exp_sub(int64_t n, float *y, const float *x, float shift) {
 #if defined(__x86_64__) || defined(__i386__)
     if (qk_cpu_has_avx512vnni()) return exp_sub_avx512(n, y, x, shift);
-    if (qk_cpu_has_avx2()) return exp_sub_avx2_from(0, n, y, x, shift, 0.0);
+    if (qk_cpu_has_avx2()) return exp_sub_avx2(n, y, x, shift);
 #endif
-    double sum = 0.0;
+    double s[16] = {0};
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        for (int l = 0; l < 8; l++) y[i + l] = qk_vexpf(x[i + l] - shift);
-        sum += qk_sum8_d(y + i);
-    }
+    for (; i + 16 <= n; i += 16)
+        for (int l = 0; l < 16; l++) s[l] += (double)(y[i + l] = qk_vexpf(x[i + l] - shift));
+    double sum = qk_sum16_d(s);
     for (; i < n; i++) sum += (double)(y[i] = qk_vexpf(x[i] - shift));
     return sum;
 }

@@ -20,19 +20,22 @@ void qk_vec_swiglu(int64_t n, float *y, const float *g, const float *u);
 /* e^x by the vector algorithm above, one element. */
 float qk_vexpf(float x);
 
-/* The sum of 8 floats in double by a fixed tree, ((y0+y4) + (y2+y6)) + ((y1+y5) + (y3+y7)),
- * which 8-lane SIMD forms with two vector adds (the index-order sum is a chain of 8
- * dependent adds per 8 elements, which bounded the softmax's speed). */
-static inline double qk_sum8_d(const float y[8]) {
-    const double a0 = (double)y[0] + (double)y[4], a1 = (double)y[1] + (double)y[5];
-    const double a2 = (double)y[2] + (double)y[6], a3 = (double)y[3] + (double)y[7];
-    return (a0 + a2) + (a1 + a3);
+/* The combination of the 16 running sums of qk_vec_exp_sub, by a fixed tree:
+ * c_l = s_l + s_(l+8) (l < 8), d_l = c_l + c_(l+4) (l < 4), then (d_0 + d_2) + (d_1 + d_3),
+ * the order in which 4-, 8- and 16-lane SIMD halve a register. */
+static inline double qk_sum16_d(const double s[16]) {
+    double d[4];
+    for (int l = 0; l < 4; l++) d[l] = (s[l] + s[l + 8]) + (s[l + 4] + s[l + 12]);
+    return (d[0] + d[2]) + (d[1] + d[3]);
 }
 
 /* y[i] = e^(x[i] - shift) for i < n by the vector algorithm, every element (ggml's
  * softmax rows are multiples of 8 long, so none takes libm's expf); returns the sum of
- * the y[i] in double: each group of 8 by qk_sum8_d, the groups and then the last n % 8
- * elements added in index order (the same bits on every build). y may equal x. */
+ * the y[i] in double: 16 running sums s_j = y[j] + y[16 + j] + ... over the whole groups
+ * of 16, in index order, combined by qk_sum16_d, then the last n % 16 elements added in
+ * index order. The same bits on every build; the running sums are independent chains,
+ * so SIMD adds a whole group per step (a sum per group of 8 or 16 needs shuffles that
+ * cost more than the exponentials). y may equal x. */
 double qk_vec_exp_sub(int64_t n, float *y, const float *x, float shift);
 
 #endif

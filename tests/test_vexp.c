@@ -101,7 +101,7 @@ START_TEST(test_swiglu_in_place_and_accuracy) {
 END_TEST
 
 START_TEST(test_exp_sub) {
-    static const int64_t lens[] = {1, 5, 8, 13, 64, 257};
+    static const int64_t lens[] = {1, 5, 8, 13, 16, 31, 64, 257};
     static float x[257], y[257];
     for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
         const int64_t n = lens[li];
@@ -118,11 +118,15 @@ START_TEST(test_exp_sub) {
             ck_assert_msg(memcmp(&w[i], &y[i], 4) == 0, "n=%lld i=%lld: %.9g vs %.9g", (long long)n,
                           (long long)i, y[i], w[i]);
         }
-        /* groups of 8 by the header's tree, the rest in index order */
+        /* 16 running sums over the whole groups of 16, combined by the header's tree
+         * (written out here), the rest in index order */
+        double s[16] = {0};
         int64_t i = 0;
-        for (; i + 8 <= n; i += 8)
-            want_sum += (((double)w[i] + w[i + 4]) + ((double)w[i + 2] + w[i + 6])) +
-                        (((double)w[i + 1] + w[i + 5]) + ((double)w[i + 3] + w[i + 7]));
+        for (; i + 16 <= n; i += 16)
+            for (int l = 0; l < 16; l++) s[l] += (double)w[i + l];
+        double d[4];
+        for (int l = 0; l < 4; l++) d[l] = (s[l] + s[l + 8]) + (s[l + 4] + s[l + 12]);
+        want_sum = (d[0] + d[2]) + (d[1] + d[3]);
         for (; i < n; i++) want_sum += (double)w[i];
         ck_assert(sum == want_sum);
         double seq = 0.0; /* the index-order sum, to which it is close */
