@@ -66,6 +66,11 @@ int qk_gemm_f32_strip(int level) {
     return kernels(level, &ks) ? 0 : ks.strip;
 }
 
+int qk_gemm_f32_tokens(int level) {
+    qk_gemm_f32_kernels ks;
+    return kernels(level, &ks) ? 0 : ks.tokens;
+}
+
 /* Scratch layout (floats): 16 for alignment, the packed panel (PANEL_FLOATS), the
  * padded activations of a last, partial token group (N x KC), the to_float rows of one
  * strip (S x KC). The largest S and N of any kernel set are used. */

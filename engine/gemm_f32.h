@@ -60,6 +60,10 @@ int qk_gemm_f32_supported(int level);
 /* Rows per strip for a kernel set (32 or 16; 0 for NONE). */
 int qk_gemm_f32_strip(int level);
 
+/* Tokens per microkernel call for a kernel set (12 or 6; 0 for NONE): a token range that
+ * starts at a multiple of it splits no kernel call's group. */
+int qk_gemm_f32_tokens(int level);
+
 /* Rows per panel for k columns: QK_GEMM_F32_PANEL_FLOATS / min(k, QK_GEMM_F32_KC),
  * rounded down to a multiple of 32 and clamped to [QK_GEMM_F32_PANEL_ROWS_MIN,
  * QK_GEMM_F32_PANEL_ROWS_MAX] (k >= 2048: 64 rows; k = 896: 128; k <= 512: 256). */
