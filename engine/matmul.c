@@ -13,8 +13,9 @@
  * costs nothing); with qkit's GEMM (gemm_f32.h) the tiles are whole strips of rows, the
  * same number per thread, and with several threads the last nth tiles are each taken as
  * two halves of the tokens, so that the threads finish within about half a tile of each
- * other (both halves pack the tile's weights); gemm path: each thread packs a tile of rows and multiplies it
- * with every token, the tiles shrinking towards the end (next_gemm_rows).
+ * other (both halves pack the tile's weights); gemm path: each thread packs a tile of
+ * rows and multiplies it with every token, the tiles shrinking towards the end
+ * (next_gemm_rows).
  *
  * Invariants: the weight bytes are never modified; converted activations are read only
  * after the barrier (or only by the thread that wrote them); every output element is
