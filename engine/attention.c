@@ -126,8 +126,6 @@ QK_AVX2 static void scale_round_f16_avx2(float *row, int n, float f) {
     for (; t < n; t++) row[t] = qk_half_to_float(qk_float_to_half(row[t] * f));
 }
 
-#define QK_AVX512F __attribute__((target("avx2,fma,f16c,avx512f")))
-
 /* scale_max_avx2's operations on 16 lanes, the last group masked (the same bits). */
 QK_AVX512F static float scale_max_avx512(float *row, int n, float scale) {
     const __m512 vs = _mm512_set1_ps(scale);

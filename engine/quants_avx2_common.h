@@ -16,6 +16,8 @@
 #include <stdint.h>
 
 #define QK_AVX2 __attribute__((target("avx2,fma,f16c")))
+/* AVX-512F on top of it, for code chosen where qk_cpu_has_avx512vnni() holds. */
+#define QK_AVX512F __attribute__((target("avx2,fma,f16c,avx512f")))
 
 /* Software prefetch of the weight stream: PREFETCH_BYTES ahead of the bytes being read,
  * into L2 (hint T1). The rows of a matrix are contiguous, so near a row's end this warms

@@ -127,8 +127,6 @@ QK_AVX2 static double exp_sub_avx2(int64_t n, float *y, const float *x, float sh
     return exp_sub_tail_avx2(i, n, y, x, shift, sum_d4(d));
 }
 
-#define QK_AVX512F __attribute__((target("avx2,fma,f16c,avx512f")))
-
 /* vexp8's operations on 16 lanes (the same bits per lane). */
 QK_AVX512F static inline __m512 vexp16(__m512 x) {
     const __m512 shift = _mm512_set1_ps(VEXP_SHIFT);
